@@ -1,0 +1,110 @@
+/* Drivers for reverse and forward mode; the rules are in autodiff_rules.c. */
+#include "tsedarts/autodiff.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
+{
+    TD_CHECK(graph_status(g));
+    if (loss < 0 || loss >= g->n_values || shape_numel(g->values[loss].shape) != 1)
+        return TD_FAIL(TD_ERR_ARG, "graph_vjp: the loss must be a scalar value");
+    int n_values = g->n_values, n_nodes = g->n_nodes;
+    unsigned char *dep = calloc((size_t)n_values, 1);
+    int *ct = malloc((size_t)n_values * sizeof *ct);
+    if (!dep || !ct) {
+        free(dep);
+        free(ct);
+        return TD_FAIL(TD_ERR_MEMORY, "graph_vjp: out of memory");
+    }
+    for (int v = 0; v < n_values; v++) ct[v] = -1;
+    for (int i = 0; i < n_wrt; i++) dep[wrt[i]] = 1;
+    /* Forward reachability from the wrt values: only those paths need
+     * cotangents. */
+    for (int i = 0; i < n_nodes; i++) {
+        const node *nd = &g->nodes[i];
+        if (nd->out < 0) continue;
+        const int *in = graph_node_inputs(g, nd);
+        for (int k = 0; k < nd->nin; k++)
+            if (dep[in[k]] && op_input_differentiable(nd->op, k)) dep[nd->out] = 1;
+    }
+    if (dep[loss]) ct[loss] = g_const(g, g->values[loss].shape, 1.0);
+    int *inputs = NULL, *contrib = NULL;
+    unsigned char *want = NULL;
+    int cap = 0;
+    for (int i = n_nodes - 1; i >= 0 && g->status == TD_OK; i--) {
+        node nd = g->nodes[i];
+        if (nd.out < 0 || ct[nd.out] < 0) continue;
+        if (nd.nin > cap) {
+            cap = nd.nin * 2;
+            inputs = realloc(inputs, (size_t)cap * sizeof *inputs);
+            contrib = realloc(contrib, (size_t)cap * sizeof *contrib);
+            want = realloc(want, (size_t)cap);
+        }
+        memcpy(inputs, graph_node_inputs(g, &nd), (size_t)nd.nin * sizeof *inputs);
+        int any = 0;
+        for (int k = 0; k < nd.nin; k++) {
+            want[k] = dep[inputs[k]] && op_input_differentiable(nd.op, k);
+            contrib[k] = -1;
+            any |= want[k];
+        }
+        if (!any) continue;
+        vjp_rule(g, i, ct[nd.out], want, contrib);
+        /* Accumulate in input order: a fixed order keeps sums reproducible. */
+        for (int k = 0; k < nd.nin; k++) {
+            if (!want[k] || contrib[k] < 0) continue;
+            int v = inputs[k];
+            ct[v] = ct[v] < 0 ? contrib[k] : g_axpby(g, ct[v], contrib[k], 1.0, 1.0);
+        }
+    }
+    for (int i = 0; i < n_wrt; i++)
+        grads[i] = ct[wrt[i]] >= 0 ? ct[wrt[i]] : g_const(g, g->values[wrt[i]].shape, 0.0);
+    free(inputs);
+    free(contrib);
+    free(want);
+    free(dep);
+    free(ct);
+    return graph_status(g);
+}
+
+td_status graph_jvp(graph *g, int begin, int end, int n_seed,
+                    const int *seed_values, const int *seed_tangents,
+                    int n_query, const int *query, int *out)
+{
+    TD_CHECK(graph_status(g));
+    if (begin < 0 || end > g->n_nodes || begin > end)
+        return TD_FAIL(TD_ERR_ARG, "graph_jvp: bad node range [%d, %d)", begin, end);
+    int n_values = g->n_values;
+    int *tan = malloc((size_t)n_values * sizeof *tan);
+    if (!tan) return TD_FAIL(TD_ERR_MEMORY, "graph_jvp: out of memory");
+    for (int v = 0; v < n_values; v++) tan[v] = -1;
+    for (int i = 0; i < n_seed; i++) {
+        if (!shape_equal(g->values[seed_values[i]].shape, g->values[seed_tangents[i]].shape)) {
+            free(tan);
+            return TD_FAIL(TD_ERR_ARG, "graph_jvp: seed %d: tangent shape differs from its value", i);
+        }
+        tan[seed_values[i]] = seed_tangents[i];
+    }
+    int *t = NULL;
+    int cap = 0;
+    for (int i = begin; i < end && g->status == TD_OK; i++) {
+        node nd = g->nodes[i];
+        if (nd.out < 0) continue;
+        if (nd.nin > cap) {
+            cap = nd.nin * 2;
+            t = realloc(t, (size_t)cap * sizeof *t);
+        }
+        const int *in = graph_node_inputs(g, &nd);
+        int any = 0;
+        for (int k = 0; k < nd.nin; k++) {
+            t[k] = op_input_differentiable(nd.op, k) ? tan[in[k]] : -1;
+            any |= t[k] >= 0;
+        }
+        if (!any) continue;
+        tan[nd.out] = jvp_rule(g, i, t);
+    }
+    for (int i = 0; i < n_query; i++) out[i] = query[i] < n_values ? tan[query[i]] : -1;
+    free(t);
+    free(tan);
+    return graph_status(g);
+}

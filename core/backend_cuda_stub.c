@@ -1,0 +1,9 @@
+/* Stands in for the CUDA backend in builds without the CUDA toolkit. */
+#include "tsedarts/backend.h"
+
+const backend *backend_cuda(int device, const char **why)
+{
+    (void)device;
+    if (why) *why = "this build has no CUDA backend (configure with the CUDA toolkit, cuDNN and cuBLAS)";
+    return NULL;
+}

@@ -1,0 +1,112 @@
+#include "tsedarts/exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* 64-byte alignment for either element type. */
+#define ARENA_ALIGN_ELEMS 16
+
+td_status exec_create(const graph *g, const backend *be, dtype dt,
+                      exec_ctx **out)
+{
+    TD_CHECK(graph_status(g));
+    exec_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    ctx->g = g;
+    ctx->be = be;
+    ctx->dt = dt;
+    ctx->needed = malloc((size_t)(g->n_nodes ? g->n_nodes : 1));
+    if (!ctx->needed) {
+        free(ctx);
+        return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    }
+    graph_needed_nodes(g, ctx->needed);
+    td_status s = planner_plan(g, ctx->needed, ARENA_ALIGN_ELEMS, &ctx->plan);
+    if (s != TD_OK) {
+        exec_destroy(ctx);
+        return s;
+    }
+    ctx->arena_bytes = ctx->plan.arena_elems * dtype_size(dt);
+    if (ctx->arena_bytes) {
+        ctx->arena = be->alloc(ctx->arena_bytes);
+        if (!ctx->arena) {
+            size_t mb = ctx->arena_bytes >> 20;
+            exec_destroy(ctx);
+            return TD_FAIL(TD_ERR_MEMORY, "exec: cannot allocate %zu MiB of activations on %s", mb, be->name);
+        }
+    }
+    *out = ctx;
+    return TD_OK;
+}
+
+void exec_destroy(exec_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->arena) ctx->be->release(ctx->arena);
+    planner_free(&ctx->plan);
+    free(ctx->needed);
+    free(ctx->in_ptr);
+    free(ctx->in_shape);
+    free(ctx);
+}
+
+void exec_bind(exec_ctx *ctx, value_role role, void *base)
+{
+    ctx->role_base[role] = base;
+}
+
+void *exec_value_ptr(const exec_ctx *ctx, int v)
+{
+    const value *val = &ctx->g->values[v];
+    size_t es = val->is_int ? 4 : dtype_size(ctx->dt);
+    char *base;
+    size_t off;
+    if (val->role == ROLE_ACT) {
+        base = ctx->arena;
+        off = ctx->plan.offset[v];
+    } else {
+        base = ctx->role_base[val->role];
+        off = val->offset;
+    }
+    return base ? base + off * es : NULL;
+}
+
+td_status exec_run_node(exec_ctx *ctx, int i)
+{
+    if (!ctx->needed[i]) return TD_OK;
+    const graph *g = ctx->g;
+    const node *nd = &g->nodes[i];
+    if (nd->nin > ctx->in_cap) {
+        ctx->in_cap = nd->nin * 2;
+        ctx->in_ptr = realloc(ctx->in_ptr, (size_t)ctx->in_cap * sizeof *ctx->in_ptr);
+        ctx->in_shape = realloc(ctx->in_shape, (size_t)ctx->in_cap * sizeof *ctx->in_shape);
+        if (!ctx->in_ptr || !ctx->in_shape) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    }
+    const int *in = graph_node_inputs(g, nd);
+    for (int k = 0; k < nd->nin; k++) {
+        ctx->in_ptr[k] = exec_value_ptr(ctx, in[k]);
+        ctx->in_shape[k] = g->values[in[k]].shape;
+        if (!ctx->in_ptr[k])
+            return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): input role %s is not bound", i,
+                           op_name(nd->op), role_name(g->values[in[k]].role));
+    }
+    kernel_args a;
+    a.g = g;
+    a.nd = nd;
+    a.nin = nd->nin;
+    a.in = ctx->in_ptr;
+    a.in_shape = ctx->in_shape;
+    a.out = nd->out >= 0 ? exec_value_ptr(ctx, nd->out) : NULL;
+    a.out_shape = nd->out >= 0 ? g->values[nd->out].shape : shape_make(0, 0, 0, 0);
+    a.dt = ctx->dt;
+    if (nd->out >= 0 && !a.out)
+        return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): output role %s is not bound", i, op_name(nd->op),
+                       role_name(g->values[nd->out].role));
+    return ctx->be->run_node(&a);
+}
+
+td_status exec_run(exec_ctx *ctx)
+{
+    for (int i = 0; i < ctx->g->n_nodes; i++) TD_CHECK(exec_run_node(ctx, i));
+    return TD_OK;
+}

@@ -1,0 +1,34 @@
+/* Reverse and forward mode over a graph, by per-primitive rules.
+ *
+ * graph_vjp appends the backward pass of a scalar; graph_jvp appends
+ * tangent nodes for a range of existing nodes. Because the backward pass is
+ * itself made of primitives with JVP rules, a JVP over forward + backward
+ * nodes gives exact Hessian-vector products. */
+#ifndef TSEDARTS_AUTODIFF_H
+#define TSEDARTS_AUTODIFF_H
+
+#include "tsedarts/graph.h"
+
+/* Appends d loss / d wrt[i] for each i; loss must be a scalar. grads[i] is a
+ * value (a zero constant when loss does not depend on wrt[i]). */
+td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads);
+
+/* Propagates tangents through nodes [begin, end). seed_values[i] has
+ * tangent seed_tangents[i]. out[i] receives the tangent of query[i], or -1
+ * when it is zero (does not depend on any seed). */
+td_status graph_jvp(graph *g, int begin, int end, int n_seed,
+                    const int *seed_values, const int *seed_tangents,
+                    int n_query, const int *query, int *out);
+
+/* The rules, one per op (autodiff_rules.c). vjp: given the output
+ * cotangent G of node i, fills ct[k] for inputs with want[k] set (-1 when an
+ * input has no derivative). jvp: given input tangents t[k] (-1 = zero),
+ * returns the output tangent (-1 = zero). Both may append nodes. */
+void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct);
+int jvp_rule(graph *g, int i, const int *t);
+
+/* Whether input k of op is differentiable (labels, argmax sources and the
+ * mask argument of relu_bwd are not). */
+int op_input_differentiable(op_kind op, int k);
+
+#endif

@@ -1,0 +1,40 @@
+/* The backend interface: memory management plus one kernel entry per
+ * primitive. The CPU reference (ref/) and the CUDA backend (gpu/) implement
+ * the same table, so one graph runs on either. */
+#ifndef TSEDARTS_BACKEND_H
+#define TSEDARTS_BACKEND_H
+
+#include "tsedarts/graph.h"
+
+typedef struct kernel_args {
+    const graph *g;
+    const node *nd;
+    int nin;
+    void *const *in;       /* input data, backend memory */
+    const shape4 *in_shape; /* input shapes */
+    void *out;             /* output data (NULL for sinks) */
+    shape4 out_shape;
+    dtype dt;              /* element type of float tensors */
+} kernel_args;
+
+typedef struct backend {
+    const char *name;
+    int device_memory; /* 1 when pointers are not host-addressable */
+    void *(*alloc)(size_t bytes);
+    void (*release)(void *p);
+    td_status (*upload)(void *dst, const void *src, size_t bytes);
+    td_status (*download)(void *dst, const void *src, size_t bytes);
+    td_status (*zero)(void *dst, size_t bytes);
+    td_status (*run_node)(const kernel_args *a);
+    td_status (*sync)(void);
+} backend;
+
+const backend *backend_cpu(void);
+/* Whether the CPU backend has both element-type kernels of op. */
+int backend_cpu_has_kernel(op_kind op);
+
+/* The CUDA backend, or NULL when this build has none or no device is
+ * usable (then *why says which). */
+const backend *backend_cuda(int device, const char **why);
+
+#endif

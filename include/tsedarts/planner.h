@@ -1,0 +1,27 @@
+/* Liveness-based placement of activations in one arena. */
+#ifndef TSEDARTS_PLANNER_H
+#define TSEDARTS_PLANNER_H
+
+#include "tsedarts/graph.h"
+
+typedef struct memory_plan {
+    size_t *offset;     /* per value: element offset in the arena (ACT only) */
+    int *first, *last;  /* per value: live from node first to node last */
+    size_t arena_elems; /* arena size in elements */
+    size_t align;       /* elements */
+} memory_plan;
+
+/* Plans the ACT values of the needed nodes; order is node index order.
+ * A value is live from its producer until its last needed consumer (or only
+ * during its producer when nothing reads it). Offsets are multiples of
+ * align elements. */
+td_status planner_plan(const graph *g, const unsigned char *needed,
+                       size_t align, memory_plan *plan);
+void planner_free(memory_plan *plan);
+
+/* Independent check that no two values live at the same time overlap;
+ * returns the number of violations (0 = sound) and names the first one. */
+int planner_count_overlaps(const graph *g, const memory_plan *plan,
+                           char *first, size_t len);
+
+#endif

@@ -1,0 +1,55 @@
+/* Data movement: channel concat/slice, spatial crop and its adjoint. */
+
+td_status FN(ref_concat_c)(const kernel_args *a)
+{
+    shape4 o = a->out_shape;
+    size_t hw = (size_t)o.h * o.w;
+    REAL *y = OUT;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < o.n; n++) {
+        size_t off = 0;
+        for (int k = 0; k < a->nin; k++) {
+            size_t len = (size_t)a->in_shape[k].c * hw;
+            memcpy(y + (size_t)n * o.c * hw + off, IN(k) + (size_t)n * len, len * sizeof *y);
+            off += len;
+        }
+    }
+    return TD_OK;
+}
+
+td_status FN(ref_slice_c)(const kernel_args *a)
+{
+    shape4 x = a->in_shape[0], o = a->out_shape;
+    size_t hw = (size_t)o.h * o.w;
+    REAL *y = OUT;
+    for (int n = 0; n < o.n; n++)
+        memcpy(y + (size_t)n * o.c * hw, IN(0) + ((size_t)n * x.c + P->c0) * hw, (size_t)o.c * hw * sizeof *y);
+    return TD_OK;
+}
+
+td_status FN(ref_crop)(const kernel_args *a)
+{
+    shape4 x = a->in_shape[0], o = a->out_shape;
+    const REAL *src = IN(0);
+    REAL *y = OUT;
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < o.n * o.c; pl++)
+        for (int h = 0; h < o.h; h++)
+            memcpy(y + ((size_t)pl * o.h + h) * o.w, src + ((size_t)pl * x.h + h + P->top) * x.w + P->left,
+                   (size_t)o.w * sizeof *y);
+    return TD_OK;
+}
+
+td_status FN(ref_uncrop)(const kernel_args *a)
+{
+    shape4 gs = a->in_shape[0], o = a->out_shape;
+    const REAL *src = IN(0);
+    REAL *y = OUT;
+    memset(y, 0, shape_numel(o) * sizeof *y);
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < o.n * o.c; pl++)
+        for (int h = 0; h < gs.h; h++)
+            memcpy(y + ((size_t)pl * o.h + h + P->top) * o.w + P->left, src + ((size_t)pl * gs.h + h) * gs.w,
+                   (size_t)gs.w * sizeof *y);
+    return TD_OK;
+}

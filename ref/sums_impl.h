@@ -1,0 +1,80 @@
+/* Weighted sums (mixed ops), their weight gradients (dots), full sums. */
+
+td_status FN(ref_weighted_sum)(const kernel_args *a)
+{
+    int has_w = a->nd->p.wlen > 0, k = a->nd->p.idx_len;
+    const int *idx = graph_node_index(a->g, a->nd);
+    const REAL *w = has_w ? IN(0) : NULL;
+    REAL *y = OUT;
+    size_t n = shape_numel(a->out_shape);
+    /* Blocks of elements in parallel; inside a block the terms are added in
+     * list order, so each element sees the same order on any thread. */
+    size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
+        const REAL *x0 = IN(has_w);
+        REAL f0 = has_w ? w[idx[0]] : 1;
+        if (has_w)
+            for (size_t i = lo; i < hi; i++) y[i] = f0 * x0[i];
+        else
+            for (size_t i = lo; i < hi; i++) y[i] = x0[i];
+        for (int j = 1; j < k; j++) {
+            const REAL *xj = IN(has_w + j);
+            if (has_w) {
+                REAL f = w[idx[j]];
+                for (size_t i = lo; i < hi; i++) y[i] += f * xj[i];
+            } else {
+                for (size_t i = lo; i < hi; i++) y[i] += xj[i];
+            }
+        }
+    }
+    return TD_OK;
+}
+
+/* Dot product of two long vectors by fixed chunks. */
+static REAL FN(chunked_dot)(const REAL *x, const REAL *z, size_t n, REAL *partial)
+{
+    size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
+        REAL acc = 0;
+        if (z)
+            for (size_t i = lo; i < hi; i++) acc += x[i] * z[i];
+        else
+            for (size_t i = lo; i < hi; i++) acc += x[i];
+        partial[b] = acc;
+    }
+    REAL total = 0;
+    for (size_t b = 0; b < nb; b++) total += partial[b];
+    return total;
+}
+
+td_status FN(ref_dots)(const kernel_args *a)
+{
+    int k = a->nd->p.idx_len;
+    const int *idx = graph_node_index(a->g, a->nd);
+    const REAL *gr = IN(0);
+    REAL *y = OUT;
+    size_t n = shape_numel(a->in_shape[0]);
+    size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
+    REAL *partial = malloc(nb * sizeof *partial);
+    if (!partial) return TD_FAIL(TD_ERR_MEMORY, "dots: out of memory");
+    size_t wl = shape_numel(a->out_shape);
+    for (size_t i = 0; i < wl; i++) y[i] = 0;
+    for (int j = 0; j < k; j++) y[idx[j]] += FN(chunked_dot)(gr, IN(1 + j), n, partial);
+    free(partial);
+    return TD_OK;
+}
+
+td_status FN(ref_sum_all)(const kernel_args *a)
+{
+    size_t n = shape_numel(a->in_shape[0]);
+    size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
+    REAL *partial = malloc(nb * sizeof *partial);
+    if (!partial) return TD_FAIL(TD_ERR_MEMORY, "sum_all: out of memory");
+    OUT[0] = FN(chunked_dot)(IN(0), NULL, n, partial);
+    free(partial);
+    return TD_OK;
+}

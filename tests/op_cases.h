@@ -1,0 +1,42 @@
+/* The registry of primitive test cases: several shapes per op, odd sizes,
+ * strides 1 and 2, dilation. Every test that loops over ops (finite
+ * differences, f32 vs f64, coverage, and later CPU vs GPU) reads this. */
+#ifndef TSEDARTS_TEST_OP_CASES_H
+#define TSEDARTS_TEST_OP_CASES_H
+
+#include "tsedarts/graph.h"
+
+enum input_kind {
+    IN_REAL = 0, /* uniform in [-1, 1) */
+    IN_POSITIVE, /* uniform in [0.5, 2) */
+    IN_LABELS,   /* int32 class labels */
+    IN_BNSTAT    /* a BN running-statistic parameter */
+};
+
+#define OP_CASE_MAX_IN 6
+
+typedef struct op_case {
+    const char *label;
+    op_kind op;
+    int nin;
+    shape4 in[OP_CASE_MAX_IN];
+    unsigned char kind[OP_CASE_MAX_IN];
+    int ip[8];    /* op-specific integer parameters */
+    double dp[2]; /* op-specific real parameters */
+    shape4 sp;    /* op-specific shape parameter */
+} op_case;
+
+extern const op_case op_cases[];
+extern const int n_op_cases;
+
+/* Appends the case's node to g given its input values; returns the output
+ * value (or 0 for sinks, -1 on error). */
+int op_case_build(graph *g, const op_case *c, const int *in);
+
+/* Creates the inputs of a case in g: ROLE_INPUT / ROLE_LABEL / BN stats. */
+void op_case_inputs(graph *g, const op_case *c, int *in);
+
+/* Whether input k of the case gets finite-difference checks. */
+int op_case_input_differentiable(const op_case *c, int k);
+
+#endif
