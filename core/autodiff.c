@@ -28,7 +28,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         for (int k = 0; k < nd->nin; k++)
             if (dep[in[k]] && op_input_differentiable(nd->op, k)) dep[nd->out] = 1;
     }
-    if (dep[loss]) ct[loss] = g_const(g, g->values[loss].shape, 1.0);
+    if (dep[loss]) ct[loss] = op_const(g, g->values[loss].shape, 1.0);
     int *inputs = NULL, *contrib = NULL;
     unsigned char *want = NULL;
     int cap = 0;
@@ -54,11 +54,11 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         for (int k = 0; k < nd.nin; k++) {
             if (!want[k] || contrib[k] < 0) continue;
             int v = inputs[k];
-            ct[v] = ct[v] < 0 ? contrib[k] : g_axpby(g, ct[v], contrib[k], 1.0, 1.0);
+            ct[v] = ct[v] < 0 ? contrib[k] : op_axpby(g, ct[v], contrib[k], 1.0, 1.0);
         }
     }
     for (int i = 0; i < n_wrt; i++)
-        grads[i] = ct[wrt[i]] >= 0 ? ct[wrt[i]] : g_const(g, g->values[wrt[i]].shape, 0.0);
+        grads[i] = ct[wrt[i]] >= 0 ? ct[wrt[i]] : op_const(g, g->values[wrt[i]].shape, 0.0);
     free(inputs);
     free(contrib);
     free(want);
@@ -107,4 +107,35 @@ td_status graph_jvp(graph *g, int begin, int end, int n_seed,
     free(t);
     free(tan);
     return graph_status(g);
+}
+
+td_status graph_param_grads(graph *g, int loss, int weights, int alphas)
+{
+    TD_CHECK(graph_status(g));
+    int n = 0;
+    int *wrt = calloc((size_t)g->n_params + 1, sizeof *wrt);
+    int *pidx = malloc((size_t)(g->n_params + 1) * sizeof *pidx);
+    int *grads = malloc((size_t)(g->n_params + 1) * sizeof *grads);
+    if (!wrt || !pidx || !grads) {
+        free(wrt);
+        free(pidx);
+        free(grads);
+        return TD_FAIL(TD_ERR_MEMORY, "graph_param_grads: out of memory");
+    }
+    for (int p = 0; p < g->n_params; p++) {
+        value_role r = g->params[p].role;
+        if ((r == ROLE_WEIGHT && weights) || (r == ROLE_ALPHA && alphas)) {
+            wrt[n] = g->params[p].value;
+            pidx[n++] = p;
+        }
+    }
+    td_status s = graph_vjp(g, loss, n, wrt, grads);
+    for (int i = 0; s == TD_OK && i < n; i++) {
+        const param *pr = &g->params[pidx[i]];
+        graph_bind(g, grads[i], pr->role == ROLE_WEIGHT ? ROLE_GRAD_WEIGHT : ROLE_GRAD_ALPHA, pr->offset);
+    }
+    free(wrt);
+    free(pidx);
+    free(grads);
+    return s == TD_OK ? graph_status(g) : s;
 }

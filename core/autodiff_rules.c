@@ -28,7 +28,7 @@ static int add_opt(graph *g, int a, int b)
 {
     if (a < 0) return b;
     if (b < 0) return a;
-    return g_axpby(g, a, b, 1.0, 1.0);
+    return op_axpby(g, a, b, 1.0, 1.0);
 }
 
 static shape4 vs(const graph *g, int v) { return g->values[v].shape; }
@@ -59,132 +59,132 @@ void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct)
     int y = nd.out;
     switch (nd.op) {
     case OP_CONV2D:
-        if (want[0]) ct[0] = g_conv2d_bwd_data(g, G, in[1], vs(g, in[0]), p->stride, p->pad, p->dil, p->groups);
-        if (want[1]) ct[1] = g_conv2d_bwd_filter(g, in[0], G, p->kh, p->kw, p->stride, p->pad, p->dil, p->groups);
+        if (want[0]) ct[0] = op_conv2d_bwd_data(g, G, in[1], vs(g, in[0]), p->stride, p->pad, p->dil, p->groups);
+        if (want[1]) ct[1] = op_conv2d_bwd_filter(g, in[0], G, p->kh, p->kw, p->stride, p->pad, p->dil, p->groups);
         break;
     case OP_CONV2D_BWD_DATA: /* (dy, w) -> dx; G is dx-shaped */
-        if (want[0]) ct[0] = g_conv2d(g, G, in[1], p->stride, p->pad, p->dil, p->groups);
-        if (want[1]) ct[1] = g_conv2d_bwd_filter(g, G, in[0], p->kh, p->kw, p->stride, p->pad, p->dil, p->groups);
+        if (want[0]) ct[0] = op_conv2d(g, G, in[1], p->stride, p->pad, p->dil, p->groups);
+        if (want[1]) ct[1] = op_conv2d_bwd_filter(g, G, in[0], p->kh, p->kw, p->stride, p->pad, p->dil, p->groups);
         break;
     case OP_CONV2D_BWD_FILTER: /* (x, dy) -> dw; G is w-shaped */
-        if (want[0]) ct[0] = g_conv2d_bwd_data(g, in[1], G, vs(g, in[0]), p->stride, p->pad, p->dil, p->groups);
-        if (want[1]) ct[1] = g_conv2d(g, in[0], G, p->stride, p->pad, p->dil, p->groups);
+        if (want[0]) ct[0] = op_conv2d_bwd_data(g, in[1], G, vs(g, in[0]), p->stride, p->pad, p->dil, p->groups);
+        if (want[1]) ct[1] = op_conv2d(g, in[0], G, p->stride, p->pad, p->dil, p->groups);
         break;
     case OP_MATMUL:
-        if (want[0]) ct[0] = p->ta ? g_matmul(g, in[1], G, p->tb, 1) : g_matmul(g, G, in[1], 0, !p->tb);
-        if (want[1]) ct[1] = p->tb ? g_matmul(g, G, in[0], 1, p->ta) : g_matmul(g, in[0], G, !p->ta, 0);
+        if (want[0]) ct[0] = p->ta ? op_matmul(g, in[1], G, p->tb, 1) : op_matmul(g, G, in[1], 0, !p->tb);
+        if (want[1]) ct[1] = p->tb ? op_matmul(g, G, in[0], 1, p->ta) : op_matmul(g, in[0], G, !p->ta, 0);
         break;
     case OP_RELU:
-        ct[0] = g_relu_bwd(g, in[0], G);
+        ct[0] = op_relu_bwd(g, in[0], G);
         break;
     case OP_RELU_BWD:
-        ct[1] = g_relu_bwd(g, in[0], G);
+        ct[1] = op_relu_bwd(g, in[0], G);
         break;
     case OP_SOFTPLUS:
-        ct[0] = g_mul(g, g_sigmoid(g, in[0]), G);
+        ct[0] = op_mul(g, op_sigmoid(g, in[0]), G);
         break;
     case OP_SIGMOID:
-        ct[0] = g_mul(g, G, g_axpby(g, y, g_mul(g, y, y), 1.0, -1.0));
+        ct[0] = op_mul(g, G, op_axpby(g, y, op_mul(g, y, y), 1.0, -1.0));
         break;
     case OP_MAXPOOL:
-        ct[0] = g_maxpool_scatter(g, in[0], G, p->k, p->stride, p->pad);
+        ct[0] = op_maxpool_scatter(g, in[0], G, p->k, p->stride, p->pad);
         break;
     case OP_MAXPOOL_GATHER:
-        ct[1] = g_maxpool_scatter(g, in[0], G, p->k, p->stride, p->pad);
+        ct[1] = op_maxpool_scatter(g, in[0], G, p->k, p->stride, p->pad);
         break;
     case OP_MAXPOOL_SCATTER:
-        ct[1] = g_maxpool_gather(g, in[0], G, p->k, p->stride, p->pad);
+        ct[1] = op_maxpool_gather(g, in[0], G, p->k, p->stride, p->pad);
         break;
     case OP_AVGPOOL:
-        ct[0] = g_avgpool_bwd(g, G, vs(g, in[0]), p->k, p->stride, p->pad, p->count_pad);
+        ct[0] = op_avgpool_bwd(g, G, vs(g, in[0]), p->k, p->stride, p->pad, p->count_pad);
         break;
     case OP_AVGPOOL_BWD:
-        ct[0] = g_avgpool(g, G, p->k, p->stride, p->pad, p->count_pad);
+        ct[0] = op_avgpool(g, G, p->k, p->stride, p->pad, p->count_pad);
         break;
     case OP_GAP:
-        ct[0] = g_gap_bwd(g, G, vs(g, in[0]));
+        ct[0] = op_gap_bwd(g, G, vs(g, in[0]));
         break;
     case OP_GAP_BWD:
-        ct[0] = g_gap(g, G);
+        ct[0] = op_gap(g, G);
         break;
     case OP_SUM_AXIS:
-        ct[0] = g_bcast_axis(g, G, vs(g, in[0]), p->axis);
+        ct[0] = op_bcast_axis(g, G, vs(g, in[0]), p->axis);
         break;
     case OP_BCAST_AXIS:
-        ct[0] = g_sum_axis(g, G, p->axis);
+        ct[0] = op_sum_axis(g, G, p->axis);
         break;
     case OP_SCALE_AXIS:
-        if (want[0]) ct[0] = g_scale_axis(g, G, in[1], p->axis);
-        if (want[1]) ct[1] = g_dot_axis(g, G, in[0], p->axis);
+        if (want[0]) ct[0] = op_scale_axis(g, G, in[1], p->axis);
+        if (want[1]) ct[1] = op_dot_axis(g, G, in[0], p->axis);
         break;
     case OP_DOT_AXIS:
-        if (want[0]) ct[0] = g_scale_axis(g, in[1], G, p->axis);
-        if (want[1]) ct[1] = g_scale_axis(g, in[0], G, p->axis);
+        if (want[0]) ct[0] = op_scale_axis(g, in[1], G, p->axis);
+        if (want[1]) ct[1] = op_scale_axis(g, in[0], G, p->axis);
         break;
     case OP_AFFINE_AXIS:
-        if (want[0]) ct[0] = g_scale_axis(g, G, in[1], p->axis);
-        if (want[1]) ct[1] = g_dot_axis(g, G, in[0], p->axis);
-        if (nd.nin > 2 && want[2]) ct[2] = g_sum_axis(g, G, p->axis);
+        if (want[0]) ct[0] = op_scale_axis(g, G, in[1], p->axis);
+        if (want[1]) ct[1] = op_dot_axis(g, G, in[0], p->axis);
+        if (nd.nin > 2 && want[2]) ct[2] = op_sum_axis(g, G, p->axis);
         break;
     case OP_AXPBY:
-        if (want[0]) ct[0] = p->a == 1.0 ? G : g_axpby(g, G, -1, p->a, 0.0);
-        if (nd.nin > 1 && want[1]) ct[1] = p->b == 1.0 ? G : g_axpby(g, G, -1, p->b, 0.0);
+        if (want[0]) ct[0] = p->a == 1.0 ? G : op_axpby(g, G, -1, p->a, 0.0);
+        if (nd.nin > 1 && want[1]) ct[1] = p->b == 1.0 ? G : op_axpby(g, G, -1, p->b, 0.0);
         break;
     case OP_MUL:
-        if (want[0]) ct[0] = g_mul(g, G, in[1]);
-        if (want[1]) ct[1] = g_mul(g, G, in[0]);
+        if (want[0]) ct[0] = op_mul(g, G, in[1]);
+        if (want[1]) ct[1] = op_mul(g, G, in[0]);
         break;
     case OP_EXP:
-        ct[0] = g_mul(g, G, y);
+        ct[0] = op_mul(g, G, y);
         break;
     case OP_POWADD:
-        ct[0] = g_axpby(g, g_mul(g, G, g_powadd(g, in[0], p->a, p->b - 1.0)), -1, p->b, 0.0);
+        ct[0] = op_axpby(g, op_mul(g, G, op_powadd(g, in[0], p->a, p->b - 1.0)), -1, p->b, 0.0);
         break;
     case OP_WEIGHTED_SUM: {
         int has_w = p->wlen > 0, k = p->idx_len;
         int *idx = copy_index(g, &nd);
         for (int j = 0; j < k; j++) {
             if (!want[has_w + j]) continue;
-            ct[has_w + j] = has_w ? g_weighted_sum(g, in[0], 1, &G, &idx[j]) : G;
+            ct[has_w + j] = has_w ? op_weighted_sum(g, in[0], 1, &G, &idx[j]) : G;
         }
-        if (has_w && want[0]) ct[0] = g_dots(g, G, k, in + 1, idx, vs(g, in[0]));
+        if (has_w && want[0]) ct[0] = op_dots(g, G, k, in + 1, idx, vs(g, in[0]));
         free(idx);
         break;
     }
     case OP_DOTS: {
         int k = p->idx_len;
         int *idx = copy_index(g, &nd);
-        if (want[0]) ct[0] = g_weighted_sum(g, G, k, in + 1, idx);
+        if (want[0]) ct[0] = op_weighted_sum(g, G, k, in + 1, idx);
         for (int j = 0; j < k; j++)
-            if (want[1 + j]) ct[1 + j] = g_weighted_sum(g, G, 1, &in[0], &idx[j]);
+            if (want[1 + j]) ct[1 + j] = op_weighted_sum(g, G, 1, &in[0], &idx[j]);
         free(idx);
         break;
     }
     case OP_SOFTMAX_ROWS: {
-        int pg = g_mul(g, y, G);
-        ct[0] = g_axpby(g, pg, g_scale_axis(g, y, g_sum_axis(g, pg, AXIS_N), AXIS_N), 1.0, -1.0);
+        int pg = op_mul(g, y, G);
+        ct[0] = op_axpby(g, pg, op_scale_axis(g, y, op_sum_axis(g, pg, AXIS_N), AXIS_N), 1.0, -1.0);
         break;
     }
     case OP_LOG_SOFTMAX_ROWS:
-        ct[0] = g_axpby(g, G, g_scale_axis(g, g_exp(g, y), g_sum_axis(g, G, AXIS_N), AXIS_N), 1.0, -1.0);
+        ct[0] = op_axpby(g, G, op_scale_axis(g, op_exp(g, y), op_sum_axis(g, G, AXIS_N), AXIS_N), 1.0, -1.0);
         break;
     case OP_PICK_LABELS:
-        ct[0] = g_place_labels(g, G, in[1], vs(g, in[0]).c);
+        ct[0] = op_place_labels(g, G, in[1], vs(g, in[0]).c);
         break;
     case OP_PLACE_LABELS:
-        ct[0] = g_pick_labels(g, G, in[1]);
+        ct[0] = op_pick_labels(g, G, in[1]);
         break;
     case OP_SUM_ALL:
-        ct[0] = g_fill(g, G, vs(g, in[0]));
+        ct[0] = op_fill(g, G, vs(g, in[0]));
         break;
     case OP_FILL:
-        ct[0] = g_sum_all(g, G);
+        ct[0] = op_sum_all(g, G);
         break;
     case OP_CONCAT_C: {
         int off = 0;
         for (int k = 0; k < nd.nin; k++) {
             int c = vs(g, in[k]).c;
-            if (want[k]) ct[k] = g_slice_c(g, G, off, off + c);
+            if (want[k]) ct[k] = op_slice_c(g, G, off, off + c);
             off += c;
         }
         break;
@@ -192,18 +192,18 @@ void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct)
     case OP_SLICE_C: {
         shape4 x = vs(g, in[0]);
         int parts[3], np = 0;
-        if (p->c0 > 0) parts[np++] = g_const(g, shape_make(x.n, p->c0, x.h, x.w), 0.0);
+        if (p->c0 > 0) parts[np++] = op_const(g, shape_make(x.n, p->c0, x.h, x.w), 0.0);
         parts[np++] = G;
-        if (p->c1 < x.c) parts[np++] = g_const(g, shape_make(x.n, x.c - p->c1, x.h, x.w), 0.0);
-        ct[0] = np == 1 ? G : g_concat_c(g, np, parts);
+        if (p->c1 < x.c) parts[np++] = op_const(g, shape_make(x.n, x.c - p->c1, x.h, x.w), 0.0);
+        ct[0] = np == 1 ? G : op_concat_c(g, np, parts);
         break;
     }
     case OP_CROP:
-        ct[0] = g_uncrop(g, G, vs(g, in[0]), p->top, p->left);
+        ct[0] = op_uncrop(g, G, vs(g, in[0]), p->top, p->left);
         break;
     case OP_UNCROP: {
         shape4 s = vs(g, in[0]);
-        ct[0] = g_crop(g, G, p->top, p->left, s.h, s.w);
+        ct[0] = op_crop(g, G, p->top, p->left, s.h, s.w);
         break;
     }
     case OP_BN_RUNNING_UPDATE:
@@ -225,96 +225,96 @@ int jvp_rule(graph *g, int i, const int *t)
     int y = nd.out, r = -1;
     switch (nd.op) {
     case OP_CONV2D:
-        r = add_opt(g, t[0] >= 0 ? g_conv2d(g, t[0], in[1], p->stride, p->pad, p->dil, p->groups) : -1,
-                    t[1] >= 0 ? g_conv2d(g, in[0], t[1], p->stride, p->pad, p->dil, p->groups) : -1);
+        r = add_opt(g, t[0] >= 0 ? op_conv2d(g, t[0], in[1], p->stride, p->pad, p->dil, p->groups) : -1,
+                    t[1] >= 0 ? op_conv2d(g, in[0], t[1], p->stride, p->pad, p->dil, p->groups) : -1);
         break;
     case OP_CONV2D_BWD_DATA:
         r = add_opt(g,
-                    t[0] >= 0 ? g_conv2d_bwd_data(g, t[0], in[1], p->shape, p->stride, p->pad, p->dil, p->groups) : -1,
-                    t[1] >= 0 ? g_conv2d_bwd_data(g, in[0], t[1], p->shape, p->stride, p->pad, p->dil, p->groups) : -1);
+                    t[0] >= 0 ? op_conv2d_bwd_data(g, t[0], in[1], p->shape, p->stride, p->pad, p->dil, p->groups) : -1,
+                    t[1] >= 0 ? op_conv2d_bwd_data(g, in[0], t[1], p->shape, p->stride, p->pad, p->dil, p->groups) : -1);
         break;
     case OP_CONV2D_BWD_FILTER:
         r = add_opt(g,
-                    t[0] >= 0 ? g_conv2d_bwd_filter(g, t[0], in[1], p->kh, p->kw, p->stride, p->pad, p->dil, p->groups) : -1,
-                    t[1] >= 0 ? g_conv2d_bwd_filter(g, in[0], t[1], p->kh, p->kw, p->stride, p->pad, p->dil, p->groups) : -1);
+                    t[0] >= 0 ? op_conv2d_bwd_filter(g, t[0], in[1], p->kh, p->kw, p->stride, p->pad, p->dil, p->groups) : -1,
+                    t[1] >= 0 ? op_conv2d_bwd_filter(g, in[0], t[1], p->kh, p->kw, p->stride, p->pad, p->dil, p->groups) : -1);
         break;
     case OP_MATMUL:
-        r = add_opt(g, t[0] >= 0 ? g_matmul(g, t[0], in[1], p->ta, p->tb) : -1,
-                    t[1] >= 0 ? g_matmul(g, in[0], t[1], p->ta, p->tb) : -1);
+        r = add_opt(g, t[0] >= 0 ? op_matmul(g, t[0], in[1], p->ta, p->tb) : -1,
+                    t[1] >= 0 ? op_matmul(g, in[0], t[1], p->ta, p->tb) : -1);
         break;
     case OP_RELU:
-        r = g_relu_bwd(g, in[0], t[0]);
+        r = op_relu_bwd(g, in[0], t[0]);
         break;
     case OP_RELU_BWD:
-        r = t[1] >= 0 ? g_relu_bwd(g, in[0], t[1]) : -1;
+        r = t[1] >= 0 ? op_relu_bwd(g, in[0], t[1]) : -1;
         break;
     case OP_SOFTPLUS:
-        r = g_mul(g, g_sigmoid(g, in[0]), t[0]);
+        r = op_mul(g, op_sigmoid(g, in[0]), t[0]);
         break;
     case OP_SIGMOID:
-        r = g_mul(g, t[0], g_axpby(g, y, g_mul(g, y, y), 1.0, -1.0));
+        r = op_mul(g, t[0], op_axpby(g, y, op_mul(g, y, y), 1.0, -1.0));
         break;
     case OP_MAXPOOL:
-        r = g_maxpool_gather(g, in[0], t[0], p->k, p->stride, p->pad);
+        r = op_maxpool_gather(g, in[0], t[0], p->k, p->stride, p->pad);
         break;
     case OP_MAXPOOL_GATHER:
-        r = t[1] >= 0 ? g_maxpool_gather(g, in[0], t[1], p->k, p->stride, p->pad) : -1;
+        r = t[1] >= 0 ? op_maxpool_gather(g, in[0], t[1], p->k, p->stride, p->pad) : -1;
         break;
     case OP_MAXPOOL_SCATTER:
-        r = t[1] >= 0 ? g_maxpool_scatter(g, in[0], t[1], p->k, p->stride, p->pad) : -1;
+        r = t[1] >= 0 ? op_maxpool_scatter(g, in[0], t[1], p->k, p->stride, p->pad) : -1;
         break;
     case OP_AVGPOOL:
-        r = g_avgpool(g, t[0], p->k, p->stride, p->pad, p->count_pad);
+        r = op_avgpool(g, t[0], p->k, p->stride, p->pad, p->count_pad);
         break;
     case OP_AVGPOOL_BWD:
-        r = g_avgpool_bwd(g, t[0], p->shape, p->k, p->stride, p->pad, p->count_pad);
+        r = op_avgpool_bwd(g, t[0], p->shape, p->k, p->stride, p->pad, p->count_pad);
         break;
     case OP_GAP:
-        r = g_gap(g, t[0]);
+        r = op_gap(g, t[0]);
         break;
     case OP_GAP_BWD:
-        r = g_gap_bwd(g, t[0], p->shape);
+        r = op_gap_bwd(g, t[0], p->shape);
         break;
     case OP_SUM_AXIS:
-        r = g_sum_axis(g, t[0], p->axis);
+        r = op_sum_axis(g, t[0], p->axis);
         break;
     case OP_BCAST_AXIS:
-        r = g_bcast_axis(g, t[0], p->shape, p->axis);
+        r = op_bcast_axis(g, t[0], p->shape, p->axis);
         break;
     case OP_SCALE_AXIS:
-        r = add_opt(g, t[0] >= 0 ? g_scale_axis(g, t[0], in[1], p->axis) : -1,
-                    t[1] >= 0 ? g_scale_axis(g, in[0], t[1], p->axis) : -1);
+        r = add_opt(g, t[0] >= 0 ? op_scale_axis(g, t[0], in[1], p->axis) : -1,
+                    t[1] >= 0 ? op_scale_axis(g, in[0], t[1], p->axis) : -1);
         break;
     case OP_DOT_AXIS:
-        r = add_opt(g, t[0] >= 0 ? g_dot_axis(g, t[0], in[1], p->axis) : -1,
-                    t[1] >= 0 ? g_dot_axis(g, in[0], t[1], p->axis) : -1);
+        r = add_opt(g, t[0] >= 0 ? op_dot_axis(g, t[0], in[1], p->axis) : -1,
+                    t[1] >= 0 ? op_dot_axis(g, in[0], t[1], p->axis) : -1);
         break;
     case OP_AFFINE_AXIS: {
         int tb = nd.nin > 2 ? t[2] : -1;
         int term_x = -1;
         if (t[0] >= 0)
-            term_x = g_affine_axis(g, t[0], in[1], tb, p->axis);
+            term_x = op_affine_axis(g, t[0], in[1], tb, p->axis);
         else if (tb >= 0)
-            term_x = g_bcast_axis(g, tb, vs(g, in[0]), p->axis);
-        r = add_opt(g, term_x, t[1] >= 0 ? g_scale_axis(g, in[0], t[1], p->axis) : -1);
+            term_x = op_bcast_axis(g, tb, vs(g, in[0]), p->axis);
+        r = add_opt(g, term_x, t[1] >= 0 ? op_scale_axis(g, in[0], t[1], p->axis) : -1);
         break;
     }
     case OP_AXPBY:
         if (nd.nin > 1 && t[0] >= 0 && t[1] >= 0)
-            r = g_axpby(g, t[0], t[1], p->a, p->b);
+            r = op_axpby(g, t[0], t[1], p->a, p->b);
         else if (t[0] >= 0)
-            r = g_axpby(g, t[0], -1, p->a, 0.0);
+            r = op_axpby(g, t[0], -1, p->a, 0.0);
         else if (nd.nin > 1 && t[1] >= 0)
-            r = g_axpby(g, t[1], -1, p->b, 0.0);
+            r = op_axpby(g, t[1], -1, p->b, 0.0);
         break;
     case OP_MUL:
-        r = add_opt(g, t[0] >= 0 ? g_mul(g, t[0], in[1]) : -1, t[1] >= 0 ? g_mul(g, in[0], t[1]) : -1);
+        r = add_opt(g, t[0] >= 0 ? op_mul(g, t[0], in[1]) : -1, t[1] >= 0 ? op_mul(g, in[0], t[1]) : -1);
         break;
     case OP_EXP:
-        r = g_mul(g, y, t[0]);
+        r = op_mul(g, y, t[0]);
         break;
     case OP_POWADD:
-        r = g_axpby(g, g_mul(g, g_powadd(g, in[0], p->a, p->b - 1.0), t[0]), -1, p->b, 0.0);
+        r = op_axpby(g, op_mul(g, op_powadd(g, in[0], p->a, p->b - 1.0), t[0]), -1, p->b, 0.0);
         break;
     case OP_WEIGHTED_SUM: {
         int has_w = p->wlen > 0, k = p->idx_len;
@@ -326,8 +326,8 @@ int jvp_rule(graph *g, int i, const int *t)
                 tx[kt] = t[has_w + j];
                 ti[kt++] = idx[j];
             }
-        int term_x = kt ? g_weighted_sum(g, has_w ? in[0] : -1, kt, tx, has_w ? ti : NULL) : -1;
-        int term_w = has_w && t[0] >= 0 ? g_weighted_sum(g, t[0], k, in + 1, idx) : -1;
+        int term_x = kt ? op_weighted_sum(g, has_w ? in[0] : -1, kt, tx, has_w ? ti : NULL) : -1;
+        int term_w = has_w && t[0] >= 0 ? op_weighted_sum(g, t[0], k, in + 1, idx) : -1;
         r = add_opt(g, term_x, term_w);
         free(tx);
         free(ti);
@@ -344,8 +344,8 @@ int jvp_rule(graph *g, int i, const int *t)
                 tx[kt] = t[1 + j];
                 ti[kt++] = idx[j];
             }
-        int term_g = t[0] >= 0 ? g_dots(g, t[0], k, in + 1, idx, p->shape) : -1;
-        int term_x = kt ? g_dots(g, in[0], kt, tx, ti, p->shape) : -1;
+        int term_g = t[0] >= 0 ? op_dots(g, t[0], k, in + 1, idx, p->shape) : -1;
+        int term_x = kt ? op_dots(g, in[0], kt, tx, ti, p->shape) : -1;
         r = add_opt(g, term_g, term_x);
         free(tx);
         free(ti);
@@ -353,43 +353,43 @@ int jvp_rule(graph *g, int i, const int *t)
         break;
     }
     case OP_SOFTMAX_ROWS: {
-        int pt = g_mul(g, y, t[0]);
-        r = g_axpby(g, pt, g_scale_axis(g, y, g_sum_axis(g, pt, AXIS_N), AXIS_N), 1.0, -1.0);
+        int pt = op_mul(g, y, t[0]);
+        r = op_axpby(g, pt, op_scale_axis(g, y, op_sum_axis(g, pt, AXIS_N), AXIS_N), 1.0, -1.0);
         break;
     }
     case OP_LOG_SOFTMAX_ROWS:
-        r = g_axpby(g, t[0],
-                    g_bcast_axis(g, g_sum_axis(g, g_mul(g, g_exp(g, y), t[0]), AXIS_N), vs(g, y), AXIS_N),
+        r = op_axpby(g, t[0],
+                    op_bcast_axis(g, op_sum_axis(g, op_mul(g, op_exp(g, y), t[0]), AXIS_N), vs(g, y), AXIS_N),
                     1.0, -1.0);
         break;
     case OP_PICK_LABELS:
-        r = g_pick_labels(g, t[0], in[1]);
+        r = op_pick_labels(g, t[0], in[1]);
         break;
     case OP_PLACE_LABELS:
-        r = g_place_labels(g, t[0], in[1], p->k);
+        r = op_place_labels(g, t[0], in[1], p->k);
         break;
     case OP_SUM_ALL:
-        r = g_sum_all(g, t[0]);
+        r = op_sum_all(g, t[0]);
         break;
     case OP_FILL:
-        r = g_fill(g, t[0], p->shape);
+        r = op_fill(g, t[0], p->shape);
         break;
     case OP_CONCAT_C: {
         int *parts = malloc((size_t)nd.nin * sizeof *parts);
         for (int k = 0; k < nd.nin; k++)
-            parts[k] = t[k] >= 0 ? t[k] : g_const(g, vs(g, in[k]), 0.0);
-        r = g_concat_c(g, nd.nin, parts);
+            parts[k] = t[k] >= 0 ? t[k] : op_const(g, vs(g, in[k]), 0.0);
+        r = op_concat_c(g, nd.nin, parts);
         free(parts);
         break;
     }
     case OP_SLICE_C:
-        r = g_slice_c(g, t[0], p->c0, p->c1);
+        r = op_slice_c(g, t[0], p->c0, p->c1);
         break;
     case OP_CROP:
-        r = g_crop(g, t[0], p->top, p->left, p->shape.h, p->shape.w);
+        r = op_crop(g, t[0], p->top, p->left, p->shape.h, p->shape.w);
         break;
     case OP_UNCROP:
-        r = g_uncrop(g, t[0], p->shape, p->top, p->left);
+        r = op_uncrop(g, t[0], p->shape, p->top, p->left);
         break;
     case OP_BN_RUNNING_UPDATE:
     case OP_CONST:

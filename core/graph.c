@@ -196,7 +196,7 @@ int graph_bind(graph *g, int v, value_role role, size_t offset)
     value *val = &g->values[v];
     int target = v;
     if (val->role != ROLE_ACT || val->producer < 0 || val->is_int) {
-        target = g_axpby(g, v, -1, 1.0, 0.0);
+        target = op_axpby(g, v, -1, 1.0, 0.0);
         if (target < 0) return -1;
     }
     if (role == ROLE_OUTPUT && offset == (size_t)-1) {
@@ -553,7 +553,7 @@ static int any_bad(const graph *g, int k, const int *v)
     return 0;
 }
 
-int g_conv2d(graph *g, int x, int w, int stride, int pad, int dil, int groups)
+int op_conv2d(graph *g, int x, int w, int stride, int pad, int dil, int groups)
 {
     int in[2] = {x, w};
     if (any_bad(g, 2, in)) return -1;
@@ -564,7 +564,7 @@ int g_conv2d(graph *g, int x, int w, int stride, int pad, int dil, int groups)
     return graph_add_node(g, OP_CONV2D, 2, in, &p);
 }
 
-int g_conv2d_bwd_data(graph *g, int dy, int w, shape4 xshape, int stride,
+int op_conv2d_bwd_data(graph *g, int dy, int w, shape4 xshape, int stride,
                       int pad, int dil, int groups)
 {
     int in[2] = {dy, w};
@@ -577,7 +577,7 @@ int g_conv2d_bwd_data(graph *g, int dy, int w, shape4 xshape, int stride,
     return graph_add_node(g, OP_CONV2D_BWD_DATA, 2, in, &p);
 }
 
-int g_conv2d_bwd_filter(graph *g, int x, int dy, int kh, int kw, int stride,
+int op_conv2d_bwd_filter(graph *g, int x, int dy, int kh, int kw, int stride,
                         int pad, int dil, int groups)
 {
     int in[2] = {x, dy};
@@ -588,7 +588,7 @@ int g_conv2d_bwd_filter(graph *g, int x, int dy, int kh, int kw, int stride,
     return graph_add_node(g, OP_CONV2D_BWD_FILTER, 2, in, &p);
 }
 
-int g_matmul(graph *g, int a, int b, int ta, int tb)
+int op_matmul(graph *g, int a, int b, int ta, int tb)
 {
     int in[2] = {a, b};
     if (any_bad(g, 2, in)) return -1;
@@ -612,17 +612,17 @@ static int binary(graph *g, op_kind op, int a, int b)
     return graph_add_node(g, op, 2, in, NULL);
 }
 
-int g_relu(graph *g, int x) { return unary(g, OP_RELU, x); }
-int g_relu_bwd(graph *g, int x, int gr) { return binary(g, OP_RELU_BWD, x, gr); }
-int g_softplus(graph *g, int x) { return unary(g, OP_SOFTPLUS, x); }
-int g_sigmoid(graph *g, int x) { return unary(g, OP_SIGMOID, x); }
-int g_exp(graph *g, int a) { return unary(g, OP_EXP, a); }
-int g_mul(graph *g, int a, int b) { return binary(g, OP_MUL, a, b); }
-int g_softmax_rows(graph *g, int a) { return unary(g, OP_SOFTMAX_ROWS, a); }
-int g_log_softmax_rows(graph *g, int z) { return unary(g, OP_LOG_SOFTMAX_ROWS, z); }
-int g_sum_all(graph *g, int x) { return unary(g, OP_SUM_ALL, x); }
-int g_gap(graph *g, int x) { return unary(g, OP_GAP, x); }
-int g_pick_labels(graph *g, int z, int labels) { return binary(g, OP_PICK_LABELS, z, labels); }
+int op_relu(graph *g, int x) { return unary(g, OP_RELU, x); }
+int op_relu_bwd(graph *g, int x, int gr) { return binary(g, OP_RELU_BWD, x, gr); }
+int op_softplus(graph *g, int x) { return unary(g, OP_SOFTPLUS, x); }
+int op_sigmoid(graph *g, int x) { return unary(g, OP_SIGMOID, x); }
+int op_exp(graph *g, int a) { return unary(g, OP_EXP, a); }
+int op_mul(graph *g, int a, int b) { return binary(g, OP_MUL, a, b); }
+int op_softmax_rows(graph *g, int a) { return unary(g, OP_SOFTMAX_ROWS, a); }
+int op_log_softmax_rows(graph *g, int z) { return unary(g, OP_LOG_SOFTMAX_ROWS, z); }
+int op_sum_all(graph *g, int x) { return unary(g, OP_SUM_ALL, x); }
+int op_gap(graph *g, int x) { return unary(g, OP_GAP, x); }
+int op_pick_labels(graph *g, int z, int labels) { return binary(g, OP_PICK_LABELS, z, labels); }
 
 static node_params pool_params(int k, int stride, int pad)
 {
@@ -634,14 +634,14 @@ static node_params pool_params(int k, int stride, int pad)
     return p;
 }
 
-int g_maxpool(graph *g, int x, int k, int stride, int pad)
+int op_maxpool(graph *g, int x, int k, int stride, int pad)
 {
     if (any_bad(g, 1, &x)) return -1;
     node_params p = pool_params(k, stride, pad);
     return graph_add_node(g, OP_MAXPOOL, 1, &x, &p);
 }
 
-int g_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad)
+int op_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad)
 {
     int in[2] = {x, t};
     if (any_bad(g, 2, in)) return -1;
@@ -649,7 +649,7 @@ int g_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad)
     return graph_add_node(g, OP_MAXPOOL_GATHER, 2, in, &p);
 }
 
-int g_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad)
+int op_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad)
 {
     int in[2] = {x, gr};
     if (any_bad(g, 2, in)) return -1;
@@ -657,7 +657,7 @@ int g_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad)
     return graph_add_node(g, OP_MAXPOOL_SCATTER, 2, in, &p);
 }
 
-int g_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad)
+int op_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad)
 {
     if (any_bad(g, 1, &x)) return -1;
     node_params p = pool_params(k, stride, pad);
@@ -665,7 +665,7 @@ int g_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad)
     return graph_add_node(g, OP_AVGPOOL, 1, &x, &p);
 }
 
-int g_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride,
+int op_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride,
                   int pad, int count_pad)
 {
     if (any_bad(g, 1, &gr)) return -1;
@@ -675,7 +675,7 @@ int g_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride,
     return graph_add_node(g, OP_AVGPOOL_BWD, 1, &gr, &p);
 }
 
-int g_gap_bwd(graph *g, int gr, shape4 xshape)
+int op_gap_bwd(graph *g, int gr, shape4 xshape)
 {
     if (any_bad(g, 1, &gr)) return -1;
     node_params p;
@@ -692,14 +692,14 @@ static node_params axis_params(int axis)
     return p;
 }
 
-int g_sum_axis(graph *g, int x, int axis)
+int op_sum_axis(graph *g, int x, int axis)
 {
     if (any_bad(g, 1, &x)) return -1;
     node_params p = axis_params(axis);
     return graph_add_node(g, OP_SUM_AXIS, 1, &x, &p);
 }
 
-int g_bcast_axis(graph *g, int v, shape4 s, int axis)
+int op_bcast_axis(graph *g, int v, shape4 s, int axis)
 {
     if (any_bad(g, 1, &v)) return -1;
     node_params p = axis_params(axis);
@@ -707,7 +707,7 @@ int g_bcast_axis(graph *g, int v, shape4 s, int axis)
     return graph_add_node(g, OP_BCAST_AXIS, 1, &v, &p);
 }
 
-int g_scale_axis(graph *g, int x, int v, int axis)
+int op_scale_axis(graph *g, int x, int v, int axis)
 {
     int in[2] = {x, v};
     if (any_bad(g, 2, in)) return -1;
@@ -715,7 +715,7 @@ int g_scale_axis(graph *g, int x, int v, int axis)
     return graph_add_node(g, OP_SCALE_AXIS, 2, in, &p);
 }
 
-int g_dot_axis(graph *g, int a, int b, int axis)
+int op_dot_axis(graph *g, int a, int b, int axis)
 {
     int in[2] = {a, b};
     if (any_bad(g, 2, in)) return -1;
@@ -723,7 +723,7 @@ int g_dot_axis(graph *g, int a, int b, int axis)
     return graph_add_node(g, OP_DOT_AXIS, 2, in, &p);
 }
 
-int g_affine_axis(graph *g, int x, int a, int b, int axis)
+int op_affine_axis(graph *g, int x, int a, int b, int axis)
 {
     int in[3] = {x, a, b};
     int nin = b >= 0 ? 3 : 2;
@@ -732,7 +732,7 @@ int g_affine_axis(graph *g, int x, int a, int b, int axis)
     return graph_add_node(g, OP_AFFINE_AXIS, nin, in, &p);
 }
 
-int g_bn_running_update(graph *g, int m, int v, int rm, int rv,
+int op_bn_running_update(graph *g, int m, int v, int rm, int rv,
                         double momentum, double count)
 {
     int in[4] = {m, v, rm, rv};
@@ -744,7 +744,7 @@ int g_bn_running_update(graph *g, int m, int v, int rm, int rv,
     return graph_add_node(g, OP_BN_RUNNING_UPDATE, 4, in, &p);
 }
 
-int g_axpby(graph *g, int a, int b, double s, double t)
+int op_axpby(graph *g, int a, int b, double s, double t)
 {
     int in[2] = {a, b};
     int nin = b >= 0 ? 2 : 1;
@@ -756,7 +756,7 @@ int g_axpby(graph *g, int a, int b, double s, double t)
     return graph_add_node(g, OP_AXPBY, nin, in, &p);
 }
 
-int g_powadd(graph *g, int a, double eps, double pw)
+int op_powadd(graph *g, int a, double eps, double pw)
 {
     if (any_bad(g, 1, &a)) return -1;
     node_params p;
@@ -766,7 +766,7 @@ int g_powadd(graph *g, int a, double eps, double pw)
     return graph_add_node(g, OP_POWADD, 1, &a, &p);
 }
 
-int g_weighted_sum(graph *g, int w, int k, const int *xs, const int *idx)
+int op_weighted_sum(graph *g, int w, int k, const int *xs, const int *idx)
 {
     if (g->status != TD_OK || k < 1) return k < 1 ? graph_fail(g, "weighted_sum: no terms") : -1;
     if (any_bad(g, k, xs)) return -1;
@@ -791,7 +791,7 @@ int g_weighted_sum(graph *g, int w, int k, const int *xs, const int *idx)
     return out;
 }
 
-int g_dots(graph *g, int gr, int k, const int *xs, const int *idx,
+int op_dots(graph *g, int gr, int k, const int *xs, const int *idx,
            shape4 wshape)
 {
     if (g->status != TD_OK || gr < 0) return -1;
@@ -812,7 +812,7 @@ int g_dots(graph *g, int gr, int k, const int *xs, const int *idx,
     return out;
 }
 
-int g_place_labels(graph *g, int v, int labels, int classes)
+int op_place_labels(graph *g, int v, int labels, int classes)
 {
     int in[2] = {v, labels};
     if (any_bad(g, 2, in)) return -1;
@@ -822,7 +822,7 @@ int g_place_labels(graph *g, int v, int labels, int classes)
     return graph_add_node(g, OP_PLACE_LABELS, 2, in, &p);
 }
 
-int g_fill(graph *g, int s, shape4 shape)
+int op_fill(graph *g, int s, shape4 shape)
 {
     if (any_bad(g, 1, &s)) return -1;
     node_params p;
@@ -831,7 +831,7 @@ int g_fill(graph *g, int s, shape4 shape)
     return graph_add_node(g, OP_FILL, 1, &s, &p);
 }
 
-int g_const(graph *g, shape4 shape, double c)
+int op_const(graph *g, shape4 shape, double c)
 {
     if (g->status != TD_OK) return -1;
     node_params p;
@@ -841,13 +841,13 @@ int g_const(graph *g, shape4 shape, double c)
     return graph_add_node(g, OP_CONST, 0, NULL, &p);
 }
 
-int g_concat_c(graph *g, int k, const int *xs)
+int op_concat_c(graph *g, int k, const int *xs)
 {
     if (any_bad(g, k, xs)) return -1;
     return graph_add_node(g, OP_CONCAT_C, k, xs, NULL);
 }
 
-int g_slice_c(graph *g, int x, int c0, int c1)
+int op_slice_c(graph *g, int x, int c0, int c1)
 {
     if (any_bad(g, 1, &x)) return -1;
     node_params p;
@@ -857,7 +857,7 @@ int g_slice_c(graph *g, int x, int c0, int c1)
     return graph_add_node(g, OP_SLICE_C, 1, &x, &p);
 }
 
-int g_crop(graph *g, int x, int top, int left, int h, int w)
+int op_crop(graph *g, int x, int top, int left, int h, int w)
 {
     if (any_bad(g, 1, &x)) return -1;
     node_params p;
@@ -868,7 +868,7 @@ int g_crop(graph *g, int x, int top, int left, int h, int w)
     return graph_add_node(g, OP_CROP, 1, &x, &p);
 }
 
-int g_uncrop(graph *g, int gr, shape4 xshape, int top, int left)
+int op_uncrop(graph *g, int gr, shape4 xshape, int top, int left)
 {
     if (any_bad(g, 1, &gr)) return -1;
     node_params p;

@@ -54,7 +54,7 @@ static double check_vjp(const op_case *c)
     op_case_inputs(g, c, in);
     int y = op_case_build(g, c, in);
     int G = graph_input(g, g->values[y].shape, 0);
-    int L = graph_bind(g, g_sum_all(g, g_mul(g, y, G)), ROLE_OUTPUT, (size_t)-1);
+    int L = graph_bind(g, op_sum_all(g, op_mul(g, y, G)), ROLE_OUTPUT, (size_t)-1);
     for (int k = 0; k < c->nin; k++)
         if (op_case_input_differentiable(c, k)) wrt[nw++] = in[k];
     cr_assert_eq(graph_vjp(g, L, nw, wrt, grads), TD_OK, "%s: %s", c->label, td_error_message());

@@ -31,4 +31,10 @@ int jvp_rule(graph *g, int i, const int *t);
  * mask argument of relu_bwd are not). */
 int op_input_differentiable(op_kind op, int k);
 
+
+
+/* Appends the gradient of scalar loss w.r.t. every parameter of the chosen
+ * roles and binds each into ROLE_GRAD_WEIGHT / ROLE_GRAD_ALPHA at its
+ * parameter's offset. */
+td_status graph_param_grads(graph *g, int loss, int weights, int alphas);
 #endif

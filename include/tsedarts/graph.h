@@ -183,53 +183,53 @@ int graph_param(graph *g, value_role role, const char *name, shape4 s,
 int graph_bind(graph *g, int v, value_role role, size_t offset);
 
 /* --- primitive builders (one per op; shapes checked here) -------------- */
-int g_conv2d(graph *g, int x, int w, int stride, int pad, int dil,
+int op_conv2d(graph *g, int x, int w, int stride, int pad, int dil,
              int groups);
-int g_conv2d_bwd_data(graph *g, int dy, int w, shape4 xshape, int stride,
+int op_conv2d_bwd_data(graph *g, int dy, int w, shape4 xshape, int stride,
                       int pad, int dil, int groups);
-int g_conv2d_bwd_filter(graph *g, int x, int dy, int kh, int kw, int stride,
+int op_conv2d_bwd_filter(graph *g, int x, int dy, int kh, int kw, int stride,
                         int pad, int dil, int groups);
-int g_matmul(graph *g, int a, int b, int ta, int tb);
-int g_relu(graph *g, int x);
-int g_relu_bwd(graph *g, int x, int gr);
-int g_softplus(graph *g, int x);
-int g_sigmoid(graph *g, int x);
-int g_maxpool(graph *g, int x, int k, int stride, int pad);
-int g_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad);
-int g_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad);
-int g_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad);
-int g_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride,
+int op_matmul(graph *g, int a, int b, int ta, int tb);
+int op_relu(graph *g, int x);
+int op_relu_bwd(graph *g, int x, int gr);
+int op_softplus(graph *g, int x);
+int op_sigmoid(graph *g, int x);
+int op_maxpool(graph *g, int x, int k, int stride, int pad);
+int op_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad);
+int op_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad);
+int op_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad);
+int op_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride,
                   int pad, int count_pad);
-int g_gap(graph *g, int x);
-int g_gap_bwd(graph *g, int gr, shape4 xshape);
-int g_sum_axis(graph *g, int x, int axis);
-int g_bcast_axis(graph *g, int v, shape4 s, int axis);
-int g_scale_axis(graph *g, int x, int v, int axis);
-int g_dot_axis(graph *g, int a, int b, int axis);
-int g_affine_axis(graph *g, int x, int a, int b /* or -1 */, int axis);
+int op_gap(graph *g, int x);
+int op_gap_bwd(graph *g, int gr, shape4 xshape);
+int op_sum_axis(graph *g, int x, int axis);
+int op_bcast_axis(graph *g, int v, shape4 s, int axis);
+int op_scale_axis(graph *g, int x, int v, int axis);
+int op_dot_axis(graph *g, int a, int b, int axis);
+int op_affine_axis(graph *g, int x, int a, int b /* or -1 */, int axis);
 /* Sink: rm <- (1-mom) rm + mom m; rv <- (1-mom) rv + mom v * M/(M-1). */
-int g_bn_running_update(graph *g, int m, int v, int rm, int rv,
+int op_bn_running_update(graph *g, int m, int v, int rm, int rv,
                         double momentum, double count);
-int g_axpby(graph *g, int a, int b /* or -1 */, double s, double t);
-int g_mul(graph *g, int a, int b);
-int g_exp(graph *g, int a);
-int g_powadd(graph *g, int a, double eps, double p);
+int op_axpby(graph *g, int a, int b /* or -1 */, double s, double t);
+int op_mul(graph *g, int a, int b);
+int op_exp(graph *g, int a);
+int op_powadd(graph *g, int a, double eps, double p);
 /* sum_i w[idx[i]] * xs[i]; w may be -1 (then idx must be NULL: plain sum). */
-int g_weighted_sum(graph *g, int w, int k, const int *xs, const int *idx);
+int op_weighted_sum(graph *g, int w, int k, const int *xs, const int *idx);
 /* out[idx[i]] += <gr, xs[i]>, out shaped like w (wshape). */
-int g_dots(graph *g, int gr, int k, const int *xs, const int *idx,
+int op_dots(graph *g, int gr, int k, const int *xs, const int *idx,
            shape4 wshape);
-int g_softmax_rows(graph *g, int a);
-int g_log_softmax_rows(graph *g, int z);
-int g_pick_labels(graph *g, int z, int labels);
-int g_place_labels(graph *g, int v, int labels, int classes);
-int g_sum_all(graph *g, int x);
-int g_fill(graph *g, int s, shape4 shape);
-int g_const(graph *g, shape4 shape, double c);
-int g_concat_c(graph *g, int k, const int *xs);
-int g_slice_c(graph *g, int x, int c0, int c1);
-int g_crop(graph *g, int x, int top, int left, int h, int w);
-int g_uncrop(graph *g, int gr, shape4 xshape, int top, int left);
+int op_softmax_rows(graph *g, int a);
+int op_log_softmax_rows(graph *g, int z);
+int op_pick_labels(graph *g, int z, int labels);
+int op_place_labels(graph *g, int v, int labels, int classes);
+int op_sum_all(graph *g, int x);
+int op_fill(graph *g, int s, shape4 shape);
+int op_const(graph *g, shape4 shape, double c);
+int op_concat_c(graph *g, int k, const int *xs);
+int op_slice_c(graph *g, int x, int c0, int c1);
+int op_crop(graph *g, int x, int top, int left, int h, int w);
+int op_uncrop(graph *g, int gr, shape4 xshape, int top, int left);
 
 /* Builds a node of any kind from explicit inputs and params, inferring the
  * output shape; the typed builders above call this. */

@@ -1,0 +1,87 @@
+/* Supernet: stem, cells of mixed operations weighted by softmax(alpha),
+ * global pooling and a linear classifier. */
+#include "tsedarts/supernet.h"
+
+#include <stdlib.h>
+
+#include "tsedarts/darts.h"
+
+int darts_is_reduction(int layers, int i)
+{
+    return i == layers / 3 || i == 2 * layers / 3;
+}
+
+/* Node outputs of one cell as single weighted sums over every op of every
+ * incoming edge: out = sum_j sum_k softmax(alpha)[row_j, k] op_k(s_j). */
+static int search_cell(layer_builder *b, int s0, int s1, int C, int reduction, int reduction_prev, int weights)
+{
+    graph *g = b->g;
+    int states[2 + DARTS_NODES];
+    layer_push(b, "preprocess0");
+    states[0] = reduction_prev ? darts_factorized_reduce(b, s0, C, 0) : darts_relu_conv_bn(b, s0, C, 1, 1, 0, 0);
+    layer_pop(b);
+    layer_push(b, "preprocess1");
+    states[1] = darts_relu_conv_bn(b, s1, C, 1, 1, 0, 0);
+    layer_pop(b);
+    int edge = 0;
+    int xs[5 * DOP_COUNT], idx[5 * DOP_COUNT];
+    for (int i = 0; i < DARTS_NODES; i++) {
+        int n = 0;
+        for (int j = 0; j < 2 + i; j++, edge++) {
+            int stride = reduction && j < 2 ? 2 : 1;
+            layer_push(b, "_ops.%d", edge);
+            for (int op = 0; op < DOP_COUNT; op++) {
+                layer_push(b, "_ops.%d", op);
+                int y = darts_op(b, op, states[j], C, stride, 0, 1);
+                layer_pop(b);
+                if (op == DOP_NONE) continue; /* contributes exactly zero */
+                xs[n] = y;
+                idx[n++] = edge * DOP_COUNT + op;
+            }
+            layer_pop(b);
+        }
+        states[2 + i] = op_weighted_sum(g, weights, n, xs, idx);
+    }
+    return op_concat_c(g, DARTS_NODES, states + 2);
+}
+
+td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io)
+{
+    graph *g = b->g;
+    if (cfg->C < 2 || cfg->C % 2 || cfg->layers < 3 || cfg->in_ch < 1 || cfg->hw < 4 || cfg->classes < 2 || batch < 1)
+        return TD_FAIL(TD_ERR_ARG, "supernet: bad configuration (C=%d layers=%d in_ch=%d hw=%d classes=%d batch=%d)",
+                       cfg->C, cfg->layers, cfg->in_ch, cfg->hw, cfg->classes, batch);
+    b->smooth = cfg->smooth;
+    io->images = graph_input(g, shape_make(batch, cfg->in_ch, cfg->hw, cfg->hw), 0);
+    io->labels = graph_input(g, shape_make(batch, 1, 1, 1), 1);
+    io->aux_logits = -1;
+    io->drop_mask = -1;
+    int C = cfg->C, c_curr = 3 * C;
+    layer_push(b, "stem");
+    int s = layer_conv(b, "0", io->images, c_curr, 3, 1, 1, 1, 1);
+    s = layer_bn(b, "1", s, 1);
+    layer_pop(b);
+    /* Alphas come right after the stem in the registry; their offsets do
+     * not depend on the depth of the network. */
+    int adims[2] = {DARTS_EDGES, DOP_COUNT};
+    shape4 as = shape_make(DARTS_EDGES, DOP_COUNT, 1, 1);
+    io->alphas[0] = graph_param(g, ROLE_ALPHA, "alphas_normal", as, INIT_ALPHA, 0, 2, adims);
+    io->alphas[1] = graph_param(g, ROLE_ALPHA, "alphas_reduce", as, INIT_ALPHA, 0, 2, adims);
+    int weights[2] = {op_softmax_rows(g, io->alphas[0]), op_softmax_rows(g, io->alphas[1])};
+    int s0 = s, s1 = s, red_prev = 0;
+    c_curr = C;
+    for (int i = 0; i < cfg->layers; i++) {
+        int red = darts_is_reduction(cfg->layers, i);
+        if (red) c_curr *= 2;
+        layer_push(b, "cells.%d", i);
+        int out = search_cell(b, s0, s1, c_curr, red, red_prev, weights[red]);
+        layer_pop(b);
+        s0 = s1;
+        s1 = out;
+        red_prev = red;
+    }
+    int pooled = op_gap(g, s1);
+    io->logits = layer_linear(b, "classifier", pooled, cfg->classes);
+    io->loss = layer_cross_entropy(g, io->logits, io->labels);
+    return graph_status(g);
+}

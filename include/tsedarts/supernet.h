@@ -1,0 +1,35 @@
+/* The DARTS search network (SPEC.md s.1, "Search network"). */
+#ifndef TSEDARTS_SUPERNET_H
+#define TSEDARTS_SUPERNET_H
+
+#include "tsedarts/layers.h"
+
+typedef struct supernet_config {
+    int C;        /* initial channels (16) */
+    int layers;   /* cells (8) */
+    int in_ch;    /* image channels */
+    int hw;       /* image height = width */
+    int classes;
+    int smooth;   /* smooth stand-in ops (for exactness tests) */
+} supernet_config;
+
+/* What a built graph exposes. */
+typedef struct net_io {
+    int images;   /* ROLE_INPUT (batch, in_ch, hw, hw) */
+    int labels;   /* ROLE_LABEL (batch, 1, 1, 1) */
+    int logits;   /* (batch, classes, 1, 1) */
+    int loss;     /* scalar mean cross-entropy */
+    int alphas[2];/* alpha leaves: normal, reduce (-1 in eval nets) */
+    int aux_logits; /* eval nets with the auxiliary head, else -1 */
+    int drop_mask;  /* eval nets with drop path: ROLE_INPUT, else -1 */
+} net_io;
+
+/* Appends the supernet forward pass for a batch to g, registering every
+ * parameter (weights, BN statistics, alphas) in a fixed order, so that every
+ * graph of the same config shares one parameter layout. */
+td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
+
+/* Reduction cells sit at layers/3 and 2*layers/3. */
+int darts_is_reduction(int layers, int i);
+
+#endif
