@@ -36,7 +36,7 @@ td_status FN(ref_sum_axis)(const kernel_args *a)
     const REAL *x = IN(0);
     REAL *y = OUT;
     int K = P->axis == AXIS_C ? s.c : s.n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int j = 0; j < K; j++) {
         REAL acc = 0;
         AXIS_REDUCE(s, P->axis, j, x[i_], acc);
@@ -51,7 +51,7 @@ td_status FN(ref_dot_axis)(const kernel_args *a)
     const REAL *x = IN(0), *z = IN(1);
     REAL *y = OUT;
     int K = P->axis == AXIS_C ? s.c : s.n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int j = 0; j < K; j++) {
         REAL acc = 0;
         AXIS_REDUCE(s, P->axis, j, x[i_] * z[i_], acc);
@@ -81,7 +81,7 @@ td_status FN(ref_bcast_axis)(const kernel_args *a)
     REAL *y = OUT;
     size_t n = shape_numel(s);
     int axis = P->axis;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t e = 0; e < n; e++) y[e] = v[axis_index(s, axis, e)];
     return TD_OK;
 }
@@ -93,7 +93,7 @@ td_status FN(ref_scale_axis)(const kernel_args *a)
     REAL *y = OUT;
     size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
     int axis = P->axis;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t pl = 0; pl < planes; pl++) {
         REAL f = axis == AXIS_C ? v[pl % (size_t)s.c] : v[pl / (size_t)s.c];
         for (size_t i = pl * hw; i < (pl + 1) * hw; i++) y[i] = x[i] * f;
@@ -108,7 +108,7 @@ td_status FN(ref_affine_axis)(const kernel_args *a)
     REAL *y = OUT;
     size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
     int axis = P->axis;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t pl = 0; pl < planes; pl++) {
         size_t j = axis == AXIS_C ? pl % (size_t)s.c : pl / (size_t)s.c;
         REAL f = sc[j];

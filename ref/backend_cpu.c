@@ -6,6 +6,10 @@
 
 typedef td_status (*ref_kernel)(const kernel_args *a);
 
+size_t ref_parallel_min = 16384;
+
+void backend_cpu_set_parallel_min(size_t elements) { ref_parallel_min = elements; }
+
 #define K(name) {name##_f32, name##_f64}
 static const ref_kernel kernels[OP_COUNT][2] = {
     [OP_CONV2D] = K(ref_conv2d),

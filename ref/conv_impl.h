@@ -25,7 +25,7 @@ td_status FN(ref_conv2d)(const kernel_args *a)
     int N = xs.n, Ci = xs.c, H = xs.h, W = xs.w, Co = ys.c, Ho = ys.h, Wo = ys.w;
     int KH = ws.h, KW = ws.w, s = P->stride, p = P->pad, d = P->dil, G = P->groups;
     int Cig = Ci / G, Cog = Co / G;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int n = 0; n < N; n++)
         for (int co = 0; co < Co; co++) {
             int grp = co / Cog;
@@ -65,7 +65,7 @@ td_status FN(ref_conv2d_bwd_data)(const kernel_args *a)
     int N = xs.n, Ci = xs.c, H = xs.h, W = xs.w, Co = ys.c, Ho = ys.h, Wo = ys.w;
     int KH = ws.h, KW = ws.w, s = P->stride, p = P->pad, d = P->dil, G = P->groups;
     int Cig = Ci / G, Cog = Co / G;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int n = 0; n < N; n++)
         for (int ci = 0; ci < Ci; ci++) {
             int grp = ci / Cig, cig = ci % Cig;
@@ -106,7 +106,7 @@ td_status FN(ref_conv2d_bwd_filter)(const kernel_args *a)
     int N = xs.n, Ci = xs.c, H = xs.h, W = xs.w, Co = ys.c, Ho = ys.h, Wo = ys.w;
     int KH = ws.h, KW = ws.w, s = P->stride, p = P->pad, d = P->dil, G = P->groups;
     int Cig = Ci / G, Cog = Co / G;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int co = 0; co < Co; co++)
         for (int cig = 0; cig < Cig; cig++) {
             int ci = (co / Cog) * Cig + cig;

@@ -5,7 +5,7 @@ td_status FN(ref_concat_c)(const kernel_args *a)
     shape4 o = a->out_shape;
     size_t hw = (size_t)o.h * o.w;
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int n = 0; n < o.n; n++) {
         size_t off = 0;
         for (int k = 0; k < a->nin; k++) {
@@ -32,7 +32,7 @@ td_status FN(ref_crop)(const kernel_args *a)
     shape4 x = a->in_shape[0], o = a->out_shape;
     const REAL *src = IN(0);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < o.n * o.c; pl++)
         for (int h = 0; h < o.h; h++)
             memcpy(y + ((size_t)pl * o.h + h) * o.w, src + ((size_t)pl * x.h + h + P->top) * x.w + P->left,
@@ -46,7 +46,7 @@ td_status FN(ref_uncrop)(const kernel_args *a)
     const REAL *src = IN(0);
     REAL *y = OUT;
     memset(y, 0, shape_numel(o) * sizeof *y);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < o.n * o.c; pl++)
         for (int h = 0; h < gs.h; h++)
             memcpy(y + ((size_t)pl * o.h + h + P->top) * o.w + P->left, src + ((size_t)pl * gs.h + h) * gs.w,

@@ -5,7 +5,7 @@ td_status FN(ref_relu)(const kernel_args *a)
     const REAL *x = IN(0);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
     return TD_OK;
 }
@@ -15,7 +15,7 @@ td_status FN(ref_relu_bwd)(const kernel_args *a)
     const REAL *x = IN(0), *g = IN(1);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? g[i] : 0;
     return TD_OK;
 }
@@ -26,7 +26,7 @@ td_status FN(ref_softplus)(const kernel_args *a)
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
     /* log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         REAL v = x[i];
         y[i] = (v > 0 ? v : 0) + RX(log1p)(RX(exp)(-RX(fabs)(v)));
@@ -39,7 +39,7 @@ td_status FN(ref_sigmoid)(const kernel_args *a)
     const REAL *x = IN(0);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         REAL v = x[i];
         if (v >= 0) {
@@ -57,7 +57,7 @@ td_status FN(ref_exp)(const kernel_args *a)
     const REAL *x = IN(0);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = RX(exp)(x[i]);
     return TD_OK;
 }
@@ -68,7 +68,7 @@ td_status FN(ref_powadd)(const kernel_args *a)
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
     REAL eps = (REAL)P->a, pw = (REAL)P->b;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = RX(pow)(x[i] + eps, pw);
     return TD_OK;
 }
@@ -84,16 +84,16 @@ td_status FN(ref_axpby)(const kernel_args *a)
             memcpy(y, x, n * sizeof *y);
             return TD_OK;
         }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) y[i] = s * x[i];
         return TD_OK;
     }
     const REAL *z = IN(1);
     if (s == 1 && t == 1) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) y[i] = x[i] + z[i];
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
         for (size_t i = 0; i < n; i++) y[i] = s * x[i] + t * z[i];
     }
     return TD_OK;
@@ -104,7 +104,7 @@ td_status FN(ref_mul)(const kernel_args *a)
     const REAL *x = IN(0), *z = IN(1);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) y[i] = x[i] * z[i];
     return TD_OK;
 }

@@ -46,7 +46,7 @@ td_status FN(ref_maxpool)(const kernel_args *a)
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, P);
     const REAL *x = IN(0);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < g.N * g.C; pl++) {
         const REAL *xp = x + (size_t)pl * g.H * g.W;
         REAL *yp = y + (size_t)pl * g.Ho * g.Wo;
@@ -61,7 +61,7 @@ td_status FN(ref_maxpool_gather)(const kernel_args *a)
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, P);
     const REAL *x = IN(0), *t = IN(1);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < g.N * g.C; pl++) {
         const REAL *xp = x + (size_t)pl * g.H * g.W, *tp = t + (size_t)pl * g.H * g.W;
         REAL *yp = y + (size_t)pl * g.Ho * g.Wo;
@@ -76,7 +76,7 @@ td_status FN(ref_maxpool_scatter)(const kernel_args *a)
     pool_geom g = pool_geom_make(a->in_shape[0], a->in_shape[1], P);
     const REAL *x = IN(0), *gr = IN(1);
     REAL *dx = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < g.N * g.C; pl++) {
         const REAL *xp = x + (size_t)pl * g.H * g.W, *gp = gr + (size_t)pl * g.Ho * g.Wo;
         REAL *dp = dx + (size_t)pl * g.H * g.W;
@@ -93,7 +93,7 @@ td_status FN(ref_avgpool)(const kernel_args *a)
     int count_pad = P->count_pad;
     const REAL *x = IN(0);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < g.N * g.C; pl++) {
         const REAL *xp = x + (size_t)pl * g.H * g.W;
         REAL *yp = y + (size_t)pl * g.Ho * g.Wo;
@@ -117,7 +117,7 @@ td_status FN(ref_avgpool_bwd)(const kernel_args *a)
     int count_pad = P->count_pad;
     const REAL *gr = IN(0);
     REAL *dx = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < g.N * g.C; pl++) {
         const REAL *gp = gr + (size_t)pl * g.Ho * g.Wo;
         REAL *dp = dx + (size_t)pl * g.H * g.W;
@@ -141,7 +141,7 @@ td_status FN(ref_gap)(const kernel_args *a)
     int hw = xs.h * xs.w;
     const REAL *x = IN(0);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < xs.n * xs.c; pl++) {
         const REAL *xp = x + (size_t)pl * hw;
         REAL acc = 0;
@@ -157,7 +157,7 @@ td_status FN(ref_gap_bwd)(const kernel_args *a)
     int hw = xs.h * xs.w;
     const REAL *gr = IN(0);
     REAL *dx = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int pl = 0; pl < xs.n * xs.c; pl++) {
         REAL v = gr[pl] / (REAL)hw;
         REAL *dp = dx + (size_t)pl * hw;

@@ -9,4 +9,20 @@
 #define IN(k) ((const REAL *)a->in[k])
 #define OUT ((REAL *)a->out)
 #define P (&a->nd->p)
+
+/* Below this many elements a parallel region costs more than it saves
+ * (and under CPU contention far more), so small tensors run serially.
+ * Results are the same either way: only disjoint outputs are split. */
+#define REF_PARALLEL_MIN ref_parallel_min
+extern size_t ref_parallel_min;
+
+static inline size_t ref_work(const kernel_args *a)
+{
+    size_t w = shape_numel(a->out_shape);
+    for (int k = 0; k < a->nin; k++) {
+        size_t n = shape_numel(a->in_shape[k]);
+        if (n > w) w = n;
+    }
+    return w;
+}
 #endif

@@ -9,7 +9,7 @@ td_status FN(ref_matmul)(const kernel_args *a)
     int lda = as.c, ldb = bs.c;
     const REAL *A = IN(0), *B = IN(1);
     REAL *C = OUT;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             REAL acc = 0;
@@ -30,7 +30,7 @@ td_status FN(ref_softmax_rows)(const kernel_args *a)
     size_t L = (size_t)s.c * s.h * s.w;
     const REAL *x = IN(0);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int r = 0; r < R; r++) {
         const REAL *xr = x + (size_t)r * L;
         REAL *yr = y + (size_t)r * L;
@@ -53,7 +53,7 @@ td_status FN(ref_log_softmax_rows)(const kernel_args *a)
     size_t L = (size_t)s.c * s.h * s.w;
     const REAL *x = IN(0);
     REAL *y = OUT;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int r = 0; r < R; r++) {
         const REAL *xr = x + (size_t)r * L;
         REAL *yr = y + (size_t)r * L;

@@ -10,7 +10,7 @@ td_status FN(ref_weighted_sum)(const kernel_args *a)
     /* Blocks of elements in parallel; inside a block the terms are added in
      * list order, so each element sees the same order on any thread. */
     size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
         const REAL *x0 = IN(has_w);
@@ -36,7 +36,7 @@ td_status FN(ref_weighted_sum)(const kernel_args *a)
 static REAL FN(chunked_dot)(const REAL *x, const REAL *z, size_t n, REAL *partial)
 {
     size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= REF_PARALLEL_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
         REAL acc = 0;

@@ -2,7 +2,7 @@
  * so a new op cannot land untested. */
 #include <criterion/criterion.h>
 
-#include "op_cases.h"
+#include "tsedarts/op_registry.h"
 #include "tsedarts/backend.h"
 
 Test(coverage, every_primitive_has_test_cases_and_cpu_kernels)

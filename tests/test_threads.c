@@ -41,6 +41,7 @@ static void run_step(dtype dt, int threads, void *out[ROLE_COUNT], size_t bytes[
     cr_assert_eq(exec_create(g, backend_cpu(), dt, &ctx), TD_OK);
     role_buffers_bind(&rb, ctx);
     omp_set_num_threads(threads);
+    backend_cpu_set_parallel_min(0); /* every kernel takes its parallel path */
     cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
     for (int r = 1; r < ROLE_COUNT; r++) {
         bytes[r] = g->role_size[r] * role_elem_size((value_role)r, dt);

@@ -1,8 +1,9 @@
 /* The registry of primitive test cases: several shapes per op, odd sizes,
- * strides 1 and 2, dilation. Every test that loops over ops (finite
- * differences, f32 vs f64, coverage, and later CPU vs GPU) reads this. */
-#ifndef TSEDARTS_TEST_OP_CASES_H
-#define TSEDARTS_TEST_OP_CASES_H
+ * strides 1 and 2, dilation. Every check that loops over ops (finite
+ * differences, f32 vs f64, coverage, CPU vs GPU, `tsedarts selftest`)
+ * reads this. */
+#ifndef TSEDARTS_OP_REGISTRY_H
+#define TSEDARTS_OP_REGISTRY_H
 
 #include "tsedarts/graph.h"
 
@@ -38,5 +39,11 @@ void op_case_inputs(graph *g, const op_case *c, int *in);
 
 /* Whether input k of the case gets finite-difference checks. */
 int op_case_input_differentiable(const op_case *c, int k);
+
+/* Builds the case into a new graph, binds its output to ROLE_OUTPUT, and
+ * fills host[r] (f64, calloc'd, one per role) with deterministic inputs;
+ * inputs (may be NULL) receives the input values. */
+graph *op_case_graph(const op_case *c, double *host[ROLE_COUNT], int *inputs);
+void op_case_host_free(double *host[ROLE_COUNT]);
 
 #endif

@@ -1,0 +1,8 @@
+/* One function per `tsedarts` command. Each returns the process exit code. */
+#ifndef TSEDARTS_CLI_COMMANDS_H
+#define TSEDARTS_CLI_COMMANDS_H
+
+int cmd_selftest(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,36 @@
+/* tsedarts: entry point and command dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"info", cmd_info, "print a network's parameter counts"},
+    {"selftest", cmd_selftest, "check every primitive: gradients and f32/f64 (or GPU/CPU) parity"},
+};
+
+static void usage(void)
+{
+    printf("usage: tsedarts COMMAND [options]   (tsedarts COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "tsedarts: error: unknown command '%s'\n", argv[1]);
+    usage();
+    return 2;
+}

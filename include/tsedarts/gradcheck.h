@@ -1,0 +1,22 @@
+/* Finite-difference checks of the VJP and JVP rules of one registry case,
+ * in f64 on the CPU. Used by the test suite and by `tsedarts selftest`. */
+#ifndef TSEDARTS_GRADCHECK_H
+#define TSEDARTS_GRADCHECK_H
+
+#include "tsedarts/op_registry.h"
+
+/* Central differences with step 1e-5 on O(1) inputs in f64: truncation
+ * ~1e-10 and rounding ~1e-11, so a correct rule stays far below this. */
+#define GRADCHECK_STEP 1e-5
+#define GRADCHECK_TOL 1e-6
+
+typedef struct gradcheck_result {
+    int applicable; /* 0 for cases without differentiable inputs */
+    double vjp_err; /* worst relative error over the inputs */
+    double jvp_err;
+    int worst_input; /* input with the worst VJP error */
+} gradcheck_result;
+
+td_status gradcheck_case(const op_case *c, gradcheck_result *res);
+
+#endif
