@@ -6,8 +6,38 @@
 /* 64-byte alignment for either element type. */
 #define ARENA_ALIGN_ELEMS 16
 
-td_status exec_create(const graph *g, const backend *be, dtype dt,
-                      exec_ctx **out)
+td_status workspace_reserve(workspace *ws, size_t bytes)
+{
+    if (bytes <= ws->bytes) return TD_OK;
+    if (ws->ptr) ws->be->release(ws->ptr);
+    ws->ptr = ws->be->alloc(bytes);
+    ws->bytes = ws->ptr ? bytes : 0;
+    if (!ws->ptr)
+        return TD_FAIL(TD_ERR_MEMORY, "cannot allocate %zu MiB of activations on %s", bytes >> 20, ws->be->name);
+    return TD_OK;
+}
+
+void workspace_free(workspace *ws)
+{
+    if (ws->ptr) ws->be->release(ws->ptr);
+    ws->ptr = NULL;
+    ws->bytes = 0;
+}
+
+static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out);
+
+td_status exec_create(const graph *g, const backend *be, dtype dt, exec_ctx **out)
+{
+    return exec_create_impl(g, be, dt, NULL, out);
+}
+
+td_status exec_create_shared(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out)
+{
+    if (ws->be != be || ws->dt != dt) return TD_FAIL(TD_ERR_ARG, "exec: workspace belongs to another backend or type");
+    return exec_create_impl(g, be, dt, ws, out);
+}
+
+static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out)
 {
     TD_CHECK(graph_status(g));
     exec_ctx *ctx = calloc(1, sizeof *ctx);
@@ -27,7 +57,14 @@ td_status exec_create(const graph *g, const backend *be, dtype dt,
         return s;
     }
     ctx->arena_bytes = ctx->plan.arena_elems * dtype_size(dt);
-    if (ctx->arena_bytes) {
+    ctx->ws = ws;
+    if (ws) {
+        s = workspace_reserve(ws, ctx->arena_bytes);
+        if (s != TD_OK) {
+            exec_destroy(ctx);
+            return s;
+        }
+    } else if (ctx->arena_bytes) {
         ctx->arena = be->alloc(ctx->arena_bytes);
         if (!ctx->arena) {
             size_t mb = ctx->arena_bytes >> 20;
@@ -62,7 +99,7 @@ void *exec_value_ptr(const exec_ctx *ctx, int v)
     char *base;
     size_t off;
     if (val->role == ROLE_ACT) {
-        base = ctx->arena;
+        base = ctx->ws ? ctx->ws->ptr : ctx->arena;
         off = ctx->plan.offset[v];
     } else {
         base = ctx->role_base[val->role];

@@ -85,3 +85,8 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
     io->loss = layer_cross_entropy(g, io->logits, io->labels);
     return graph_status(g);
 }
+
+td_status supernet_build_fn(layer_builder *b, const void *cfg, int batch, net_io *io)
+{
+    return supernet_build(b, (const supernet_config *)cfg, batch, io);
+}

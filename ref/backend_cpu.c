@@ -95,6 +95,12 @@ static const backend cpu_backend = {
     .zero = cpu_zero,
     .run_node = cpu_run_node,
     .sync = cpu_sync,
+    .flat_copy = ref_flat_copy,
+    .flat_axpy = ref_flat_axpy,
+    .flat_scale = ref_flat_scale,
+    .flat_sum_squares = ref_flat_sum_squares,
+    .sgd_step = ref_sgd_step,
+    .adam_step = ref_adam_step,
 };
 
 const backend *backend_cpu(void) { return &cpu_backend; }

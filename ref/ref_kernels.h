@@ -49,6 +49,15 @@ REF_DECLARE(ref_slice_c)
 REF_DECLARE(ref_crop)
 REF_DECLARE(ref_uncrop)
 
+td_status ref_flat_copy(void *dst, const void *src, size_t bytes);
+td_status ref_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);
+td_status ref_flat_scale(void *x, size_t n, dtype dt, double s);
+td_status ref_flat_sum_squares(const void *x, size_t n, dtype dt, double *out);
+td_status ref_sgd_step(void *w, const void *g, void *buf, size_t n, dtype dt, double lr, double momentum, double wd,
+                       int nesterov);
+td_status ref_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
+                        double beta2, double eps, double wd, long step);
+
 /* Fixed-size chunks for full reductions: partial sums per chunk, then the
  * chunks in order. The chunking never depends on the thread count. */
 #define REF_REDUCE_CHUNK 4096

@@ -27,6 +27,20 @@ typedef struct backend {
     td_status (*zero)(void *dst, size_t bytes);
     td_status (*run_node)(const kernel_args *a);
     td_status (*sync)(void);
+    /* Flat-buffer operations on n elements of dt, for optimisers and
+     * snapshots. Sums run in a fixed order (reproducible). */
+    td_status (*flat_copy)(void *dst, const void *src, size_t bytes);
+    /* y <- y + a x */
+    td_status (*flat_axpy)(void *y, const void *x, size_t n, dtype dt, double a);
+    td_status (*flat_scale)(void *x, size_t n, dtype dt, double s);
+    /* *out = sum x^2 (accumulated in double) */
+    td_status (*flat_sum_squares)(const void *x, size_t n, dtype dt, double *out);
+    /* PyTorch SGD: d = g + wd w; buf = mom buf + d; w -= lr (nesterov ? d + mom buf : buf) */
+    td_status (*sgd_step)(void *w, const void *g, void *buf, size_t n, dtype dt, double lr, double momentum,
+                          double wd, int nesterov);
+    /* PyTorch Adam with L2 weight decay added to the gradient; step >= 1 */
+    td_status (*adam_step)(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
+                           double beta2, double eps, double wd, long step);
 } backend;
 
 const backend *backend_cpu(void);

@@ -6,14 +6,28 @@
 #include "tsedarts/graph.h"
 #include "tsedarts/planner.h"
 
+/* An activation arena that several executors share: they run one after
+ * another, never at once, so one arena sized for the largest plan serves
+ * them all. Executors read ws->ptr at run time, so it may grow. */
+typedef struct workspace {
+    const backend *be;
+    dtype dt;
+    void *ptr;
+    size_t bytes;
+} workspace;
+
+td_status workspace_reserve(workspace *ws, size_t bytes);
+void workspace_free(workspace *ws);
+
 typedef struct exec_ctx {
     const graph *g;
     const backend *be;
     dtype dt;
     unsigned char *needed; /* per node */
     memory_plan plan;
-    void *arena;
+    void *arena; /* own arena, or NULL when a workspace is shared */
     size_t arena_bytes;
+    workspace *ws;
     void *role_base[ROLE_COUNT]; /* bound by the caller, backend memory */
     /* per-node scratch for argument marshalling */
     void **in_ptr;
@@ -24,6 +38,8 @@ typedef struct exec_ctx {
 /* Plans memory and allocates the activation arena. */
 td_status exec_create(const graph *g, const backend *be, dtype dt,
                       exec_ctx **out);
+/* Same, with activations in a shared workspace (grown if needed). */
+td_status exec_create_shared(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out);
 void exec_destroy(exec_ctx *ctx);
 
 /* Points a role at a buffer of at least g->role_size[role] elements. */

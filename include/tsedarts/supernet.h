@@ -29,6 +29,9 @@ typedef struct net_io {
  * graph of the same config shares one parameter layout. */
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
 
+/* The same with the generic builder signature (model.h). */
+td_status supernet_build_fn(layer_builder *b, const void *cfg, int batch, net_io *io);
+
 /* Reduction cells sit at layers/3 and 2*layers/3. */
 int darts_is_reduction(int layers, int i);
 

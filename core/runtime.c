@@ -1,0 +1,237 @@
+#include "tsedarts/runtime.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "tsedarts/fileio.h"
+
+#ifndef TSEDARTS_BUILD_FLAGS
+#define TSEDARTS_BUILD_FLAGS "unknown"
+#endif
+#ifndef TSEDARTS_GIT_COMMIT
+#define TSEDARTS_GIT_COMMIT "unknown"
+#endif
+
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_signal(int sig)
+{
+    if (stop_flag) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    stop_flag = 1;
+}
+
+void stop_install_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int stop_requested(void) { return stop_flag != 0; }
+void stop_request(void) { stop_flag = 1; }
+
+double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void format_duration(double s, char *buf, int len)
+{
+    if (s < 0 || s != s) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, (size_t)len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60)
+        snprintf(buf, (size_t)len, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, (size_t)len, "%lds", t);
+}
+
+void progress_init(progress *p, double total, double done)
+{
+    memset(p, 0, sizeof *p);
+    p->tty = isatty(STDERR_FILENO);
+    p->start = now_seconds();
+    p->total = total;
+    p->done = done;
+    p->rate = 0;
+}
+
+void progress_update(progress *p, double done, const char *fmt, ...)
+{
+    double t = now_seconds();
+    double dt = t - p->start;
+    if (dt > 0 && done > p->done) {
+        double r = (done - p->done) / dt;
+        p->rate = r;
+    }
+    if (!p->tty || t - p->last_print < 0.25) return;
+    p->last_print = t;
+    char msg[256], eta[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    format_duration(p->rate > 0 ? (p->total - done) / p->rate : 0, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K%s | ETA %s", msg, eta);
+    fflush(stderr);
+}
+
+void progress_line(progress *p, const char *fmt, ...)
+{
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void cpu_model(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ') c++;
+                c[strcspn(c, "\n")] = '\0';
+                snprintf(buf, len, "%s", c);
+            }
+            break;
+        }
+    fclose(f);
+}
+
+char *fingerprint_json(int threads, const char *device_json)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "tsedarts_commit", json_string(TSEDARTS_GIT_COMMIT));
+#ifdef __VERSION__
+    json_object_set_new(o, "compiler", json_string("gcc " __VERSION__));
+#endif
+    json_object_set_new(o, "c_flags", json_string(TSEDARTS_BUILD_FLAGS));
+    json_object_set_new(o, "openmp_threads", json_integer(threads));
+    json_object_set_new(o, "openmp_version", json_integer(_OPENMP));
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    json_object_set_new(o, "cpu", json_string(cpu));
+    json_object_set_new(o, "online_cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    struct utsname u;
+    if (uname(&u) == 0) {
+        char k[512];
+        snprintf(k, sizeof k, "%s %s %s", u.sysname, u.release, u.machine);
+        json_object_set_new(o, "kernel", json_string(k));
+    }
+    json_object_set_new(o, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION)));
+    json_object_set_new(o, "zlib", json_string(zlibVersion()));
+    json_object_set_new(o, "jansson", json_string(JANSSON_VERSION));
+    if (device_json) {
+        json_error_t err;
+        json_t *d = json_loads(device_json, 0, &err);
+        if (d) json_object_set_new(o, "device", d);
+    }
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static const char ZERO_HASH[SHA256_HEX_LEN] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+td_status chain_log_open(chain_log *l, const char *path)
+{
+    snprintf(l->path, sizeof l->path, "%s", path);
+    memcpy(l->prev, ZERO_HASH, SHA256_HEX_LEN);
+    if (!file_exists(path)) return TD_OK;
+    char *text;
+    size_t len;
+    TD_CHECK(file_read_all(path, &text, &len));
+    /* hash of the last non-empty line */
+    size_t end = len;
+    while (end && text[end - 1] == '\n') end--;
+    if (end) {
+        size_t start = end;
+        while (start && text[start - 1] != '\n') start--;
+        sha256_buffer(text + start, end - start, l->prev);
+    }
+    free(text);
+    return TD_OK;
+}
+
+td_status chain_log_append(chain_log *l, const char *record_json)
+{
+    json_error_t err;
+    json_t *rec = json_loads(record_json, 0, &err);
+    if (!json_is_object(rec)) {
+        if (rec) json_decref(rec);
+        return TD_FAIL(TD_ERR_ARG, "log record is not a JSON object: %s", err.text);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "prev", json_string(l->prev));
+    json_object_update(o, rec);
+    json_decref(rec);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    td_status s = file_append_line(l->path, line);
+    if (s == TD_OK) sha256_buffer(line, strlen(line), l->prev);
+    free(line);
+    return s;
+}
+
+td_status chain_log_verify(const char *path, int *lines)
+{
+    char *text;
+    size_t len;
+    TD_CHECK(file_read_all(path, &text, &len));
+    char prev[SHA256_HEX_LEN];
+    memcpy(prev, ZERO_HASH, SHA256_HEX_LEN);
+    int n = 0;
+    td_status s = TD_OK;
+    size_t start = 0;
+    while (start < len && s == TD_OK) {
+        size_t end = start;
+        while (end < len && text[end] != '\n') end++;
+        if (end == len) {
+            s = TD_FAIL(TD_ERR_CHECK, "%s: line %d is not terminated (truncated write?)", path, n + 1);
+            break;
+        }
+        n++;
+        json_error_t err;
+        json_t *o = json_loadb(text + start, end - start, 0, &err);
+        const char *p = o ? json_string_value(json_object_get(o, "prev")) : NULL;
+        if (!p)
+            s = TD_FAIL(TD_ERR_CHECK, "%s: line %d is not a JSON record with \"prev\"", path, n);
+        else if (strcmp(p, prev) != 0)
+            s = TD_FAIL(TD_ERR_CHECK, "%s: line %d: chain broken (prev does not match line %d)", path, n, n - 1);
+        if (o) json_decref(o);
+        sha256_buffer(text + start, end - start, prev);
+        start = end + 1;
+    }
+    free(text);
+    if (lines) *lines = n;
+    return s;
+}

@@ -1,0 +1,149 @@
+#include "tsedarts/safetensors.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsedarts/fileio.h"
+
+static size_t dtype_bytes(const char *dt)
+{
+    if (!strcmp(dt, "F32")) return 4;
+    if (!strcmp(dt, "F64") || !strcmp(dt, "I64")) return 8;
+    return 0;
+}
+
+td_status safetensors_write(const char *path, const st_tensor *t, int n, const char *metadata_json)
+{
+    json_t *hdr = json_object();
+    if (metadata_json) {
+        json_error_t err;
+        json_t *meta = json_loads(metadata_json, 0, &err);
+        if (!meta) {
+            json_decref(hdr);
+            return TD_FAIL(TD_ERR_ARG, "safetensors: bad metadata JSON: %s", err.text);
+        }
+        json_object_set_new(hdr, "__metadata__", meta);
+    }
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *e = json_object(), *shape = json_array();
+        size_t count = 1;
+        for (int d = 0; d < t[i].ndim; d++) {
+            json_array_append_new(shape, json_integer(t[i].dims[d]));
+            count *= (size_t)t[i].dims[d];
+        }
+        if (count * dtype_bytes(t[i].dtype) != t[i].bytes) {
+            json_decref(e);
+            json_decref(shape);
+            json_decref(hdr);
+            return TD_FAIL(TD_ERR_ARG, "safetensors: tensor %s: %zu bytes do not match its shape", t[i].name,
+                           t[i].bytes);
+        }
+        json_object_set_new(e, "dtype", json_string(t[i].dtype));
+        json_object_set_new(e, "shape", shape);
+        json_t *offs = json_array();
+        json_array_append_new(offs, json_integer((json_int_t)off));
+        json_array_append_new(offs, json_integer((json_int_t)(off + t[i].bytes)));
+        json_object_set_new(e, "data_offsets", offs);
+        json_object_set_new(hdr, t[i].name, e);
+        off += t[i].bytes;
+    }
+    char *text = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(hdr);
+    size_t hl = strlen(text);
+    size_t padded = (hl + 7) / 8 * 8; /* data starts 8-byte aligned */
+    char *h = malloc(padded + 8);
+    uint64_t le = padded;
+    for (int i = 0; i < 8; i++) h[i] = (char)((le >> (8 * i)) & 0xff);
+    memcpy(h + 8, text, hl);
+    memset(h + 8 + hl, ' ', padded - hl);
+    free(text);
+    const void **parts = malloc((size_t)(n + 1) * sizeof *parts);
+    size_t *lens = malloc((size_t)(n + 1) * sizeof *lens);
+    parts[0] = h;
+    lens[0] = padded + 8;
+    for (int i = 0; i < n; i++) {
+        parts[i + 1] = t[i].data;
+        lens[i + 1] = t[i].bytes;
+    }
+    td_status s = file_write_atomic(path, n + 1, parts, lens);
+    free(parts);
+    free(lens);
+    free(h);
+    return s;
+}
+
+td_status safetensors_open(const char *path, st_file *f)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    TD_CHECK(file_read_all(path, &f->buf, &f->len));
+    uint64_t hl = 0;
+    if (f->len >= 8)
+        for (int i = 0; i < 8; i++) hl |= (uint64_t)(unsigned char)f->buf[i] << (8 * i);
+    if (f->len < 8 || hl > f->len - 8) {
+        safetensors_close(f);
+        return TD_FAIL(TD_ERR_FORMAT, "%s: not a safetensors file (bad header length)", path);
+    }
+    json_error_t err;
+    f->header = json_loadb(f->buf + 8, hl, 0, &err);
+    if (!f->header || !json_is_object((json_t *)f->header)) {
+        safetensors_close(f);
+        return TD_FAIL(TD_ERR_FORMAT, "%s: bad safetensors header: %s", path, err.text);
+    }
+    f->data_start = 8 + hl;
+    return TD_OK;
+}
+
+td_status safetensors_get(const st_file *f, const char *name, st_tensor *out)
+{
+    json_t *e = json_object_get(f->header, name);
+    if (!e) return TD_FAIL(TD_ERR_ARG, "%s: no tensor named %s", f->path, name);
+    const char *dt = json_string_value(json_object_get(e, "dtype"));
+    json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
+    if (!dt || !json_is_array(shape) || json_array_size(shape) > 4 || !json_is_array(offs) || json_array_size(offs) != 2)
+        return TD_FAIL(TD_ERR_FORMAT, "%s: tensor %s: malformed header entry", f->path, name);
+    memset(out, 0, sizeof *out);
+    out->name = name;
+    out->dtype = dt;
+    out->ndim = (int)json_array_size(shape);
+    size_t count = 1;
+    for (int d = 0; d < out->ndim; d++) {
+        out->dims[d] = json_integer_value(json_array_get(shape, (size_t)d));
+        count *= (size_t)out->dims[d];
+    }
+    size_t lo = (size_t)json_integer_value(json_array_get(offs, 0)), hi = (size_t)json_integer_value(json_array_get(offs, 1));
+    if (hi < lo || f->data_start + hi > f->len || hi - lo != count * dtype_bytes(dt) || !dtype_bytes(dt))
+        return TD_FAIL(TD_ERR_FORMAT, "%s: tensor %s: data offsets do not match its shape and dtype %s", f->path,
+                       name, dt);
+    out->data = f->buf + f->data_start + lo;
+    out->bytes = hi - lo;
+    return TD_OK;
+}
+
+int safetensors_count(const st_file *f)
+{
+    int n = (int)json_object_size(f->header);
+    return json_object_get(f->header, "__metadata__") ? n - 1 : n;
+}
+
+const char *safetensors_name(const st_file *f, int i)
+{
+    const char *key;
+    json_t *v;
+    int k = 0;
+    json_object_foreach((json_t *)f->header, key, v)
+    {
+        if (!strcmp(key, "__metadata__")) continue;
+        if (k++ == i) return key;
+    }
+    return NULL;
+}
+
+void safetensors_close(st_file *f)
+{
+    if (f->header) json_decref(f->header);
+    free(f->buf);
+    memset(f, 0, sizeof *f);
+}

@@ -1,0 +1,556 @@
+/* The search loop. Work is cut into units (one DARTS step; one TSE rollout
+ * or retrain step), each a pure function of the state and of
+ * (seed, epoch, unit), so a checkpoint between units resumes exactly. */
+#include "tsedarts/search.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsedarts/checkpoint.h"
+#include "tsedarts/darts.h"
+#include "tsedarts/philox.h"
+#include "tsedarts/data.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/model.h"
+#include "tsedarts/runtime.h"
+#include "tsedarts/safetensors.h"
+#include "tsedarts/search_internal.h"
+
+const search_algorithm *search_algorithm_for(search_algo a)
+{
+    switch (a) {
+    case ALGO_DARTS1: return &search_darts1;
+    case ALGO_DARTS2: return &search_darts2;
+    case ALGO_TSE: return &search_tse;
+    default: return NULL;
+    }
+}
+
+/* ------------------------------------------------------------ graphs */
+
+static const graph_kind kinds[K_COUNT] = {
+    [K_W] = {1, 0, 1, 1},       [K_WA] = {1, 1, 1, 1},       [K_A] = {0, 1, 1, 1},
+    [K_W_NOUPD] = {1, 0, 1, 0}, [K_WA_NOUPD] = {1, 1, 1, 0}, [K_A_NOUPD] = {0, 1, 1, 0},
+    [K_EVAL] = {0, 0, 0, 0},
+};
+
+/* Graphs are built on first use, one per (kind, batch size): the last batch
+ * of an epoch is smaller and BN statistics depend on the batch. */
+td_status search_exec(search_state *st, int kind, int batch, net_exec **out)
+{
+    for (int i = 0; i < st->n_execs; i++)
+        if (st->exec_kind[i] == kind && st->execs[i]->batch == batch) {
+            *out = st->execs[i];
+            return TD_OK;
+        }
+    if (st->n_execs == SEARCH_MAX_EXECS) return TD_FAIL(TD_ERR_STATE, "search: too many graphs");
+    net_exec *ne = NULL;
+    TD_CHECK(net_exec_create(&st->m, kinds[kind], batch, &ne));
+    st->exec_kind[st->n_execs] = kind;
+    st->execs[st->n_execs++] = ne;
+    *out = ne;
+    return TD_OK;
+}
+
+/* ------------------------------------------------------------ data */
+
+static td_status load_dataset(const search_config *c, int train, dataset *d)
+{
+    if (!strcmp(c->dataset, "fashion-mnist")) return dataset_load_fashion_mnist(c->data_dir, train, c->pad32, d);
+    if (!strncmp(c->dataset, "cifar10:", 8)) return dataset_load_cifar10(c->dataset + 8, train, d);
+    if (!strcmp(c->dataset, "synthetic")) return dataset_synthetic(train ? 2048 : 512, 3, 32, 10, 7, !train, d);
+    return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", c->dataset);
+}
+
+td_status search_load_data(search_state *st)
+{
+    const search_config *c = &st->cfg;
+    TD_CHECK(load_dataset(c, 1, &st->train));
+    int n = st->train.n, split = (int)floor(c->train_portion * n);
+    if (split < 1 || split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);
+    /* File order, no permutation before the split (as the reference). */
+    int n_w = split, n_a = n - split;
+    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT) {
+        if (c->tse_all_data) n_w = n;
+    }
+    if (c->subset > 0) {
+        if (n_w > c->subset * (c->tse_all_data && n_w == n ? 2 : 1)) n_w = c->subset * (c->tse_all_data && n_w == n ? 2 : 1);
+        if (n_a > c->subset) n_a = c->subset;
+    }
+    st->ids_w = malloc((size_t)n_w * sizeof *st->ids_w);
+    st->ids_a = malloc((size_t)n_a * sizeof *st->ids_a);
+    if (!st->ids_w || !st->ids_a) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    for (int i = 0; i < n_w; i++) st->ids_w[i] = i;
+    for (int i = 0; i < n_a; i++) st->ids_a[i] = split + i;
+    st->n_w = n_w;
+    st->n_a = n_a;
+    st->cfg.net.in_ch = st->train.c;
+    st->cfg.net.hw = st->train.h;
+    st->cfg.net.classes = st->train.classes;
+    size_t img = (size_t)c->batch * st->train.c * st->train.h * st->train.w;
+    st->images = malloc(img * dtype_size(c->dt));
+    st->labels = malloc((size_t)c->batch * sizeof *st->labels);
+    st->order_w = malloc((size_t)n_w * sizeof *st->order_w);
+    st->order_a = malloc((size_t)n_a * sizeof *st->order_a);
+    st->batch_ids = malloc((size_t)c->batch * sizeof *st->batch_ids);
+    if (!st->images || !st->labels || !st->order_w || !st->order_a || !st->batch_ids)
+        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    return TD_OK;
+}
+
+/* Per-epoch orders of both halves from (seed, shuffle, 2 epoch + half). */
+void search_epoch_orders(search_state *st, int epoch)
+{
+    data_permutation(st->cfg.seed, PURPOSE_SHUFFLE, 2 * (uint64_t)epoch, st->n_w, st->order_w);
+    data_permutation(st->cfg.seed, PURPOSE_SHUFFLE, 2 * (uint64_t)epoch + 1, st->n_a, st->order_a);
+    st->orders_epoch = epoch;
+}
+
+int search_steps_per_epoch(const search_state *st) { return (st->n_w + st->cfg.batch - 1) / st->cfg.batch; }
+
+/* Batch `step` of a half (the valid half wraps if it is shorter). */
+int search_make_batch(search_state *st, int half, int step, int epoch)
+{
+    const int *order = half ? st->order_a : st->order_w;
+    const int *ids = half ? st->ids_a : st->ids_w;
+    int n = half ? st->n_a : st->n_w, B = st->cfg.batch;
+    int start = (int)(((long)step * B) % n), b = n - start < B ? n - start : B;
+    for (int i = 0; i < b; i++) st->batch_ids[i] = ids[order[start + i]];
+    augment aug = {4, 1, 0};
+    data_make_batch(&st->train, st->batch_ids, b, &aug, st->cfg.seed, (uint32_t)epoch, st->cfg.dt, st->images,
+                    st->labels);
+    return b;
+}
+
+/* ------------------------------------------------------------ optimisers */
+
+td_status search_weight_step(search_state *st, double lr, int clip)
+{
+    model *m = &st->m;
+    const backend *be = m->be;
+    size_t n = m->n[ROLE_WEIGHT];
+    if (clip) {
+        double sq;
+        TD_CHECK(be->flat_sum_squares(m->role[ROLE_GRAD_WEIGHT], n, m->dt, &sq));
+        double coef = st->cfg.grad_clip / (sqrt(sq) + 1e-6);
+        if (coef < 1) TD_CHECK(be->flat_scale(m->role[ROLE_GRAD_WEIGHT], n, m->dt, coef));
+    }
+    st->weight_steps++;
+    return be->sgd_step(m->role[ROLE_WEIGHT], m->role[ROLE_GRAD_WEIGHT], st->momentum, n, m->dt, lr, st->cfg.momentum,
+                        st->cfg.weight_decay, st->cfg.nesterov);
+}
+
+td_status search_arch_step(search_state *st, const void *grad)
+{
+    model *m = &st->m;
+    st->arch_steps++;
+    return m->be->adam_step(m->role[ROLE_ALPHA], grad, st->adam_m, st->adam_v, m->n[ROLE_ALPHA], m->dt,
+                            st->cfg.arch_lr, st->cfg.arch_beta1, st->cfg.arch_beta2, st->cfg.arch_eps,
+                            st->cfg.arch_weight_decay, st->arch_steps);
+}
+
+/* Runs a graph on the current batch and adds its loss/accuracy to the
+ * epoch's training statistics when `count` is set. */
+td_status search_run_batch(search_state *st, int kind, int b, int count, double *loss)
+{
+    net_exec *ne = NULL;
+    TD_CHECK(search_exec(st, kind, b, &ne));
+    TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, NULL));
+    double l = net_exec_loss(ne, st->cfg.dt);
+    if (!isfinite(l))
+        return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged); lower the learning rate", st->epoch, l);
+    if (count) {
+        st->acc.loss_sum += l * b;
+        st->acc.correct += net_exec_correct(ne, st->cfg.dt, st->labels);
+        st->acc.count += b;
+    }
+    if (loss) *loss = l;
+    return TD_OK;
+}
+
+/* ------------------------------------------------------------ state */
+
+static td_status alloc_buffers(search_state *st)
+{
+    model *m = &st->m;
+    size_t es = dtype_size(m->dt), nw = m->n[ROLE_WEIGHT], na = m->n[ROLE_ALPHA], nb = m->n[ROLE_BNSTAT];
+    struct {
+        void **p;
+        size_t n;
+    } bufs[] = {{&st->momentum, nw}, {&st->adam_m, na}, {&st->adam_v, na}, {&st->w_snap, nw},
+                {&st->bn_snap, nb},  {&st->mom_snap, nw}, {&st->a_acc, na}, {&st->tmp_w, nw},
+                {&st->tmp_w2, nw},   {&st->tmp_a, na},  {&st->tmp_a2, na}};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        *bufs[i].p = m->be->alloc((bufs[i].n ? bufs[i].n : 1) * es);
+        if (!*bufs[i].p) return TD_FAIL(TD_ERR_MEMORY, "out of memory for optimiser state");
+        TD_CHECK(m->be->zero(*bufs[i].p, (bufs[i].n ? bufs[i].n : 1) * es));
+    }
+    return TD_OK;
+}
+
+static void free_state(search_state *st)
+{
+    for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
+    void *bufs[] = {st->momentum, st->adam_m, st->adam_v, st->w_snap, st->bn_snap, st->mom_snap,
+                    st->a_acc, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) st->m.be->release(bufs[i]);
+    if (st->m.be) model_destroy(&st->m);
+    dataset_free(&st->train);
+    free(st->ids_w);
+    free(st->ids_a);
+    free(st->order_w);
+    free(st->order_a);
+    free(st->batch_ids);
+    free(st->images);
+    free(st->labels);
+}
+
+/* Sections of a checkpoint: what a unit boundary needs to continue. */
+static int state_sections(search_state *st, ckpt_section *s)
+{
+    model *m = &st->m;
+    size_t es = dtype_size(m->dt), nw = m->n[ROLE_WEIGHT] * es, na = m->n[ROLE_ALPHA] * es,
+           nb = m->n[ROLE_BNSTAT] * es;
+    int n = 0;
+    s[n++] = (ckpt_section){"weights", m->role[ROLE_WEIGHT], nw};
+    s[n++] = (ckpt_section){"alphas", m->role[ROLE_ALPHA], na};
+    s[n++] = (ckpt_section){"bn_stats", m->role[ROLE_BNSTAT], nb};
+    s[n++] = (ckpt_section){"momentum", st->momentum, nw};
+    s[n++] = (ckpt_section){"adam_m", st->adam_m, na};
+    s[n++] = (ckpt_section){"adam_v", st->adam_v, na};
+    s[n++] = (ckpt_section){"weights_snapshot", st->w_snap, nw};
+    s[n++] = (ckpt_section){"bn_snapshot", st->bn_snap, nb};
+    s[n++] = (ckpt_section){"momentum_snapshot", st->mom_snap, nw};
+    s[n++] = (ckpt_section){"alpha_grad_sum", st->a_acc, na};
+    return n;
+}
+
+static char *state_meta(const search_state *st, size_t metrics_bytes)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "config_hash", json_string(st->config_hash));
+    json_object_set_new(o, "epoch", json_integer(st->epoch));
+    json_object_set_new(o, "unit", json_integer(st->unit));
+    json_object_set_new(o, "arch_steps", json_integer(st->arch_steps));
+    json_object_set_new(o, "weight_steps", json_integer(st->weight_steps));
+    json_object_set_new(o, "loss_sum", json_real(st->acc.loss_sum));
+    json_object_set_new(o, "correct", json_integer(st->acc.correct));
+    json_object_set_new(o, "count", json_integer(st->acc.count));
+    json_object_set_new(o, "tse_sum", json_real(st->acc.tse_sum));
+    json_object_set_new(o, "tse_groups", json_integer(st->acc.tse_groups));
+    json_object_set_new(o, "metrics_bytes", json_integer((json_int_t)metrics_bytes));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static size_t file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static td_status save_checkpoint(search_state *st)
+{
+    TD_CHECK(st->m.be->sync());
+    ckpt_section s[CHECKPOINT_MAX_SECTIONS];
+    int n = state_sections(st, s);
+    /* Device buffers are staged through host memory. */
+    void *host[CHECKPOINT_MAX_SECTIONS] = {0};
+    if (st->m.be->device_memory)
+        for (int i = 0; i < n; i++) {
+            host[i] = malloc(s[i].bytes + 1);
+            TD_CHECK(st->m.be->download(host[i], s[i].data, s[i].bytes));
+            s[i].data = host[i];
+        }
+    char *meta = state_meta(st, file_size(st->metrics.path));
+    td_status r = checkpoint_write(st->ckpt_path, meta, s, n);
+    free(meta);
+    for (int i = 0; i < n; i++) free(host[i]);
+    return r;
+}
+
+static td_status load_checkpoint(search_state *st)
+{
+    ckpt_file f;
+    TD_CHECK(checkpoint_read(st->ckpt_path, &f));
+    json_error_t err;
+    json_t *o = json_loads(f.meta_json, 0, &err);
+    td_status s = TD_OK;
+    const char *h = o ? json_string_value(json_object_get(o, "config_hash")) : NULL;
+    if (!h || strcmp(h, st->config_hash) != 0) {
+        s = TD_FAIL(TD_ERR_STATE, "%s: checkpoint belongs to another configuration", st->ckpt_path);
+    } else {
+        st->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
+        st->unit = (int)json_integer_value(json_object_get(o, "unit"));
+        st->arch_steps = (long)json_integer_value(json_object_get(o, "arch_steps"));
+        st->weight_steps = (long)json_integer_value(json_object_get(o, "weight_steps"));
+        st->acc.loss_sum = json_number_value(json_object_get(o, "loss_sum"));
+        st->acc.correct = (long)json_integer_value(json_object_get(o, "correct"));
+        st->acc.count = (long)json_integer_value(json_object_get(o, "count"));
+        st->acc.tse_sum = json_number_value(json_object_get(o, "tse_sum"));
+        st->acc.tse_groups = (long)json_integer_value(json_object_get(o, "tse_groups"));
+        size_t mb = (size_t)json_integer_value(json_object_get(o, "metrics_bytes"));
+        /* Log lines written after this checkpoint are dropped: the run will
+         * write them again, identically. */
+        if (file_exists(st->metrics.path) && file_size(st->metrics.path) > mb) s = file_truncate(st->metrics.path, mb);
+        ckpt_section sec[CHECKPOINT_MAX_SECTIONS];
+        int n = state_sections(st, sec);
+        for (int i = 0; s == TD_OK && i < n; i++) {
+            void *tmp = malloc(sec[i].bytes + 1);
+            s = checkpoint_section(&f, sec[i].name, tmp, sec[i].bytes);
+            if (s == TD_OK) s = st->m.be->upload((void *)sec[i].data, tmp, sec[i].bytes);
+            free(tmp);
+        }
+    }
+    if (o) json_decref(o);
+    checkpoint_free(&f);
+    if (s == TD_OK) s = chain_log_open(&st->metrics, st->metrics.path);
+    return s;
+}
+
+/* ------------------------------------------------------------ epoch end */
+
+td_status search_alphas_f64(search_state *st, double *normal, double *reduce)
+{
+    double a[2 * DARTS_EDGES * DOP_COUNT];
+    TD_CHECK(model_download_f64(&st->m, ROLE_ALPHA, a));
+    memcpy(normal, a, sizeof(double) * DARTS_EDGES * DOP_COUNT);
+    memcpy(reduce, a + DARTS_EDGES * DOP_COUNT, sizeof(double) * DARTS_EDGES * DOP_COUNT);
+    return TD_OK;
+}
+
+static json_t *softmax_json(const double *a)
+{
+    json_t *rows = json_array();
+    for (int r = 0; r < DARTS_EDGES; r++) {
+        double mx = a[r * DOP_COUNT], sum = 0, e[DOP_COUNT];
+        for (int k = 1; k < DOP_COUNT; k++) mx = a[r * DOP_COUNT + k] > mx ? a[r * DOP_COUNT + k] : mx;
+        for (int k = 0; k < DOP_COUNT; k++) sum += (e[k] = exp(a[r * DOP_COUNT + k] - mx));
+        json_t *row = json_array();
+        for (int k = 0; k < DOP_COUNT; k++) json_array_append_new(row, json_real(e[k] / sum));
+        json_array_append_new(rows, row);
+    }
+    return rows;
+}
+
+/* Scores the first eval_images of the validation half, BN in eval mode. */
+static td_status evaluate(search_state *st, double *loss, double *acc, int *count)
+{
+    int n = st->cfg.eval_images < 0 || st->cfg.eval_images > st->n_a ? st->n_a : st->cfg.eval_images;
+    double ls = 0;
+    long correct = 0;
+    augment none = {0, 0, 0};
+    for (int start = 0; start < n; start += st->cfg.batch) {
+        int b = n - start < st->cfg.batch ? n - start : st->cfg.batch;
+        data_make_batch(&st->train, st->ids_a + start, b, &none, st->cfg.seed, 0, st->cfg.dt, st->images, st->labels);
+        net_exec *ne = NULL;
+        TD_CHECK(search_exec(st, K_EVAL, b, &ne));
+        TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, NULL));
+        ls += net_exec_loss(ne, st->cfg.dt) * b;
+        correct += net_exec_correct(ne, st->cfg.dt, st->labels);
+    }
+    *count = n;
+    *loss = n ? ls / n : 0;
+    *acc = n ? (double)correct / n : 0;
+    return TD_OK;
+}
+
+static td_status end_epoch(search_state *st, double lr)
+{
+    double vl = 0, va = 0;
+    int vn = 0;
+    if (st->cfg.eval_images != 0) TD_CHECK(evaluate(st, &vl, &va, &vn));
+    double an[DARTS_EDGES * DOP_COUNT], ar[DARTS_EDGES * DOP_COUNT];
+    TD_CHECK(search_alphas_f64(st, an, ar));
+    genotype g;
+    genotype_derive(an, ar, "searched", &g);
+    char line[1024];
+    genotype_format(&g, line, sizeof line);
+    json_t *o = json_object();
+    json_object_set_new(o, "epoch", json_integer(st->epoch));
+    json_object_set_new(o, "lr", json_real(lr));
+    json_object_set_new(o, "train_loss", json_real(st->acc.count ? st->acc.loss_sum / st->acc.count : 0));
+    json_object_set_new(o, "train_acc", json_real(st->acc.count ? (double)st->acc.correct / st->acc.count : 0));
+    if (vn) {
+        json_object_set_new(o, "valid_loss", json_real(vl));
+        json_object_set_new(o, "valid_acc", json_real(va));
+        json_object_set_new(o, "valid_images", json_integer(vn));
+    }
+    if (st->acc.tse_groups) json_object_set_new(o, "tse_mean_group_sum", json_real(st->acc.tse_sum / st->acc.tse_groups));
+    json_object_set_new(o, "arch_steps", json_integer(st->arch_steps));
+    json_object_set_new(o, "genotype", json_string(line));
+    json_object_set_new(o, "normal_depth", json_integer(genotype_depth(&g.normal)));
+    json_object_set_new(o, "reduce_depth", json_integer(genotype_depth(&g.reduce)));
+    json_object_set_new(o, "normal_skip", json_integer(genotype_skip_count(&g.normal)));
+    json_object_set_new(o, "reduce_skip", json_integer(genotype_skip_count(&g.reduce)));
+    json_object_set_new(o, "softmax_normal", softmax_json(an));
+    json_object_set_new(o, "softmax_reduce", softmax_json(ar));
+    char *rec = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    td_status s = chain_log_append(&st->metrics, rec);
+    free(rec);
+    if (!st->opt.quiet)
+        progress_line(&st->prog, "epoch %d/%d  lr %.4f  train loss %.4f acc %.3f%s  normal depth %d skip %d",
+                      st->epoch + 1, st->cfg.epochs, lr, st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
+                      st->acc.count ? (double)st->acc.correct / st->acc.count : 0, vn ? "" : "",
+                      genotype_depth(&g.normal), genotype_skip_count(&g.normal));
+    if (!st->opt.quiet && vn) progress_line(&st->prog, "           valid loss %.4f acc %.3f (%d images)", vl, va, vn);
+    return s;
+}
+
+/* ------------------------------------------------------------ outputs */
+
+static td_status write_outputs(search_state *st, genotype *g)
+{
+    char path[4400];
+    double an[DARTS_EDGES * DOP_COUNT], ar[DARTS_EDGES * DOP_COUNT];
+    TD_CHECK(search_alphas_f64(st, an, ar));
+    genotype_derive(an, ar, "searched", g);
+    char line[1024], text[1200];
+    genotype_format(g, line, sizeof line);
+    snprintf(text, sizeof text, "# derived from the final alphas of this run\n%s\n", line);
+    snprintf(path, sizeof path, "%s/genotype.txt", st->opt.out_dir);
+    TD_CHECK(file_write_text_atomic(path, text));
+    snprintf(path, sizeof path, "%s/alphas.safetensors", st->opt.out_dir);
+    TD_CHECK(search_export_alphas(st, path));
+    snprintf(path, sizeof path, "%s/weights.safetensors", st->opt.out_dir);
+    return model_export_safetensors(&st->m, path, st->weight_steps);
+}
+
+/* ------------------------------------------------------------ run */
+
+td_status search_run(const search_config *cfg, const search_options *opt, search_result *res)
+{
+    memset(res, 0, sizeof *res);
+    search_state *st = calloc(1, sizeof *st);
+    if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    st->cfg = *cfg;
+    st->opt = *opt;
+    if (!st->opt.be) st->opt.be = backend_cpu();
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    char path[4400];
+    td_status s = dir_create(opt->out_dir);
+    snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
+    snprintf(path, sizeof path, "%s/config.json", opt->out_dir);
+    if (s == TD_OK && !opt->resume && (file_exists(path) || file_exists(st->ckpt_path)))
+        s = TD_FAIL(TD_ERR_STATE, "%s already holds a run; resume it with --resume %s or choose another --out",
+                    opt->out_dir, opt->out_dir);
+    if (s == TD_OK) s = search_load_data(st);
+    char *cfg_json = NULL;
+    if (s == TD_OK) {
+        cfg_json = search_config_json(&st->cfg);
+        sha256_buffer(cfg_json, strlen(cfg_json), st->config_hash);
+        if (opt->resume) {
+            char *old = NULL;
+            s = file_read_all(path, &old, NULL);
+            if (s == TD_OK && strncmp(old, cfg_json, strlen(cfg_json)) != 0)
+                s = TD_FAIL(TD_ERR_STATE, "%s: the run there has a different configuration; not resuming", path);
+            free(old);
+        } else {
+            char *text = malloc(strlen(cfg_json) + 2);
+            sprintf(text, "%s\n", cfg_json);
+            s = file_write_text_atomic(path, text);
+            free(text);
+            if (s == TD_OK) {
+                char *fp = fingerprint_json(omp_get_max_threads(), NULL);
+                snprintf(path, sizeof path, "%s/env.json", opt->out_dir);
+                s = file_write_text_atomic(path, fp);
+                free(fp);
+            }
+        }
+    }
+    free(cfg_json);
+    if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
+    if (s == TD_OK) s = alloc_buffers(st);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", opt->out_dir);
+    snprintf(st->metrics.path, sizeof st->metrics.path, "%s", path);
+    if (s == TD_OK) {
+        if (opt->resume && file_exists(st->ckpt_path)) {
+            s = load_checkpoint(st);
+        } else if (opt->resume) {
+            s = TD_FAIL(TD_ERR_STATE, "%s: no checkpoint to resume from", st->ckpt_path);
+        } else {
+            s = model_init_params(&st->m, st->cfg.seed);
+            if (s == TD_OK) s = chain_log_open(&st->metrics, path);
+        }
+    }
+    const search_algorithm *alg = s == TD_OK ? search_algorithm_for(st->cfg.algo) : NULL;
+    if (s == TD_OK && !alg) s = TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s is not available", search_algo_name(st->cfg.algo));
+    int S = s == TD_OK ? search_steps_per_epoch(st) : 0;
+    int U = s == TD_OK ? alg->units_per_epoch(st) : 0;
+    double total_units = (double)U * st->cfg.epochs;
+    progress_init(&st->prog, total_units, (double)st->epoch * U + st->unit);
+    double t0 = now_seconds();
+    long units_run = 0;
+    if (s == TD_OK && !opt->quiet)
+        progress_line(&st->prog, "search %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps%s", search_algo_name(st->cfg.algo),
+                      st->cfg.dataset, st->cfg.net.C, st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S,
+                      opt->resume ? " (resumed)" : "");
+    while (s == TD_OK && st->epoch < st->cfg.epochs) {
+        double lr = cosine_lr(st->cfg.lr_max, st->cfg.lr_min, st->epoch, st->cfg.epochs);
+        if (st->orders_epoch != st->epoch || !st->orders_ready) {
+            search_epoch_orders(st, st->epoch);
+            st->orders_ready = 1;
+        }
+        while (s == TD_OK && st->unit < U) {
+            if (stop_requested() || (opt->stop_after_units > 0 && units_run >= opt->stop_after_units)) {
+                s = save_checkpoint(st);
+                if (s == TD_OK) s = TD_FAIL(TD_ERR_INTERRUPTED, "stopped at epoch %d, unit %d; checkpoint saved in %s",
+                                            st->epoch + 1, st->unit, st->ckpt_path);
+                break;
+            }
+            s = alg->run_unit(st, st->unit, lr);
+            if (s != TD_OK) break;
+            st->unit++;
+            units_run++;
+            if (!opt->quiet)
+                progress_update(&st->prog, (double)st->epoch * U + st->unit, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
+                                st->epoch + 1, st->cfg.epochs, alg->step_of_unit(st, st->unit), S,
+                                st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
+                                st->acc.count ? (double)st->acc.correct / st->acc.count : 0,
+                                st->prog.rate * S / U);
+        }
+        if (s != TD_OK) break;
+        s = end_epoch(st, lr);
+        if (s != TD_OK) break;
+        st->epoch++;
+        st->unit = 0;
+        memset(&st->acc, 0, sizeof st->acc);
+        s = save_checkpoint(st);
+    }
+    double secs = now_seconds() - t0;
+    if (s == TD_OK) s = write_outputs(st, &res->geno);
+    if (s == TD_OK) {
+        json_t *o = json_object();
+        char line[1024];
+        genotype_format(&res->geno, line, sizeof line);
+        json_object_set_new(o, "genotype", json_string(line));
+        json_object_set_new(o, "normal_depth", json_integer(genotype_depth(&res->geno.normal)));
+        json_object_set_new(o, "reduce_depth", json_integer(genotype_depth(&res->geno.reduce)));
+        json_object_set_new(o, "normal_skip", json_integer(genotype_skip_count(&res->geno.normal)));
+        json_object_set_new(o, "reduce_skip", json_integer(genotype_skip_count(&res->geno.reduce)));
+        json_object_set_new(o, "config_hash", json_string(st->config_hash));
+        char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        snprintf(path, sizeof path, "%s/result.json", opt->out_dir);
+        s = file_write_text_atomic(path, txt);
+        free(txt);
+    }
+    res->epochs_done = st->epoch;
+    res->seconds = secs;
+    res->seconds_per_step = units_run ? secs / ((double)units_run * S / (U ? U : 1)) : 0;
+    res->interrupted = s == TD_ERR_INTERRUPTED;
+    free_state(st);
+    free(st);
+    return s;
+}

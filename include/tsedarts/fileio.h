@@ -1,0 +1,30 @@
+/* Files that survive crashes: atomic replacement (temp file, fsync,
+ * rename, fsync of the directory) and directory creation. */
+#ifndef TSEDARTS_FILEIO_H
+#define TSEDARTS_FILEIO_H
+
+#include <stddef.h>
+
+#include "tsedarts/status.h"
+
+/* Writes n parts (data[i], len[i]) to path atomically: readers see the old
+ * file or the whole new one, never a mixture, even after a power loss. */
+td_status file_write_atomic(const char *path, int n, const void *const *data, const size_t *len);
+td_status file_write_text_atomic(const char *path, const char *text);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated). */
+td_status file_read_all(const char *path, char **data, size_t *len);
+
+/* mkdir -p. */
+td_status dir_create(const char *path);
+
+int file_exists(const char *path);
+
+/* Appends one line (text + '\n') and fsyncs, for JSON-lines logs. */
+td_status file_append_line(const char *path, const char *text);
+
+/* Cuts a file to len bytes (used to drop log lines written after the
+ * checkpoint a run resumes from). */
+td_status file_truncate(const char *path, size_t len);
+
+#endif

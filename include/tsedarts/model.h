@@ -1,0 +1,67 @@
+/* A network's parameters on a backend (one buffer per role, shared by every
+ * graph of the network) and graphs ready to run on them. */
+#ifndef TSEDARTS_MODEL_H
+#define TSEDARTS_MODEL_H
+
+#include <stdint.h>
+
+#include "tsedarts/exec.h"
+#include "tsedarts/layers.h"
+#include "tsedarts/supernet.h"
+
+/* What a graph computes. */
+typedef struct graph_kind {
+    int grad_w;         /* gradient w.r.t. the weights */
+    int grad_a;         /* gradient w.r.t. the alphas */
+    int train_bn;       /* BN uses batch statistics (else running ones) */
+    int update_running; /* BN updates its running statistics */
+} graph_kind;
+
+/* Builds the forward pass of a network for a batch into g. */
+typedef td_status (*net_builder_fn)(layer_builder *b, const void *net_config, int batch, net_io *io);
+
+typedef struct model {
+    const backend *be;
+    dtype dt;
+    net_builder_fn build;
+    const void *net_config;
+    graph *layout;          /* a graph holding the parameter registry */
+    void *role[ROLE_COUNT]; /* WEIGHT, ALPHA, BNSTAT, GRAD_WEIGHT, GRAD_ALPHA */
+    size_t n[ROLE_COUNT];   /* elements per role */
+    workspace ws;           /* activations shared by every graph */
+} model;
+
+typedef struct net_exec {
+    graph *g;
+    exec_ctx *ctx;
+    net_io io;
+    graph_kind kind;
+    int batch;
+    void *io_buf[ROLE_COUNT]; /* INPUT, LABEL, OUTPUT (backend memory) */
+    void *host_out;           /* OUTPUT downloaded */
+    int loss_at, logits_at;   /* offsets in OUTPUT */
+    int aux_at;               /* aux logits offset or -1 */
+} net_exec;
+
+td_status model_create(model *m, const backend *be, dtype dt, net_builder_fn build, const void *net_config);
+void model_destroy(model *m);
+/* Initialises weights, alphas and BN statistics from the seed. */
+td_status model_init_params(model *m, uint64_t seed);
+/* Bytes of one role buffer. */
+size_t model_role_bytes(const model *m, value_role r);
+
+td_status net_exec_create(model *m, graph_kind kind, int batch, net_exec **out);
+void net_exec_destroy(net_exec *ne);
+/* Uploads a batch (images in m->dt, NCHW; int32 labels) and runs. If mask is
+ * non-NULL it is uploaded into the drop-path mask input. */
+td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t *labels, const void *mask);
+/* Loss and logits of the last run (host copies). */
+double net_exec_loss(const net_exec *ne, dtype dt);
+/* Correct predictions (first maximum) among the batch. */
+int net_exec_correct(const net_exec *ne, dtype dt, const int32_t *labels);
+
+/* Host copies of a role buffer in f64, and back. */
+td_status model_download_f64(const model *m, value_role r, double *dst);
+td_status model_upload_f64(model *m, value_role r, const double *src);
+
+#endif

@@ -1,0 +1,49 @@
+/* What long runs share: stop requests (SIGINT/SIGTERM), progress on a
+ * terminal, the environment fingerprint, hash-chained JSON-lines logs. */
+#ifndef TSEDARTS_RUNTIME_H
+#define TSEDARTS_RUNTIME_H
+
+#include <stdint.h>
+
+#include "tsedarts/hash.h"
+#include "tsedarts/status.h"
+
+/* Installs handlers: the first SIGINT/SIGTERM asks the run to stop at the
+ * next safe point (after a checkpoint); a second one exits at once. */
+void stop_install_handlers(void);
+int stop_requested(void);
+void stop_request(void); /* for tests and for --stop-after */
+
+double now_seconds(void); /* monotonic */
+
+typedef struct progress {
+    int tty;
+    double start, last_print;
+    double done, total; /* work units for the ETA */
+    double rate;        /* units per second */
+} progress;
+
+void progress_init(progress *p, double total_units, double already_done);
+/* Redraws one status line on a terminal at most 4 times a second. */
+void progress_update(progress *p, double done_units, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void progress_line(progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void format_duration(double seconds, char *buf, int len);
+
+/* A JSON object (as text) describing build, machine and libraries. */
+char *fingerprint_json(int threads, const char *device_json);
+
+/* Hash-chained JSON lines: each record gets "prev" = SHA-256 of the
+ * previous line (64 zeros for the first). */
+typedef struct chain_log {
+    char path[4608];
+    char prev[SHA256_HEX_LEN];
+} chain_log;
+
+/* Opens (creating if needed) and reads the last line's hash. */
+td_status chain_log_open(chain_log *l, const char *path);
+/* record_json: a JSON object without "prev"; appended with fsync. */
+td_status chain_log_append(chain_log *l, const char *record_json);
+/* Verifies the whole chain; returns TD_ERR_CHECK naming the first bad line. */
+td_status chain_log_verify(const char *path, int *lines);
+
+#endif

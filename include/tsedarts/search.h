@@ -1,0 +1,72 @@
+/* Architecture search on the supernet: DARTS first and second order and
+ * TSE-DARTS (SPEC.md s.2), with checkpoints at every epoch and on request,
+ * and resume that ends bit-identical to an uninterrupted run. */
+#ifndef TSEDARTS_SEARCH_H
+#define TSEDARTS_SEARCH_H
+
+#include <stdint.h>
+
+#include "tsedarts/backend.h"
+#include "tsedarts/genotype.h"
+#include "tsedarts/supernet.h"
+
+typedef enum search_algo { ALGO_DARTS1 = 0, ALGO_DARTS2, ALGO_TSE, ALGO_TSE_EXACT, ALGO_COUNT } search_algo;
+
+const char *search_algo_name(search_algo a);
+int search_algo_by_name(const char *name); /* -1 if unknown */
+
+typedef struct search_config {
+    search_algo algo;
+    supernet_config net; /* in_ch, hw and classes come from the dataset */
+    int batch;
+    int epochs;
+    uint64_t seed;
+    char dataset[1024]; /* "fashion-mnist", "cifar10:DIR" or "synthetic" */
+    char data_dir[1024]; /* Fashion-MNIST directory */
+    int pad32;           /* Fashion-MNIST zero-padded to 32x32 */
+    int subset;          /* images used from each half (0: all) */
+    int eval_images;     /* validation images scored per epoch (-1: all) */
+    double train_portion;
+    /* weights: SGD with a per-epoch cosine schedule */
+    double lr_max, lr_min, momentum, weight_decay, grad_clip;
+    int nesterov;
+    /* alphas: Adam */
+    double arch_lr, arch_beta1, arch_beta2, arch_eps, arch_weight_decay;
+    /* TSE-DARTS */
+    int tse_steps;            /* T */
+    int tse_all_data;         /* train on all images instead of one half */
+    int tse_restore_momentum; /* restore SGD momentum after the rollout */
+    dtype dt;
+} search_config;
+
+/* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
+void search_config_defaults(search_config *c);
+/* smoke (about a minute here), mini (about ten minutes), paper (SPEC). */
+td_status search_config_budget(search_config *c, const char *budget);
+/* Canonical JSON (sorted keys) of everything that determines the result. */
+char *search_config_json(const search_config *c);
+td_status search_config_parse(const char *json, search_config *c);
+
+typedef struct search_options {
+    const char *out_dir;
+    int resume;          /* continue the run in out_dir */
+    int threads;
+    const backend *be;
+    long stop_after_units; /* test hook: stop (as if signalled) after this many units; 0 = never */
+    int quiet;
+} search_options;
+
+typedef struct search_result {
+    genotype geno;
+    int epochs_done;
+    double seconds;
+    double seconds_per_step;
+    int interrupted;
+} search_result;
+
+td_status search_run(const search_config *cfg, const search_options *opt, search_result *res);
+
+/* Cosine learning rate of SPEC.md for epoch e of E. */
+double cosine_lr(double lr_max, double lr_min, int e, int E);
+
+#endif

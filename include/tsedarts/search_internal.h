@@ -1,0 +1,82 @@
+/* State shared by the search loop (search.c) and the algorithms
+ * (search_darts.c, search_tse.c). Not a public interface. */
+#ifndef TSEDARTS_SEARCH_INTERNAL_H
+#define TSEDARTS_SEARCH_INTERNAL_H
+
+#include "tsedarts/data.h"
+#include "tsedarts/hash.h"
+#include "tsedarts/model.h"
+#include "tsedarts/runtime.h"
+#include "tsedarts/search.h"
+
+#define SEARCH_MAX_EXECS 24
+
+/* Graph kinds (see search.c): which gradients, BN statistics updated? */
+enum { K_W, K_WA, K_A, K_W_NOUPD, K_WA_NOUPD, K_A_NOUPD, K_EVAL, K_COUNT };
+
+typedef struct epoch_stats {
+    double loss_sum; /* over samples of the weight-training passes */
+    long correct, count;
+    double tse_sum; /* TSE: summed rollout losses per group */
+    long tse_groups;
+} epoch_stats;
+
+typedef struct search_state {
+    search_config cfg;
+    search_options opt;
+    model m;
+    net_exec *execs[SEARCH_MAX_EXECS];
+    int exec_kind[SEARCH_MAX_EXECS];
+    int n_execs;
+    /* data */
+    dataset train;
+    int *ids_w, *ids_a; /* image ids of the weight and architecture halves */
+    int n_w, n_a;
+    int *order_w, *order_a; /* this epoch's orders (positions into ids) */
+    int orders_epoch, orders_ready;
+    int *batch_ids;
+    void *images; /* host batch in dt */
+    int32_t *labels;
+    /* optimiser state and scratch (backend memory) */
+    void *momentum, *adam_m, *adam_v;
+    void *w_snap, *bn_snap, *mom_snap, *a_acc;
+    void *tmp_w, *tmp_w2, *tmp_a, *tmp_a2;
+    /* position */
+    int epoch, unit;
+    long arch_steps, weight_steps;
+    epoch_stats acc;
+    /* outputs */
+    char ckpt_path[4400];
+    char config_hash[SHA256_HEX_LEN];
+    chain_log metrics;
+    progress prog;
+} search_state;
+
+typedef struct search_algorithm {
+    int (*units_per_epoch)(const search_state *st);
+    int (*step_of_unit)(const search_state *st, int unit); /* for progress */
+    td_status (*run_unit)(search_state *st, int unit, double lr);
+} search_algorithm;
+
+const search_algorithm *search_algorithm_for(search_algo a);
+extern const search_algorithm search_darts1, search_darts2, search_tse;
+
+td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
+int search_steps_per_epoch(const search_state *st);
+/* Fills st->images/labels with batch `step` of half 0 (weights) or 1
+ * (architecture); returns its size. */
+int search_make_batch(search_state *st, int half, int step, int epoch);
+td_status search_run_batch(search_state *st, int kind, int b, int count, double *loss);
+td_status search_weight_step(search_state *st, double lr, int clip);
+td_status search_arch_step(search_state *st, const void *grad);
+td_status search_alphas_f64(search_state *st, double *normal, double *reduce);
+td_status search_export_alphas(search_state *st, const char *path);
+
+/* Weights and BN statistics under PyTorch state_dict names (plus alphas
+ * when the model has them). */
+td_status model_export_safetensors(const model *m, const char *path, long batches_tracked);
+/* Loads weights, alphas and BN statistics by name; every parameter of the
+ * model must be present with its PyTorch shape. */
+td_status model_import_safetensors(model *m, const char *path);
+
+#endif
