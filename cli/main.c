@@ -13,6 +13,7 @@ typedef struct command {
 static const command commands[] = {
     {"search", cmd_search, "architecture search: darts1, darts2 or tse"},
     {"genotype", cmd_genotype, "show a genotype as text, DARTS Python syntax or Graphviz DOT"},
+    {"bench", cmd_bench, "benchmark a search step (time, GFLOP/s, memory)"},
     {"info", cmd_info, "print a network's parameter counts"},
     {"selftest", cmd_selftest, "check every primitive: gradients and f32/f64 (or GPU/CPU) parity"},
 };

@@ -174,7 +174,7 @@ td_status search_run_batch(search_state *st, int kind, int b, int count, double 
 
 /* ------------------------------------------------------------ state */
 
-static td_status alloc_buffers(search_state *st)
+td_status search_alloc_buffers(search_state *st)
 {
     model *m = &st->m;
     size_t es = dtype_size(m->dt), nw = m->n[ROLE_WEIGHT], na = m->n[ROLE_ALPHA], nb = m->n[ROLE_BNSTAT];
@@ -192,7 +192,7 @@ static td_status alloc_buffers(search_state *st)
     return TD_OK;
 }
 
-static void free_state(search_state *st)
+void search_free_state(search_state *st)
 {
     for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
     void *bufs[] = {st->momentum, st->adam_m, st->adam_v, st->w_snap, st->bn_snap, st->mom_snap,
@@ -471,7 +471,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     }
     free(cfg_json);
     if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
-    if (s == TD_OK) s = alloc_buffers(st);
+    if (s == TD_OK) s = search_alloc_buffers(st);
     snprintf(path, sizeof path, "%s/metrics.jsonl", opt->out_dir);
     snprintf(st->metrics.path, sizeof st->metrics.path, "%s", path);
     if (s == TD_OK) {
@@ -550,7 +550,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     res->seconds = secs;
     res->seconds_per_step = units_run ? secs / ((double)units_run * S / (U ? U : 1)) : 0;
     res->interrupted = s == TD_ERR_INTERRUPTED;
-    free_state(st);
+    search_free_state(st);
     free(st);
     return s;
 }

@@ -69,4 +69,17 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
 /* Cosine learning rate of SPEC.md for epoch e of E. */
 double cosine_lr(double lr_max, double lr_min, int e, int E);
 
+
+
+/* Benchmark of search steps on synthetic data: `warmup` steps, then
+ * `steps` timed ones. A step is what the algorithm does per training batch
+ * (darts1: architecture + weight pass; tse: rollout + retraining pass). */
+typedef struct search_bench_result {
+    double median_s, min_s, max_s;
+    double gflop_per_step; /* convolution and matmul work, counted from the graphs */
+    double arena_mib;      /* activation workspace */
+    double param_mib;      /* weights, alphas, statistics, gradients, optimiser state */
+} search_bench_result;
+
+td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, search_bench_result *r);
 #endif

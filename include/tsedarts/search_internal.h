@@ -62,6 +62,12 @@ const search_algorithm *search_algorithm_for(search_algo a);
 extern const search_algorithm search_darts1, search_darts2, search_tse;
 
 td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
+td_status search_load_data(search_state *st);
+td_status search_alloc_buffers(search_state *st);
+void search_free_state(search_state *st);
+void search_epoch_orders(search_state *st, int epoch);
+/* How many times per step an algorithm runs a graph of this kind. */
+int search_bench_uses(search_algo a, int kind);
 int search_steps_per_epoch(const search_state *st);
 /* Fills st->images/labels with batch `step` of half 0 (weights) or 1
  * (architecture); returns its size. */

@@ -1,0 +1,87 @@
+/* tsedarts bench step: time of one search step, achieved GFLOP/s, peak
+ * memory. A benchmark: it prints figures and asserts nothing. */
+#include <omp.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "args.h"
+#include "commands.h"
+#include "tsedarts/search.h"
+
+static const opt_spec specs[] = {
+    {"algo", 1, "darts1 (default) | darts2 | tse"},
+    {"batch", 1, "batch size (default 64)"},
+    {"layers", 1, "cells (default 8)"},
+    {"channels", 1, "initial channels (default 16)"},
+    {"threads", 1, "OpenMP threads (default: all cores)"},
+    {"device", 1, "cpu (default) | cuda[:N]"},
+    {"dtype", 1, "f32 (default) | f64"},
+    {"steps", 1, "timed steps (default 5)"},
+    {"warmup", 1, "untimed steps first (default 1)"},
+    {"help", 0, "show this help"},
+};
+#define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+
+int cmd_bench(int argc, char **argv)
+{
+    args a;
+    td_status s = args_parse(&a, "bench", specs, N_SPECS, argc, argv);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    if (args_has(&a, "help") || a.n_pos != 1 || strcmp(a.pos[0], "step") != 0) {
+        args_usage("bench", "step [--algo A] [--batch B] [--layers L] [--channels C] [--threads N] [--device cpu|cuda]",
+                   specs, N_SPECS);
+        return args_has(&a, "help") ? 0 : 2;
+    }
+    search_config cfg;
+    search_config_defaults(&cfg);
+    static const char *const algos[] = {"darts1", "darts2", "tse", NULL};
+    cfg.algo = (search_algo)args_choice(&a, "algo", "darts1", algos);
+    cfg.batch = (int)args_int(&a, "batch", 64, 1, 4096);
+    cfg.net.layers = (int)args_int(&a, "layers", 8, 3, 100);
+    cfg.net.C = (int)args_int(&a, "channels", 16, 2, 1024);
+    static const char *const dts[] = {"f32", "f64", NULL};
+    cfg.dt = args_choice(&a, "dtype", "f32", dts) ? DT_F64 : DT_F32;
+    int threads = (int)args_int(&a, "threads", 0, 0, 1024);
+    int steps = (int)args_int(&a, "steps", 5, 1, 1000), warmup = (int)args_int(&a, "warmup", 1, 0, 1000);
+    const char *dev = args_str(&a, "device", "cpu");
+    if (a.error != TD_OK) {
+        td_error_print(a.error);
+        return 2;
+    }
+    const backend *be = backend_cpu();
+    if (strncmp(dev, "cuda", 4) == 0) {
+        const char *why = NULL;
+        be = backend_cuda(dev[4] == ':' ? atoi(dev + 5) : 0, &why);
+        if (!be) {
+            fprintf(stderr, "tsedarts: error: bench: --device %s: %s\n", dev, why);
+            return 1;
+        }
+    } else if (strcmp(dev, "cpu") != 0) {
+        fprintf(stderr, "tsedarts: error: bench: --device must be cpu or cuda[:N]\n");
+        return 2;
+    }
+    if (threads > 0) omp_set_num_threads(threads);
+    printf("bench step: %s, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", search_algo_name(cfg.algo),
+           cfg.batch, cfg.net.C, cfg.net.layers, omp_get_max_threads(), be->name, dtype_name(cfg.dt));
+    fflush(stdout);
+    search_bench_result r;
+    s = search_bench(&cfg, be, warmup, steps, &r);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("step: %.4f s/step\n", r.median_s);
+    printf("  median of %d (min %.4f, max %.4f) after %d warm-up\n", steps, r.min_s, r.max_s, warmup);
+    printf("  convolution + matmul work: %.2f GFLOP/step, %.2f GFLOP/s\n", r.gflop_per_step,
+           r.median_s > 0 ? r.gflop_per_step / r.median_s : 0);
+    printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB, parameters and optimiser state %.0f MiB)\n",
+           ru.ru_maxrss / 1024.0, r.arena_mib, r.param_mib);
+    return 0;
+}
