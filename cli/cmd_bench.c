@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "tsedarts/exec.h"
 #include "tsedarts/search.h"
 
 static const opt_spec specs[] = {
@@ -20,6 +21,7 @@ static const opt_spec specs[] = {
     {"dtype", 1, "f32 (default) | f64"},
     {"steps", 1, "timed steps (default 5)"},
     {"warmup", 1, "untimed steps first (default 1)"},
+    {"profile", 0, "time every kernel and print the largest shares (adds a sync per node)"},
     {"help", 0, "show this help"},
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
@@ -69,6 +71,8 @@ int cmd_bench(int argc, char **argv)
     printf("bench step: %s, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", search_algo_name(cfg.algo),
            cfg.batch, cfg.net.C, cfg.net.layers, omp_get_max_threads(), be->name, dtype_name(cfg.dt));
     fflush(stdout);
+    int prof = args_has(&a, "profile");
+    exec_profile_enable(prof);
     search_bench_result r;
     s = search_bench(&cfg, be, warmup, steps, &r);
     if (s != TD_OK) {
@@ -83,5 +87,22 @@ int cmd_bench(int argc, char **argv)
            r.median_s > 0 ? r.gflop_per_step / r.median_s : 0);
     printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB, parameters and optimiser state %.0f MiB)\n",
            ru.ru_maxrss / 1024.0, r.arena_mib, r.param_mib);
+    if (prof) {
+        const exec_profile *p = exec_profile_get();
+        double total = 0;
+        for (int i = 0; i < OP_COUNT; i++) total += p->seconds[i];
+        printf("  kernel profile over %d steps (%.3f s in kernels):\n", steps, total);
+        printf("    %-20s %8s %7s %10s %9s\n", "op", "s/step", "share", "calls/step", "GFLOP/s");
+        for (int shown = 0; shown < 14; shown++) {
+            int best = -1;
+            for (int i = 0; i < OP_COUNT; i++)
+                if (p->seconds[i] > 0 && (best < 0 || p->seconds[i] > p->seconds[best])) best = i;
+            if (best < 0) break;
+            printf("    %-20s %8.4f %6.1f%% %10ld %9.2f\n", op_name((op_kind)best), p->seconds[best] / steps,
+                   100 * p->seconds[best] / total, p->calls[best] / steps,
+                   p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0);
+            ((exec_profile *)p)->seconds[best] = -1;
+        }
+    }
     return 0;
 }

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/runtime.h"
+
 /* 64-byte alignment for either element type. */
 #define ARENA_ALIGN_ELEMS 16
 
@@ -142,8 +144,50 @@ td_status exec_run_node(exec_ctx *ctx, int i)
     return ctx->be->run_node(&a);
 }
 
+static int profiling;
+static exec_profile profile;
+
+void exec_profile_enable(int on) { profiling = on; }
+const exec_profile *exec_profile_get(void) { return &profile; }
+void exec_profile_reset(void) { memset(&profile, 0, sizeof profile); }
+
+double exec_node_gflop(const graph *g, const node *nd)
+{
+    const int *in = graph_node_inputs(g, nd);
+    switch (nd->op) {
+    case OP_CONV2D:
+    case OP_CONV2D_BWD_DATA:
+    case OP_CONV2D_BWD_FILTER: {
+        /* each touches every (output pixel, weight) pair once */
+        shape4 y = nd->op == OP_CONV2D ? g->values[nd->out].shape
+                                       : g->values[in[nd->op == OP_CONV2D_BWD_DATA ? 0 : 1]].shape;
+        shape4 w = nd->op == OP_CONV2D_BWD_FILTER ? g->values[nd->out].shape : g->values[in[1]].shape;
+        return 2e-9 * y.n * y.c * y.h * y.w * (double)w.c * w.h * w.w;
+    }
+    case OP_MATMUL: {
+        shape4 a = g->values[in[0]].shape, c = g->values[nd->out].shape;
+        return 2e-9 * c.n * c.c * (double)(nd->p.ta ? a.n : a.c);
+    }
+    default:
+        return 0;
+    }
+}
+
 td_status exec_run(exec_ctx *ctx)
 {
-    for (int i = 0; i < ctx->g->n_nodes; i++) TD_CHECK(exec_run_node(ctx, i));
+    if (!profiling) {
+        for (int i = 0; i < ctx->g->n_nodes; i++) TD_CHECK(exec_run_node(ctx, i));
+        return TD_OK;
+    }
+    for (int i = 0; i < ctx->g->n_nodes; i++) {
+        if (!ctx->needed[i]) continue;
+        double t0 = now_seconds();
+        TD_CHECK(exec_run_node(ctx, i));
+        TD_CHECK(ctx->be->sync());
+        op_kind op = ctx->g->nodes[i].op;
+        profile.seconds[op] += now_seconds() - t0;
+        profile.gflop[op] += exec_node_gflop(ctx->g, &ctx->g->nodes[i]);
+        profile.calls[op]++;
+    }
     return TD_OK;
 }

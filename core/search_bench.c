@@ -4,35 +4,12 @@
 
 #include "tsedarts/search_internal.h"
 
-/* Multiply-adds of convolution and matmul nodes, times two. */
 static double graph_gflop(const graph *g, const unsigned char *needed)
 {
     double f = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (!needed[i]) continue;
-        const node *nd = &g->nodes[i];
-        const int *in = graph_node_inputs(g, nd);
-        switch (nd->op) {
-        case OP_CONV2D:
-        case OP_CONV2D_BWD_DATA:
-        case OP_CONV2D_BWD_FILTER: {
-            /* all three touch every (output pixel, weight) pair once */
-            shape4 y = nd->op == OP_CONV2D ? g->values[nd->out].shape : g->values[in[nd->op == OP_CONV2D_BWD_DATA ? 0 : 1]].shape;
-            shape4 w = nd->op == OP_CONV2D_BWD_FILTER ? g->values[nd->out].shape : g->values[in[1]].shape;
-            f += 2.0 * y.n * y.c * y.h * y.w * (double)w.c * w.h * w.w;
-            break;
-        }
-        case OP_MATMUL: {
-            shape4 a = g->values[in[0]].shape;
-            shape4 c = g->values[nd->out].shape;
-            f += 2.0 * c.n * c.c * (nd->p.ta ? a.n : a.c);
-            break;
-        }
-        default:
-            break;
-        }
-    }
-    return f * 1e-9;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (needed[i]) f += exec_node_gflop(g, &g->nodes[i]);
+    return f;
 }
 
 int search_bench_uses(search_algo a, int kind)
@@ -74,6 +51,7 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
     if (st->cfg.algo == ALGO_TSE) st->cfg.tse_steps = 1;
     int unit = 0;
     for (int k = 0; s == TD_OK && k < warmup + steps; k++) {
+        if (k == warmup) exec_profile_reset();
         double t0 = now_seconds();
         for (int u = 0; s == TD_OK && u < per_step; u++) s = alg->run_unit(st, unit++ % alg->units_per_epoch(st), 0.025);
         if (s == TD_OK) s = be->sync();

@@ -48,6 +48,19 @@ void exec_bind(exec_ctx *ctx, value_role role, void *base);
 /* Address of a value's data (backend memory). */
 void *exec_value_ptr(const exec_ctx *ctx, int v);
 
+/* Per-op time and work accumulated over every run while enabled. */
+typedef struct exec_profile {
+    double seconds[OP_COUNT];
+    double gflop[OP_COUNT];
+    long calls[OP_COUNT];
+} exec_profile;
+
+void exec_profile_enable(int on);
+const exec_profile *exec_profile_get(void);
+void exec_profile_reset(void);
+/* Multiply-adds x 2 of a node (convolutions and matmuls; 0 otherwise). */
+double exec_node_gflop(const graph *g, const node *nd);
+
 /* Runs every needed node in order. */
 td_status exec_run(exec_ctx *ctx);
 /* Runs one node (skipped if not needed); for node-by-node comparison. */
