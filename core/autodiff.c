@@ -29,10 +29,36 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
             if (dep[in[k]] && op_input_differentiable(nd->op, k)) dep[nd->out] = 1;
     }
     if (dep[loss]) ct[loss] = op_const(g, g->values[loss].shape, 1.0);
+    /* Nodes inside a custom-VJP block are differentiated by its rule. */
+    int *block_of = malloc(((size_t)n_nodes + 1) * sizeof *block_of);
+    for (int i = 0; i < n_nodes; i++) block_of[i] = -1;
+    int n_blocks = g->n_blocks;
+    for (int b = 0; b < n_blocks; b++)
+        for (int i = g->blocks[b].first; i <= g->blocks[b].last; i++) block_of[i] = b;
     int *inputs = NULL, *contrib = NULL;
     unsigned char *want = NULL;
     int cap = 0;
     for (int i = n_nodes - 1; i >= 0 && g->status == TD_OK; i--) {
+        if (block_of[i] >= 0) {
+            vjp_block blk = g->blocks[block_of[i]];
+            if (i == blk.last && ct[blk.out] >= 0) {
+                int bin[3] = {blk.x, blk.gamma, blk.beta}, bct[3] = {-1, -1, -1};
+                unsigned char bw[3];
+                for (int k = 0; k < 3; k++) bw[k] = bin[k] >= 0 && dep[bin[k]];
+                vjp_block_rule(g, &blk, ct[blk.out], bw, bct);
+                for (int k = 0; k < 3; k++) {
+                    if (!bw[k] || bct[k] < 0) continue;
+                    int v = bin[k];
+                    ct[v] = ct[v] < 0 ? bct[k] : op_axpby(g, ct[v], bct[k], 1.0, 1.0);
+                }
+            }
+            node nd = g->nodes[i];
+            if (nd.out >= 0 && nd.out != blk.out && ct[nd.out] >= 0) {
+                graph_fail(g, "graph_vjp: a value inside a custom-VJP block is used outside it");
+                break;
+            }
+            continue;
+        }
         node nd = g->nodes[i];
         if (nd.out < 0 || ct[nd.out] < 0) continue;
         if (nd.nin > cap) {
@@ -64,6 +90,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
     free(want);
     free(dep);
     free(ct);
+    free(block_of);
     return graph_status(g);
 }
 

@@ -121,6 +121,13 @@ void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct)
         if (want[0]) ct[0] = op_scale_axis(g, in[1], G, p->axis);
         if (want[1]) ct[1] = op_scale_axis(g, in[0], G, p->axis);
         break;
+    case OP_LINCOMB_AXIS: /* a u + b v + e */
+        if (want[0]) ct[0] = op_scale_axis(g, G, in[2], p->axis);
+        if (want[1]) ct[1] = op_scale_axis(g, G, in[3], p->axis);
+        if (want[2]) ct[2] = op_dot_axis(g, G, in[0], p->axis);
+        if (want[3]) ct[3] = op_dot_axis(g, G, in[1], p->axis);
+        if (want[4]) ct[4] = op_sum_axis(g, G, p->axis);
+        break;
     case OP_AFFINE_AXIS:
         if (want[0]) ct[0] = op_scale_axis(g, G, in[1], p->axis);
         if (want[1]) ct[1] = op_dot_axis(g, G, in[0], p->axis);
@@ -216,6 +223,33 @@ void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct)
     free(in);
 }
 
+void vjp_block_rule(graph *g, const vjp_block *b, int G, const unsigned char *want, int *ct)
+{
+    switch (b->kind) {
+    case BLOCK_BATCHNORM: {
+        /* y = xhat gamma + beta, xhat = xc r: with s1 = sum G, s2 = sum G xc,
+         * dx = r gamma G - (r gamma / M) s1 - xc (r^3 gamma / M) s2,
+         * dgamma = r s2, dbeta = s1. */
+        double M = b->count;
+        shape4 vsh = vs(g, b->r);
+        int s1 = op_sum_axis(g, G, AXIS_C), s2 = op_dot_axis(g, G, b->xc, AXIS_C);
+        int rg = b->gamma >= 0 ? op_mul(g, b->r, b->gamma) : b->r;
+        if (want[0]) {
+            int r3g = op_mul(g, rg, op_mul(g, b->r, b->r));
+            int cb = op_axpby(g, op_mul(g, r3g, s2), -1, -1.0 / M, 0.0);
+            int ce = op_axpby(g, op_mul(g, rg, s1), -1, -1.0 / M, 0.0);
+            ct[0] = op_lincomb_axis(g, G, b->xc, rg, cb, ce, AXIS_C);
+        }
+        if (b->gamma >= 0 && want[1]) ct[1] = op_mul(g, s2, b->r);
+        if (b->beta >= 0 && want[2]) ct[2] = s1;
+        (void)vsh;
+        break;
+    }
+    default:
+        graph_fail(g, "vjp: unknown custom block");
+    }
+}
+
 int jvp_rule(graph *g, int i, const int *t)
 {
     node nd = g->nodes[i];
@@ -289,6 +323,26 @@ int jvp_rule(graph *g, int i, const int *t)
         r = add_opt(g, t[0] >= 0 ? op_dot_axis(g, t[0], in[1], p->axis) : -1,
                     t[1] >= 0 ? op_dot_axis(g, in[0], t[1], p->axis) : -1);
         break;
+    case OP_LINCOMB_AXIS: {
+        /* d(au + bv + e) = a du + b dv + (da u + db v + de): the first pair
+         * is a lincomb of the tangents, the rest a lincomb with zero shift */
+        shape4 s = vs(g, in[0]), vsh = vs(g, in[2]);
+        int zero_t = -1, zero_c = -1;
+        if ((t[0] >= 0 || t[1] >= 0) || t[4] >= 0) {
+            zero_t = op_const(g, s, 0.0);
+            zero_c = op_const(g, vsh, 0.0);
+        }
+        int term1 = -1, term2 = -1;
+        if (t[0] >= 0 || t[1] >= 0 || t[4] >= 0)
+            term1 = op_lincomb_axis(g, t[0] >= 0 ? t[0] : zero_t, t[1] >= 0 ? t[1] : zero_t, in[2], in[3],
+                                    t[4] >= 0 ? t[4] : zero_c, p->axis);
+        if (t[2] >= 0 || t[3] >= 0) {
+            int zc = op_const(g, vsh, 0.0);
+            term2 = op_lincomb_axis(g, in[0], in[1], t[2] >= 0 ? t[2] : zc, t[3] >= 0 ? t[3] : zc, zc, p->axis);
+        }
+        r = add_opt(g, term1, term2);
+        break;
+    }
     case OP_AFFINE_AXIS: {
         int tb = nd.nin > 2 ? t[2] : -1;
         int term_x = -1;

@@ -42,6 +42,7 @@ void graph_destroy(graph *g)
     if (!g) return;
     for (int i = 0; i < g->n_params; i++) free(g->params[i].name);
     free(g->params);
+    free(g->blocks);
     free(g->nodes);
     free(g->values);
     free(g->ints);
@@ -173,6 +174,17 @@ int graph_param(graph *g, value_role role, const char *name, shape4 s,
     if (role == ROLE_WEIGHT) g->role_size[ROLE_GRAD_WEIGHT] = g->role_size[role];
     if (role == ROLE_ALPHA) g->role_size[ROLE_GRAD_ALPHA] = g->role_size[role];
     return g->n_params++ >= 0 ? v : -1;
+}
+
+int graph_add_vjp_block(graph *g, const vjp_block *b)
+{
+    if (g->status != TD_OK) return -1;
+    if (b->first < 0 || b->last >= g->n_nodes || b->first > b->last || g->nodes[b->last].out != b->out)
+        return graph_fail(g, "custom-VJP block: bad node range");
+    if (!grow((void **)&g->blocks, &g->cap_blocks, g->n_blocks + 1, sizeof(vjp_block)))
+        return graph_fail(g, "out of memory");
+    g->blocks[g->n_blocks] = *b;
+    return g->n_blocks++;
 }
 
 int graph_find_param(const graph *g, const char *name)
@@ -374,6 +386,17 @@ static int infer_shape(graph *g, op_kind op, int nin, const int *in,
         SAME(in[0], in[1]);
         *out = axis_vec_shape(vshape(g, in[0]), p->axis);
         return 1;
+    case OP_LINCOMB_AXIS: {
+        NIN(5);
+        NEED(p->axis == AXIS_N || p->axis == AXIS_C, "lincomb_axis: bad axis");
+        SAME(in[0], in[1]);
+        shape4 vs = axis_vec_shape(vshape(g, in[0]), p->axis);
+        for (int i = 2; i < 5; i++)
+            NEED(shape_equal(vshape(g, in[i]), vs), "lincomb_axis: coefficient %d has shape %s, want %s", i,
+                 fmt_shape(0, vshape(g, in[i])), fmt_shape(1, vs));
+        *out = vshape(g, in[0]);
+        return 1;
+    }
     case OP_AFFINE_AXIS: {
         NEED(nin == 2 || nin == 3, "affine_axis: expects 2 or 3 inputs");
         NEED(p->axis == AXIS_N || p->axis == AXIS_C, "affine_axis: bad axis");
@@ -730,6 +753,14 @@ int op_affine_axis(graph *g, int x, int a, int b, int axis)
     if (any_bad(g, nin, in)) return -1;
     node_params p = axis_params(axis);
     return graph_add_node(g, OP_AFFINE_AXIS, nin, in, &p);
+}
+
+int op_lincomb_axis(graph *g, int u, int v, int a, int b, int e, int axis)
+{
+    int in[5] = {u, v, a, b, e};
+    if (any_bad(g, 5, in)) return -1;
+    node_params p = axis_params(axis);
+    return graph_add_node(g, OP_LINCOMB_AXIS, 5, in, &p);
 }
 
 int op_bn_running_update(graph *g, int m, int v, int rm, int rv,

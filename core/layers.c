@@ -110,6 +110,7 @@ int layer_bn(layer_builder *b, const char *name, int x, int affine)
     int rv = graph_param(g, ROLE_BNSTAT, pname, vs, INIT_ONES, 0, 1, torch_dims);
     /* y = (x - m) * r * gamma + beta with r = (v + eps)^-1/2. Centring
      * first (x * 1 - m, one rounding) keeps f32 accurate when |m| >> std. */
+    int first = g->n_nodes;
     int ones = op_const(g, vs, 1.0);
     int m, v;
     if (b->train) {
@@ -119,8 +120,11 @@ int layer_bn(layer_builder *b, const char *name, int x, int affine)
         v = op_axpby(g, op_dot_axis(g, xc, xc, AXIS_C), -1, 1.0 / count, 0.0);
         if (b->update_running) op_bn_running_update(g, m, v, rm, rv, BN_MOMENTUM, count);
         int r = op_powadd(g, v, BN_EPS, -0.5);
-        if (affine) return op_affine_axis(g, xc, op_mul(g, r, gamma), beta, AXIS_C);
-        return op_scale_axis(g, xc, r, AXIS_C);
+        int y = affine ? op_affine_axis(g, xc, op_mul(g, r, gamma), beta, AXIS_C) : op_scale_axis(g, xc, r, AXIS_C);
+        /* The backward of batch statistics, by hand in three passes. */
+        vjp_block blk = {BLOCK_BATCHNORM, first, g->n_nodes - 1, y, x, gamma, beta, xc, r, count};
+        if (y >= 0) graph_add_vjp_block(g, &blk);
+        return y;
     }
     m = rm;
     v = rv;

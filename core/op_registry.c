@@ -65,6 +65,10 @@ const op_case op_cases[] = {
     {"dot_axis N", OP_DOT_AXIS, 2, {S(3, 4, 2, 3), S(3, 4, 2, 3)}, {R, R}, {AXIS_N}},
     {"affine_axis C", OP_AFFINE_AXIS, 3, {S(3, 4, 2, 3), S(1, 4, 1, 1), S(1, 4, 1, 1)}, {R, R, R}, {AXIS_C}},
     {"affine_axis C no shift", OP_AFFINE_AXIS, 2, {S(2, 5, 3, 3), S(1, 5, 1, 1)}, {R, R}, {AXIS_C}},
+    {"lincomb_axis C", OP_LINCOMB_AXIS, 5, {S(3, 4, 2, 3), S(3, 4, 2, 3), S(1, 4, 1, 1), S(1, 4, 1, 1), S(1, 4, 1, 1)},
+     {R, R, R, R, R}, {AXIS_C}},
+    {"lincomb_axis N", OP_LINCOMB_AXIS, 5, {S(2, 3, 3, 1), S(2, 3, 3, 1), S(2, 1, 1, 1), S(2, 1, 1, 1), S(2, 1, 1, 1)},
+     {R, R, R, R, R}, {AXIS_N}},
     {"affine_axis N", OP_AFFINE_AXIS, 3, {S(3, 4, 2, 3), S(3, 1, 1, 1), S(3, 1, 1, 1)}, {R, R, R}, {AXIS_N}},
     {"bn_running_update", OP_BN_RUNNING_UPDATE, 4, {S(1, 4, 1, 1), S(1, 4, 1, 1), S(1, 4, 1, 1), S(1, 4, 1, 1)},
      {R, IN_POSITIVE, IN_BNSTAT, IN_BNSTAT}, {0}, {0.1, 50.0}},
@@ -139,6 +143,7 @@ int op_case_build(graph *g, const op_case *c, const int *in)
     case OP_BCAST_AXIS: return op_bcast_axis(g, in[0], c->sp, ip[0]);
     case OP_SCALE_AXIS: return op_scale_axis(g, in[0], in[1], ip[0]);
     case OP_DOT_AXIS: return op_dot_axis(g, in[0], in[1], ip[0]);
+    case OP_LINCOMB_AXIS: return op_lincomb_axis(g, in[0], in[1], in[2], in[3], in[4], ip[0]);
     case OP_AFFINE_AXIS: return op_affine_axis(g, in[0], in[1], c->nin > 2 ? in[2] : -1, ip[0]);
     case OP_BN_RUNNING_UPDATE: return op_bn_running_update(g, in[0], in[1], in[2], in[3], c->dp[0], c->dp[1]);
     case OP_AXPBY: return op_axpby(g, in[0], c->nin > 1 ? in[1] : -1, c->dp[0], c->dp[1]);

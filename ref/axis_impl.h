@@ -101,6 +101,22 @@ td_status FN(ref_scale_axis)(const kernel_args *a)
     return TD_OK;
 }
 
+td_status FN(ref_lincomb_axis)(const kernel_args *a)
+{
+    shape4 s = a->out_shape;
+    const REAL *u = IN(0), *v = IN(1), *ca = IN(2), *cb = IN(3), *ce = IN(4);
+    REAL *y = OUT;
+    size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
+    int axis = P->axis;
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (size_t pl = 0; pl < planes; pl++) {
+        size_t j = axis == AXIS_C ? pl % (size_t)s.c : pl / (size_t)s.c;
+        REAL fa = ca[j], fb = cb[j], fe = ce[j];
+        for (size_t i = pl * hw; i < (pl + 1) * hw; i++) y[i] = (fa * u[i] + fb * v[i]) + fe;
+    }
+    return TD_OK;
+}
+
 td_status FN(ref_affine_axis)(const kernel_args *a)
 {
     shape4 s = a->out_shape;

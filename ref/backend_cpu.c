@@ -32,6 +32,7 @@ static const ref_kernel kernels[OP_COUNT][2] = {
     [OP_SCALE_AXIS] = K(ref_scale_axis),
     [OP_DOT_AXIS] = K(ref_dot_axis),
     [OP_AFFINE_AXIS] = K(ref_affine_axis),
+    [OP_LINCOMB_AXIS] = K(ref_lincomb_axis),
     [OP_BN_RUNNING_UPDATE] = K(ref_bn_running_update),
     [OP_AXPBY] = K(ref_axpby),
     [OP_MUL] = K(ref_mul),

@@ -19,6 +19,10 @@ static inline void conv_range(int size, int out, int s, int p, int kd, int *lo, 
 
 td_status FN(ref_conv2d)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (conv_f32_fast(a, &fast)) return fast;
+#endif
     const REAL *x = IN(0), *w = IN(1);
     REAL *y = OUT;
     shape4 xs = a->in_shape[0], ws = a->in_shape[1], ys = a->out_shape;
@@ -59,6 +63,10 @@ td_status FN(ref_conv2d)(const kernel_args *a)
 
 td_status FN(ref_conv2d_bwd_data)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (conv_f32_fast(a, &fast)) return fast;
+#endif
     const REAL *dy = IN(0), *w = IN(1);
     REAL *dx = OUT;
     shape4 ys = a->in_shape[0], ws = a->in_shape[1], xs = a->out_shape;
@@ -100,6 +108,10 @@ td_status FN(ref_conv2d_bwd_data)(const kernel_args *a)
 
 td_status FN(ref_conv2d_bwd_filter)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (conv_f32_fast(a, &fast)) return fast;
+#endif
     const REAL *x = IN(0), *dy = IN(1);
     REAL *dw = OUT;
     shape4 xs = a->in_shape[0], ys = a->in_shape[1], ws = a->out_shape;

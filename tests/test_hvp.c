@@ -4,6 +4,7 @@
  * separable convolution, a full mixed op (normal and reduction), and a
  * FactorizedReduce, each with batch norm in training mode. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -61,7 +62,7 @@ static double check_hvp(const char *label, composite_fn f, int smooth)
     int x = graph_input(g, shape_make(3, 4, 6, 6), 0);
     int y = f(&b, x);
     int G = graph_input(g, g->values[y].shape, 0);
-    int loss = op_sum_all(g, op_mul(g, y, G));
+    int loss = graph_bind(g, op_sum_all(g, op_mul(g, y, G)), ROLE_OUTPUT, (size_t)-1);
     /* Differentiate w.r.t. the input, every weight and the alphas. */
     int n = 0, wrt[64], grads[64], tans[64], hv[64];
     wrt[n++] = x;
@@ -91,6 +92,25 @@ static double check_hvp(const char *label, composite_fn f, int smooth)
     cr_assert_eq(host_run_exec(&r), TD_OK);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += shape_numel(g->values[wrt[i]].shape);
+    /* First order too: <grad, t> against differences of the loss, so that
+     * a wrong reverse rule cannot hide behind a consistent JVP of it. */
+    double dir = 0, lpm[2];
+    for (int i = 0; i < n; i++)
+        for (size_t e = 0; e < shape_numel(g->values[wrt[i]].shape); e++)
+            dir += host_get(&r, grads[i], e) * host_get(&r, tans[i], e);
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        for (int i = 0; i < n; i++)
+            for (size_t e = 0; e < shape_numel(g->values[wrt[i]].shape); e++)
+                host_set(&r, wrt[i], e, host_get(&r, wrt[i], e) + sign * FD_STEP * host_get(&r, tans[i], e));
+        host_run_exec(&r);
+        lpm[sign > 0 ? 0 : 1] = host_get(&r, loss, 0);
+        for (int i = 0; i < n; i++)
+            for (size_t e = 0; e < shape_numel(g->values[wrt[i]].shape); e++)
+                host_set(&r, wrt[i], e, host_get(&r, wrt[i], e) - sign * FD_STEP * host_get(&r, tans[i], e));
+    }
+    host_run_exec(&r);
+    double gerr = fabs(dir - (lpm[0] - lpm[1]) / (2 * FD_STEP)) / fmax(fabs(dir), 1e-12);
+    cr_expect_leq(gerr, HVP_TOL, "%s: gradient (directional) relative error %.3g", label, gerr);
     double *ad = malloc(total * sizeof *ad), *gp = malloc(total * sizeof *gp), *fd = malloc(total * sizeof *fd);
     size_t o = 0;
     for (int i = 0; i < n; i++)
@@ -116,7 +136,7 @@ static double check_hvp(const char *label, composite_fn f, int smooth)
     }
     double err = rel_error(ad, fd, total);
     cr_expect_leq(err, HVP_TOL, "%s: Hessian-vector product relative error %.3g", label, err);
-    fprintf(stderr, "%-28s %6zu params  HVP rel err %.3g\n", label, total, err);
+    fprintf(stderr, "%-28s %6zu params  gradient rel err %.3g  HVP rel err %.3g\n", label, total, gerr, err);
     free(ad);
     free(gp);
     free(fd);

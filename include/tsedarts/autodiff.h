@@ -27,6 +27,10 @@ td_status graph_jvp(graph *g, int begin, int end, int n_seed,
 void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct);
 int jvp_rule(graph *g, int i, const int *t);
 
+/* The reverse rule of a custom-VJP block: contributions to x, gamma, beta
+ * (ct[0..2], -1 when not wanted or absent) from the output cotangent G. */
+void vjp_block_rule(graph *g, const vjp_block *b, int G, const unsigned char *want, int *ct);
+
 /* Whether input k of op is differentiable (labels, argmax sources and the
  * mask argument of relu_bwd are not). */
 int op_input_differentiable(op_kind op, int k);

@@ -39,6 +39,7 @@
     X(SCALE_AXIS, "scale_axis")             /* (x, v) -> x * v[axis] */        \
     X(DOT_AXIS, "dot_axis")                 /* (a, b) -> sum a*b keep axis */  \
     X(AFFINE_AXIS, "affine_axis")           /* (x, a[, b]) -> x*a + b */       \
+    X(LINCOMB_AXIS, "lincomb_axis")         /* (u, v, a, b, e) -> au + bv + e */\
     X(BN_RUNNING_UPDATE, "bn_running_update") /* sink: (m, v, rm, rv) */       \
     X(AXPBY, "axpby")                       /* (a[, b]) -> s*a + t*b */        \
     X(MUL, "mul")                           /* (a, b) -> a * b */              \
@@ -141,6 +142,20 @@ typedef struct param {
     int value; /* the leaf value that reads it */
 } param;
 
+/* A run of nodes whose reverse mode is given by a hand-written rule (made
+ * of primitives, so forward-over-reverse still works) instead of the
+ * rules of its nodes: batch norm's backward in three passes, not ten. */
+typedef enum vjp_block_kind { BLOCK_BATCHNORM = 1 } vjp_block_kind;
+
+typedef struct vjp_block {
+    vjp_block_kind kind;
+    int first, last; /* node range, inclusive */
+    int out;         /* the only value read outside the block */
+    int x, gamma, beta; /* inputs (gamma, beta: -1 when not affine) */
+    int xc, r;       /* saved inside: centred input, 1/sqrt(var + eps) */
+    double count;    /* N H W */
+} vjp_block;
+
 typedef struct graph {
     node *nodes;
     int n_nodes, cap_nodes;
@@ -151,6 +166,8 @@ typedef struct graph {
     param *params;
     int n_params, cap_params;
     size_t role_size[ROLE_COUNT]; /* elements in each role buffer */
+    vjp_block *blocks;
+    int n_blocks, cap_blocks;
     td_status status;
     char error[512];
 } graph;
@@ -207,6 +224,8 @@ int op_bcast_axis(graph *g, int v, shape4 s, int axis);
 int op_scale_axis(graph *g, int x, int v, int axis);
 int op_dot_axis(graph *g, int a, int b, int axis);
 int op_affine_axis(graph *g, int x, int a, int b /* or -1 */, int axis);
+/* a u + b v + e with per-axis coefficients (the batch-norm backward). */
+int op_lincomb_axis(graph *g, int u, int v, int a, int b, int e, int axis);
 /* Sink: rm <- (1-mom) rm + mom m; rv <- (1-mom) rv + mom v * M/(M-1). */
 int op_bn_running_update(graph *g, int m, int v, int rm, int rv,
                         double momentum, double count);
@@ -239,6 +258,9 @@ int graph_add_node(graph *g, op_kind op, int nin, const int *in,
 /* Sets the sticky error (first one wins) and returns -1. */
 int graph_fail(graph *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Registers a custom-VJP block (see vjp_block). */
+int graph_add_vjp_block(graph *g, const vjp_block *b);
 
 /* Total elements of the parameters in a role. */
 size_t graph_param_count(const graph *g, value_role role);

@@ -1,0 +1,388 @@
+/* Fast f32 paths for the two convolution shapes that carry almost all of
+ * the DARTS work: pointwise (1x1, no padding, one group) and depthwise
+ * (groups = channels, square kernel). Each output element is summed in a
+ * fixed order that does not depend on the thread count; reductions over
+ * many terms (weight gradients) keep 8 partial sums per vector lane,
+ * combined in a fixed order. f64 runs use the plain kernels. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref_conv_fast.h"
+#include "ref_template.h"
+#include "simd.h"
+
+#define REAL float
+#define RB 4        /* output channels per pointwise register block */
+#define MAX_TAPS 49 /* depthwise kernels up to 7x7 take the fast path */
+
+static inline int is_pointwise(shape4 w, const node_params *p)
+{
+    return w.h == 1 && w.w == 1 && p->pad == 0 && p->groups == 1;
+}
+
+static inline int is_depthwise(shape4 x, shape4 w, const node_params *p)
+{
+    return p->groups == x.c && w.n == x.c && w.c == 1 && w.h == w.w && w.h * w.w <= MAX_TAPS;
+}
+
+/* ------------------------------------------------------------- GEMM */
+
+/* Y (Co x np) = W (Co x Ci) X (Ci x np); X and Y rows at ldx, ldy. Every
+ * output is the sum over ci in order. */
+static void gemm(const float *W, int Co, int Ci, const float *X, int ldx, int np, float *Y, int ldy)
+{
+    int co = 0;
+    for (; co + RB <= Co; co += RB) {
+        const float *w0 = W + (size_t)co * Ci, *w1 = w0 + Ci, *w2 = w1 + Ci, *w3 = w2 + Ci;
+        int p = 0;
+        for (; p + 16 <= np; p += 16) {
+            vf8 a00 = vf8_zero(), a01 = vf8_zero(), a10 = vf8_zero(), a11 = vf8_zero();
+            vf8 a20 = vf8_zero(), a21 = vf8_zero(), a30 = vf8_zero(), a31 = vf8_zero();
+            for (int ci = 0; ci < Ci; ci++) {
+                const float *xr = X + (size_t)ci * ldx + p;
+                vf8 x0 = vf8_load(xr), x1 = vf8_load(xr + 8), w;
+                w = vf8_set1(w0[ci]);
+                a00 = vf8_fma(w, x0, a00);
+                a01 = vf8_fma(w, x1, a01);
+                w = vf8_set1(w1[ci]);
+                a10 = vf8_fma(w, x0, a10);
+                a11 = vf8_fma(w, x1, a11);
+                w = vf8_set1(w2[ci]);
+                a20 = vf8_fma(w, x0, a20);
+                a21 = vf8_fma(w, x1, a21);
+                w = vf8_set1(w3[ci]);
+                a30 = vf8_fma(w, x0, a30);
+                a31 = vf8_fma(w, x1, a31);
+            }
+            float *y = Y + (size_t)co * ldy + p;
+            vf8_store(y, a00);
+            vf8_store(y + 8, a01);
+            vf8_store(y + ldy, a10);
+            vf8_store(y + ldy + 8, a11);
+            vf8_store(y + 2 * (size_t)ldy, a20);
+            vf8_store(y + 2 * (size_t)ldy + 8, a21);
+            vf8_store(y + 3 * (size_t)ldy, a30);
+            vf8_store(y + 3 * (size_t)ldy + 8, a31);
+        }
+        for (; p < np; p++)
+            for (int r = 0; r < RB; r++) {
+                float acc = 0;
+                for (int ci = 0; ci < Ci; ci++) acc = fmaf(W[(size_t)(co + r) * Ci + ci], X[(size_t)ci * ldx + p], acc);
+                Y[(size_t)(co + r) * ldy + p] = acc;
+            }
+    }
+    for (; co < Co; co++)
+        for (int p = 0; p < np; p++) {
+            float acc = 0;
+            for (int ci = 0; ci < Ci; ci++) acc = fmaf(W[(size_t)co * Ci + ci], X[(size_t)ci * ldx + p], acc);
+            Y[(size_t)co * ldy + p] = acc;
+        }
+}
+
+/* A strided 1x1 conv reads x[s oh][s ow]: gathered into dense rows. */
+static void gather_strided(const float *x, int C, int H, int W, int s, int Ho, int Wo, float *out)
+{
+    for (int c = 0; c < C; c++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) out[((size_t)c * Ho + oh) * Wo + ow] = x[((size_t)c * H + oh * s) * W + ow * s];
+}
+
+static td_status pw_forward(const kernel_args *a)
+{
+    const float *x = IN(0), *w = IN(1);
+    float *y = OUT;
+    shape4 xs = a->in_shape[0], ys = a->out_shape;
+    int s = P->stride, Ci = xs.c, Co = ys.c, np = ys.h * ys.w;
+    int failed = 0;
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *buf = s == 1 ? NULL : malloc((size_t)Ci * np * sizeof *buf);
+        if (s != 1 && !buf) failed = 1;
+#pragma omp for schedule(static)
+        for (int n = 0; n < xs.n; n++) {
+            if (s != 1 && !buf) continue;
+            const float *xn = x + (size_t)n * Ci * xs.h * xs.w;
+            if (buf) {
+                gather_strided(xn, Ci, xs.h, xs.w, s, ys.h, ys.w, buf);
+                xn = buf;
+            }
+            gemm(w, Co, Ci, xn, np, np, y + (size_t)n * Co * np, np);
+        }
+        free(buf);
+    }
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory") : TD_OK;
+}
+
+static td_status pw_backward_data(const kernel_args *a)
+{
+    const float *dy = IN(0), *w = IN(1);
+    float *dx = OUT;
+    shape4 ys = a->in_shape[0], xs = a->out_shape;
+    int s = P->stride, Ci = xs.c, Co = ys.c, np = ys.h * ys.w;
+    /* dX = W^T dY: the small weight is transposed once. */
+    float *wt = malloc((size_t)Ci * Co * sizeof *wt);
+    if (!wt) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory");
+    for (int co = 0; co < Co; co++)
+        for (int ci = 0; ci < Ci; ci++) wt[(size_t)ci * Co + co] = w[(size_t)co * Ci + ci];
+    int failed = 0;
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *buf = s == 1 ? NULL : malloc((size_t)Ci * np * sizeof *buf);
+        if (s != 1 && !buf) failed = 1;
+#pragma omp for schedule(static)
+        for (int n = 0; n < xs.n; n++) {
+            float *dxn = dx + (size_t)n * Ci * xs.h * xs.w;
+            const float *dyn = dy + (size_t)n * Co * np;
+            if (s == 1) {
+                gemm(wt, Ci, Co, dyn, np, np, dxn, np);
+                continue;
+            }
+            if (!buf) continue;
+            gemm(wt, Ci, Co, dyn, np, np, buf, np);
+            memset(dxn, 0, (size_t)Ci * xs.h * xs.w * sizeof *dxn);
+            for (int c = 0; c < Ci; c++)
+                for (int oh = 0; oh < ys.h; oh++)
+                    for (int ow = 0; ow < ys.w; ow++)
+                        dxn[((size_t)c * xs.h + oh * s) * xs.w + ow * s] = buf[((size_t)c * ys.h + oh) * ys.w + ow];
+        }
+        free(buf);
+    }
+    free(wt);
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
+}
+
+/* dW[co][ci] = sum_n sum_p dY[n][co][p] X[n][ci][p]: 4x4 blocks of dot
+ * products, each in 8 lanes (n-major, then p in chunks of 8). */
+static td_status pw_backward_filter(const kernel_args *a)
+{
+    const float *x = IN(0), *dy = IN(1);
+    float *dw = OUT;
+    shape4 xs = a->in_shape[0], ys = a->in_shape[1];
+    int s = P->stride, Ci = xs.c, Co = ys.c, np = ys.h * ys.w, N = xs.n;
+    const float *xd = x;
+    float *gathered = NULL;
+    if (s != 1) {
+        gathered = malloc((size_t)N * Ci * np * sizeof *gathered);
+        if (!gathered) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+        for (int n = 0; n < N; n++)
+            gather_strided(x + (size_t)n * Ci * xs.h * xs.w, Ci, xs.h, xs.w, s, ys.h, ys.w, gathered + (size_t)n * Ci * np);
+        xd = gathered;
+    }
+    int cob = (Co + 3) / 4, cib = (Ci + 3) / 4, full = np / 8 * 8;
+#pragma omp parallel for collapse(2) schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (int bo = 0; bo < cob; bo++)
+        for (int bi = 0; bi < cib; bi++) {
+            int co0 = bo * 4, ci0 = bi * 4, nr = Co - co0 < 4 ? Co - co0 : 4, nc = Ci - ci0 < 4 ? Ci - ci0 : 4;
+            vf8 acc[4][4];
+            float tail[4][4][8] = {{{0}}};
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 4; c++) acc[r][c] = vf8_zero();
+            for (int n = 0; n < N; n++) {
+                const float *dyn = dy + ((size_t)n * Co + co0) * np, *xn = xd + ((size_t)n * Ci + ci0) * np;
+                for (int p = 0; p < full; p += 8) {
+                    vf8 xv[4];
+                    for (int c = 0; c < nc; c++) xv[c] = vf8_load(xn + (size_t)c * np + p);
+                    for (int r = 0; r < nr; r++) {
+                        vf8 g = vf8_load(dyn + (size_t)r * np + p);
+                        for (int c = 0; c < nc; c++) acc[r][c] = vf8_fma(g, xv[c], acc[r][c]);
+                    }
+                }
+                for (int p = full; p < np; p++)
+                    for (int r = 0; r < nr; r++)
+                        for (int c = 0; c < nc; c++)
+                            tail[r][c][p - full] = fmaf(dyn[(size_t)r * np + p], xn[(size_t)c * np + p], tail[r][c][p - full]);
+            }
+            for (int r = 0; r < nr; r++)
+                for (int c = 0; c < nc; c++) {
+                    float t = 0;
+                    for (int j = 0; j < 8; j++) t += tail[r][c][j];
+                    dw[(size_t)(co0 + r) * Ci + ci0 + c] = vf8_sum(acc[r][c]) + t;
+                }
+        }
+    free(gathered);
+    return TD_OK;
+}
+
+/* ---------------------------------------------------------- depthwise */
+
+/* Copies a plane into the middle of a zero border of width pad, so that
+ * every tap reads memory: (H + 2 pad) x (W + 2 pad), rows at Wp. */
+static void pad_plane(const float *src, int H, int W, int pad, float *dst, int Wp)
+{
+    int Hp = H + 2 * pad;
+    memset(dst, 0, (size_t)Hp * Wp * sizeof *dst);
+    for (int h = 0; h < H; h++) memcpy(dst + (size_t)(h + pad) * Wp + pad, src + (size_t)h * W, (size_t)W * sizeof *dst);
+}
+
+/* y[oh][ow] = sum over taps (kh, kw) in order of w x_padded[oh + kh d][ow + kw d]
+ * (stride 1); vectors of 8 outputs, the rest one by one. */
+static void dw_plane_s1(const float *xp, int Wp, const float *w, int K, int d, float *y, int Ho, int Wo)
+{
+    for (int oh = 0; oh < Ho; oh++) {
+        float *yr = y + (size_t)oh * Wo;
+        int ow = 0;
+        for (; ow + 8 <= Wo; ow += 8) {
+            vf8 acc = vf8_zero();
+            for (int kh = 0; kh < K; kh++) {
+                const float *xr = xp + (size_t)(oh + kh * d) * Wp + ow;
+                for (int kw = 0; kw < K; kw++) acc = vf8_fma(vf8_set1(w[kh * K + kw]), vf8_load(xr + kw * d), acc);
+            }
+            vf8_store(yr + ow, acc);
+        }
+        for (; ow < Wo; ow++) {
+            float acc = 0;
+            for (int kh = 0; kh < K; kh++)
+                for (int kw = 0; kw < K; kw++) acc = fmaf(w[kh * K + kw], xp[(size_t)(oh + kh * d) * Wp + ow + kw * d], acc);
+            yr[ow] = acc;
+        }
+    }
+}
+
+/* The same with stride s (scalar; reduction cells only). */
+static void dw_plane_strided(const float *xp, int Wp, const float *w, int K, int d, int s, float *y, int Ho, int Wo)
+{
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++) {
+            float acc = 0;
+            for (int kh = 0; kh < K; kh++)
+                for (int kw = 0; kw < K; kw++)
+                    acc = fmaf(w[kh * K + kw], xp[(size_t)(oh * s + kh * d) * Wp + ow * s + kw * d], acc);
+            y[(size_t)oh * Wo + ow] = acc;
+        }
+}
+
+static td_status dw_forward(const kernel_args *a)
+{
+    const float *x = IN(0), *w = IN(1);
+    float *y = OUT;
+    shape4 xs = a->in_shape[0], ws = a->in_shape[1], ys = a->out_shape;
+    int C = xs.c, H = xs.h, W = xs.w, K = ws.h, s = P->stride, p = P->pad, d = P->dil;
+    int Wp = W + 2 * p, Hp = H + 2 * p, failed = 0;
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        if (!buf) failed = 1;
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < xs.n; n++)
+            for (int c = 0; c < C; c++) {
+                if (!buf) continue;
+                pad_plane(x + ((size_t)n * C + c) * H * W, H, W, p, buf, Wp);
+                float *yp = y + ((size_t)n * C + c) * ys.h * ys.w;
+                if (s == 1)
+                    dw_plane_s1(buf, Wp, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
+                else
+                    dw_plane_strided(buf, Wp, w + (size_t)c * K * K, K, d, s, yp, ys.h, ys.w);
+            }
+        free(buf);
+    }
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory") : TD_OK;
+}
+
+/* Stride 1 keeps the size (pad = d (K - 1) / 2), and the adjoint is the
+ * same convolution of dy with the kernel turned by 180 degrees. */
+static td_status dw_backward_data_s1(const kernel_args *a)
+{
+    const float *dy = IN(0), *w = IN(1);
+    float *dx = OUT;
+    shape4 ys = a->in_shape[0], ws = a->in_shape[1], xs = a->out_shape;
+    int C = xs.c, K = ws.h, p = P->pad, d = P->dil;
+    int Wp = ys.w + 2 * p, Hp = ys.h + 2 * p, failed = 0;
+    float *wf = malloc((size_t)C * K * K * sizeof *wf);
+    if (!wf) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory");
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < K * K; t++) wf[(size_t)c * K * K + t] = w[(size_t)c * K * K + K * K - 1 - t];
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        if (!buf) failed = 1;
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < xs.n; n++)
+            for (int c = 0; c < C; c++) {
+                if (!buf) continue;
+                pad_plane(dy + ((size_t)n * C + c) * ys.h * ys.w, ys.h, ys.w, p, buf, Wp);
+                dw_plane_s1(buf, Wp, wf + (size_t)c * K * K, K, d, dx + ((size_t)n * C + c) * xs.h * xs.w, xs.h, xs.w);
+            }
+        free(buf);
+    }
+    free(wf);
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
+}
+
+/* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, one vector of
+ * 8 partial sums per tap (taps x 8 lanes), n-major, then rows. */
+static td_status dw_backward_filter(const kernel_args *a)
+{
+    const float *x = IN(0), *dy = IN(1);
+    float *dw = OUT;
+    shape4 xs = a->in_shape[0], ys = a->in_shape[1], ws = a->out_shape;
+    int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = ws.h, s = P->stride, p = P->pad, d = P->dil;
+    int Wp = W + 2 * p, Hp = H + 2 * p, KK = K * K, full = s == 1 ? Wo / 8 * 8 : 0, failed = 0;
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        vf8 acc[MAX_TAPS]; /* on the stack: vector alignment */
+        float tail[MAX_TAPS * 8];
+        if (!buf) failed = 1;
+#pragma omp for schedule(static)
+        for (int c = 0; c < C; c++) {
+            if (!buf) continue;
+            for (int t = 0; t < KK; t++) acc[t] = vf8_zero();
+            memset(tail, 0, (size_t)KK * 8 * sizeof *tail);
+            for (int n = 0; n < xs.n; n++) {
+                pad_plane(x + ((size_t)n * C + c) * H * W, H, W, p, buf, Wp);
+                const float *yp = dy + ((size_t)n * C + c) * Ho * Wo;
+                for (int oh = 0; oh < Ho; oh++) {
+                    const float *yr = yp + (size_t)oh * Wo;
+                    for (int ow = 0; ow < full; ow += 8) {
+                        vf8 g = vf8_load(yr + ow);
+                        for (int kh = 0; kh < K; kh++) {
+                            const float *xr = buf + (size_t)(oh + kh * d) * Wp + ow;
+                            for (int kw = 0; kw < K; kw++) acc[kh * K + kw] = vf8_fma(g, vf8_load(xr + kw * d), acc[kh * K + kw]);
+                        }
+                    }
+                    for (int ow = full; ow < Wo; ow++)
+                        for (int t = 0; t < KK; t++) {
+                            float *l = &tail[t * 8 + (ow - full) % 8];
+                            *l = fmaf(yr[ow], buf[(size_t)(oh * s + (t / K) * d) * Wp + ow * s + (t % K) * d], *l);
+                        }
+                }
+            }
+            for (int t = 0; t < KK; t++) {
+                float r = 0;
+                for (int j = 0; j < 8; j++) r += tail[t * 8 + j];
+                dw[(size_t)c * KK + t] = vf8_sum(acc[t]) + r;
+            }
+        }
+        free(buf);
+    }
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory") : TD_OK;
+}
+
+/* ----------------------------------------------------------- dispatch */
+
+int conv_f32_fast(const kernel_args *a, td_status *result)
+{
+    op_kind op = a->nd->op;
+    shape4 x = op == OP_CONV2D_BWD_DATA ? a->out_shape : a->in_shape[0];
+    shape4 w = op == OP_CONV2D_BWD_FILTER ? a->out_shape : a->in_shape[1];
+    if (is_pointwise(w, P)) {
+        *result = op == OP_CONV2D ? pw_forward(a) : op == OP_CONV2D_BWD_DATA ? pw_backward_data(a) : pw_backward_filter(a);
+        return 1;
+    }
+    if (!is_depthwise(x, w, P)) return 0;
+    if (op == OP_CONV2D) {
+        *result = dw_forward(a);
+        return 1;
+    }
+    if (op == OP_CONV2D_BWD_FILTER) {
+        *result = dw_backward_filter(a);
+        return 1;
+    }
+    /* the flipped-kernel form needs a same-size stride-1 convolution */
+    if (P->stride == 1 && 2 * P->pad == P->dil * (w.h - 1)) {
+        *result = dw_backward_data_s1(a);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* 8-wide f32 vector helpers: AVX2 + FMA intrinsics when the compiler
+ * targets them, otherwise plain loops over fmaf. A fused multiply-add is
+ * correctly rounded in both, so both give the same bits. */
+#ifndef TSEDARTS_REF_SIMD_H
+#define TSEDARTS_REF_SIMD_H
+
+#include <math.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 vf8;
+static inline vf8 vf8_zero(void) { return _mm256_setzero_ps(); }
+static inline vf8 vf8_set1(float x) { return _mm256_set1_ps(x); }
+static inline vf8 vf8_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf8_store(float *p, vf8 v) { _mm256_storeu_ps(p, v); }
+static inline vf8 vf8_fma(vf8 a, vf8 b, vf8 c) { return _mm256_fmadd_ps(a, b, c); }
+#else
+typedef struct {
+    float v[8];
+} vf8;
+static inline vf8 vf8_zero(void) { vf8 r = {{0}}; return r; }
+static inline vf8 vf8_set1(float x)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = x;
+    return r;
+}
+static inline vf8 vf8_load(const float *p)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = p[i];
+    return r;
+}
+static inline void vf8_store(float *p, vf8 v)
+{
+    for (int i = 0; i < 8; i++) p[i] = v.v[i];
+}
+static inline vf8 vf8_fma(vf8 a, vf8 b, vf8 c)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = fmaf(a.v[i], b.v[i], c.v[i]);
+    return r;
+}
+#endif
+
+/* Lanes summed pairwise in a fixed order. */
+static inline float vf8_sum(vf8 v)
+{
+    float l[8];
+    vf8_store(l, v);
+    return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
+#endif
