@@ -32,6 +32,10 @@ static inline size_t axis_index(shape4 s, int axis, size_t e)
 
 td_status FN(ref_sum_axis)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (axis_f32_fast(a, &fast)) return fast;
+#endif
     shape4 s = a->in_shape[0];
     const REAL *x = IN(0);
     REAL *y = OUT;
@@ -47,6 +51,10 @@ td_status FN(ref_sum_axis)(const kernel_args *a)
 
 td_status FN(ref_dot_axis)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (axis_f32_fast(a, &fast)) return fast;
+#endif
     shape4 s = a->in_shape[0];
     const REAL *x = IN(0), *z = IN(1);
     REAL *y = OUT;

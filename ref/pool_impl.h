@@ -43,6 +43,10 @@ static inline int FN(pool_argmax)(const REAL *xp, const pool_geom *g, int oh, in
 
 td_status FN(ref_maxpool)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (pool_f32_fast(a, &fast)) return fast;
+#endif
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, P);
     const REAL *x = IN(0);
     REAL *y = OUT;
@@ -58,6 +62,10 @@ td_status FN(ref_maxpool)(const kernel_args *a)
 
 td_status FN(ref_maxpool_gather)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (pool_f32_fast(a, &fast)) return fast;
+#endif
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, P);
     const REAL *x = IN(0), *t = IN(1);
     REAL *y = OUT;
@@ -73,6 +81,10 @@ td_status FN(ref_maxpool_gather)(const kernel_args *a)
 
 td_status FN(ref_maxpool_scatter)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (pool_f32_fast(a, &fast)) return fast;
+#endif
     pool_geom g = pool_geom_make(a->in_shape[0], a->in_shape[1], P);
     const REAL *x = IN(0), *gr = IN(1);
     REAL *dx = OUT;
@@ -89,6 +101,10 @@ td_status FN(ref_maxpool_scatter)(const kernel_args *a)
 
 td_status FN(ref_avgpool)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (pool_f32_fast(a, &fast)) return fast;
+#endif
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, P);
     int count_pad = P->count_pad;
     const REAL *x = IN(0);
@@ -113,6 +129,10 @@ td_status FN(ref_avgpool)(const kernel_args *a)
 
 td_status FN(ref_avgpool_bwd)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    td_status fast;
+    if (pool_f32_fast(a, &fast)) return fast;
+#endif
     pool_geom g = pool_geom_make(a->out_shape, a->in_shape[0], P);
     int count_pad = P->count_pad;
     const REAL *gr = IN(0);

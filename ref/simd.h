@@ -14,6 +14,10 @@ static inline vf8 vf8_set1(float x) { return _mm256_set1_ps(x); }
 static inline vf8 vf8_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf8_store(float *p, vf8 v) { _mm256_storeu_ps(p, v); }
 static inline vf8 vf8_fma(vf8 a, vf8 b, vf8 c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf8 vf8_add(vf8 a, vf8 b) { return _mm256_add_ps(a, b); }
+static inline vf8 vf8_mul(vf8 a, vf8 b) { return _mm256_mul_ps(a, b); }
+/* max(a, b) keeps a unless b > a (like the scalar "if (v > best)") */
+static inline vf8 vf8_max(vf8 a, vf8 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(b, a, _CMP_GT_OQ)); }
 #else
 typedef struct {
     float v[8];
@@ -39,6 +43,24 @@ static inline vf8 vf8_fma(vf8 a, vf8 b, vf8 c)
 {
     vf8 r;
     for (int i = 0; i < 8; i++) r.v[i] = fmaf(a.v[i], b.v[i], c.v[i]);
+    return r;
+}
+static inline vf8 vf8_add(vf8 a, vf8 b)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = a.v[i] + b.v[i];
+    return r;
+}
+static inline vf8 vf8_mul(vf8 a, vf8 b)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = a.v[i] * b.v[i];
+    return r;
+}
+static inline vf8 vf8_max(vf8 a, vf8 b)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = b.v[i] > a.v[i] ? b.v[i] : a.v[i];
     return r;
 }
 #endif

@@ -1,0 +1,201 @@
+/* Fast f32 paths for the DARTS pooling ops (3x3 windows, padding 1, stride
+ * 1 or 2). Planes are copied into a padded buffer so windows need no
+ * bounds checks: zeros for averages (a zero tap adds nothing, so sums stay
+ * bit-identical to the plain kernels) and -inf for maxima (padding never
+ * wins). The argmax is the first maximum in row-major window order, as in
+ * the plain kernels. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref_pool_fast.h"
+#include "ref_template.h"
+#include "simd.h"
+
+#define REAL float
+
+typedef struct geom {
+    int H, W, Ho, Wo, s, Wp, Hp;
+} geom;
+
+static int fits(const kernel_args *a, shape4 x, shape4 y, geom *g)
+{
+    const node_params *p = P;
+    if (p->k != 3 || p->pad != 1 || (p->stride != 1 && p->stride != 2) || (a->nd->op == OP_AVGPOOL && p->count_pad) ||
+        (a->nd->op == OP_AVGPOOL_BWD && p->count_pad))
+        return 0;
+    g->H = x.h;
+    g->W = x.w;
+    g->Ho = y.h;
+    g->Wo = y.w;
+    g->s = p->stride;
+    g->Wp = x.w + 2;
+    g->Hp = x.h + 2;
+    return 1;
+}
+
+static void pad_plane(const float *src, const geom *g, float fill, float *dst)
+{
+    for (int i = 0; i < g->Hp * g->Wp; i++) dst[i] = fill;
+    for (int h = 0; h < g->H; h++) memcpy(dst + (size_t)(h + 1) * g->Wp + 1, src + (size_t)h * g->W, (size_t)g->W * sizeof *dst);
+}
+
+/* Number of in-image pixels of output (oh, ow)'s window. */
+static inline float window_count(const geom *g, int oh, int ow)
+{
+    int h0 = oh * g->s - 1, w0 = ow * g->s - 1;
+    int hs = (h0 < 0 ? 0 : h0), he = (h0 + 3 > g->H ? g->H : h0 + 3);
+    int ws = (w0 < 0 ? 0 : w0), we = (w0 + 3 > g->W ? g->W : w0 + 3);
+    return (float)((he - hs) * (we - ws));
+}
+
+/* Sum (avg) or max over each window, in row-major tap order. */
+static void window_reduce(const float *xp, const geom *g, int is_max, float *y)
+{
+    for (int oh = 0; oh < g->Ho; oh++) {
+        const float *r0 = xp + (size_t)(oh * g->s) * g->Wp;
+        float *yr = y + (size_t)oh * g->Wo;
+        int ow = 0;
+        if (g->s == 1 && !is_max) {
+            for (; ow + 8 <= g->Wo; ow += 8) {
+                vf8 acc = vf8_zero();
+                for (int kh = 0; kh < 3; kh++)
+                    for (int kw = 0; kw < 3; kw++) acc = vf8_add(acc, vf8_load(r0 + (size_t)kh * g->Wp + ow + kw));
+                vf8_store(yr + ow, acc);
+            }
+        } else if (g->s == 1) {
+            for (; ow + 8 <= g->Wo; ow += 8) {
+                vf8 m = vf8_load(r0 + ow);
+                for (int t = 1; t < 9; t++) m = vf8_max(m, vf8_load(r0 + (size_t)(t / 3) * g->Wp + ow + t % 3));
+                vf8_store(yr + ow, m);
+            }
+        }
+        for (; ow < g->Wo; ow++) {
+            const float *w0 = r0 + (size_t)ow * g->s;
+            float acc = is_max ? w0[0] : 0.0f;
+            for (int t = is_max ? 1 : 0; t < 9; t++) {
+                float v = w0[(size_t)(t / 3) * g->Wp + t % 3];
+                acc = is_max ? (v > acc ? v : acc) : acc + v;
+            }
+            yr[ow] = acc;
+        }
+        if (!is_max)
+            for (int o = 0; o < g->Wo; o++) yr[o] = yr[o] / window_count(g, oh, o);
+    }
+}
+
+/* Offset (in the padded plane) of each output's first maximum. */
+static void argmax_plane(const float *xp, const geom *g, int *idx)
+{
+    for (int oh = 0; oh < g->Ho; oh++)
+        for (int ow = 0; ow < g->Wo; ow++) {
+            size_t base = (size_t)(oh * g->s) * g->Wp + (size_t)ow * g->s, best = base;
+            float bv = xp[base];
+            for (int t = 1; t < 9; t++) {
+                size_t o = base + (size_t)(t / 3) * g->Wp + t % 3;
+                if (xp[o] > bv) {
+                    bv = xp[o];
+                    best = o;
+                }
+            }
+            idx[oh * g->Wo + ow] = (int)best;
+        }
+}
+
+static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, int kind)
+{
+    int failed = 0;
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *buf = malloc((size_t)g->Hp * g->Wp * sizeof *buf);
+        float *pad2 = malloc((size_t)g->Hp * g->Wp * sizeof *pad2);
+        int *idx = malloc((size_t)g->Ho * g->Wo * sizeof *idx);
+        if (!buf || !pad2 || !idx) failed = 1;
+#pragma omp for schedule(static)
+        for (int pl = 0; pl < nplanes; pl++) {
+            if (!buf || !pad2 || !idx) continue;
+            size_t in_plane = (size_t)g->H * g->W, out_plane = (size_t)g->Ho * g->Wo;
+            switch (kind) {
+            case OP_MAXPOOL:
+            case OP_AVGPOOL:
+                pad_plane(IN(0) + pl * in_plane, g, kind == OP_MAXPOOL ? -INFINITY : 0.0f, buf);
+                window_reduce(buf, g, kind == OP_MAXPOOL, OUT + pl * out_plane);
+                break;
+            case OP_MAXPOOL_GATHER: {
+                pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
+                argmax_plane(buf, g, idx);
+                pad_plane(IN(1) + pl * in_plane, g, 0.0f, pad2);
+                float *y = OUT + pl * out_plane;
+                for (size_t o = 0; o < out_plane; o++) y[o] = pad2[idx[o]];
+                break;
+            }
+            case OP_MAXPOOL_SCATTER: {
+                pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
+                argmax_plane(buf, g, idx);
+                const float *gr = IN(1) + pl * out_plane;
+                memset(pad2, 0, (size_t)g->Hp * g->Wp * sizeof *pad2);
+                for (size_t o = 0; o < out_plane; o++) pad2[idx[o]] += gr[o];
+                float *dx = OUT + pl * in_plane;
+                for (int h = 0; h < g->H; h++)
+                    memcpy(dx + (size_t)h * g->W, pad2 + (size_t)(h + 1) * g->Wp + 1, (size_t)g->W * sizeof *dx);
+                break;
+            }
+            case OP_AVGPOOL_BWD: {
+                /* q = g / count, then each dx sums the q of the windows that
+                 * hold it, in the (oh, ow) order of the plain scatter. */
+                const float *gr = IN(0) + pl * out_plane;
+                float *dx = OUT + pl * in_plane;
+                if (g->s == 1) {
+                    memset(buf, 0, (size_t)g->Hp * g->Wp * sizeof *buf);
+                    for (int oh = 0; oh < g->Ho; oh++)
+                        for (int ow = 0; ow < g->Wo; ow++)
+                            buf[(size_t)(oh + 1) * g->Wp + ow + 1] = gr[oh * g->Wo + ow] / window_count(g, oh, ow);
+                    for (int ih = 0; ih < g->H; ih++) {
+                        float *xr = dx + (size_t)ih * g->W;
+                        int iw = 0;
+                        for (; iw + 8 <= g->W; iw += 8) {
+                            vf8 acc = vf8_zero();
+                            for (int t = 0; t < 9; t++)
+                                acc = vf8_add(acc, vf8_load(buf + (size_t)(ih + t / 3) * g->Wp + iw + t % 3));
+                            vf8_store(xr + iw, acc);
+                        }
+                        for (; iw < g->W; iw++) {
+                            float acc = 0;
+                            for (int t = 0; t < 9; t++) acc += buf[(size_t)(ih + t / 3) * g->Wp + iw + t % 3];
+                            xr[iw] = acc;
+                        }
+                    }
+                } else {
+                    memset(pad2, 0, (size_t)g->Hp * g->Wp * sizeof *pad2);
+                    for (int oh = 0; oh < g->Ho; oh++)
+                        for (int ow = 0; ow < g->Wo; ow++) {
+                            float v = gr[oh * g->Wo + ow] / window_count(g, oh, ow);
+                            float *w0 = pad2 + (size_t)(oh * 2) * g->Wp + ow * 2;
+                            for (int t = 0; t < 9; t++) w0[(size_t)(t / 3) * g->Wp + t % 3] += v;
+                        }
+                    for (int h = 0; h < g->H; h++)
+                        memcpy(dx + (size_t)h * g->W, pad2 + (size_t)(h + 1) * g->Wp + 1, (size_t)g->W * sizeof *dx);
+                }
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        free(buf);
+        free(pad2);
+        free(idx);
+    }
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", op_name(a->nd->op)) : TD_OK;
+}
+
+int pool_f32_fast(const kernel_args *a, td_status *result)
+{
+    op_kind op = a->nd->op;
+    shape4 x = op == OP_AVGPOOL_BWD || op == OP_MAXPOOL_SCATTER ? a->out_shape : a->in_shape[0];
+    shape4 y = op == OP_AVGPOOL_BWD ? a->in_shape[0] : op == OP_MAXPOOL_SCATTER ? a->in_shape[1] : a->out_shape;
+    geom g;
+    if (!fits(a, x, y, &g)) return 0;
+    *result = run_planes(a, &g, x.n * x.c, op);
+    return 1;
+}
