@@ -239,7 +239,51 @@ static void dw_plane_s1(const float *xp, int Wp, const float *w, int K, int d, f
     }
 }
 
-/* The same with stride s (scalar; reduction cells only). */
+/* Splits a padded plane (Hp x Wp) into its even and odd columns, each
+ * Hp x Wh with Wh = (Wp + 1) / 2, so stride-2 taps read contiguously. */
+static void deinterleave(const float *xp, int Hp, int Wp, float *ev, float *od)
+{
+    int Wh = (Wp + 1) / 2;
+    for (int h = 0; h < Hp; h++) {
+        const float *r = xp + (size_t)h * Wp;
+        float *e = ev + (size_t)h * Wh, *o = od + (size_t)h * Wh;
+        for (int j = 0; j < Wh; j++) {
+            e[j] = 2 * j < Wp ? r[2 * j] : 0.0f;
+            o[j] = 2 * j + 1 < Wp ? r[2 * j + 1] : 0.0f;
+        }
+    }
+}
+
+/* Column 2 ow + c of a padded row lives in half (c odd) at ow + c / 2. */
+static inline const float *half_at(const float *ev, const float *od, int Wh, int row, int c)
+{
+    return ((c & 1) ? od : ev) + (size_t)row * Wh + c / 2;
+}
+
+/* Stride 2: y[oh][ow] = sum over taps of w x[2 oh + kh d][2 ow + kw d]. */
+static void dw_plane_s2(const float *ev, const float *od, int Wh, const float *w, int K, int d, float *y, int Ho, int Wo)
+{
+    for (int oh = 0; oh < Ho; oh++) {
+        float *yr = y + (size_t)oh * Wo;
+        int ow = 0;
+        for (; ow + 8 <= Wo; ow += 8) {
+            vf8 acc = vf8_zero();
+            for (int kh = 0; kh < K; kh++)
+                for (int kw = 0; kw < K; kw++)
+                    acc = vf8_fma(vf8_set1(w[kh * K + kw]), vf8_load(half_at(ev, od, Wh, 2 * oh + kh * d, kw * d) + ow), acc);
+            vf8_store(yr + ow, acc);
+        }
+        for (; ow < Wo; ow++) {
+            float acc = 0;
+            for (int kh = 0; kh < K; kh++)
+                for (int kw = 0; kw < K; kw++)
+                    acc = fmaf(w[kh * K + kw], half_at(ev, od, Wh, 2 * oh + kh * d, kw * d)[ow], acc);
+            yr[ow] = acc;
+        }
+    }
+}
+
+/* The same with any other stride (scalar; not used by DARTS). */
 static void dw_plane_strided(const float *xp, int Wp, const float *w, int K, int d, int s, float *y, int Ho, int Wo)
 {
     for (int oh = 0; oh < Ho; oh++)
@@ -258,23 +302,30 @@ static td_status dw_forward(const kernel_args *a)
     float *y = OUT;
     shape4 xs = a->in_shape[0], ws = a->in_shape[1], ys = a->out_shape;
     int C = xs.c, H = xs.h, W = xs.w, K = ws.h, s = P->stride, p = P->pad, d = P->dil;
-    int Wp = W + 2 * p, Hp = H + 2 * p, failed = 0;
+    int Wp = W + 2 * p, Hp = H + 2 * p, Wh = (Wp + 1) / 2, failed = 0;
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
-        if (!buf) failed = 1;
+        float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
+        if (!buf || !ev || !od) failed = 1;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < xs.n; n++)
             for (int c = 0; c < C; c++) {
-                if (!buf) continue;
+                if (!buf || !ev || !od) continue;
                 pad_plane(x + ((size_t)n * C + c) * H * W, H, W, p, buf, Wp);
                 float *yp = y + ((size_t)n * C + c) * ys.h * ys.w;
-                if (s == 1)
+                if (s == 1) {
                     dw_plane_s1(buf, Wp, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
-                else
+                } else if (s == 2) {
+                    deinterleave(buf, Hp, Wp, ev, od);
+                    dw_plane_s2(ev, od, Wh, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
+                } else {
                     dw_plane_strided(buf, Wp, w + (size_t)c * K * K, K, d, s, yp, ys.h, ys.w);
+                }
             }
         free(buf);
+        free(ev);
+        free(od);
     }
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory") : TD_OK;
 }
@@ -309,6 +360,50 @@ static td_status dw_backward_data_s1(const kernel_args *a)
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
 }
 
+/* Stride 2: dx_padded[2 oh + kh d][2 ow + kw d] += w dy[oh][ow], taps in
+ * order, accumulated in the even/odd column halves, then interleaved. */
+static td_status dw_backward_data_s2(const kernel_args *a)
+{
+    const float *dy = IN(0), *w = IN(1);
+    float *dx = OUT;
+    shape4 ys = a->in_shape[0], ws = a->in_shape[1], xs = a->out_shape;
+    int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = ws.h, p = P->pad, d = P->dil;
+    int Wp = W + 2 * p, Hp = H + 2 * p, Wh = (Wp + 1) / 2, failed = 0;
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
+        if (!ev || !od) failed = 1;
+#pragma omp for collapse(2) schedule(static)
+        for (int n = 0; n < xs.n; n++)
+            for (int c = 0; c < C; c++) {
+                if (!ev || !od) continue;
+                const float *yp = dy + ((size_t)n * C + c) * Ho * Wo, *wp = w + (size_t)c * K * K;
+                memset(ev, 0, (size_t)Hp * Wh * sizeof *ev);
+                memset(od, 0, (size_t)Hp * Wh * sizeof *od);
+                for (int kh = 0; kh < K; kh++)
+                    for (int kw = 0; kw < K; kw++) {
+                        vf8 wv = vf8_set1(wp[kh * K + kw]);
+                        for (int oh = 0; oh < Ho; oh++) {
+                            float *dst = (float *)half_at(ev, od, Wh, 2 * oh + kh * d, kw * d);
+                            const float *yr = yp + (size_t)oh * Wo;
+                            int ow = 0;
+                            for (; ow + 8 <= Wo; ow += 8) vf8_store(dst + ow, vf8_fma(wv, vf8_load(yr + ow), vf8_load(dst + ow)));
+                            for (; ow < Wo; ow++) dst[ow] = fmaf(wp[kh * K + kw], yr[ow], dst[ow]);
+                        }
+                    }
+                float *dxp = dx + ((size_t)n * C + c) * H * W;
+                for (int h = 0; h < H; h++)
+                    for (int x = 0; x < W; x++) {
+                        int col = x + p;
+                        dxp[(size_t)h * W + x] = ((col & 1) ? od : ev)[(size_t)(h + p) * Wh + col / 2];
+                    }
+            }
+        free(ev);
+        free(od);
+    }
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
+}
+
 /* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, one vector of
  * 8 partial sums per tap (taps x 8 lanes), n-major, then rows. */
 static td_status dw_backward_filter(const kernel_args *a)
@@ -317,28 +412,37 @@ static td_status dw_backward_filter(const kernel_args *a)
     float *dw = OUT;
     shape4 xs = a->in_shape[0], ys = a->in_shape[1], ws = a->out_shape;
     int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = ws.h, s = P->stride, p = P->pad, d = P->dil;
-    int Wp = W + 2 * p, Hp = H + 2 * p, KK = K * K, full = s == 1 ? Wo / 8 * 8 : 0, failed = 0;
+    int Wp = W + 2 * p, Hp = H + 2 * p, Wh = (Wp + 1) / 2, KK = K * K, full = s <= 2 ? Wo / 8 * 8 : 0, failed = 0;
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
         vf8 acc[MAX_TAPS]; /* on the stack: vector alignment */
         float tail[MAX_TAPS * 8];
-        if (!buf) failed = 1;
+        if (!buf || !ev || !od) failed = 1;
 #pragma omp for schedule(static)
         for (int c = 0; c < C; c++) {
-            if (!buf) continue;
+            if (!buf || !ev || !od) continue;
             for (int t = 0; t < KK; t++) acc[t] = vf8_zero();
             memset(tail, 0, (size_t)KK * 8 * sizeof *tail);
             for (int n = 0; n < xs.n; n++) {
                 pad_plane(x + ((size_t)n * C + c) * H * W, H, W, p, buf, Wp);
+                if (s == 2) deinterleave(buf, Hp, Wp, ev, od);
                 const float *yp = dy + ((size_t)n * C + c) * Ho * Wo;
                 for (int oh = 0; oh < Ho; oh++) {
                     const float *yr = yp + (size_t)oh * Wo;
                     for (int ow = 0; ow < full; ow += 8) {
                         vf8 g = vf8_load(yr + ow);
                         for (int kh = 0; kh < K; kh++) {
-                            const float *xr = buf + (size_t)(oh + kh * d) * Wp + ow;
-                            for (int kw = 0; kw < K; kw++) acc[kh * K + kw] = vf8_fma(g, vf8_load(xr + kw * d), acc[kh * K + kw]);
+                            if (s == 1) {
+                                const float *xr = buf + (size_t)(oh + kh * d) * Wp + ow;
+                                for (int kw = 0; kw < K; kw++)
+                                    acc[kh * K + kw] = vf8_fma(g, vf8_load(xr + kw * d), acc[kh * K + kw]);
+                            } else {
+                                for (int kw = 0; kw < K; kw++)
+                                    acc[kh * K + kw] = vf8_fma(g, vf8_load(half_at(ev, od, Wh, 2 * oh + kh * d, kw * d) + ow),
+                                                               acc[kh * K + kw]);
+                            }
                         }
                     }
                     for (int ow = full; ow < Wo; ow++)
@@ -355,6 +459,8 @@ static td_status dw_backward_filter(const kernel_args *a)
             }
         }
         free(buf);
+        free(ev);
+        free(od);
     }
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory") : TD_OK;
 }
@@ -382,6 +488,10 @@ int conv_f32_fast(const kernel_args *a, td_status *result)
     /* the flipped-kernel form needs a same-size stride-1 convolution */
     if (P->stride == 1 && 2 * P->pad == P->dil * (w.h - 1)) {
         *result = dw_backward_data_s1(a);
+        return 1;
+    }
+    if (P->stride == 2) {
+        *result = dw_backward_data_s2(a);
         return 1;
     }
     return 0;

@@ -84,11 +84,28 @@ static void window_reduce(const float *xp, const geom *g, int is_max, float *y)
     }
 }
 
-/* Offset (in the padded plane) of each output's first maximum. */
+/* Offset (in the padded plane) of each output's first maximum: a later tap
+ * replaces the best only when strictly greater. */
 static void argmax_plane(const float *xp, const geom *g, int *idx)
 {
-    for (int oh = 0; oh < g->Ho; oh++)
-        for (int ow = 0; ow < g->Wo; ow++) {
+    for (int oh = 0; oh < g->Ho; oh++) {
+        int ow = 0;
+        if (g->s == 1) {
+            for (; ow + 8 <= g->Wo; ow += 8) {
+                size_t base = (size_t)oh * g->Wp + ow;
+                vf8 bv = vf8_load(xp + base);
+                vi8 bi = vi8_ramp((int)base);
+                for (int t = 1; t < 9; t++) {
+                    size_t o = base + (size_t)(t / 3) * g->Wp + t % 3;
+                    vf8 v = vf8_load(xp + o);
+                    vf8 gt = vf8_gt(v, bv);
+                    bv = vf8_select(gt, v, bv);
+                    bi = vi8_select(gt, vi8_ramp((int)o), bi);
+                }
+                vi8_store(idx + oh * g->Wo + ow, bi);
+            }
+        }
+        for (; ow < g->Wo; ow++) {
             size_t base = (size_t)(oh * g->s) * g->Wp + (size_t)ow * g->s, best = base;
             float bv = xp[base];
             for (int t = 1; t < 9; t++) {
@@ -100,6 +117,7 @@ static void argmax_plane(const float *xp, const geom *g, int *idx)
             }
             idx[oh * g->Wo + ow] = (int)best;
         }
+    }
 }
 
 static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, int kind)

@@ -16,6 +16,16 @@ static inline void vf8_store(float *p, vf8 v) { _mm256_storeu_ps(p, v); }
 static inline vf8 vf8_fma(vf8 a, vf8 b, vf8 c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf8 vf8_add(vf8 a, vf8 b) { return _mm256_add_ps(a, b); }
 static inline vf8 vf8_mul(vf8 a, vf8 b) { return _mm256_mul_ps(a, b); }
+/* Lane masks and int lanes, for argmax. */
+typedef __m256i vi8;
+static inline vf8 vf8_gt(vf8 a, vf8 b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+static inline vf8 vf8_select(vf8 mask, vf8 a, vf8 b) { return _mm256_blendv_ps(b, a, mask); }
+static inline vi8 vi8_ramp(int start) { return _mm256_add_epi32(_mm256_set1_epi32(start), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
+{
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), mask));
+}
+static inline void vi8_store(int *p, vi8 v) { _mm256_storeu_si256((__m256i *)p, v); }
 /* max(a, b) keeps a unless b > a (like the scalar "if (v > best)") */
 static inline vf8 vf8_max(vf8 a, vf8 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(b, a, _CMP_GT_OQ)); }
 #else
@@ -56,6 +66,37 @@ static inline vf8 vf8_mul(vf8 a, vf8 b)
     vf8 r;
     for (int i = 0; i < 8; i++) r.v[i] = a.v[i] * b.v[i];
     return r;
+}
+typedef struct {
+    int v[8];
+} vi8;
+static inline vf8 vf8_gt(vf8 a, vf8 b)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = a.v[i] > b.v[i] ? 1.0f : 0.0f;
+    return r;
+}
+static inline vf8 vf8_select(vf8 mask, vf8 a, vf8 b)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = mask.v[i] != 0.0f ? a.v[i] : b.v[i];
+    return r;
+}
+static inline vi8 vi8_ramp(int start)
+{
+    vi8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = start + i;
+    return r;
+}
+static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
+{
+    vi8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = mask.v[i] != 0.0f ? a.v[i] : b.v[i];
+    return r;
+}
+static inline void vi8_store(int *p, vi8 v)
+{
+    for (int i = 0; i < 8; i++) p[i] = v.v[i];
 }
 static inline vf8 vf8_max(vf8 a, vf8 b)
 {
