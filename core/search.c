@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tsedarts/checkpoint.h"
+#include "tsedarts/rundir.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/data.h"
@@ -230,10 +231,9 @@ static int state_sections(search_state *st, ckpt_section *s)
     return n;
 }
 
-static char *state_meta(const search_state *st, size_t metrics_bytes)
+static char *state_meta(const search_state *st)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "config_hash", json_string(st->config_hash));
     json_object_set_new(o, "epoch", json_integer(st->epoch));
     json_object_set_new(o, "unit", json_integer(st->unit));
     json_object_set_new(o, "arch_steps", json_integer(st->arch_steps));
@@ -243,79 +243,41 @@ static char *state_meta(const search_state *st, size_t metrics_bytes)
     json_object_set_new(o, "count", json_integer(st->acc.count));
     json_object_set_new(o, "tse_sum", json_real(st->acc.tse_sum));
     json_object_set_new(o, "tse_groups", json_integer(st->acc.tse_groups));
-    json_object_set_new(o, "metrics_bytes", json_integer((json_int_t)metrics_bytes));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
 }
 
-static size_t file_size(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fclose(f);
-    return n < 0 ? 0 : (size_t)n;
-}
-
 static td_status save_checkpoint(search_state *st)
 {
-    TD_CHECK(st->m.be->sync());
     ckpt_section s[CHECKPOINT_MAX_SECTIONS];
     int n = state_sections(st, s);
-    /* Device buffers are staged through host memory. */
-    void *host[CHECKPOINT_MAX_SECTIONS] = {0};
-    if (st->m.be->device_memory)
-        for (int i = 0; i < n; i++) {
-            host[i] = malloc(s[i].bytes + 1);
-            TD_CHECK(st->m.be->download(host[i], s[i].data, s[i].bytes));
-            s[i].data = host[i];
-        }
-    char *meta = state_meta(st, file_size(st->metrics.path));
-    td_status r = checkpoint_write(st->ckpt_path, meta, s, n);
+    char *meta = state_meta(st);
+    td_status r = run_checkpoint_save(st->ckpt_path, st->m.be, st->config_hash, meta, st->metrics.path, s, n);
     free(meta);
-    for (int i = 0; i < n; i++) free(host[i]);
     return r;
 }
 
 static td_status load_checkpoint(search_state *st)
 {
-    ckpt_file f;
-    TD_CHECK(checkpoint_read(st->ckpt_path, &f));
+    ckpt_section s[CHECKPOINT_MAX_SECTIONS];
+    int n = state_sections(st, s);
+    char *meta = NULL;
+    TD_CHECK(run_checkpoint_load(st->ckpt_path, st->m.be, st->config_hash, st->metrics.path, s, n, &meta));
     json_error_t err;
-    json_t *o = json_loads(f.meta_json, 0, &err);
-    td_status s = TD_OK;
-    const char *h = o ? json_string_value(json_object_get(o, "config_hash")) : NULL;
-    if (!h || strcmp(h, st->config_hash) != 0) {
-        s = TD_FAIL(TD_ERR_STATE, "%s: checkpoint belongs to another configuration", st->ckpt_path);
-    } else {
-        st->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
-        st->unit = (int)json_integer_value(json_object_get(o, "unit"));
-        st->arch_steps = (long)json_integer_value(json_object_get(o, "arch_steps"));
-        st->weight_steps = (long)json_integer_value(json_object_get(o, "weight_steps"));
-        st->acc.loss_sum = json_number_value(json_object_get(o, "loss_sum"));
-        st->acc.correct = (long)json_integer_value(json_object_get(o, "correct"));
-        st->acc.count = (long)json_integer_value(json_object_get(o, "count"));
-        st->acc.tse_sum = json_number_value(json_object_get(o, "tse_sum"));
-        st->acc.tse_groups = (long)json_integer_value(json_object_get(o, "tse_groups"));
-        size_t mb = (size_t)json_integer_value(json_object_get(o, "metrics_bytes"));
-        /* Log lines written after this checkpoint are dropped: the run will
-         * write them again, identically. */
-        if (file_exists(st->metrics.path) && file_size(st->metrics.path) > mb) s = file_truncate(st->metrics.path, mb);
-        ckpt_section sec[CHECKPOINT_MAX_SECTIONS];
-        int n = state_sections(st, sec);
-        for (int i = 0; s == TD_OK && i < n; i++) {
-            void *tmp = malloc(sec[i].bytes + 1);
-            s = checkpoint_section(&f, sec[i].name, tmp, sec[i].bytes);
-            if (s == TD_OK) s = st->m.be->upload((void *)sec[i].data, tmp, sec[i].bytes);
-            free(tmp);
-        }
-    }
-    if (o) json_decref(o);
-    checkpoint_free(&f);
-    if (s == TD_OK) s = chain_log_open(&st->metrics, st->metrics.path);
-    return s;
+    json_t *o = json_loads(meta, 0, &err);
+    free(meta);
+    st->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
+    st->unit = (int)json_integer_value(json_object_get(o, "unit"));
+    st->arch_steps = (long)json_integer_value(json_object_get(o, "arch_steps"));
+    st->weight_steps = (long)json_integer_value(json_object_get(o, "weight_steps"));
+    st->acc.loss_sum = json_number_value(json_object_get(o, "loss_sum"));
+    st->acc.correct = (long)json_integer_value(json_object_get(o, "correct"));
+    st->acc.count = (long)json_integer_value(json_object_get(o, "count"));
+    st->acc.tse_sum = json_number_value(json_object_get(o, "tse_sum"));
+    st->acc.tse_groups = (long)json_integer_value(json_object_get(o, "tse_groups"));
+    json_decref(o);
+    return chain_log_open(&st->metrics, st->metrics.path);
 }
 
 /* ------------------------------------------------------------ epoch end */
@@ -439,46 +401,20 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (!st->opt.be) st->opt.be = backend_cpu();
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
-    td_status s = dir_create(opt->out_dir);
     snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
-    snprintf(path, sizeof path, "%s/config.json", opt->out_dir);
-    if (s == TD_OK && !opt->resume && (file_exists(path) || file_exists(st->ckpt_path)))
-        s = TD_FAIL(TD_ERR_STATE, "%s already holds a run; resume it with --resume %s or choose another --out",
-                    opt->out_dir, opt->out_dir);
-    if (s == TD_OK) s = search_load_data(st);
-    char *cfg_json = NULL;
+    td_status s = search_load_data(st);
     if (s == TD_OK) {
-        cfg_json = search_config_json(&st->cfg);
-        sha256_buffer(cfg_json, strlen(cfg_json), st->config_hash);
-        if (opt->resume) {
-            char *old = NULL;
-            s = file_read_all(path, &old, NULL);
-            if (s == TD_OK && strncmp(old, cfg_json, strlen(cfg_json)) != 0)
-                s = TD_FAIL(TD_ERR_STATE, "%s: the run there has a different configuration; not resuming", path);
-            free(old);
-        } else {
-            char *text = malloc(strlen(cfg_json) + 2);
-            sprintf(text, "%s\n", cfg_json);
-            s = file_write_text_atomic(path, text);
-            free(text);
-            if (s == TD_OK) {
-                char *fp = fingerprint_json(omp_get_max_threads(), NULL);
-                snprintf(path, sizeof path, "%s/env.json", opt->out_dir);
-                s = file_write_text_atomic(path, fp);
-                free(fp);
-            }
-        }
+        char *cfg_json = search_config_json(&st->cfg);
+        s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), NULL, st->config_hash);
+        free(cfg_json);
     }
-    free(cfg_json);
     if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
     if (s == TD_OK) s = search_alloc_buffers(st);
     snprintf(path, sizeof path, "%s/metrics.jsonl", opt->out_dir);
     snprintf(st->metrics.path, sizeof st->metrics.path, "%s", path);
     if (s == TD_OK) {
-        if (opt->resume && file_exists(st->ckpt_path)) {
+        if (opt->resume) {
             s = load_checkpoint(st);
-        } else if (opt->resume) {
-            s = TD_FAIL(TD_ERR_STATE, "%s: no checkpoint to resume from", st->ckpt_path);
         } else {
             s = model_init_params(&st->m, st->cfg.seed);
             if (s == TD_OK) s = chain_log_open(&st->metrics, path);

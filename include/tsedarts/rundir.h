@@ -1,0 +1,31 @@
+/* What every long run (search, train) does with its directory: a config it
+ * refuses to overwrite or mix, an environment fingerprint, checkpoints that
+ * stage device memory through the host, and a hash-chained metrics log
+ * that is cut back to the checkpoint on resume. */
+#ifndef TSEDARTS_RUNDIR_H
+#define TSEDARTS_RUNDIR_H
+
+#include "tsedarts/backend.h"
+#include "tsedarts/checkpoint.h"
+#include "tsedarts/hash.h"
+
+/* Creates dir; a fresh run refuses a directory that already holds one; a
+ * resumed run refuses a different config. Writes config.json (config_json
+ * plus newline) and env.json for fresh runs; *hash = SHA-256(config_json). */
+td_status rundir_prepare(const char *dir, const char *config_json, int resume, int threads, const char *device_json,
+                         char hash[SHA256_HEX_LEN]);
+
+/* Writes sections (backend memory) and meta_json (a JSON object) to path;
+ * the meta gains "config_hash" and "metrics_bytes" (size of metrics_path). */
+td_status run_checkpoint_save(const char *path, const backend *be, const char *config_hash, const char *meta_json,
+                              const char *metrics_path, ckpt_section *s, int n);
+
+/* Loads sections into backend memory, checks config_hash, cuts the metrics
+ * log back to its size at the checkpoint; *meta_json (malloc'd) gets the
+ * meta object for the caller's own fields. */
+td_status run_checkpoint_load(const char *path, const backend *be, const char *config_hash, const char *metrics_path,
+                              ckpt_section *s, int n, char **meta_json);
+
+size_t file_size_of(const char *path);
+
+#endif
