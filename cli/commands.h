@@ -5,6 +5,7 @@
 int cmd_selftest(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_genotype(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

@@ -12,6 +12,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"search", cmd_search, "architecture search: darts1, darts2 or tse"},
+    {"train", cmd_train, "retrain a genotype from scratch and report test error"},
     {"genotype", cmd_genotype, "show a genotype as text, DARTS Python syntax or Graphviz DOT"},
     {"bench", cmd_bench, "benchmark a search step (time, GFLOP/s, memory)"},
     {"info", cmd_info, "print a network's parameter counts"},

@@ -44,7 +44,7 @@ int evalnet_mask_count(const evalnet_config *c)
 }
 
 static int eval_cell(layer_builder *b, const genotype_cell *cell, int s0, int s1, int C, int reduction,
-                     int reduction_prev, int batch, int *mask_next, int drop)
+                     int reduction_prev, int batch, int *mask_next, int *mask_count, int drop)
 {
     graph *g = b->g;
     int states[2 + 4];
@@ -65,6 +65,7 @@ static int eval_cell(layer_builder *b, const genotype_cell *cell, int s0, int s1
             if (drop && !identity) {
                 int m = graph_input(g, shape_make(batch, 1, 1, 1), 0);
                 if (*mask_next < 0) *mask_next = m;
+                (*mask_count)++;
                 h[e] = op_scale_axis(g, h[e], m, AXIS_N);
             }
         }
@@ -98,6 +99,7 @@ static td_status linear_build(layer_builder *b, const evalnet_config *c, int bat
     io->images = graph_input(g, shape_make(batch, c->in_ch, c->hw, c->hw), 0);
     io->labels = graph_input(g, shape_make(batch, 1, 1, 1), 1);
     io->aux_logits = io->drop_mask = -1;
+    io->n_masks = 0;
     io->alphas[0] = io->alphas[1] = -1;
     /* a full-image convolution is a linear map of all pixels */
     int z = layer_conv(b, "linear", io->images, c->classes, c->hw, 1, 0, 1, 1);
@@ -121,6 +123,7 @@ td_status evalnet_build(layer_builder *b, const void *cfgp, int batch, net_io *i
     io->labels = graph_input(g, shape_make(batch, 1, 1, 1), 1);
     io->aux_logits = -1;
     io->drop_mask = -1;
+    io->n_masks = 0;
     io->alphas[0] = io->alphas[1] = -1;
     int drop = c->drop_path && b->train;
     int aux = c->auxiliary && b->train;
@@ -134,7 +137,7 @@ td_status evalnet_build(layer_builder *b, const void *cfgp, int batch, net_io *i
         if (red) c_curr *= 2;
         layer_push(b, "cells.%d", i);
         int out = eval_cell(b, red ? &c->geno.reduce : &c->geno.normal, s0, s1, c_curr, red, red_prev, batch,
-                            &io->drop_mask, drop);
+                            &io->drop_mask, &io->n_masks, drop);
         layer_pop(b);
         s0 = s1;
         s1 = out;

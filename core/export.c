@@ -5,6 +5,7 @@
 
 #include "tsedarts/buffers.h"
 #include "tsedarts/safetensors.h"
+#include "tsedarts/model.h"
 #include "tsedarts/search_internal.h"
 
 /* Host f32 copies of the three parameter roles. */

@@ -167,8 +167,10 @@ td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t
     const value *img = &g->values[ne->io.images];
     TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + img->offset * es, images, shape_numel(img->shape) * es));
     if (mask && ne->io.drop_mask >= 0) {
+        /* the masks are consecutive inputs: one upload */
         const value *mv = &g->values[ne->io.drop_mask];
-        TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + mv->offset * es, mask, shape_numel(mv->shape) * es));
+        TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + mv->offset * es, mask,
+                               (size_t)ne->io.n_masks * ne->batch * es));
     }
     TD_CHECK(m->be->upload(ne->io_buf[ROLE_LABEL], labels, (size_t)ne->batch * sizeof(int32_t)));
     TD_CHECK(exec_run(ne->ctx));

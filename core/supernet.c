@@ -56,6 +56,7 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
     io->labels = graph_input(g, shape_make(batch, 1, 1, 1), 1);
     io->aux_logits = -1;
     io->drop_mask = -1;
+    io->n_masks = 0;
     int C = cfg->C, c_curr = 3 * C;
     layer_push(b, "stem");
     int s = layer_conv(b, "0", io->images, c_curr, 3, 1, 1, 1, 1);

@@ -60,6 +60,13 @@ double net_exec_loss(const net_exec *ne, dtype dt);
 /* Correct predictions (first maximum) among the batch. */
 int net_exec_correct(const net_exec *ne, dtype dt, const int32_t *labels);
 
+/* Weights and BN statistics under PyTorch state_dict names (plus alphas
+ * when the model has them, and num_batches_tracked for each BN). */
+td_status model_export_safetensors(const model *m, const char *path, long batches_tracked);
+/* Loads weights, alphas and BN statistics by name; every parameter of the
+ * model must be present with its PyTorch shape. */
+td_status model_import_safetensors(model *m, const char *path);
+
 /* Host copies of a role buffer in f64, and back. */
 td_status model_download_f64(const model *m, value_role r, double *dst);
 td_status model_upload_f64(model *m, value_role r, const double *src);

@@ -78,11 +78,5 @@ td_status search_arch_step(search_state *st, const void *grad);
 td_status search_alphas_f64(search_state *st, double *normal, double *reduce);
 td_status search_export_alphas(search_state *st, const char *path);
 
-/* Weights and BN statistics under PyTorch state_dict names (plus alphas
- * when the model has them). */
-td_status model_export_safetensors(const model *m, const char *path, long batches_tracked);
-/* Loads weights, alphas and BN statistics by name; every parameter of the
- * model must be present with its PyTorch shape. */
-td_status model_import_safetensors(model *m, const char *path);
 
 #endif

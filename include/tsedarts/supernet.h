@@ -21,7 +21,8 @@ typedef struct net_io {
     int loss;     /* scalar mean cross-entropy */
     int alphas[2];/* alpha leaves: normal, reduce (-1 in eval nets) */
     int aux_logits; /* eval nets with the auxiliary head, else -1 */
-    int drop_mask;  /* eval nets with drop path: ROLE_INPUT, else -1 */
+    int drop_mask;  /* eval nets with drop path: the first mask input, else -1 */
+    int n_masks;    /* number of consecutive (batch, 1, 1, 1) mask inputs */
 } net_io;
 
 /* Appends the supernet forward pass for a batch to g, registering every

@@ -1,0 +1,431 @@
+/* The retraining loop. A unit of work is one step; everything a step draws
+ * (order, augmentation, drop-path masks) is keyed by (seed, epoch, step), so
+ * a checkpoint between steps resumes exactly. */
+#include "tsedarts/train.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsedarts/data.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/model.h"
+#include "tsedarts/philox.h"
+#include "tsedarts/rundir.h"
+#include "tsedarts/runtime.h"
+
+#define TRAIN_MAX_EXECS 8
+
+typedef struct train_state {
+    train_config cfg;
+    train_options opt;
+    model m;
+    net_exec *execs[TRAIN_MAX_EXECS];
+    int exec_eval[TRAIN_MAX_EXECS];
+    int n_execs;
+    dataset train, test;
+    int *ids_t, *ids_v; /* training and held-out image ids */
+    int n_t, n_v;
+    int *order, *batch_ids;
+    int order_epoch;
+    void *images, *masks;
+    int32_t *labels;
+    int n_masks;
+    void *momentum;
+    int epoch, step;
+    long steps_done;
+    double loss_sum;
+    long correct, count;
+    char ckpt_path[4400];
+    char config_hash[SHA256_HEX_LEN];
+    chain_log metrics;
+    progress prog;
+} train_state;
+
+static td_status get_exec(train_state *st, int eval, int batch, net_exec **out)
+{
+    for (int i = 0; i < st->n_execs; i++)
+        if (st->exec_eval[i] == eval && st->execs[i]->batch == batch) {
+            *out = st->execs[i];
+            return TD_OK;
+        }
+    if (st->n_execs == TRAIN_MAX_EXECS) return TD_FAIL(TD_ERR_STATE, "train: too many graphs");
+    graph_kind k = eval ? (graph_kind){0, 0, 0, 0} : (graph_kind){1, 0, 1, 1};
+    TD_CHECK(net_exec_create(&st->m, k, batch, out));
+    st->exec_eval[st->n_execs] = eval;
+    st->execs[st->n_execs++] = *out;
+    return TD_OK;
+}
+
+static td_status load_set(const train_config *c, int train, dataset *d)
+{
+    if (!strcmp(c->dataset, "fashion-mnist")) return dataset_load_fashion_mnist(c->data_dir, train, c->pad32, d);
+    if (!strncmp(c->dataset, "cifar10:", 8)) return dataset_load_cifar10(c->dataset + 8, train, d);
+    if (!strcmp(c->dataset, "synthetic")) return dataset_synthetic(train ? 2048 : 512, 3, 32, 10, 7, !train, d);
+    return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", c->dataset);
+}
+
+static td_status load_data(train_state *st)
+{
+    train_config *c = &st->cfg;
+    TD_CHECK(load_set(c, 1, &st->train));
+    TD_CHECK(load_set(c, 0, &st->test));
+    /* test images are normalised with the training statistics */
+    memcpy(st->test.mean, st->train.mean, sizeof st->test.mean);
+    memcpy(st->test.std, st->train.std, sizeof st->test.std);
+    int n = st->train.n;
+    if (c->valid_images < 0 || c->valid_images >= n)
+        return TD_FAIL(TD_ERR_ARG, "--valid-images %d leaves no training images (%d in the set)", c->valid_images, n);
+    /* The held-out images: the last valid_images of a permutation keyed by
+     * split_seed, so runs compared on them share them. */
+    int *perm = malloc((size_t)n * sizeof *perm);
+    if (!perm) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    if (c->valid_images > 0)
+        data_permutation(c->split_seed, PURPOSE_SPLIT, 0, n, perm);
+    else
+        for (int i = 0; i < n; i++) perm[i] = i;
+    st->n_v = c->valid_images;
+    st->n_t = n - st->n_v;
+    if (c->subset > 0 && st->n_t > c->subset) st->n_t = c->subset;
+    st->ids_t = malloc(((size_t)st->n_t + 1) * sizeof *st->ids_t);
+    st->ids_v = malloc(((size_t)st->n_v + 1) * sizeof *st->ids_v);
+    for (int i = 0; i < st->n_t; i++) st->ids_t[i] = perm[i];
+    for (int i = 0; i < st->n_v; i++) st->ids_v[i] = perm[n - st->n_v + i];
+    free(perm);
+    c->net.in_ch = st->train.c;
+    c->net.hw = st->train.h;
+    c->net.classes = st->train.classes;
+    TD_CHECK(evalnet_check(&c->net));
+    st->n_masks = evalnet_mask_count(&c->net);
+    size_t es = dtype_size(c->dt);
+    st->images = malloc((size_t)c->batch * st->train.c * st->train.h * st->train.w * es);
+    st->masks = malloc(((size_t)st->n_masks * c->batch + 1) * es);
+    st->labels = malloc((size_t)c->batch * sizeof *st->labels);
+    st->order = malloc(((size_t)st->n_t + 1) * sizeof *st->order);
+    st->batch_ids = malloc((size_t)c->batch * sizeof *st->batch_ids);
+    st->order_epoch = -1;
+    if (!st->images || !st->masks || !st->labels || !st->order || !st->batch_ids || !st->ids_t || !st->ids_v)
+        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    return TD_OK;
+}
+
+static int steps_per_epoch(const train_state *st) { return (st->n_t + st->cfg.batch - 1) / st->cfg.batch; }
+
+static double lr_at(const train_config *c, int e)
+{
+    return c->lr_min + (c->lr - c->lr_min) * (1.0 + cos(3.14159265358979323846 * e / c->epochs)) / 2.0;
+}
+
+/* Per-sample keep masks divided by the keep probability, one (batch,)
+ * vector per droppable op, from (seed, drop path, epoch << 32 | step). */
+static void make_masks(train_state *st, int b, int epoch, int step)
+{
+    double drop = st->cfg.drop_path_prob * epoch / st->cfg.epochs, keep = 1.0 - drop;
+    philox_stream s;
+    philox_stream_init(&s, st->cfg.seed, PURPOSE_DROP_PATH, ((uint64_t)epoch << 32) | (uint32_t)step);
+    for (int k = 0; k < st->n_masks; k++)
+        for (int i = 0; i < b; i++) {
+            double v = drop > 0 ? (philox_next_uniform_f64(&s) < keep ? 1.0 / keep : 0.0) : 1.0;
+            size_t o = (size_t)k * b + i;
+            if (st->cfg.dt == DT_F64)
+                ((double *)st->masks)[o] = v;
+            else
+                ((float *)st->masks)[o] = (float)v;
+        }
+}
+
+static td_status train_step(train_state *st, double lr)
+{
+    const train_config *c = &st->cfg;
+    if (st->order_epoch != st->epoch) {
+        data_permutation(c->seed, PURPOSE_SHUFFLE, (uint64_t)st->epoch, st->n_t, st->order);
+        st->order_epoch = st->epoch;
+    }
+    int start = st->step * c->batch, b = st->n_t - start < c->batch ? st->n_t - start : c->batch;
+    for (int i = 0; i < b; i++) st->batch_ids[i] = st->ids_t[st->order[start + i]];
+    augment aug = {c->augment ? 4 : 0, c->augment, c->cutout};
+    data_make_batch(&st->train, st->batch_ids, b, &aug, c->seed, (uint32_t)st->epoch, c->dt, st->images, st->labels);
+    make_masks(st, b, st->epoch, st->step);
+    net_exec *ne;
+    TD_CHECK(get_exec(st, 0, b, &ne));
+    TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, st->masks));
+    double l = net_exec_loss(ne, c->dt);
+    if (!isfinite(l)) return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged)", st->epoch + 1, l);
+    st->loss_sum += l * b;
+    st->correct += net_exec_correct(ne, c->dt, st->labels);
+    st->count += b;
+    model *m = &st->m;
+    size_t n = m->n[ROLE_WEIGHT];
+    double sq;
+    TD_CHECK(m->be->flat_sum_squares(m->role[ROLE_GRAD_WEIGHT], n, m->dt, &sq));
+    double coef = c->grad_clip / (sqrt(sq) + 1e-6);
+    if (coef < 1) TD_CHECK(m->be->flat_scale(m->role[ROLE_GRAD_WEIGHT], n, m->dt, coef));
+    st->steps_done++;
+    return m->be->sgd_step(m->role[ROLE_WEIGHT], m->role[ROLE_GRAD_WEIGHT], st->momentum, n, m->dt, lr, c->momentum,
+                           c->weight_decay, 0);
+}
+
+/* Error and mean loss of the network (evaluation mode) on ids of d. */
+static td_status evaluate(train_state *st, const dataset *d, const int *ids, int n, double *err, double *loss)
+{
+    augment none = {0, 0, 0};
+    double ls = 0;
+    long correct = 0;
+    int *buf = malloc((size_t)st->cfg.batch * sizeof *buf);
+    td_status s = TD_OK;
+    for (int start = 0; s == TD_OK && start < n; start += st->cfg.batch) {
+        int b = n - start < st->cfg.batch ? n - start : st->cfg.batch;
+        for (int i = 0; i < b; i++) buf[i] = ids ? ids[start + i] : start + i;
+        data_make_batch(d, buf, b, &none, st->cfg.seed, 0, st->cfg.dt, st->images, st->labels);
+        net_exec *ne;
+        s = get_exec(st, 1, b, &ne);
+        if (s == TD_OK) s = net_exec_run(&st->m, ne, st->images, st->labels, NULL);
+        if (s == TD_OK) {
+            ls += net_exec_loss(ne, st->cfg.dt) * b;
+            correct += net_exec_correct(ne, st->cfg.dt, st->labels);
+        }
+    }
+    free(buf);
+    *err = n ? 1.0 - (double)correct / n : 0;
+    *loss = n ? ls / n : 0;
+    return s;
+}
+
+static int sections(train_state *st, ckpt_section *s)
+{
+    model *m = &st->m;
+    size_t es = dtype_size(m->dt);
+    s[0] = (ckpt_section){"weights", m->role[ROLE_WEIGHT], m->n[ROLE_WEIGHT] * es};
+    s[1] = (ckpt_section){"bn_stats", m->role[ROLE_BNSTAT], m->n[ROLE_BNSTAT] * es};
+    s[2] = (ckpt_section){"momentum", st->momentum, m->n[ROLE_WEIGHT] * es};
+    return 3;
+}
+
+static td_status save_checkpoint(train_state *st)
+{
+    ckpt_section s[3];
+    int n = sections(st, s);
+    json_t *o = json_object();
+    json_object_set_new(o, "epoch", json_integer(st->epoch));
+    json_object_set_new(o, "step", json_integer(st->step));
+    json_object_set_new(o, "steps_done", json_integer(st->steps_done));
+    json_object_set_new(o, "loss_sum", json_real(st->loss_sum));
+    json_object_set_new(o, "correct", json_integer(st->correct));
+    json_object_set_new(o, "count", json_integer(st->count));
+    char *meta = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    td_status r = run_checkpoint_save(st->ckpt_path, st->m.be, st->config_hash, meta, st->metrics.path, s, n);
+    free(meta);
+    return r;
+}
+
+static td_status load_checkpoint(train_state *st)
+{
+    ckpt_section s[3];
+    int n = sections(st, s);
+    char *meta = NULL;
+    TD_CHECK(run_checkpoint_load(st->ckpt_path, st->m.be, st->config_hash, st->metrics.path, s, n, &meta));
+    json_error_t err;
+    json_t *o = json_loads(meta, 0, &err);
+    free(meta);
+    st->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
+    st->step = (int)json_integer_value(json_object_get(o, "step"));
+    st->steps_done = (long)json_integer_value(json_object_get(o, "steps_done"));
+    st->loss_sum = json_number_value(json_object_get(o, "loss_sum"));
+    st->correct = (long)json_integer_value(json_object_get(o, "correct"));
+    st->count = (long)json_integer_value(json_object_get(o, "count"));
+    json_decref(o);
+    return chain_log_open(&st->metrics, st->metrics.path);
+}
+
+static td_status end_epoch(train_state *st, double lr)
+{
+    const train_config *c = &st->cfg;
+    double ve = -1, vl = 0;
+    if (st->n_v) TD_CHECK(evaluate(st, &st->train, st->ids_v, st->n_v, &ve, &vl));
+    json_t *o = json_object();
+    json_object_set_new(o, "epoch", json_integer(st->epoch));
+    json_object_set_new(o, "lr", json_real(lr));
+    json_object_set_new(o, "drop_path_prob", json_real(c->drop_path_prob * st->epoch / c->epochs));
+    json_object_set_new(o, "train_loss", json_real(st->count ? st->loss_sum / st->count : 0));
+    json_object_set_new(o, "train_acc", json_real(st->count ? (double)st->correct / st->count : 0));
+    if (st->n_v) {
+        json_object_set_new(o, "valid_loss", json_real(vl));
+        json_object_set_new(o, "valid_error", json_real(ve));
+        json_object_set_new(o, "valid_images", json_integer(st->n_v));
+    }
+    char *rec = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    td_status s = chain_log_append(&st->metrics, rec);
+    free(rec);
+    if (!st->opt.quiet) {
+        char vtxt[96] = "";
+        if (st->n_v) snprintf(vtxt, sizeof vtxt, "  valid error %.4f (%d images)", ve, st->n_v);
+        progress_line(&st->prog, "epoch %d/%d  lr %.5f  train loss %.4f acc %.3f%s", st->epoch + 1, c->epochs, lr,
+                      st->count ? st->loss_sum / st->count : 0, st->count ? (double)st->correct / st->count : 0, vtxt);
+    }
+    return s;
+}
+
+static void free_state(train_state *st)
+{
+    for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
+    if (st->momentum) st->m.be->release(st->momentum);
+    if (st->m.be) model_destroy(&st->m);
+    dataset_free(&st->train);
+    dataset_free(&st->test);
+    free(st->ids_t);
+    free(st->ids_v);
+    free(st->order);
+    free(st->batch_ids);
+    free(st->images);
+    free(st->masks);
+    free(st->labels);
+}
+
+static td_status setup_model(train_state *st)
+{
+    TD_CHECK(model_create(&st->m, st->opt.be, st->cfg.dt, evalnet_build, &st->cfg.net));
+    size_t bytes = (st->m.n[ROLE_WEIGHT] + 1) * dtype_size(st->cfg.dt);
+    st->momentum = st->m.be->alloc(bytes);
+    if (!st->momentum) return TD_FAIL(TD_ERR_MEMORY, "out of memory for the momentum buffer");
+    return st->m.be->zero(st->momentum, bytes);
+}
+
+td_status train_run(const train_config *cfg, const train_options *opt, train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->valid_error = -1;
+    train_state *st = calloc(1, sizeof *st);
+    if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    st->cfg = *cfg;
+    st->opt = *opt;
+    if (!st->opt.be) st->opt.be = backend_cpu();
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
+    snprintf(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
+    td_status s = load_data(st);
+    if (s == TD_OK) {
+        char *cj = train_config_json(&st->cfg);
+        s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), NULL, st->config_hash);
+        free(cj);
+    }
+    if (s == TD_OK) s = setup_model(st);
+    if (s == TD_OK) {
+        if (opt->resume) {
+            s = load_checkpoint(st);
+        } else {
+            s = model_init_params(&st->m, st->cfg.seed);
+            if (s == TD_OK) s = chain_log_open(&st->metrics, st->metrics.path);
+        }
+    }
+    int S = s == TD_OK ? steps_per_epoch(st) : 0;
+    progress_init(&st->prog, (double)S * st->cfg.epochs, (double)st->epoch * S + st->step);
+    if (s == TD_OK && !opt->quiet)
+        progress_line(&st->prog, "train %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps, %zu weights%s",
+                      st->cfg.net.linear ? "linear classifier" : st->cfg.net.geno.name, st->cfg.dataset, st->cfg.net.C,
+                      st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S, st->m.n[ROLE_WEIGHT],
+                      opt->resume ? " (resumed)" : "");
+    double t0 = now_seconds();
+    long run_steps = 0;
+    while (s == TD_OK && st->epoch < st->cfg.epochs) {
+        double lr = lr_at(&st->cfg, st->epoch);
+        while (s == TD_OK && st->step < S) {
+            if (stop_requested() || (opt->stop_after_steps > 0 && run_steps >= opt->stop_after_steps)) {
+                s = save_checkpoint(st);
+                if (s == TD_OK)
+                    s = TD_FAIL(TD_ERR_INTERRUPTED, "stopped at epoch %d, step %d; checkpoint saved in %s", st->epoch + 1,
+                                st->step, st->ckpt_path);
+                break;
+            }
+            s = train_step(st, lr);
+            if (s != TD_OK) break;
+            st->step++;
+            run_steps++;
+            if (!opt->quiet)
+                progress_update(&st->prog, (double)st->epoch * S + st->step, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
+                                st->epoch + 1, st->cfg.epochs, st->step, S, st->count ? st->loss_sum / st->count : 0,
+                                st->count ? (double)st->correct / st->count : 0, st->prog.rate);
+        }
+        if (s != TD_OK) break;
+        s = end_epoch(st, lr);
+        if (s != TD_OK) break;
+        st->epoch++;
+        st->step = 0;
+        st->loss_sum = 0;
+        st->correct = st->count = 0;
+        s = save_checkpoint(st);
+    }
+    double secs = now_seconds() - t0;
+    if (s == TD_OK) {
+        int nt = st->cfg.test_images < 0 || st->cfg.test_images > st->test.n ? st->test.n : st->cfg.test_images;
+        s = evaluate(st, &st->test, NULL, nt, &res->test_error, &res->test_loss);
+        res->test_count = nt;
+        double vl;
+        if (s == TD_OK && st->n_v) s = evaluate(st, &st->train, st->ids_v, st->n_v, &res->valid_error, &vl);
+    }
+    char path[4400];
+    if (s == TD_OK) {
+        snprintf(path, sizeof path, "%s/weights.safetensors", opt->out_dir);
+        s = model_export_safetensors(&st->m, path, st->steps_done);
+    }
+    if (s == TD_OK) {
+        json_t *o = json_object();
+        json_object_set_new(o, "test_error", json_real(res->test_error));
+        json_object_set_new(o, "test_loss", json_real(res->test_loss));
+        json_object_set_new(o, "test_images", json_integer(res->test_count));
+        if (st->n_v) json_object_set_new(o, "valid_error", json_real(res->valid_error));
+        json_object_set_new(o, "weights", json_integer((json_int_t)st->m.n[ROLE_WEIGHT]));
+        json_object_set_new(o, "config_hash", json_string(st->config_hash));
+        char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        snprintf(path, sizeof path, "%s/result.json", opt->out_dir);
+        s = file_write_text_atomic(path, txt);
+        free(txt);
+    }
+    res->epochs_done = st->epoch;
+    res->seconds_per_epoch = run_steps ? secs / run_steps * S : 0;
+    free_state(st);
+    free(st);
+    return s;
+}
+
+td_status train_bench(const train_config *cfg, const backend *be, int warmup, int steps, double *median_s,
+                      double *arena_mib)
+{
+    train_state *st = calloc(1, sizeof *st);
+    st->cfg = *cfg;
+    snprintf(st->cfg.dataset, sizeof st->cfg.dataset, "synthetic");
+    st->opt.be = be;
+    td_status s = load_data(st);
+    if (s == TD_OK) s = setup_model(st);
+    if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
+    double *t = calloc((size_t)steps + 1, sizeof *t);
+    int S = s == TD_OK ? steps_per_epoch(st) : 1;
+    st->epoch = 1; /* drop path active */
+    for (int k = 0; s == TD_OK && k < warmup + steps; k++) {
+        if (k == warmup) exec_profile_reset();
+        st->step = k % S;
+        double t0 = now_seconds();
+        s = train_step(st, 0.025);
+        if (s == TD_OK) s = be->sync();
+        if (k >= warmup) t[k - warmup] = now_seconds() - t0;
+    }
+    if (s == TD_OK) {
+        for (int i = 1; i < steps; i++)
+            for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+                double x = t[j];
+                t[j] = t[j - 1];
+                t[j - 1] = x;
+            }
+        *median_s = steps % 2 ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
+        *arena_mib = (double)st->m.ws.bytes / (1 << 20);
+    }
+    free(t);
+    free_state(st);
+    free(st);
+    return s;
+}

@@ -1,0 +1,57 @@
+/* Retraining a genotype from scratch (SPEC.md s.4): SGD with cosine decay
+ * to zero, clipping, cutout, drop path and the auxiliary loss; optional
+ * held-out validation split of the training set; final test error. */
+#ifndef TSEDARTS_TRAIN_H
+#define TSEDARTS_TRAIN_H
+
+#include <stdint.h>
+
+#include "tsedarts/backend.h"
+#include "tsedarts/evalnet.h"
+
+typedef struct train_config {
+    evalnet_config net; /* genotype, C, layers; in_ch/hw/classes from the data */
+    int batch, epochs;
+    uint64_t seed;
+    char dataset[1024];
+    char data_dir[1024];
+    int pad32;
+    int subset;        /* training images used (0: all) */
+    int valid_images;  /* held out from the training set for selection (0: none) */
+    uint64_t split_seed; /* which images are held out (shared by compared runs) */
+    int test_images;   /* test images scored at the end (-1: all) */
+    double lr, lr_min, momentum, weight_decay, grad_clip, drop_path_prob;
+    int cutout;
+    int augment; /* random crop (padding 4) and horizontal flip */
+    dtype dt;
+} train_config;
+
+void train_config_defaults(train_config *c);
+td_status train_config_budget(train_config *c, const char *budget);
+char *train_config_json(const train_config *c);
+td_status train_config_parse(const char *json, train_config *c);
+
+typedef struct train_options {
+    const char *out_dir;
+    int resume;
+    int threads;
+    const backend *be;
+    long stop_after_steps; /* test hook: stop as if signalled */
+    int quiet;
+} train_options;
+
+typedef struct train_result {
+    double test_error, test_loss; /* fractions / mean CE on the test set */
+    int test_count;
+    double valid_error; /* final held-out validation error, -1 if none */
+    double seconds_per_epoch;
+    int epochs_done;
+} train_result;
+
+td_status train_run(const train_config *cfg, const train_options *opt, train_result *res);
+
+/* Benchmark of training steps on synthetic data: median seconds per step. */
+td_status train_bench(const train_config *cfg, const backend *be, int warmup, int steps, double *median_s,
+                      double *arena_mib);
+
+#endif
