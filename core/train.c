@@ -119,22 +119,27 @@ static double lr_at(const train_config *c, int e)
     return c->lr_min + (c->lr - c->lr_min) * (1.0 + cos(3.14159265358979323846 * e / c->epochs)) / 2.0;
 }
 
-/* Per-sample keep masks divided by the keep probability, one (batch,)
- * vector per droppable op, from (seed, drop path, epoch << 32 | step). */
+void drop_path_masks(uint64_t seed, double prob, int epoch, int epochs, int step, int n_masks, int batch, dtype dt,
+                     void *out)
+{
+    double drop = prob * epoch / epochs, keep = 1.0 - drop;
+    philox_stream s;
+    philox_stream_init(&s, seed, PURPOSE_DROP_PATH, ((uint64_t)epoch << 32) | (uint32_t)step);
+    for (int k = 0; k < n_masks; k++)
+        for (int i = 0; i < batch; i++) {
+            double v = drop > 0 ? (philox_next_uniform_f64(&s) < keep ? 1.0 / keep : 0.0) : 1.0;
+            size_t o = (size_t)k * batch + i;
+            if (dt == DT_F64)
+                ((double *)out)[o] = v;
+            else
+                ((float *)out)[o] = (float)v;
+        }
+}
+
 static void make_masks(train_state *st, int b, int epoch, int step)
 {
-    double drop = st->cfg.drop_path_prob * epoch / st->cfg.epochs, keep = 1.0 - drop;
-    philox_stream s;
-    philox_stream_init(&s, st->cfg.seed, PURPOSE_DROP_PATH, ((uint64_t)epoch << 32) | (uint32_t)step);
-    for (int k = 0; k < st->n_masks; k++)
-        for (int i = 0; i < b; i++) {
-            double v = drop > 0 ? (philox_next_uniform_f64(&s) < keep ? 1.0 / keep : 0.0) : 1.0;
-            size_t o = (size_t)k * b + i;
-            if (st->cfg.dt == DT_F64)
-                ((double *)st->masks)[o] = v;
-            else
-                ((float *)st->masks)[o] = (float)v;
-        }
+    drop_path_masks(st->cfg.seed, st->cfg.drop_path_prob, epoch, st->cfg.epochs, step, st->n_masks, b, st->cfg.dt,
+                    st->masks);
 }
 
 static td_status train_step(train_state *st, double lr)

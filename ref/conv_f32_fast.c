@@ -79,6 +79,184 @@ static void gemm(const float *W, int Co, int Ci, const float *X, int ldx, int np
         }
 }
 
+/* Geometry of a convolution with one group, for im2col. */
+typedef struct dense_geom {
+    int Ci, H, W, Co, Ho, Wo, K, s, p, d;
+} dense_geom;
+
+/* Column matrix of one image: row (ci, kh, kw), column (oh, ow), the input
+ * pixel the tap reads or zero in the padding. */
+static void im2col(const float *x, const dense_geom *g, float *col)
+{
+    int np = g->Ho * g->Wo;
+    for (int ci = 0; ci < g->Ci; ci++)
+        for (int kh = 0; kh < g->K; kh++)
+            for (int kw = 0; kw < g->K; kw++) {
+                float *row = col + ((size_t)(ci * g->K + kh) * g->K + kw) * np;
+                for (int oh = 0; oh < g->Ho; oh++) {
+                    int ih = oh * g->s - g->p + kh * g->d;
+                    for (int ow = 0; ow < g->Wo; ow++) {
+                        int iw = ow * g->s - g->p + kw * g->d;
+                        row[oh * g->Wo + ow] =
+                            ih >= 0 && ih < g->H && iw >= 0 && iw < g->W ? x[((size_t)ci * g->H + ih) * g->W + iw] : 0.0f;
+                    }
+                }
+            }
+}
+
+/* The adjoint of im2col: dx (zeroed here) collects every column entry,
+ * taps in (ci, kh, kw) order, then positions. */
+static void col2im(const float *col, const dense_geom *g, float *dx)
+{
+    int np = g->Ho * g->Wo;
+    memset(dx, 0, (size_t)g->Ci * g->H * g->W * sizeof *dx);
+    for (int ci = 0; ci < g->Ci; ci++)
+        for (int kh = 0; kh < g->K; kh++)
+            for (int kw = 0; kw < g->K; kw++) {
+                const float *row = col + ((size_t)(ci * g->K + kh) * g->K + kw) * np;
+                for (int oh = 0; oh < g->Ho; oh++) {
+                    int ih = oh * g->s - g->p + kh * g->d;
+                    if (ih < 0 || ih >= g->H) continue;
+                    for (int ow = 0; ow < g->Wo; ow++) {
+                        int iw = ow * g->s - g->p + kw * g->d;
+                        if (iw >= 0 && iw < g->W) dx[((size_t)ci * g->H + ih) * g->W + iw] += row[oh * g->Wo + ow];
+                    }
+                }
+            }
+}
+
+static dense_geom dense_of(shape4 x, shape4 w, shape4 y, const node_params *p)
+{
+    dense_geom g = {x.c, x.h, x.w, w.n, y.h, y.w, w.h, p->stride, p->pad, p->dil};
+    return g;
+}
+
+/* Below this many output pixels per image, the images of the batch are
+ * laid side by side as the GEMM's columns (the auxiliary head's 2x2 and
+ * 1x1 maps would otherwise give GEMMs one column wide). */
+#define SMALL_MAP 32
+
+/* The GEMM split by blocks of output rows across threads. */
+static void gemm_parallel(const float *W, int Co, int Ci, const float *X, int ldx, int np, float *Y, int ldy, int par)
+{
+    int blocks = (Co + RB - 1) / RB;
+#pragma omp parallel for schedule(static) if (par)
+    for (int b = 0; b < blocks; b++) {
+        int co = b * RB, nr = Co - co < RB ? Co - co : RB;
+        gemm(W + (size_t)co * Ci, nr, Ci, X, ldx, np, Y + (size_t)co * ldy, ldy);
+    }
+}
+
+/* Whole-batch forward for small maps: columns (n, p) of all images. */
+static td_status dense_forward_batched(const kernel_args *a, const dense_geom *g)
+{
+    const float *x = IN(0), *w = IN(1);
+    float *y = OUT;
+    int N = a->in_shape[0].n, rows = g->Ci * g->K * g->K, np = g->Ho * g->Wo, cols = N * np;
+    float *col = malloc((size_t)rows * cols * sizeof *col), *one = malloc((size_t)rows * np * sizeof *one);
+    float *out = malloc((size_t)g->Co * cols * sizeof *out);
+    if (!col || !one || !out) {
+        free(col);
+        free(one);
+        free(out);
+        return TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory");
+    }
+    for (int n = 0; n < N; n++) {
+        im2col(x + (size_t)n * g->Ci * g->H * g->W, g, one);
+        for (int r = 0; r < rows; r++) memcpy(col + (size_t)r * cols + (size_t)n * np, one + (size_t)r * np, (size_t)np * sizeof *col);
+    }
+    gemm_parallel(w, g->Co, rows, col, cols, cols, out, cols, ref_work(a) >= REF_PARALLEL_MIN);
+    for (int n = 0; n < N; n++)
+        for (int co = 0; co < g->Co; co++)
+            memcpy(y + ((size_t)n * g->Co + co) * np, out + (size_t)co * cols + (size_t)n * np, (size_t)np * sizeof *y);
+    free(col);
+    free(one);
+    free(out);
+    return TD_OK;
+}
+
+static td_status dense_backward_data_batched(const kernel_args *a, const dense_geom *g, const float *wt)
+{
+    const float *dy = IN(0);
+    float *dx = OUT;
+    int N = a->out_shape.n, rows = g->Ci * g->K * g->K, np = g->Ho * g->Wo, cols = N * np;
+    float *dyc = malloc((size_t)g->Co * cols * sizeof *dyc), *col = malloc((size_t)rows * cols * sizeof *col);
+    float *one = malloc((size_t)rows * np * sizeof *one);
+    if (!dyc || !col || !one) {
+        free(dyc);
+        free(col);
+        free(one);
+        return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory");
+    }
+    for (int n = 0; n < N; n++)
+        for (int co = 0; co < g->Co; co++)
+            memcpy(dyc + (size_t)co * cols + (size_t)n * np, dy + ((size_t)n * g->Co + co) * np, (size_t)np * sizeof *dyc);
+    gemm_parallel(wt, rows, g->Co, dyc, cols, cols, col, cols, ref_work(a) >= REF_PARALLEL_MIN);
+    for (int n = 0; n < N; n++) {
+        for (int r = 0; r < rows; r++) memcpy(one + (size_t)r * np, col + (size_t)r * cols + (size_t)n * np, (size_t)np * sizeof *one);
+        col2im(one, g, dx + (size_t)n * g->Ci * g->H * g->W);
+    }
+    free(dyc);
+    free(col);
+    free(one);
+    return TD_OK;
+}
+
+/* Convolutions with one group and a kernel larger than 1x1 (the stem, the
+ * auxiliary head): im2col, then the same GEMM. */
+static td_status dense_forward(const kernel_args *a)
+{
+    const float *x = IN(0), *w = IN(1);
+    float *y = OUT;
+    dense_geom g = dense_of(a->in_shape[0], a->in_shape[1], a->out_shape, P);
+    int rows = g.Ci * g.K * g.K, np = g.Ho * g.Wo, failed = 0;
+    if (np < SMALL_MAP) return dense_forward_batched(a, &g);
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *col = malloc((size_t)rows * np * sizeof *col);
+        if (!col) failed = 1;
+#pragma omp for schedule(static)
+        for (int n = 0; n < a->in_shape[0].n; n++) {
+            if (!col) continue;
+            im2col(x + (size_t)n * g.Ci * g.H * g.W, &g, col);
+            gemm(w, g.Co, rows, col, np, np, y + (size_t)n * g.Co * np, np);
+        }
+        free(col);
+    }
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory") : TD_OK;
+}
+
+static td_status dense_backward_data(const kernel_args *a)
+{
+    const float *dy = IN(0), *w = IN(1);
+    float *dx = OUT;
+    dense_geom g = dense_of(a->out_shape, a->in_shape[1], a->in_shape[0], P);
+    int rows = g.Ci * g.K * g.K, np = g.Ho * g.Wo, failed = 0;
+    float *wt = malloc((size_t)rows * g.Co * sizeof *wt);
+    if (!wt) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory");
+    for (int co = 0; co < g.Co; co++)
+        for (int r = 0; r < rows; r++) wt[(size_t)r * g.Co + co] = w[(size_t)co * rows + r];
+    if (np < SMALL_MAP) {
+        td_status r = dense_backward_data_batched(a, &g, wt);
+        free(wt);
+        return r;
+    }
+#pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
+    {
+        float *col = malloc((size_t)rows * np * sizeof *col);
+        if (!col) failed = 1;
+#pragma omp for schedule(static)
+        for (int n = 0; n < a->out_shape.n; n++) {
+            if (!col) continue;
+            gemm(wt, rows, g.Co, dy + (size_t)n * g.Co * np, np, np, col, np);
+            col2im(col, &g, dx + (size_t)n * g.Ci * g.H * g.W);
+        }
+        free(col);
+    }
+    free(wt);
+    return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
+}
+
 /* A strided 1x1 conv reads x[s oh][s ow]: gathered into dense rows. */
 static void gather_strided(const float *x, int C, int H, int W, int s, int Ho, int Wo, float *out)
 {
@@ -151,26 +329,12 @@ static td_status pw_backward_data(const kernel_args *a)
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
 }
 
-/* dW[co][ci] = sum_n sum_p dY[n][co][p] X[n][ci][p]: 4x4 blocks of dot
- * products, each in 8 lanes (n-major, then p in chunks of 8). */
-static td_status pw_backward_filter(const kernel_args *a)
+/* dW (Co x Ci) = sum_n dY[n] (Co x np) X[n]^T: 4x4 blocks of dot products,
+ * each in 8 lanes (n-major, then p in chunks of 8, the rest in a tail). */
+static void filter_blocks(const float *dy, const float *xd, int N, int Co, int Ci, int np, float *dw, int par)
 {
-    const float *x = IN(0), *dy = IN(1);
-    float *dw = OUT;
-    shape4 xs = a->in_shape[0], ys = a->in_shape[1];
-    int s = P->stride, Ci = xs.c, Co = ys.c, np = ys.h * ys.w, N = xs.n;
-    const float *xd = x;
-    float *gathered = NULL;
-    if (s != 1) {
-        gathered = malloc((size_t)N * Ci * np * sizeof *gathered);
-        if (!gathered) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
-#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
-        for (int n = 0; n < N; n++)
-            gather_strided(x + (size_t)n * Ci * xs.h * xs.w, Ci, xs.h, xs.w, s, ys.h, ys.w, gathered + (size_t)n * Ci * np);
-        xd = gathered;
-    }
     int cob = (Co + 3) / 4, cib = (Ci + 3) / 4, full = np / 8 * 8;
-#pragma omp parallel for collapse(2) schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int bo = 0; bo < cob; bo++)
         for (int bi = 0; bi < cib; bi++) {
             int co0 = bo * 4, ci0 = bi * 4, nr = Co - co0 < 4 ? Co - co0 : 4, nc = Ci - ci0 < 4 ? Ci - ci0 : 4;
@@ -200,6 +364,60 @@ static td_status pw_backward_filter(const kernel_args *a)
                     dw[(size_t)(co0 + r) * Ci + ci0 + c] = vf8_sum(acc[r][c]) + t;
                 }
         }
+}
+
+/* dW[co][ci] = sum_n sum_p dY[n][co][p] X[n][ci][p]: 4x4 blocks of dot
+ * products, each in 8 lanes (n-major, then p in chunks of 8). */
+static td_status pw_backward_filter(const kernel_args *a)
+{
+    const float *x = IN(0), *dy = IN(1);
+    float *dw = OUT;
+    shape4 xs = a->in_shape[0], ys = a->in_shape[1], ws = a->out_shape;
+    int s = P->stride, Co = ys.c, np = ys.h * ys.w, N = xs.n;
+    /* dense kernels: the "input channels" are the im2col rows (ci, kh, kw) */
+    int dense = ws.h != 1 || ws.w != 1 || P->pad != 0;
+    int Ci = dense ? xs.c * ws.h * ws.w : xs.c;
+    if (np < SMALL_MAP) {
+        /* small maps: all images side by side, one reduction over (n, p) */
+        dense_geom g = dense_of(xs, ws, ys, P);
+        int cols = N * np;
+        float *col = malloc((size_t)Ci * cols * sizeof *col), *one = malloc((size_t)Ci * np * sizeof *one);
+        float *dyc = malloc((size_t)Co * cols * sizeof *dyc);
+        if (!col || !one || !dyc) {
+            free(col);
+            free(one);
+            free(dyc);
+            return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
+        }
+        for (int n = 0; n < N; n++) {
+            im2col(x + (size_t)n * xs.c * xs.h * xs.w, &g, one);
+            for (int r = 0; r < Ci; r++) memcpy(col + (size_t)r * cols + (size_t)n * np, one + (size_t)r * np, (size_t)np * sizeof *col);
+            for (int co = 0; co < Co; co++)
+                memcpy(dyc + (size_t)co * cols + (size_t)n * np, dy + ((size_t)n * Co + co) * np, (size_t)np * sizeof *dyc);
+        }
+        filter_blocks(dyc, col, 1, Co, Ci, cols, dw, ref_work(a) >= REF_PARALLEL_MIN);
+        free(col);
+        free(one);
+        free(dyc);
+        return TD_OK;
+    }
+    const float *xd = x;
+    float *gathered = NULL;
+    if (s != 1 || dense) {
+        gathered = malloc((size_t)N * Ci * np * sizeof *gathered);
+        if (!gathered) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
+        dense_geom g = dense_of(xs, ws, ys, P);
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+        for (int n = 0; n < N; n++) {
+            if (dense)
+                im2col(x + (size_t)n * xs.c * xs.h * xs.w, &g, gathered + (size_t)n * Ci * np);
+            else
+                gather_strided(x + (size_t)n * Ci * xs.h * xs.w, Ci, xs.h, xs.w, s, ys.h, ys.w,
+                               gathered + (size_t)n * Ci * np);
+        }
+        xd = gathered;
+    }
+    filter_blocks(dy, xd, N, Co, Ci, np, dw, ref_work(a) >= REF_PARALLEL_MIN);
     free(gathered);
     return TD_OK;
 }
@@ -472,8 +690,14 @@ int conv_f32_fast(const kernel_args *a, td_status *result)
     op_kind op = a->nd->op;
     shape4 x = op == OP_CONV2D_BWD_DATA ? a->out_shape : a->in_shape[0];
     shape4 w = op == OP_CONV2D_BWD_FILTER ? a->out_shape : a->in_shape[1];
-    if (is_pointwise(w, P)) {
+    shape4 y = op == OP_CONV2D ? a->out_shape : op == OP_CONV2D_BWD_DATA ? a->in_shape[0] : a->in_shape[1];
+    if (is_pointwise(w, P) && y.h * y.w >= SMALL_MAP) {
         *result = op == OP_CONV2D ? pw_forward(a) : op == OP_CONV2D_BWD_DATA ? pw_backward_data(a) : pw_backward_filter(a);
+        return 1;
+    }
+    if (P->groups == 1 && w.h == w.w) {
+        *result = op == OP_CONV2D ? dense_forward(a) : op == OP_CONV2D_BWD_DATA ? dense_backward_data(a)
+                                                                              : pw_backward_filter(a);
         return 1;
     }
     if (!is_depthwise(x, w, P)) return 0;

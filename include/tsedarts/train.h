@@ -50,6 +50,12 @@ typedef struct train_result {
 
 td_status train_run(const train_config *cfg, const train_options *opt, train_result *res);
 
+/* Drop-path masks of one step: n_masks vectors of batch entries, each
+ * 1 / keep with probability keep = 1 - prob * epoch / epochs, else 0, drawn
+ * from (seed, drop path, epoch << 32 | step). */
+void drop_path_masks(uint64_t seed, double prob, int epoch, int epochs, int step, int n_masks, int batch, dtype dt,
+                     void *out);
+
 /* Benchmark of training steps on synthetic data: median seconds per step. */
 td_status train_bench(const train_config *cfg, const backend *be, int warmup, int steps, double *median_s,
                       double *arena_mib);
