@@ -8,5 +8,7 @@ int cmd_search(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_genotype(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_protocol(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

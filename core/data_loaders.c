@@ -36,6 +36,21 @@ static td_status alloc_set(dataset *d, const char *name, int n, int c, int h, in
     return TD_OK;
 }
 
+td_status dataset_dims(const char *spec, int pad32, int *channels, int *side, int *classes)
+{
+    *classes = 10;
+    if (!strcmp(spec, "fashion-mnist")) {
+        *channels = 1;
+        *side = pad32 ? 32 : 28;
+    } else if (!strncmp(spec, "cifar10:", 8) || !strcmp(spec, "synthetic")) {
+        *channels = 3;
+        *side = 32;
+    } else {
+        return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", spec);
+    }
+    return TD_OK;
+}
+
 /* ---------------------------------------------------------------- CIFAR */
 
 #define CIFAR_RECORD 3073

@@ -70,7 +70,12 @@ static td_status load_dataset(const search_config *c, int train, dataset *d)
 td_status search_load_data(search_state *st)
 {
     const search_config *c = &st->cfg;
-    TD_CHECK(load_dataset(c, 1, &st->train));
+    if (st->opt.train_set) {
+        st->train = *st->opt.train_set;
+        st->train_borrowed = 1;
+    } else {
+        TD_CHECK(load_dataset(c, 1, &st->train));
+    }
     int n = st->train.n, split = (int)floor(c->train_portion * n);
     if (split < 1 || split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);
     /* File order, no permutation before the split (as the reference). */
@@ -201,7 +206,7 @@ void search_free_state(search_state *st)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) st->m.be->release(bufs[i]);
     if (st->m.be) model_destroy(&st->m);
-    dataset_free(&st->train);
+    if (!st->train_borrowed) dataset_free(&st->train);
     free(st->ids_w);
     free(st->ids_a);
     free(st->order_w);
@@ -439,7 +444,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
             st->orders_ready = 1;
         }
         while (s == TD_OK && st->unit < U) {
-            if (stop_requested() || (opt->stop_after_units > 0 && units_run >= opt->stop_after_units)) {
+            if (stop_requested() || (opt->stop_after_units > 0 && units_run >= opt->stop_after_units) ||
+                (opt->stop_after_epochs > 0 && st->epoch >= opt->stop_after_epochs)) {
                 s = save_checkpoint(st);
                 if (s == TD_OK) s = TD_FAIL(TD_ERR_INTERRUPTED, "stopped at epoch %d, unit %d; checkpoint saved in %s",
                                             st->epoch + 1, st->unit, st->ckpt_path);

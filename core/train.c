@@ -27,6 +27,7 @@ typedef struct train_state {
     int exec_eval[TRAIN_MAX_EXECS];
     int n_execs;
     dataset train, test;
+    int sets_borrowed;
     int *ids_t, *ids_v; /* training and held-out image ids */
     int n_t, n_v;
     int *order, *batch_ids;
@@ -71,8 +72,14 @@ static td_status load_set(const train_config *c, int train, dataset *d)
 static td_status load_data(train_state *st)
 {
     train_config *c = &st->cfg;
-    TD_CHECK(load_set(c, 1, &st->train));
-    TD_CHECK(load_set(c, 0, &st->test));
+    if (st->opt.train_set && st->opt.test_set) {
+        st->train = *st->opt.train_set;
+        st->test = *st->opt.test_set;
+        st->sets_borrowed = 1;
+    } else {
+        TD_CHECK(load_set(c, 1, &st->train));
+        TD_CHECK(load_set(c, 0, &st->test));
+    }
     /* test images are normalised with the training statistics */
     memcpy(st->test.mean, st->train.mean, sizeof st->test.mean);
     memcpy(st->test.std, st->train.std, sizeof st->test.std);
@@ -280,8 +287,10 @@ static void free_state(train_state *st)
     for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
     if (st->momentum) st->m.be->release(st->momentum);
     if (st->m.be) model_destroy(&st->m);
-    dataset_free(&st->train);
-    dataset_free(&st->test);
+    if (!st->sets_borrowed) {
+        dataset_free(&st->train);
+        dataset_free(&st->test);
+    }
     free(st->ids_t);
     free(st->ids_v);
     free(st->order);
@@ -339,7 +348,8 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     while (s == TD_OK && st->epoch < st->cfg.epochs) {
         double lr = lr_at(&st->cfg, st->epoch);
         while (s == TD_OK && st->step < S) {
-            if (stop_requested() || (opt->stop_after_steps > 0 && run_steps >= opt->stop_after_steps)) {
+            if (stop_requested() || (opt->stop_after_steps > 0 && run_steps >= opt->stop_after_steps) ||
+                (opt->stop_after_epochs > 0 && st->epoch >= opt->stop_after_epochs)) {
                 s = save_checkpoint(st);
                 if (s == TD_OK)
                     s = TD_FAIL(TD_ERR_INTERRUPTED, "stopped at epoch %d, step %d; checkpoint saved in %s", st->epoch + 1,

@@ -41,18 +41,21 @@ td_status train_config_budget(train_config *c, const char *budget)
         train_config d;
         train_config_defaults(&d);
         c->net.C = d.net.C;
+        c->net.layers = d.net.layers;
         c->batch = d.batch;
         c->epochs = d.epochs;
         c->subset = 0;
         c->test_images = -1;
     } else if (!strcmp(budget, "mini")) {
-        c->net.C = 8;
+        c->net.C = 16;
+        c->net.layers = 8;
         c->batch = 64;
-        c->epochs = 6;
-        c->subset = 6400;
-        c->test_images = 2000;
+        c->epochs = 3;
+        c->subset = 15000;
+        c->test_images = -1;
     } else if (!strcmp(budget, "smoke")) {
         c->net.C = 4;
+        c->net.layers = 8;
         c->batch = 32;
         c->epochs = 2;
         c->subset = 256;

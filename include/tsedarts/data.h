@@ -28,6 +28,10 @@ td_status dataset_load_fashion_mnist(const char *dir, int train, int pad32, data
 td_status dataset_synthetic(int n, int c, int hw, int classes, uint64_t seed, int test, dataset *out);
 void dataset_free(dataset *d);
 
+/* Image channels, side and classes a dataset spec loads as, without
+ * loading it ("fashion-mnist", "cifar10:DIR", "synthetic"). */
+td_status dataset_dims(const char *spec, int pad32, int *channels, int *side, int *classes);
+
 /* Fisher-Yates permutation of [0, n) from the stream (seed, purpose, index). */
 void data_permutation(uint64_t seed, uint32_t purpose, uint64_t index, int n, int *out);
 

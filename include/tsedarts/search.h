@@ -53,7 +53,9 @@ typedef struct search_options {
     int threads;
     const backend *be;
     long stop_after_units; /* test hook: stop (as if signalled) after this many units; 0 = never */
+    int stop_after_epochs; /* stop (as if signalled) once this many epochs are done; 0 = never */
     int quiet;
+    const struct dataset *train_set; /* preloaded training set matching cfg (NULL: load) */
 } search_options;
 
 typedef struct search_result {

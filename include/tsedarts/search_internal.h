@@ -30,6 +30,7 @@ typedef struct search_state {
     int n_execs;
     /* data */
     dataset train;
+    int train_borrowed; /* train belongs to the caller */
     int *ids_w, *ids_a; /* image ids of the weight and architecture halves */
     int n_w, n_a;
     int *order_w, *order_a; /* this epoch's orders (positions into ids) */

@@ -37,7 +37,9 @@ typedef struct train_options {
     int threads;
     const backend *be;
     long stop_after_steps; /* test hook: stop as if signalled */
+    int stop_after_epochs; /* stop (as if signalled) once this many epochs are done */
     int quiet;
+    const struct dataset *train_set, *test_set; /* preloaded sets matching cfg (NULL: load) */
 } train_options;
 
 typedef struct train_result {

@@ -1,0 +1,121 @@
+/* tsedarts protocol plan|run|status|report darts_space */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "tsedarts/protocol.h"
+#include "tsedarts/runtime.h"
+
+static const opt_spec specs[] = {
+    {"budget", 1, "smoke (about 2 minutes) | mini (the main job, about 40 minutes) | paper (SPEC.md)"},
+    {"dataset", 1, "fashion-mnist (default) | cifar10:DIR | synthetic"},
+    {"data-dir", 1, "Fashion-MNIST directory"},
+    {"methods", 1, "comma list of darts1,darts2,tse,tse20,darts1-20 (default: all five)"},
+    {"selection", 1, "valid (default: held-out split of the training set) | test (flagged)"},
+    {"jobs", 1, "runs at once, each in its own process (default 1)"},
+    {"threads", 1, "OpenMP threads in all (default: all cores)"},
+    {"out", 1, "results directory (required)"},
+    {"stop-after-runs", 1, "stop after N runs have completed (for testing resume)"},
+    {"quiet", 0, "no progress output"},
+    {"help", 0, "show this help"},
+};
+#define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+
+int cmd_protocol(int argc, char **argv)
+{
+    args a;
+    td_status s = args_parse(&a, "protocol", specs, N_SPECS, argc, argv);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    static const char *const verbs[] = {"plan", "run", "status", "report", NULL};
+    if (args_has(&a, "help") || a.n_pos != 2) {
+        args_usage("protocol", "plan|run|status|report darts_space --out DIR [--budget smoke|mini|paper] [options]",
+                   specs, N_SPECS);
+        return args_has(&a, "help") ? 0 : 2;
+    }
+    int verb = -1;
+    for (int i = 0; verbs[i]; i++)
+        if (!strcmp(a.pos[0], verbs[i])) verb = i;
+    if (verb < 0 || strcmp(a.pos[1], "darts_space")) {
+        fprintf(stderr, "tsedarts: error: protocol: expected 'plan|run|status|report darts_space', got '%s %s'\n",
+                a.pos[0], a.pos[1]);
+        return 2;
+    }
+    protocol_request req;
+    protocol_request_defaults(&req);
+    static const char *const budgets[] = {"smoke", "mini", "paper", NULL};
+    snprintf(req.budget, sizeof req.budget, "%s", budgets[args_choice(&a, "budget", "mini", budgets)]);
+    snprintf(req.dataset, sizeof req.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
+    if (args_has(&a, "data-dir")) snprintf(req.data_dir, sizeof req.data_dir, "%s", args_str(&a, "data-dir", ""));
+    static const char *const sels[] = {"valid", "test", NULL};
+    req.selection = (selection_rule)args_choice(&a, "selection", "valid", sels);
+    req.jobs = (int)args_int(&a, "jobs", 1, 1, 64);
+    if (args_has(&a, "methods")) {
+        s = protocol_parse_methods(&req, args_str(&a, "methods", ""));
+        if (s != TD_OK) {
+            td_error_print(s);
+            return 2;
+        }
+    }
+    protocol_options o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = args_str(&a, "out", NULL);
+    o.threads = (int)args_int(&a, "threads", 0, 0, 1024);
+    o.stop_after_runs = args_int(&a, "stop-after-runs", 0, 0, 1000000);
+    o.quiet = args_has(&a, "quiet");
+    o.be = backend_cpu();
+    if (a.error != TD_OK) {
+        td_error_print(a.error);
+        return 2;
+    }
+    if (verb == 0) {
+        char *plan;
+        s = protocol_plan_json(&req, &plan);
+        if (s != TD_OK) {
+            td_error_print(s);
+            return 1;
+        }
+        char hash[SHA256_HEX_LEN];
+        sha256_buffer(plan, strlen(plan), hash);
+        printf("%s\n", plan);
+        fprintf(stderr, "plan sha256 %s (budget %s%s)\n", hash, req.budget,
+                strcmp(req.budget, "paper") ? ": scaled down, not comparable to the paper" : ": SPEC.md settings");
+        free(plan);
+        return 0;
+    }
+    if (!o.out_dir) {
+        fprintf(stderr, "tsedarts: error: protocol: --out DIR is required\n");
+        return 2;
+    }
+    char root[SHA256_HEX_LEN];
+    if (verb == 2) {
+        s = protocol_status(o.out_dir);
+    } else if (verb == 3) {
+        s = protocol_report(o.out_dir, root);
+        if (s == TD_OK) printf("report written to %s/report.md\nroot hash %s\n", o.out_dir, root);
+    } else {
+        stop_install_handlers();
+        if (o.threads > 0) omp_set_num_threads(o.threads);
+        double t0 = now_seconds();
+        s = protocol_run(&req, &o, root);
+        if (s == TD_ERR_INTERRUPTED) {
+            fprintf(stderr, "tsedarts: %s\ntsedarts: continue with the same command\n", td_error_message());
+            return 130;
+        }
+        if (s == TD_OK) {
+            char d[32];
+            format_duration(now_seconds() - t0, d, sizeof d);
+            printf("protocol finished in %s; report: %s/report.md\nroot hash %s\n", d, o.out_dir, root);
+        }
+    }
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* tsedarts verify DIR [--root-hash H] | verify --replay RUN_DIR */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "tsedarts/verify.h"
+
+static const opt_spec specs[] = {
+    {"root-hash", 1, "the published root hash to compare with"},
+    {"replay", 1, "re-execute the first epoch of this run directory and compare"},
+    {"help", 0, "show this help"},
+};
+
+int cmd_verify(int argc, char **argv)
+{
+    args a;
+    td_status s = args_parse(&a, "verify", specs, 3, argc, argv);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    if (args_has(&a, "help") || (a.n_pos != 1 && !args_has(&a, "replay"))) {
+        args_usage("verify", "DIR [--root-hash HASH] | --replay RUN_DIR", specs, 3);
+        return args_has(&a, "help") ? 0 : 2;
+    }
+    if (args_has(&a, "replay")) {
+        s = verify_replay(args_str(&a, "replay", ""), stdout);
+        if (s == TD_ERR_UNSUPPORTED) {
+            printf("not run: %s\n", td_error_message());
+            return 3;
+        }
+        if (s != TD_OK) {
+            printf("FAIL  replay: %s\n", td_error_message());
+            return 1;
+        }
+        return 0;
+    }
+    verify_summary sum;
+    s = verify_tree(a.pos[0], args_str(&a, "root-hash", NULL), stdout, &sum);
+    return s == TD_OK ? 0 : 1;
+}

@@ -1,0 +1,104 @@
+/* The paper's protocol on the DARTS space (SPEC.md s.5), reproducing
+ * Table 2, with an audit trail: a plan declared before anything runs, one
+ * directory per run named by the SHA-256 of its config, hash-chained logs,
+ * sha256sum manifests and one root hash. */
+#ifndef TSEDARTS_PROTOCOL_H
+#define TSEDARTS_PROTOCOL_H
+
+#include "tsedarts/hash.h"
+#include "tsedarts/search.h"
+#include "tsedarts/train.h"
+
+#define PROTOCOL_SEARCHES 4   /* searches per method */
+#define PROTOCOL_FINAL_SEEDS 3 /* extra seeds for the selected genotype */
+#define PROTOCOL_MAX_METHODS 8
+
+/* A row of Table 2. */
+typedef struct method_def {
+    const char *id;    /* command-line name */
+    const char *label; /* as in the paper */
+    int runnable;      /* this project implements it */
+    search_algo algo;
+    int deep;          /* searched with 20 cells instead of 8 */
+    double paper8, paper8_std, paper20, paper20_std; /* test error %, (std) */
+} method_def;
+
+extern const method_def protocol_methods[];
+extern const int protocol_n_methods;
+const method_def *protocol_method(const char *id);
+
+typedef enum selection_rule { SELECT_VALID = 0, SELECT_TEST = 1 } selection_rule;
+
+/* What `protocol plan` declares. */
+typedef struct protocol_request {
+    char budget[16];
+    char dataset[1024];
+    char data_dir[1024];
+    int methods[PROTOCOL_MAX_METHODS]; /* indices into protocol_methods */
+    int n_methods;
+    selection_rule selection;
+    int jobs;
+} protocol_request;
+
+/* Default request: every runnable method, validation selection, the
+ * Fashion-MNIST default data. */
+void protocol_request_defaults(protocol_request *r);
+/* Parses "darts1,tse,..." into r->methods. */
+td_status protocol_parse_methods(protocol_request *r, const char *list);
+
+/* The plan: every search config, the retraining templates and seeds, as
+ * JSON text (canonical, so equal requests give equal plans). */
+td_status protocol_plan_json(const protocol_request *r, char **json);
+
+typedef struct protocol_options {
+    const char *out_dir;
+    int threads;
+    const backend *be;
+    int quiet;
+    long stop_after_runs; /* test hook: stop after this many runs completed (0: never) */
+} protocol_options;
+
+/* Runs (or continues) the whole protocol in out_dir, then writes the
+ * report, the manifests and prints the root hash. */
+td_status protocol_run(const protocol_request *r, const protocol_options *o, char root_hash[SHA256_HEX_LEN]);
+/* Prints how far a protocol directory has come. */
+td_status protocol_status(const char *out_dir);
+/* Rewrites report.md/report.json and the manifests from the run results. */
+td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
+
+/* Aggregation shared by the report and verify (protocol_aggregate.c). */
+typedef struct method_result {
+    int searches_done;                 /* searches with a genotype */
+    char genotype[PROTOCOL_SEARCHES][1024];
+    int depth[PROTOCOL_SEARCHES][2];   /* normal, reduce */
+    int skips[PROTOCOL_SEARCHES][2];
+    double select_valid[PROTOCOL_SEARCHES], select_test[PROTOCOL_SEARCHES];
+    int select_done[PROTOCOL_SEARCHES];
+    int selected;                      /* index of the best search, -1 if not yet */
+    double final20[PROTOCOL_FINAL_SEEDS], final8[PROTOCOL_FINAL_SEEDS];
+    int n20, n8;
+    int failures;
+} method_result;
+
+/* Index of the best search by the rule (lowest error; ties: lower index),
+ * or -1 if any selection run is missing. */
+int protocol_select(const method_result *m, selection_rule rule);
+/* Mean and sample standard deviation (n - 1); std is 0 for n < 2. */
+void protocol_mean_std(const double *x, int n, double *mean, double *std);
+
+/* Writes a sha256sum-compatible manifest of every file in dir (not
+ * recursing, except names in `also`), excluding the manifest itself and
+ * unhashed files (timing.json). */
+td_status manifest_write(const char *dir);
+/* The root manifest over plan, report and run manifests; returns the root
+ * hash (SHA-256 of MANIFEST.sha256). */
+td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
+
+/* Checks a run directory against its manifest: every listed file present
+ * with its hash, no file unlisted. The message names the first fault. */
+td_status manifest_check(const char *dir);
+
+/* Files never covered by a manifest (they differ between identical runs). */
+int manifest_unhashed(const char *name);
+
+#endif

@@ -1,0 +1,25 @@
+/* Audit of a protocol results tree (`tsedarts verify`). */
+#ifndef TSEDARTS_VERIFY_H
+#define TSEDARTS_VERIFY_H
+
+#include <stdio.h>
+
+#include "tsedarts/hash.h"
+
+typedef struct verify_summary {
+    int checks, failed;
+    char root_hash[SHA256_HEX_LEN];
+} verify_summary;
+
+/* Runs every check on dir, printing one line per check to out; expect_root
+ * (or NULL) is the published root hash to compare with. Returns TD_OK only
+ * when all pass. */
+td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verify_summary *sum);
+
+/* Re-executes the first epoch of run_dir (a search or training run) from its
+ * config in a scratch directory and compares the first metrics record bit
+ * for bit. Refuses (TD_ERR_UNSUPPORTED, saying why) when this machine's
+ * fingerprint differs from the run's. */
+td_status verify_replay(const char *run_dir, FILE *out);
+
+#endif

@@ -1,0 +1,219 @@
+/* The protocol's plan: Table 2's rows, budgets, seeds and every search
+ * configuration, declared before anything runs. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol_internal.h"
+
+const method_def protocol_methods[] = {
+    {"darts1", "DARTS (1st)", 1, ALGO_DARTS1, 0, 4.87, 0.18, 3.00, 0.14},
+    {"darts2", "DARTS (2nd)", 1, ALGO_DARTS2, 0, 4.91, 0.22, 2.76, 0.09},
+    {"tse", "TSE-DARTS", 1, ALGO_TSE, 0, 4.64, 0.22, 2.73, 0.12},
+    {"tse-drnas", "TSE-DrNAS", 0, ALGO_TSE, 0, 4.35, 0.19, 2.90, 0.14},
+    {"tse-pdarts", "TSE-PDARTS", 0, ALGO_TSE, 0, 4.61, 0.22, 3.19, 0.12},
+    {"tse20", "TSE-DARTS-20", 1, ALGO_TSE, 1, 4.47, 0.18, 2.68, 0.04},
+    {"darts1-20", "DARTS-20 (1st)", 1, ALGO_DARTS1, 1, 5.06, 0.39, 2.89, 0.11},
+};
+const int protocol_n_methods = (int)(sizeof protocol_methods / sizeof protocol_methods[0]);
+
+const int protocol_search_seeds[PROTOCOL_SEARCHES] = {1, 2, 3, 4};
+const int protocol_select_seed = 0;
+const int protocol_final_seeds[PROTOCOL_FINAL_SEEDS] = {1, 2, 3};
+
+const method_def *protocol_method(const char *id)
+{
+    for (int i = 0; i < protocol_n_methods; i++)
+        if (!strcmp(protocol_methods[i].id, id)) return &protocol_methods[i];
+    return NULL;
+}
+
+void protocol_request_defaults(protocol_request *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->budget, sizeof r->budget, "mini");
+    snprintf(r->dataset, sizeof r->dataset, "fashion-mnist");
+    snprintf(r->data_dir, sizeof r->data_dir, "%s", FASHION_MNIST_DEFAULT_DIR);
+    for (int i = 0; i < protocol_n_methods; i++)
+        if (protocol_methods[i].runnable) r->methods[r->n_methods++] = i;
+    r->selection = SELECT_VALID;
+    r->jobs = 1;
+}
+
+td_status protocol_parse_methods(protocol_request *r, const char *list)
+{
+    r->n_methods = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const method_def *m = protocol_method(tok);
+        if (!m) {
+            char known[256] = "";
+            for (int i = 0; i < protocol_n_methods; i++) {
+                strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
+                strncat(known, protocol_methods[i].id, sizeof known - strlen(known) - 1);
+            }
+            return TD_FAIL(TD_ERR_ARG, "unknown method '%s' (known: %s)", tok, known);
+        }
+        if (!m->runnable)
+            return TD_FAIL(TD_ERR_UNSUPPORTED, "method %s (%s) is not implemented; it is listed in the report as not run",
+                           m->id, m->label);
+        int idx = (int)(m - protocol_methods);
+        for (int k = 0; k < r->n_methods; k++)
+            if (r->methods[k] == idx) return TD_FAIL(TD_ERR_ARG, "method %s given twice", tok);
+        if (r->n_methods == PROTOCOL_MAX_METHODS) return TD_FAIL(TD_ERR_ARG, "too many methods");
+        r->methods[r->n_methods++] = idx;
+    }
+    if (!r->n_methods) return TD_FAIL(TD_ERR_ARG, "--methods lists no method");
+    /* Table order, whatever the order given. */
+    for (int i = 1; i < r->n_methods; i++)
+        for (int j = i; j > 0 && r->methods[j] < r->methods[j - 1]; j--) {
+            int t = r->methods[j];
+            r->methods[j] = r->methods[j - 1];
+            r->methods[j - 1] = t;
+        }
+    return TD_OK;
+}
+
+/* Sizes of every run of a method under a budget. The paper budget is
+ * SPEC.md exactly; mini and smoke are scaled down (not comparable). */
+td_status protocol_configs(const protocol_request *r, const method_def *m, search_config *sc, train_config *t20,
+                           train_config *t8, int *select_valid_images)
+{
+    search_config_defaults(sc);
+    train_config_defaults(t20);
+    sc->algo = m->algo;
+    snprintf(sc->dataset, sizeof sc->dataset, "%s", r->dataset);
+    snprintf(sc->data_dir, sizeof sc->data_dir, "%s", r->data_dir);
+    snprintf(t20->dataset, sizeof t20->dataset, "%s", r->dataset);
+    snprintf(t20->data_dir, sizeof t20->data_dir, "%s", r->data_dir);
+    if (!strcmp(r->budget, "paper")) {
+        sc->net.layers = m->deep ? 20 : 8;
+        t20->net.layers = 20;
+        *select_valid_images = 5000;
+    } else if (!strcmp(r->budget, "mini")) {
+        sc->net.C = 4;
+        sc->net.layers = m->deep ? 8 : 5;
+        sc->batch = 32;
+        sc->epochs = 4;
+        sc->subset = 384;
+        sc->eval_images = 128;
+        sc->tse_steps = 3;
+        t20->net.C = 8;
+        t20->net.layers = 8;
+        t20->batch = 64;
+        t20->epochs = 3;
+        t20->subset = 1536;
+        t20->test_images = 1000;
+        *select_valid_images = 512;
+    } else if (!strcmp(r->budget, "smoke")) {
+        sc->net.C = 2;
+        sc->net.layers = m->deep ? 5 : 3;
+        sc->batch = 16;
+        sc->epochs = 1;
+        sc->subset = 32;
+        sc->eval_images = 16;
+        sc->tse_steps = 2;
+        t20->net.C = 2;
+        t20->net.layers = 5;
+        t20->batch = 32;
+        t20->epochs = 1;
+        t20->subset = 64;
+        t20->test_images = 64;
+        *select_valid_images = 32;
+    } else {
+        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", r->budget);
+    }
+    int ch, side, classes;
+    TD_CHECK(dataset_dims(r->dataset, sc->pad32, &ch, &side, &classes));
+    sc->net.in_ch = t20->net.in_ch = ch;
+    sc->net.hw = t20->net.hw = side;
+    sc->net.classes = t20->net.classes = classes;
+    *t8 = *t20;
+    /* the shallow evaluation: 8 cells in the paper, fewer when scaled */
+    t8->net.layers = !strcmp(r->budget, "paper") ? 8 : !strcmp(r->budget, "mini") ? 5 : 3;
+    return TD_OK;
+}
+
+static json_t *json_of(char *text)
+{
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    free(text);
+    return o;
+}
+
+static json_t *seed_array(const int *s, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, json_integer(s[i]));
+    return a;
+}
+
+td_status protocol_plan_json(const protocol_request *r, char **out)
+{
+    json_t *plan = json_object();
+    json_object_set_new(plan, "protocol", json_string("darts_space"));
+    json_object_set_new(plan, "plan_version", json_integer(1));
+    json_object_set_new(plan, "budget", json_string(r->budget));
+    json_object_set_new(plan, "comparable_to_paper", json_boolean(!strcmp(r->budget, "paper")));
+    json_object_set_new(plan, "dataset", json_string(r->dataset));
+    json_object_set_new(plan, "selection", json_string(r->selection == SELECT_VALID ? "valid" : "test"));
+    json_object_set_new(plan, "final_mean_over", json_string("the 3 extra seeds (the selection run is excluded); "
+                                                             "standard deviation with n - 1"));
+    json_t *not_run = json_array(), *methods = json_array();
+    for (int i = 0; i < protocol_n_methods; i++) {
+        int chosen = 0;
+        for (int k = 0; k < r->n_methods; k++) chosen |= r->methods[k] == i;
+        if (!chosen) json_array_append_new(not_run, json_string(protocol_methods[i].label));
+    }
+    json_object_set_new(plan, "not_run", not_run);
+    td_status s = TD_OK;
+    for (int k = 0; s == TD_OK && k < r->n_methods; k++) {
+        const method_def *m = &protocol_methods[r->methods[k]];
+        search_config sc;
+        train_config t20, t8;
+        int valid_images;
+        s = protocol_configs(r, m, &sc, &t20, &t8, &valid_images);
+        if (s != TD_OK) break;
+        json_t *mo = json_object(), *searches = json_array();
+        json_object_set_new(mo, "id", json_string(m->id));
+        json_object_set_new(mo, "label", json_string(m->label));
+        for (int i = 0; i < PROTOCOL_SEARCHES; i++) {
+            sc.seed = (uint64_t)protocol_search_seeds[i];
+            char *cj = search_config_json(&sc);
+            char hash[SHA256_HEX_LEN];
+            sha256_buffer(cj, strlen(cj), hash);
+            json_t *so = json_object();
+            json_object_set_new(so, "seed", json_integer(protocol_search_seeds[i]));
+            json_object_set_new(so, "run", json_string(hash));
+            json_object_set_new(so, "config", json_of(cj));
+            json_array_append_new(searches, so);
+        }
+        json_object_set_new(mo, "searches", searches);
+        /* Retraining templates: the genotype and seed are filled in when the
+         * searches have produced them. */
+        t20.valid_images = valid_images;
+        t20.seed = (uint64_t)protocol_select_seed;
+        json_t *sel = json_object();
+        json_object_set_new(sel, "seed", json_integer(protocol_select_seed));
+        json_object_set_new(sel, "rule", json_string(r->selection == SELECT_VALID ? "lowest held-out validation error"
+                                                                                 : "lowest test error (test-set selection)"));
+        json_object_set_new(sel, "template", json_of(train_config_json(&t20)));
+        json_object_set_new(mo, "select", sel);
+        t20.valid_images = 0;
+        json_t *f20 = json_object(), *f8 = json_object();
+        json_object_set_new(f20, "seeds", seed_array(protocol_final_seeds, PROTOCOL_FINAL_SEEDS));
+        json_object_set_new(f20, "template", json_of(train_config_json(&t20)));
+        json_object_set_new(f8, "seeds", seed_array(protocol_final_seeds, PROTOCOL_FINAL_SEEDS));
+        json_object_set_new(f8, "template", json_of(train_config_json(&t8)));
+        json_object_set_new(mo, "final_deep", f20);
+        json_object_set_new(mo, "final_shallow", f8);
+        json_array_append_new(methods, mo);
+    }
+    json_object_set_new(plan, "methods", methods);
+    if (s == TD_OK) *out = json_dumps(plan, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(plan);
+    return s;
+}

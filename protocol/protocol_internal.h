@@ -1,0 +1,41 @@
+/* Shared by the protocol's files; not a public interface. */
+#ifndef TSEDARTS_PROTOCOL_INTERNAL_H
+#define TSEDARTS_PROTOCOL_INTERNAL_H
+
+#include "tsedarts/data.h"
+#include "tsedarts/protocol.h"
+
+extern const int protocol_search_seeds[PROTOCOL_SEARCHES];
+extern const int protocol_select_seed;
+extern const int protocol_final_seeds[PROTOCOL_FINAL_SEEDS];
+
+/* Search and retraining configs of a method under the request's budget. */
+td_status protocol_configs(const protocol_request *r, const method_def *m, search_config *sc, train_config *t20,
+                           train_config *t8, int *select_valid_images);
+
+/* Kinds of runs, in dependency order. */
+typedef enum run_kind { RUN_SEARCH = 0, RUN_SELECT, RUN_FINAL_DEEP, RUN_FINAL_SHALLOW } run_kind;
+
+/* The retraining config of a run from its plan template. */
+td_status protocol_train_config(const char *template_json, const char *genotype_line, int seed, train_config *out);
+
+/* Reads a run's result.json fields (missing fields are left untouched). */
+td_status protocol_read_result(const char *run_dir, char *genotype, size_t glen, double *valid_error,
+                               double *test_error, int *depth, int *skips);
+
+/* The genotype a search found, renamed "<method>-s<k+1>". */
+td_status protocol_rename_genotype(const char *method_id, int k, const char *found, char *line, size_t len);
+
+/* Canonical config and run hash of a retraining run: a section ("select",
+ * "final_deep", "final_shallow") of a plan method with a genotype and seed. */
+td_status protocol_retrain_run(const void *method_json, const char *section, const char *genotype_line, int seed,
+                               char *config, size_t clen, char hash[SHA256_HEX_LEN]);
+
+/* Aggregates every method from the run directories, following the plan. */
+td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_result *res, int *n_methods);
+
+/* Writes report.md and report.json from the plan and the aggregated
+ * results (deterministic: no wall-clock figures). */
+td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n);
+
+#endif

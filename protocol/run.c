@@ -1,0 +1,464 @@
+/* Executing the plan: runs in dependency order (searches, selection
+ * retraining, the selected genotype's extra seeds), each in runs/<sha256 of
+ * its config>/; finished runs are checked against their manifests and kept,
+ * interrupted ones resume from their checkpoints, failures are recorded. */
+#include <errno.h>
+#include <jansson.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "protocol_internal.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/genotype.h"
+#include "tsedarts/runtime.h"
+
+typedef struct run_entry {
+    run_kind kind;
+    int method, index, seed; /* method slot in the plan, search index, seed */
+    char config[8192];       /* canonical config JSON ("" until known) */
+    char hash[SHA256_HEX_LEN];
+    int done, failed;
+} run_entry;
+
+typedef struct protocol_state {
+    const protocol_request *req;
+    const protocol_options *opt;
+    json_t *plan;
+    run_entry *runs;
+    int n_runs;
+    dataset train, test;
+    int have_sets;
+    int completed; /* runs finished in this invocation */
+} protocol_state;
+
+td_status protocol_train_config(const char *template_json, const char *genotype_line, int seed, train_config *out)
+{
+    json_error_t err;
+    json_t *o = json_loads(template_json, 0, &err);
+    if (!o) return TD_FAIL(TD_ERR_FORMAT, "plan: bad retraining template: %s", err.text);
+    json_object_set_new(o, "genotype", json_string(genotype_line));
+    json_object_set_new(o, "seed", json_integer(seed));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    td_status s = train_config_parse(text, out);
+    free(text);
+    return s;
+}
+
+td_status protocol_read_result(const char *run_dir, char *genotype, size_t glen, double *valid_error,
+                               double *test_error, int *depth, int *skips)
+{
+    char path[4400], *text;
+    snprintf(path, sizeof path, "%s/result.json", run_dir);
+    TD_CHECK(file_read_all(path, &text, NULL));
+    json_error_t err;
+    json_t *o = json_loads(text, 0, &err);
+    free(text);
+    if (!o) return TD_FAIL(TD_ERR_FORMAT, "%s: not JSON: %s", path, err.text);
+    const char *g = json_string_value(json_object_get(o, "genotype"));
+    if (genotype && g) snprintf(genotype, glen, "%s", g);
+    json_t *v;
+    if (valid_error && (v = json_object_get(o, "valid_error"))) *valid_error = json_number_value(v);
+    if (test_error && (v = json_object_get(o, "test_error"))) *test_error = json_number_value(v);
+    if (depth) {
+        depth[0] = (int)json_integer_value(json_object_get(o, "normal_depth"));
+        depth[1] = (int)json_integer_value(json_object_get(o, "reduce_depth"));
+    }
+    if (skips) {
+        skips[0] = (int)json_integer_value(json_object_get(o, "normal_skip"));
+        skips[1] = (int)json_integer_value(json_object_get(o, "reduce_skip"));
+    }
+    json_decref(o);
+    return TD_OK;
+}
+
+static void run_dir(const protocol_state *ps, const run_entry *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/runs/%s", ps->opt->out_dir, r->hash);
+}
+
+static json_t *plan_method(const protocol_state *ps, int m)
+{
+    return json_array_get(json_object_get(ps->plan, "methods"), (size_t)m);
+}
+
+/* The genotype a search found, renamed after its method and search. */
+static td_status searched_genotype(const protocol_state *ps, int m, int k, char *line, size_t len)
+{
+    run_entry *s = NULL;
+    for (int i = 0; i < ps->n_runs; i++)
+        if (ps->runs[i].kind == RUN_SEARCH && ps->runs[i].method == m && ps->runs[i].index == k) s = &ps->runs[i];
+    if (!s || !s->done || s->failed) return TD_FAIL(TD_ERR_STATE, "search not finished");
+    char dir[4400], found[1024] = "";
+    run_dir(ps, s, dir, sizeof dir);
+    TD_CHECK(protocol_read_result(dir, found, sizeof found, NULL, NULL, NULL, NULL));
+    return protocol_rename_genotype(json_string_value(json_object_get(plan_method(ps, m), "id")), k, found, line, len);
+}
+
+/* Fills the config of a retraining run once its genotype is known. */
+static td_status resolve_config(protocol_state *ps, run_entry *r)
+{
+    if (r->kind == RUN_SEARCH || r->config[0]) return TD_OK;
+    int k = r->index;
+    if (r->kind != RUN_SELECT) {
+        /* the selected search, by the same rule the report uses */
+        method_result mr;
+        memset(&mr, 0, sizeof mr);
+        for (int j = 0; j < ps->n_runs; j++) {
+            run_entry *sel = &ps->runs[j];
+            if (sel->kind != RUN_SELECT || sel->method != r->method || !sel->done || sel->failed) continue;
+            char dir[4400];
+            run_dir(ps, sel, dir, sizeof dir);
+            TD_CHECK(protocol_read_result(dir, NULL, 0, &mr.select_valid[sel->index], &mr.select_test[sel->index], NULL,
+                                          NULL));
+            mr.select_done[sel->index] = 1;
+        }
+        k = protocol_select(&mr, ps->req->selection);
+        if (k < 0) return TD_FAIL(TD_ERR_STATE, "no selection run succeeded");
+    }
+    char line[1024];
+    TD_CHECK(searched_genotype(ps, r->method, k, line, sizeof line));
+    const char *section = r->kind == RUN_SELECT ? "select" : r->kind == RUN_FINAL_DEEP ? "final_deep" : "final_shallow";
+    return protocol_retrain_run(plan_method(ps, r->method), section, line, r->seed, r->config, sizeof r->config, r->hash);
+}
+
+static int deps_done(const protocol_state *ps, const run_entry *r)
+{
+    for (int i = 0; i < ps->n_runs; i++) {
+        const run_entry *d = &ps->runs[i];
+        if (d->method != r->method) continue;
+        if (r->kind == RUN_SELECT && d->kind == RUN_SEARCH && d->index == r->index && !d->done) return 0;
+        if ((r->kind == RUN_FINAL_DEEP || r->kind == RUN_FINAL_SHALLOW) && d->kind <= RUN_SELECT && !d->done) return 0;
+    }
+    return 1;
+}
+
+/* A run whose dependency failed cannot run: recorded as failed. */
+static int deps_failed(const protocol_state *ps, const run_entry *r)
+{
+    int ok_selects = 0;
+    for (int i = 0; i < ps->n_runs; i++) {
+        const run_entry *d = &ps->runs[i];
+        if (d->method != r->method) continue;
+        if (r->kind == RUN_SELECT && d->kind == RUN_SEARCH && d->index == r->index && d->failed) return 1;
+        if (d->kind == RUN_SELECT && d->done && !d->failed) ok_selects++;
+    }
+    return r->kind >= RUN_FINAL_DEEP && ok_selects == 0;
+}
+
+static td_status ensure_sets(protocol_state *ps, const search_config *sc)
+{
+    if (ps->have_sets) return TD_OK;
+    const char *ds = sc->dataset;
+    if (!strcmp(ds, "fashion-mnist")) {
+        TD_CHECK(dataset_load_fashion_mnist(sc->data_dir, 1, sc->pad32, &ps->train));
+        TD_CHECK(dataset_load_fashion_mnist(sc->data_dir, 0, sc->pad32, &ps->test));
+    } else if (!strncmp(ds, "cifar10:", 8)) {
+        TD_CHECK(dataset_load_cifar10(ds + 8, 1, &ps->train));
+        TD_CHECK(dataset_load_cifar10(ds + 8, 0, &ps->test));
+    } else if (!strcmp(ds, "synthetic")) {
+        TD_CHECK(dataset_synthetic(2048, 3, 32, 10, 7, 0, &ps->train));
+        TD_CHECK(dataset_synthetic(512, 3, 32, 10, 7, 1, &ps->test));
+    } else {
+        return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s'", ds);
+    }
+    memcpy(ps->test.mean, ps->train.mean, sizeof ps->test.mean);
+    memcpy(ps->test.std, ps->train.std, sizeof ps->test.std);
+    ps->have_sets = 1;
+    return TD_OK;
+}
+
+/* Runs one entry in dir (fresh or resumed); records failures. */
+static td_status execute(protocol_state *ps, run_entry *r, int threads)
+{
+    char dir[4400], path[4600];
+    run_dir(ps, r, dir, sizeof dir);
+    int resume = 0;
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    if (file_exists(path)) {
+        resume = 1;
+    } else {
+        /* killed before its first checkpoint: nothing computed is lost */
+        const char *stale[] = {"config.json", "env.json", "metrics.jsonl"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, stale[i]);
+            unlink(path);
+        }
+    }
+    double t0 = now_seconds();
+    td_status s;
+    if (r->kind == RUN_SEARCH) {
+        search_config sc;
+        TD_CHECK(search_config_parse(r->config, &sc));
+        search_options so;
+        memset(&so, 0, sizeof so);
+        so.out_dir = dir;
+        so.resume = resume;
+        so.threads = threads;
+        so.be = ps->opt->be;
+        so.quiet = 1;
+        so.train_set = ps->have_sets ? &ps->train : NULL;
+        search_result res;
+        s = search_run(&sc, &so, &res);
+    } else {
+        train_config tc;
+        TD_CHECK(train_config_parse(r->config, &tc));
+        train_options to;
+        memset(&to, 0, sizeof to);
+        to.out_dir = dir;
+        to.resume = resume;
+        to.threads = threads;
+        to.be = ps->opt->be;
+        to.quiet = 1;
+        to.train_set = ps->have_sets ? &ps->train : NULL;
+        to.test_set = ps->have_sets ? &ps->test : NULL;
+        train_result res;
+        s = train_run(&tc, &to, &res);
+    }
+    if (s == TD_ERR_INTERRUPTED) return s;
+    if (s != TD_OK) {
+        /* recorded, not hidden: the report lists it */
+        json_t *o = json_object();
+        json_object_set_new(o, "error", json_string(td_error_message()));
+        json_object_set_new(o, "status", json_string(td_status_name(s)));
+        char *txt = json_dumps(o, JSON_INDENT(2));
+        json_decref(o);
+        TD_CHECK(dir_create(dir));
+        snprintf(path, sizeof path, "%s/failure.json", dir);
+        td_status w = file_write_text_atomic(path, txt);
+        free(txt);
+        TD_CHECK(w);
+        r->failed = 1;
+    }
+    json_t *t = json_object();
+    json_object_set_new(t, "wall_seconds", json_real(now_seconds() - t0));
+    json_object_set_new(t, "resumed", json_boolean(resume));
+    char *tt = json_dumps(t, JSON_INDENT(2));
+    json_decref(t);
+    snprintf(path, sizeof path, "%s/timing.json", dir);
+    file_write_text_atomic(path, tt);
+    free(tt);
+    r->done = 1;
+    return manifest_write(dir);
+}
+
+/* A run that finished earlier: its manifest must still match. */
+static td_status check_finished(protocol_state *ps, run_entry *r, int *finished)
+{
+    char dir[4400], path[4600];
+    run_dir(ps, r, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/manifest.sha256", dir);
+    char rpath[4600], fpath[4600];
+    snprintf(rpath, sizeof rpath, "%s/result.json", dir);
+    snprintf(fpath, sizeof fpath, "%s/failure.json", dir);
+    *finished = 0;
+    if (!file_exists(rpath) && !file_exists(fpath)) return TD_OK;
+    if (!file_exists(path)) {
+        /* killed between its last result and its manifest */
+        TD_CHECK(manifest_write(dir));
+    } else {
+        TD_CHECK(manifest_check(dir));
+    }
+    r->done = 1;
+    r->failed = file_exists(fpath);
+    *finished = 1;
+    return TD_OK;
+}
+
+static td_status build_runs(protocol_state *ps)
+{
+    json_t *methods = json_object_get(ps->plan, "methods");
+    int nm = (int)json_array_size(methods);
+    ps->runs = calloc((size_t)nm * (PROTOCOL_SEARCHES * 2 + 2 * PROTOCOL_FINAL_SEEDS), sizeof *ps->runs);
+    if (!ps->runs) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    for (int m = 0; m < nm; m++) {
+        json_t *mo = json_array_get(methods, (size_t)m), *searches = json_object_get(mo, "searches");
+        for (int k = 0; k < PROTOCOL_SEARCHES; k++) {
+            run_entry *r = &ps->runs[ps->n_runs++];
+            json_t *so = json_array_get(searches, (size_t)k);
+            r->kind = RUN_SEARCH;
+            r->method = m;
+            r->index = k;
+            r->seed = (int)json_integer_value(json_object_get(so, "seed"));
+            char *cj = json_dumps(json_object_get(so, "config"), JSON_COMPACT | JSON_SORT_KEYS);
+            snprintf(r->config, sizeof r->config, "%s", cj);
+            free(cj);
+            sha256_buffer(r->config, strlen(r->config), r->hash);
+        }
+        for (int k = 0; k < PROTOCOL_SEARCHES; k++) {
+            run_entry *r = &ps->runs[ps->n_runs++];
+            r->kind = RUN_SELECT;
+            r->method = m;
+            r->index = k;
+            r->seed = protocol_select_seed;
+        }
+        for (int kind = RUN_FINAL_DEEP; kind <= RUN_FINAL_SHALLOW; kind++)
+            for (int k = 0; k < PROTOCOL_FINAL_SEEDS; k++) {
+                run_entry *r = &ps->runs[ps->n_runs++];
+                r->kind = (run_kind)kind;
+                r->method = m;
+                r->index = k;
+                r->seed = protocol_final_seeds[k];
+            }
+    }
+    return TD_OK;
+}
+
+static const char *kind_name(run_kind k)
+{
+    static const char *const n[] = {"search", "selection retraining", "deep retraining", "shallow retraining"};
+    return n[k];
+}
+
+/* Runs ready entries, up to `jobs` at once in child processes (or in
+ * this process for one job), until all are done. */
+static td_status schedule(protocol_state *ps)
+{
+    int jobs = ps->req->jobs > 0 ? ps->req->jobs : 1;
+    int threads = ps->opt->threads > 0 ? ps->opt->threads : omp_get_max_threads();
+    int per_job = threads / jobs > 0 ? threads / jobs : 1;
+    pid_t pids[64] = {0};
+    int slot_run[64];
+    int active = 0;
+    progress prog;
+    progress_init(&prog, ps->n_runs, 0);
+    for (;;) {
+        int remaining = 0, launched = 0;
+        for (int i = 0; i < ps->n_runs; i++) {
+            run_entry *r = &ps->runs[i];
+            if (r->done) continue;
+            remaining++;
+            int running = 0;
+            for (int j = 0; j < 64; j++) running |= pids[j] && slot_run[j] == i;
+            if (running || !deps_done(ps, r) || active >= jobs) continue;
+            if (deps_failed(ps, r)) {
+                r->done = r->failed = 1;
+                continue;
+            }
+            TD_CHECK(resolve_config(ps, r));
+            int finished;
+            TD_CHECK(check_finished(ps, r, &finished));
+            if (finished) continue;
+            if (stop_requested() || (ps->opt->stop_after_runs && ps->completed >= ps->opt->stop_after_runs))
+                return TD_FAIL(TD_ERR_INTERRUPTED, "protocol stopped; run it again to continue");
+            const json_t *mo = plan_method(ps, r->method);
+            if (!ps->opt->quiet)
+                progress_line(&prog, "[%s] %s %d: run %.12s", json_string_value(json_object_get(mo, "id")),
+                              kind_name(r->kind), r->index + 1, r->hash);
+            if (jobs == 1) {
+                td_status s = execute(ps, r, per_job);
+                if (s != TD_OK) return s;
+                ps->completed++;
+                launched++;
+                continue;
+            }
+            int slot = 0;
+            while (pids[slot]) slot++;
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid < 0) return TD_FAIL(TD_ERR_STATE, "fork failed: %s", strerror(errno));
+            if (pid == 0) {
+                td_status s = execute(ps, r, per_job);
+                if (s != TD_OK && s != TD_ERR_INTERRUPTED) td_error_print(s);
+                _exit(s == TD_OK ? 0 : s == TD_ERR_INTERRUPTED ? 3 : 1);
+            }
+            pids[slot] = pid;
+            slot_run[slot] = i;
+            active++;
+            launched++;
+        }
+        if (!remaining) return TD_OK;
+        if (active == 0 && !launched) {
+            /* nothing ready and nothing running: only failed dependencies */
+            int progress_made = 0;
+            for (int i = 0; i < ps->n_runs; i++)
+                if (!ps->runs[i].done && deps_done(ps, &ps->runs[i])) progress_made = 1;
+            if (!progress_made) return TD_FAIL(TD_ERR_STATE, "protocol cannot progress");
+            continue;
+        }
+        if (active > 0) {
+            int status;
+            pid_t pid = wait(&status);
+            for (int j = 0; j < 64; j++)
+                if (pids[j] == pid) {
+                    run_entry *r = &ps->runs[slot_run[j]];
+                    pids[j] = 0;
+                    active--;
+                    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+                    if (code == 3) return TD_FAIL(TD_ERR_INTERRUPTED, "protocol stopped; run it again to continue");
+                    if (code != 0) return TD_FAIL(TD_ERR_STATE, "worker for run %s failed", r->hash);
+                    int finished;
+                    TD_CHECK(check_finished(ps, r, &finished));
+                    if (!finished) return TD_FAIL(TD_ERR_STATE, "worker for run %s left no result", r->hash);
+                    ps->completed++;
+                }
+        }
+    }
+}
+
+static td_status open_plan(protocol_state *ps, const protocol_request *req, const char *out_dir, int create)
+{
+    char *plan_text;
+    TD_CHECK(protocol_plan_json(req, &plan_text));
+    char path[4400];
+    snprintf(path, sizeof path, "%s/plan.json", out_dir);
+    td_status s = TD_OK;
+    if (file_exists(path)) {
+        char *old;
+        s = file_read_all(path, &old, NULL);
+        if (s == TD_OK && strcmp(old, plan_text) != 0)
+            s = TD_FAIL(TD_ERR_STATE,
+                        "%s holds a different plan (budget, dataset, methods or selection differ); nothing was "
+                        "changed: use another --out, or the same options as before",
+                        out_dir);
+        if (s == TD_OK) {
+            free(plan_text);
+            plan_text = old;
+        } else {
+            free(old);
+        }
+    } else if (create) {
+        s = dir_create(out_dir);
+        if (s == TD_OK) s = file_write_text_atomic(path, plan_text);
+    } else {
+        s = TD_FAIL(TD_ERR_STATE, "%s has no plan.json", out_dir);
+    }
+    if (s == TD_OK) {
+        json_error_t err;
+        ps->plan = json_loads(plan_text, 0, &err);
+        if (!ps->plan) s = TD_FAIL(TD_ERR_FORMAT, "%s: bad plan: %s", path, err.text);
+    }
+    free(plan_text);
+    return s;
+}
+
+td_status protocol_run(const protocol_request *req, const protocol_options *o, char root_hash[SHA256_HEX_LEN])
+{
+    protocol_state ps;
+    memset(&ps, 0, sizeof ps);
+    ps.req = req;
+    ps.opt = o;
+    char runs_dir[4400];
+    snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
+    td_status s = open_plan(&ps, req, o->out_dir, 1);
+    if (s == TD_OK) s = dir_create(runs_dir);
+    if (s == TD_OK) s = build_runs(&ps);
+    if (s == TD_OK && ps.n_runs) {
+        search_config sc;
+        s = search_config_parse(ps.runs[0].config, &sc);
+        if (s == TD_OK) s = ensure_sets(&ps, &sc);
+    }
+    if (s == TD_OK) s = schedule(&ps);
+    if (s == TD_OK) s = protocol_report(o->out_dir, root_hash);
+    if (ps.plan) json_decref(ps.plan);
+    free(ps.runs);
+    if (ps.have_sets) {
+        dataset_free(&ps.train);
+        dataset_free(&ps.test);
+    }
+    return s;
+}
