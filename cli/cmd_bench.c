@@ -21,6 +21,7 @@ static const opt_spec specs[] = {
     {"dtype", 1, "f32 (default) | f64"},
     {"steps", 1, "timed steps (default 5)"},
     {"warmup", 1, "untimed steps first (default 1)"},
+    {"keep-activations", 0, "store every activation instead of recomputing cell nodes (more memory)"},
     {"profile", 0, "time every kernel and print the largest shares (adds a sync per node)"},
     {"help", 0, "show this help"},
 };
@@ -74,7 +75,7 @@ int cmd_bench(int argc, char **argv)
     int prof = args_has(&a, "profile");
     exec_profile_enable(prof);
     search_bench_result r;
-    s = search_bench(&cfg, be, warmup, steps, &r);
+    s = search_bench(&cfg, be, warmup, steps, args_has(&a, "keep-activations"), &r);
     if (s != TD_OK) {
         td_error_print(s);
         return 1;

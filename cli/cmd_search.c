@@ -32,6 +32,7 @@ static const opt_spec specs[] = {
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR from its last checkpoint"},
     {"stop-after", 1, "stop (checkpointed, as on SIGINT) after N units of work; for testing resume"},
+    {"keep-activations", 0, "store every activation instead of recomputing (more memory, same results)"},
     {"quiet", 0, "no progress output"},
     {"help", 0, "show this help"},
 };
@@ -109,6 +110,7 @@ int cmd_search(int argc, char **argv)
     opt.threads = (int)args_int(&a, "threads", 0, 0, 1024);
     opt.stop_after_units = args_int(&a, "stop-after", 0, 0, 1L << 40);
     opt.quiet = args_has(&a, "quiet");
+    opt.keep_activations = args_has(&a, "keep-activations");
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;

@@ -4,6 +4,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Appends copies of a segment's forward nodes (sinks excepted) reading the
+ * copies of each other; remap and recomp_node record where they are. */
+static void append_recompute(graph *g, recompute_segment seg, int *remap, int *recomp_node)
+{
+    int cap = 8;
+    int *in = malloc((size_t)cap * sizeof *in);
+    for (int j = seg.first; j <= seg.last && g->status == TD_OK; j++) {
+        node nd = g->nodes[j];
+        if (nd.out < 0) continue;
+        if (nd.nin > cap) in = realloc(in, (size_t)(cap = 2 * nd.nin) * sizeof *in);
+        memcpy(in, graph_node_inputs(g, &nd), (size_t)nd.nin * sizeof *in);
+        for (int k = 0; k < nd.nin; k++)
+            if (remap[in[k]] >= 0) in[k] = remap[in[k]];
+        int v = graph_add_node(g, nd.op, nd.nin, in, &nd.p);
+        if (v < 0) break;
+        remap[nd.out] = v;
+        recomp_node[j] = g->n_nodes - 1;
+    }
+    free(in);
+}
+
+static int mapped(const int *remap, int v) { return v >= 0 && remap[v] >= 0 ? remap[v] : v; }
+
 td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
 {
     TD_CHECK(graph_status(g));
@@ -35,17 +58,34 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
     int n_blocks = g->n_blocks;
     for (int b = 0; b < n_blocks; b++)
         for (int i = g->blocks[b].first; i <= g->blocks[b].last; i++) block_of[i] = b;
+    /* Segments: their nodes are differentiated through recomputed copies. */
+    int *seg_of = malloc(((size_t)n_nodes + 1) * sizeof *seg_of);
+    int *recomp_node = malloc(((size_t)n_nodes + 1) * sizeof *recomp_node);
+    int *remap = malloc(((size_t)n_values + 1) * sizeof *remap);
+    for (int i = 0; i < n_nodes; i++) seg_of[i] = recomp_node[i] = -1;
+    for (int v = 0; v < n_values; v++) remap[v] = -1;
+    for (int sgi = 0; sgi < g->n_segments; sgi++)
+        for (int i = g->segments[sgi].first; i <= g->segments[sgi].last && i < n_nodes; i++) seg_of[i] = sgi;
     int *inputs = NULL, *contrib = NULL;
     unsigned char *want = NULL;
     int cap = 0;
     for (int i = n_nodes - 1; i >= 0 && g->status == TD_OK; i--) {
+        if (seg_of[i] >= 0 && i == g->segments[seg_of[i]].last) append_recompute(g, g->segments[seg_of[i]], remap, recomp_node);
         if (block_of[i] >= 0) {
             vjp_block blk = g->blocks[block_of[i]];
             if (i == blk.last && ct[blk.out] >= 0) {
+                /* the rule reads the recomputed copies when there are any */
+                vjp_block use = blk;
+                use.out = mapped(remap, blk.out);
+                use.x = mapped(remap, blk.x);
+                use.gamma = mapped(remap, blk.gamma);
+                use.beta = mapped(remap, blk.beta);
+                use.xc = mapped(remap, blk.xc);
+                use.r = mapped(remap, blk.r);
                 int bin[3] = {blk.x, blk.gamma, blk.beta}, bct[3] = {-1, -1, -1};
                 unsigned char bw[3];
                 for (int k = 0; k < 3; k++) bw[k] = bin[k] >= 0 && dep[bin[k]];
-                vjp_block_rule(g, &blk, ct[blk.out], bw, bct);
+                vjp_block_rule(g, &use, ct[blk.out], bw, bct);
                 for (int k = 0; k < 3; k++) {
                     if (!bw[k] || bct[k] < 0) continue;
                     int v = bin[k];
@@ -75,7 +115,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
             any |= want[k];
         }
         if (!any) continue;
-        vjp_rule(g, i, ct[nd.out], want, contrib);
+        vjp_rule(g, recomp_node[i] >= 0 ? recomp_node[i] : i, ct[nd.out], want, contrib);
         /* Accumulate in input order: a fixed order keeps sums reproducible. */
         for (int k = 0; k < nd.nin; k++) {
             if (!want[k] || contrib[k] < 0) continue;
@@ -91,6 +131,9 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
     free(dep);
     free(ct);
     free(block_of);
+    free(seg_of);
+    free(recomp_node);
+    free(remap);
     return graph_status(g);
 }
 

@@ -43,6 +43,7 @@ void graph_destroy(graph *g)
     for (int i = 0; i < g->n_params; i++) free(g->params[i].name);
     free(g->params);
     free(g->blocks);
+    free(g->segments);
     free(g->nodes);
     free(g->values);
     free(g->ints);
@@ -174,6 +175,19 @@ int graph_param(graph *g, value_role role, const char *name, shape4 s,
     if (role == ROLE_WEIGHT) g->role_size[ROLE_GRAD_WEIGHT] = g->role_size[role];
     if (role == ROLE_ALPHA) g->role_size[ROLE_GRAD_ALPHA] = g->role_size[role];
     return g->n_params++ >= 0 ? v : -1;
+}
+
+int graph_add_segment(graph *g, int first, int last)
+{
+    if (g->status != TD_OK) return -1;
+    if (first < 0 || last >= g->n_nodes || first > last) return graph_fail(g, "recompute segment: bad node range");
+    if (g->n_segments && g->segments[g->n_segments - 1].last >= first)
+        return graph_fail(g, "recompute segments must be disjoint and in order");
+    if (!grow((void **)&g->segments, &g->cap_segments, g->n_segments + 1, sizeof(recompute_segment)))
+        return graph_fail(g, "out of memory");
+    g->segments[g->n_segments].first = first;
+    g->segments[g->n_segments].last = last;
+    return g->n_segments++;
 }
 
 int graph_add_vjp_block(graph *g, const vjp_block *b)

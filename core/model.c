@@ -16,6 +16,7 @@ static td_status build_graph(const model *m, graph_kind kind, int batch, graph *
     if (!g) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     layer_builder b;
     layer_init(&b, g, kind.train_bn, kind.update_running);
+    b.recompute = m->recompute && (kind.grad_w || kind.grad_a);
     td_status s = m->build(&b, m->net_config, batch, io);
     layer_free(&b);
     if (s == TD_OK) {

@@ -414,6 +414,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         free(cfg_json);
     }
     if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
+    /* same bits either way: recomputation only trades time for memory */
+    st->m.recompute = !opt->keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
     snprintf(path, sizeof path, "%s/metrics.jsonl", opt->out_dir);
     snprintf(st->metrics.path, sizeof st->metrics.path, "%s", path);

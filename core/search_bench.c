@@ -28,7 +28,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, search_bench_result *r)
+td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
+                       search_bench_result *r)
 {
     memset(r, 0, sizeof *r);
     search_state *st = calloc(1, sizeof *st);
@@ -39,6 +40,7 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
     td_status s = search_load_data(st);
     /* the synthetic set has 3x32x32 images; keep what the caller asked */
     if (s == TD_OK) s = model_create(&st->m, be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
+    st->m.recompute = !keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
     const search_algorithm *alg = search_algorithm_for(st->cfg.algo);

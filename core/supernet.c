@@ -26,7 +26,7 @@ static int search_cell(layer_builder *b, int s0, int s1, int C, int reduction, i
     int edge = 0;
     int xs[5 * DOP_COUNT], idx[5 * DOP_COUNT];
     for (int i = 0; i < DARTS_NODES; i++) {
-        int n = 0;
+        int n = 0, first = g->n_nodes;
         for (int j = 0; j < 2 + i; j++, edge++) {
             int stride = reduction && j < 2 ? 2 : 1;
             layer_push(b, "_ops.%d", edge);
@@ -41,6 +41,9 @@ static int search_cell(layer_builder *b, int s0, int s1, int C, int reduction, i
             layer_pop(b);
         }
         states[2 + i] = op_weighted_sum(g, weights, n, xs, idx);
+        /* a node's mixed ops are recomputed in the backward pass instead of
+         * kept: their activations are most of the supernet's memory */
+        if (b->recompute && states[2 + i] >= 0) graph_add_segment(g, first, g->n_nodes - 1);
     }
     return op_concat_c(g, DARTS_NODES, states + 2);
 }

@@ -154,3 +154,50 @@ Test(supernet, export_uses_pytorch_state_dict_names_and_round_trips)
     model_destroy(&m3);
     unlink(path);
 }
+
+/* Recomputing the cell nodes in the backward pass changes memory, not
+ * results: gradients and statistics are bit-identical. */
+Test(supernet, recompute_gives_identical_bits)
+{
+    void *out[2][ROLE_COUNT];
+    size_t bytes[ROLE_COUNT];
+    for (int rc = 0; rc < 2; rc++) {
+        graph *g = graph_create();
+        layer_builder b;
+        layer_init(&b, g, 1, 1);
+        b.recompute = rc;
+        supernet_config cfg = {4, 4, 3, 16, 10, 0};
+        net_io io;
+        cr_assert_eq(supernet_build(&b, &cfg, 8, &io), TD_OK);
+        graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+        cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+        if (rc) cr_expect_gt(g->n_segments, 0);
+        role_buffers rbuf;
+        cr_assert_eq(role_buffers_alloc(&rbuf, g, backend_cpu(), DT_F32), TD_OK);
+        params_init(g, 3, DT_F32, rbuf.ptr[ROLE_WEIGHT], rbuf.ptr[ROLE_ALPHA], rbuf.ptr[ROLE_BNSTAT]);
+        philox_stream s;
+        philox_stream_init(&s, 1, PURPOSE_TEST, 9);
+        for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) ((float *)rbuf.ptr[ROLE_INPUT])[i] = 2 * philox_next_uniform_f32(&s) - 1;
+        for (int i = 0; i < 8; i++) ((int32_t *)rbuf.ptr[ROLE_LABEL])[i] = i;
+        exec_ctx *ctx;
+        cr_assert_eq(exec_create(g, backend_cpu(), DT_F32, &ctx), TD_OK);
+        role_buffers_bind(&rbuf, ctx);
+        cr_assert_eq(exec_run(ctx), TD_OK);
+        if (rc) fprintf(stderr, "activation arena: %zu elements with recomputation\n", ctx->plan.arena_elems);
+        else fprintf(stderr, "activation arena: %zu elements keeping everything\n", ctx->plan.arena_elems);
+        for (int r = 1; r < ROLE_COUNT; r++) {
+            bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
+            out[rc][r] = malloc(bytes[r] + 1);
+            memcpy(out[rc][r], rbuf.ptr[r], bytes[r]);
+        }
+        exec_destroy(ctx);
+        role_buffers_free(&rbuf);
+        layer_free(&b);
+        graph_destroy(g);
+    }
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        cr_expect(memcmp(out[0][r], out[1][r], bytes[r]) == 0, "role %s differs with recomputation", role_name((value_role)r));
+        free(out[0][r]);
+        free(out[1][r]);
+    }
+}

@@ -156,6 +156,13 @@ typedef struct vjp_block {
     double count;    /* N H W */
 } vjp_block;
 
+/* A run of forward nodes whose activations are not kept for the backward
+ * pass: reverse mode recomputes them (same kernels, same bits) just before
+ * it needs them, trading one extra forward for the memory. */
+typedef struct recompute_segment {
+    int first, last; /* node range, inclusive */
+} recompute_segment;
+
 typedef struct graph {
     node *nodes;
     int n_nodes, cap_nodes;
@@ -168,6 +175,8 @@ typedef struct graph {
     size_t role_size[ROLE_COUNT]; /* elements in each role buffer */
     vjp_block *blocks;
     int n_blocks, cap_blocks;
+    recompute_segment *segments;
+    int n_segments, cap_segments;
     td_status status;
     char error[512];
 } graph;
@@ -258,6 +267,10 @@ int graph_add_node(graph *g, op_kind op, int nin, const int *in,
 /* Sets the sticky error (first one wins) and returns -1. */
 int graph_fail(graph *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Registers a recompute segment (see recompute_segment); segments must
+ * not overlap. */
+int graph_add_segment(graph *g, int first, int last);
 
 /* Registers a custom-VJP block (see vjp_block). */
 int graph_add_vjp_block(graph *g, const vjp_block *b);

@@ -14,6 +14,7 @@ typedef struct layer_builder {
     int update_running; /* BN appends running-statistics updates */
     int smooth;         /* smooth stand-in: softplus ReLU, average pooling */
     double smooth_beta; /* ReLU stand-in is softplus(beta x) / beta */
+    int recompute;      /* mark recompute segments (memory for time) */
     char prefix[256];
     int depth;
     int mark[32];

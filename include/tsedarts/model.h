@@ -29,6 +29,7 @@ typedef struct model {
     void *role[ROLE_COUNT]; /* WEIGHT, ALPHA, BNSTAT, GRAD_WEIGHT, GRAD_ALPHA */
     size_t n[ROLE_COUNT];   /* elements per role */
     workspace ws;           /* activations shared by every graph */
+    int recompute;          /* training graphs recompute marked segments */
 } model;
 
 typedef struct net_exec {

@@ -56,6 +56,7 @@ typedef struct search_options {
     int stop_after_epochs; /* stop (as if signalled) once this many epochs are done; 0 = never */
     int quiet;
     const struct dataset *train_set; /* preloaded training set matching cfg (NULL: load) */
+    int keep_activations; /* do not recompute in the backward pass (more memory, less time) */
 } search_options;
 
 typedef struct search_result {
@@ -83,5 +84,6 @@ typedef struct search_bench_result {
     double param_mib;      /* weights, alphas, statistics, gradients, optimiser state */
 } search_bench_result;
 
-td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, search_bench_result *r);
+td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
+                       search_bench_result *r);
 #endif
