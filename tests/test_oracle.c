@@ -1,0 +1,116 @@
+/* The PyTorch peer (bench/peer_pytorch.py, an independent implementation
+ * of SPEC.md) as an oracle: it loads this project's export of a supernet
+ * and one batch, recomputes loss and gradients in f64, and compares them
+ * with ours (f32): loss within 1e-5, gradients within 1e-4 (relative).
+ * Not run where Python with torch is missing. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tsedarts/autodiff.h"
+#include "tsedarts/buffers.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/model.h"
+#include "tsedarts/params.h"
+#include "tsedarts/philox.h"
+#include "tsedarts/safetensors.h"
+
+static const char *python_with_torch(void)
+{
+    static const char *candidates[] = {"/usr/bin/python3", "python3"};
+    for (int i = 0; i < 2; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "%s -c 'import torch' > /dev/null 2>&1", candidates[i]);
+        if (system(cmd) == 0) return candidates[i];
+    }
+    return NULL;
+}
+
+Test(oracle, pytorch_peer_agrees_on_loss_and_gradients, .timeout = 600)
+{
+    const char *py = python_with_torch();
+    if (!py) cr_skip_test("not run: no Python with torch (install Debian's python3-torch)");
+    const char *src = getenv("TSEDARTS_SOURCE_DIR");
+    cr_assert_not_null(src, "TSEDARTS_SOURCE_DIR not set");
+    char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/tsedarts-oracle-%ld", (long)getpid());
+    cr_assert_eq(dir_create(dir), TD_OK);
+    supernet_config cfg = {4, 5, 3, 16, 10, 0};
+    int batch = 8;
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    net_io io;
+    cr_assert_eq(supernet_build(&b, &cfg, batch, &io), TD_OK);
+    int loss = graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK);
+    role_buffers rb;
+    cr_assert_eq(role_buffers_alloc(&rb, g, backend_cpu(), DT_F32), TD_OK);
+    params_init(g, 21, DT_F32, rb.ptr[ROLE_WEIGHT], rb.ptr[ROLE_ALPHA], rb.ptr[ROLE_BNSTAT]);
+    philox_stream s;
+    philox_stream_init(&s, 3, PURPOSE_TEST, 0);
+    float *alphas = rb.ptr[ROLE_ALPHA];
+    for (size_t i = 0; i < g->role_size[ROLE_ALPHA]; i++) alphas[i] = (float)(0.5 * philox_next_normal(&s));
+    float *img = (float *)rb.ptr[ROLE_INPUT] + g->values[io.images].offset;
+    size_t nimg = shape_numel(g->values[io.images].shape);
+    for (size_t i = 0; i < nimg; i++) img[i] = (float)philox_next_normal(&s);
+    int32_t *lab = rb.ptr[ROLE_LABEL];
+    int64_t lab64[8];
+    for (int i = 0; i < batch; i++) lab64[i] = lab[i] = (int32_t)philox_next_below(&s, 10);
+    exec_ctx *ctx;
+    cr_assert_eq(exec_create(g, backend_cpu(), DT_F32, &ctx), TD_OK);
+    role_buffers_bind(&rb, ctx);
+    cr_assert_eq(exec_run(ctx), TD_OK);
+    /* weights: the export of a model with these parameters */
+    model m;
+    cr_assert_eq(model_create(&m, backend_cpu(), DT_F32, supernet_build_fn, &cfg), TD_OK);
+    memcpy(m.role[ROLE_WEIGHT], rb.ptr[ROLE_WEIGHT], model_role_bytes(&m, ROLE_WEIGHT));
+    memcpy(m.role[ROLE_ALPHA], rb.ptr[ROLE_ALPHA], model_role_bytes(&m, ROLE_ALPHA));
+    memcpy(m.role[ROLE_BNSTAT], rb.ptr[ROLE_BNSTAT], model_role_bytes(&m, ROLE_BNSTAT));
+    char path[512];
+    snprintf(path, sizeof path, "%s/weights.safetensors", dir);
+    cr_assert_eq(model_export_safetensors(&m, path, 0), TD_OK);
+    /* the batch */
+    st_tensor bt[2] = {{"images", "F32", 4, {batch, 3, 16, 16}, img, nimg * sizeof(float)},
+                       {"labels", "I64", 1, {batch}, lab64, sizeof lab64}};
+    snprintf(path, sizeof path, "%s/batch.safetensors", dir);
+    cr_assert_eq(safetensors_write(path, bt, 2, NULL), TD_OK);
+    /* our loss and gradients, under the parameters' names */
+    st_tensor *gt = calloc((size_t)g->n_params + 1, sizeof *gt);
+    int n = 0;
+    for (int p = 0; p < g->n_params; p++) {
+        const param *pr = &g->params[p];
+        if (pr->role == ROLE_BNSTAT) continue;
+        st_tensor *t = &gt[n++];
+        t->name = pr->name;
+        t->dtype = "F32";
+        t->ndim = pr->torch_ndim;
+        for (int d = 0; d < pr->torch_ndim; d++) t->dims[d] = pr->torch_dims[d];
+        t->data = (float *)rb.ptr[pr->role == ROLE_WEIGHT ? ROLE_GRAD_WEIGHT : ROLE_GRAD_ALPHA] + pr->offset;
+        t->bytes = shape_numel(pr->shape) * sizeof(float);
+    }
+    float lv = *(float *)exec_value_ptr(ctx, loss);
+    gt[n++] = (st_tensor){"loss", "F32", 0, {0}, &lv, sizeof lv};
+    snprintf(path, sizeof path, "%s/grads.safetensors", dir);
+    cr_assert_eq(safetensors_write(path, gt, n, NULL), TD_OK);
+    snprintf(path, sizeof path, "%s/oracle.json", dir);
+    cr_assert_eq(file_write_text_atomic(path, "{\"channels\": 4, \"layers\": 5, \"in_channels\": 3, \"classes\": 10}\n"),
+                 TD_OK);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s/bench/peer_pytorch.py --oracle %s --threads 2", py, src, dir);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = '\0';
+    int rc = pclose(p);
+    fprintf(stderr, "%s", out);
+    cr_expect_eq(rc, 0, "the PyTorch peer disagrees:\n%s", out);
+    free(gt);
+    exec_destroy(ctx);
+    role_buffers_free(&rb);
+    model_destroy(&m);
+    layer_free(&b);
+    graph_destroy(g);
+}
