@@ -373,11 +373,16 @@ static td_status schedule(protocol_state *ps)
         }
         if (!remaining) return TD_OK;
         if (active == 0 && !launched) {
-            /* nothing ready and nothing running: only failed dependencies */
-            int progress_made = 0;
+            /* nothing running: finished if this pass found the rest done
+             * (kept from an earlier invocation), else it cannot go on */
+            int left = 0, ready = 0;
             for (int i = 0; i < ps->n_runs; i++)
-                if (!ps->runs[i].done && deps_done(ps, &ps->runs[i])) progress_made = 1;
-            if (!progress_made) return TD_FAIL(TD_ERR_STATE, "protocol cannot progress");
+                if (!ps->runs[i].done) {
+                    left++;
+                    ready |= deps_done(ps, &ps->runs[i]);
+                }
+            if (!left) return TD_OK;
+            if (!ready) return TD_FAIL(TD_ERR_STATE, "protocol cannot progress: %d runs wait on failed ones", left);
             continue;
         }
         if (active > 0) {
