@@ -1,5 +1,6 @@
 #include "tsedarts/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -119,6 +120,26 @@ td_status dir_create(const char *path)
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return TD_FAIL(TD_ERR_IO, "%s: not a directory", path);
     return TD_OK;
+}
+
+int dir_remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || !t[5]) continue;
+        int digits = 1;
+        for (const char *c = t + 5; *c; c++) digits &= *c >= '0' && *c <= '9';
+        if (!digits) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        n += unlink(path) == 0;
+    }
+    closedir(d);
+    return n;
 }
 
 int file_exists(const char *path)

@@ -42,6 +42,8 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
         free(fp);
         return s;
     }
+    /* an atomic write cut short leaves only its temporary file behind */
+    dir_remove_stale_temps(dir);
     char *old = NULL;
     TD_CHECK(file_read_all(path, &old, NULL));
     size_t n = strlen(config_json);

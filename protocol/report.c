@@ -183,6 +183,7 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
     method_result res[PROTOCOL_MAX_METHODS];
     int n = 0;
     td_status s = protocol_aggregate(out_dir, plan, res, &n);
+    dir_remove_stale_temps(out_dir);
     if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
     free(plan);

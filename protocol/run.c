@@ -177,6 +177,7 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
 {
     char dir[4400], path[4600];
     run_dir(ps, r, dir, sizeof dir);
+    dir_remove_stale_temps(dir);
     int resume = 0;
     snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
     if (file_exists(path)) {
@@ -257,6 +258,7 @@ static td_status check_finished(protocol_state *ps, run_entry *r, int *finished)
     snprintf(fpath, sizeof fpath, "%s/failure.json", dir);
     *finished = 0;
     if (!file_exists(rpath) && !file_exists(fpath)) return TD_OK;
+    dir_remove_stale_temps(dir);
     if (!file_exists(path)) {
         /* killed between its last result and its manifest */
         TD_CHECK(manifest_write(dir));

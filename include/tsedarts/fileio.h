@@ -20,6 +20,10 @@ td_status dir_create(const char *path);
 
 int file_exists(const char *path);
 
+/* Removes the temporary files an interrupted atomic write left in dir
+ * ("<name>.tmp.<pid>"); returns how many. */
+int dir_remove_stale_temps(const char *dir);
+
 /* Appends one line (text + '\n') and fsyncs, for JSON-lines logs. */
 td_status file_append_line(const char *path, const char *text);
 
