@@ -179,6 +179,53 @@ td_status graph_jvp(graph *g, int begin, int end, int n_seed,
     return graph_status(g);
 }
 
+td_status graph_param_hvp(graph *g, int tangent_weights, int tangent_alphas)
+{
+    TD_CHECK(graph_status(g));
+    int n_nodes = g->n_nodes, np = g->n_params;
+    int *seeds = malloc(((size_t)np + 1) * sizeof *seeds), *tans = malloc(((size_t)np + 1) * sizeof *tans);
+    int *query = malloc(((size_t)np + 1) * sizeof *query), *qparam = malloc(((size_t)np + 1) * sizeof *qparam);
+    int *out = malloc(((size_t)np + 1) * sizeof *out);
+    int ns = 0, nq = 0;
+    for (int p = 0; p < np; p++) {
+        const param *pr = &g->params[p];
+        if ((pr->role == ROLE_WEIGHT && tangent_weights) || (pr->role == ROLE_ALPHA && tangent_alphas)) {
+            /* a leaf reading the tangent buffer at the parameter's offset */
+            int t = graph_input(g, pr->shape, 0);
+            if (t < 0) break;
+            g->role_size[ROLE_INPUT] -= shape_numel(pr->shape);
+            g->values[t].role = pr->role == ROLE_WEIGHT ? ROLE_TANGENT_WEIGHT : ROLE_TANGENT_ALPHA;
+            g->values[t].offset = pr->offset;
+            seeds[ns] = pr->value;
+            tans[ns++] = t;
+        }
+    }
+    /* the gradient values: bound to GRAD roles at the parameters' offsets */
+    for (int p = 0; p < np; p++) {
+        const param *pr = &g->params[p];
+        if (pr->role == ROLE_BNSTAT) continue;
+        value_role gr = pr->role == ROLE_WEIGHT ? ROLE_GRAD_WEIGHT : ROLE_GRAD_ALPHA;
+        for (int v = 0; v < g->n_values; v++)
+            if (g->values[v].role == gr && g->values[v].offset == pr->offset && g->values[v].producer >= 0) {
+                query[nq] = v;
+                qparam[nq++] = p;
+                break;
+            }
+    }
+    td_status s = graph_jvp(g, 0, n_nodes, ns, seeds, tans, nq, query, out);
+    for (int i = 0; s == TD_OK && i < nq; i++) {
+        const param *pr = &g->params[qparam[i]];
+        int t = out[i] >= 0 ? out[i] : op_const(g, pr->shape, 0.0);
+        graph_bind(g, t, pr->role == ROLE_WEIGHT ? ROLE_HVP_WEIGHT : ROLE_HVP_ALPHA, pr->offset);
+    }
+    free(seeds);
+    free(tans);
+    free(query);
+    free(qparam);
+    free(out);
+    return s == TD_OK ? graph_status(g) : s;
+}
+
 td_status graph_param_grads(graph *g, int loss, int weights, int alphas)
 {
     TD_CHECK(graph_status(g));

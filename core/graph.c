@@ -27,7 +27,8 @@ const char *role_name(value_role r)
 {
     static const char *const names[ROLE_COUNT] = {
         "act", "weight", "alpha", "bnstat", "grad_weight",
-        "grad_alpha", "input", "label", "output"};
+        "grad_alpha", "input", "label", "output", "tangent_weight",
+        "tangent_alpha", "hvp_weight", "hvp_alpha"};
     return (r >= 0 && r < ROLE_COUNT) ? names[r] : "?";
 }
 
@@ -172,8 +173,10 @@ int graph_param(graph *g, value_role role, const char *name, shape4 s,
     g->values[v].offset = p->offset;
     g->values[v].param = g->n_params;
     g->role_size[role] += shape_numel(s);
-    if (role == ROLE_WEIGHT) g->role_size[ROLE_GRAD_WEIGHT] = g->role_size[role];
-    if (role == ROLE_ALPHA) g->role_size[ROLE_GRAD_ALPHA] = g->role_size[role];
+    if (role == ROLE_WEIGHT)
+        g->role_size[ROLE_GRAD_WEIGHT] = g->role_size[ROLE_TANGENT_WEIGHT] = g->role_size[ROLE_HVP_WEIGHT] = g->role_size[role];
+    if (role == ROLE_ALPHA)
+        g->role_size[ROLE_GRAD_ALPHA] = g->role_size[ROLE_TANGENT_ALPHA] = g->role_size[ROLE_HVP_ALPHA] = g->role_size[role];
     return g->n_params++ >= 0 ? v : -1;
 }
 

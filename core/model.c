@@ -7,7 +7,9 @@
 #include "tsedarts/buffers.h"
 #include "tsedarts/params.h"
 
-static const value_role shared_roles[] = {ROLE_WEIGHT, ROLE_ALPHA, ROLE_BNSTAT, ROLE_GRAD_WEIGHT, ROLE_GRAD_ALPHA};
+static const value_role shared_roles[] = {ROLE_WEIGHT,         ROLE_ALPHA,         ROLE_BNSTAT,     ROLE_GRAD_WEIGHT,
+                                          ROLE_GRAD_ALPHA,     ROLE_TANGENT_WEIGHT, ROLE_TANGENT_ALPHA,
+                                          ROLE_HVP_WEIGHT,     ROLE_HVP_ALPHA};
 #define N_SHARED ((int)(sizeof shared_roles / sizeof shared_roles[0]))
 
 static td_status build_graph(const model *m, graph_kind kind, int batch, graph **out, net_io *io)
@@ -23,7 +25,9 @@ static td_status build_graph(const model *m, graph_kind kind, int batch, graph *
         io->loss = graph_bind(g, io->loss, ROLE_OUTPUT, (size_t)-1);
         io->logits = graph_bind(g, io->logits, ROLE_OUTPUT, (size_t)-1);
         if (io->aux_logits >= 0) io->aux_logits = graph_bind(g, io->aux_logits, ROLE_OUTPUT, (size_t)-1);
-        if (kind.grad_w || kind.grad_a) s = graph_param_grads(g, io->loss, kind.grad_w, kind.grad_a);
+        if (kind.grad_w || kind.grad_a || kind.hvp_w || kind.hvp_a)
+            s = graph_param_grads(g, io->loss, kind.grad_w || kind.hvp_w || kind.hvp_a, kind.grad_a || kind.hvp_w || kind.hvp_a);
+        if (s == TD_OK && (kind.hvp_w || kind.hvp_a)) s = graph_param_hvp(g, kind.hvp_w, kind.hvp_a);
         if (s == TD_OK) s = graph_status(g);
     }
     if (s != TD_OK) {

@@ -37,6 +37,9 @@ static const graph_kind kinds[K_COUNT] = {
     [K_W] = {1, 0, 1, 1},       [K_WA] = {1, 1, 1, 1},       [K_A] = {0, 1, 1, 1},
     [K_W_NOUPD] = {1, 0, 1, 0}, [K_WA_NOUPD] = {1, 1, 1, 0}, [K_A_NOUPD] = {0, 1, 1, 0},
     [K_EVAL] = {0, 0, 0, 0},
+    /* gradients and exact Hessian-vector products along a weight (TSE
+     * exact) or alpha (architecture Hessian) direction; statistics kept */
+    [K_HVP_W] = {1, 1, 1, 0, 1, 0},   [K_HVP_A] = {1, 1, 1, 0, 0, 1},
 };
 
 /* Graphs are built on first use, one per (kind, batch size): the last batch

@@ -41,4 +41,11 @@ int op_input_differentiable(op_kind op, int k);
  * roles and binds each into ROLE_GRAD_WEIGHT / ROLE_GRAD_ALPHA at its
  * parameter's offset. */
 td_status graph_param_grads(graph *g, int loss, int weights, int alphas);
+
+/* After graph_param_grads: exact Hessian-vector products by forward mode
+ * over the whole graph. The tangent is the ROLE_TANGENT_WEIGHT buffer (a
+ * direction on the weights) and/or ROLE_TANGENT_ALPHA; the tangents of the
+ * weight and alpha gradients land in ROLE_HVP_WEIGHT and ROLE_HVP_ALPHA:
+ * H_ww u + H_wa t and H_aw u + H_aa t. */
+td_status graph_param_hvp(graph *g, int tangent_weights, int tangent_alphas);
 #endif

@@ -84,6 +84,10 @@ typedef enum value_role {
     ROLE_INPUT,       /* per-run inputs: images, masks, tangents */
     ROLE_LABEL,       /* int32 class labels */
     ROLE_OUTPUT,      /* values read back after a run: loss, logits, ... */
+    ROLE_TANGENT_WEIGHT, /* a direction in weight space, offsets as the weights */
+    ROLE_TANGENT_ALPHA,  /* a direction in alpha space */
+    ROLE_HVP_WEIGHT,     /* (d/dw grad_w) t: Hessian-vector product, weight part */
+    ROLE_HVP_ALPHA,      /* (d/dw grad_alpha) t: the alpha part */
     ROLE_COUNT
 } value_role;
 

@@ -15,6 +15,8 @@ typedef struct graph_kind {
     int grad_a;         /* gradient w.r.t. the alphas */
     int train_bn;       /* BN uses batch statistics (else running ones) */
     int update_running; /* BN updates its running statistics */
+    int hvp_w;          /* Hessian-vector products along ROLE_TANGENT_WEIGHT */
+    int hvp_a;          /* ... along ROLE_TANGENT_ALPHA */
 } graph_kind;
 
 /* Builds the forward pass of a network for a batch into g. */

@@ -12,7 +12,7 @@
 #define SEARCH_MAX_EXECS 24
 
 /* Graph kinds (see search.c): which gradients, BN statistics updated? */
-enum { K_W, K_WA, K_A, K_W_NOUPD, K_WA_NOUPD, K_A_NOUPD, K_EVAL, K_COUNT };
+enum { K_W, K_WA, K_A, K_W_NOUPD, K_WA_NOUPD, K_A_NOUPD, K_EVAL, K_HVP_W, K_HVP_A, K_COUNT };
 
 typedef struct epoch_stats {
     double loss_sum; /* over samples of the weight-training passes */
