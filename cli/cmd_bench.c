@@ -1,5 +1,6 @@
 /* tsedarts bench step: time of one search step, achieved GFLOP/s, peak
- * memory. A benchmark: it prints figures and asserts nothing. */
+ * memory; bench tse-gradient: one exact against one first-order TSE
+ * gradient. Benchmarks: they print figures and assert nothing. */
 #include <omp.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -20,12 +21,57 @@ static const opt_spec specs[] = {
     {"device", 1, "cpu (default) | cuda[:N]"},
     {"dtype", 1, "f32 (default) | f64"},
     {"steps", 1, "timed steps (default 5)"},
+    {"tse-steps", 1, "tse-gradient: trajectory length T (default 100)"},
     {"warmup", 1, "untimed steps first (default 1)"},
     {"keep-activations", 0, "store every activation instead of recomputing cell nodes (more memory)"},
     {"profile", 0, "time every kernel and print the largest shares (adds a sync per node)"},
     {"help", 0, "show this help"},
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+
+static void print_profile(int steps)
+{
+    const exec_profile *p = exec_profile_get();
+    double total = 0;
+    for (int i = 0; i < OP_COUNT; i++) total += p->seconds[i];
+    printf("  kernel profile (%.3f s in kernels), per %s:\n", total, steps > 1 ? "step" : "run");
+    printf("    %-20s %8s %7s %10s %9s\n", "op", "s", "share", "calls", "GFLOP/s");
+    for (int shown = 0; shown < 14; shown++) {
+        int best = -1;
+        for (int i = 0; i < OP_COUNT; i++)
+            if (p->seconds[i] > 0 && (best < 0 || p->seconds[i] > p->seconds[best])) best = i;
+        if (best < 0) break;
+        printf("    %-20s %8.4f %6.1f%% %10ld %9.2f\n", op_name((op_kind)best), p->seconds[best] / steps,
+               100 * p->seconds[best] / total, p->calls[best] / steps,
+               p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0);
+        ((exec_profile *)p)->seconds[best] = -1;
+    }
+}
+
+static int bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep, int prof)
+{
+    printf("bench tse-gradient: T=%d, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", T, cfg->batch, cfg->net.C,
+           cfg->net.layers, omp_get_max_threads(), be->name, dtype_name(cfg->dt));
+    fflush(stdout);
+    exec_profile_enable(prof);
+    tse_gradient_bench r;
+    td_status s = search_bench_tse_gradient(cfg, be, T, keep, &r);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("first-order TSE gradient: %.3f s (%.4f s per step)\n", r.first_order_s, r.first_order_s / T);
+    printf("exact TSE gradient:       %.3f s (rollout %.3f s + reverse sweep %.3f s)\n", r.exact_s, r.exact_rollout_s,
+           r.exact_s - r.exact_rollout_s);
+    printf("exact / first order:      %.2fx time\n", r.first_order_s > 0 ? r.exact_s / r.first_order_s : 0);
+    printf("memory: weight snapshots T|w| = %.1f MiB (|w| = %.2f MiB), activation arena %.0f MiB, peak resident %.0f MiB\n",
+           r.snapshot_mib, r.param_mib, r.arena_mib, ru.ru_maxrss / 1024.0);
+    printf("exact vs first order: cosine %.4f, norm ratio %.4f\n", r.cosine, r.norm_ratio);
+    if (prof) print_profile(1);
+    return 0;
+}
 
 int cmd_bench(int argc, char **argv)
 {
@@ -35,8 +81,9 @@ int cmd_bench(int argc, char **argv)
         td_error_print(s);
         return 2;
     }
-    if (args_has(&a, "help") || a.n_pos != 1 || strcmp(a.pos[0], "step") != 0) {
-        args_usage("bench", "step [--algo A] [--batch B] [--layers L] [--channels C] [--threads N] [--device cpu|cuda]",
+    int tse_grad = a.n_pos == 1 && strcmp(a.pos[0], "tse-gradient") == 0;
+    if (args_has(&a, "help") || a.n_pos != 1 || (strcmp(a.pos[0], "step") != 0 && !tse_grad)) {
+        args_usage("bench", "step|tse-gradient [--algo A] [--batch B] [--layers L] [--channels C] [--threads N] [--device cpu|cuda]",
                    specs, N_SPECS);
         return args_has(&a, "help") ? 0 : 2;
     }
@@ -51,6 +98,7 @@ int cmd_bench(int argc, char **argv)
     cfg.dt = args_choice(&a, "dtype", "f32", dts) ? DT_F64 : DT_F32;
     int threads = (int)args_int(&a, "threads", 0, 0, 1024);
     int steps = (int)args_int(&a, "steps", 5, 1, 1000), warmup = (int)args_int(&a, "warmup", 1, 0, 1000);
+    int T = (int)args_int(&a, "tse-steps", 100, 1, 100000);
     const char *dev = args_str(&a, "device", "cpu");
     if (a.error != TD_OK) {
         td_error_print(a.error);
@@ -69,6 +117,7 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     if (threads > 0) omp_set_num_threads(threads);
+    if (tse_grad) return bench_tse_gradient(&cfg, be, T, args_has(&a, "keep-activations"), args_has(&a, "profile"));
     printf("bench step: %s, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", search_algo_name(cfg.algo),
            cfg.batch, cfg.net.C, cfg.net.layers, omp_get_max_threads(), be->name, dtype_name(cfg.dt));
     fflush(stdout);
@@ -88,22 +137,6 @@ int cmd_bench(int argc, char **argv)
            r.median_s > 0 ? r.gflop_per_step / r.median_s : 0);
     printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB, parameters and optimiser state %.0f MiB)\n",
            ru.ru_maxrss / 1024.0, r.arena_mib, r.param_mib);
-    if (prof) {
-        const exec_profile *p = exec_profile_get();
-        double total = 0;
-        for (int i = 0; i < OP_COUNT; i++) total += p->seconds[i];
-        printf("  kernel profile over %d steps (%.3f s in kernels):\n", steps, total);
-        printf("    %-20s %8s %7s %10s %9s\n", "op", "s/step", "share", "calls/step", "GFLOP/s");
-        for (int shown = 0; shown < 14; shown++) {
-            int best = -1;
-            for (int i = 0; i < OP_COUNT; i++)
-                if (p->seconds[i] > 0 && (best < 0 || p->seconds[i] > p->seconds[best])) best = i;
-            if (best < 0) break;
-            printf("    %-20s %8.4f %6.1f%% %10ld %9.2f\n", op_name((op_kind)best), p->seconds[best] / steps,
-                   100 * p->seconds[best] / total, p->calls[best] / steps,
-                   p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0);
-            ((exec_profile *)p)->seconds[best] = -1;
-        }
-    }
+    if (prof) print_profile(steps);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* tsedarts search: architecture search with darts1, darts2 or tse. */
+/* tsedarts search: architecture search with darts1, darts2, tse or tse-exact. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "tsedarts/search.h"
 
 static const opt_spec specs[] = {
-    {"algo", 1, "darts1 | darts2 | tse (default darts1)"},
+    {"algo", 1, "darts1 | darts2 | tse | tse-exact (default darts1)"},
     {"budget", 1, "smoke | mini | paper: preset sizes (flags given after it override)"},
     {"dataset", 1, "fashion-mnist (default) | cifar10:DIR | synthetic"},
     {"data-dir", 1, "Fashion-MNIST directory (default " "/usr/share/datasets/fashion-mnist)"},
@@ -27,6 +27,9 @@ static const opt_spec specs[] = {
     {"tse-steps", 1, "TSE: steps per architecture update T (default 100)"},
     {"tse-data", 1, "TSE: half (default) | all: images the weights train on"},
     {"tse-restore-momentum", 0, "TSE: restore SGD momentum after the rollout (NAS-Bench-201 code)"},
+    {"tse-analysis", 0, "TSE: also form the exact and first-order gradients and log their cosine per update"},
+    {"hessian-every", 1, "log the largest eigenvalue of the architecture Hessian every K epochs (0: never)"},
+    {"hessian-lanczos", 1, "estimate it with K Lanczos steps instead of the full Hessian (224 HVPs)"},
     {"dtype", 1, "f32 (default) | f64"},
     {"threads", 1, "OpenMP threads (default: all cores)"},
     {"out", 1, "output directory (required unless --resume)"},
@@ -65,7 +68,8 @@ int cmd_search(int argc, char **argv)
         }
         const char *fixed[] = {"algo", "budget", "dataset", "data-dir", "no-pad", "layers", "channels", "epochs",
                                "batch", "seed", "subset", "eval-images", "tse-steps", "tse-data",
-                               "tse-restore-momentum", "dtype", "out"};
+                               "tse-restore-momentum", "tse-analysis", "hessian-every", "hessian-lanczos",
+                               "dtype", "out"};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (args_has(&a, fixed[i])) {
                 fprintf(stderr, "tsedarts: error: search: --%s cannot be combined with --resume (the run's config.json is used)\n",
@@ -73,7 +77,7 @@ int cmd_search(int argc, char **argv)
                 return 2;
             }
     } else {
-        static const char *const algos[] = {"darts1", "darts2", "tse", NULL};
+        static const char *const algos[] = {"darts1", "darts2", "tse", "tse-exact", NULL};
         cfg.algo = (search_algo)args_choice(&a, "algo", "darts1", algos);
         if (args_has(&a, "budget")) {
             s = search_config_budget(&cfg, args_str(&a, "budget", "paper"));
@@ -96,6 +100,13 @@ int cmd_search(int argc, char **argv)
         static const char *const halves[] = {"half", "all", NULL};
         cfg.tse_all_data = args_choice(&a, "tse-data", "half", halves);
         cfg.tse_restore_momentum = args_has(&a, "tse-restore-momentum");
+        cfg.tse_analysis = args_has(&a, "tse-analysis");
+        cfg.hessian_every = (int)args_int(&a, "hessian-every", 0, 0, 100000);
+        cfg.hessian_lanczos = (int)args_int(&a, "hessian-lanczos", 0, 0, 100000);
+        if (cfg.tse_analysis && cfg.algo != ALGO_TSE && cfg.algo != ALGO_TSE_EXACT) {
+            fprintf(stderr, "tsedarts: error: search: --tse-analysis needs --algo tse or tse-exact\n");
+            return 2;
+        }
         static const char *const dts[] = {"f32", "f64", NULL};
         cfg.dt = args_choice(&a, "dtype", "f32", dts) ? DT_F64 : DT_F32;
         if (cfg.net.C % 2) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/arch_hessian.h"
 #include "tsedarts/checkpoint.h"
 #include "tsedarts/rundir.h"
 #include "tsedarts/darts.h"
@@ -26,7 +27,8 @@ const search_algorithm *search_algorithm_for(search_algo a)
     switch (a) {
     case ALGO_DARTS1: return &search_darts1;
     case ALGO_DARTS2: return &search_darts2;
-    case ALGO_TSE: return &search_tse;
+    case ALGO_TSE:
+    case ALGO_TSE_EXACT: return &search_tse;
     default: return NULL;
     }
 }
@@ -183,6 +185,22 @@ td_status search_run_batch(search_state *st, int kind, int b, int count, double 
 
 /* ------------------------------------------------------------ state */
 
+int search_tse_sweeps(const search_state *st)
+{
+    return st->cfg.algo == ALGO_TSE_EXACT || (st->cfg.algo == ALGO_TSE && st->cfg.tse_analysis);
+}
+
+int search_tse_group_max(const search_state *st)
+{
+    int S = search_steps_per_epoch(st);
+    return st->cfg.tse_steps < S ? st->cfg.tse_steps : S;
+}
+
+size_t search_tse_snapshot_bytes(const search_state *st)
+{
+    return (size_t)search_tse_group_max(st) * st->m.n[ROLE_WEIGHT] * dtype_size(st->m.dt);
+}
+
 td_status search_alloc_buffers(search_state *st)
 {
     model *m = &st->m;
@@ -198,6 +216,16 @@ td_status search_alloc_buffers(search_state *st)
         if (!*bufs[i].p) return TD_FAIL(TD_ERR_MEMORY, "out of memory for optimiser state");
         TD_CHECK(m->be->zero(*bufs[i].p, (bufs[i].n ? bufs[i].n : 1) * es));
     }
+    if (search_tse_sweeps(st)) {
+        if (st->cfg.nesterov)
+            return TD_FAIL(TD_ERR_UNSUPPORTED, "the exact TSE gradient follows plain SGD momentum, not Nesterov");
+        size_t bytes = search_tse_snapshot_bytes(st);
+        st->tse_snaps = m->be->alloc(bytes ? bytes : 1);
+        if (!st->tse_snaps)
+            return TD_FAIL(TD_ERR_MEMORY, "cannot allocate %zu MiB for the %d weight snapshots of the exact TSE gradient",
+                           bytes >> 20, search_tse_group_max(st));
+        TD_CHECK(m->be->zero(st->tse_snaps, bytes ? bytes : 1));
+    }
     return TD_OK;
 }
 
@@ -205,7 +233,7 @@ void search_free_state(search_state *st)
 {
     for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
     void *bufs[] = {st->momentum, st->adam_m, st->adam_v, st->w_snap, st->bn_snap, st->mom_snap,
-                    st->a_acc, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2};
+                    st->a_acc, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2, st->tse_snaps};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) st->m.be->release(bufs[i]);
     if (st->m.be) model_destroy(&st->m);
@@ -236,6 +264,7 @@ static int state_sections(search_state *st, ckpt_section *s)
     s[n++] = (ckpt_section){"bn_snapshot", st->bn_snap, nb};
     s[n++] = (ckpt_section){"momentum_snapshot", st->mom_snap, nw};
     s[n++] = (ckpt_section){"alpha_grad_sum", st->a_acc, na};
+    if (st->tse_snaps) s[n++] = (ckpt_section){"tse_weight_snapshots", st->tse_snaps, search_tse_snapshot_bytes(st)};
     return n;
 }
 
@@ -251,6 +280,8 @@ static char *state_meta(const search_state *st)
     json_object_set_new(o, "count", json_integer(st->acc.count));
     json_object_set_new(o, "tse_sum", json_real(st->acc.tse_sum));
     json_object_set_new(o, "tse_groups", json_integer(st->acc.tse_groups));
+    json_object_set_new(o, "cos_sum", json_real(st->acc.cos_sum));
+    json_object_set_new(o, "cos_n", json_integer(st->acc.cos_n));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
@@ -284,6 +315,8 @@ static td_status load_checkpoint(search_state *st)
     st->acc.count = (long)json_integer_value(json_object_get(o, "count"));
     st->acc.tse_sum = json_number_value(json_object_get(o, "tse_sum"));
     st->acc.tse_groups = (long)json_integer_value(json_object_get(o, "tse_groups"));
+    st->acc.cos_sum = json_number_value(json_object_get(o, "cos_sum"));
+    st->acc.cos_n = (long)json_integer_value(json_object_get(o, "cos_n"));
     json_decref(o);
     return chain_log_open(&st->metrics, st->metrics.path);
 }
@@ -335,11 +368,38 @@ static td_status evaluate(search_state *st, double *loss, double *acc, int *coun
     return TD_OK;
 }
 
+/* Largest eigenvalue of the architecture Hessian (+ 1e-3 I) of the loss on
+ * the epoch's first validation batch, BN in train mode (SPEC.md s.2). */
+static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
+{
+    double t0 = now_seconds();
+    int b = search_make_batch(st, 1, 0, st->epoch);
+    net_exec *ne = NULL;
+    TD_CHECK(search_exec(st, K_HVP_A, b, &ne));
+    alpha_hvp_ctx c = {&st->m, ne, st->images, st->labels};
+    int n = (int)st->m.n[ROLE_ALPHA];
+    td_status s;
+    if (st->cfg.hessian_lanczos > 0) {
+        s = hessian_lanczos_max(n, alpha_hvp, &c, ARCH_HESSIAN_SHIFT, st->cfg.hessian_lanczos, st->cfg.seed, lmax);
+    } else {
+        double *H = malloc((size_t)n * n * sizeof *H), *eig = malloc((size_t)n * sizeof *eig);
+        s = H && eig ? hessian_full(n, alpha_hvp, &c, H) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        if (s == TD_OK) s = hessian_eigenvalues(n, H, ARCH_HESSIAN_SHIFT, eig);
+        if (s == TD_OK) *lmax = eig[n - 1];
+        free(H);
+        free(eig);
+    }
+    *secs = now_seconds() - t0;
+    return s;
+}
+
 static td_status end_epoch(search_state *st, double lr)
 {
-    double vl = 0, va = 0;
+    double vl = 0, va = 0, h_max = 0, h_secs = 0;
     int vn = 0;
     if (st->cfg.eval_images != 0) TD_CHECK(evaluate(st, &vl, &va, &vn));
+    int hessian_due = st->cfg.hessian_every > 0 && (st->epoch + 1) % st->cfg.hessian_every == 0;
+    if (hessian_due) TD_CHECK(arch_hessian_max(st, &h_max, &h_secs));
     double an[DARTS_EDGES * DOP_COUNT], ar[DARTS_EDGES * DOP_COUNT];
     TD_CHECK(search_alphas_f64(st, an, ar));
     genotype g;
@@ -357,6 +417,11 @@ static td_status end_epoch(search_state *st, double lr)
         json_object_set_new(o, "valid_images", json_integer(vn));
     }
     if (st->acc.tse_groups) json_object_set_new(o, "tse_mean_group_sum", json_real(st->acc.tse_sum / st->acc.tse_groups));
+    if (st->acc.cos_n) json_object_set_new(o, "tse_mean_cosine", json_real(st->acc.cos_sum / st->acc.cos_n));
+    if (hessian_due) {
+        json_object_set_new(o, "hessian_max_eigenvalue", json_real(h_max));
+        json_object_set_new(o, "hessian_method", json_string(st->cfg.hessian_lanczos ? "lanczos" : "full"));
+    }
     json_object_set_new(o, "arch_steps", json_integer(st->arch_steps));
     json_object_set_new(o, "genotype", json_string(line));
     json_object_set_new(o, "normal_depth", json_integer(genotype_depth(&g.normal)));
@@ -375,6 +440,12 @@ static td_status end_epoch(search_state *st, double lr)
                       st->acc.count ? (double)st->acc.correct / st->acc.count : 0, vn ? "" : "",
                       genotype_depth(&g.normal), genotype_skip_count(&g.normal));
     if (!st->opt.quiet && vn) progress_line(&st->prog, "           valid loss %.4f acc %.3f (%d images)", vl, va, vn);
+    if (!st->opt.quiet && st->acc.cos_n)
+        progress_line(&st->prog, "           exact vs first-order TSE gradient: mean cosine %.3f over %ld updates",
+                      st->acc.cos_sum / st->acc.cos_n, st->acc.cos_n);
+    if (!st->opt.quiet && hessian_due)
+        progress_line(&st->prog, "           architecture Hessian: largest eigenvalue %.5g (%s, %.1f s)", h_max,
+                      st->cfg.hessian_lanczos ? "Lanczos" : "full", h_secs);
     return s;
 }
 

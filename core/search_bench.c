@@ -1,8 +1,10 @@
-/* Timing of search steps on synthetic data (`tsedarts bench step`). */
+/* Timing of search steps on synthetic data (`tsedarts bench step`) and of
+ * one exact against one first-order TSE gradient (`bench tse-gradient`). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tsedarts/search_internal.h"
+#include "tsedarts/tse_exact.h"
 
 static double graph_gflop(const graph *g, const unsigned char *needed)
 {
@@ -18,6 +20,7 @@ int search_bench_uses(search_algo a, int kind)
     case ALGO_DARTS1: return kind == K_A || kind == K_W;
     case ALGO_DARTS2: return kind == K_A_NOUPD ? 2 : (kind == K_W_NOUPD || kind == K_WA_NOUPD || kind == K_W);
     case ALGO_TSE: return kind == K_WA || kind == K_W;
+    case ALGO_TSE_EXACT: return kind == K_W ? 2 : kind == K_HVP_W;
     default: return 0;
     }
 }
@@ -44,6 +47,7 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
     const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (st->cfg.algo == ALGO_TSE_EXACT) alg = NULL; /* a step has no fixed cost: see bench tse-gradient */
     if (s == TD_OK && !alg) s = TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s cannot be benchmarked", search_algo_name(st->cfg.algo));
     double *times = calloc((size_t)(steps > 0 ? steps : 1), sizeof *times);
     int per_step = s == TD_OK ? alg->units_per_epoch(st) / search_steps_per_epoch(st) : 1;
@@ -74,6 +78,94 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
         r->param_mib = (double)es * (2.0 * st->m.n[ROLE_WEIGHT] + 2.0 * st->m.n[ROLE_ALPHA] + st->m.n[ROLE_BNSTAT]) / (1 << 20);
     }
     free(times);
+    search_free_state(st);
+    free(st);
+    return s;
+}
+
+/* ------------------------------------------------------------ TSE gradient */
+
+typedef struct bench_sweep {
+    search_state *st;
+    int kind_train; /* K_W for the exact rollout, K_WA for first order */
+} bench_sweep;
+
+static td_status bench_run(void *vctx, tse_pass pass, int t, double *loss)
+{
+    bench_sweep *c = vctx;
+    int kind = pass == TSE_PASS_TRAIN ? c->kind_train : pass == TSE_PASS_GRAD ? K_WA_NOUPD : K_HVP_W;
+    int b = search_make_batch(c->st, 0, t % search_steps_per_epoch(c->st), 0);
+    return search_run_batch(c->st, kind, b, 0, loss);
+}
+
+td_status search_bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep_activations,
+                                    tse_gradient_bench *r)
+{
+    memset(r, 0, sizeof *r);
+    search_state *st = calloc(1, sizeof *st);
+    if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    st->cfg = *cfg;
+    st->cfg.algo = ALGO_TSE;
+    snprintf(st->cfg.dataset, sizeof st->cfg.dataset, "synthetic");
+    st->opt.be = be;
+    st->opt.quiet = 1;
+    td_status s = search_load_data(st);
+    if (s == TD_OK) s = model_create(&st->m, be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
+    st->m.recompute = !keep_activations;
+    if (s == TD_OK) s = search_alloc_buffers(st);
+    if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
+    if (s == TD_OK) search_epoch_orders(st, 0);
+    model *m = &st->m;
+    size_t es = dtype_size(st->cfg.dt), nw = m->n[ROLE_WEIGHT], na = m->n[ROLE_ALPHA];
+    double *lrs = malloc((size_t)T * sizeof *lrs);
+    for (int t = 0; lrs && t < T; t++) lrs[t] = 0.025;
+    void *snaps = s == TD_OK ? be->alloc((size_t)T * nw * es) : NULL;
+    if (s == TD_OK && (!snaps || !lrs))
+        s = TD_FAIL(TD_ERR_MEMORY, "cannot allocate %zu MiB of weight snapshots", ((size_t)T * nw * es) >> 20);
+    bench_sweep c = {st, K_WA};
+    tse_problem prob = {m, T, lrs, st->cfg.momentum, st->cfg.weight_decay, bench_run, &c};
+    /* keep the starting point: both gradients start from the same weights */
+    if (s == TD_OK) s = be->flat_copy(st->w_snap, m->role[ROLE_WEIGHT], nw * es);
+    if (s == TD_OK) s = be->flat_copy(st->mom_snap, st->momentum, nw * es);
+    /* warm-up: build every graph once (planning is not part of the figure) */
+    double l;
+    if (s == TD_OK) s = bench_run(&c, TSE_PASS_TRAIN, 0, &l);
+    if (s == TD_OK) s = bench_run(&c, TSE_PASS_HVP, 0, &l);
+    if (s == TD_OK) s = bench_run(&c, TSE_PASS_GRAD, 0, &l);
+    c.kind_train = K_W;
+    if (s == TD_OK) s = bench_run(&c, TSE_PASS_TRAIN, 0, &l);
+    c.kind_train = K_WA;
+    if (s == TD_OK) s = be->flat_copy(m->role[ROLE_WEIGHT], st->w_snap, nw * es);
+    if (s == TD_OK) s = be->sync();
+    exec_profile_reset();
+    /* first order: the rollout with alpha gradients summed (tse) */
+    double t0 = now_seconds();
+    if (s == TD_OK) s = be->zero(st->a_acc, na * es);
+    for (int t = 0; s == TD_OK && t < T; t++) {
+        s = bench_run(&c, TSE_PASS_TRAIN, t, &l);
+        if (s == TD_OK) s = be->flat_axpy(st->a_acc, m->role[ROLE_GRAD_ALPHA], na, m->dt, 1.0);
+        if (s == TD_OK) s = be->sgd_step(m->role[ROLE_WEIGHT], m->role[ROLE_GRAD_WEIGHT], st->momentum, nw, m->dt, 0.025,
+                                         st->cfg.momentum, st->cfg.weight_decay, 0);
+    }
+    if (s == TD_OK) s = be->sync();
+    r->first_order_s = now_seconds() - t0;
+    /* exact: rollout storing snapshots, then the reverse sweep */
+    if (s == TD_OK) s = be->flat_copy(m->role[ROLE_WEIGHT], st->w_snap, nw * es);
+    if (s == TD_OK) s = be->flat_copy(st->momentum, st->mom_snap, nw * es);
+    c.kind_train = K_W;
+    t0 = now_seconds();
+    if (s == TD_OK) s = tse_rollout(&prob, st->momentum, snaps, NULL);
+    if (s == TD_OK) s = be->sync();
+    r->exact_rollout_s = now_seconds() - t0;
+    if (s == TD_OK) s = tse_exact_gradient(&prob, snaps, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2);
+    if (s == TD_OK) s = be->sync();
+    r->exact_s = now_seconds() - t0;
+    if (s == TD_OK) s = tse_compare_gradients(m, st->tmp_a, st->a_acc, &r->cosine, &r->norm_ratio, &l, &l);
+    r->snapshot_mib = (double)T * nw * es / (1 << 20);
+    r->arena_mib = (double)m->ws.bytes / (1 << 20);
+    r->param_mib = (double)es * nw / (1 << 20);
+    if (snaps) be->release(snaps);
+    free(lrs);
     search_free_state(st);
     free(st);
     return s;

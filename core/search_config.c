@@ -123,6 +123,11 @@ char *search_config_json(const search_config *c)
     json_object_set_new(o, "tse_all_data", json_integer(c->tse_all_data));
     json_object_set_new(o, "tse_restore_momentum", json_integer(c->tse_restore_momentum));
     json_object_set_new(o, "dtype", json_string(dtype_name(c->dt)));
+    /* diagnostics: present only when on, so that the hashes of plain
+     * configurations do not depend on them */
+    if (c->tse_analysis) json_object_set_new(o, "tse_analysis", json_integer(c->tse_analysis));
+    if (c->hessian_every) json_object_set_new(o, "hessian_every", json_integer(c->hessian_every));
+    if (c->hessian_lanczos) json_object_set_new(o, "hessian_lanczos", json_integer(c->hessian_lanczos));
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return s;
@@ -206,6 +211,9 @@ td_status search_config_parse(const char *json, search_config *c)
     GET_INT("tse_all_data", c->tse_all_data);
     GET_INT("tse_restore_momentum", c->tse_restore_momentum);
     GET_STR("dtype", dt);
+    if (json_object_get(o, "tse_analysis")) GET_INT("tse_analysis", c->tse_analysis);
+    if (json_object_get(o, "hessian_every")) GET_INT("hessian_every", c->hessian_every);
+    if (json_object_get(o, "hessian_lanczos")) GET_INT("hessian_lanczos", c->hessian_lanczos);
     c->dt = !strcmp(dt, "f64") ? DT_F64 : DT_F32;
 done:
     json_decref(o);

@@ -2,8 +2,17 @@
  * it, SPEC.md s.2). Steps come in groups of T; a group is 2 len units:
  * rollout steps (weights trained, alpha gradients summed), one Adam step on
  * the alphas, a restore of weights and BN statistics, then the same batches
- * again to train the weights with the new alphas. No clipping. */
+ * again to train the weights with the new alphas. No clipping.
+ *
+ * tse-exact is the same loop with the alpha step taken along the exact
+ * gradient of the group's TSE (tse_exact.h): the rollout stores the weight
+ * snapshots, and the last rollout unit runs the reverse sweep. With
+ * tse_analysis, both gradients are formed and their cosine logged. */
+#include <jansson.h>
+#include <stdlib.h>
+
 #include "tsedarts/search_internal.h"
+#include "tsedarts/tse_exact.h"
 
 typedef struct tse_pos {
     int start, len; /* the group's first step and size */
@@ -33,11 +42,58 @@ static int step_of_unit(const search_state *st, int unit)
     return p.start + (p.rollout ? p.i / 2 : (p.len + p.i) / 2);
 }
 
+/* The reverse sweep's passes, on the group's batches. */
+typedef struct sweep_ctx {
+    search_state *st;
+    int start;
+} sweep_ctx;
+
+static td_status sweep_run(void *vctx, tse_pass pass, int t, double *loss)
+{
+    sweep_ctx *c = vctx;
+    static const int kind_of[] = {[TSE_PASS_TRAIN] = K_W, [TSE_PASS_GRAD] = K_WA_NOUPD, [TSE_PASS_HVP] = K_HVP_W};
+    int b = search_make_batch(c->st, 0, c->start + t, c->st->epoch);
+    return search_run_batch(c->st, kind_of[pass], b, 0, loss);
+}
+
+/* Exact (into tmp_a) and first-order (tmp_a2) gradients of the group's
+ * TSE; logs their comparison when analysis is on. */
+static td_status exact_gradient(search_state *st, tse_pos p, double lr)
+{
+    double *lrs = malloc((size_t)p.len * sizeof *lrs);
+    if (!lrs) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    for (int t = 0; t < p.len; t++) lrs[t] = lr; /* the schedule is per epoch */
+    sweep_ctx c = {st, p.start};
+    tse_problem prob = {&st->m, p.len, lrs, st->cfg.momentum, st->cfg.weight_decay, sweep_run, &c};
+    td_status s = tse_exact_gradient(&prob, st->tse_snaps, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2);
+    free(lrs);
+    if (s != TD_OK || !st->cfg.tse_analysis) return s;
+    double cosine, ratio, ne, nf;
+    TD_CHECK(tse_compare_gradients(&st->m, st->tmp_a, st->tmp_a2, &cosine, &ratio, &ne, &nf));
+    st->acc.cos_sum += cosine;
+    st->acc.cos_n++;
+    json_t *o = json_object();
+    json_object_set_new(o, "record", json_string("tse_gradient"));
+    json_object_set_new(o, "epoch", json_integer(st->epoch));
+    json_object_set_new(o, "first_step", json_integer(p.start));
+    json_object_set_new(o, "steps", json_integer(p.len));
+    json_object_set_new(o, "cosine", json_real(cosine));
+    json_object_set_new(o, "norm_ratio", json_real(ratio));
+    json_object_set_new(o, "exact_norm", json_real(ne));
+    json_object_set_new(o, "first_order_norm", json_real(nf));
+    char *rec = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    s = rec ? chain_log_append(&st->metrics, rec) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    free(rec);
+    return s;
+}
+
 static td_status tse_unit(search_state *st, int unit, double lr)
 {
     model *m = &st->m;
     const backend *be = m->be;
     size_t es = dtype_size(m->dt), nw = m->n[ROLE_WEIGHT], na = m->n[ROLE_ALPHA], nb = m->n[ROLE_BNSTAT];
+    int exact = st->cfg.algo == ALGO_TSE_EXACT, sweep = exact || st->cfg.tse_analysis;
     tse_pos p = position(st, unit);
     int b = search_make_batch(st, 0, p.start + p.i, st->epoch);
     if (!p.rollout) {
@@ -50,16 +106,23 @@ static td_status tse_unit(search_state *st, int unit, double lr)
         if (st->cfg.tse_restore_momentum) TD_CHECK(be->flat_copy(st->mom_snap, st->momentum, nw * es));
         TD_CHECK(be->zero(st->a_acc, na * es));
     }
+    if (sweep) TD_CHECK(be->flat_copy((char *)st->tse_snaps + (size_t)p.i * nw * es, m->role[ROLE_WEIGHT], nw * es));
     double loss;
-    TD_CHECK(search_run_batch(st, K_WA, b, 0, &loss));
+    if (exact) {
+        /* the alpha gradients come from the reverse sweep */
+        TD_CHECK(search_run_batch(st, K_W, b, 0, &loss));
+    } else {
+        TD_CHECK(search_run_batch(st, K_WA, b, 0, &loss));
+        /* The alpha gradient is summed, not averaged, each term taken at
+         * the weights before that step's update. */
+        TD_CHECK(be->flat_axpy(st->a_acc, m->role[ROLE_GRAD_ALPHA], na, m->dt, 1.0));
+    }
     st->acc.tse_sum += loss;
-    /* The alpha gradient is summed, not averaged, each term taken at the
-     * weights before that step's update. */
-    TD_CHECK(be->flat_axpy(st->a_acc, m->role[ROLE_GRAD_ALPHA], na, m->dt, 1.0));
     TD_CHECK(search_weight_step(st, lr, 0));
     if (p.i == p.len - 1) {
         st->acc.tse_groups++;
-        TD_CHECK(search_arch_step(st, st->a_acc));
+        if (sweep) TD_CHECK(exact_gradient(st, p, lr));
+        TD_CHECK(search_arch_step(st, exact ? st->tmp_a : st->a_acc));
         TD_CHECK(be->flat_copy(m->role[ROLE_WEIGHT], st->w_snap, nw * es));
         TD_CHECK(be->flat_copy(m->role[ROLE_BNSTAT], st->bn_snap, nb * es));
         if (st->cfg.tse_restore_momentum) TD_CHECK(be->flat_copy(st->momentum, st->mom_snap, nw * es));

@@ -92,6 +92,98 @@ Test(search, darts2_repeat_threads_resume_bit_identical) { repeat_and_resume(ALG
 /* TSE units: 2 per step; stops land inside a rollout and a retraining. */
 Test(search, tse_repeat_threads_resume_bit_identical) { repeat_and_resume(ALGO_TSE, 2, 9); }
 
+/* Exact TSE: a stop inside a rollout must keep the weight snapshots. */
+Test(search, tse_exact_repeat_threads_resume_bit_identical) { repeat_and_resume(ALGO_TSE_EXACT, 2, 9); }
+
+static void expect_same_outputs(const char *a, const char *b)
+{
+    const char *files[] = {"alphas.safetensors", "weights.safetensors", "genotype.txt"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char pa[600], pb[600], *ta, *tb;
+        size_t la, lb;
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        cr_assert_eq(file_read_all(pa, &ta, &la), TD_OK, "%s", td_error_message());
+        cr_assert_eq(file_read_all(pb, &tb, &lb), TD_OK, "%s", td_error_message());
+        cr_expect(la == lb && memcmp(ta, tb, la) == 0, "%s differs between %s and %s", files[i], a, b);
+        free(ta);
+        free(tb);
+    }
+}
+
+/* T = 1: the exact gradient is the first-order one bit for bit, so the
+ * whole searches coincide. */
+Test(search, tse_exact_with_one_step_is_tse)
+{
+    search_config c;
+    tiny_config(&c, ALGO_TSE);
+    c.tse_steps = 1;
+    char a[256], b[256];
+    out_dir(a, sizeof a, "t1");
+    out_dir(b, sizeof b, "x1");
+    run(&c, a, 0, 0, 2);
+    c.algo = ALGO_TSE_EXACT;
+    run(&c, b, 0, 0, 2);
+    expect_same_outputs(a, b);
+}
+
+/* Analysis mode on the first-order search: same trajectory as without it,
+ * and a record per alpha update with a cosine in [-1, 1]. */
+Test(search, tse_analysis_logs_cosines_without_changing_the_search)
+{
+    search_config c;
+    tiny_config(&c, ALGO_TSE);
+    char a[256], b[256];
+    out_dir(a, sizeof a, "plain");
+    out_dir(b, sizeof b, "analysis");
+    run(&c, a, 0, 0, 2);
+    c.tse_analysis = 1;
+    run(&c, b, 0, 0, 2);
+    expect_same_outputs(a, b);
+    char path[600], *text;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", b);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
+    int records = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *k = strstr(line, "\"cosine\":");
+        if (!strstr(line, "\"record\":\"tse_gradient\"")) continue;
+        cr_assert(k, "a tse_gradient record without a cosine: %s", line);
+        double cosine = atof(k + 9);
+        cr_expect(cosine >= -1 && cosine <= 1 && cosine != 0, "cosine %g", cosine);
+        records++;
+    }
+    /* 5 steps per epoch in groups of 3: 2 updates per epoch, 2 epochs */
+    cr_expect_eq(records, 4);
+    free(text);
+}
+
+/* The Hessian diagnostic lands in the epoch records; its config fields
+ * survive the config.json round trip (resume uses it). */
+Test(search, hessian_diagnostic_logged_every_epoch)
+{
+    search_config c, back;
+    tiny_config(&c, ALGO_DARTS1);
+    c.epochs = 1;
+    c.hessian_every = 1;
+    c.hessian_lanczos = 12;
+    char *json = search_config_json(&c);
+    cr_assert_eq(search_config_parse(json, &back), TD_OK);
+    cr_expect_eq(back.hessian_every, 1);
+    cr_expect_eq(back.hessian_lanczos, 12);
+    free(json);
+    char a[256];
+    out_dir(a, sizeof a, "hessian");
+    run(&c, a, 0, 0, 2);
+    char path[600], *text;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
+    const char *k = strstr(text, "\"hessian_max_eigenvalue\":");
+    cr_assert(k, "no eigenvalue in %s", text);
+    double lmax = atof(k + 25);
+    cr_expect(isfinite(lmax) && lmax != 0, "eigenvalue %g", lmax);
+    free(text);
+}
+
 Test(search, resume_refuses_another_configuration)
 {
     search_config c;

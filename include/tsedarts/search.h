@@ -36,6 +36,11 @@ typedef struct search_config {
     int tse_steps;            /* T */
     int tse_all_data;         /* train on all images instead of one half */
     int tse_restore_momentum; /* restore SGD momentum after the rollout */
+    int tse_analysis;         /* also form the exact and first-order TSE
+                                 gradients and log their cosine per update */
+    /* Architecture-Hessian diagnostic (RobustDARTS): every k epochs (0: never) */
+    int hessian_every;
+    int hessian_lanczos;      /* Lanczos steps instead of the full Hessian (0: full) */
     dtype dt;
 } search_config;
 
@@ -86,4 +91,17 @@ typedef struct search_bench_result {
 
 td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
                        search_bench_result *r);
+
+/* One first-order TSE gradient (T rollout steps with alpha gradients) and
+ * one exact one (T rollout steps storing snapshots, then the reverse sweep)
+ * from the same start, on synthetic data, lr 0.025. */
+typedef struct tse_gradient_bench {
+    double first_order_s, exact_rollout_s, exact_s;
+    double cosine, norm_ratio;       /* between the two gradients */
+    double snapshot_mib, arena_mib;  /* T |w|; activation workspace */
+    double param_mib;                /* |w| */
+} tse_gradient_bench;
+
+td_status search_bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep_activations,
+                                    tse_gradient_bench *r);
 #endif

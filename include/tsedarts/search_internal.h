@@ -19,6 +19,8 @@ typedef struct epoch_stats {
     long correct, count;
     double tse_sum; /* TSE: summed rollout losses per group */
     long tse_groups;
+    double cos_sum; /* TSE analysis: cosines of exact vs first order */
+    long cos_n;
 } epoch_stats;
 
 typedef struct search_state {
@@ -42,6 +44,7 @@ typedef struct search_state {
     void *momentum, *adam_m, *adam_v;
     void *w_snap, *bn_snap, *mom_snap, *a_acc;
     void *tmp_w, *tmp_w2, *tmp_a, *tmp_a2;
+    void *tse_snaps; /* exact TSE: T weight snapshots (NULL otherwise) */
     /* position */
     int epoch, unit;
     long arch_steps, weight_steps;
@@ -65,6 +68,10 @@ extern const search_algorithm search_darts1, search_darts2, search_tse;
 td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
 td_status search_load_data(search_state *st);
 td_status search_alloc_buffers(search_state *st);
+/* Exact TSE sweeps (tse-exact, or tse with analysis) and their snapshots. */
+int search_tse_sweeps(const search_state *st);
+int search_tse_group_max(const search_state *st);
+size_t search_tse_snapshot_bytes(const search_state *st);
 void search_free_state(search_state *st);
 void search_epoch_orders(search_state *st, int epoch);
 /* How many times per step an algorithm runs a graph of this kind. */
