@@ -31,27 +31,43 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
-                       search_bench_result *r)
+/* A search state on synthetic data (3x32x32 images; the network is the
+ * caller's), parameters initialised, epoch 0's orders drawn. */
+static td_status bench_state_open(const search_config *cfg, const backend *be, int keep_activations, search_state **out)
 {
-    memset(r, 0, sizeof *r);
     search_state *st = calloc(1, sizeof *st);
+    if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->cfg = *cfg;
     snprintf(st->cfg.dataset, sizeof st->cfg.dataset, "synthetic");
     st->opt.be = be;
     st->opt.quiet = 1;
     td_status s = search_load_data(st);
-    /* the synthetic set has 3x32x32 images; keep what the caller asked */
     if (s == TD_OK) s = model_create(&st->m, be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
     st->m.recompute = !keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
+    if (s == TD_OK) search_epoch_orders(st, 0);
+    if (s != TD_OK) {
+        search_free_state(st);
+        free(st);
+        return s;
+    }
+    *out = st;
+    return TD_OK;
+}
+
+td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
+                       search_bench_result *r)
+{
+    memset(r, 0, sizeof *r);
+    search_state *st = NULL;
+    td_status s = bench_state_open(cfg, be, keep_activations, &st);
+    if (s != TD_OK) return s;
     const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
     if (st->cfg.algo == ALGO_TSE_EXACT) alg = NULL; /* a step has no fixed cost: see bench tse-gradient */
     if (s == TD_OK && !alg) s = TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s cannot be benchmarked", search_algo_name(st->cfg.algo));
     double *times = calloc((size_t)(steps > 0 ? steps : 1), sizeof *times);
     int per_step = s == TD_OK ? alg->units_per_epoch(st) / search_steps_per_epoch(st) : 1;
-    if (s == TD_OK) search_epoch_orders(st, 0);
     /* TSE's units of a step are a rollout and a retraining pass; with T = 1
      * they are adjacent, so a timed step is two consecutive units. */
     if (st->cfg.algo == ALGO_TSE) st->cfg.tse_steps = 1;
@@ -102,19 +118,11 @@ td_status search_bench_tse_gradient(const search_config *cfg, const backend *be,
                                     tse_gradient_bench *r)
 {
     memset(r, 0, sizeof *r);
-    search_state *st = calloc(1, sizeof *st);
-    if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
-    st->cfg = *cfg;
-    st->cfg.algo = ALGO_TSE;
-    snprintf(st->cfg.dataset, sizeof st->cfg.dataset, "synthetic");
-    st->opt.be = be;
-    st->opt.quiet = 1;
-    td_status s = search_load_data(st);
-    if (s == TD_OK) s = model_create(&st->m, be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
-    st->m.recompute = !keep_activations;
-    if (s == TD_OK) s = search_alloc_buffers(st);
-    if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
-    if (s == TD_OK) search_epoch_orders(st, 0);
+    search_config c0 = *cfg;
+    c0.algo = ALGO_TSE; /* the snapshots are allocated here, for T steps */
+    search_state *st = NULL;
+    td_status s = bench_state_open(&c0, be, keep_activations, &st);
+    if (s != TD_OK) return s;
     model *m = &st->m;
     size_t es = dtype_size(st->cfg.dt), nw = m->n[ROLE_WEIGHT], na = m->n[ROLE_ALPHA];
     double *lrs = malloc((size_t)T * sizeof *lrs);

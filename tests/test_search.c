@@ -53,11 +53,9 @@ static void run(const search_config *c, const char *dir, int resume, long stop_a
         cr_assert_eq(s, TD_OK, "%s", td_error_message());
 }
 
-static void expect_same_files(const char *a, const char *b)
+static void expect_same_named(const char *a, const char *b, const char *const *files, size_t n)
 {
-    const char *files[] = {"metrics.jsonl", "alphas.safetensors", "weights.safetensors", "genotype.txt", "result.json",
-                           "checkpoint.bin"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    for (size_t i = 0; i < n; i++) {
         char pa[600], pb[600], *ta, *tb;
         size_t la, lb;
         snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
@@ -68,6 +66,20 @@ static void expect_same_files(const char *a, const char *b)
         free(ta);
         free(tb);
     }
+}
+
+static void expect_same_files(const char *a, const char *b)
+{
+    static const char *const files[] = {"metrics.jsonl", "alphas.safetensors", "weights.safetensors", "genotype.txt",
+                                        "result.json", "checkpoint.bin"};
+    expect_same_named(a, b, files, sizeof files / sizeof files[0]);
+}
+
+/* The search's results, not its logs or its config. */
+static void expect_same_outputs(const char *a, const char *b)
+{
+    static const char *const files[] = {"alphas.safetensors", "weights.safetensors", "genotype.txt"};
+    expect_same_named(a, b, files, sizeof files / sizeof files[0]);
 }
 
 static void repeat_and_resume(search_algo algo, long stop1, long stop2)
@@ -94,22 +106,6 @@ Test(search, tse_repeat_threads_resume_bit_identical) { repeat_and_resume(ALGO_T
 
 /* Exact TSE: a stop inside a rollout must keep the weight snapshots. */
 Test(search, tse_exact_repeat_threads_resume_bit_identical) { repeat_and_resume(ALGO_TSE_EXACT, 2, 9); }
-
-static void expect_same_outputs(const char *a, const char *b)
-{
-    const char *files[] = {"alphas.safetensors", "weights.safetensors", "genotype.txt"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char pa[600], pb[600], *ta, *tb;
-        size_t la, lb;
-        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
-        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
-        cr_assert_eq(file_read_all(pa, &ta, &la), TD_OK, "%s", td_error_message());
-        cr_assert_eq(file_read_all(pb, &tb, &lb), TD_OK, "%s", td_error_message());
-        cr_expect(la == lb && memcmp(ta, tb, la) == 0, "%s differs between %s and %s", files[i], a, b);
-        free(ta);
-        free(tb);
-    }
-}
 
 /* T = 1: the exact gradient is the first-order one bit for bit, so the
  * whole searches coincide. */
