@@ -10,6 +10,7 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
+#include "tsedarts/space.h"
 
 static const opt_spec specs[] = {
     {"algo", 1, "darts1 | darts2 | tse | tse-exact (default darts1)"},
@@ -17,7 +18,8 @@ static const opt_spec specs[] = {
     {"dataset", 1, "fashion-mnist (default) | cifar10:DIR | synthetic"},
     {"data-dir", 1, "Fashion-MNIST directory (default " "/usr/share/datasets/fashion-mnist)"},
     {"no-pad", 0, "keep Fashion-MNIST at 28x28 instead of zero-padding to 32x32"},
-    {"layers", 1, "cells in the supernet (default 8)"},
+    {"space", 1, "darts (default) | s2 (skip_connect, sep_conv_3x3) | nb201 (NAS-Bench-201 cell and skeleton)"},
+    {"layers", 1, "cells in the supernet (default 8; nb201: cells per stage, default 5)"},
     {"channels", 1, "initial channels C (default 16)"},
     {"epochs", 1, "epochs (default 50)"},
     {"batch", 1, "batch size (default 64)"},
@@ -68,7 +70,7 @@ int cmd_search(int argc, char **argv)
         }
         const char *fixed[] = {"algo", "budget", "dataset", "data-dir", "no-pad", "layers", "channels", "epochs",
                                "batch", "seed", "subset", "eval-images", "tse-steps", "tse-data",
-                               "tse-restore-momentum", "tse-analysis", "hessian-every", "hessian-lanczos",
+                               "tse-restore-momentum", "tse-analysis", "space", "hessian-every", "hessian-lanczos",
                                "dtype", "out"};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (args_has(&a, fixed[i])) {
@@ -89,7 +91,10 @@ int cmd_search(int argc, char **argv)
         snprintf(cfg.dataset, sizeof cfg.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
         if (args_has(&a, "data-dir")) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", args_str(&a, "data-dir", ""));
         cfg.pad32 = !args_has(&a, "no-pad");
-        cfg.net.layers = (int)args_int(&a, "layers", cfg.net.layers, 3, 100);
+        static const char *const spaces[] = {"darts", "s2", "nb201", NULL};
+        cfg.net.space = args_choice(&a, "space", "darts", spaces);
+        if (cfg.net.space == SPACE_NB201 && !args_has(&a, "layers")) cfg.net.layers = 5;
+        cfg.net.layers = (int)args_int(&a, "layers", cfg.net.layers, cfg.net.space == SPACE_NB201 ? 1 : 3, 100);
         cfg.net.C = (int)args_int(&a, "channels", cfg.net.C, 2, 1024);
         cfg.epochs = (int)args_int(&a, "epochs", cfg.epochs, 1, 100000);
         cfg.batch = (int)args_int(&a, "batch", cfg.batch, 1, 100000);
@@ -109,7 +114,7 @@ int cmd_search(int argc, char **argv)
         }
         static const char *const dts[] = {"f32", "f64", NULL};
         cfg.dt = args_choice(&a, "dtype", "f32", dts) ? DT_F64 : DT_F32;
-        if (cfg.net.C % 2) {
+        if (cfg.net.C % 2 && cfg.net.space != SPACE_NB201) {
             fprintf(stderr, "tsedarts: error: search: --channels must be even (FactorizedReduce halves it)\n");
             return 2;
         }
@@ -142,13 +147,16 @@ int cmd_search(int argc, char **argv)
         td_error_print(s);
         return 1;
     }
-    char line[1024], py[2048];
-    genotype_format(&res.geno, line, sizeof line);
-    genotype_format_python(&res.geno, py, sizeof py);
-    printf("genotype: %s\n%s\n", line, py);
-    printf("normal cell: depth %d, %d skip connections; reduce cell: depth %d, %d skip connections\n",
-           genotype_depth(&res.geno.normal), genotype_skip_count(&res.geno.normal), genotype_depth(&res.geno.reduce),
-           genotype_skip_count(&res.geno.reduce));
+    if (res.space == SPACE_NB201) {
+        printf("architecture (NAS-Bench-201): %s\n", res.arch);
+    } else {
+        char py[2048];
+        genotype_format_python(&res.geno, py, sizeof py);
+        printf("genotype: %s\n%s\n", res.arch, py);
+        printf("normal cell: depth %d, %d skip connections; reduce cell: depth %d, %d skip connections\n",
+               genotype_depth(&res.geno.normal), genotype_skip_count(&res.geno.normal), genotype_depth(&res.geno.reduce),
+               genotype_skip_count(&res.geno.reduce));
+    }
     printf("results in %s (%.1f s, %.3f s per step)\n", opt.out_dir, res.seconds, res.seconds_per_step);
     return 0;
 }

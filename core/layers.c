@@ -89,6 +89,19 @@ int layer_conv(layer_builder *b, const char *name, int x, int cout, int k,
     return op_conv2d(g, x, w, stride, pad, dil, groups);
 }
 
+int layer_conv_bias(layer_builder *b, const char *name, int x, int cout, int k, int stride, int pad)
+{
+    int y = layer_conv(b, name, x, cout, k, stride, pad, 1, 1);
+    if (y < 0) return -1;
+    graph *g = b->g;
+    char pname[320];
+    int bdims[1] = {cout};
+    full_name(b, name, "bias", pname, sizeof pname);
+    int fan_in = g->values[x].shape.c * k * k;
+    int bias = graph_param(g, ROLE_WEIGHT, pname, shape_make(1, cout, 1, 1), INIT_UNIFORM_FAN_IN, fan_in, 1, bdims);
+    return op_affine_axis(g, y, op_const(g, shape_make(1, cout, 1, 1), 1.0), bias, AXIS_C);
+}
+
 int layer_bn(layer_builder *b, const char *name, int x, int affine)
 {
     if (x < 0) return -1;

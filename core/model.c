@@ -48,7 +48,7 @@ td_status model_create(model *m, const backend *be, dtype dt, net_builder_fn bui
     m->ws.be = be;
     m->ws.dt = dt;
     net_io io;
-    graph_kind k = {0, 0, 1, 1};
+    graph_kind k = {0, 0, 1, 1, 0, 0};
     TD_CHECK(build_graph(m, k, 1, &m->layout, &io));
     for (int i = 0; i < N_SHARED; i++) {
         value_role r = shared_roles[i];

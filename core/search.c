@@ -36,9 +36,9 @@ const search_algorithm *search_algorithm_for(search_algo a)
 /* ------------------------------------------------------------ graphs */
 
 static const graph_kind kinds[K_COUNT] = {
-    [K_W] = {1, 0, 1, 1},       [K_WA] = {1, 1, 1, 1},       [K_A] = {0, 1, 1, 1},
-    [K_W_NOUPD] = {1, 0, 1, 0}, [K_WA_NOUPD] = {1, 1, 1, 0}, [K_A_NOUPD] = {0, 1, 1, 0},
-    [K_EVAL] = {0, 0, 0, 0},
+    [K_W] = {1, 0, 1, 1, 0, 0},       [K_WA] = {1, 1, 1, 1, 0, 0},       [K_A] = {0, 1, 1, 1, 0, 0},
+    [K_W_NOUPD] = {1, 0, 1, 0, 0, 0}, [K_WA_NOUPD] = {1, 1, 1, 0, 0, 0}, [K_A_NOUPD] = {0, 1, 1, 0, 0, 0},
+    [K_EVAL] = {0, 0, 0, 0, 0, 0},
     /* gradients and exact Hessian-vector products along a weight (TSE
      * exact) or alpha (architecture Hessian) direction; statistics kept */
     [K_HVP_W] = {1, 1, 1, 0, 1, 0},   [K_HVP_A] = {1, 1, 1, 0, 0, 1},
@@ -323,29 +323,6 @@ static td_status load_checkpoint(search_state *st)
 
 /* ------------------------------------------------------------ epoch end */
 
-td_status search_alphas_f64(search_state *st, double *normal, double *reduce)
-{
-    double a[2 * DARTS_EDGES * DOP_COUNT];
-    TD_CHECK(model_download_f64(&st->m, ROLE_ALPHA, a));
-    memcpy(normal, a, sizeof(double) * DARTS_EDGES * DOP_COUNT);
-    memcpy(reduce, a + DARTS_EDGES * DOP_COUNT, sizeof(double) * DARTS_EDGES * DOP_COUNT);
-    return TD_OK;
-}
-
-static json_t *softmax_json(const double *a)
-{
-    json_t *rows = json_array();
-    for (int r = 0; r < DARTS_EDGES; r++) {
-        double mx = a[r * DOP_COUNT], sum = 0, e[DOP_COUNT];
-        for (int k = 1; k < DOP_COUNT; k++) mx = a[r * DOP_COUNT + k] > mx ? a[r * DOP_COUNT + k] : mx;
-        for (int k = 0; k < DOP_COUNT; k++) sum += (e[k] = exp(a[r * DOP_COUNT + k] - mx));
-        json_t *row = json_array();
-        for (int k = 0; k < DOP_COUNT; k++) json_array_append_new(row, json_real(e[k] / sum));
-        json_array_append_new(rows, row);
-    }
-    return rows;
-}
-
 /* Scores the first eval_images of the validation half, BN in eval mode. */
 static td_status evaluate(search_state *st, double *loss, double *acc, int *count)
 {
@@ -400,12 +377,8 @@ static td_status end_epoch(search_state *st, double lr)
     if (st->cfg.eval_images != 0) TD_CHECK(evaluate(st, &vl, &va, &vn));
     int hessian_due = st->cfg.hessian_every > 0 && (st->epoch + 1) % st->cfg.hessian_every == 0;
     if (hessian_due) TD_CHECK(arch_hessian_max(st, &h_max, &h_secs));
-    double an[DARTS_EDGES * DOP_COUNT], ar[DARTS_EDGES * DOP_COUNT];
-    TD_CHECK(search_alphas_f64(st, an, ar));
-    genotype g;
-    genotype_derive(an, ar, "searched", &g);
-    char line[1024];
-    genotype_format(&g, line, sizeof line);
+    search_arch arch;
+    TD_CHECK(search_arch_describe(st, &arch));
     json_t *o = json_object();
     json_object_set_new(o, "epoch", json_integer(st->epoch));
     json_object_set_new(o, "lr", json_real(lr));
@@ -423,22 +396,21 @@ static td_status end_epoch(search_state *st, double lr)
         json_object_set_new(o, "hessian_method", json_string(st->cfg.hessian_lanczos ? "lanczos" : "full"));
     }
     json_object_set_new(o, "arch_steps", json_integer(st->arch_steps));
-    json_object_set_new(o, "genotype", json_string(line));
-    json_object_set_new(o, "normal_depth", json_integer(genotype_depth(&g.normal)));
-    json_object_set_new(o, "reduce_depth", json_integer(genotype_depth(&g.reduce)));
-    json_object_set_new(o, "normal_skip", json_integer(genotype_skip_count(&g.normal)));
-    json_object_set_new(o, "reduce_skip", json_integer(genotype_skip_count(&g.reduce)));
-    json_object_set_new(o, "softmax_normal", softmax_json(an));
-    json_object_set_new(o, "softmax_reduce", softmax_json(ar));
+    search_arch_json(&arch, o);
+    td_status s = search_softmax_json(st, o);
+    if (s != TD_OK) {
+        json_decref(o);
+        return s;
+    }
     char *rec = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
-    td_status s = chain_log_append(&st->metrics, rec);
+    s = chain_log_append(&st->metrics, rec);
     free(rec);
     if (!st->opt.quiet)
-        progress_line(&st->prog, "epoch %d/%d  lr %.4f  train loss %.4f acc %.3f%s  normal depth %d skip %d",
+        progress_line(&st->prog, "epoch %d/%d  lr %.4f  train loss %.4f acc %.3f  %sdepth %d skip %d",
                       st->epoch + 1, st->cfg.epochs, lr, st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
-                      st->acc.count ? (double)st->acc.correct / st->acc.count : 0, vn ? "" : "",
-                      genotype_depth(&g.normal), genotype_skip_count(&g.normal));
+                      st->acc.count ? (double)st->acc.correct / st->acc.count : 0,
+                      arch.space == SPACE_NB201 ? "cell " : "normal ", search_arch_depth(&arch), search_arch_skips(&arch));
     if (!st->opt.quiet && vn) progress_line(&st->prog, "           valid loss %.4f acc %.3f (%d images)", vl, va, vn);
     if (!st->opt.quiet && st->acc.cos_n)
         progress_line(&st->prog, "           exact vs first-order TSE gradient: mean cosine %.3f over %ld updates",
@@ -451,15 +423,12 @@ static td_status end_epoch(search_state *st, double lr)
 
 /* ------------------------------------------------------------ outputs */
 
-static td_status write_outputs(search_state *st, genotype *g)
+static td_status write_outputs(search_state *st, search_arch *arch)
 {
     char path[4400];
-    double an[DARTS_EDGES * DOP_COUNT], ar[DARTS_EDGES * DOP_COUNT];
-    TD_CHECK(search_alphas_f64(st, an, ar));
-    genotype_derive(an, ar, "searched", g);
-    char line[1024], text[1200];
-    genotype_format(g, line, sizeof line);
-    snprintf(text, sizeof text, "# derived from the final alphas of this run\n%s\n", line);
+    TD_CHECK(search_arch_describe(st, arch));
+    char text[1200];
+    snprintf(text, sizeof text, "# derived from the final alphas of this run\n%s\n", arch->text);
     snprintf(path, sizeof path, "%s/genotype.txt", st->opt.out_dir);
     TD_CHECK(file_write_text_atomic(path, text));
     snprintf(path, sizeof path, "%s/alphas.safetensors", st->opt.out_dir);
@@ -547,16 +516,14 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         s = save_checkpoint(st);
     }
     double secs = now_seconds() - t0;
-    if (s == TD_OK) s = write_outputs(st, &res->geno);
+    search_arch arch;
+    if (s == TD_OK) s = write_outputs(st, &arch);
     if (s == TD_OK) {
+        res->geno = arch.geno;
+        res->space = arch.space;
+        snprintf(res->arch, sizeof res->arch, "%s", arch.text);
         json_t *o = json_object();
-        char line[1024];
-        genotype_format(&res->geno, line, sizeof line);
-        json_object_set_new(o, "genotype", json_string(line));
-        json_object_set_new(o, "normal_depth", json_integer(genotype_depth(&res->geno.normal)));
-        json_object_set_new(o, "reduce_depth", json_integer(genotype_depth(&res->geno.reduce)));
-        json_object_set_new(o, "normal_skip", json_integer(genotype_skip_count(&res->geno.normal)));
-        json_object_set_new(o, "reduce_skip", json_integer(genotype_skip_count(&res->geno.reduce)));
+        search_arch_json(&arch, o);
         json_object_set_new(o, "config_hash", json_string(st->config_hash));
         char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(o);

@@ -6,6 +6,7 @@
 
 #include "tsedarts/data.h"
 #include "tsedarts/search.h"
+#include "tsedarts/space.h"
 
 static const char *const algo_names[ALGO_COUNT] = {"darts1", "darts2", "tse", "tse-exact"};
 
@@ -125,6 +126,7 @@ char *search_config_json(const search_config *c)
     json_object_set_new(o, "dtype", json_string(dtype_name(c->dt)));
     /* diagnostics: present only when on, so that the hashes of plain
      * configurations do not depend on them */
+    if (c->net.space) json_object_set_new(o, "space", json_string(space_name(c->net.space)));
     if (c->tse_analysis) json_object_set_new(o, "tse_analysis", json_integer(c->tse_analysis));
     if (c->hessian_every) json_object_set_new(o, "hessian_every", json_integer(c->hessian_every));
     if (c->hessian_lanczos) json_object_set_new(o, "hessian_lanczos", json_integer(c->hessian_lanczos));
@@ -211,6 +213,15 @@ td_status search_config_parse(const char *json, search_config *c)
     GET_INT("tse_all_data", c->tse_all_data);
     GET_INT("tse_restore_momentum", c->tse_restore_momentum);
     GET_STR("dtype", dt);
+    if (json_object_get(o, "space")) {
+        char sp[32];
+        GET_STR("space", sp);
+        c->net.space = space_by_name(sp);
+        if (c->net.space < 0) {
+            s = TD_FAIL(TD_ERR_FORMAT, "search config: unknown space '%s'", sp);
+            goto done;
+        }
+    }
     if (json_object_get(o, "tse_analysis")) GET_INT("tse_analysis", c->tse_analysis);
     if (json_object_get(o, "hessian_every")) GET_INT("hessian_every", c->hessian_every);
     if (json_object_get(o, "hessian_lanczos")) GET_INT("hessian_lanczos", c->hessian_lanczos);

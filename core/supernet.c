@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "tsedarts/darts.h"
+#include "tsedarts/space.h"
 
 int darts_is_reduction(int layers, int i)
 {
@@ -13,8 +14,10 @@ int darts_is_reduction(int layers, int i)
 
 /* Node outputs of one cell as single weighted sums over every op of every
  * incoming edge: out = sum_j sum_k softmax(alpha)[row_j, k] op_k(s_j). */
-static int search_cell(layer_builder *b, int s0, int s1, int C, int reduction, int reduction_prev, int weights)
+static int search_cell(layer_builder *b, int space, int s0, int s1, int C, int reduction, int reduction_prev,
+                       int weights)
 {
+    int n_ops = space_ops(space);
     graph *g = b->g;
     int states[2 + DARTS_NODES];
     layer_push(b, "preprocess0");
@@ -30,13 +33,14 @@ static int search_cell(layer_builder *b, int s0, int s1, int C, int reduction, i
         for (int j = 0; j < 2 + i; j++, edge++) {
             int stride = reduction && j < 2 ? 2 : 1;
             layer_push(b, "_ops.%d", edge);
-            for (int op = 0; op < DOP_COUNT; op++) {
-                layer_push(b, "_ops.%d", op);
+            for (int k = 0; k < n_ops; k++) {
+                int op = space_darts_op(space, k);
+                layer_push(b, "_ops.%d", k);
                 int y = darts_op(b, op, states[j], C, stride, 0, 1);
                 layer_pop(b);
                 if (op == DOP_NONE) continue; /* contributes exactly zero */
                 xs[n] = y;
-                idx[n++] = edge * DOP_COUNT + op;
+                idx[n++] = edge * n_ops + k;
             }
             layer_pop(b);
         }
@@ -51,6 +55,9 @@ static int search_cell(layer_builder *b, int s0, int s1, int C, int reduction, i
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io)
 {
     graph *g = b->g;
+    if (cfg->space == SPACE_NB201) return nb201_build(b, cfg, batch, io);
+    if (cfg->space != SPACE_DARTS && cfg->space != SPACE_S2)
+        return TD_FAIL(TD_ERR_ARG, "supernet: unknown search space %d", cfg->space);
     if (cfg->C < 2 || cfg->C % 2 || cfg->layers < 3 || cfg->in_ch < 1 || cfg->hw < 4 || cfg->classes < 2 || batch < 1)
         return TD_FAIL(TD_ERR_ARG, "supernet: bad configuration (C=%d layers=%d in_ch=%d hw=%d classes=%d batch=%d)",
                        cfg->C, cfg->layers, cfg->in_ch, cfg->hw, cfg->classes, batch);
@@ -67,8 +74,8 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
     layer_pop(b);
     /* Alphas come right after the stem in the registry; their offsets do
      * not depend on the depth of the network. */
-    int adims[2] = {DARTS_EDGES, DOP_COUNT};
-    shape4 as = shape_make(DARTS_EDGES, DOP_COUNT, 1, 1);
+    int adims[2] = {DARTS_EDGES, space_ops(cfg->space)};
+    shape4 as = shape_make(DARTS_EDGES, space_ops(cfg->space), 1, 1);
     io->alphas[0] = graph_param(g, ROLE_ALPHA, "alphas_normal", as, INIT_ALPHA, 0, 2, adims);
     io->alphas[1] = graph_param(g, ROLE_ALPHA, "alphas_reduce", as, INIT_ALPHA, 0, 2, adims);
     int weights[2] = {op_softmax_rows(g, io->alphas[0]), op_softmax_rows(g, io->alphas[1])};
@@ -78,7 +85,7 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
         int red = darts_is_reduction(cfg->layers, i);
         if (red) c_curr *= 2;
         layer_push(b, "cells.%d", i);
-        int out = search_cell(b, s0, s1, c_curr, red, red_prev, weights[red]);
+        int out = search_cell(b, cfg->space, s0, s1, c_curr, red, red_prev, weights[red]);
         layer_pop(b);
         s0 = s1;
         s1 = out;

@@ -54,7 +54,7 @@ static td_status get_exec(train_state *st, int eval, int batch, net_exec **out)
             return TD_OK;
         }
     if (st->n_execs == TRAIN_MAX_EXECS) return TD_FAIL(TD_ERR_STATE, "train: too many graphs");
-    graph_kind k = eval ? (graph_kind){0, 0, 0, 0} : (graph_kind){1, 0, 1, 1};
+    graph_kind k = eval ? (graph_kind){0, 0, 0, 0, 0, 0} : (graph_kind){1, 0, 1, 1, 0, 0};
     TD_CHECK(net_exec_create(&st->m, k, batch, out));
     st->exec_eval[st->n_execs] = eval;
     st->execs[st->n_execs++] = *out;

@@ -12,6 +12,7 @@
 #include "tsedarts/philox.h"
 #include "tsedarts/safetensors.h"
 #include "tsedarts/search_internal.h"
+#include "tsedarts/space.h"
 
 static size_t weights_of(int C, int layers)
 {
@@ -39,12 +40,12 @@ Test(supernet, reference_parameter_counts)
  * pooling the loss is piecewise smooth, so the check runs on the smooth
  * stand-in (same code path) at a tight bar and on the real ops at two step
  * sizes (a kink inside the step would make them disagree). */
-static double directional_error(int smooth, double h)
+static double directional_error_in(int space, int smooth, double h)
 {
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, 1, 0);
-    supernet_config cfg = {4, 3, 3, 8, 10, smooth};
+    supernet_config cfg = {4, space == SPACE_NB201 ? 1 : 3, 3, 8, 10, smooth, space};
     net_io io;
     cr_assert_eq(supernet_build(&b, &cfg, 4, &io), TD_OK);
     int loss = graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
@@ -88,6 +89,8 @@ static double directional_error(int smooth, double h)
     graph_destroy(g);
     return fabs(ad - fd) / fmax(fabs(ad), 1e-12);
 }
+
+static double directional_error(int smooth, double h) { return directional_error_in(SPACE_DARTS, smooth, h); }
 
 Test(supernet, whole_network_gradient_smooth_stand_in)
 {
@@ -200,4 +203,55 @@ Test(supernet, recompute_gives_identical_bits)
         free(out[0][r]);
         free(out[1][r]);
     }
+}
+
+/* The other spaces' networks, on the smooth stand-in (NB201 has no max
+ * pooling, but ReLU): same bar as the DARTS supernet. h = 2e-6: at 1e-5
+ * the h^2 truncation alone was 1e-7 (S2) and 4.5e-7 (NB201), measured. */
+Test(supernet, s2_and_nb201_gradients_smooth_stand_in)
+{
+    double e_s2 = directional_error_in(SPACE_S2, 1, 2e-6), e_nb = directional_error_in(SPACE_NB201, 1, 2e-6);
+    fprintf(stderr, "directional derivative (smooth ops): S2 %.3g, NAS-Bench-201 %.3g\n", e_s2, e_nb);
+    cr_expect_leq(e_s2, 1e-6);
+    cr_expect_leq(e_nb, 1e-6);
+}
+
+static size_t count_of(int space, int C, int layers, value_role role)
+{
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    supernet_config cfg = {C, layers, 3, 32, 10, 0, space};
+    net_io io;
+    cr_assert_eq(supernet_build(&b, &cfg, 2, &io), TD_OK, "%s", td_error_message());
+    size_t n = graph_param_count(g, role);
+    layer_free(&b);
+    graph_destroy(g);
+    return n;
+}
+
+/* NAS-Bench-201 search network, C = 16, N = 5, counted from its modules:
+ * stem conv 3x3 (3 -> 16) + BN; per cell 6 edges x (conv1x1 + conv3x3,
+ * each with a bias; BN without affine); two residual blocks (conv_a,
+ * conv_b with affine BN, 1x1 downsample); BN before pooling; classifier. */
+Test(supernet, nb201_parameter_count)
+{
+    size_t cells = 0;
+    for (int C = 16; C <= 64; C *= 2) cells += 5 * 6 * (size_t)(C * C + C + 9 * C * C + C);
+    size_t res = 0;
+    for (int C = 16; C <= 32; C *= 2) res += 9 * C * 2 * C + 2 * 2 * C + 9 * 4 * C * C + 2 * 2 * C + C * 2 * C;
+    size_t expect = 3 * 16 * 9 + 2 * 16 + cells + res + 2 * 64 + 64 * 10 + 10;
+    cr_expect_eq(expect, 1692826); /* the formula above, evaluated by hand */
+    cr_expect_eq(count_of(SPACE_NB201, 16, 5, ROLE_WEIGHT), expect);
+    cr_expect_eq(count_of(SPACE_NB201, 16, 5, ROLE_ALPHA), 30);
+}
+
+/* S2 keeps the DARTS supernet and two ops per edge: fewer weights than the
+ * DARTS space (no 5x5 or dilated convolutions), 2 x 14 x 2 alphas. */
+Test(supernet, s2_shapes)
+{
+    size_t s2 = count_of(SPACE_S2, 16, 8, ROLE_WEIGHT), darts = count_of(SPACE_DARTS, 16, 8, ROLE_WEIGHT);
+    cr_expect_eq(count_of(SPACE_S2, 16, 8, ROLE_ALPHA), 56);
+    cr_expect_lt(s2, darts);
+    cr_expect_gt(s2, 0);
 }

@@ -35,6 +35,8 @@ int layer_maxpool(layer_builder *b, int x, int k, int stride, int pad);
 /* Convolution without bias; weight "<prefix>.<name>.weight". */
 int layer_conv(layer_builder *b, const char *name, int x, int cout, int k,
             int stride, int pad, int dil, int groups);
+/* The same with a bias "<prefix>.<name>.bias" (PyTorch's default init). */
+int layer_conv_bias(layer_builder *b, const char *name, int x, int cout, int k, int stride, int pad);
 /* Batch norm "<prefix>.<name>": weight/bias when affine, running stats. */
 int layer_bn(layer_builder *b, const char *name, int x, int affine);
 /* Linear layer on (N, K, 1, 1): "<prefix>.<name>.weight" (out, K) and bias. */

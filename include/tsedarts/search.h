@@ -65,7 +65,9 @@ typedef struct search_options {
 } search_options;
 
 typedef struct search_result {
-    genotype geno;
+    genotype geno;   /* darts and s2 spaces */
+    int space;
+    char arch[1024]; /* the found architecture as text (any space) */
     int epochs_done;
     double seconds;
     double seconds_per_step;

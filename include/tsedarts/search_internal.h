@@ -8,6 +8,7 @@
 #include "tsedarts/model.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
+#include "tsedarts/space.h"
 
 #define SEARCH_MAX_EXECS 24
 
@@ -83,7 +84,20 @@ int search_make_batch(search_state *st, int half, int step, int epoch);
 td_status search_run_batch(search_state *st, int kind, int b, int count, double *loss);
 td_status search_weight_step(search_state *st, double lr, int clip);
 td_status search_arch_step(search_state *st, const void *grad);
-td_status search_alphas_f64(search_state *st, double *normal, double *reduce);
+
+/* The architecture the alphas encode now (search_arch.c). */
+typedef struct search_arch {
+    int space;
+    genotype geno;                /* darts, s2 */
+    int nb201_ops[NB201_EDGES];   /* nb201 */
+    char text[1024];              /* canonical text of either */
+} search_arch;
+td_status search_arch_describe(search_state *st, search_arch *a);
+int search_arch_skips(const search_arch *a);  /* skip_connects (normal cell) */
+int search_arch_depth(const search_arch *a);  /* depth (normal cell) */
+struct json_t;
+void search_arch_json(const search_arch *a, struct json_t *o);
+td_status search_softmax_json(search_state *st, struct json_t *o);
 td_status search_export_alphas(search_state *st, const char *path);
 
 

@@ -11,6 +11,7 @@ typedef struct supernet_config {
     int hw;       /* image height = width */
     int classes;
     int smooth;   /* smooth stand-in ops (for exactness tests) */
+    int space;    /* search_space (space.h); for nb201, layers = cells per stage */
 } supernet_config;
 
 /* What a built graph exposes. */
@@ -29,6 +30,9 @@ typedef struct net_io {
  * parameter (weights, BN statistics, alphas) in a fixed order, so that every
  * graph of the same config shares one parameter layout. */
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
+
+/* The NAS-Bench-201 search network (core/nb201.c). */
+td_status nb201_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
 
 /* The same with the generic builder signature (model.h). */
 td_status supernet_build_fn(layer_builder *b, const void *cfg, int batch, net_io *io);
