@@ -82,12 +82,7 @@ td_status nb201_build(layer_builder *b, const supernet_config *cfg, int batch, n
                        "nb201: bad configuration (C=%d cells per stage=%d in_ch=%d hw=%d classes=%d batch=%d; hw must "
                        "be a multiple of 4)",
                        cfg->C, cfg->layers, cfg->in_ch, cfg->hw, cfg->classes, batch);
-    b->smooth = cfg->smooth;
-    io->images = graph_input(g, shape_make(batch, cfg->in_ch, cfg->hw, cfg->hw), 0);
-    io->labels = graph_input(g, shape_make(batch, 1, 1, 1), 1);
-    io->aux_logits = -1;
-    io->drop_mask = -1;
-    io->n_masks = 0;
+    supernet_inputs(b, cfg, batch, io);
     layer_push(b, "stem");
     int s = layer_conv(b, "0", io->images, cfg->C, 3, 1, 1, 1, 1);
     s = layer_bn(b, "1", s, 1);

@@ -52,6 +52,16 @@ static int search_cell(layer_builder *b, int space, int s0, int s1, int C, int r
     return op_concat_c(g, DARTS_NODES, states + 2);
 }
 
+void supernet_inputs(layer_builder *b, const supernet_config *cfg, int batch, net_io *io)
+{
+    b->smooth = cfg->smooth;
+    io->images = graph_input(b->g, shape_make(batch, cfg->in_ch, cfg->hw, cfg->hw), 0);
+    io->labels = graph_input(b->g, shape_make(batch, 1, 1, 1), 1);
+    io->aux_logits = -1;
+    io->drop_mask = -1;
+    io->n_masks = 0;
+}
+
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io)
 {
     graph *g = b->g;
@@ -61,12 +71,7 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
     if (cfg->C < 2 || cfg->C % 2 || cfg->layers < 3 || cfg->in_ch < 1 || cfg->hw < 4 || cfg->classes < 2 || batch < 1)
         return TD_FAIL(TD_ERR_ARG, "supernet: bad configuration (C=%d layers=%d in_ch=%d hw=%d classes=%d batch=%d)",
                        cfg->C, cfg->layers, cfg->in_ch, cfg->hw, cfg->classes, batch);
-    b->smooth = cfg->smooth;
-    io->images = graph_input(g, shape_make(batch, cfg->in_ch, cfg->hw, cfg->hw), 0);
-    io->labels = graph_input(g, shape_make(batch, 1, 1, 1), 1);
-    io->aux_logits = -1;
-    io->drop_mask = -1;
-    io->n_masks = 0;
+    supernet_inputs(b, cfg, batch, io);
     int C = cfg->C, c_curr = 3 * C;
     layer_push(b, "stem");
     int s = layer_conv(b, "0", io->images, c_curr, 3, 1, 1, 1, 1);

@@ -31,6 +31,9 @@ typedef struct net_io {
  * graph of the same config shares one parameter layout. */
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
 
+/* Images and labels inputs of a search network; smooth ops as configured. */
+void supernet_inputs(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
+
 /* The NAS-Bench-201 search network (core/nb201.c). */
 td_status nb201_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
 
