@@ -103,6 +103,35 @@ Test(tse_exact, matches_finite_differences_T2) { check_fd(2, 0.1, 1); }
 Test(tse_exact, matches_finite_differences_T5) { check_fd(5, 0.1, 1); }
 Test(tse_exact, matches_finite_differences_T5_large_lr_no_recompute) { check_fd(5, 0.3, 0); }
 
+/* Real ReLU and max pooling at a small learning rate: plain central
+ * differences at two step sizes, both of which must agree with the exact
+ * gradient (a kink inside either step would make it miss). */
+Test(tse_exact, matches_finite_differences_real_ops_small_lr)
+{
+    tse_fixture f;
+    fixture_init(&f, 0, 1, 2, 0.01, 0.9, 0.01, DT_F64);
+    size_t na = fixture_n_alpha(&f);
+    double *g = malloc(na * sizeof *g), *a = malloc(na * sizeof *a), *d = malloc(na * sizeof *d);
+    fixture_gradients(&f, NULL, g, NULL);
+    philox_stream s;
+    philox_stream_init(&s, 3, PURPOSE_TEST, 10);
+    for (size_t i = 0; i < na; i++) d[i] = 2 * philox_next_uniform_f64(&s) - 1;
+    double ad = 0;
+    for (size_t i = 0; i < na; i++) ad += g[i] * d[i];
+    for (int r = 0; r < 2; r++) {
+        double h = r ? 2e-7 : 1e-7;
+        for (size_t i = 0; i < na; i++) a[i] = f.a0[i] + h * d[i];
+        double plus = fixture_tse(&f, a);
+        for (size_t i = 0; i < na; i++) a[i] = f.a0[i] - h * d[i];
+        double fd = (plus - fixture_tse(&f, a)) / (2 * h);
+        double e = fabs(fd - ad) / fabs(ad);
+        fprintf(stderr, "exact TSE (real ops, T=2, lr 0.01) vs central differences at h=%g: relative error %.3g\n", h, e);
+        cr_expect_leq(e, 1e-6);
+    }
+    free(g), free(a), free(d);
+    fixture_free(&f);
+}
+
 Test(tse_exact, first_order_error_shrinks_linearly_with_lr)
 {
     double diff[3];
