@@ -1,6 +1,7 @@
 /* tsedarts bench step: time of one search step, achieved GFLOP/s, peak
  * memory; bench tse-gradient: one exact against one first-order TSE
- * gradient. Benchmarks: they print figures and assert nothing. */
+ * gradient; bench train: one retraining step of a genotype and the epoch
+ * time it implies. Benchmarks: they print figures and assert nothing. */
 #include <omp.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "commands.h"
 #include "tsedarts/exec.h"
 #include "tsedarts/search.h"
+#include "tsedarts/train.h"
 
 static const opt_spec specs[] = {
     {"algo", 1, "darts1 (default) | darts2 | tse"},
@@ -22,6 +24,7 @@ static const opt_spec specs[] = {
     {"dtype", 1, "f32 (default) | f64"},
     {"steps", 1, "timed steps (default 5)"},
     {"tse-steps", 1, "tse-gradient: trajectory length T (default 100)"},
+    {"genotype", 1, "train: genotype name or file (default DARTS_V2)"},
     {"warmup", 1, "untimed steps first (default 1)"},
     {"keep-activations", 0, "store every activation instead of recomputing cell nodes (more memory)"},
     {"profile", 0, "time every kernel and print the largest shares (adds a sync per node)"},
@@ -73,6 +76,37 @@ static int bench_tse_gradient(const search_config *cfg, const backend *be, int T
     return 0;
 }
 
+static int bench_train(const char *geno, int batch, int layers, int C, dtype dt, const backend *be, int warmup, int steps)
+{
+    train_config cfg;
+    train_config_defaults(&cfg);
+    td_status s = genotype_load(geno, &cfg.net.geno);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    cfg.batch = batch;
+    cfg.net.layers = layers;
+    cfg.net.C = C;
+    cfg.dt = dt;
+    printf("bench train: %s, batch %d, C=%d, %d layers, 3x32x32, auxiliary head, drop path, %d threads, %s %s\n", geno,
+           batch, C, layers, omp_get_max_threads(), be->name, dtype_name(dt));
+    fflush(stdout);
+    double med = 0, arena = 0;
+    s = train_bench(&cfg, be, warmup, steps, &med, &arena);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("train step: %.4f s/step (median of %d after %d warm-up)\n", med, steps, warmup);
+    printf("  epoch: %.0f s on CIFAR-10 (50,000 images), %.0f s on Fashion-MNIST (60,000)\n",
+           med * ((50000 + batch - 1) / batch), med * ((60000 + batch - 1) / batch));
+    printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB)\n", ru.ru_maxrss / 1024.0, arena);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     args a;
@@ -82,8 +116,11 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     int tse_grad = a.n_pos == 1 && strcmp(a.pos[0], "tse-gradient") == 0;
-    if (args_has(&a, "help") || a.n_pos != 1 || (strcmp(a.pos[0], "step") != 0 && !tse_grad)) {
-        args_usage("bench", "step|tse-gradient [--algo A] [--batch B] [--layers L] [--channels C] [--threads N] [--device cpu|cuda]",
+    int train = a.n_pos == 1 && strcmp(a.pos[0], "train") == 0;
+    if (args_has(&a, "help") || a.n_pos != 1 || (strcmp(a.pos[0], "step") != 0 && !tse_grad && !train)) {
+        args_usage("bench",
+                   "step|tse-gradient|train [--algo A] [--genotype G] [--batch B] [--layers L] [--channels C] [--threads N] "
+                   "[--device cpu|cuda]",
                    specs, N_SPECS);
         return args_has(&a, "help") ? 0 : 2;
     }
@@ -117,6 +154,10 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     if (threads > 0) omp_set_num_threads(threads);
+    if (train)
+        return bench_train(args_str(&a, "genotype", "DARTS_V2"), (int)args_int(&a, "batch", 96, 1, 4096),
+                           (int)args_int(&a, "layers", 20, 3, 200), (int)args_int(&a, "channels", 36, 2, 2048), cfg.dt,
+                           be, warmup, steps);
     if (tse_grad) return bench_tse_gradient(&cfg, be, T, args_has(&a, "keep-activations"), args_has(&a, "profile"));
     printf("bench step: %s, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", search_algo_name(cfg.algo),
            cfg.batch, cfg.net.C, cfg.net.layers, omp_get_max_threads(), be->name, dtype_name(cfg.dt));
