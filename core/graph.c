@@ -941,3 +941,53 @@ void graph_needed_nodes(const graph *g, unsigned char *needed)
     }
     free(want);
 }
+
+void graph_interleave_tail(graph *g, int first_tail)
+{
+    int n = g->n_nodes;
+    if (g->status != TD_OK || first_tail >= n) return;
+    int *anchor = malloc((size_t)n * sizeof *anchor), *order = malloc((size_t)n * sizeof *order);
+    int *newpos = malloc((size_t)n * sizeof *newpos), *slot = calloc((size_t)first_tail + 1, sizeof *slot);
+    node *moved = malloc((size_t)n * sizeof *moved);
+    if (!anchor || !order || !newpos || !slot || !moved) {
+        graph_fail(g, "out of memory scheduling the graph");
+        free(anchor), free(order), free(newpos), free(slot), free(moved);
+        return;
+    }
+    /* anchor: the latest head node a node depends on (through tail nodes);
+     * head nodes anchor at themselves; a tail node on leaves only, at -1 */
+    for (int i = 0; i < n; i++) {
+        if (i < first_tail) {
+            anchor[i] = i;
+            continue;
+        }
+        const int *in = graph_node_inputs(g, &g->nodes[i]);
+        int a = -1;
+        for (int k = 0; k < g->nodes[i].nin; k++) {
+            int p = g->values[in[k]].producer;
+            if (p >= 0 && anchor[p] > a) a = anchor[p];
+        }
+        anchor[i] = a;
+    }
+    /* new order: the tail nodes anchored at -1, then every head node
+     * followed by the tail nodes anchored at it, in the original order;
+     * slot[b] counts the tail nodes of group b (anchor b - 1) */
+    for (int i = first_tail; i < n; i++) slot[anchor[i] + 1]++;
+    int pos = 0;
+    for (int b = 0; b <= first_tail; b++) {
+        if (b > 0) order[pos++] = b - 1;
+        int tails = slot[b];
+        slot[b] = pos; /* now: where the group's next tail node goes */
+        pos += tails;
+    }
+    for (int i = first_tail; i < n; i++) order[slot[anchor[i] + 1]++] = i;
+    for (int k = 0; k < n; k++) newpos[order[k]] = k;
+    for (int k = 0; k < n; k++) moved[k] = g->nodes[order[k]];
+    memcpy(g->nodes, moved, (size_t)n * sizeof *moved);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].producer >= 0) g->values[v].producer = newpos[g->values[v].producer];
+    /* the node ranges used while building reverse mode no longer hold */
+    g->n_segments = 0;
+    g->n_blocks = 0;
+    free(anchor), free(order), free(newpos), free(slot), free(moved);
+}

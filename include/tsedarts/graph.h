@@ -272,6 +272,14 @@ int graph_add_node(graph *g, op_kind op, int nin, const int *in,
 int graph_fail(graph *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Moves each node from first_tail on to just after the last node before
+ * first_tail it depends on, keeping every order among them: a forward-mode
+ * pass appended after a whole graph then runs beside the nodes it
+ * differentiates, and the values it reads need not stay alive until the
+ * end. Same nodes, same results. Call it last: it drops the node ranges
+ * that reverse mode uses (segments, custom-VJP blocks). */
+void graph_interleave_tail(graph *g, int first_tail);
+
 /* Registers a recompute segment (see recompute_segment); segments must
  * not overlap. */
 int graph_add_segment(graph *g, int first, int last);
