@@ -183,9 +183,9 @@ td_status graph_param_hvp(graph *g, int tangent_weights, int tangent_alphas)
 {
     TD_CHECK(graph_status(g));
     int n_nodes = g->n_nodes, np = g->n_params;
-    int *seeds = malloc(((size_t)np + 1) * sizeof *seeds), *tans = malloc(((size_t)np + 1) * sizeof *tans);
-    int *query = malloc(((size_t)np + 1) * sizeof *query), *qparam = malloc(((size_t)np + 1) * sizeof *qparam);
-    int *out = malloc(((size_t)np + 1) * sizeof *out);
+    int *seeds = calloc((size_t)np + 1, sizeof *seeds), *tans = calloc((size_t)np + 1, sizeof *tans);
+    int *query = calloc((size_t)np + 1, sizeof *query), *qparam = calloc((size_t)np + 1, sizeof *qparam);
+    int *out = calloc((size_t)np + 1, sizeof *out);
     int ns = 0, nq = 0;
     if (!seeds || !tans || !query || !qparam || !out) {
         free(seeds), free(tans), free(query), free(qparam), free(out);
