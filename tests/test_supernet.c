@@ -14,16 +14,15 @@
 #include "tsedarts/search_internal.h"
 #include "tsedarts/space.h"
 
-static size_t weights_of(int C, int layers)
+static size_t count_of(int space, int C, int layers, value_role role)
 {
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, 1, 1);
-    supernet_config cfg = {C, layers, 3, 32, 10, 0};
+    supernet_config cfg = {C, layers, 3, 32, 10, 0, space};
     net_io io;
-    cr_assert_eq(supernet_build(&b, &cfg, 2, &io), TD_OK);
-    size_t n = graph_param_count(g, ROLE_WEIGHT);
-    cr_expect_eq(graph_param_count(g, ROLE_ALPHA), 224);
+    cr_assert_eq(supernet_build(&b, &cfg, 2, &io), TD_OK, "%s", td_error_message());
+    size_t n = graph_param_count(g, role);
     layer_free(&b);
     graph_destroy(g);
     return n;
@@ -31,8 +30,9 @@ static size_t weights_of(int C, int layers)
 
 Test(supernet, reference_parameter_counts)
 {
-    cr_expect_eq(weights_of(16, 8), 1930618);
-    cr_expect_eq(weights_of(16, 20), 4548730);
+    cr_expect_eq(count_of(SPACE_DARTS, 16, 8, ROLE_WEIGHT), 1930618);
+    cr_expect_eq(count_of(SPACE_DARTS, 16, 20, ROLE_WEIGHT), 4548730);
+    cr_expect_eq(count_of(SPACE_DARTS, 16, 8, ROLE_ALPHA), 224);
 }
 
 /* Directional derivative of the loss along a random direction in
@@ -216,19 +216,6 @@ Test(supernet, s2_and_nb201_gradients_smooth_stand_in)
     cr_expect_leq(e_nb, 1e-6);
 }
 
-static size_t count_of(int space, int C, int layers, value_role role)
-{
-    graph *g = graph_create();
-    layer_builder b;
-    layer_init(&b, g, 1, 1);
-    supernet_config cfg = {C, layers, 3, 32, 10, 0, space};
-    net_io io;
-    cr_assert_eq(supernet_build(&b, &cfg, 2, &io), TD_OK, "%s", td_error_message());
-    size_t n = graph_param_count(g, role);
-    layer_free(&b);
-    graph_destroy(g);
-    return n;
-}
 
 /* NAS-Bench-201 search network, C = 16, N = 5, counted from its modules:
  * stem conv 3x3 (3 -> 16) + BN; per cell 6 edges x (conv1x1 + conv3x3,
