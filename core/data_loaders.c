@@ -266,3 +266,11 @@ td_status dataset_synthetic(int n, int c, int hw, int classes, uint64_t seed, in
     }
     return TD_OK;
 }
+
+td_status dataset_load_named(const char *name, const char *data_dir, int pad32, int train, dataset *out)
+{
+    if (!strcmp(name, "fashion-mnist")) return dataset_load_fashion_mnist(data_dir, train, pad32, out);
+    if (!strncmp(name, "cifar10:", 8)) return dataset_load_cifar10(name + 8, train, out);
+    if (!strcmp(name, "synthetic")) return dataset_synthetic(train ? 2048 : 512, 3, 32, 10, 7, !train, out);
+    return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", name);
+}

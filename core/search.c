@@ -64,14 +64,6 @@ td_status search_exec(search_state *st, int kind, int batch, net_exec **out)
 
 /* ------------------------------------------------------------ data */
 
-static td_status load_dataset(const search_config *c, int train, dataset *d)
-{
-    if (!strcmp(c->dataset, "fashion-mnist")) return dataset_load_fashion_mnist(c->data_dir, train, c->pad32, d);
-    if (!strncmp(c->dataset, "cifar10:", 8)) return dataset_load_cifar10(c->dataset + 8, train, d);
-    if (!strcmp(c->dataset, "synthetic")) return dataset_synthetic(train ? 2048 : 512, 3, 32, 10, 7, !train, d);
-    return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", c->dataset);
-}
-
 td_status search_load_data(search_state *st)
 {
     const search_config *c = &st->cfg;
@@ -79,7 +71,7 @@ td_status search_load_data(search_state *st)
         st->train = *st->opt.train_set;
         st->train_borrowed = 1;
     } else {
-        TD_CHECK(load_dataset(c, 1, &st->train));
+        TD_CHECK(dataset_load_named(c->dataset, c->data_dir, c->pad32, 1, &st->train));
     }
     int n = st->train.n, split = (int)floor(c->train_portion * n);
     if (split < 1 || split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);

@@ -61,14 +61,6 @@ static td_status get_exec(train_state *st, int eval, int batch, net_exec **out)
     return TD_OK;
 }
 
-static td_status load_set(const train_config *c, int train, dataset *d)
-{
-    if (!strcmp(c->dataset, "fashion-mnist")) return dataset_load_fashion_mnist(c->data_dir, train, c->pad32, d);
-    if (!strncmp(c->dataset, "cifar10:", 8)) return dataset_load_cifar10(c->dataset + 8, train, d);
-    if (!strcmp(c->dataset, "synthetic")) return dataset_synthetic(train ? 2048 : 512, 3, 32, 10, 7, !train, d);
-    return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", c->dataset);
-}
-
 static td_status load_data(train_state *st)
 {
     train_config *c = &st->cfg;
@@ -77,8 +69,8 @@ static td_status load_data(train_state *st)
         st->test = *st->opt.test_set;
         st->sets_borrowed = 1;
     } else {
-        TD_CHECK(load_set(c, 1, &st->train));
-        TD_CHECK(load_set(c, 0, &st->test));
+        TD_CHECK(dataset_load_named(c->dataset, c->data_dir, c->pad32, 1, &st->train));
+        TD_CHECK(dataset_load_named(c->dataset, c->data_dir, c->pad32, 0, &st->test));
     }
     /* test images are normalised with the training statistics */
     memcpy(st->test.mean, st->train.mean, sizeof st->test.mean);

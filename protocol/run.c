@@ -153,19 +153,8 @@ static int deps_failed(const protocol_state *ps, const run_entry *r)
 static td_status ensure_sets(protocol_state *ps, const search_config *sc)
 {
     if (ps->have_sets) return TD_OK;
-    const char *ds = sc->dataset;
-    if (!strcmp(ds, "fashion-mnist")) {
-        TD_CHECK(dataset_load_fashion_mnist(sc->data_dir, 1, sc->pad32, &ps->train));
-        TD_CHECK(dataset_load_fashion_mnist(sc->data_dir, 0, sc->pad32, &ps->test));
-    } else if (!strncmp(ds, "cifar10:", 8)) {
-        TD_CHECK(dataset_load_cifar10(ds + 8, 1, &ps->train));
-        TD_CHECK(dataset_load_cifar10(ds + 8, 0, &ps->test));
-    } else if (!strcmp(ds, "synthetic")) {
-        TD_CHECK(dataset_synthetic(2048, 3, 32, 10, 7, 0, &ps->train));
-        TD_CHECK(dataset_synthetic(512, 3, 32, 10, 7, 1, &ps->test));
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s'", ds);
-    }
+    TD_CHECK(dataset_load_named(sc->dataset, sc->data_dir, sc->pad32, 1, &ps->train));
+    TD_CHECK(dataset_load_named(sc->dataset, sc->data_dir, sc->pad32, 0, &ps->test));
     memcpy(ps->test.mean, ps->train.mean, sizeof ps->test.mean);
     memcpy(ps->test.std, ps->train.std, sizeof ps->test.std);
     ps->have_sets = 1;

@@ -26,6 +26,9 @@ td_status dataset_load_cifar10(const char *dir, int train, dataset *out);
 td_status dataset_load_fashion_mnist(const char *dir, int train, int pad32, dataset *out);
 /* A learnable synthetic set: per-class templates plus noise. */
 td_status dataset_synthetic(int n, int c, int hw, int classes, uint64_t seed, int test, dataset *out);
+/* A set by its configuration name: "fashion-mnist" (from data_dir),
+ * "cifar10:DIR" or "synthetic" (2048 training / 512 test images). */
+td_status dataset_load_named(const char *name, const char *data_dir, int pad32, int train, dataset *out);
 void dataset_free(dataset *d);
 
 /* Image channels, side and classes a dataset spec loads as, without
