@@ -83,7 +83,7 @@ td_status run_checkpoint_save(const char *path, const backend *be, const char *c
 }
 
 td_status run_checkpoint_load(const char *path, const backend *be, const char *config_hash, const char *metrics_path,
-                              ckpt_section *s, int n, char **meta_json)
+                              ckpt_section *s, int n, struct json_t **meta)
 {
     ckpt_file f;
     TD_CHECK(checkpoint_read(path, &f));
@@ -104,7 +104,7 @@ td_status run_checkpoint_load(const char *path, const backend *be, const char *c
         if (r == TD_OK) r = be->upload((void *)s[i].data, tmp, s[i].bytes);
         free(tmp);
     }
-    if (r == TD_OK && meta_json) *meta_json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (r == TD_OK && meta) *meta = json_incref(o);
     if (o) json_decref(o);
     checkpoint_free(&f);
     return r;

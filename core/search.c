@@ -293,11 +293,8 @@ static td_status load_checkpoint(search_state *st)
 {
     ckpt_section s[CHECKPOINT_MAX_SECTIONS];
     int n = state_sections(st, s);
-    char *meta = NULL;
-    TD_CHECK(run_checkpoint_load(st->ckpt_path, st->m.be, st->config_hash, st->metrics.path, s, n, &meta));
-    json_error_t err;
-    json_t *o = json_loads(meta, 0, &err);
-    free(meta);
+    json_t *o = NULL;
+    TD_CHECK(run_checkpoint_load(st->ckpt_path, st->m.be, st->config_hash, st->metrics.path, s, n, &o));
     st->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
     st->unit = (int)json_integer_value(json_object_get(o, "unit"));
     st->arch_steps = (long)json_integer_value(json_object_get(o, "arch_steps"));

@@ -230,11 +230,8 @@ static td_status load_checkpoint(train_state *st)
 {
     ckpt_section s[3];
     int n = sections(st, s);
-    char *meta = NULL;
-    TD_CHECK(run_checkpoint_load(st->ckpt_path, st->m.be, st->config_hash, st->metrics.path, s, n, &meta));
-    json_error_t err;
-    json_t *o = json_loads(meta, 0, &err);
-    free(meta);
+    json_t *o = NULL;
+    TD_CHECK(run_checkpoint_load(st->ckpt_path, st->m.be, st->config_hash, st->metrics.path, s, n, &o));
     st->epoch = (int)json_integer_value(json_object_get(o, "epoch"));
     st->step = (int)json_integer_value(json_object_get(o, "step"));
     st->steps_done = (long)json_integer_value(json_object_get(o, "steps_done"));

@@ -21,10 +21,11 @@ td_status run_checkpoint_save(const char *path, const backend *be, const char *c
                               const char *metrics_path, ckpt_section *s, int n);
 
 /* Loads sections into backend memory, checks config_hash, cuts the metrics
- * log back to its size at the checkpoint; *meta_json (malloc'd) gets the
- * meta object for the caller's own fields. */
+ * log back to its size at the checkpoint; *meta (a new reference; the
+ * caller json_decref()s it) is the meta object with the caller's fields. */
+struct json_t;
 td_status run_checkpoint_load(const char *path, const backend *be, const char *config_hash, const char *metrics_path,
-                              ckpt_section *s, int n, char **meta_json);
+                              ckpt_section *s, int n, struct json_t **meta);
 
 size_t file_size_of(const char *path);
 
