@@ -37,7 +37,7 @@ static void print_profile(int steps)
     const exec_profile *p = exec_profile_get();
     double total = 0;
     for (int i = 0; i < OP_COUNT; i++) total += p->seconds[i];
-    printf("  kernel profile (%.3f s in kernels), per %s:\n", total, steps > 1 ? "step" : "run");
+    printf("  kernel profile (%.3f s in kernels per %s):\n", total / steps, steps > 1 ? "step" : "run");
     printf("    %-20s %8s %7s %10s %9s\n", "op", "s", "share", "calls", "GFLOP/s");
     for (int shown = 0; shown < 14; shown++) {
         int best = -1;
@@ -49,6 +49,14 @@ static void print_profile(int steps)
                p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0);
         ((exec_profile *)p)->seconds[best] = -1;
     }
+    printf("    convolutions by kind:\n");
+    for (int op = 0; op < 3; op++)
+        for (int c = 0; c < CONV_CLASS_COUNT; c++) {
+            double s = p->conv_seconds[op][c];
+            if (s <= 0) continue;
+            printf("    %-20s %-13s %8.4f %6.1f%% %9.2f GFLOP/s\n", op_name((op_kind)(OP_CONV2D + op)),
+                   conv_class_name((conv_class)c), s / steps, 100 * s / total, p->conv_gflop[op][c] / s);
+        }
 }
 
 static int bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep, int prof)

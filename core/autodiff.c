@@ -4,8 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends copies of a segment's forward nodes (sinks excepted) reading the
- * copies of each other; remap and recomp_node record where they are. */
+/* A per-channel vector or a scalar: kept from the forward pass instead of
+ * recomputed (batch statistics would cost a full read of their input for
+ * a few bytes). */
+static int is_statistic(const graph *g, int v)
+{
+    shape4 s = g->values[v].shape;
+    return s.n == 1 && s.h == 1 && s.w == 1;
+}
+
+/* Appends copies of a segment's forward nodes (sinks and statistics
+ * excepted) reading the copies of each other; remap and recomp_node record
+ * where they are (KEPT for statistics). */
+#define KEPT (-2)
 static void append_recompute(graph *g, recompute_segment seg, int *remap, int *recomp_node)
 {
     int cap = 8;
@@ -13,6 +24,10 @@ static void append_recompute(graph *g, recompute_segment seg, int *remap, int *r
     for (int j = seg.first; j <= seg.last && g->status == TD_OK; j++) {
         node nd = g->nodes[j];
         if (nd.out < 0) continue;
+        if (is_statistic(g, nd.out)) {
+            recomp_node[j] = KEPT;
+            continue;
+        }
         if (nd.nin > cap) in = realloc(in, (size_t)(cap = 2 * nd.nin) * sizeof *in);
         memcpy(in, graph_node_inputs(g, &nd), (size_t)nd.nin * sizeof *in);
         for (int k = 0; k < nd.nin; k++)
@@ -115,7 +130,10 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
             any |= want[k];
         }
         if (!any) continue;
-        vjp_rule(g, recomp_node[i] >= 0 ? recomp_node[i] : i, ct[nd.out], want, contrib);
+        if (recomp_node[i] == KEPT)
+            vjp_rule_mapped(g, i, remap, ct[nd.out], want, contrib);
+        else
+            vjp_rule(g, recomp_node[i] >= 0 ? recomp_node[i] : i, ct[nd.out], want, contrib);
         /* Accumulate in input order: a fixed order keeps sums reproducible. */
         for (int k = 0; k < nd.nin; k++) {
             if (!want[k] || contrib[k] < 0) continue;

@@ -47,7 +47,9 @@ static int *copy_index(const graph *g, const node *nd)
     return idx;
 }
 
-void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct)
+void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct) { vjp_rule_mapped(g, i, NULL, G, want, ct); }
+
+void vjp_rule_mapped(graph *g, int i, const int *remap, int G, const unsigned char *want, int *ct)
 {
     node nd = g->nodes[i];
     const node_params *p = &nd.p;
@@ -56,6 +58,9 @@ void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct)
         graph_fail(g, "out of memory");
         return;
     }
+    if (remap)
+        for (int k = 0; k < nd.nin; k++)
+            if (remap[in[k]] >= 0) in[k] = remap[in[k]];
     int y = nd.out;
     switch (nd.op) {
     case OP_CONV2D:

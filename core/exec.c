@@ -173,6 +173,22 @@ double exec_node_gflop(const graph *g, const node *nd)
     }
 }
 
+const char *conv_class_name(conv_class c)
+{
+    static const char *names[CONV_CLASS_COUNT] = {"pointwise", "pointwise s2", "depthwise", "depthwise s2", "dense"};
+    return c >= 0 && c < CONV_CLASS_COUNT ? names[c] : "?";
+}
+
+conv_class exec_conv_class(const graph *g, const node *nd)
+{
+    const int *in = graph_node_inputs(g, nd);
+    shape4 w = nd->op == OP_CONV2D_BWD_FILTER ? g->values[nd->out].shape : g->values[in[1]].shape;
+    int s2 = nd->p.stride == 2;
+    if (nd->p.groups == 1 && w.h == 1 && w.w == 1 && nd->p.pad == 0) return s2 ? CONV_POINTWISE_S2 : CONV_POINTWISE;
+    if (nd->p.groups > 1 && w.c == 1) return s2 ? CONV_DEPTHWISE_S2 : CONV_DEPTHWISE;
+    return CONV_DENSE;
+}
+
 td_status exec_run(exec_ctx *ctx)
 {
     if (!profiling) {
@@ -184,10 +200,17 @@ td_status exec_run(exec_ctx *ctx)
         double t0 = now_seconds();
         TD_CHECK(exec_run_node(ctx, i));
         TD_CHECK(ctx->be->sync());
-        op_kind op = ctx->g->nodes[i].op;
-        profile.seconds[op] += now_seconds() - t0;
-        profile.gflop[op] += exec_node_gflop(ctx->g, &ctx->g->nodes[i]);
+        const node *nd = &ctx->g->nodes[i];
+        op_kind op = nd->op;
+        double dt = now_seconds() - t0, gf = exec_node_gflop(ctx->g, nd);
+        profile.seconds[op] += dt;
+        profile.gflop[op] += gf;
         profile.calls[op]++;
+        if (op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_FILTER) {
+            conv_class c = exec_conv_class(ctx->g, nd);
+            profile.conv_seconds[op - OP_CONV2D][c] += dt;
+            profile.conv_gflop[op - OP_CONV2D][c] += gf;
+        }
     }
     return TD_OK;
 }

@@ -329,41 +329,98 @@ static td_status pw_backward_data(const kernel_args *a)
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
 }
 
-/* dW (Co x Ci) = sum_n dY[n] (Co x np) X[n]^T: 4x4 blocks of dot products,
- * each in 8 lanes (n-major, then p in chunks of 8, the rest in a tail). */
-static void filter_blocks(const float *dy, const float *xd, int N, int Co, int Ci, int np, float *dw, int par)
+/* Register block of the weight gradient: FR output by FC input channels
+ * (8 accumulators, 4 dY rows held, X streamed: no spills with 16 vector
+ * registers). */
+#define FR 4
+#define FC 2
+#define BLOCK_FLOATS (2 * FR * FC * 8) /* lanes, then tail lanes */
+
+/* One image's contribution to one block: acc holds the block's FR x FC
+ * vectors of 8 partial sums, then its tail lanes (positions past the last
+ * full 8). */
+static void filter_block_image(const float *dyn, const float *xn, int nr, int nc, int np, float *acc)
 {
-    int cob = (Co + 3) / 4, cib = (Ci + 3) / 4, full = np / 8 * 8;
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-    for (int bo = 0; bo < cob; bo++)
-        for (int bi = 0; bi < cib; bi++) {
-            int co0 = bo * 4, ci0 = bi * 4, nr = Co - co0 < 4 ? Co - co0 : 4, nc = Ci - ci0 < 4 ? Ci - ci0 : 4;
-            vf8 acc[4][4];
-            float tail[4][4][8] = {{{0}}};
-            for (int r = 0; r < 4; r++)
-                for (int c = 0; c < 4; c++) acc[r][c] = vf8_zero();
-            for (int n = 0; n < N; n++) {
-                const float *dyn = dy + ((size_t)n * Co + co0) * np, *xn = xd + ((size_t)n * Ci + ci0) * np;
-                for (int p = 0; p < full; p += 8) {
-                    vf8 xv[4];
-                    for (int c = 0; c < nc; c++) xv[c] = vf8_load(xn + (size_t)c * np + p);
-                    for (int r = 0; r < nr; r++) {
-                        vf8 g = vf8_load(dyn + (size_t)r * np + p);
-                        for (int c = 0; c < nc; c++) acc[r][c] = vf8_fma(g, xv[c], acc[r][c]);
-                    }
-                }
-                for (int p = full; p < np; p++)
-                    for (int r = 0; r < nr; r++)
-                        for (int c = 0; c < nc; c++)
-                            tail[r][c][p - full] = fmaf(dyn[(size_t)r * np + p], xn[(size_t)c * np + p], tail[r][c][p - full]);
-            }
-            for (int r = 0; r < nr; r++)
-                for (int c = 0; c < nc; c++) {
-                    float t = 0;
-                    for (int j = 0; j < 8; j++) t += tail[r][c][j];
-                    dw[(size_t)(co0 + r) * Ci + ci0 + c] = vf8_sum(acc[r][c]) + t;
-                }
+    int full = np / 8 * 8;
+    float *tail = acc + FR * FC * 8;
+    if (nr == FR && nc == FC) {
+        vf8 a00 = vf8_load(acc), a01 = vf8_load(acc + 8), a10 = vf8_load(acc + 16), a11 = vf8_load(acc + 24);
+        vf8 a20 = vf8_load(acc + 32), a21 = vf8_load(acc + 40), a30 = vf8_load(acc + 48), a31 = vf8_load(acc + 56);
+        const float *g0 = dyn, *g1 = g0 + np, *g2 = g1 + np, *g3 = g2 + np, *x0 = xn, *x1 = xn + np;
+        for (int p = 0; p < full; p += 8) {
+            vf8 u = vf8_load(x0 + p), v = vf8_load(x1 + p), g;
+            g = vf8_load(g0 + p);
+            a00 = vf8_fma(g, u, a00);
+            a01 = vf8_fma(g, v, a01);
+            g = vf8_load(g1 + p);
+            a10 = vf8_fma(g, u, a10);
+            a11 = vf8_fma(g, v, a11);
+            g = vf8_load(g2 + p);
+            a20 = vf8_fma(g, u, a20);
+            a21 = vf8_fma(g, v, a21);
+            g = vf8_load(g3 + p);
+            a30 = vf8_fma(g, u, a30);
+            a31 = vf8_fma(g, v, a31);
         }
+        vf8_store(acc, a00);
+        vf8_store(acc + 8, a01);
+        vf8_store(acc + 16, a10);
+        vf8_store(acc + 24, a11);
+        vf8_store(acc + 32, a20);
+        vf8_store(acc + 40, a21);
+        vf8_store(acc + 48, a30);
+        vf8_store(acc + 56, a31);
+    } else {
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc; c++) {
+                float *l = acc + (r * FC + c) * 8;
+                vf8 s = vf8_load(l);
+                for (int p = 0; p < full; p += 8) s = vf8_fma(vf8_load(dyn + (size_t)r * np + p), vf8_load(xn + (size_t)c * np + p), s);
+                vf8_store(l, s);
+            }
+    }
+    for (int p = full; p < np; p++)
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc; c++) {
+                float *l = &tail[(r * FC + c) * 8 + p - full];
+                *l = fmaf(dyn[(size_t)r * np + p], xn[(size_t)c * np + p], *l);
+            }
+}
+
+/* dW (Co x Ci) = sum_n dY[n] (Co x np) X[n]^T: each entry a dot product
+ * in 8 lanes (n-major, then p in chunks of 8, the rest in tail lanes),
+ * lanes combined in a fixed order. Images are the outer loop so that one
+ * image's dY and X stay in cache while every block reads them; each
+ * block's partial sums wait in memory between images. */
+static td_status filter_blocks(const float *dy, const float *xd, int N, int Co, int Ci, int np, float *dw, int par)
+{
+    int cob = (Co + FR - 1) / FR, cib = (Ci + FC - 1) / FC, nb = cob * cib;
+    float *acc = calloc((size_t)nb * BLOCK_FLOATS, sizeof *acc);
+    if (!acc) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
+#pragma omp parallel if (par)
+    for (int n = 0; n < N; n++) {
+#pragma omp for schedule(static)
+        for (int b = 0; b < nb; b++) {
+            int co0 = b / cib * FR, ci0 = b % cib * FC;
+            int nr = Co - co0 < FR ? Co - co0 : FR, nc = Ci - ci0 < FC ? Ci - ci0 : FC;
+            filter_block_image(dy + ((size_t)n * Co + co0) * np, xd + ((size_t)n * Ci + ci0) * np, nr, nc, np,
+                               acc + (size_t)b * BLOCK_FLOATS);
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        int co0 = b / cib * FR, ci0 = b % cib * FC;
+        int nr = Co - co0 < FR ? Co - co0 : FR, nc = Ci - ci0 < FC ? Ci - ci0 : FC;
+        const float *blk = acc + (size_t)b * BLOCK_FLOATS, *tail = blk + FR * FC * 8;
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc; c++) {
+                const float *t = tail + (r * FC + c) * 8;
+                float ts = 0;
+                for (int j = 0; j < 8; j++) ts += t[j];
+                dw[(size_t)(co0 + r) * Ci + ci0 + c] = vf8_sum(vf8_load(blk + (r * FC + c) * 8)) + ts;
+            }
+    }
+    free(acc);
+    return TD_OK;
 }
 
 /* dW[co][ci] = sum_n sum_p dY[n][co][p] X[n][ci][p]: 4x4 blocks of dot
@@ -395,11 +452,11 @@ static td_status pw_backward_filter(const kernel_args *a)
             for (int co = 0; co < Co; co++)
                 memcpy(dyc + (size_t)co * cols + (size_t)n * np, dy + ((size_t)n * Co + co) * np, (size_t)np * sizeof *dyc);
         }
-        filter_blocks(dyc, col, 1, Co, Ci, cols, dw, ref_work(a) >= REF_PARALLEL_MIN);
+        td_status st = filter_blocks(dyc, col, 1, Co, Ci, cols, dw, ref_work(a) >= REF_PARALLEL_MIN);
         free(col);
         free(one);
         free(dyc);
-        return TD_OK;
+        return st;
     }
     const float *xd = x;
     float *gathered = NULL;
@@ -417,9 +474,9 @@ static td_status pw_backward_filter(const kernel_args *a)
         }
         xd = gathered;
     }
-    filter_blocks(dy, xd, N, Co, Ci, np, dw, ref_work(a) >= REF_PARALLEL_MIN);
+    td_status st = filter_blocks(dy, xd, N, Co, Ci, np, dw, ref_work(a) >= REF_PARALLEL_MIN);
     free(gathered);
-    return TD_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------- depthwise */
@@ -433,42 +490,126 @@ static void pad_plane(const float *src, int H, int W, int pad, float *dst, int W
     for (int h = 0; h < H; h++) memcpy(dst + (size_t)(h + pad) * Wp + pad, src + (size_t)h * W, (size_t)W * sizeof *dst);
 }
 
+/* Eight output vectors at once: vector j of tap t reads tap[t] + off[j].
+ * One FMA chain per output would wait on the FMA latency at every tap;
+ * eight independent chains keep both FMA units busy. Every output still
+ * sums its taps in order, so the bits are those of one chain. */
+static inline void dw_vec8(const float *const *tap, int KK, const float *w, const size_t *off, float *const *dst)
+{
+    vf8 acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = vf8_zero();
+    for (int t = 0; t < KK; t++) {
+        vf8 wv = vf8_set1(w[t]);
+        const float *b = tap[t];
+        for (int j = 0; j < 8; j++) acc[j] = vf8_fma(wv, vf8_load(b + off[j]), acc[j]);
+    }
+    for (int j = 0; j < 8; j++) vf8_store(dst[j], acc[j]);
+}
+
+/* The same for the last nv < 8 vectors of a plane. */
+static void dw_vec_few(const float *const *tap, int KK, const float *w, const size_t *off, float *const *dst, int nv)
+{
+    for (int j = 0; j < nv; j++) {
+        vf8 acc = vf8_zero();
+        for (int t = 0; t < KK; t++) acc = vf8_fma(vf8_set1(w[t]), vf8_load(tap[t] + off[j]), acc);
+        vf8_store(dst[j], acc);
+    }
+}
+
+/* The full 8-wide vectors of a plane, (oh, vector) in order, eight at a
+ * time; tap[t] is where output (0, 0) reads tap t, and output (oh, 8 v)
+ * reads it row_step oh + 8 v further on. */
+static void dw_plane_vectors(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
+{
+    int V = Wo / 8, nq = Ho * V, oh = 0, v = 0;
+    size_t off[8];
+    float *dst[8];
+    for (int q0 = 0; q0 < nq; q0 += 8) {
+        int nv = nq - q0 < 8 ? nq - q0 : 8;
+        for (int j = 0; j < nv; j++) {
+            off[j] = (size_t)oh * row_step + (size_t)v * 8;
+            dst[j] = y + (size_t)oh * Wo + (size_t)v * 8;
+            if (++v == V) v = 0, oh++;
+        }
+        if (nv == 8)
+            dw_vec8(tap, KK, w, off, dst);
+        else
+            dw_vec_few(tap, KK, w, off, dst, nv);
+    }
+}
+
 /* y[oh][ow] = sum over taps (kh, kw) in order of w x_padded[oh + kh d][ow + kw d]
  * (stride 1); vectors of 8 outputs, the rest one by one. */
 static void dw_plane_s1(const float *xp, int Wp, const float *w, int K, int d, float *y, int Ho, int Wo)
 {
-    for (int oh = 0; oh < Ho; oh++) {
-        float *yr = y + (size_t)oh * Wo;
-        int ow = 0;
-        for (; ow + 8 <= Wo; ow += 8) {
-            vf8 acc = vf8_zero();
-            for (int kh = 0; kh < K; kh++) {
-                const float *xr = xp + (size_t)(oh + kh * d) * Wp + ow;
-                for (int kw = 0; kw < K; kw++) acc = vf8_fma(vf8_set1(w[kh * K + kw]), vf8_load(xr + kw * d), acc);
-            }
-            vf8_store(yr + ow, acc);
-        }
-        for (; ow < Wo; ow++) {
+    const float *tap[MAX_TAPS];
+    for (int kh = 0; kh < K; kh++)
+        for (int kw = 0; kw < K; kw++) tap[kh * K + kw] = xp + (size_t)kh * d * Wp + kw * d;
+    dw_plane_vectors(tap, K * K, w, (size_t)Wp, y, Ho, Wo);
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow = Wo / 8 * 8; ow < Wo; ow++) {
             float acc = 0;
             for (int kh = 0; kh < K; kh++)
                 for (int kw = 0; kw < K; kw++) acc = fmaf(w[kh * K + kw], xp[(size_t)(oh + kh * d) * Wp + ow + kw * d], acc);
-            yr[ow] = acc;
+            y[(size_t)oh * Wo + ow] = acc;
         }
-    }
 }
 
-/* Splits a padded plane (Hp x Wp) into its even and odd columns, each
- * Hp x Wh with Wh = (Wp + 1) / 2, so stride-2 taps read contiguously. */
-static void deinterleave(const float *xp, int Hp, int Wp, float *ev, float *od)
+/* E[k] = r[2 k], O[k] = r[2 k + 1] for the positions in a row of W. */
+static void unzip_row(const float *r, int W, float *E, float *O)
 {
-    int Wh = (Wp + 1) / 2;
-    for (int h = 0; h < Hp; h++) {
-        const float *r = xp + (size_t)h * Wp;
-        float *e = ev + (size_t)h * Wh, *o = od + (size_t)h * Wh;
-        for (int j = 0; j < Wh; j++) {
-            e[j] = 2 * j < Wp ? r[2 * j] : 0.0f;
-            o[j] = 2 * j + 1 < Wp ? r[2 * j + 1] : 0.0f;
-        }
+    int half = W / 2, k = 0;
+    for (; k + 8 <= half; k += 8) {
+        vf8 e, o;
+        vf8_unzip(vf8_load(r + 2 * k), vf8_load(r + 2 * k + 8), &e, &o);
+        vf8_store(E + k, e);
+        vf8_store(O + k, o);
+    }
+    for (; k < half; k++) {
+        E[k] = r[2 * k];
+        O[k] = r[2 * k + 1];
+    }
+    if (W & 1) E[half] = r[W - 1];
+}
+
+/* The inverse: r[2 k] = E[k], r[2 k + 1] = O[k]. */
+static void zip_row(const float *E, const float *O, int W, float *r)
+{
+    int half = W / 2, k = 0;
+    for (; k + 8 <= half; k += 8) {
+        vf8 a, b;
+        vf8_zip(vf8_load(E + k), vf8_load(O + k), &a, &b);
+        vf8_store(r + 2 * k, a);
+        vf8_store(r + 2 * k + 8, b);
+    }
+    for (; k < half; k++) {
+        r[2 * k] = E[k];
+        r[2 * k + 1] = O[k];
+    }
+    if (W & 1) r[W - 1] = E[half];
+}
+
+/* Where the even (E) and odd (O) source columns of a row sit in the two
+ * halves of its padded row: padded column c = source column + pad lives in
+ * half (c odd) at c / 2. */
+static void half_slots(float *ev_row, float *od_row, int pad, float **E, float **O)
+{
+    *E = pad & 1 ? od_row + (pad - 1) / 2 : ev_row + pad / 2;
+    *O = pad & 1 ? ev_row + (pad + 1) / 2 : od_row + pad / 2;
+}
+
+/* The even and odd columns of the plane padded by pad (Hp x Wp, never
+ * built), each Hp x Wh with Wh = (Wp + 1) / 2, so that stride-2 taps read
+ * contiguously. */
+static void pad_split(const float *src, int H, int W, int pad, float *ev, float *od)
+{
+    int Hp = H + 2 * pad, Wh = (W + 2 * pad + 1) / 2;
+    memset(ev, 0, (size_t)Hp * Wh * sizeof *ev);
+    memset(od, 0, (size_t)Hp * Wh * sizeof *od);
+    for (int h = 0; h < H; h++) {
+        float *E, *O;
+        half_slots(ev + (size_t)(h + pad) * Wh, od + (size_t)(h + pad) * Wh, pad, &E, &O);
+        unzip_row(src + (size_t)h * W, W, E, O);
     }
 }
 
@@ -478,27 +619,22 @@ static inline const float *half_at(const float *ev, const float *od, int Wh, int
     return ((c & 1) ? od : ev) + (size_t)row * Wh + c / 2;
 }
 
-/* Stride 2: y[oh][ow] = sum over taps of w x[2 oh + kh d][2 ow + kw d]. */
+/* Stride 2: y[oh][ow] = sum over taps of w x[2 oh + kh d][2 ow + kw d];
+ * output (oh, ow) reads its tap 2 oh rows of a half further on. */
 static void dw_plane_s2(const float *ev, const float *od, int Wh, const float *w, int K, int d, float *y, int Ho, int Wo)
 {
-    for (int oh = 0; oh < Ho; oh++) {
-        float *yr = y + (size_t)oh * Wo;
-        int ow = 0;
-        for (; ow + 8 <= Wo; ow += 8) {
-            vf8 acc = vf8_zero();
-            for (int kh = 0; kh < K; kh++)
-                for (int kw = 0; kw < K; kw++)
-                    acc = vf8_fma(vf8_set1(w[kh * K + kw]), vf8_load(half_at(ev, od, Wh, 2 * oh + kh * d, kw * d) + ow), acc);
-            vf8_store(yr + ow, acc);
-        }
-        for (; ow < Wo; ow++) {
+    const float *tap[MAX_TAPS];
+    for (int kh = 0; kh < K; kh++)
+        for (int kw = 0; kw < K; kw++) tap[kh * K + kw] = half_at(ev, od, Wh, kh * d, kw * d);
+    dw_plane_vectors(tap, K * K, w, 2 * (size_t)Wh, y, Ho, Wo);
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow = Wo / 8 * 8; ow < Wo; ow++) {
             float acc = 0;
             for (int kh = 0; kh < K; kh++)
                 for (int kw = 0; kw < K; kw++)
                     acc = fmaf(w[kh * K + kw], half_at(ev, od, Wh, 2 * oh + kh * d, kw * d)[ow], acc);
-            yr[ow] = acc;
+            y[(size_t)oh * Wo + ow] = acc;
         }
-    }
 }
 
 /* The same with any other stride (scalar; not used by DARTS). */
@@ -530,14 +666,16 @@ static td_status dw_forward(const kernel_args *a)
         for (int n = 0; n < xs.n; n++)
             for (int c = 0; c < C; c++) {
                 if (!buf || !ev || !od) continue;
-                pad_plane(x + ((size_t)n * C + c) * H * W, H, W, p, buf, Wp);
+                const float *xpl = x + ((size_t)n * C + c) * H * W;
                 float *yp = y + ((size_t)n * C + c) * ys.h * ys.w;
-                if (s == 1) {
-                    dw_plane_s1(buf, Wp, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
-                } else if (s == 2) {
-                    deinterleave(buf, Hp, Wp, ev, od);
+                if (s == 2) {
+                    pad_split(xpl, H, W, p, ev, od);
                     dw_plane_s2(ev, od, Wh, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
+                } else if (s == 1) {
+                    pad_plane(xpl, H, W, p, buf, Wp);
+                    dw_plane_s1(buf, Wp, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
                 } else {
+                    pad_plane(xpl, H, W, p, buf, Wp);
                     dw_plane_strided(buf, Wp, w + (size_t)c * K * K, K, d, s, yp, ys.h, ys.w);
                 }
             }
@@ -610,11 +748,11 @@ static td_status dw_backward_data_s2(const kernel_args *a)
                         }
                     }
                 float *dxp = dx + ((size_t)n * C + c) * H * W;
-                for (int h = 0; h < H; h++)
-                    for (int x = 0; x < W; x++) {
-                        int col = x + p;
-                        dxp[(size_t)h * W + x] = ((col & 1) ? od : ev)[(size_t)(h + p) * Wh + col / 2];
-                    }
+                for (int h = 0; h < H; h++) {
+                    float *E, *O;
+                    half_slots(ev + (size_t)(h + p) * Wh, od + (size_t)(h + p) * Wh, p, &E, &O);
+                    zip_row(E, O, W, dxp + (size_t)h * W);
+                }
             }
         free(ev);
         free(od);
@@ -622,47 +760,72 @@ static td_status dw_backward_data_s2(const kernel_args *a)
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
 }
 
-/* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, one vector of
- * 8 partial sums per tap (taps x 8 lanes), n-major, then rows. */
+/* Taps of the weight gradient summed together: nine accumulators, the
+ * gradient vector and one input vector fit in the 16 vector registers, and
+ * a 3x3 kernel is one chunk (5x5: three, the last padded with taps whose
+ * sums are dropped). */
+#define DWF_CHUNK 9
+
+/* One plane's full vectors for one chunk: acc[j] (8 lanes each) +=
+ * dy[oh][ow..ow+7] * (tap[j] + oh row_step + ow)[0..7], rows then vectors
+ * in order. */
+static void dwf_chunk(const float *const *tap, size_t row_step, const float *dy, int Ho, int Wo, float *acc)
+{
+    int full = Wo / 8 * 8;
+    vf8 a[DWF_CHUNK];
+    for (int j = 0; j < DWF_CHUNK; j++) a[j] = vf8_load(acc + 8 * j);
+    for (int oh = 0; oh < Ho; oh++) {
+        const float *yr = dy + (size_t)oh * Wo;
+        size_t base = (size_t)oh * row_step;
+        for (int ow = 0; ow < full; ow += 8) {
+            vf8 g = vf8_load(yr + ow);
+            for (int j = 0; j < DWF_CHUNK; j++) a[j] = vf8_fma(g, vf8_load(tap[j] + base + ow), a[j]);
+        }
+    }
+    for (int j = 0; j < DWF_CHUNK; j++) vf8_store(acc + 8 * j, a[j]);
+}
+
+/* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, 8 partial
+ * sums per tap (n-major, then rows, then vectors; columns past the last
+ * full vector in tail lanes), lanes combined in a fixed order. */
 static td_status dw_backward_filter(const kernel_args *a)
 {
     const float *x = IN(0), *dy = IN(1);
     float *dw = OUT;
-    shape4 xs = a->in_shape[0], ys = a->in_shape[1], ws = a->out_shape;
-    int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = ws.h, s = P->stride, p = P->pad, d = P->dil;
+    shape4 xs = a->in_shape[0], ys = a->in_shape[1];
+    int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = a->out_shape.h, s = P->stride, p = P->pad, d = P->dil;
     int Wp = W + 2 * p, Hp = H + 2 * p, Wh = (Wp + 1) / 2, KK = K * K, full = s <= 2 ? Wo / 8 * 8 : 0, failed = 0;
+    int chunks = (KK + DWF_CHUNK - 1) / DWF_CHUNK;
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
         float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
-        vf8 acc[MAX_TAPS]; /* on the stack: vector alignment */
+        float acc[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK * 8];
         float tail[MAX_TAPS * 8];
+        const float *tap[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK];
         if (!buf || !ev || !od) failed = 1;
 #pragma omp for schedule(static)
         for (int c = 0; c < C; c++) {
             if (!buf || !ev || !od) continue;
-            for (int t = 0; t < KK; t++) acc[t] = vf8_zero();
+            memset(acc, 0, sizeof acc);
             memset(tail, 0, (size_t)KK * 8 * sizeof *tail);
+            /* where output (0, 0) reads each tap; padding taps read tap 0 */
+            for (int t = 0; t < chunks * DWF_CHUNK; t++) {
+                int u = t < KK ? t : 0, kh = u / K, kw = u % K;
+                tap[t / DWF_CHUNK][t % DWF_CHUNK] =
+                    s == 2 ? half_at(ev, od, Wh, kh * d, kw * d) : buf + (size_t)kh * d * Wp + kw * d;
+            }
             for (int n = 0; n < xs.n; n++) {
-                pad_plane(x + ((size_t)n * C + c) * H * W, H, W, p, buf, Wp);
-                if (s == 2) deinterleave(buf, Hp, Wp, ev, od);
+                const float *xpl = x + ((size_t)n * C + c) * H * W;
+                /* the tail lanes read the padded plane */
+                if (s != 2 || full < Wo) pad_plane(xpl, H, W, p, buf, Wp);
+                if (s == 2) pad_split(xpl, H, W, p, ev, od);
                 const float *yp = dy + ((size_t)n * C + c) * Ho * Wo;
+                if (full > 0)
+                    for (int k = 0; k < chunks; k++)
+                        dwf_chunk(tap[k], s == 2 ? 2 * (size_t)Wh : (size_t)Wp, yp, Ho, Wo, acc[k]);
                 for (int oh = 0; oh < Ho; oh++) {
                     const float *yr = yp + (size_t)oh * Wo;
-                    for (int ow = 0; ow < full; ow += 8) {
-                        vf8 g = vf8_load(yr + ow);
-                        for (int kh = 0; kh < K; kh++) {
-                            if (s == 1) {
-                                const float *xr = buf + (size_t)(oh + kh * d) * Wp + ow;
-                                for (int kw = 0; kw < K; kw++)
-                                    acc[kh * K + kw] = vf8_fma(g, vf8_load(xr + kw * d), acc[kh * K + kw]);
-                            } else {
-                                for (int kw = 0; kw < K; kw++)
-                                    acc[kh * K + kw] = vf8_fma(g, vf8_load(half_at(ev, od, Wh, 2 * oh + kh * d, kw * d) + ow),
-                                                               acc[kh * K + kw]);
-                            }
-                        }
-                    }
                     for (int ow = full; ow < Wo; ow++)
                         for (int t = 0; t < KK; t++) {
                             float *l = &tail[t * 8 + (ow - full) % 8];
@@ -673,7 +836,7 @@ static td_status dw_backward_filter(const kernel_args *a)
             for (int t = 0; t < KK; t++) {
                 float r = 0;
                 for (int j = 0; j < 8; j++) r += tail[t * 8 + j];
-                dw[(size_t)c * KK + t] = vf8_sum(acc[t]) + r;
+                dw[(size_t)c * KK + t] = vf8_sum(vf8_load(&acc[t / DWF_CHUNK][(t % DWF_CHUNK) * 8])) + r;
             }
         }
         free(buf);

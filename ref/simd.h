@@ -28,6 +28,20 @@ static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
 static inline void vi8_store(int *p, vi8 v) { _mm256_storeu_si256((__m256i *)p, v); }
 /* max(a, b) keeps a unless b > a (like the scalar "if (v > best)") */
 static inline vf8 vf8_max(vf8 a, vf8 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(b, a, _CMP_GT_OQ)); }
+/* Sixteen consecutive values (a then b) split into their even and odd
+ * positions, and back: moves only. */
+static inline void vf8_unzip(vf8 a, vf8 b, vf8 *even, vf8 *odd)
+{
+    vf8 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+static inline void vf8_zip(vf8 even, vf8 odd, vf8 *a, vf8 *b)
+{
+    vf8 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+    *a = _mm256_permute2f128_ps(lo, hi, 0x20);
+    *b = _mm256_permute2f128_ps(lo, hi, 0x31);
+}
 #else
 typedef struct {
     float v[8];
@@ -103,6 +117,24 @@ static inline vf8 vf8_max(vf8 a, vf8 b)
     vf8 r;
     for (int i = 0; i < 8; i++) r.v[i] = b.v[i] > a.v[i] ? b.v[i] : a.v[i];
     return r;
+}
+static inline void vf8_unzip(vf8 a, vf8 b, vf8 *even, vf8 *odd)
+{
+    for (int i = 0; i < 4; i++) {
+        even->v[i] = a.v[2 * i];
+        odd->v[i] = a.v[2 * i + 1];
+        even->v[4 + i] = b.v[2 * i];
+        odd->v[4 + i] = b.v[2 * i + 1];
+    }
+}
+static inline void vf8_zip(vf8 even, vf8 odd, vf8 *a, vf8 *b)
+{
+    for (int i = 0; i < 4; i++) {
+        a->v[2 * i] = even.v[i];
+        a->v[2 * i + 1] = odd.v[i];
+        b->v[2 * i] = even.v[4 + i];
+        b->v[2 * i + 1] = odd.v[4 + i];
+    }
 }
 #endif
 

@@ -25,6 +25,9 @@ td_status graph_jvp(graph *g, int begin, int end, int n_seed,
  * input has no derivative). jvp: given input tangents t[k] (-1 = zero),
  * returns the output tangent (-1 = zero). Both may append nodes. */
 void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct);
+/* The same reading input v as remap[v] where that is >= 0 (a node kept
+ * inside a recompute segment reads the recomputed copies of its inputs). */
+void vjp_rule_mapped(graph *g, int i, const int *remap, int G, const unsigned char *want, int *ct);
 int jvp_rule(graph *g, int i, const int *t);
 
 /* The reverse rule of a custom-VJP block: contributions to x, gamma, beta

@@ -48,11 +48,27 @@ void exec_bind(exec_ctx *ctx, value_role role, void *base);
 /* Address of a value's data (backend memory). */
 void *exec_value_ptr(const exec_ctx *ctx, int v);
 
-/* Per-op time and work accumulated over every run while enabled. */
+/* Kinds of convolution, for the profile: they run different kernels. */
+typedef enum conv_class {
+    CONV_POINTWISE,    /* 1x1, stride 1 */
+    CONV_POINTWISE_S2, /* 1x1, stride 2 (factorized reduce) */
+    CONV_DEPTHWISE,    /* groups = channels, stride 1 */
+    CONV_DEPTHWISE_S2, /* groups = channels, stride 2 */
+    CONV_DENSE,        /* anything else (stem, auxiliary head) */
+    CONV_CLASS_COUNT
+} conv_class;
+const char *conv_class_name(conv_class c);
+/* The class of a conv2d, conv2d_bwd_data or conv2d_bwd_filter node. */
+conv_class exec_conv_class(const graph *g, const node *nd);
+
+/* Per-op time and work accumulated over every run while enabled; the three
+ * convolution ops also by class (conv[op - OP_CONV2D][class]). */
 typedef struct exec_profile {
     double seconds[OP_COUNT];
     double gflop[OP_COUNT];
     long calls[OP_COUNT];
+    double conv_seconds[3][CONV_CLASS_COUNT];
+    double conv_gflop[3][CONV_CLASS_COUNT];
 } exec_profile;
 
 void exec_profile_enable(int on);
