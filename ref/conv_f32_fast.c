@@ -485,9 +485,19 @@ static td_status pw_backward_filter(const kernel_args *a)
  * every tap reads memory: (H + 2 pad) x (W + 2 pad), rows at Wp. */
 static void pad_plane(const float *src, int H, int W, int pad, float *dst, int Wp)
 {
-    int Hp = H + 2 * pad;
-    memset(dst, 0, (size_t)Hp * Wp * sizeof *dst);
-    for (int h = 0; h < H; h++) memcpy(dst + (size_t)(h + pad) * Wp + pad, src + (size_t)h * W, (size_t)W * sizeof *dst);
+    /* only the border is zeroed: the interior is written once */
+    memset(dst, 0, (size_t)pad * Wp * sizeof *dst);
+    memset(dst + (size_t)(H + pad) * Wp, 0, (size_t)pad * Wp * sizeof *dst);
+    for (int h = 0; h < H; h++) {
+        float *row = dst + (size_t)(h + pad) * Wp;
+        const float *sr = src + (size_t)h * W;
+        for (int i = 0; i < pad; i++) row[i] = row[pad + W + i] = 0.0f;
+        /* rows are short (8 to 32 values): a library call per row would
+         * cost more than the copy */
+        int i = 0;
+        for (; i + 8 <= W; i += 8) vf8_store(row + pad + i, vf8_load(sr + i));
+        for (; i < W; i++) row[pad + i] = sr[i];
+    }
 }
 
 /* Eight output vectors at once: vector j of tap t reads tap[t] + off[j].

@@ -49,8 +49,16 @@ static inline float window_count(const geom *g, int oh, int ow)
     return (float)((he - hs) * (we - ws));
 }
 
-/* Sum (avg) or max over each window, in row-major tap order. */
-static void window_reduce(const float *xp, const geom *g, int is_max, float *y)
+/* Window sizes of every output (Ho x Wo), for the averages. */
+static void window_counts(const geom *g, float *cnt)
+{
+    for (int oh = 0; oh < g->Ho; oh++)
+        for (int ow = 0; ow < g->Wo; ow++) cnt[oh * g->Wo + ow] = window_count(g, oh, ow);
+}
+
+/* Sum (avg, then divided by cnt) or max over each window, in row-major tap
+ * order. */
+static void window_reduce(const float *xp, const geom *g, int is_max, const float *cnt, float *y)
 {
     for (int oh = 0; oh < g->Ho; oh++) {
         const float *r0 = xp + (size_t)(oh * g->s) * g->Wp;
@@ -79,8 +87,10 @@ static void window_reduce(const float *xp, const geom *g, int is_max, float *y)
             }
             yr[ow] = acc;
         }
-        if (!is_max)
-            for (int o = 0; o < g->Wo; o++) yr[o] = yr[o] / window_count(g, oh, o);
+        if (!is_max) {
+            const float *cr = cnt + (size_t)oh * g->Wo;
+            for (int o = 0; o < g->Wo; o++) yr[o] = yr[o] / cr[o];
+        }
     }
 }
 
@@ -120,24 +130,60 @@ static void argmax_plane(const float *xp, const geom *g, int *idx)
     }
 }
 
+/* Stride-1 max pooling's backward as a gather: dx at padded offset p sums,
+ * in the row-major order of the outputs (the order of the scatter, so the
+ * same bits: the added zeros change nothing), the gradients of the nine
+ * outputs around it whose argmax is p. idx and gr are padded by one
+ * output on each side (argmax -1 there, gradient 0). */
+static void scatter_as_gather(const int *idxp, const float *grp, const geom *g, float *dx)
+{
+    int Wq = g->Wo + 2;
+    for (int ih = 0; ih < g->H; ih++) {
+        float *xr = dx + (size_t)ih * g->W;
+        int iw = 0;
+        for (; iw + 8 <= g->W; iw += 8) {
+            vi8 here = vi8_ramp((ih + 1) * g->Wp + iw + 1);
+            vf8 acc = vf8_zero();
+            for (int t = 0; t < 9; t++) {
+                size_t o = (size_t)(ih + t / 3) * Wq + iw + t % 3; /* output (ih - 1 + t/3, iw - 1 + t%3) */
+                acc = vf8_add(acc, vf8_select(vi8_eq(vi8_load(idxp + o), here), vf8_load(grp + o), vf8_zero()));
+            }
+            vf8_store(xr + iw, acc);
+        }
+        for (; iw < g->W; iw++) {
+            int here = (ih + 1) * g->Wp + iw + 1;
+            float acc = 0;
+            for (int t = 0; t < 9; t++) {
+                size_t o = (size_t)(ih + t / 3) * Wq + iw + t % 3;
+                acc += idxp[o] == here ? grp[o] : 0.0f;
+            }
+            xr[iw] = acc;
+        }
+    }
+}
+
 static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, int kind)
 {
     int failed = 0;
+    size_t padded_out = (size_t)(g->Ho + 2) * (g->Wo + 2);
+    float *cnt = malloc((size_t)g->Ho * g->Wo * sizeof *cnt);
+    if (!cnt) return TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", op_name(a->nd->op));
+    window_counts(g, cnt);
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = malloc((size_t)g->Hp * g->Wp * sizeof *buf);
-        float *pad2 = malloc((size_t)g->Hp * g->Wp * sizeof *pad2);
-        int *idx = malloc((size_t)g->Ho * g->Wo * sizeof *idx);
-        if (!buf || !pad2 || !idx) failed = 1;
+        float *pad2 = malloc((size_t)(g->Hp * g->Wp > (int)padded_out ? g->Hp * g->Wp : (int)padded_out) * sizeof *pad2);
+        int *idx = malloc((size_t)g->Ho * g->Wo * sizeof *idx), *idxp = malloc(padded_out * sizeof *idxp);
+        if (!buf || !pad2 || !idx || !idxp) failed = 1;
 #pragma omp for schedule(static)
         for (int pl = 0; pl < nplanes; pl++) {
-            if (!buf || !pad2 || !idx) continue;
+            if (!buf || !pad2 || !idx || !idxp) continue;
             size_t in_plane = (size_t)g->H * g->W, out_plane = (size_t)g->Ho * g->Wo;
             switch (kind) {
             case OP_MAXPOOL:
             case OP_AVGPOOL:
                 pad_plane(IN(0) + pl * in_plane, g, kind == OP_MAXPOOL ? -INFINITY : 0.0f, buf);
-                window_reduce(buf, g, kind == OP_MAXPOOL, OUT + pl * out_plane);
+                window_reduce(buf, g, kind == OP_MAXPOOL, cnt, OUT + pl * out_plane);
                 break;
             case OP_MAXPOOL_GATHER: {
                 pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
@@ -149,8 +195,19 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
             }
             case OP_MAXPOOL_SCATTER: {
                 pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
-                argmax_plane(buf, g, idx);
                 const float *gr = IN(1) + pl * out_plane;
+                if (g->s == 1) {
+                    int Wq = g->Wo + 2;
+                    for (size_t o = 0; o < padded_out; o++) idxp[o] = -1, pad2[o] = 0.0f;
+                    argmax_plane(buf, g, idx);
+                    for (int oh = 0; oh < g->Ho; oh++) {
+                        memcpy(idxp + (size_t)(oh + 1) * Wq + 1, idx + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *idxp);
+                        memcpy(pad2 + (size_t)(oh + 1) * Wq + 1, gr + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *pad2);
+                    }
+                    scatter_as_gather(idxp, pad2, g, OUT + pl * in_plane);
+                    break;
+                }
+                argmax_plane(buf, g, idx);
                 memset(pad2, 0, (size_t)g->Hp * g->Wp * sizeof *pad2);
                 for (size_t o = 0; o < out_plane; o++) pad2[idx[o]] += gr[o];
                 float *dx = OUT + pl * in_plane;
@@ -167,7 +224,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                     memset(buf, 0, (size_t)g->Hp * g->Wp * sizeof *buf);
                     for (int oh = 0; oh < g->Ho; oh++)
                         for (int ow = 0; ow < g->Wo; ow++)
-                            buf[(size_t)(oh + 1) * g->Wp + ow + 1] = gr[oh * g->Wo + ow] / window_count(g, oh, ow);
+                            buf[(size_t)(oh + 1) * g->Wp + ow + 1] = gr[oh * g->Wo + ow] / cnt[oh * g->Wo + ow];
                     for (int ih = 0; ih < g->H; ih++) {
                         float *xr = dx + (size_t)ih * g->W;
                         int iw = 0;
@@ -187,7 +244,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                     memset(pad2, 0, (size_t)g->Hp * g->Wp * sizeof *pad2);
                     for (int oh = 0; oh < g->Ho; oh++)
                         for (int ow = 0; ow < g->Wo; ow++) {
-                            float v = gr[oh * g->Wo + ow] / window_count(g, oh, ow);
+                            float v = gr[oh * g->Wo + ow] / cnt[oh * g->Wo + ow];
                             float *w0 = pad2 + (size_t)(oh * 2) * g->Wp + ow * 2;
                             for (int t = 0; t < 9; t++) w0[(size_t)(t / 3) * g->Wp + t % 3] += v;
                         }
@@ -203,7 +260,9 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
         free(buf);
         free(pad2);
         free(idx);
+        free(idxp);
     }
+    free(cnt);
     return failed ? TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", op_name(a->nd->op)) : TD_OK;
 }
 

@@ -26,6 +26,9 @@ static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), mask));
 }
 static inline void vi8_store(int *p, vi8 v) { _mm256_storeu_si256((__m256i *)p, v); }
+static inline vi8 vi8_load(const int *p) { return _mm256_loadu_si256((const __m256i *)p); }
+/* all-ones lanes where a == b, as a mask for vf8_select */
+static inline vf8 vi8_eq(vi8 a, vi8 b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
 /* max(a, b) keeps a unless b > a (like the scalar "if (v > best)") */
 static inline vf8 vf8_max(vf8 a, vf8 b) { return _mm256_blendv_ps(a, b, _mm256_cmp_ps(b, a, _CMP_GT_OQ)); }
 /* Sixteen consecutive values (a then b) split into their even and odd
@@ -111,6 +114,18 @@ static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
 static inline void vi8_store(int *p, vi8 v)
 {
     for (int i = 0; i < 8; i++) p[i] = v.v[i];
+}
+static inline vi8 vi8_load(const int *p)
+{
+    vi8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = p[i];
+    return r;
+}
+static inline vf8 vi8_eq(vi8 a, vi8 b)
+{
+    vf8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = a.v[i] == b.v[i] ? 1.0f : 0.0f;
+    return r;
 }
 static inline vf8 vf8_max(vf8 a, vf8 b)
 {
