@@ -101,6 +101,78 @@ const op_case op_cases[] = {
 
 const int n_op_cases = (int)(sizeof op_cases / sizeof op_cases[0]);
 
+/* Map widths of real networks (8 to 33, some odd): the registry's small
+ * maps never reach the CPU kernels' vector paths (rows of 8 and more,
+ * stride-2 splits of 16 and more) nor their scalar tails. */
+#define DW(s, p, d) {s, p, d, 8} /* depthwise on 8 channels */
+const op_case op_cases_wide[] = {
+    {"wide conv2d dw 3x3 s1 32x32", OP_CONV2D, 2, {S(2, 8, 32, 32), S(8, 1, 3, 3)}, {R, R}, DW(1, 1, 1)},
+    {"wide conv2d dw 5x5 s1 28x28", OP_CONV2D, 2, {S(2, 8, 28, 28), S(8, 1, 5, 5)}, {R, R}, DW(1, 2, 1)},
+    {"wide conv2d dw 3x3 s1 d2 16x16", OP_CONV2D, 2, {S(2, 8, 16, 16), S(8, 1, 3, 3)}, {R, R}, DW(1, 2, 2)},
+    {"wide conv2d dw 5x5 s1 d2 13x13", OP_CONV2D, 2, {S(2, 8, 13, 13), S(8, 1, 5, 5)}, {R, R}, DW(1, 4, 2)},
+    {"wide conv2d dw 3x3 s2 32x32", OP_CONV2D, 2, {S(2, 8, 32, 32), S(8, 1, 3, 3)}, {R, R}, DW(2, 1, 1)},
+    {"wide conv2d dw 5x5 s2 28x28", OP_CONV2D, 2, {S(2, 8, 28, 28), S(8, 1, 5, 5)}, {R, R}, DW(2, 2, 1)},
+    {"wide conv2d dw 3x3 s2 d2 33x33", OP_CONV2D, 2, {S(2, 8, 33, 33), S(8, 1, 3, 3)}, {R, R}, DW(2, 2, 2)},
+    {"wide conv2d dw 5x5 s2 d2 16x16", OP_CONV2D, 2, {S(2, 8, 16, 16), S(8, 1, 5, 5)}, {R, R}, DW(2, 4, 2)},
+    {"wide conv2d 1x1 16->16 32x32", OP_CONV2D, 2, {S(2, 16, 32, 32), S(16, 16, 1, 1)}, {R, R}, {1, 0, 1, 1}},
+    {"wide conv2d 1x1 s2 16->8 32x32", OP_CONV2D, 2, {S(2, 16, 32, 32), S(8, 16, 1, 1)}, {R, R}, {2, 0, 1, 1}},
+    {"wide conv2d 3x3 3->24 32x32", OP_CONV2D, 2, {S(2, 3, 32, 32), S(24, 3, 3, 3)}, {R, R}, {1, 1, 1, 1}},
+    {"wide conv2d_bwd_data dw 3x3 s1 32x32", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 32, 32), S(8, 1, 3, 3)}, {R, R},
+     DW(1, 1, 1), {0}, S(2, 8, 32, 32)},
+    {"wide conv2d_bwd_data dw 5x5 s1 28x28", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 28, 28), S(8, 1, 5, 5)}, {R, R},
+     DW(1, 2, 1), {0}, S(2, 8, 28, 28)},
+    {"wide conv2d_bwd_data dw 3x3 s1 d2 16x16", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 16, 16), S(8, 1, 3, 3)}, {R, R},
+     DW(1, 2, 2), {0}, S(2, 8, 16, 16)},
+    {"wide conv2d_bwd_data dw 3x3 s2 32x32", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 16, 16), S(8, 1, 3, 3)}, {R, R},
+     DW(2, 1, 1), {0}, S(2, 8, 32, 32)},
+    {"wide conv2d_bwd_data dw 5x5 s2 28x28", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 14, 14), S(8, 1, 5, 5)}, {R, R},
+     DW(2, 2, 1), {0}, S(2, 8, 28, 28)},
+    {"wide conv2d_bwd_data dw 3x3 s2 d2 33x33", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 17, 17), S(8, 1, 3, 3)}, {R, R},
+     DW(2, 2, 2), {0}, S(2, 8, 33, 33)},
+    {"wide conv2d_bwd_data 1x1 32x32", OP_CONV2D_BWD_DATA, 2, {S(2, 16, 32, 32), S(16, 16, 1, 1)}, {R, R},
+     {1, 0, 1, 1}, {0}, S(2, 16, 32, 32)},
+    {"wide conv2d_bwd_data 1x1 s2 32x32", OP_CONV2D_BWD_DATA, 2, {S(2, 8, 16, 16), S(8, 16, 1, 1)}, {R, R},
+     {2, 0, 1, 1}, {0}, S(2, 16, 32, 32)},
+    {"wide conv2d_bwd_filter dw 3x3 s1 32x32", OP_CONV2D_BWD_FILTER, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R},
+     {1, 1, 1, 8, 3, 3}},
+    {"wide conv2d_bwd_filter dw 5x5 s1 28x28", OP_CONV2D_BWD_FILTER, 2, {S(2, 8, 28, 28), S(2, 8, 28, 28)}, {R, R},
+     {1, 2, 1, 8, 5, 5}},
+    {"wide conv2d_bwd_filter dw 3x3 s1 13x13", OP_CONV2D_BWD_FILTER, 2, {S(2, 8, 13, 13), S(2, 8, 13, 13)}, {R, R},
+     {1, 1, 1, 8, 3, 3}},
+    {"wide conv2d_bwd_filter dw 3x3 s2 32x32", OP_CONV2D_BWD_FILTER, 2, {S(2, 8, 32, 32), S(2, 8, 16, 16)}, {R, R},
+     {2, 1, 1, 8, 3, 3}},
+    {"wide conv2d_bwd_filter dw 5x5 s2 d2 16x16", OP_CONV2D_BWD_FILTER, 2, {S(2, 8, 16, 16), S(2, 8, 8, 8)}, {R, R},
+     {2, 4, 2, 8, 5, 5}},
+    {"wide conv2d_bwd_filter dw 3x3 s2 26x26", OP_CONV2D_BWD_FILTER, 2, {S(2, 8, 26, 26), S(2, 8, 13, 13)}, {R, R},
+     {2, 1, 1, 8, 3, 3}},
+    {"wide conv2d_bwd_filter 1x1 32x32", OP_CONV2D_BWD_FILTER, 2, {S(2, 16, 32, 32), S(2, 16, 32, 32)}, {R, R},
+     {1, 0, 1, 1, 1, 1}},
+    {"wide conv2d_bwd_filter 1x1 s2 32x32", OP_CONV2D_BWD_FILTER, 2, {S(2, 16, 32, 32), S(2, 8, 16, 16)}, {R, R},
+     {2, 0, 1, 1, 1, 1}},
+    {"wide conv2d_bwd_filter 3x3 3->24 32x32", OP_CONV2D_BWD_FILTER, 2, {S(2, 3, 32, 32), S(2, 24, 32, 32)}, {R, R},
+     {1, 1, 1, 1, 3, 3}},
+    /* pooling: ip = {k, stride, pad, count_pad} */
+    {"wide maxpool 3x3 s1 32x32", OP_MAXPOOL, 1, {S(2, 8, 32, 32)}, {R}, {3, 1, 1}},
+    {"wide maxpool 3x3 s1 13x13", OP_MAXPOOL, 1, {S(2, 8, 13, 13)}, {R}, {3, 1, 1}},
+    {"wide maxpool 3x3 s2 32x32", OP_MAXPOOL, 1, {S(2, 8, 32, 32)}, {R}, {3, 2, 1}},
+    {"wide maxpool_gather 3x3 s1 32x32", OP_MAXPOOL_GATHER, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R}, {3, 1, 1}},
+    {"wide maxpool_gather 3x3 s2 28x28", OP_MAXPOOL_GATHER, 2, {S(2, 8, 28, 28), S(2, 8, 28, 28)}, {R, R}, {3, 2, 1}},
+    {"wide maxpool_scatter 3x3 s1 32x32", OP_MAXPOOL_SCATTER, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R}, {3, 1, 1}},
+    {"wide maxpool_scatter 3x3 s1 13x13", OP_MAXPOOL_SCATTER, 2, {S(2, 8, 13, 13), S(2, 8, 13, 13)}, {R, R}, {3, 1, 1}},
+    {"wide maxpool_scatter 3x3 s2 32x32", OP_MAXPOOL_SCATTER, 2, {S(2, 8, 32, 32), S(2, 8, 16, 16)}, {R, R}, {3, 2, 1}},
+    {"wide avgpool 3x3 s1 32x32", OP_AVGPOOL, 1, {S(2, 8, 32, 32)}, {R}, {3, 1, 1, 0}},
+    {"wide avgpool 3x3 s2 28x28", OP_AVGPOOL, 1, {S(2, 8, 28, 28)}, {R}, {3, 2, 1, 0}},
+    {"wide avgpool_bwd 3x3 s1 32x32", OP_AVGPOOL_BWD, 1, {S(2, 8, 32, 32)}, {R}, {3, 1, 1, 0}, {0}, S(2, 8, 32, 32)},
+    {"wide avgpool_bwd 3x3 s2 32x32", OP_AVGPOOL_BWD, 1, {S(2, 8, 16, 16)}, {R}, {3, 2, 1, 0}, {0}, S(2, 8, 32, 32)},
+    /* per-channel reductions of batch norm */
+    {"wide sum_axis C 32x32", OP_SUM_AXIS, 1, {S(4, 8, 32, 32)}, {R}, {AXIS_C}},
+    {"wide sum_axis C 7x7", OP_SUM_AXIS, 1, {S(3, 8, 7, 7)}, {R}, {AXIS_C}},
+    {"wide dot_axis C 28x28", OP_DOT_AXIS, 2, {S(4, 8, 28, 28), S(4, 8, 28, 28)}, {R, R}, {AXIS_C}},
+};
+#undef DW
+
+const int n_op_cases_wide = (int)(sizeof op_cases_wide / sizeof op_cases_wide[0]);
+
 void op_case_inputs(graph *g, const op_case *c, int *in)
 {
     for (int k = 0; k < c->nin; k++) {
@@ -172,6 +244,11 @@ int op_case_build(graph *g, const op_case *c, const int *in)
 
 graph *op_case_graph(const op_case *c, double *host[ROLE_COUNT], int *inputs)
 {
+    return op_case_graph_seeded(c, (uint64_t)(c - op_cases), host, inputs);
+}
+
+graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_COUNT], int *inputs)
+{
     graph *g = graph_create();
     int in[OP_CASE_MAX_IN];
     op_case_inputs(g, c, in);
@@ -184,7 +261,7 @@ graph *op_case_graph(const op_case *c, double *host[ROLE_COUNT], int *inputs)
         size_t n = shape_numel(v->shape);
         double *dst = host[v->role] + v->offset;
         philox_stream s;
-        philox_stream_init(&s, 500 + (uint64_t)k, PURPOSE_TEST, (uint64_t)(c - op_cases));
+        philox_stream_init(&s, 500 + (uint64_t)k, PURPOSE_TEST, seed);
         for (size_t i = 0; i < n; i++) {
             double u = philox_next_uniform_f64(&s);
             switch (c->kind[k]) {

@@ -5,6 +5,8 @@
 #ifndef TSEDARTS_OP_REGISTRY_H
 #define TSEDARTS_OP_REGISTRY_H
 
+#include <stdint.h>
+
 #include "tsedarts/graph.h"
 
 enum input_kind {
@@ -30,6 +32,11 @@ typedef struct op_case {
 extern const op_case op_cases[];
 extern const int n_op_cases;
 
+/* The same ops at the map widths of real networks (see op_registry.c):
+ * too large for finite differences, checked f32 against f64. */
+extern const op_case op_cases_wide[];
+extern const int n_op_cases_wide;
+
 /* Appends the case's node to g given its input values; returns the output
  * value (or 0 for sinks, -1 on error). */
 int op_case_build(graph *g, const op_case *c, const int *in);
@@ -44,6 +51,9 @@ int op_case_input_differentiable(const op_case *c, int k);
  * fills host[r] (f64, calloc'd, one per role) with deterministic inputs;
  * inputs (may be NULL) receives the input values. */
 graph *op_case_graph(const op_case *c, double *host[ROLE_COUNT], int *inputs);
+/* The same with an explicit stream for the inputs (op_case_graph uses the
+ * case's index in op_cases). */
+graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_COUNT], int *inputs);
 void op_case_host_free(double *host[ROLE_COUNT]);
 
 #endif
