@@ -10,6 +10,7 @@
 #include "ref_conv_fast.h"
 #include "ref_template.h"
 #include "simd.h"
+#include "row_halves.h"
 
 #define REAL float
 #define RB 4        /* output channels per pointwise register block */
@@ -563,40 +564,6 @@ static void dw_plane_s1(const float *xp, int Wp, const float *w, int K, int d, f
                 for (int kw = 0; kw < K; kw++) acc = fmaf(w[kh * K + kw], xp[(size_t)(oh + kh * d) * Wp + ow + kw * d], acc);
             y[(size_t)oh * Wo + ow] = acc;
         }
-}
-
-/* E[k] = r[2 k], O[k] = r[2 k + 1] for the positions in a row of W. */
-static void unzip_row(const float *r, int W, float *E, float *O)
-{
-    int half = W / 2, k = 0;
-    for (; k + 8 <= half; k += 8) {
-        vf8 e, o;
-        vf8_unzip(vf8_load(r + 2 * k), vf8_load(r + 2 * k + 8), &e, &o);
-        vf8_store(E + k, e);
-        vf8_store(O + k, o);
-    }
-    for (; k < half; k++) {
-        E[k] = r[2 * k];
-        O[k] = r[2 * k + 1];
-    }
-    if (W & 1) E[half] = r[W - 1];
-}
-
-/* The inverse: r[2 k] = E[k], r[2 k + 1] = O[k]. */
-static void zip_row(const float *E, const float *O, int W, float *r)
-{
-    int half = W / 2, k = 0;
-    for (; k + 8 <= half; k += 8) {
-        vf8 a, b;
-        vf8_zip(vf8_load(E + k), vf8_load(O + k), &a, &b);
-        vf8_store(r + 2 * k, a);
-        vf8_store(r + 2 * k + 8, b);
-    }
-    for (; k < half; k++) {
-        r[2 * k] = E[k];
-        r[2 * k + 1] = O[k];
-    }
-    if (W & 1) r[W - 1] = E[half];
 }
 
 /* Where the even (E) and odd (O) source columns of a row sit in the two

@@ -11,6 +11,7 @@
 #include "ref_pool_fast.h"
 #include "ref_template.h"
 #include "simd.h"
+#include "row_halves.h"
 
 #define REAL float
 
@@ -40,6 +41,23 @@ static void pad_plane(const float *src, const geom *g, float fill, float *dst)
     for (int h = 0; h < g->H; h++) memcpy(dst + (size_t)(h + 1) * g->Wp + 1, src + (size_t)h * g->W, (size_t)g->W * sizeof *dst);
 }
 
+/* The even and odd columns of a padded plane (Hp x Wh each, Wh = (Wp + 1)
+ * / 2; an odd Wp's last odd column is never read): stride-2 windows then
+ * read contiguous memory, column 2 ow + kw at (kw odd ? od : ev)[ow + kw / 2]. */
+static void split_plane(const float *xp, const geom *g, float *ev, float *od)
+{
+    int Wh = (g->Wp + 1) / 2;
+    for (int h = 0; h < g->Hp; h++) {
+        od[(size_t)h * Wh + Wh - 1] = 0.0f;
+        unzip_row(xp + (size_t)h * g->Wp, g->Wp, ev + (size_t)h * Wh, od + (size_t)h * Wh);
+    }
+}
+
+static inline const float *half_tap(const float *ev, const float *od, int Wh, int row, int kw)
+{
+    return ((kw & 1) ? od : ev) + (size_t)row * Wh + kw / 2;
+}
+
 /* Number of in-image pixels of output (oh, ow)'s window. */
 static inline float window_count(const geom *g, int oh, int ow)
 {
@@ -58,12 +76,24 @@ static void window_counts(const geom *g, float *cnt)
 
 /* Sum (avg, then divided by cnt) or max over each window, in row-major tap
  * order. */
-static void window_reduce(const float *xp, const geom *g, int is_max, const float *cnt, float *y)
+static void window_reduce(const float *xp, const geom *g, int is_max, const float *cnt, float *y, float *ev, float *od)
 {
+    int Wh = (g->Wp + 1) / 2;
+    if (g->s == 2 && g->Wo >= 8) split_plane(xp, g, ev, od);
     for (int oh = 0; oh < g->Ho; oh++) {
         const float *r0 = xp + (size_t)(oh * g->s) * g->Wp;
         float *yr = y + (size_t)oh * g->Wo;
         int ow = 0;
+        if (g->s == 2 && g->Wo >= 8) {
+            for (; ow + 8 <= g->Wo; ow += 8) {
+                vf8 acc = is_max ? vf8_load(half_tap(ev, od, Wh, 2 * oh, 0) + ow) : vf8_zero();
+                for (int t = is_max ? 1 : 0; t < 9; t++) {
+                    vf8 v = vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow);
+                    acc = is_max ? vf8_max(acc, v) : vf8_add(acc, v);
+                }
+                vf8_store(yr + ow, acc);
+            }
+        }
         if (g->s == 1 && !is_max) {
             for (; ow + 8 <= g->Wo; ow += 8) {
                 vf8 acc = vf8_zero();
@@ -96,10 +126,27 @@ static void window_reduce(const float *xp, const geom *g, int is_max, const floa
 
 /* Offset (in the padded plane) of each output's first maximum: a later tap
  * replaces the best only when strictly greater. */
-static void argmax_plane(const float *xp, const geom *g, int *idx)
+static void argmax_plane(const float *xp, const geom *g, int *idx, float *ev, float *od)
 {
+    int Wh = (g->Wp + 1) / 2;
+    if (g->s == 2 && g->Wo >= 8) split_plane(xp, g, ev, od);
     for (int oh = 0; oh < g->Ho; oh++) {
         int ow = 0;
+        if (g->s == 2 && g->Wo >= 8) {
+            for (; ow + 8 <= g->Wo; ow += 8) {
+                /* output ow + j's tap t sits at padded offset base_t + 2 j */
+                size_t base = (size_t)(2 * oh) * g->Wp + 2 * (size_t)ow;
+                vf8 bv = vf8_load(half_tap(ev, od, Wh, 2 * oh, 0) + ow);
+                vi8 bi = vi8_ramp2((int)base);
+                for (int t = 1; t < 9; t++) {
+                    vf8 v = vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow);
+                    vf8 gt = vf8_gt(v, bv);
+                    bv = vf8_select(gt, v, bv);
+                    bi = vi8_select(gt, vi8_ramp2((int)(base + (size_t)(t / 3) * g->Wp + t % 3)), bi);
+                }
+                vi8_store(idx + oh * g->Wo + ow, bi);
+            }
+        }
         if (g->s == 1) {
             for (; ow + 8 <= g->Wo; ow += 8) {
                 size_t base = (size_t)oh * g->Wp + ow;
@@ -172,22 +219,24 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = malloc((size_t)g->Hp * g->Wp * sizeof *buf);
+        int Wh = (g->Wp + 1) / 2;
+        float *ev = malloc((size_t)g->Hp * Wh * sizeof *ev), *od = malloc((size_t)g->Hp * Wh * sizeof *od);
         float *pad2 = malloc((size_t)(g->Hp * g->Wp > (int)padded_out ? g->Hp * g->Wp : (int)padded_out) * sizeof *pad2);
         int *idx = malloc((size_t)g->Ho * g->Wo * sizeof *idx), *idxp = malloc(padded_out * sizeof *idxp);
-        if (!buf || !pad2 || !idx || !idxp) failed = 1;
+        if (!buf || !pad2 || !idx || !idxp || !ev || !od) failed = 1;
 #pragma omp for schedule(static)
         for (int pl = 0; pl < nplanes; pl++) {
-            if (!buf || !pad2 || !idx || !idxp) continue;
+            if (!buf || !pad2 || !idx || !idxp || !ev || !od) continue;
             size_t in_plane = (size_t)g->H * g->W, out_plane = (size_t)g->Ho * g->Wo;
             switch (kind) {
             case OP_MAXPOOL:
             case OP_AVGPOOL:
                 pad_plane(IN(0) + pl * in_plane, g, kind == OP_MAXPOOL ? -INFINITY : 0.0f, buf);
-                window_reduce(buf, g, kind == OP_MAXPOOL, cnt, OUT + pl * out_plane);
+                window_reduce(buf, g, kind == OP_MAXPOOL, cnt, OUT + pl * out_plane, ev, od);
                 break;
             case OP_MAXPOOL_GATHER: {
                 pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
-                argmax_plane(buf, g, idx);
+                argmax_plane(buf, g, idx, ev, od);
                 pad_plane(IN(1) + pl * in_plane, g, 0.0f, pad2);
                 float *y = OUT + pl * out_plane;
                 for (size_t o = 0; o < out_plane; o++) y[o] = pad2[idx[o]];
@@ -199,7 +248,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                 if (g->s == 1) {
                     int Wq = g->Wo + 2;
                     for (size_t o = 0; o < padded_out; o++) idxp[o] = -1, pad2[o] = 0.0f;
-                    argmax_plane(buf, g, idx);
+                    argmax_plane(buf, g, idx, ev, od);
                     for (int oh = 0; oh < g->Ho; oh++) {
                         memcpy(idxp + (size_t)(oh + 1) * Wq + 1, idx + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *idxp);
                         memcpy(pad2 + (size_t)(oh + 1) * Wq + 1, gr + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *pad2);
@@ -207,7 +256,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                     scatter_as_gather(idxp, pad2, g, OUT + pl * in_plane);
                     break;
                 }
-                argmax_plane(buf, g, idx);
+                argmax_plane(buf, g, idx, ev, od);
                 memset(pad2, 0, (size_t)g->Hp * g->Wp * sizeof *pad2);
                 for (size_t o = 0; o < out_plane; o++) pad2[idx[o]] += gr[o];
                 float *dx = OUT + pl * in_plane;
@@ -261,6 +310,8 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
         free(pad2);
         free(idx);
         free(idxp);
+        free(ev);
+        free(od);
     }
     free(cnt);
     return failed ? TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", op_name(a->nd->op)) : TD_OK;
