@@ -482,22 +482,20 @@ static td_status pw_backward_filter(const kernel_args *a)
 
 /* ---------------------------------------------------------- depthwise */
 
-/* Copies a plane into the middle of a zero border of width pad, so that
- * every tap reads memory: (H + 2 pad) x (W + 2 pad), rows at Wp. */
+/* Copies a plane into the middle of a buffer with a border of width pad
+ * ((H + 2 pad) x (W + 2 pad), rows at Wp), so that every tap reads memory.
+ * The border is zeroed once, when the buffer is allocated (calloc); each
+ * plane overwrites only the interior. */
 static void pad_plane(const float *src, int H, int W, int pad, float *dst, int Wp)
 {
-    /* only the border is zeroed: the interior is written once */
-    memset(dst, 0, (size_t)pad * Wp * sizeof *dst);
-    memset(dst + (size_t)(H + pad) * Wp, 0, (size_t)pad * Wp * sizeof *dst);
     for (int h = 0; h < H; h++) {
-        float *row = dst + (size_t)(h + pad) * Wp;
+        float *row = dst + (size_t)(h + pad) * Wp + pad;
         const float *sr = src + (size_t)h * W;
-        for (int i = 0; i < pad; i++) row[i] = row[pad + W + i] = 0.0f;
         /* rows are short (8 to 32 values): a library call per row would
          * cost more than the copy */
         int i = 0;
-        for (; i + 8 <= W; i += 8) vf8_store(row + pad + i, vf8_load(sr + i));
-        for (; i < W; i++) row[pad + i] = sr[i];
+        for (; i + 8 <= W; i += 8) vf8_store(row + i, vf8_load(sr + i));
+        for (; i < W; i++) row[i] = sr[i];
     }
 }
 
@@ -636,7 +634,7 @@ static td_status dw_forward(const kernel_args *a)
     int Wp = W + 2 * p, Hp = H + 2 * p, Wh = (Wp + 1) / 2, failed = 0;
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
-        float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
         float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
         if (!buf || !ev || !od) failed = 1;
 #pragma omp for collapse(2) schedule(static)
@@ -678,7 +676,7 @@ static td_status dw_backward_data_s1(const kernel_args *a)
         for (int t = 0; t < K * K; t++) wf[(size_t)c * K * K + t] = w[(size_t)c * K * K + K * K - 1 - t];
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
-        float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
         if (!buf) failed = 1;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < xs.n; n++)
@@ -775,7 +773,7 @@ static td_status dw_backward_filter(const kernel_args *a)
     int chunks = (KK + DWF_CHUNK - 1) / DWF_CHUNK;
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
-        float *buf = malloc((size_t)Hp * Wp * sizeof *buf);
+        float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
         float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
         float acc[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK * 8];
         float tail[MAX_TAPS * 8];

@@ -35,10 +35,22 @@ static int fits(const kernel_args *a, shape4 x, shape4 y, geom *g)
     return 1;
 }
 
-static void pad_plane(const float *src, const geom *g, float fill, float *dst)
+static void fill_floats(float *dst, size_t n, float v)
 {
-    for (int i = 0; i < g->Hp * g->Wp; i++) dst[i] = fill;
-    for (int h = 0; h < g->H; h++) memcpy(dst + (size_t)(h + 1) * g->Wp + 1, src + (size_t)h * g->W, (size_t)g->W * sizeof *dst);
+    for (size_t i = 0; i < n; i++) dst[i] = v;
+}
+
+/* A plane into the interior of a padded buffer (Hp x Wp) whose border was
+ * filled once: every plane of a call leaves the border as it was. */
+static void pad_interior(const float *src, const geom *g, float *dst)
+{
+    for (int h = 0; h < g->H; h++) {
+        float *row = dst + (size_t)(h + 1) * g->Wp + 1;
+        const float *sr = src + (size_t)h * g->W;
+        int i = 0;
+        for (; i + 8 <= g->W; i += 8) vf8_store(row + i, vf8_load(sr + i));
+        for (; i < g->W; i++) row[i] = sr[i];
+    }
 }
 
 /* The even and odd columns of a padded plane (Hp x Wh each, Wh = (Wp + 1)
@@ -224,6 +236,12 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
         float *pad2 = malloc((size_t)(g->Hp * g->Wp > (int)padded_out ? g->Hp * g->Wp : (int)padded_out) * sizeof *pad2);
         int *idx = malloc((size_t)g->Ho * g->Wo * sizeof *idx), *idxp = malloc(padded_out * sizeof *idxp);
         if (!buf || !pad2 || !idx || !idxp || !ev || !od) failed = 1;
+        /* borders, once per call: -inf for maxima, 0 for sums, argmax -1 */
+        size_t padded_in = (size_t)g->Hp * g->Wp;
+        if (buf) fill_floats(buf, padded_in, kind == OP_AVGPOOL || kind == OP_AVGPOOL_BWD ? 0.0f : -INFINITY);
+        if (pad2) fill_floats(pad2, padded_in > padded_out ? padded_in : padded_out, 0.0f);
+        if (idxp)
+            for (size_t o = 0; o < padded_out; o++) idxp[o] = -1;
 #pragma omp for schedule(static)
         for (int pl = 0; pl < nplanes; pl++) {
             if (!buf || !pad2 || !idx || !idxp || !ev || !od) continue;
@@ -231,23 +249,22 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
             switch (kind) {
             case OP_MAXPOOL:
             case OP_AVGPOOL:
-                pad_plane(IN(0) + pl * in_plane, g, kind == OP_MAXPOOL ? -INFINITY : 0.0f, buf);
+                pad_interior(IN(0) + pl * in_plane, g, buf);
                 window_reduce(buf, g, kind == OP_MAXPOOL, cnt, OUT + pl * out_plane, ev, od);
                 break;
             case OP_MAXPOOL_GATHER: {
-                pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
+                pad_interior(IN(0) + pl * in_plane, g, buf);
                 argmax_plane(buf, g, idx, ev, od);
-                pad_plane(IN(1) + pl * in_plane, g, 0.0f, pad2);
+                pad_interior(IN(1) + pl * in_plane, g, pad2);
                 float *y = OUT + pl * out_plane;
                 for (size_t o = 0; o < out_plane; o++) y[o] = pad2[idx[o]];
                 break;
             }
             case OP_MAXPOOL_SCATTER: {
-                pad_plane(IN(0) + pl * in_plane, g, -INFINITY, buf);
+                pad_interior(IN(0) + pl * in_plane, g, buf);
                 const float *gr = IN(1) + pl * out_plane;
                 if (g->s == 1) {
                     int Wq = g->Wo + 2;
-                    for (size_t o = 0; o < padded_out; o++) idxp[o] = -1, pad2[o] = 0.0f;
                     argmax_plane(buf, g, idx, ev, od);
                     for (int oh = 0; oh < g->Ho; oh++) {
                         memcpy(idxp + (size_t)(oh + 1) * Wq + 1, idx + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *idxp);
@@ -270,7 +287,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                 const float *gr = IN(0) + pl * out_plane;
                 float *dx = OUT + pl * in_plane;
                 if (g->s == 1) {
-                    memset(buf, 0, (size_t)g->Hp * g->Wp * sizeof *buf);
+                    /* the interior is overwritten whole; the border stays 0 */
                     for (int oh = 0; oh < g->Ho; oh++)
                         for (int ow = 0; ow < g->Wo; ow++)
                             buf[(size_t)(oh + 1) * g->Wp + ow + 1] = gr[oh * g->Wo + ow] / cnt[oh * g->Wo + ow];
