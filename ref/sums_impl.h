@@ -33,18 +33,28 @@ td_status FN(ref_weighted_sum)(const kernel_args *a)
 }
 
 /* Dot product of two long vectors by fixed chunks. */
+#define DOT_LANES 16
 static REAL FN(chunked_dot)(const REAL *x, const REAL *z, size_t n, REAL *partial)
 {
     size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= REF_PARALLEL_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
-        REAL acc = 0;
+        /* DOT_LANES independent partial sums (position i goes to lane
+         * i mod DOT_LANES): one chain would wait on every add; the lanes
+         * vectorise and are combined pairwise in a fixed order. */
+        REAL lane[DOT_LANES] = {0};
+        size_t i = lo;
         if (z)
-            for (size_t i = lo; i < hi; i++) acc += x[i] * z[i];
+            for (; i + DOT_LANES <= hi; i += DOT_LANES)
+                for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j] * z[i + j];
         else
-            for (size_t i = lo; i < hi; i++) acc += x[i];
-        partial[b] = acc;
+            for (; i + DOT_LANES <= hi; i += DOT_LANES)
+                for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j];
+        for (int j = 0; i < hi; i++, j++) lane[j] += z ? x[i] * z[i] : x[i];
+        for (int w = DOT_LANES / 2; w >= 1; w /= 2)
+            for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+        partial[b] = lane[0];
     }
     REAL total = 0;
     for (size_t b = 0; b < nb; b++) total += partial[b];
