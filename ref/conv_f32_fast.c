@@ -345,32 +345,20 @@ static void filter_block_image(const float *dyn, const float *xn, int nr, int nc
     int full = np / 8 * 8;
     float *tail = acc + FR * FC * 8;
     if (nr == FR && nc == FC) {
-        vf8 a00 = vf8_load(acc), a01 = vf8_load(acc + 8), a10 = vf8_load(acc + 16), a11 = vf8_load(acc + 24);
-        vf8 a20 = vf8_load(acc + 32), a21 = vf8_load(acc + 40), a30 = vf8_load(acc + 48), a31 = vf8_load(acc + 56);
-        const float *g0 = dyn, *g1 = g0 + np, *g2 = g1 + np, *g3 = g2 + np, *x0 = xn, *x1 = xn + np;
+        /* constant bounds: the compiler keeps all eight in registers */
+        vf8 s[FR][FC];
+        for (int r = 0; r < FR; r++)
+            for (int c = 0; c < FC; c++) s[r][c] = vf8_load(acc + (r * FC + c) * 8);
         for (int p = 0; p < full; p += 8) {
-            vf8 u = vf8_load(x0 + p), v = vf8_load(x1 + p), g;
-            g = vf8_load(g0 + p);
-            a00 = vf8_fma(g, u, a00);
-            a01 = vf8_fma(g, v, a01);
-            g = vf8_load(g1 + p);
-            a10 = vf8_fma(g, u, a10);
-            a11 = vf8_fma(g, v, a11);
-            g = vf8_load(g2 + p);
-            a20 = vf8_fma(g, u, a20);
-            a21 = vf8_fma(g, v, a21);
-            g = vf8_load(g3 + p);
-            a30 = vf8_fma(g, u, a30);
-            a31 = vf8_fma(g, v, a31);
+            vf8 u[FC];
+            for (int c = 0; c < FC; c++) u[c] = vf8_load(xn + (size_t)c * np + p);
+            for (int r = 0; r < FR; r++) {
+                vf8 g = vf8_load(dyn + (size_t)r * np + p);
+                for (int c = 0; c < FC; c++) s[r][c] = vf8_fma(g, u[c], s[r][c]);
+            }
         }
-        vf8_store(acc, a00);
-        vf8_store(acc + 8, a01);
-        vf8_store(acc + 16, a10);
-        vf8_store(acc + 24, a11);
-        vf8_store(acc + 32, a20);
-        vf8_store(acc + 40, a21);
-        vf8_store(acc + 48, a30);
-        vf8_store(acc + 56, a31);
+        for (int r = 0; r < FR; r++)
+            for (int c = 0; c < FC; c++) vf8_store(acc + (r * FC + c) * 8, s[r][c]);
     } else {
         for (int r = 0; r < nr; r++)
             for (int c = 0; c < nc; c++) {
