@@ -14,8 +14,8 @@ bin=build/cpu/tsedarts
 py=/usr/bin/python3
 for L in "${layers[@]}"; do
   echo "== darts1 step, batch 64, C=16, $L layers, $threads threads"
-  echo "-- tsedarts: $bin bench step --algo darts1 --batch 64 --layers $L --channels 16 --threads $threads --steps 3"
-  "$bin" bench step --algo darts1 --batch 64 --layers "$L" --channels 16 --threads "$threads" --steps 3
+  echo "-- tsedarts: $bin bench step --algo darts1 --batch 64 --layers $L --channels 16 --threads $threads --steps 5"
+  "$bin" bench step --algo darts1 --batch 64 --layers "$L" --channels 16 --threads "$threads" --steps 5
   if "$py" -c "import torch" 2> /dev/null; then
     echo "-- peer: $py bench/peer_pytorch.py --algo darts1 --batch 64 --layers $L --channels 16 --threads $threads --steps 3"
     "$py" bench/peer_pytorch.py --algo darts1 --batch 64 --layers "$L" --channels 16 --threads "$threads" --steps 3 ||
