@@ -476,15 +476,7 @@ static td_status pw_backward_filter(const kernel_args *a)
  * plane overwrites only the interior. */
 static void pad_plane(const float *src, int H, int W, int pad, float *dst, int Wp)
 {
-    for (int h = 0; h < H; h++) {
-        float *row = dst + (size_t)(h + pad) * Wp + pad;
-        const float *sr = src + (size_t)h * W;
-        /* rows are short (8 to 32 values): a library call per row would
-         * cost more than the copy */
-        int i = 0;
-        for (; i + 8 <= W; i += 8) vf8_store(row + i, vf8_load(sr + i));
-        for (; i < W; i++) row[i] = sr[i];
-    }
+    for (int h = 0; h < H; h++) vf8_copy(dst + (size_t)(h + pad) * Wp + pad, src + (size_t)h * W, W);
 }
 
 /* Eight output vectors at once: vector j of tap t reads tap[t] + off[j].

@@ -44,13 +44,7 @@ static void fill_floats(float *dst, size_t n, float v)
  * filled once: every plane of a call leaves the border as it was. */
 static void pad_interior(const float *src, const geom *g, float *dst)
 {
-    for (int h = 0; h < g->H; h++) {
-        float *row = dst + (size_t)(h + 1) * g->Wp + 1;
-        const float *sr = src + (size_t)h * g->W;
-        int i = 0;
-        for (; i + 8 <= g->W; i += 8) vf8_store(row + i, vf8_load(sr + i));
-        for (; i < g->W; i++) row[i] = sr[i];
-    }
+    for (int h = 0; h < g->H; h++) vf8_copy(dst + (size_t)(h + 1) * g->Wp + 1, src + (size_t)h * g->W, g->W);
 }
 
 /* The even and odd columns of a padded plane (Hp x Wh each, Wh = (Wp + 1)
@@ -268,7 +262,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                     argmax_plane(buf, g, idx, ev, od);
                     for (int oh = 0; oh < g->Ho; oh++) {
                         memcpy(idxp + (size_t)(oh + 1) * Wq + 1, idx + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *idxp);
-                        memcpy(pad2 + (size_t)(oh + 1) * Wq + 1, gr + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *pad2);
+                        vf8_copy(pad2 + (size_t)(oh + 1) * Wq + 1, gr + (size_t)oh * g->Wo, g->Wo);
                     }
                     scatter_as_gather(idxp, pad2, g, OUT + pl * in_plane);
                     break;

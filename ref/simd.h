@@ -160,6 +160,15 @@ static inline void vf8_zip(vf8 even, vf8 odd, vf8 *a, vf8 *b)
 }
 #endif
 
+/* Copies a short row (8 to 32 values in the kernels) inline: a library
+ * call per row would cost more than the copy. */
+static inline void vf8_copy(float *dst, const float *src, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) vf8_store(dst + i, vf8_load(src + i));
+    for (; i < n; i++) dst[i] = src[i];
+}
+
 /* Lanes summed pairwise in a fixed order. */
 static inline float vf8_sum(vf8 v)
 {
