@@ -39,7 +39,7 @@ static void print_profile(int steps)
     for (int i = 0; i < OP_COUNT; i++) total += p->seconds[i];
     printf("  kernel profile (%.3f s in kernels per %s):\n", total / steps, steps > 1 ? "step" : "run");
     printf("    %-20s %8s %7s %10s %9s\n", "op", "s", "share", "calls", "GFLOP/s");
-    for (int shown = 0; shown < 14; shown++) {
+    for (int shown = 0; shown < 24; shown++) {
         int best = -1;
         for (int i = 0; i < OP_COUNT; i++)
             if (p->seconds[i] > 0 && (best < 0 || p->seconds[i] > p->seconds[best])) best = i;

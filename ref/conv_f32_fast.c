@@ -508,7 +508,7 @@ static void dw_vec_few(const float *const *tap, int KK, const float *w, const si
 /* The full 8-wide vectors of a plane, (oh, vector) in order, eight at a
  * time; tap[t] is where output (0, 0) reads tap t, and output (oh, 8 v)
  * reads it row_step oh + 8 v further on. */
-static void dw_plane_vectors(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
+static void dw_plane_vectors_any(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
 {
     int V = Wo / 8, nq = Ho * V, oh = 0, v = 0;
     size_t off[8];
@@ -525,6 +525,49 @@ static void dw_plane_vectors(const float *const *tap, int KK, const float *w, si
         else
             dw_vec_few(tap, KK, w, off, dst, nv);
     }
+}
+
+/* R output rows of V vectors each (R V = 8 accumulators), rows oh0 ..
+ * oh0 + R - 1. With R and V constants every load is a base register plus
+ * a fixed displacement, so a tap costs eight loads and eight FMAs and no
+ * address arithmetic; each output still sums its taps in order. */
+static inline __attribute__((always_inline)) void dw_rows(const float *const *tap, int KK, const float *w,
+                                                          size_t row_step, float *y, int Wo, int oh0, const int R,
+                                                          const int V)
+{
+    vf8 acc[8];
+    for (int j = 0; j < R * V; j++) acc[j] = vf8_zero();
+    size_t in0 = (size_t)oh0 * row_step;
+    for (int t = 0; t < KK; t++) {
+        vf8 wv = vf8_set1(w[t]);
+        const float *b = tap[t] + in0;
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < V; v++) acc[r * V + v] = vf8_fma(wv, vf8_load(b + r * row_step + 8 * v), acc[r * V + v]);
+    }
+    float *o = y + (size_t)oh0 * Wo;
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) vf8_store(o + (size_t)r * Wo + 8 * v, acc[r * V + v]);
+}
+
+/* The full 8-wide vectors of a plane. Rows of 1, 2 or 4 vectors (widths
+ * 8 to 39) go by blocks of 8 / V rows; other widths and the last rows
+ * take the general path. */
+static void dw_plane_vectors(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
+{
+    int V = Wo / 8, R = V == 4 ? 2 : V == 2 ? 4 : V == 1 ? 8 : 0, oh = 0;
+    if (R)
+        for (; oh + R <= Ho; oh += R) {
+            if (V == 4)
+                dw_rows(tap, KK, w, row_step, y, Wo, oh, 2, 4);
+            else if (V == 2)
+                dw_rows(tap, KK, w, row_step, y, Wo, oh, 4, 2);
+            else
+                dw_rows(tap, KK, w, row_step, y, Wo, oh, 8, 1);
+        }
+    if (oh == Ho) return;
+    const float *rest[MAX_TAPS];
+    for (int t = 0; t < KK; t++) rest[t] = tap[t] + (size_t)oh * row_step;
+    dw_plane_vectors_any(rest, KK, w, row_step, y + (size_t)oh * Wo, Ho - oh, Wo);
 }
 
 /* y[oh][ow] = sum over taps (kh, kw) in order of w x_padded[oh + kh d][ow + kw d]
