@@ -386,9 +386,12 @@ static td_status filter_blocks(const float *dy, const float *xd, int N, int Co, 
     int cob = (Co + FR - 1) / FR, cib = (Ci + FC - 1) / FC, nb = cob * cib;
     float *acc = calloc((size_t)nb * BLOCK_FLOATS, sizeof *acc);
     if (!acc) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
+    /* No barrier between images: a static schedule over the same nb blocks
+     * hands every block to the same thread for every n (OpenMP guarantees
+     * it), so each block's sums still run image after image on one thread. */
 #pragma omp parallel if (par)
     for (int n = 0; n < N; n++) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int b = 0; b < nb; b++) {
             int co0 = b / cib * FR, ci0 = b % cib * FC;
             int nr = Co - co0 < FR ? Co - co0 : FR, nc = Ci - ci0 < FC ? Ci - ci0 : FC;
