@@ -34,27 +34,32 @@ td_status FN(ref_weighted_sum)(const kernel_args *a)
 
 /* Dot product of two long vectors by fixed chunks. */
 #define DOT_LANES 16
+/* One chunk [lo, hi): DOT_LANES independent partial sums (position i goes
+ * to lane i mod DOT_LANES): one chain would wait on every add; the lanes
+ * vectorise and are combined pairwise in a fixed order. */
+static inline REAL FN(chunk_dot)(const REAL *x, const REAL *z, size_t lo, size_t hi)
+{
+    REAL lane[DOT_LANES] = {0};
+    size_t i = lo;
+    if (z)
+        for (; i + DOT_LANES <= hi; i += DOT_LANES)
+            for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j] * z[i + j];
+    else
+        for (; i + DOT_LANES <= hi; i += DOT_LANES)
+            for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j];
+    for (int j = 0; i < hi; i++, j++) lane[j] += z ? x[i] * z[i] : x[i];
+    for (int w = DOT_LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+    return lane[0];
+}
+
 static REAL FN(chunked_dot)(const REAL *x, const REAL *z, size_t n, REAL *partial)
 {
     size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
 #pragma omp parallel for schedule(static) if (n >= REF_PARALLEL_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
-        /* DOT_LANES independent partial sums (position i goes to lane
-         * i mod DOT_LANES): one chain would wait on every add; the lanes
-         * vectorise and are combined pairwise in a fixed order. */
-        REAL lane[DOT_LANES] = {0};
-        size_t i = lo;
-        if (z)
-            for (; i + DOT_LANES <= hi; i += DOT_LANES)
-                for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j] * z[i + j];
-        else
-            for (; i + DOT_LANES <= hi; i += DOT_LANES)
-                for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j];
-        for (int j = 0; i < hi; i++, j++) lane[j] += z ? x[i] * z[i] : x[i];
-        for (int w = DOT_LANES / 2; w >= 1; w /= 2)
-            for (int j = 0; j < w; j++) lane[j] += lane[j + w];
-        partial[b] = lane[0];
+        partial[b] = FN(chunk_dot)(x, z, lo, hi);
     }
     REAL total = 0;
     for (size_t b = 0; b < nb; b++) total += partial[b];
@@ -69,11 +74,22 @@ td_status FN(ref_dots)(const kernel_args *a)
     REAL *y = OUT;
     size_t n = shape_numel(a->in_shape[0]);
     size_t nb = (n + REF_REDUCE_CHUNK - 1) / REF_REDUCE_CHUNK;
-    REAL *partial = malloc(nb * sizeof *partial);
+    REAL *partial = malloc((k ? (size_t)k : 1) * nb * sizeof *partial); /* (k, nb) */
     if (!partial) return TD_FAIL(TD_ERR_MEMORY, "dots: out of memory");
+    /* Each chunk of g is read once for all k tensors while it is in cache;
+     * every dot keeps its own chunks and their order. */
+#pragma omp parallel for schedule(static) if (n >= REF_PARALLEL_MIN)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
+        for (int j = 0; j < k; j++) partial[(size_t)j * nb + b] = FN(chunk_dot)(gr, IN(1 + j), lo, hi);
+    }
     size_t wl = shape_numel(a->out_shape);
     for (size_t i = 0; i < wl; i++) y[i] = 0;
-    for (int j = 0; j < k; j++) y[idx[j]] += FN(chunked_dot)(gr, IN(1 + j), n, partial);
+    for (int j = 0; j < k; j++) {
+        REAL total = 0;
+        for (size_t b = 0; b < nb; b++) total += partial[(size_t)j * nb + b];
+        y[idx[j]] += total;
+    }
     free(partial);
     return TD_OK;
 }
