@@ -62,6 +62,7 @@ void vjp_rule_mapped(graph *g, int i, const int *remap, int G, const unsigned ch
         for (int k = 0; k < nd.nin; k++)
             if (remap[in[k]] >= 0) in[k] = remap[in[k]];
     int y = nd.out;
+    if (remap && y >= 0 && remap[y] >= 0) y = remap[y];
     switch (nd.op) {
     case OP_CONV2D:
         if (want[0]) ct[0] = op_conv2d_bwd_data(g, G, in[1], vs(g, in[0]), p->stride, p->pad, p->dil, p->groups);
@@ -80,7 +81,10 @@ void vjp_rule_mapped(graph *g, int i, const int *remap, int G, const unsigned ch
         if (want[1]) ct[1] = p->tb ? op_matmul(g, G, in[0], 1, p->ta) : op_matmul(g, in[0], G, !p->ta, 0);
         break;
     case OP_RELU:
-        ct[0] = op_relu_bwd(g, in[0], G);
+        /* the mask from the output: relu(x) > 0 exactly when x > 0, and
+         * the input need not be kept (a BN output that only feeds a ReLU
+         * dies after the forward pass) */
+        ct[0] = op_relu_bwd(g, y, G);
         break;
     case OP_RELU_BWD:
         ct[1] = op_relu_bwd(g, in[0], G);
