@@ -42,6 +42,45 @@ static void append_recompute(graph *g, recompute_segment seg, int *remap, int *r
 
 static int mapped(const int *remap, int v) { return v >= 0 && remap[v] >= 0 ? remap[v] : v; }
 
+/* The cotangent contributions of each value, summed only when the value's
+ * producer needs them: one n-ary sum reads each term once, where a chain
+ * of pairwise adds would read and write the running sum once per term.
+ * The terms are added in the order they arrived, so the sum is the one the
+ * chain ((c0 + c1) + c2) + ... would give, bit for bit. */
+typedef struct cotangents {
+    int *sum;    /* per value: the summed cotangent, or -1 */
+    int *count;  /* per value: terms waiting */
+    int **terms; /* per value: the terms, in arrival order */
+    int *cap;
+} cotangents;
+
+static void ct_add(graph *g, cotangents *c, int v, int term)
+{
+    if (c->count[v] == c->cap[v]) {
+        int cap = c->cap[v] ? 2 * c->cap[v] : 4;
+        int *t = realloc(c->terms[v], (size_t)cap * sizeof *t);
+        if (!t) {
+            graph_fail(g, "graph_vjp: out of memory");
+            return;
+        }
+        c->terms[v] = t;
+        c->cap[v] = cap;
+    }
+    c->terms[v][c->count[v]++] = term;
+}
+
+/* The cotangent of v (-1 when none reached it); sums its terms once. */
+static int ct_get(graph *g, cotangents *c, int v)
+{
+    if (c->count[v] > 0) {
+        c->sum[v] = c->count[v] == 1 ? c->terms[v][0] : op_weighted_sum(g, -1, c->count[v], c->terms[v], NULL);
+        c->count[v] = 0;
+    }
+    return c->sum[v];
+}
+
+static int ct_any(const cotangents *c, int v) { return c->count[v] > 0 || c->sum[v] >= 0; }
+
 td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
 {
     TD_CHECK(graph_status(g));
@@ -49,13 +88,17 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         return TD_FAIL(TD_ERR_ARG, "graph_vjp: the loss must be a scalar value");
     int n_values = g->n_values, n_nodes = g->n_nodes;
     unsigned char *dep = calloc((size_t)n_values, 1);
-    int *ct = malloc((size_t)n_values * sizeof *ct);
-    if (!dep || !ct) {
+    cotangents ct = {malloc((size_t)n_values * sizeof(int)), calloc((size_t)n_values, sizeof(int)),
+                     calloc((size_t)n_values, sizeof(int *)), calloc((size_t)n_values, sizeof(int))};
+    if (!dep || !ct.sum || !ct.count || !ct.terms || !ct.cap) {
         free(dep);
-        free(ct);
+        free(ct.sum);
+        free(ct.count);
+        free(ct.terms);
+        free(ct.cap);
         return TD_FAIL(TD_ERR_MEMORY, "graph_vjp: out of memory");
     }
-    for (int v = 0; v < n_values; v++) ct[v] = -1;
+    for (int v = 0; v < n_values; v++) ct.sum[v] = -1;
     for (int i = 0; i < n_wrt; i++) dep[wrt[i]] = 1;
     /* Forward reachability from the wrt values: only those paths need
      * cotangents. */
@@ -66,7 +109,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         for (int k = 0; k < nd->nin; k++)
             if (dep[in[k]] && op_input_differentiable(nd->op, k)) dep[nd->out] = 1;
     }
-    if (dep[loss]) ct[loss] = op_const(g, g->values[loss].shape, 1.0);
+    if (dep[loss]) ct.sum[loss] = op_const(g, g->values[loss].shape, 1.0);
     /* Nodes inside a custom-VJP block are differentiated by its rule. */
     int *block_of = malloc(((size_t)n_nodes + 1) * sizeof *block_of);
     for (int i = 0; i < n_nodes; i++) block_of[i] = -1;
@@ -88,7 +131,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         if (seg_of[i] >= 0 && i == g->segments[seg_of[i]].last) append_recompute(g, g->segments[seg_of[i]], remap, recomp_node);
         if (block_of[i] >= 0) {
             vjp_block blk = g->blocks[block_of[i]];
-            if (i == blk.last && ct[blk.out] >= 0) {
+            if (i == blk.last && ct_get(g, &ct, blk.out) >= 0) {
                 /* the rule reads the recomputed copies when there are any */
                 vjp_block use = blk;
                 use.out = mapped(remap, blk.out);
@@ -100,22 +143,19 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
                 int bin[3] = {blk.x, blk.gamma, blk.beta}, bct[3] = {-1, -1, -1};
                 unsigned char bw[3];
                 for (int k = 0; k < 3; k++) bw[k] = bin[k] >= 0 && dep[bin[k]];
-                vjp_block_rule(g, &use, ct[blk.out], bw, bct);
-                for (int k = 0; k < 3; k++) {
-                    if (!bw[k] || bct[k] < 0) continue;
-                    int v = bin[k];
-                    ct[v] = ct[v] < 0 ? bct[k] : op_axpby(g, ct[v], bct[k], 1.0, 1.0);
-                }
+                vjp_block_rule(g, &use, ct_get(g, &ct, blk.out), bw, bct);
+                for (int k = 0; k < 3; k++)
+                    if (bw[k] && bct[k] >= 0) ct_add(g, &ct, bin[k], bct[k]);
             }
             node nd = g->nodes[i];
-            if (nd.out >= 0 && nd.out != blk.out && ct[nd.out] >= 0) {
+            if (nd.out >= 0 && nd.out != blk.out && ct_any(&ct, nd.out)) {
                 graph_fail(g, "graph_vjp: a value inside a custom-VJP block is used outside it");
                 break;
             }
             continue;
         }
         node nd = g->nodes[i];
-        if (nd.out < 0 || ct[nd.out] < 0) continue;
+        if (nd.out < 0 || ct_get(g, &ct, nd.out) < 0) continue;
         if (nd.nin > cap) {
             cap = nd.nin * 2;
             inputs = realloc(inputs, (size_t)cap * sizeof *inputs);
@@ -131,23 +171,26 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         }
         if (!any) continue;
         if (recomp_node[i] == KEPT)
-            vjp_rule_mapped(g, i, remap, ct[nd.out], want, contrib);
+            vjp_rule_mapped(g, i, remap, ct.sum[nd.out], want, contrib);
         else
-            vjp_rule(g, recomp_node[i] >= 0 ? recomp_node[i] : i, ct[nd.out], want, contrib);
+            vjp_rule(g, recomp_node[i] >= 0 ? recomp_node[i] : i, ct.sum[nd.out], want, contrib);
         /* Accumulate in input order: a fixed order keeps sums reproducible. */
-        for (int k = 0; k < nd.nin; k++) {
-            if (!want[k] || contrib[k] < 0) continue;
-            int v = inputs[k];
-            ct[v] = ct[v] < 0 ? contrib[k] : op_axpby(g, ct[v], contrib[k], 1.0, 1.0);
-        }
+        for (int k = 0; k < nd.nin; k++)
+            if (want[k] && contrib[k] >= 0) ct_add(g, &ct, inputs[k], contrib[k]);
     }
-    for (int i = 0; i < n_wrt; i++)
-        grads[i] = ct[wrt[i]] >= 0 ? ct[wrt[i]] : op_const(g, g->values[wrt[i]].shape, 0.0);
+    for (int i = 0; i < n_wrt; i++) {
+        int c = g->status == TD_OK ? ct_get(g, &ct, wrt[i]) : -1;
+        grads[i] = c >= 0 ? c : op_const(g, g->values[wrt[i]].shape, 0.0);
+    }
     free(inputs);
     free(contrib);
     free(want);
     free(dep);
-    free(ct);
+    for (int v = 0; v < n_values; v++) free(ct.terms[v]);
+    free(ct.sum);
+    free(ct.count);
+    free(ct.terms);
+    free(ct.cap);
     free(block_of);
     free(seg_of);
     free(recomp_node);
