@@ -41,12 +41,30 @@ static inline REAL FN(chunk_dot)(const REAL *x, const REAL *z, size_t lo, size_t
 {
     REAL lane[DOT_LANES] = {0};
     size_t i = lo;
+#if REAL_IS_F32
+    /* the sixteen lanes as two vectors, written out: the compiler keeps
+     * the array form in scalar registers (same products, same adds) */
+    vf8 l0 = vf8_zero(), l1 = vf8_zero();
+    if (z)
+        for (; i + DOT_LANES <= hi; i += DOT_LANES) {
+            l0 = vf8_add(l0, vf8_mul(vf8_load(x + i), vf8_load(z + i)));
+            l1 = vf8_add(l1, vf8_mul(vf8_load(x + i + 8), vf8_load(z + i + 8)));
+        }
+    else
+        for (; i + DOT_LANES <= hi; i += DOT_LANES) {
+            l0 = vf8_add(l0, vf8_load(x + i));
+            l1 = vf8_add(l1, vf8_load(x + i + 8));
+        }
+    vf8_store(lane, l0);
+    vf8_store(lane + 8, l1);
+#else
     if (z)
         for (; i + DOT_LANES <= hi; i += DOT_LANES)
             for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j] * z[i + j];
     else
         for (; i + DOT_LANES <= hi; i += DOT_LANES)
             for (int j = 0; j < DOT_LANES; j++) lane[j] += x[i + j];
+#endif
     for (int j = 0; i < hi; i++, j++) lane[j] += z ? x[i] * z[i] : x[i];
     for (int w = DOT_LANES / 2; w >= 1; w /= 2)
         for (int j = 0; j < w; j++) lane[j] += lane[j + w];
