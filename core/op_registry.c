@@ -168,6 +168,14 @@ const op_case op_cases_wide[] = {
     {"wide sum_axis C 32x32", OP_SUM_AXIS, 1, {S(4, 8, 32, 32)}, {R}, {AXIS_C}},
     {"wide sum_axis C 7x7", OP_SUM_AXIS, 1, {S(3, 8, 7, 7)}, {R}, {AXIS_C}},
     {"wide dot_axis C 28x28", OP_DOT_AXIS, 2, {S(4, 8, 28, 28), S(4, 8, 28, 28)}, {R, R}, {AXIS_C}},
+    {"wide sum_axis C 70 channels 5x5", OP_SUM_AXIS, 1, {S(2, 70, 5, 5)}, {R}, {AXIS_C}},
+    /* mixed-op sums, summed cotangents and the alphas' gradients */
+    {"wide weighted_sum plain 13x13", OP_WEIGHTED_SUM, 3, {S(3, 5, 13, 13), S(3, 5, 13, 13), S(3, 5, 13, 13)},
+     {R, R, R}, {0}},
+    {"wide dots 32x32", OP_DOTS, 4, {S(2, 8, 32, 32), S(2, 8, 32, 32), S(2, 8, 32, 32), S(2, 8, 32, 32)},
+     {R, R, R, R}, {5, 0, 5}, {0}, S(2, 4, 1, 1)},
+    {"wide dots 13x13", OP_DOTS, 3, {S(3, 5, 13, 13), S(3, 5, 13, 13), S(3, 5, 13, 13)}, {R, R, R}, {1, 6}, {0},
+     S(2, 4, 1, 1)},
 };
 #undef DW
 
