@@ -109,7 +109,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         for (int k = 0; k < nd->nin; k++)
             if (dep[in[k]] && op_input_differentiable(nd->op, k)) dep[nd->out] = 1;
     }
-    if (dep[loss]) ct.sum[loss] = op_const(g, g->values[loss].shape, 1.0);
+    if (dep[loss]) ct_add(g, &ct, loss, op_const(g, g->values[loss].shape, 1.0));
     /* Nodes inside a custom-VJP block are differentiated by its rule. */
     int *block_of = malloc(((size_t)n_nodes + 1) * sizeof *block_of);
     for (int i = 0; i < n_nodes; i++) block_of[i] = -1;
