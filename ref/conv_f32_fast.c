@@ -552,9 +552,9 @@ static inline __attribute__((always_inline)) void dw_rows(const float *const *ta
         for (int v = 0; v < V; v++) vf8_store(o + (size_t)r * Wo + 8 * v, acc[r * V + v]);
 }
 
-/* The full 8-wide vectors of a plane. Rows of 1, 2 or 4 vectors (widths
- * 8 to 39) go by blocks of 8 / V rows; other widths and the last rows
- * take the general path. */
+/* The full 8-wide vectors of a plane. Rows of V = 1, 2 or 4 vectors
+ * (widths 8-23 and 32-39) go by blocks of 8 / V rows; other widths (24-31
+ * among them) and the rows left over take the general path. */
 static void dw_plane_vectors(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
 {
     int V = Wo / 8, R = V == 4 ? 2 : V == 2 ? 4 : V == 1 ? 8 : 0, oh = 0;
