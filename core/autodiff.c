@@ -81,6 +81,47 @@ static int ct_get(graph *g, cotangents *c, int v)
 
 static int ct_any(const cotangents *c, int v) { return c->count[v] > 0 || c->sum[v] >= 0; }
 
+/* A ReLU's backward takes its mask from the ReLU's output (see the OP_RELU
+ * rule), which keeps the output alive until then. Where nothing else of
+ * the backward pass reads that output but the ReLU's input is read at or
+ * after this point anyway (a batch-norm output kept for its own backward,
+ * a cell state kept for pooling), the mask is taken from the input instead:
+ * x > 0 exactly when relu(x) > 0, so the bits are the same and the output
+ * dies in the forward pass. Nodes from first_new on are the backward pass. */
+static void masks_from_inputs(graph *g, int first_new)
+{
+    int nv = g->n_values, nn = g->n_nodes;
+    int *last_use = malloc((size_t)nv * sizeof *last_use);
+    unsigned char *other_bwd_use = calloc((size_t)nv, 1);
+    if (!last_use || !other_bwd_use) {
+        free(last_use);
+        free(other_bwd_use);
+        return; /* an optimisation only: the graph stays correct */
+    }
+    for (int v = 0; v < nv; v++) last_use[v] = -1;
+    for (int i = 0; i < nn; i++) {
+        const node *nd = &g->nodes[i];
+        const int *in = graph_node_inputs(g, nd);
+        for (int k = 0; k < nd->nin; k++) {
+            last_use[in[k]] = i;
+            if (i >= first_new && !(nd->op == OP_RELU_BWD && k == 0)) other_bwd_use[in[k]] = 1;
+        }
+    }
+    for (int i = first_new; i < nn; i++) {
+        node *nd = &g->nodes[i];
+        if (nd->op != OP_RELU_BWD) continue;
+        int *in = g->ints + nd->in_off;
+        int m = in[0], p = g->values[m].producer;
+        if (p < 0 || g->nodes[p].op != OP_RELU || other_bwd_use[m]) continue;
+        int x = graph_node_inputs(g, &g->nodes[p])[0];
+        if (g->values[x].role == ROLE_ACT && last_use[x] < i) continue;
+        in[0] = x;
+        if (last_use[x] < i) last_use[x] = i;
+    }
+    free(last_use);
+    free(other_bwd_use);
+}
+
 td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
 {
     TD_CHECK(graph_status(g));
@@ -182,6 +223,7 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         int c = g->status == TD_OK ? ct_get(g, &ct, wrt[i]) : -1;
         grads[i] = c >= 0 ? c : op_const(g, g->values[wrt[i]].shape, 0.0);
     }
+    if (g->status == TD_OK) masks_from_inputs(g, n_nodes);
     free(inputs);
     free(contrib);
     free(want);

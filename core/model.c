@@ -19,6 +19,7 @@ static td_status build_graph(const model *m, graph_kind kind, int batch, graph *
     layer_builder b;
     layer_init(&b, g, kind.train_bn, kind.update_running);
     b.recompute = m->recompute && (kind.grad_w || kind.grad_a);
+    b.grads_alpha_only = kind.grad_a && !kind.grad_w && !kind.hvp_w && !kind.hvp_a;
     td_status s = m->build(&b, m->net_config, batch, io);
     layer_free(&b);
     if (s == TD_OK) {

@@ -59,3 +59,58 @@ Test(planner, detects_a_planted_overlap)
     planner_free(&plan);
     graph_destroy(g);
 }
+
+/* A backward pass for the alphas alone keeps no value twice: it reads a
+ * ReLU's output only where it does not read the ReLU's input (masks come
+ * from whichever is kept anyway), and no batch norm's centred input
+ * (without affine parameters their backward reads their outputs). The same
+ * graph with weight gradients must read ReLU outputs beside their inputs
+ * (the convolutions' inputs, for the weight gradients), or the check could
+ * not fail. */
+static int read_after(const graph *g, int n_forward, int v)
+{
+    for (int i = n_forward; i < g->n_nodes; i++) {
+        const int *in = graph_node_inputs(g, &g->nodes[i]);
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (in[k] == v) return 1;
+    }
+    return 0;
+}
+
+static int forward_values_read_after(const graph *g, int n_forward, op_kind producer_op, int with_input)
+{
+    int reads = 0;
+    for (int p = 0; p < n_forward; p++) {
+        const node *nd = &g->nodes[p];
+        if (nd->op != producer_op || !read_after(g, n_forward, nd->out)) continue;
+        if (!with_input || read_after(g, n_forward, graph_node_inputs(g, nd)[0])) reads++;
+    }
+    return reads;
+}
+
+Test(planner, alpha_backward_keeps_no_value_twice)
+{
+    for (int weights = 0; weights < 2; weights++) {
+        graph *g = graph_create();
+        layer_builder b;
+        layer_init(&b, g, 1, 1);
+        b.grads_alpha_only = !weights;
+        supernet_config cfg = {8, 5, 3, 16, 10, 0};
+        net_io io;
+        cr_assert_eq(supernet_build(&b, &cfg, 4, &io), TD_OK);
+        graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+        int n_forward = g->n_nodes;
+        cr_assert_eq(graph_param_grads(g, io.loss, weights, 1), TD_OK, "%s", td_error_message());
+        int relu_pairs = forward_values_read_after(g, n_forward, OP_RELU, 1);
+        int centred = forward_values_read_after(g, n_forward, OP_AFFINE_AXIS, 0);
+        if (weights) {
+            cr_expect_gt(relu_pairs, 0, "weight gradients read ReLU inputs and outputs");
+        } else {
+            cr_expect_eq(relu_pairs, 0, "the alpha backward reads %d ReLUs' inputs and outputs", relu_pairs);
+            cr_expect_eq(centred, 0, "the alpha backward reads %d centred BN inputs", centred);
+        }
+        check_graph(g);
+        layer_free(&b);
+        graph_destroy(g);
+    }
+}

@@ -15,6 +15,7 @@ typedef struct layer_builder {
     int smooth;         /* smooth stand-in: softplus ReLU, average pooling */
     double smooth_beta; /* ReLU stand-in is softplus(beta x) / beta */
     int recompute;      /* mark recompute segments (memory for time) */
+    int grads_alpha_only; /* the graph's backward computes alpha gradients only */
     char prefix[256];
     int depth;
     int mark[32];
