@@ -53,6 +53,16 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
         return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     }
     graph_needed_nodes(g, ctx->needed);
+    ctx->pairs = 1;
+    ctx->next_needed = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *ctx->next_needed);
+    if (!ctx->next_needed) {
+        exec_destroy(ctx);
+        return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    }
+    for (int i = g->n_nodes - 1, next = -1; i >= 0; i--) {
+        ctx->next_needed[i] = next;
+        if (ctx->needed[i]) next = i;
+    }
     td_status s = planner_plan(g, ctx->needed, ARENA_ALIGN_ELEMS, &ctx->plan);
     if (s != TD_OK) {
         exec_destroy(ctx);
@@ -84,6 +94,7 @@ void exec_destroy(exec_ctx *ctx)
     if (ctx->arena) ctx->be->release(ctx->arena);
     planner_free(&ctx->plan);
     free(ctx->needed);
+    free(ctx->next_needed);
     free(ctx->in_ptr);
     free(ctx->in_shape);
     free(ctx);
@@ -110,38 +121,64 @@ void *exec_value_ptr(const exec_ctx *ctx, int v)
     return base ? base + off * es : NULL;
 }
 
+/* A node's kernel arguments, its inputs' pointers and shapes in ptr and
+ * shape (room for nd->nin). */
+static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape, kernel_args *a)
+{
+    const graph *g = ctx->g;
+    const node *nd = &g->nodes[i];
+    const int *in = graph_node_inputs(g, nd);
+    for (int k = 0; k < nd->nin; k++) {
+        ptr[k] = exec_value_ptr(ctx, in[k]);
+        shape[k] = g->values[in[k]].shape;
+        if (!ptr[k])
+            return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): input role %s is not bound", i,
+                           op_name(nd->op), role_name(g->values[in[k]].role));
+    }
+    a->g = g;
+    a->nd = nd;
+    a->nin = nd->nin;
+    a->in = ptr;
+    a->in_shape = shape;
+    a->out = nd->out >= 0 ? exec_value_ptr(ctx, nd->out) : NULL;
+    a->out_shape = nd->out >= 0 ? g->values[nd->out].shape : shape_make(0, 0, 0, 0);
+    a->dt = ctx->dt;
+    if (nd->out >= 0 && !a->out)
+        return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): output role %s is not bound", i, op_name(nd->op),
+                       role_name(g->values[nd->out].role));
+    return TD_OK;
+}
+
 td_status exec_run_node(exec_ctx *ctx, int i)
 {
     if (!ctx->needed[i]) return TD_OK;
-    const graph *g = ctx->g;
-    const node *nd = &g->nodes[i];
+    const node *nd = &ctx->g->nodes[i];
     if (nd->nin > ctx->in_cap) {
         ctx->in_cap = nd->nin * 2;
         ctx->in_ptr = realloc(ctx->in_ptr, (size_t)ctx->in_cap * sizeof *ctx->in_ptr);
         ctx->in_shape = realloc(ctx->in_shape, (size_t)ctx->in_cap * sizeof *ctx->in_shape);
         if (!ctx->in_ptr || !ctx->in_shape) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     }
-    const int *in = graph_node_inputs(g, nd);
-    for (int k = 0; k < nd->nin; k++) {
-        ctx->in_ptr[k] = exec_value_ptr(ctx, in[k]);
-        ctx->in_shape[k] = g->values[in[k]].shape;
-        if (!ctx->in_ptr[k])
-            return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): input role %s is not bound", i,
-                           op_name(nd->op), role_name(g->values[in[k]].role));
-    }
     kernel_args a;
-    a.g = g;
-    a.nd = nd;
-    a.nin = nd->nin;
-    a.in = ctx->in_ptr;
-    a.in_shape = ctx->in_shape;
-    a.out = nd->out >= 0 ? exec_value_ptr(ctx, nd->out) : NULL;
-    a.out_shape = nd->out >= 0 ? g->values[nd->out].shape : shape_make(0, 0, 0, 0);
-    a.dt = ctx->dt;
-    if (nd->out >= 0 && !a.out)
-        return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): output role %s is not bound", i, op_name(nd->op),
-                       role_name(g->values[nd->out].role));
+    TD_CHECK(node_args(ctx, i, ctx->in_ptr, ctx->in_shape, &a));
     return ctx->be->run_node(&a);
+}
+
+/* Runs node i together with the next needed node when the backend has a
+ * kernel for the pair: returns that node's index (its status in *st),
+ * else -1 (nothing ran). */
+#define PAIR_MAX_INPUTS 8
+static int run_as_pair(exec_ctx *ctx, int i, td_status *st)
+{
+    int j = ctx->next_needed[i];
+    if (!ctx->pairs || !ctx->be->run_pair || j < 0 || !ctx->needed[i]) return -1;
+    const node *a = &ctx->g->nodes[i], *b = &ctx->g->nodes[j];
+    if (a->nin > PAIR_MAX_INPUTS || b->nin > PAIR_MAX_INPUTS || a->out < 0 || b->out < 0) return -1;
+    void *pa[PAIR_MAX_INPUTS], *pb[PAIR_MAX_INPUTS];
+    shape4 sa[PAIR_MAX_INPUTS], sb[PAIR_MAX_INPUTS];
+    kernel_args ka, kb;
+    if (node_args(ctx, i, pa, sa, &ka) != TD_OK || node_args(ctx, j, pb, sb, &kb) != TD_OK) return -1;
+    return ctx->be->run_pair(&ka, &kb, st) ? j : -1;
 }
 
 static int profiling;
@@ -189,28 +226,41 @@ conv_class exec_conv_class(const graph *g, const node *nd)
     return CONV_DENSE;
 }
 
+static void profile_add(const exec_ctx *ctx, int i, double dt)
+{
+    const node *nd = &ctx->g->nodes[i];
+    op_kind op = nd->op;
+    double gf = exec_node_gflop(ctx->g, nd);
+    profile.seconds[op] += dt;
+    profile.gflop[op] += gf;
+    profile.calls[op]++;
+    if (op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_FILTER) {
+        conv_class c = exec_conv_class(ctx->g, nd);
+        profile.conv_seconds[op - OP_CONV2D][c] += dt;
+        profile.conv_gflop[op - OP_CONV2D][c] += gf;
+    }
+}
+
 td_status exec_run(exec_ctx *ctx)
 {
-    if (!profiling) {
-        for (int i = 0; i < ctx->g->n_nodes; i++) TD_CHECK(exec_run_node(ctx, i));
-        return TD_OK;
-    }
     for (int i = 0; i < ctx->g->n_nodes; i++) {
         if (!ctx->needed[i]) continue;
-        double t0 = now_seconds();
-        TD_CHECK(exec_run_node(ctx, i));
-        TD_CHECK(ctx->be->sync());
-        const node *nd = &ctx->g->nodes[i];
-        op_kind op = nd->op;
-        double dt = now_seconds() - t0, gf = exec_node_gflop(ctx->g, nd);
-        profile.seconds[op] += dt;
-        profile.gflop[op] += gf;
-        profile.calls[op]++;
-        if (op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_FILTER) {
-            conv_class c = exec_conv_class(ctx->g, nd);
-            profile.conv_seconds[op - OP_CONV2D][c] += dt;
-            profile.conv_gflop[op - OP_CONV2D][c] += gf;
+        double t0 = profiling ? now_seconds() : 0;
+        td_status st = TD_OK;
+        int j = run_as_pair(ctx, i, &st);
+        if (j >= 0) {
+            TD_CHECK(st);
+        } else {
+            TD_CHECK(exec_run_node(ctx, i));
         }
+        if (profiling) {
+            TD_CHECK(ctx->be->sync());
+            /* a pair's time is charged to its first node; the second
+             * counts a call */
+            profile_add(ctx, i, now_seconds() - t0);
+            if (j >= 0) profile_add(ctx, j, 0.0);
+        }
+        if (j >= 0) i = j;
     }
     return TD_OK;
 }

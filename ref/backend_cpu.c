@@ -95,6 +95,7 @@ static const backend cpu_backend = {
     .download = cpu_copy,
     .zero = cpu_zero,
     .run_node = cpu_run_node,
+    .run_pair = ref_run_pair,
     .sync = cpu_sync,
     .flat_copy = ref_flat_copy,
     .flat_axpy = ref_flat_axpy,

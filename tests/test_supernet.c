@@ -158,51 +158,88 @@ Test(supernet, export_uses_pytorch_state_dict_names_and_round_trips)
     unlink(path);
 }
 
+/* One training step's forward and backward on a small supernet (C=4, 4
+ * cells, 16x16, batch 8) with fixed inputs; copies every role's buffer
+ * into out[] (bytes[] long). */
+static void run_small_supernet(int recompute, int pairs, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
+{
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    b.recompute = recompute;
+    supernet_config cfg = {4, 4, 3, 16, 10, 0};
+    net_io io;
+    cr_assert_eq(supernet_build(&b, &cfg, 8, &io), TD_OK);
+    graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+    if (recompute) cr_expect_gt(g->n_segments, 0);
+    role_buffers rbuf;
+    cr_assert_eq(role_buffers_alloc(&rbuf, g, be, DT_F32), TD_OK);
+    params_init(g, 3, DT_F32, rbuf.ptr[ROLE_WEIGHT], rbuf.ptr[ROLE_ALPHA], rbuf.ptr[ROLE_BNSTAT]);
+    philox_stream s;
+    philox_stream_init(&s, 1, PURPOSE_TEST, 9);
+    for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) ((float *)rbuf.ptr[ROLE_INPUT])[i] = 2 * philox_next_uniform_f32(&s) - 1;
+    for (int i = 0; i < 8; i++) ((int32_t *)rbuf.ptr[ROLE_LABEL])[i] = i;
+    exec_ctx *ctx;
+    cr_assert_eq(exec_create(g, be, DT_F32, &ctx), TD_OK);
+    ctx->pairs = pairs;
+    role_buffers_bind(&rbuf, ctx);
+    cr_assert_eq(exec_run(ctx), TD_OK);
+    fprintf(stderr, "activation arena: %zu elements (%s)\n", ctx->plan.arena_elems,
+            recompute ? "with recomputation" : "keeping everything");
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
+        out[r] = malloc(bytes[r] + 1);
+        memcpy(out[r], rbuf.ptr[r], bytes[r]);
+    }
+    exec_destroy(ctx);
+    role_buffers_free(&rbuf);
+    layer_free(&b);
+    graph_destroy(g);
+}
+
+static void expect_same_roles(void *a[ROLE_COUNT], void *b[ROLE_COUNT], const size_t bytes[ROLE_COUNT], const char *what)
+{
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        cr_expect(memcmp(a[r], b[r], bytes[r]) == 0, "role %s differs %s", role_name((value_role)r), what);
+        free(a[r]);
+        free(b[r]);
+    }
+}
+
 /* Recomputing the cell nodes in the backward pass changes memory, not
  * results: gradients and statistics are bit-identical. */
 Test(supernet, recompute_gives_identical_bits)
 {
     void *out[2][ROLE_COUNT];
     size_t bytes[ROLE_COUNT];
-    for (int rc = 0; rc < 2; rc++) {
-        graph *g = graph_create();
-        layer_builder b;
-        layer_init(&b, g, 1, 1);
-        b.recompute = rc;
-        supernet_config cfg = {4, 4, 3, 16, 10, 0};
-        net_io io;
-        cr_assert_eq(supernet_build(&b, &cfg, 8, &io), TD_OK);
-        graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
-        cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
-        if (rc) cr_expect_gt(g->n_segments, 0);
-        role_buffers rbuf;
-        cr_assert_eq(role_buffers_alloc(&rbuf, g, backend_cpu(), DT_F32), TD_OK);
-        params_init(g, 3, DT_F32, rbuf.ptr[ROLE_WEIGHT], rbuf.ptr[ROLE_ALPHA], rbuf.ptr[ROLE_BNSTAT]);
-        philox_stream s;
-        philox_stream_init(&s, 1, PURPOSE_TEST, 9);
-        for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) ((float *)rbuf.ptr[ROLE_INPUT])[i] = 2 * philox_next_uniform_f32(&s) - 1;
-        for (int i = 0; i < 8; i++) ((int32_t *)rbuf.ptr[ROLE_LABEL])[i] = i;
-        exec_ctx *ctx;
-        cr_assert_eq(exec_create(g, backend_cpu(), DT_F32, &ctx), TD_OK);
-        role_buffers_bind(&rbuf, ctx);
-        cr_assert_eq(exec_run(ctx), TD_OK);
-        if (rc) fprintf(stderr, "activation arena: %zu elements with recomputation\n", ctx->plan.arena_elems);
-        else fprintf(stderr, "activation arena: %zu elements keeping everything\n", ctx->plan.arena_elems);
-        for (int r = 1; r < ROLE_COUNT; r++) {
-            bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
-            out[rc][r] = malloc(bytes[r] + 1);
-            memcpy(out[rc][r], rbuf.ptr[r], bytes[r]);
-        }
-        exec_destroy(ctx);
-        role_buffers_free(&rbuf);
-        layer_free(&b);
-        graph_destroy(g);
-    }
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        cr_expect(memcmp(out[0][r], out[1][r], bytes[r]) == 0, "role %s differs with recomputation", role_name((value_role)r));
-        free(out[0][r]);
-        free(out[1][r]);
-    }
+    for (int rc = 0; rc < 2; rc++) run_small_supernet(rc, 1, backend_cpu(), out[rc], bytes);
+    expect_same_roles(out[0], out[1], bytes, "with recomputation");
+}
+
+/* The batch norms' paired kernels (sum and dot of a cotangent; centring
+ * and variance) give the bits of their two nodes run in turn; the counting
+ * backend shows that pairs were run. */
+static int pairs_run;
+static int counting_run_pair(const kernel_args *a, const kernel_args *b, td_status *result)
+{
+    int ran = backend_cpu()->run_pair(a, b, result);
+    pairs_run += ran;
+    return ran;
+}
+
+Test(supernet, paired_kernels_give_identical_bits)
+{
+    backend counting = *backend_cpu();
+    counting.run_pair = counting_run_pair;
+    void *out[2][ROLE_COUNT];
+    size_t bytes[ROLE_COUNT];
+    run_small_supernet(1, 0, &counting, out[0], bytes);
+    cr_expect_eq(pairs_run, 0, "pairs ran with pairs off");
+    run_small_supernet(1, 1, &counting, out[1], bytes);
+    fprintf(stderr, "paired kernels run: %d\n", pairs_run);
+    cr_expect_gt(pairs_run, 100);
+    expect_same_roles(out[0], out[1], bytes, "with paired kernels");
 }
 
 /* The other spaces' networks, on the smooth stand-in (NB201 has no max

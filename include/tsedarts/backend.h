@@ -26,6 +26,11 @@ typedef struct backend {
     td_status (*download)(void *dst, const void *src, size_t bytes);
     td_status (*zero)(void *dst, size_t bytes);
     td_status (*run_node)(const kernel_args *a);
+    /* Optional (NULL where absent): runs two consecutive nodes as one
+     * kernel when it has one for the pair (returns 1 and sets *result),
+     * else returns 0 and runs nothing. Results are bit-identical to
+     * run_node on each in turn. */
+    int (*run_pair)(const kernel_args *first, const kernel_args *second, td_status *result);
     td_status (*sync)(void);
     /* Flat-buffer operations on n elements of dt, for optimisers and
      * snapshots. Sums run in a fixed order (reproducible). */

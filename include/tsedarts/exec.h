@@ -33,6 +33,11 @@ typedef struct exec_ctx {
     void **in_ptr;
     shape4 *in_shape;
     int in_cap;
+    /* exec_run lets the backend run a node and the next needed one as one
+     * kernel (backend.h run_pair) unless this is 0; the bits are the same
+     * either way (tests compare). */
+    int pairs;
+    int *next_needed; /* per node: the next needed node, or -1 */
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */
