@@ -13,7 +13,7 @@ static td_status setup(const graph *g, compare_side s, double *const host[ROLE_C
     TD_CHECK(role_buffers_alloc(rb, g, s.be, s.dt));
     for (int r = 1; r < ROLE_COUNT; r++)
         if (host[r] && g->role_size[r]) TD_CHECK(role_buffers_upload_f64(rb, (value_role)r, host[r], g->role_size[r]));
-    TD_CHECK(exec_create(g, s.be, s.dt, ctx));
+    TD_CHECK(exec_create_plain(g, s.be, s.dt, ctx)); /* every node is compared */
     role_buffers_bind(rb, *ctx);
     return TD_OK;
 }

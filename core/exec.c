@@ -26,20 +26,81 @@ void workspace_free(workspace *ws)
     ws->bytes = 0;
 }
 
-static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out);
+static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, workspace *ws, int fused,
+                                  exec_ctx **out);
 
 td_status exec_create(const graph *g, const backend *be, dtype dt, exec_ctx **out)
 {
-    return exec_create_impl(g, be, dt, NULL, out);
+    return exec_create_impl(g, be, dt, NULL, 1, out);
+}
+
+td_status exec_create_plain(const graph *g, const backend *be, dtype dt, exec_ctx **out)
+{
+    return exec_create_impl(g, be, dt, NULL, 0, out);
 }
 
 td_status exec_create_shared(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out)
 {
     if (ws->be != be || ws->dt != dt) return TD_FAIL(TD_ERR_ARG, "exec: workspace belongs to another backend or type");
-    return exec_create_impl(g, be, dt, ws, out);
+    return exec_create_impl(g, be, dt, ws, 1, out);
 }
 
-static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out)
+enum { CENTRED_NONE, CENTRED_HEAD, CENTRED_HEAD_WITH_DOT, CENTRED_TAIL };
+
+static int is_channel_op(const graph *g, int i, op_kind op)
+{
+    return i >= 0 && g->nodes[i].op == op && g->nodes[i].p.axis == AXIS_C;
+}
+
+/* The centred groups (exec.h): an affine_axis over channels whose output
+ * xc is read only by the next needed node, dot_axis(xc, xc), if at all,
+ * and by one later scale_axis(xc, r). xc gets no memory; the affine's
+ * inputs live until the tail, which reads them. */
+static td_status find_centred_groups(exec_ctx *ctx, int *live_until, unsigned char *unplaced)
+{
+    const graph *g = ctx->g;
+    int nn = g->n_nodes, nv = g->n_values;
+    int *consumers = calloc((size_t)nv, sizeof *consumers), *last = malloc((size_t)nv * sizeof *last);
+    if (!consumers || !last) {
+        free(consumers);
+        free(last);
+        return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    }
+    for (int v = 0; v < nv; v++) last[v] = -1;
+    for (int i = 0; i < nn; i++) {
+        if (!ctx->needed[i]) continue;
+        const int *in = graph_node_inputs(g, &g->nodes[i]);
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (last[in[k]] != i) {
+                consumers[in[k]]++;
+                last[in[k]] = i;
+            }
+    }
+    for (int i = 0; i < nn; i++) {
+        const node *nd = &g->nodes[i];
+        if (!ctx->needed[i] || !is_channel_op(g, i, OP_AFFINE_AXIS) || g->values[nd->out].role != ROLE_ACT) continue;
+        int xc = nd->out, j = ctx->next_needed[i], k = last[xc];
+        int has_dot = is_channel_op(g, j, OP_DOT_AXIS) && graph_node_inputs(g, &g->nodes[j])[0] == xc &&
+                      graph_node_inputs(g, &g->nodes[j])[1] == xc;
+        if (consumers[xc] != 1 + has_dot || k == j || !is_channel_op(g, k, OP_SCALE_AXIS)) continue;
+        const int *kin = graph_node_inputs(g, &g->nodes[k]);
+        if (kin[0] != xc || kin[1] == xc) continue;
+        ctx->centred_partner[i] = k;
+        ctx->centred_partner[k] = i;
+        ctx->centred_role[i] = has_dot ? CENTRED_HEAD_WITH_DOT : CENTRED_HEAD;
+        ctx->centred_role[k] = CENTRED_TAIL;
+        unplaced[xc] = 1;
+        const int *in = graph_node_inputs(g, nd);
+        for (int q = 0; q < nd->nin; q++)
+            if (live_until[in[q]] < k) live_until[in[q]] = k;
+    }
+    free(consumers);
+    free(last);
+    return TD_OK;
+}
+
+static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, workspace *ws, int fused,
+                                  exec_ctx **out)
 {
     TD_CHECK(graph_status(g));
     exec_ctx *ctx = calloc(1, sizeof *ctx);
@@ -47,23 +108,31 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
     ctx->g = g;
     ctx->be = be;
     ctx->dt = dt;
-    ctx->needed = malloc((size_t)(g->n_nodes ? g->n_nodes : 1));
-    if (!ctx->needed) {
-        free(ctx);
-        return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1), nv = (size_t)(g->n_values ? g->n_values : 1);
+    ctx->needed = malloc(nn);
+    ctx->next_needed = malloc(nn * sizeof *ctx->next_needed);
+    ctx->centred_partner = malloc(nn * sizeof *ctx->centred_partner);
+    ctx->centred_role = calloc(nn, 1);
+    int *live_until = malloc(nv * sizeof *live_until);
+    unsigned char *unplaced = calloc(nv, 1);
+    td_status s = TD_OK;
+    if (!ctx->needed || !ctx->next_needed || !ctx->centred_partner || !ctx->centred_role || !live_until || !unplaced)
+        s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    if (s == TD_OK) {
+        graph_needed_nodes(g, ctx->needed);
+        for (int i = g->n_nodes - 1, next = -1; i >= 0; i--) {
+            ctx->next_needed[i] = next;
+            ctx->centred_partner[i] = -1;
+            if (ctx->needed[i]) next = i;
+        }
+        for (int v = 0; v < g->n_values; v++) live_until[v] = -1;
+        ctx->fused = fused && be->run_fused;
+        if (ctx->fused && be->fuses && be->fuses(FUSED_CENTRED_VARIANCE, dt) && be->fuses(FUSED_CENTRED_SCALE, dt))
+            s = find_centred_groups(ctx, live_until, unplaced);
     }
-    graph_needed_nodes(g, ctx->needed);
-    ctx->pairs = 1;
-    ctx->next_needed = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof *ctx->next_needed);
-    if (!ctx->next_needed) {
-        exec_destroy(ctx);
-        return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
-    }
-    for (int i = g->n_nodes - 1, next = -1; i >= 0; i--) {
-        ctx->next_needed[i] = next;
-        if (ctx->needed[i]) next = i;
-    }
-    td_status s = planner_plan(g, ctx->needed, ARENA_ALIGN_ELEMS, &ctx->plan);
+    if (s == TD_OK) s = planner_plan_hinted(g, ctx->needed, ARENA_ALIGN_ELEMS, live_until, unplaced, &ctx->plan);
+    free(live_until);
+    free(unplaced);
     if (s != TD_OK) {
         exec_destroy(ctx);
         return s;
@@ -95,6 +164,8 @@ void exec_destroy(exec_ctx *ctx)
     planner_free(&ctx->plan);
     free(ctx->needed);
     free(ctx->next_needed);
+    free(ctx->centred_partner);
+    free(ctx->centred_role);
     free(ctx->in_ptr);
     free(ctx->in_shape);
     free(ctx);
@@ -152,6 +223,9 @@ static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape
 td_status exec_run_node(exec_ctx *ctx, int i)
 {
     if (!ctx->needed[i]) return TD_OK;
+    if (ctx->centred_partner[i] >= 0)
+        return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s) runs fused: run the graph, or plan it plain", i,
+                       op_name(ctx->g->nodes[i].op));
     const node *nd = &ctx->g->nodes[i];
     if (nd->nin > ctx->in_cap) {
         ctx->in_cap = nd->nin * 2;
@@ -164,21 +238,42 @@ td_status exec_run_node(exec_ctx *ctx, int i)
     return ctx->be->run_node(&a);
 }
 
-/* Runs node i together with the next needed node when the backend has a
- * kernel for the pair: returns that node's index (its status in *st),
- * else -1 (nothing ran). */
-#define PAIR_MAX_INPUTS 8
-static int run_as_pair(exec_ctx *ctx, int i, td_status *st)
+/* Runs a fused kernel for nodes i and j (kind, backend.h): 1 when the
+ * backend ran it (its status in *st), else 0 (nothing ran). */
+#define FUSED_MAX_INPUTS 8
+static int run_fused(exec_ctx *ctx, fused_kind kind, int i, int j, td_status *st)
 {
-    int j = ctx->next_needed[i];
-    if (!ctx->pairs || !ctx->be->run_pair || j < 0 || !ctx->needed[i]) return -1;
     const node *a = &ctx->g->nodes[i], *b = &ctx->g->nodes[j];
-    if (a->nin > PAIR_MAX_INPUTS || b->nin > PAIR_MAX_INPUTS || a->out < 0 || b->out < 0) return -1;
-    void *pa[PAIR_MAX_INPUTS], *pb[PAIR_MAX_INPUTS];
-    shape4 sa[PAIR_MAX_INPUTS], sb[PAIR_MAX_INPUTS];
+    if (a->nin > FUSED_MAX_INPUTS || b->nin > FUSED_MAX_INPUTS || a->out < 0 || b->out < 0) return 0;
+    void *pa[FUSED_MAX_INPUTS], *pb[FUSED_MAX_INPUTS];
+    shape4 sa[FUSED_MAX_INPUTS], sb[FUSED_MAX_INPUTS];
     kernel_args ka, kb;
-    if (node_args(ctx, i, pa, sa, &ka) != TD_OK || node_args(ctx, j, pb, sb, &kb) != TD_OK) return -1;
-    return ctx->be->run_pair(&ka, &kb, st) ? j : -1;
+    if ((*st = node_args(ctx, i, pa, sa, &ka)) != TD_OK || (*st = node_args(ctx, j, pb, sb, &kb)) != TD_OK) return 1;
+    return ctx->be->run_fused(kind, &ka, &kb, st);
+}
+
+/* Runs node i, alone or fused with a partner; returns the last node it
+ * covered (i, or the next needed node when they ran as one) or -1 on
+ * failure (*st). */
+static int run_step(exec_ctx *ctx, int i, td_status *st)
+{
+    int j = ctx->next_needed[i], partner = ctx->centred_partner[i];
+    if (partner >= 0) {
+        /* planned without xc: the fused kernels must run */
+        int tail = ctx->centred_role[i] == CENTRED_TAIL;
+        int head = tail ? partner : i;
+        if (ctx->centred_role[i] == CENTRED_HEAD) return i; /* only the tail reads xc: it recomputes it */
+        fused_kind kind = tail ? FUSED_CENTRED_SCALE : FUSED_CENTRED_VARIANCE;
+        if (!run_fused(ctx, kind, head, tail ? i : j, st)) {
+            *st = TD_FAIL(TD_ERR_STATE, "exec: the backend did not run a centred group at node %d", i);
+            return -1;
+        }
+        return *st == TD_OK ? (tail ? i : j) : -1;
+    }
+    if (ctx->fused && j >= 0 && ctx->centred_partner[j] < 0 && run_fused(ctx, FUSED_PAIR, i, j, st))
+        return *st == TD_OK ? j : -1;
+    *st = exec_run_node(ctx, i);
+    return *st == TD_OK ? i : -1;
 }
 
 static int profiling;
@@ -247,20 +342,16 @@ td_status exec_run(exec_ctx *ctx)
         if (!ctx->needed[i]) continue;
         double t0 = profiling ? now_seconds() : 0;
         td_status st = TD_OK;
-        int j = run_as_pair(ctx, i, &st);
-        if (j >= 0) {
-            TD_CHECK(st);
-        } else {
-            TD_CHECK(exec_run_node(ctx, i));
-        }
+        int last = run_step(ctx, i, &st);
+        if (last < 0) return st;
         if (profiling) {
             TD_CHECK(ctx->be->sync());
-            /* a pair's time is charged to its first node; the second
+            /* nodes run as one are charged to the first; the second
              * counts a call */
             profile_add(ctx, i, now_seconds() - t0);
-            if (j >= 0) profile_add(ctx, j, 0.0);
+            if (last != i) profile_add(ctx, last, 0.0);
         }
-        if (j >= 0) i = j;
+        i = last;
     }
     return TD_OK;
 }

@@ -63,6 +63,12 @@ static void live_free(live_set *s, int value)
 td_status planner_plan(const graph *g, const unsigned char *needed,
                        size_t align, memory_plan *plan)
 {
+    return planner_plan_hinted(g, needed, align, NULL, NULL, plan);
+}
+
+td_status planner_plan_hinted(const graph *g, const unsigned char *needed, size_t align, const int *live_until,
+                              const unsigned char *unplaced, memory_plan *plan)
+{
     memset(plan, 0, sizeof *plan);
     int nv = g->n_values;
     plan->offset = calloc((size_t)nv, sizeof *plan->offset);
@@ -81,6 +87,10 @@ td_status planner_plan(const graph *g, const unsigned char *needed,
         const int *in = graph_node_inputs(g, nd);
         for (int k = 0; k < nd->nin; k++) plan->last[in[k]] = i;
     }
+    for (int v = 0; v < nv; v++) {
+        if (unplaced && unplaced[v]) plan->first[v] = plan->last[v] = -1;
+        if (live_until && plan->first[v] >= 0 && live_until[v] > plan->last[v]) plan->last[v] = live_until[v];
+    }
     /* Values freed after each node: bucket by last use. */
     int *free_head = malloc((size_t)g->n_nodes * sizeof *free_head);
     int *free_next = malloc((size_t)nv * sizeof *free_next);
@@ -96,7 +106,7 @@ td_status planner_plan(const graph *g, const unsigned char *needed,
     for (int i = 0; i < g->n_nodes; i++) {
         if (!needed[i]) continue;
         int out = g->nodes[i].out;
-        if (out >= 0 && g->values[out].role == ROLE_ACT)
+        if (out >= 0 && g->values[out].role == ROLE_ACT && plan->first[out] >= 0)
             plan->offset[out] = live_alloc(&live, round_up(shape_numel(g->values[out].shape), plan->align), out, &top);
         /* Inputs are released only after the output is placed, so a kernel
          * never writes over what it reads. */

@@ -161,7 +161,7 @@ Test(supernet, export_uses_pytorch_state_dict_names_and_round_trips)
 /* One training step's forward and backward on a small supernet (C=4, 4
  * cells, 16x16, batch 8) with fixed inputs; copies every role's buffer
  * into out[] (bytes[] long). */
-static void run_small_supernet(int recompute, int pairs, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
+static void run_small_supernet(int recompute, int fused, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
 {
     graph *g = graph_create();
     layer_builder b;
@@ -181,8 +181,7 @@ static void run_small_supernet(int recompute, int pairs, const backend *be, void
     for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) ((float *)rbuf.ptr[ROLE_INPUT])[i] = 2 * philox_next_uniform_f32(&s) - 1;
     for (int i = 0; i < 8; i++) ((int32_t *)rbuf.ptr[ROLE_LABEL])[i] = i;
     exec_ctx *ctx;
-    cr_assert_eq(exec_create(g, be, DT_F32, &ctx), TD_OK);
-    ctx->pairs = pairs;
+    cr_assert_eq((fused ? exec_create : exec_create_plain)(g, be, DT_F32, &ctx), TD_OK);
     role_buffers_bind(&rbuf, ctx);
     cr_assert_eq(exec_run(ctx), TD_OK);
     fprintf(stderr, "activation arena: %zu elements (%s)\n", ctx->plan.arena_elems,
@@ -217,29 +216,30 @@ Test(supernet, recompute_gives_identical_bits)
     expect_same_roles(out[0], out[1], bytes, "with recomputation");
 }
 
-/* The batch norms' paired kernels (sum and dot of a cotangent; centring
- * and variance) give the bits of their two nodes run in turn; the counting
- * backend shows that pairs were run. */
-static int pairs_run;
-static int counting_run_pair(const kernel_args *a, const kernel_args *b, td_status *result)
+/* The batch norms' fused kernels (sum and dot of a cotangent; centring
+ * and variance; the output from the uncentred input) give the bits of
+ * their nodes run in turn; the counting backend shows that each kind ran. */
+static int fused_runs[4];
+static int counting_run_fused(fused_kind kind, const kernel_args *a, const kernel_args *b, td_status *result)
 {
-    int ran = backend_cpu()->run_pair(a, b, result);
-    pairs_run += ran;
+    int ran = backend_cpu()->run_fused(kind, a, b, result);
+    fused_runs[kind] += ran;
     return ran;
 }
 
-Test(supernet, paired_kernels_give_identical_bits)
+Test(supernet, fused_kernels_give_identical_bits)
 {
     backend counting = *backend_cpu();
-    counting.run_pair = counting_run_pair;
+    counting.run_fused = counting_run_fused;
     void *out[2][ROLE_COUNT];
     size_t bytes[ROLE_COUNT];
     run_small_supernet(1, 0, &counting, out[0], bytes);
-    cr_expect_eq(pairs_run, 0, "pairs ran with pairs off");
+    for (int k = FUSED_PAIR; k <= FUSED_CENTRED_SCALE; k++) cr_expect_eq(fused_runs[k], 0, "kind %d ran in a plain context", k);
     run_small_supernet(1, 1, &counting, out[1], bytes);
-    fprintf(stderr, "paired kernels run: %d\n", pairs_run);
-    cr_expect_gt(pairs_run, 100);
-    expect_same_roles(out[0], out[1], bytes, "with paired kernels");
+    fprintf(stderr, "fused kernels run: %d pairs, %d centred variances, %d centred scales\n", fused_runs[FUSED_PAIR],
+            fused_runs[FUSED_CENTRED_VARIANCE], fused_runs[FUSED_CENTRED_SCALE]);
+    for (int k = FUSED_PAIR; k <= FUSED_CENTRED_SCALE; k++) cr_expect_gt(fused_runs[k], 50, "kind %d", k);
+    expect_same_roles(out[0], out[1], bytes, "with fused kernels");
 }
 
 /* The other spaces' networks, on the smooth stand-in (NB201 has no max

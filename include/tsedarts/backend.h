@@ -17,6 +17,14 @@ typedef struct kernel_args {
     dtype dt;              /* element type of float tensors */
 } kernel_args;
 
+/* Kernels that stand for two nodes of a graph:
+ *  FUSED_PAIR: two consecutive nodes the backend recognises, run as one;
+ *  FUSED_CENTRED_VARIANCE: first = affine_axis(x, sc, b) -> xc, second =
+ *    dot_axis(xc, xc): writes only the second's output, xc is never stored;
+ *  FUSED_CENTRED_SCALE: first = that affine_axis, second = scale_axis(xc,
+ *    r): writes the second's output from x, sc and b, (x sc + b) r. */
+typedef enum fused_kind { FUSED_PAIR = 1, FUSED_CENTRED_VARIANCE, FUSED_CENTRED_SCALE } fused_kind;
+
 typedef struct backend {
     const char *name;
     int device_memory; /* 1 when pointers are not host-addressable */
@@ -26,11 +34,14 @@ typedef struct backend {
     td_status (*download)(void *dst, const void *src, size_t bytes);
     td_status (*zero)(void *dst, size_t bytes);
     td_status (*run_node)(const kernel_args *a);
-    /* Optional (NULL where absent): runs two consecutive nodes as one
-     * kernel when it has one for the pair (returns 1 and sets *result),
-     * else returns 0 and runs nothing. Results are bit-identical to
-     * run_node on each in turn. */
-    int (*run_pair)(const kernel_args *first, const kernel_args *second, td_status *result);
+    /* Optional (NULL where absent): runs two nodes as one kernel (see
+     * fused_kind) when it has one (returns 1 and sets *result), else
+     * returns 0 and runs nothing. Results are bit-identical to run_node on
+     * the nodes of the unfused graph. */
+    int (*run_fused)(fused_kind kind, const kernel_args *first, const kernel_args *second, td_status *result);
+    /* Optional: whether run_fused always runs kind for dt (the executor
+     * plans memory for the centred kinds before any kernel runs). */
+    int (*fuses)(fused_kind kind, dtype dt);
     td_status (*sync)(void);
     /* Flat-buffer operations on n elements of dt, for optimisers and
      * snapshots. Sums run in a fixed order (reproducible). */

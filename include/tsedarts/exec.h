@@ -33,17 +33,25 @@ typedef struct exec_ctx {
     void **in_ptr;
     shape4 *in_shape;
     int in_cap;
-    /* exec_run lets the backend run a node and the next needed one as one
-     * kernel (backend.h run_pair) unless this is 0; the bits are the same
-     * either way (tests compare). */
-    int pairs;
-    int *next_needed; /* per node: the next needed node, or -1 */
+    /* Fused kernels (backend.h fused_kind; the bits are the same without
+     * them): fused is 0 for a plain context. A batch norm's centred input
+     * xc = affine_axis(x) that only its variance and its output read is
+     * not stored: the head (the affine node) runs with the variance, the
+     * tail (the scale node) recomputes xc from x. */
+    int fused;
+    int *next_needed;      /* per node: the next needed node, or -1 */
+    int *centred_partner;  /* per node: head -> tail, tail -> head, else -1 */
+    unsigned char *centred_role; /* per node: none, head (with or without the dot), tail */
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */
 td_status exec_create(const graph *g, const backend *be, dtype dt,
                       exec_ctx **out);
-/* Same, with activations in a shared workspace (grown if needed). */
+/* Same, storing every value and running each node by its own kernel (for
+ * node-by-node comparison with exec_run_node). */
+td_status exec_create_plain(const graph *g, const backend *be, dtype dt, exec_ctx **out);
+/* Same as exec_create, with activations in a shared workspace (grown if
+ * needed). */
 td_status exec_create_shared(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out);
 void exec_destroy(exec_ctx *ctx);
 
@@ -84,7 +92,8 @@ double exec_node_gflop(const graph *g, const node *nd);
 
 /* Runs every needed node in order. */
 td_status exec_run(exec_ctx *ctx);
-/* Runs one node (skipped if not needed); for node-by-node comparison. */
+/* Runs one node (skipped if not needed); for node-by-node comparison in a
+ * plain context (a fused one refuses the nodes of its centred groups). */
 td_status exec_run_node(exec_ctx *ctx, int i);
 
 #endif

@@ -17,6 +17,12 @@ typedef struct memory_plan {
  * align elements. */
 td_status planner_plan(const graph *g, const unsigned char *needed,
                        size_t align, memory_plan *plan);
+/* The same, with what the executor's fused kernels change (either may be
+ * NULL): a value v stays live at least until node live_until[v] (-1: no
+ * change), and a value with unplaced[v] set gets no memory (no kernel
+ * writes or reads it; its first and last are -1). */
+td_status planner_plan_hinted(const graph *g, const unsigned char *needed, size_t align, const int *live_until,
+                              const unsigned char *unplaced, memory_plan *plan);
 void planner_free(memory_plan *plan);
 
 /* Independent check that no two values live at the same time overlap;
