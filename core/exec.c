@@ -45,56 +45,105 @@ td_status exec_create_shared(const graph *g, const backend *be, dtype dt, worksp
     return exec_create_impl(g, be, dt, ws, 1, out);
 }
 
-enum { CENTRED_NONE, CENTRED_HEAD, CENTRED_HEAD_WITH_DOT, CENTRED_TAIL };
+/* What a node does in a fused group (exec.h). */
+enum {
+    ROLE_PLAIN,
+    CENTRED_HEAD,          /* affine_axis -> xc, read only by the tail: runs nothing */
+    CENTRED_HEAD_WITH_DOT, /* the same, with dot_axis(xc, xc) next: runs both */
+    CENTRED_TAIL,          /* scale_axis(xc, r): recomputes xc */
+    SCALED_HEAD,           /* weighted_sum(w; G) -> S: runs nothing */
+    SCALED_SUM,            /* sum_axis(S), with dot_axis(S, Z) next: runs both */
+    SCALED_LINCOMB         /* lincomb_axis(S, ...): recomputes S */
+};
 
 static int is_channel_op(const graph *g, int i, op_kind op)
 {
     return i >= 0 && g->nodes[i].op == op && g->nodes[i].p.axis == AXIS_C;
 }
 
-/* The centred groups (exec.h): an affine_axis over channels whose output
- * xc is read only by the next needed node, dot_axis(xc, xc), if at all,
- * and by one later scale_axis(xc, r). xc gets no memory; the affine's
- * inputs live until the tail, which reads them. */
-static td_status find_centred_groups(exec_ctx *ctx, int *live_until, unsigned char *unplaced)
+static void keep_inputs_until(const graph *g, int i, int k, int *live_until)
+{
+    const int *in = graph_node_inputs(g, &g->nodes[i]);
+    for (int q = 0; q < g->nodes[i].nin; q++)
+        if (live_until[in[q]] < k) live_until[in[q]] = k;
+}
+
+static int reads(const graph *g, int i, int v, int pos)
+{
+    return i >= 0 && g->nodes[i].nin > pos && graph_node_inputs(g, &g->nodes[i])[pos] == v;
+}
+
+/* The fused groups (exec.h), whose intermediate gets no memory while the
+ * inputs it is recomputed from live until its last reader:
+ *  centred: an affine_axis over channels whose output xc is read only by
+ *    the next needed node, dot_axis(xc, xc), if at all, and by one later
+ *    scale_axis(xc, r);
+ *  scaled: a one-term weighted_sum S = w G read only by sum_axis(S), the
+ *    next needed node after it, dot_axis(S, Z), and one later
+ *    lincomb_axis(S, ...) (a batch norm's backward, fed by a mixed op's
+ *    share of its node's cotangent). */
+static td_status find_fused_groups(exec_ctx *ctx, int *live_until, unsigned char *unplaced)
 {
     const graph *g = ctx->g;
     int nn = g->n_nodes, nv = g->n_values;
-    int *consumers = calloc((size_t)nv, sizeof *consumers), *last = malloc((size_t)nv * sizeof *last);
-    if (!consumers || !last) {
+    /* per value: the needed nodes that read it (distinct), the first and
+     * the last of them */
+    int *consumers = calloc((size_t)nv, sizeof *consumers), *first = malloc((size_t)nv * sizeof *first),
+        *last = malloc((size_t)nv * sizeof *last);
+    if (!consumers || !first || !last) {
         free(consumers);
+        free(first);
         free(last);
         return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     }
-    for (int v = 0; v < nv; v++) last[v] = -1;
+    for (int v = 0; v < nv; v++) first[v] = last[v] = -1;
     for (int i = 0; i < nn; i++) {
         if (!ctx->needed[i]) continue;
         const int *in = graph_node_inputs(g, &g->nodes[i]);
         for (int k = 0; k < g->nodes[i].nin; k++)
             if (last[in[k]] != i) {
                 consumers[in[k]]++;
+                if (first[in[k]] < 0) first[in[k]] = i;
                 last[in[k]] = i;
             }
     }
     for (int i = 0; i < nn; i++) {
         const node *nd = &g->nodes[i];
-        if (!ctx->needed[i] || !is_channel_op(g, i, OP_AFFINE_AXIS) || g->values[nd->out].role != ROLE_ACT) continue;
-        int xc = nd->out, j = ctx->next_needed[i], k = last[xc];
-        int has_dot = is_channel_op(g, j, OP_DOT_AXIS) && graph_node_inputs(g, &g->nodes[j])[0] == xc &&
-                      graph_node_inputs(g, &g->nodes[j])[1] == xc;
-        if (consumers[xc] != 1 + has_dot || k == j || !is_channel_op(g, k, OP_SCALE_AXIS)) continue;
-        const int *kin = graph_node_inputs(g, &g->nodes[k]);
-        if (kin[0] != xc || kin[1] == xc) continue;
-        ctx->centred_partner[i] = k;
-        ctx->centred_partner[k] = i;
-        ctx->centred_role[i] = has_dot ? CENTRED_HEAD_WITH_DOT : CENTRED_HEAD;
-        ctx->centred_role[k] = CENTRED_TAIL;
-        unplaced[xc] = 1;
-        const int *in = graph_node_inputs(g, nd);
-        for (int q = 0; q < nd->nin; q++)
-            if (live_until[in[q]] < k) live_until[in[q]] = k;
+        if (!ctx->needed[i] || nd->out < 0 || g->values[nd->out].role != ROLE_ACT) continue;
+        int v = nd->out, k = last[v];
+        if (is_channel_op(g, i, OP_AFFINE_AXIS)) {
+            int j = ctx->next_needed[i];
+            int has_dot = is_channel_op(g, j, OP_DOT_AXIS) && reads(g, j, v, 0) && reads(g, j, v, 1);
+            if (consumers[v] != 1 + has_dot || k == j || !is_channel_op(g, k, OP_SCALE_AXIS) || !reads(g, k, v, 0) ||
+                reads(g, k, v, 1))
+                continue;
+            ctx->fused_partner[i] = k;
+            ctx->fused_partner[k] = i;
+            ctx->fused_role[i] = has_dot ? CENTRED_HEAD_WITH_DOT : CENTRED_HEAD;
+            ctx->fused_role[k] = CENTRED_TAIL;
+        } else if (nd->op == OP_WEIGHTED_SUM && nd->p.wlen > 0 && nd->p.idx_len == 1 && nd->nin == 2) {
+            int s = first[v], d = s >= 0 ? ctx->next_needed[s] : -1;
+            if (consumers[v] != 3 || !is_channel_op(g, s, OP_SUM_AXIS) || !is_channel_op(g, d, OP_DOT_AXIS) ||
+                !reads(g, d, v, 0) || reads(g, d, v, 1) || !is_channel_op(g, k, OP_LINCOMB_AXIS) || k == d ||
+                !reads(g, k, v, 0))
+                continue;
+            const int *kin = graph_node_inputs(g, &g->nodes[k]);
+            int twice = 0;
+            for (int q = 1; q < g->nodes[k].nin; q++) twice |= kin[q] == v;
+            if (twice || ctx->fused_role[s] || ctx->fused_role[d] || ctx->fused_role[k]) continue;
+            ctx->fused_role[i] = SCALED_HEAD;
+            ctx->fused_role[s] = SCALED_SUM;
+            ctx->fused_role[k] = SCALED_LINCOMB;
+            ctx->fused_partner[i] = k;
+            ctx->fused_partner[s] = ctx->fused_partner[k] = i;
+        } else {
+            continue;
+        }
+        unplaced[v] = 1;
+        keep_inputs_until(g, i, k, live_until);
     }
     free(consumers);
+    free(first);
     free(last);
     return TD_OK;
 }
@@ -111,24 +160,25 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
     size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1), nv = (size_t)(g->n_values ? g->n_values : 1);
     ctx->needed = malloc(nn);
     ctx->next_needed = malloc(nn * sizeof *ctx->next_needed);
-    ctx->centred_partner = malloc(nn * sizeof *ctx->centred_partner);
-    ctx->centred_role = calloc(nn, 1);
+    ctx->fused_partner = malloc(nn * sizeof *ctx->fused_partner);
+    ctx->fused_role = calloc(nn, 1);
     int *live_until = malloc(nv * sizeof *live_until);
     unsigned char *unplaced = calloc(nv, 1);
     td_status s = TD_OK;
-    if (!ctx->needed || !ctx->next_needed || !ctx->centred_partner || !ctx->centred_role || !live_until || !unplaced)
+    if (!ctx->needed || !ctx->next_needed || !ctx->fused_partner || !ctx->fused_role || !live_until || !unplaced)
         s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     if (s == TD_OK) {
         graph_needed_nodes(g, ctx->needed);
         for (int i = g->n_nodes - 1, next = -1; i >= 0; i--) {
             ctx->next_needed[i] = next;
-            ctx->centred_partner[i] = -1;
+            ctx->fused_partner[i] = -1;
             if (ctx->needed[i]) next = i;
         }
         for (int v = 0; v < g->n_values; v++) live_until[v] = -1;
         ctx->fused = fused && be->run_fused;
-        if (ctx->fused && be->fuses && be->fuses(FUSED_CENTRED_VARIANCE, dt) && be->fuses(FUSED_CENTRED_SCALE, dt))
-            s = find_centred_groups(ctx, live_until, unplaced);
+        int all = be->fuses != NULL;
+        for (int k = FUSED_PAIR; all && k < FUSED_KIND_END; k++) all = be->fuses((fused_kind)k, dt);
+        if (ctx->fused && all) s = find_fused_groups(ctx, live_until, unplaced);
     }
     if (s == TD_OK) s = planner_plan_hinted(g, ctx->needed, ARENA_ALIGN_ELEMS, live_until, unplaced, &ctx->plan);
     free(live_until);
@@ -164,8 +214,8 @@ void exec_destroy(exec_ctx *ctx)
     planner_free(&ctx->plan);
     free(ctx->needed);
     free(ctx->next_needed);
-    free(ctx->centred_partner);
-    free(ctx->centred_role);
+    free(ctx->fused_partner);
+    free(ctx->fused_role);
     free(ctx->in_ptr);
     free(ctx->in_shape);
     free(ctx);
@@ -223,7 +273,7 @@ static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape
 td_status exec_run_node(exec_ctx *ctx, int i)
 {
     if (!ctx->needed[i]) return TD_OK;
-    if (ctx->centred_partner[i] >= 0)
+    if (ctx->fused_role[i])
         return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s) runs fused: run the graph, or plan it plain", i,
                        op_name(ctx->g->nodes[i].op));
     const node *nd = &ctx->g->nodes[i];
@@ -238,42 +288,66 @@ td_status exec_run_node(exec_ctx *ctx, int i)
     return ctx->be->run_node(&a);
 }
 
-/* Runs a fused kernel for nodes i and j (kind, backend.h): 1 when the
+/* Runs a fused kernel for the nodes in idx (kind, backend.h): 1 when the
  * backend ran it (its status in *st), else 0 (nothing ran). */
 #define FUSED_MAX_INPUTS 8
-static int run_fused(exec_ctx *ctx, fused_kind kind, int i, int j, td_status *st)
+static int run_fused(exec_ctx *ctx, fused_kind kind, const int *idx, td_status *st)
 {
-    const node *a = &ctx->g->nodes[i], *b = &ctx->g->nodes[j];
-    if (a->nin > FUSED_MAX_INPUTS || b->nin > FUSED_MAX_INPUTS || a->out < 0 || b->out < 0) return 0;
-    void *pa[FUSED_MAX_INPUTS], *pb[FUSED_MAX_INPUTS];
-    shape4 sa[FUSED_MAX_INPUTS], sb[FUSED_MAX_INPUTS];
-    kernel_args ka, kb;
-    if ((*st = node_args(ctx, i, pa, sa, &ka)) != TD_OK || (*st = node_args(ctx, j, pb, sb, &kb)) != TD_OK) return 1;
-    return ctx->be->run_fused(kind, &ka, &kb, st);
+    int n = fused_kind_nodes(kind);
+    void *ptr[3][FUSED_MAX_INPUTS];
+    shape4 shape[3][FUSED_MAX_INPUTS];
+    kernel_args args[3];
+    const kernel_args *nodes[3];
+    for (int q = 0; q < n; q++) {
+        const node *nd = &ctx->g->nodes[idx[q]];
+        if (nd->nin > FUSED_MAX_INPUTS || nd->out < 0) return 0;
+        if ((*st = node_args(ctx, idx[q], ptr[q], shape[q], &args[q])) != TD_OK) return 1;
+        nodes[q] = &args[q];
+    }
+    return ctx->be->run_fused(kind, nodes, st);
 }
 
-/* Runs node i, alone or fused with a partner; returns the last node it
+/* Runs node i, alone or fused with others; returns the last node it
  * covered (i, or the next needed node when they ran as one) or -1 on
  * failure (*st). */
 static int run_step(exec_ctx *ctx, int i, td_status *st)
 {
-    int j = ctx->next_needed[i], partner = ctx->centred_partner[i];
-    if (partner >= 0) {
-        /* planned without xc: the fused kernels must run */
-        int tail = ctx->centred_role[i] == CENTRED_TAIL;
-        int head = tail ? partner : i;
-        if (ctx->centred_role[i] == CENTRED_HEAD) return i; /* only the tail reads xc: it recomputes it */
-        fused_kind kind = tail ? FUSED_CENTRED_SCALE : FUSED_CENTRED_VARIANCE;
-        if (!run_fused(ctx, kind, head, tail ? i : j, st)) {
-            *st = TD_FAIL(TD_ERR_STATE, "exec: the backend did not run a centred group at node %d", i);
-            return -1;
-        }
-        return *st == TD_OK ? (tail ? i : j) : -1;
+    int j = ctx->next_needed[i], head = ctx->fused_partner[i], role = ctx->fused_role[i];
+    int idx[3] = {head, i, j}, covered = i;
+    fused_kind kind;
+    switch (role) {
+    case CENTRED_HEAD:
+    case SCALED_HEAD:
+        return i; /* the intermediate is recomputed where it is read */
+    case CENTRED_HEAD_WITH_DOT:
+        kind = FUSED_CENTRED_VARIANCE;
+        idx[0] = i;
+        idx[1] = j;
+        covered = j;
+        break;
+    case CENTRED_TAIL:
+        kind = FUSED_CENTRED_SCALE;
+        break;
+    case SCALED_SUM:
+        kind = FUSED_SCALED_PAIR;
+        covered = j;
+        break;
+    case SCALED_LINCOMB:
+        kind = FUSED_SCALED_LINCOMB;
+        break;
+    default:
+        if (ctx->fused && j >= 0 && !ctx->fused_role[j] && run_fused(ctx, FUSED_PAIR, (int[]){i, j}, st))
+            return *st == TD_OK ? j : -1;
+        *st = exec_run_node(ctx, i);
+        return *st == TD_OK ? i : -1;
     }
-    if (ctx->fused && j >= 0 && ctx->centred_partner[j] < 0 && run_fused(ctx, FUSED_PAIR, i, j, st))
-        return *st == TD_OK ? j : -1;
-    *st = exec_run_node(ctx, i);
-    return *st == TD_OK ? i : -1;
+    /* planned without the intermediate: the fused kernel must run */
+    if (!run_fused(ctx, kind, idx, st)) {
+        *st = TD_FAIL(TD_ERR_STATE, "exec: the backend did not run the fused group at node %d (%s)", i,
+                      op_name(ctx->g->nodes[i].op));
+        return -1;
+    }
+    return *st == TD_OK ? covered : -1;
 }
 
 static int profiling;

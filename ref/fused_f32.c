@@ -1,12 +1,16 @@
-/* Kernels that stand for two nodes (backend.h fused_kind), for the batch
- * norms:
+/* Kernels that stand for several nodes (backend.h fused_kind), for the
+ * batch norms:
  *  - sum_axis(G) then dot_axis(G, Z) (the backward's two statistics): G is
  *    read once for both;
  *  - affine_axis(x) = xc then dot_axis(xc, xc) (the forward's centring and
  *    variance): xc is summed while it is in cache, and when the executor
  *    does not store xc (FUSED_CENTRED_VARIANCE) it lives in a plane-sized
  *    scratch only;
- *  - scale_axis(xc, r) with xc recomputed from x (FUSED_CENTRED_SCALE).
+ *  - scale_axis(xc, r) with xc recomputed from x (FUSED_CENTRED_SCALE);
+ *  - a mixed op's share of its node's cotangent, S = w G, never stored:
+ *    the backward's statistics and its lincomb_axis recompute it
+ *    (FUSED_SCALED_PAIR, FUSED_SCALED_LINCOMB), with the one rounding of
+ *    the one-term weighted_sum.
  * Each channel's sums see the same planes in the same order as in the
  * separate kernels (channel_sums.h), and xc is computed as x * f + o with
  * two roundings as there, so the bits are those of the nodes run one after
@@ -26,6 +30,7 @@
 
 typedef struct pair_job {
     const float *g, *z;                    /* sum and dot */
+    float w; int scaled;                   /* ... of w g instead of g */
     const float *x, *sc, *bias; float *xc; /* affine and dot; xc NULL: not stored */
     shape4 s;
     float *first, *second; /* per-channel results (C each; first unused for affine) */
@@ -43,8 +48,17 @@ static void affine_plane(const float *x, float f, const float *o, float *y, size
     for (; i < hw; i++) y[i] = o ? x[i] * f + *o : x[i] * f;
 }
 
+/* y = w g: the one-term weighted_sum's product. */
+static void scale_plane(const float *g, float w, float *y, size_t hw)
+{
+    vf8 vw = vf8_set1(w);
+    size_t i = 0;
+    for (; i + 8 <= hw; i += 8) vf8_store(y + i, vf8_mul(vw, vf8_load(g + i)));
+    for (; i < hw; i++) y[i] = w * g[i];
+}
+
 /* Channels [c0, c1), images in order as in reduce_channels; scratch holds
- * one plane when xc is not stored. */
+ * one plane when xc or w g is not stored. */
 static void pair_channels(const pair_job *j, int c0, int c1, float *scratch)
 {
     shape4 s = j->s;
@@ -58,8 +72,13 @@ static void pair_channels(const pair_job *j, int c0, int c1, float *scratch)
             for (int c = g0; c < g1; c++) {
                 size_t base = ((size_t)n * s.c + c) * hw;
                 if (j->g) {
-                    plane_add(&a[c - g0], j->g + base, NULL, hw);
-                    plane_add(&b[c - g0], j->g + base, j->z + base, hw);
+                    const float *gp = j->g + base;
+                    if (j->scaled) {
+                        scale_plane(gp, j->w, scratch, hw);
+                        gp = scratch;
+                    }
+                    plane_add(&a[c - g0], gp, NULL, hw);
+                    plane_add(&b[c - g0], gp, j->z + base, hw);
                 } else {
                     float *xc = j->xc ? j->xc + base : scratch;
                     affine_plane(j->x + base, j->sc[c], j->bias ? j->bias + c : NULL, xc, hw);
@@ -90,8 +109,9 @@ static td_status run_pair_job(pair_job *j, const kernel_args *a, const kernel_ar
     if (blocks > C) blocks = C;
 #pragma omp parallel for schedule(static) if (par)
     for (int k = 0; k < blocks; k++) {
-        float *scratch = j->xc || j->g ? NULL : malloc(hw * sizeof *scratch);
-        if (!j->xc && !j->g && !scratch) {
+        int need = j->g ? j->scaled : !j->xc;
+        float *scratch = need ? malloc(hw * sizeof *scratch) : NULL;
+        if (need && !scratch) {
             failed = 1;
             continue;
         }
@@ -134,16 +154,47 @@ static td_status centred_scale(const kernel_args *a, const kernel_args *b)
     return TD_OK;
 }
 
-int ref_fuses(fused_kind kind, dtype dt)
+/* lincomb_axis(S, V, ca, cb, ce) with S = w G recomputed: (fa (w G) +
+ * fb V) + fe, rounded as the two kernels round. */
+static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
 {
-    return dt == DT_F32 && (kind == FUSED_PAIR || kind == FUSED_CENTRED_VARIANCE || kind == FUSED_CENTRED_SCALE);
+    shape4 s = lc->out_shape;
+    float w = ((const float *)share->in[0])[graph_node_index(share->g, share->nd)[0]];
+    const float *G = share->in[1], *v = lc->in[1], *ca = lc->in[2], *cb = lc->in[3], *ce = lc->in[4];
+    float *y = lc->out;
+    size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
+#pragma omp parallel for schedule(static) if (ref_work(lc) >= REF_PARALLEL_MIN)
+    for (size_t pl = 0; pl < planes; pl++) {
+        size_t c = pl % (size_t)s.c, i = 0, off = pl * hw;
+        float fa = ca[c], fb = cb[c], fe = ce[c];
+        vf8 vw = vf8_set1(w), va = vf8_set1(fa), vb = vf8_set1(fb), ve = vf8_set1(fe);
+        for (; i + 8 <= hw; i += 8) {
+            vf8 u = vf8_mul(vw, vf8_load(G + off + i));
+            vf8 t = vf8_add(vf8_mul(va, u), vf8_mul(vb, vf8_load(v + off + i)));
+            vf8_store(y + off + i, vf8_add(t, ve));
+        }
+        for (; i < hw; i++) {
+            float u = w * G[off + i];
+            y[off + i] = (fa * u + fb * v[off + i]) + fe;
+        }
+    }
+    return TD_OK;
 }
 
-int ref_run_fused(fused_kind kind, const kernel_args *a, const kernel_args *b, td_status *result)
+/* A one-term weighted sum over channels-shaped tensors: S = w[idx] G. */
+static int is_share(const kernel_args *a)
 {
-    op_kind oa = a->nd->op, ob = b->nd->op;
+    return a->nd->op == OP_WEIGHTED_SUM && a->nd->p.wlen > 0 && a->nd->p.idx_len == 1 && a->nin == 2;
+}
+
+int ref_fuses(fused_kind kind, dtype dt) { return dt == DT_F32 && kind >= FUSED_PAIR && kind < FUSED_KIND_END; }
+
+int ref_run_fused(fused_kind kind, const kernel_args *const *nodes, td_status *result)
+{
+    const kernel_args *a = nodes[0], *b = nodes[1], *c = kind == FUSED_SCALED_PAIR ? nodes[2] : NULL;
     if (a->dt != DT_F32 || b->dt != DT_F32) return 0;
     const graph *g = a->g;
+    op_kind oa = a->nd->op, ob = b->nd->op;
     const int *ia = graph_node_inputs(g, a->nd), *ib = graph_node_inputs(g, b->nd);
     int centred_head = oa == OP_AFFINE_AXIS && a->nd->p.axis == AXIS_C;
     if (kind == FUSED_CENTRED_SCALE) {
@@ -151,9 +202,29 @@ int ref_run_fused(fused_kind kind, const kernel_args *a, const kernel_args *b, t
         *result = centred_scale(a, b);
         return 1;
     }
-    if (ob != OP_DOT_AXIS || b->nd->p.axis != AXIS_C || !same_shape(b->in_shape[0], b->in_shape[1])) return 0;
+    if (kind == FUSED_SCALED_LINCOMB) {
+        if (!is_share(a) || ob != OP_LINCOMB_AXIS || b->nd->p.axis != AXIS_C || ib[0] != a->nd->out) return 0;
+        *result = scaled_lincomb(a, b);
+        return 1;
+    }
     pair_job j;
     memset(&j, 0, sizeof j);
+    if (kind == FUSED_SCALED_PAIR) {
+        /* share, sum_axis(S), dot_axis(S, Z) */
+        const int *ic = graph_node_inputs(g, c->nd);
+        if (!is_share(a) || ob != OP_SUM_AXIS || b->nd->p.axis != AXIS_C || ib[0] != a->nd->out ||
+            c->nd->op != OP_DOT_AXIS || c->nd->p.axis != AXIS_C || ic[0] != a->nd->out || ic[1] == a->nd->out ||
+            !same_shape(c->in_shape[0], c->in_shape[1]))
+            return 0;
+        j.s = c->in_shape[0];
+        j.g = a->in[1];
+        j.w = ((const float *)a->in[0])[graph_node_index(g, a->nd)[0]];
+        j.scaled = 1;
+        j.z = c->in[1];
+        *result = run_pair_job(&j, b, c);
+        return 1;
+    }
+    if (ob != OP_DOT_AXIS || b->nd->p.axis != AXIS_C || !same_shape(b->in_shape[0], b->in_shape[1])) return 0;
     j.s = b->in_shape[0];
     if (kind == FUSED_PAIR && oa == OP_SUM_AXIS && a->nd->p.axis == AXIS_C && ia[0] == ib[0]) {
         j.g = a->in[0];

@@ -50,8 +50,8 @@ REF_DECLARE(ref_slice_c)
 REF_DECLARE(ref_crop)
 REF_DECLARE(ref_uncrop)
 
-/* Two nodes as one kernel (backend.h run_fused, fuses). */
-int ref_run_fused(fused_kind kind, const kernel_args *first, const kernel_args *second, td_status *result);
+/* Several nodes as one kernel (backend.h run_fused, fuses). */
+int ref_run_fused(fused_kind kind, const kernel_args *const *nodes, td_status *result);
 int ref_fuses(fused_kind kind, dtype dt);
 
 td_status ref_flat_copy(void *dst, const void *src, size_t bytes);

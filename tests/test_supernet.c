@@ -217,12 +217,14 @@ Test(supernet, recompute_gives_identical_bits)
 }
 
 /* The batch norms' fused kernels (sum and dot of a cotangent; centring
- * and variance; the output from the uncentred input) give the bits of
- * their nodes run in turn; the counting backend shows that each kind ran. */
-static int fused_runs[4];
-static int counting_run_fused(fused_kind kind, const kernel_args *a, const kernel_args *b, td_status *result)
+ * and variance; the output from the uncentred input; the backward's
+ * statistics and lincomb from a mixed op's unstored cotangent share) give
+ * the bits of their nodes run in turn; the counting backend shows that
+ * each kind ran. */
+static int fused_runs[FUSED_KIND_END];
+static int counting_run_fused(fused_kind kind, const kernel_args *const *nodes, td_status *result)
 {
-    int ran = backend_cpu()->run_fused(kind, a, b, result);
+    int ran = backend_cpu()->run_fused(kind, nodes, result);
     fused_runs[kind] += ran;
     return ran;
 }
@@ -234,11 +236,12 @@ Test(supernet, fused_kernels_give_identical_bits)
     void *out[2][ROLE_COUNT];
     size_t bytes[ROLE_COUNT];
     run_small_supernet(1, 0, &counting, out[0], bytes);
-    for (int k = FUSED_PAIR; k <= FUSED_CENTRED_SCALE; k++) cr_expect_eq(fused_runs[k], 0, "kind %d ran in a plain context", k);
+    for (int k = FUSED_PAIR; k < FUSED_KIND_END; k++) cr_expect_eq(fused_runs[k], 0, "kind %d ran in a plain context", k);
     run_small_supernet(1, 1, &counting, out[1], bytes);
-    fprintf(stderr, "fused kernels run: %d pairs, %d centred variances, %d centred scales\n", fused_runs[FUSED_PAIR],
-            fused_runs[FUSED_CENTRED_VARIANCE], fused_runs[FUSED_CENTRED_SCALE]);
-    for (int k = FUSED_PAIR; k <= FUSED_CENTRED_SCALE; k++) cr_expect_gt(fused_runs[k], 50, "kind %d", k);
+    fprintf(stderr, "fused kernels run: %d pairs, %d centred variances, %d centred scales, %d scaled pairs, %d scaled lincombs\n",
+            fused_runs[FUSED_PAIR], fused_runs[FUSED_CENTRED_VARIANCE], fused_runs[FUSED_CENTRED_SCALE],
+            fused_runs[FUSED_SCALED_PAIR], fused_runs[FUSED_SCALED_LINCOMB]);
+    for (int k = FUSED_PAIR; k < FUSED_KIND_END; k++) cr_expect_gt(fused_runs[k], 50, "kind %d", k);
     expect_same_roles(out[0], out[1], bytes, "with fused kernels");
 }
 

@@ -34,14 +34,15 @@ typedef struct exec_ctx {
     shape4 *in_shape;
     int in_cap;
     /* Fused kernels (backend.h fused_kind; the bits are the same without
-     * them): fused is 0 for a plain context. A batch norm's centred input
-     * xc = affine_axis(x) that only its variance and its output read is
-     * not stored: the head (the affine node) runs with the variance, the
-     * tail (the scale node) recomputes xc from x. */
+     * them): fused is 0 for a plain context. Some intermediates are not
+     * stored but recomputed where they are read: a batch norm's centred
+     * input xc = affine_axis(x) (its variance sums it in cache, its output
+     * recomputes it from x) and a mixed op's share of its node's cotangent
+     * S = w G (the batch norm's backward recomputes it from G). */
     int fused;
-    int *next_needed;      /* per node: the next needed node, or -1 */
-    int *centred_partner;  /* per node: head -> tail, tail -> head, else -1 */
-    unsigned char *centred_role; /* per node: none, head (with or without the dot), tail */
+    int *next_needed;            /* per node: the next needed node, or -1 */
+    int *fused_partner;          /* per node: the group's head (at a head: its last reader), or -1 */
+    unsigned char *fused_role;   /* per node: its part in a group (exec.c), 0 outside groups */
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */
@@ -93,7 +94,7 @@ double exec_node_gflop(const graph *g, const node *nd);
 /* Runs every needed node in order. */
 td_status exec_run(exec_ctx *ctx);
 /* Runs one node (skipped if not needed); for node-by-node comparison in a
- * plain context (a fused one refuses the nodes of its centred groups). */
+ * plain context (a fused one refuses the nodes of its groups). */
 td_status exec_run_node(exec_ctx *ctx, int i);
 
 #endif
