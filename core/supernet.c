@@ -95,14 +95,16 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
          * (a quarter from the third) while its pointwise convolutions cost
          * as much, so recomputing them would buy little memory for a full
          * share of the time. A backward pass for the alphas alone keeps
-         * about half as much per cell (no convolution inputs for weight
-         * gradients, no ReLU outputs, batch norms keep their outputs
-         * only), so it keeps all but the first eighth of the cells.
-         * (8 cells, batch 64, C=16: weight pass arena 1501 MiB with cells
-         * 4-7 kept; alpha pass 836 MiB with cells 4-7 kept, 1672 MiB with
-         * cells 1-7, and 6.5% less convolution work per DARTS step.) */
+         * about 0.4 times as much per cell (no convolution inputs for
+         * weight gradients, no ReLU outputs, batch norms keep their outputs
+         * only), so it keeps all but the first fifth of the cells in about
+         * the memory of the weight pass. (Batch 64, C=16, 8 cells: weight
+         * pass arena 1472 MiB with cells 4-7 kept, alpha pass 1642 MiB with
+         * cells 1-7; 6.5% less convolution work per DARTS step than with
+         * cells 4-7 in both. 20 cells: weight pass 3636 MiB; alpha pass
+         * 4630 MiB with cells 2-19, 3766 MiB with cells 4-19.) */
         int recompute = b->recompute;
-        int keep_from = b->grads_alpha_only ? cfg->layers / 8 : cfg->layers / 2;
+        int keep_from = b->grads_alpha_only ? cfg->layers / 5 : cfg->layers / 2;
         if (i >= keep_from) b->recompute = 0;
         int out = search_cell(b, cfg->space, s0, s1, c_curr, red, red_prev, weights[red]);
         b->recompute = recompute;
