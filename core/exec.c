@@ -53,7 +53,8 @@ enum {
     CENTRED_TAIL,          /* scale_axis(xc, r): recomputes xc */
     SCALED_HEAD,           /* weighted_sum(w; G) -> S: runs nothing */
     SCALED_SUM,            /* sum_axis(S), with dot_axis(S, Z) next: runs both */
-    SCALED_LINCOMB         /* lincomb_axis(S, ...): recomputes S */
+    SCALED_LINCOMB,        /* lincomb_axis(S, ...): recomputes S */
+    PAIR_HEAD              /* a node whose next needed node is a channel dot: the backend may run both */
 };
 
 static int is_channel_op(const graph *g, int i, op_kind op)
@@ -179,6 +180,13 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
         int all = be->fuses != NULL;
         for (int k = FUSED_PAIR; all && k < FUSED_KIND_END; k++) all = be->fuses((fused_kind)k, dt);
         if (ctx->fused && all) s = find_fused_groups(ctx, live_until, unplaced);
+        /* pairs are offered to the backend where the second node could be
+         * one of its pairs' (a dot over channels), not at every node */
+        for (int i = 0; ctx->fused && s == TD_OK && i < g->n_nodes; i++) {
+            int j = ctx->next_needed[i];
+            if (ctx->needed[i] && !ctx->fused_role[i] && j >= 0 && !ctx->fused_role[j] && is_channel_op(g, j, OP_DOT_AXIS))
+                ctx->fused_role[i] = PAIR_HEAD;
+        }
     }
     if (s == TD_OK) s = planner_plan_hinted(g, ctx->needed, ARENA_ALIGN_ELEMS, live_until, unplaced, &ctx->plan);
     free(live_until);
@@ -273,7 +281,7 @@ static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape
 td_status exec_run_node(exec_ctx *ctx, int i)
 {
     if (!ctx->needed[i]) return TD_OK;
-    if (ctx->fused_role[i])
+    if (ctx->fused_role[i] && ctx->fused_role[i] != PAIR_HEAD)
         return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s) runs fused: run the graph, or plan it plain", i,
                        op_name(ctx->g->nodes[i].op));
     const node *nd = &ctx->g->nodes[i];
@@ -335,9 +343,11 @@ static int run_step(exec_ctx *ctx, int i, td_status *st)
     case SCALED_LINCOMB:
         kind = FUSED_SCALED_LINCOMB;
         break;
+    case PAIR_HEAD:
+        if (run_fused(ctx, FUSED_PAIR, (int[]){i, j}, st)) return *st == TD_OK ? j : -1;
+        *st = exec_run_node(ctx, i);
+        return *st == TD_OK ? i : -1;
     default:
-        if (ctx->fused && j >= 0 && !ctx->fused_role[j] && run_fused(ctx, FUSED_PAIR, (int[]){i, j}, st))
-            return *st == TD_OK ? j : -1;
         *st = exec_run_node(ctx, i);
         return *st == TD_OK ? i : -1;
     }

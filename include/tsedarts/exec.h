@@ -42,7 +42,7 @@ typedef struct exec_ctx {
     int fused;
     int *next_needed;            /* per node: the next needed node, or -1 */
     int *fused_partner;          /* per node: the group's head (at a head: its last reader), or -1 */
-    unsigned char *fused_role;   /* per node: its part in a group (exec.c), 0 outside groups */
+    unsigned char *fused_role;   /* per node: its part in a group or pair (exec.c), 0 for none */
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */
