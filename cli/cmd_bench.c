@@ -13,6 +13,8 @@
 #include "tsedarts/exec.h"
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
+#include "tsedarts/backend_cpu.h"
+#include "tsedarts/backend_cuda.h"
 
 static const opt_spec specs[] = {
     {"algo", 1, "darts1 (default) | darts2 | tse"},

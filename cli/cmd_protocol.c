@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/runtime.h"
+#include "tsedarts/backend_cpu.h"
 
 static const opt_spec specs[] = {
     {"budget", 1, "smoke (about 2 minutes) | mini (the main job, about 40 minutes) | paper (SPEC.md)"},

@@ -11,6 +11,7 @@
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
+#include "tsedarts/backend_cpu.h"
 
 static const opt_spec specs[] = {
     {"algo", 1, "darts1 | darts2 | tse | tse-exact (default darts1)"},
@@ -121,6 +122,7 @@ int cmd_search(int argc, char **argv)
     }
     search_options opt;
     memset(&opt, 0, sizeof opt);
+    opt.be = backend_cpu();
     opt.out_dir = resume ? resume : args_str(&a, "out", NULL);
     opt.resume = resume != NULL;
     opt.threads = (int)args_int(&a, "threads", 0, 0, 1024);

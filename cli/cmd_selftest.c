@@ -10,6 +10,8 @@
 #include "tsedarts/compare.h"
 #include "tsedarts/gradcheck.h"
 #include "tsedarts/tolerances.h"
+#include "tsedarts/backend_cpu.h"
+#include "tsedarts/backend_cuda.h"
 
 static const opt_spec specs[] = {
     {"device", 1, "cpu (default) or cuda[:N]"},
@@ -56,7 +58,7 @@ int cmd_selftest(int argc, char **argv)
         compare_result res;
         s = compare_run(g, test_side, ref, host, rtol, atol, &res);
         gradcheck_result gc = {0};
-        if (s == TD_OK && !gpu) s = gradcheck_case(c, &gc);
+        if (s == TD_OK && !gpu) s = gradcheck_case(c, backend_cpu(), &gc);
         int ok = s == TD_OK && res.first_bad_node < 0 &&
                  (!gc.applicable || (gc.vjp_err <= GRADCHECK_TOL && gc.jvp_err <= GRADCHECK_TOL));
         char shape[48] = "-";

@@ -8,6 +8,7 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
+#include "tsedarts/backend_cpu.h"
 
 static const opt_spec specs[] = {
     {"genotype", 1, "genotype NAME or FILE to train"},
@@ -118,6 +119,7 @@ int cmd_train(int argc, char **argv)
     }
     train_options opt;
     memset(&opt, 0, sizeof opt);
+    opt.be = backend_cpu();
     opt.out_dir = resume ? resume : args_str(&a, "out", NULL);
     opt.resume = resume != NULL;
     opt.threads = (int)args_int(&a, "threads", 0, 0, 1024);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ref_kernels.h"
+#include "tsedarts/backend_cpu.h"
 
 typedef td_status (*ref_kernel)(const kernel_args *a);
 

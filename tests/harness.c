@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tsedarts/philox.h"
+#include "tsedarts/backend_cpu.h"
 
 td_status host_run_init(host_run *r, graph *g, dtype dt)
 {

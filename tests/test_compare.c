@@ -9,6 +9,7 @@
 #include "tsedarts/params.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/supernet.h"
+#include "tsedarts/backend_cpu.h"
 
 static op_kind broken_op;
 static td_status broken_run(const kernel_args *a)

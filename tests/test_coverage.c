@@ -4,6 +4,7 @@
 
 #include "tsedarts/op_registry.h"
 #include "tsedarts/backend.h"
+#include "tsedarts/backend_cpu.h"
 
 Test(coverage, every_primitive_has_test_cases_and_cpu_kernels)
 {

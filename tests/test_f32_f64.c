@@ -6,6 +6,7 @@
 #include "tsedarts/op_registry.h"
 #include "tsedarts/compare.h"
 #include "tsedarts/tolerances.h"
+#include "tsedarts/backend_cpu.h"
 
 /* The tolerance and its evidence are in tsedarts/tolerances.h; this test
  * prints the worst observed ratios that the evidence cites. */

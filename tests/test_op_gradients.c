@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
+#include "tsedarts/backend_cpu.h"
 #include "tsedarts/gradcheck.h"
 
 Test(op_gradients, vjp_and_jvp_rules_match_finite_differences)
@@ -13,7 +14,7 @@ Test(op_gradients, vjp_and_jvp_rules_match_finite_differences)
     for (int i = 0; i < n_op_cases; i++) {
         const op_case *c = &op_cases[i];
         gradcheck_result r;
-        cr_assert_eq(gradcheck_case(c, &r), TD_OK, "%s: %s", c->label, td_error_message());
+        cr_assert_eq(gradcheck_case(c, backend_cpu(), &r), TD_OK, "%s: %s", c->label, td_error_message());
         if (!r.applicable) continue;
         cr_expect_leq(r.vjp_err, GRADCHECK_TOL, "%s: VJP relative error %.3g (input %d)", c->label, r.vjp_err,
                       r.worst_input);

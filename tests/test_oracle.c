@@ -16,6 +16,7 @@
 #include "tsedarts/params.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/safetensors.h"
+#include "tsedarts/backend_cpu.h"
 
 static const char *python_with_torch(void)
 {

@@ -19,6 +19,7 @@
 #include "tsedarts/philox.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/verify.h"
+#include "tsedarts/backend_cpu.h"
 
 static const char *data_spec(void)
 {

@@ -13,6 +13,7 @@
 
 #include "tsedarts/fileio.h"
 #include "tsedarts/search_internal.h"
+#include "tsedarts/backend_cpu.h"
 
 static void tiny_config(search_config *c, search_algo algo)
 {
@@ -40,6 +41,7 @@ static void run(const search_config *c, const char *dir, int resume, long stop_a
 {
     search_options o;
     memset(&o, 0, sizeof o);
+    o.be = backend_cpu();
     o.out_dir = dir;
     o.resume = resume;
     o.stop_after_units = stop_after;
@@ -190,6 +192,7 @@ Test(search, resume_refuses_another_configuration)
     c.seed = 99;
     search_options o;
     memset(&o, 0, sizeof o);
+    o.be = backend_cpu();
     o.out_dir = a;
     o.resume = 1;
     o.quiet = 1;

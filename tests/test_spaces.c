@@ -11,6 +11,7 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
+#include "tsedarts/backend_cpu.h"
 
 Test(spaces, names_round_trip)
 {
@@ -68,6 +69,7 @@ static char *run_search(const search_config *c, const char *tag, long stop_after
     }
     search_options o;
     memset(&o, 0, sizeof o);
+    o.be = backend_cpu();
     o.out_dir = dir;
     o.quiet = 1;
     o.resume = resume;

@@ -13,6 +13,7 @@
 #include "tsedarts/safetensors.h"
 #include "tsedarts/search_internal.h"
 #include "tsedarts/space.h"
+#include "tsedarts/backend_cpu.h"
 
 static size_t count_of(int space, int C, int layers, value_role role)
 {

@@ -11,6 +11,7 @@
 #include "tsedarts/params.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/supernet.h"
+#include "tsedarts/backend_cpu.h"
 
 static void run_step(dtype dt, int threads, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
 {

@@ -16,6 +16,7 @@
 #include "tsedarts/model.h"
 #include "tsedarts/safetensors.h"
 #include "tsedarts/train.h"
+#include "tsedarts/backend_cpu.h"
 
 static size_t weights(const char *geno, int layers, int C, int aux)
 {
@@ -205,6 +206,7 @@ static void run(const train_config *c, const char *dir, int resume, long stop)
 {
     train_options o;
     memset(&o, 0, sizeof o);
+    o.be = backend_cpu();
     o.out_dir = dir;
     o.resume = resume;
     o.stop_after_steps = stop;

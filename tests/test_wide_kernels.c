@@ -7,6 +7,7 @@
 #include "tsedarts/compare.h"
 #include "tsedarts/op_registry.h"
 #include "tsedarts/tolerances.h"
+#include "tsedarts/backend_cpu.h"
 
 Test(wide_kernels, f32_agrees_with_f64)
 {

@@ -6,6 +6,7 @@
 
 #include "tsedarts/buffers.h"
 #include "tsedarts/philox.h"
+#include "tsedarts/backend_cpu.h"
 
 static td_status run_pass(void *ctx, tse_pass pass, int t, double *loss)
 {

@@ -12,6 +12,7 @@
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
 #include "tsedarts/verify.h"
+#include "tsedarts/backend_cpu.h"
 
 /* Fields of the environment fingerprint that can change results. */
 static td_status same_platform(const char *run_dir)
@@ -75,6 +76,7 @@ td_status verify_replay(const char *run_dir, FILE *out)
         s = search_config_parse(cfg, &c);
         search_options o;
         memset(&o, 0, sizeof o);
+        o.be = backend_cpu();
         o.out_dir = scratch;
         o.quiet = 1;
         o.stop_after_epochs = 1;
@@ -85,6 +87,7 @@ td_status verify_replay(const char *run_dir, FILE *out)
         s = train_config_parse(cfg, &c);
         train_options o;
         memset(&o, 0, sizeof o);
+        o.be = backend_cpu();
         o.out_dir = scratch;
         o.quiet = 1;
         o.stop_after_epochs = 1;

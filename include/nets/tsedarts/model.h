@@ -66,6 +66,8 @@ int net_exec_correct(const net_exec *ne, dtype dt, const int32_t *labels);
 /* Weights and BN statistics under PyTorch state_dict names (plus alphas
  * when the model has them, and num_batches_tracked for each BN). */
 td_status model_export_safetensors(const model *m, const char *path, long batches_tracked);
+/* The alphas alone (alphas_normal, alphas_reduce). */
+td_status model_export_alphas(const model *m, const char *path);
 /* Loads weights, alphas and BN statistics by name; every parameter of the
  * model must be present with its PyTorch shape. */
 td_status model_import_safetensors(model *m, const char *path);

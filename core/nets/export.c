@@ -6,7 +6,6 @@
 #include "tsedarts/buffers.h"
 #include "tsedarts/safetensors.h"
 #include "tsedarts/model.h"
-#include "tsedarts/search_internal.h"
 
 /* Host f32 copies of the three parameter roles. */
 typedef struct host_params {
@@ -93,9 +92,9 @@ td_status model_export_safetensors(const model *m, const char *path, long batche
     return export_roles(m, path, batches_tracked, 1, 1);
 }
 
-td_status search_export_alphas(search_state *st, const char *path)
+td_status model_export_alphas(const model *m, const char *path)
 {
-    return export_roles(&st->m, path, 0, 0, 1);
+    return export_roles(m, path, 0, 0, 1);
 }
 
 td_status model_import_safetensors(model *m, const char *path)

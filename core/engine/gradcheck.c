@@ -7,20 +7,20 @@
 #include "tsedarts/autodiff.h"
 #include "tsedarts/buffers.h"
 
-/* A graph on CPU f64 buffers, with direct access to values. */
+/* A graph on f64 buffers of a host backend, with direct access to values. */
 typedef struct f64_run {
     graph *g;
     role_buffers rb;
     exec_ctx *ctx;
 } f64_run;
 
-static td_status run_open(f64_run *r, graph *g, double *host[ROLE_COUNT])
+static td_status run_open(f64_run *r, const backend *be, graph *g, double *host[ROLE_COUNT])
 {
     r->g = g;
-    TD_CHECK(role_buffers_alloc(&r->rb, g, backend_cpu(), DT_F64));
+    TD_CHECK(role_buffers_alloc(&r->rb, g, be, DT_F64));
     for (int role = 1; role < ROLE_COUNT; role++)
         if (g->role_size[role]) TD_CHECK(role_buffers_upload_f64(&r->rb, (value_role)role, host[role], g->role_size[role]));
-    TD_CHECK(exec_create(g, backend_cpu(), DT_F64, &r->ctx));
+    TD_CHECK(exec_create(g, be, DT_F64, &r->ctx));
     role_buffers_bind(&r->rb, r->ctx);
     return TD_OK;
 }
@@ -57,7 +57,7 @@ static void fill_direction(double *x, size_t n, unsigned salt)
     }
 }
 
-static td_status check_vjp(const op_case *c, gradcheck_result *res)
+static td_status check_vjp(const op_case *c, const backend *be, gradcheck_result *res)
 {
     double *host[ROLE_COUNT];
     int in[OP_CASE_MAX_IN], wrt[OP_CASE_MAX_IN], grads[OP_CASE_MAX_IN], nw = 0;
@@ -75,7 +75,7 @@ static td_status check_vjp(const op_case *c, gradcheck_result *res)
     }
     if (s == TD_OK) fill_direction(host[ROLE_INPUT] + g->values[G].offset, shape_numel(g->values[G].shape), 7);
     f64_run r = {0};
-    if (s == TD_OK) s = run_open(&r, g, host);
+    if (s == TD_OK) s = run_open(&r, be, g, host);
     if (s == TD_OK) s = exec_run(r.ctx);
     double *ads[OP_CASE_MAX_IN] = {0};
     for (int k = 0; s == TD_OK && k < nw; k++) {
@@ -111,7 +111,7 @@ static td_status check_vjp(const op_case *c, gradcheck_result *res)
     return s;
 }
 
-static td_status check_jvp(const op_case *c, gradcheck_result *res)
+static td_status check_jvp(const op_case *c, const backend *be, gradcheck_result *res)
 {
     double *host[ROLE_COUNT];
     int in[OP_CASE_MAX_IN], seeds[OP_CASE_MAX_IN], tans[OP_CASE_MAX_IN], ns = 0;
@@ -132,7 +132,7 @@ static td_status check_jvp(const op_case *c, gradcheck_result *res)
     for (int k = 0; s == TD_OK && k < ns; k++)
         fill_direction(host[ROLE_INPUT] + g->values[tans[k]].offset, shape_numel(g->values[tans[k]].shape), 300 + k);
     f64_run r = {0};
-    if (s == TD_OK) s = run_open(&r, g, host);
+    if (s == TD_OK) s = run_open(&r, be, g, host);
     if (s == TD_OK) s = exec_run(r.ctx);
     size_t n = s == TD_OK ? shape_numel(g->values[y].shape) : 0;
     double *ad = malloc((n + 1) * sizeof *ad), *yp = malloc((n + 1) * sizeof *yp), *fd = malloc((n + 1) * sizeof *fd);
@@ -163,12 +163,14 @@ static td_status check_jvp(const op_case *c, gradcheck_result *res)
     return s;
 }
 
-td_status gradcheck_case(const op_case *c, gradcheck_result *res)
+td_status gradcheck_case(const op_case *c, const backend *be, gradcheck_result *res)
 {
     memset(res, 0, sizeof *res);
+    if (be->device_memory)
+        return TD_FAIL(TD_ERR_ARG, "gradcheck: %s: the checks read values in place and need a host backend", be->name);
     if (c->op == OP_BN_RUNNING_UPDATE) return TD_OK;
     for (int k = 0; k < c->nin; k++) res->applicable |= op_case_input_differentiable(c, k);
     if (!res->applicable) return TD_OK;
-    TD_CHECK(check_vjp(c, res));
-    return check_jvp(c, res);
+    TD_CHECK(check_vjp(c, be, res));
+    return check_jvp(c, be, res);
 }

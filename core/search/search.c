@@ -421,7 +421,7 @@ static td_status write_outputs(search_state *st, search_arch *arch)
     snprintf(path, sizeof path, "%s/genotype.txt", st->opt.out_dir);
     TD_CHECK(file_write_text_atomic(path, text));
     snprintf(path, sizeof path, "%s/alphas.safetensors", st->opt.out_dir);
-    TD_CHECK(search_export_alphas(st, path));
+    TD_CHECK(model_export_alphas(&st->m, path));
     snprintf(path, sizeof path, "%s/weights.safetensors", st->opt.out_dir);
     return model_export_safetensors(&st->m, path, st->weight_steps);
 }
@@ -431,11 +431,11 @@ static td_status write_outputs(search_state *st, search_arch *arch)
 td_status search_run(const search_config *cfg, const search_options *opt, search_result *res)
 {
     memset(res, 0, sizeof *res);
+    if (!opt->be) return TD_FAIL(TD_ERR_ARG, "search: no backend given (the caller chooses the device)");
     search_state *st = calloc(1, sizeof *st);
     if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->cfg = *cfg;
     st->opt = *opt;
-    if (!st->opt.be) st->opt.be = backend_cpu();
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
     snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);

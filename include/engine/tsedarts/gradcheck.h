@@ -1,8 +1,9 @@
 /* Finite-difference checks of the VJP and JVP rules of one registry case,
- * in f64 on the CPU. Used by the test suite and by `tsedarts selftest`. */
+ * in f64 on a host backend (the CPU reference). Used by the test suite and by `tsedarts selftest`. */
 #ifndef TSEDARTS_GRADCHECK_H
 #define TSEDARTS_GRADCHECK_H
 
+#include "tsedarts/backend.h"
 #include "tsedarts/op_registry.h"
 
 /* Central differences with step 1e-5 on O(1) inputs in f64: truncation
@@ -17,6 +18,6 @@ typedef struct gradcheck_result {
     int worst_input; /* input with the worst VJP error */
 } gradcheck_result;
 
-td_status gradcheck_case(const op_case *c, gradcheck_result *res);
+td_status gradcheck_case(const op_case *c, const backend *host_backend, gradcheck_result *res);
 
 #endif

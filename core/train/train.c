@@ -301,12 +301,12 @@ static td_status setup_model(train_state *st)
 td_status train_run(const train_config *cfg, const train_options *opt, train_result *res)
 {
     memset(res, 0, sizeof *res);
+    if (!opt->be) return TD_FAIL(TD_ERR_ARG, "train: no backend given (the caller chooses the device)");
     res->valid_error = -1;
     train_state *st = calloc(1, sizeof *st);
     if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->cfg = *cfg;
     st->opt = *opt;
-    if (!st->opt.be) st->opt.be = backend_cpu();
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     snprintf(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);

@@ -98,7 +98,6 @@ int search_arch_depth(const search_arch *a);  /* depth (normal cell) */
 struct json_t;
 void search_arch_json(const search_arch *a, struct json_t *o);
 td_status search_softmax_json(search_state *st, struct json_t *o);
-td_status search_export_alphas(search_state *st, const char *path);
 
 
 #endif

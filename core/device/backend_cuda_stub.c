@@ -1,5 +1,5 @@
 /* Stands in for the CUDA backend in builds without the CUDA toolkit. */
-#include "tsedarts/backend.h"
+#include "tsedarts/backend_cuda.h"
 
 const backend *backend_cuda(int device, const char **why)
 {
