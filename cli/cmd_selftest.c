@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "tsedarts/compare.h"
 #include "tsedarts/gradcheck.h"
+#include "tsedarts/op_registry.h"
 #include "tsedarts/tolerances.h"
 #include "tsedarts/backend_cpu.h"
 #include "tsedarts/backend_cuda.h"
@@ -32,7 +33,6 @@ int cmd_selftest(int argc, char **argv)
     }
     const char *dev = args_str(&a, "device", "cpu");
     compare_side test_side = {backend_cpu(), DT_F32};
-    double rtol = TOL_F32_VS_F64_RTOL, atol = TOL_F32_VS_F64_ATOL;
     int gpu = strncmp(dev, "cuda", 4) == 0;
     if (gpu) {
         const char *why = NULL;
@@ -42,21 +42,22 @@ int cmd_selftest(int argc, char **argv)
             fprintf(stderr, "tsedarts: error: selftest --device %s: %s\n", dev, why);
             return 1;
         }
-        rtol = TOL_GPU_VS_CPU_RTOL;
-        atol = TOL_GPU_VS_CPU_ATOL;
     } else if (strcmp(dev, "cpu") != 0) {
         fprintf(stderr, "tsedarts: error: selftest: --device must be cpu or cuda[:N], got '%s'\n", dev);
         return 2;
     }
     compare_side ref = {backend_cpu(), DT_F64};
-    printf("%-34s %-22s %10s %10s %10s %s\n", "case", "output shape", "max ratio", "vjp err", "jvp err", "result");
-    int failed = 0;
-    for (int i = 0; i < n_op_cases; i++) {
-        const op_case *c = &op_cases[i];
+    printf("%-34s %-22s %10s %18s %10s %10s %s\n", "case", "output shape", "max ratio", "tolerance (a, r)",
+           "vjp err", "jvp err", "result");
+    int failed = 0, n = op_case_count();
+    for (int i = 0; i < n; i++) {
+        const op_case *c = op_case_at(i);
+        op_tolerance tol = gpu ? (op_tolerance){.rtol = TOL_GPU_VS_CPU_RTOL, .atol = TOL_GPU_VS_CPU_ATOL}
+                               : op_case_f32_tolerance(c);
         double *host[ROLE_COUNT];
         graph *g = op_case_graph(c, host, NULL);
         compare_result res;
-        s = compare_run(g, test_side, ref, host, rtol, atol, &res);
+        s = compare_run(g, test_side, ref, host, tol.rtol, tol.atol, &res);
         gradcheck_result gc = {0};
         if (s == TD_OK && !gpu) s = gradcheck_case(c, backend_cpu(), &gc);
         int ok = s == TD_OK && res.first_bad_node < 0 &&
@@ -64,12 +65,14 @@ int cmd_selftest(int argc, char **argv)
         char shape[48] = "-";
         int out = g->nodes[g->n_nodes - 1].out;
         if (out >= 0) shape_format(g->values[out].shape, shape, sizeof shape);
-        char ve[16] = "-", je[16] = "-";
+        char ve[16] = "-", je[16] = "-", tl[32];
         if (gc.applicable) {
             snprintf(ve, sizeof ve, "%.2g", gc.vjp_err);
             snprintf(je, sizeof je, "%.2g", gc.jvp_err);
         }
-        printf("%-34s %-22s %10.3g %10s %10s %s\n", c->label, shape, res.worst_ratio, ve, je, ok ? "pass" : "FAIL");
+        snprintf(tl, sizeof tl, "%.0e, %.0e", tol.atol, tol.rtol);
+        printf("%-34s %-22s %10.3g %18s %10s %10s %s\n", c->label, shape, res.worst_ratio, tl, ve, je,
+               ok ? "pass" : "FAIL");
         if (!ok) {
             failed++;
             if (s != TD_OK) td_error_print(s);
@@ -78,8 +81,9 @@ int cmd_selftest(int argc, char **argv)
         op_case_host_free(host);
         graph_destroy(g);
     }
-    printf("\n%s vs cpu/f64: tolerance |a - b| <= %g + %g |b|; gradient checks: relative error <= %g\n",
-           gpu ? "cuda/f32" : "cpu/f32", atol, rtol, GRADCHECK_TOL);
-    printf("%d of %d cases passed\n", n_op_cases - failed, n_op_cases);
+    printf("\n%s vs cpu/f64: passes when |a - b| <= atol + rtol |b| (max ratio: the worst |a - b| / (atol + rtol |b|));"
+           " gradient checks: relative error <= %g\n",
+           gpu ? "cuda/f32" : "cpu/f32", GRADCHECK_TOL);
+    printf("%d of %d cases passed\n", n - failed, n);
     return failed ? 1 : 0;
 }

@@ -11,49 +11,11 @@ size_t ref_parallel_min = 16384;
 
 void backend_cpu_set_parallel_min(size_t elements) { ref_parallel_min = elements; }
 
-#define K(name) {name##_f32, name##_f64}
 static const ref_kernel kernels[OP_COUNT][2] = {
-    [OP_CONV2D] = K(ref_conv2d),
-    [OP_CONV2D_BWD_DATA] = K(ref_conv2d_bwd_data),
-    [OP_CONV2D_BWD_FILTER] = K(ref_conv2d_bwd_filter),
-    [OP_MATMUL] = K(ref_matmul),
-    [OP_RELU] = K(ref_relu),
-    [OP_RELU_BWD] = K(ref_relu_bwd),
-    [OP_SOFTPLUS] = K(ref_softplus),
-    [OP_SIGMOID] = K(ref_sigmoid),
-    [OP_MAXPOOL] = K(ref_maxpool),
-    [OP_MAXPOOL_GATHER] = K(ref_maxpool_gather),
-    [OP_MAXPOOL_SCATTER] = K(ref_maxpool_scatter),
-    [OP_AVGPOOL] = K(ref_avgpool),
-    [OP_AVGPOOL_BWD] = K(ref_avgpool_bwd),
-    [OP_GAP] = K(ref_gap),
-    [OP_GAP_BWD] = K(ref_gap_bwd),
-    [OP_SUM_AXIS] = K(ref_sum_axis),
-    [OP_BCAST_AXIS] = K(ref_bcast_axis),
-    [OP_SCALE_AXIS] = K(ref_scale_axis),
-    [OP_DOT_AXIS] = K(ref_dot_axis),
-    [OP_AFFINE_AXIS] = K(ref_affine_axis),
-    [OP_LINCOMB_AXIS] = K(ref_lincomb_axis),
-    [OP_BN_RUNNING_UPDATE] = K(ref_bn_running_update),
-    [OP_AXPBY] = K(ref_axpby),
-    [OP_MUL] = K(ref_mul),
-    [OP_EXP] = K(ref_exp),
-    [OP_POWADD] = K(ref_powadd),
-    [OP_WEIGHTED_SUM] = K(ref_weighted_sum),
-    [OP_DOTS] = K(ref_dots),
-    [OP_SOFTMAX_ROWS] = K(ref_softmax_rows),
-    [OP_LOG_SOFTMAX_ROWS] = K(ref_log_softmax_rows),
-    [OP_PICK_LABELS] = K(ref_pick_labels),
-    [OP_PLACE_LABELS] = K(ref_place_labels),
-    [OP_SUM_ALL] = K(ref_sum_all),
-    [OP_FILL] = K(ref_fill),
-    [OP_CONST] = K(ref_const),
-    [OP_CONCAT_C] = K(ref_concat_c),
-    [OP_SLICE_C] = K(ref_slice_c),
-    [OP_CROP] = K(ref_crop),
-    [OP_UNCROP] = K(ref_uncrop),
+#define REF_ENTRY(id, name) [OP_##id] = {ref_##name##_f32, ref_##name##_f64},
+    TD_OP_LIST(REF_ENTRY)
+#undef REF_ENTRY
 };
-#undef K
 
 static void *cpu_alloc(size_t bytes)
 {
@@ -108,8 +70,3 @@ static const backend cpu_backend = {
 };
 
 const backend *backend_cpu(void) { return &cpu_backend; }
-
-int backend_cpu_has_kernel(op_kind op)
-{
-    return op >= 0 && op < OP_COUNT && kernels[op][0] && kernels[op][1];
-}

@@ -1,6 +1,6 @@
 /* Data movement: channel concat/slice, spatial crop and its adjoint. */
 
-td_status FN(ref_concat_c)(const kernel_args *a)
+td_status FN(ref_concat_channels)(const kernel_args *a)
 {
     shape4 o = a->out_shape;
     size_t hw = (size_t)o.h * o.w;
@@ -17,7 +17,7 @@ td_status FN(ref_concat_c)(const kernel_args *a)
     return TD_OK;
 }
 
-td_status FN(ref_slice_c)(const kernel_args *a)
+td_status FN(ref_slice_channels)(const kernel_args *a)
 {
     shape4 x = a->in_shape[0], o = a->out_shape;
     size_t hw = (size_t)o.h * o.w;

@@ -155,7 +155,7 @@ td_status FN(ref_avgpool_bwd)(const kernel_args *a)
     return TD_OK;
 }
 
-td_status FN(ref_gap)(const kernel_args *a)
+td_status FN(ref_global_avgpool)(const kernel_args *a)
 {
     shape4 xs = a->in_shape[0];
     int hw = xs.h * xs.w;
@@ -171,7 +171,7 @@ td_status FN(ref_gap)(const kernel_args *a)
     return TD_OK;
 }
 
-td_status FN(ref_gap_bwd)(const kernel_args *a)
+td_status FN(ref_global_avgpool_bwd)(const kernel_args *a)
 {
     shape4 xs = a->out_shape;
     int hw = xs.h * xs.w;

@@ -10,45 +10,11 @@
     td_status name##_f32(const kernel_args *a); \
     td_status name##_f64(const kernel_args *a);
 
-REF_DECLARE(ref_conv2d)
-REF_DECLARE(ref_conv2d_bwd_data)
-REF_DECLARE(ref_conv2d_bwd_filter)
-REF_DECLARE(ref_matmul)
-REF_DECLARE(ref_relu)
-REF_DECLARE(ref_relu_bwd)
-REF_DECLARE(ref_softplus)
-REF_DECLARE(ref_sigmoid)
-REF_DECLARE(ref_exp)
-REF_DECLARE(ref_powadd)
-REF_DECLARE(ref_axpby)
-REF_DECLARE(ref_mul)
-REF_DECLARE(ref_maxpool)
-REF_DECLARE(ref_maxpool_gather)
-REF_DECLARE(ref_maxpool_scatter)
-REF_DECLARE(ref_avgpool)
-REF_DECLARE(ref_avgpool_bwd)
-REF_DECLARE(ref_gap)
-REF_DECLARE(ref_gap_bwd)
-REF_DECLARE(ref_sum_axis)
-REF_DECLARE(ref_bcast_axis)
-REF_DECLARE(ref_scale_axis)
-REF_DECLARE(ref_dot_axis)
-REF_DECLARE(ref_affine_axis)
-REF_DECLARE(ref_lincomb_axis)
-REF_DECLARE(ref_bn_running_update)
-REF_DECLARE(ref_weighted_sum)
-REF_DECLARE(ref_dots)
-REF_DECLARE(ref_softmax_rows)
-REF_DECLARE(ref_log_softmax_rows)
-REF_DECLARE(ref_pick_labels)
-REF_DECLARE(ref_place_labels)
-REF_DECLARE(ref_sum_all)
-REF_DECLARE(ref_fill)
-REF_DECLARE(ref_const)
-REF_DECLARE(ref_concat_c)
-REF_DECLARE(ref_slice_c)
-REF_DECLARE(ref_crop)
-REF_DECLARE(ref_uncrop)
+/* ref_<op>_f32 and ref_<op>_f64 for every op of the list: an op without
+ * its kernels fails to link. */
+#define REF_DECLARE_OP(id, name) REF_DECLARE(ref_##name)
+TD_OP_LIST(REF_DECLARE_OP)
+#undef REF_DECLARE_OP
 
 /* Several nodes as one kernel (backend.h run_fused, fuses). */
 int ref_run_fused(fused_kind kind, const kernel_args *const *nodes, td_status *result);

@@ -1,8 +1,11 @@
-/* Drivers for reverse and forward mode; the rules are in autodiff_rules.c. */
+/* Drivers for reverse and forward mode; each op's rules are in its
+ * definition (core/ops/<family>.c). */
 #include "tsedarts/autodiff.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "tsedarts/op_def.h"
 
 /* A per-channel vector or a scalar: kept from the forward pass instead of
  * recomputed (batch statistics would cost a full read of their input for
@@ -41,6 +44,62 @@ static void append_recompute(graph *g, recompute_segment seg, int *remap, int *r
 }
 
 static int mapped(const int *remap, int v) { return v >= 0 && remap[v] >= 0 ? remap[v] : v; }
+
+/* The node as its rules see it: copies of its inputs (read through remap
+ * where that is given) and index list, since rules grow the graph. */
+typedef struct rule_node {
+    node nd;
+    int *in, *idx;
+    op_rule_args a;
+} rule_node;
+
+static int rule_node_open(graph *g, int i, const int *remap, rule_node *r)
+{
+    r->nd = g->nodes[i];
+    r->in = malloc((size_t)(r->nd.nin ? r->nd.nin : 1) * sizeof *r->in);
+    r->idx = malloc((size_t)(r->nd.p.idx_len ? r->nd.p.idx_len : 1) * sizeof *r->idx);
+    if (!r->in || !r->idx) {
+        free(r->in);
+        free(r->idx);
+        return graph_fail(g, "out of memory"), 0;
+    }
+    memcpy(r->in, graph_node_inputs(g, &r->nd), (size_t)r->nd.nin * sizeof *r->in);
+    memcpy(r->idx, graph_node_index(g, &r->nd), (size_t)r->nd.p.idx_len * sizeof *r->idx);
+    int y = r->nd.out;
+    if (remap) {
+        for (int k = 0; k < r->nd.nin; k++) r->in[k] = mapped(remap, r->in[k]);
+        y = mapped(remap, y);
+    }
+    r->a = (op_rule_args){.p = &r->nd.p, .nin = r->nd.nin, .in = r->in, .idx = r->idx, .y = y};
+    return 1;
+}
+
+static void rule_node_close(rule_node *r)
+{
+    free(r->in);
+    free(r->idx);
+}
+
+/* Node i's reverse rule (inputs read through remap when it is given). */
+static void apply_vjp(graph *g, int i, const int *remap, int G, const unsigned char *want, int *ct)
+{
+    const op_def *d = op_def_of(g->nodes[i].op);
+    rule_node r;
+    if (!d->vjp || !rule_node_open(g, i, remap, &r)) return;
+    d->vjp(g, &r.a, G, want, ct);
+    rule_node_close(&r);
+}
+
+/* Node i's forward rule: the tangent of its output, or -1. */
+static int apply_jvp(graph *g, int i, const int *t)
+{
+    const op_def *d = op_def_of(g->nodes[i].op);
+    rule_node r;
+    if (!d->jvp || !rule_node_open(g, i, NULL, &r)) return -1;
+    int y = d->jvp(g, &r.a, t);
+    rule_node_close(&r);
+    return y;
+}
 
 /* The cotangent contributions of each value, summed only when the value's
  * producer needs them: one n-ary sum reads each term once, where a chain
@@ -212,9 +271,9 @@ td_status graph_vjp(graph *g, int loss, int n_wrt, const int *wrt, int *grads)
         }
         if (!any) continue;
         if (recomp_node[i] == KEPT)
-            vjp_rule_mapped(g, i, remap, ct.sum[nd.out], want, contrib);
+            apply_vjp(g, i, remap, ct.sum[nd.out], want, contrib);
         else
-            vjp_rule(g, recomp_node[i] >= 0 ? recomp_node[i] : i, ct.sum[nd.out], want, contrib);
+            apply_vjp(g, recomp_node[i] >= 0 ? recomp_node[i] : i, NULL, ct.sum[nd.out], want, contrib);
         /* Accumulate in input order: a fixed order keeps sums reproducible. */
         for (int k = 0; k < nd.nin; k++)
             if (want[k] && contrib[k] >= 0) ct_add(g, &ct, inputs[k], contrib[k]);
@@ -274,7 +333,7 @@ td_status graph_jvp(graph *g, int begin, int end, int n_seed,
             any |= t[k] >= 0;
         }
         if (!any) continue;
-        tan[nd.out] = jvp_rule(g, i, t);
+        tan[nd.out] = apply_jvp(g, i, t);
     }
     for (int i = 0; i < n_query; i++) out[i] = query[i] < n_values ? tan[query[i]] : -1;
     free(t);

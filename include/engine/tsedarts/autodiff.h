@@ -1,13 +1,14 @@
 /* Reverse and forward mode over a graph, by per-primitive rules.
  *
  * graph_vjp appends the backward pass of a scalar; graph_jvp appends
- * tangent nodes for a range of existing nodes. Because the backward pass is
+ * tangent nodes for a range of existing nodes. The rules of each op are in
+ * its definition (op_def.h, core/ops/<family>.c). Because the backward pass is
  * itself made of primitives with JVP rules, a JVP over forward + backward
  * nodes gives exact Hessian-vector products. */
 #ifndef TSEDARTS_AUTODIFF_H
 #define TSEDARTS_AUTODIFF_H
 
-#include "tsedarts/graph.h"
+#include "tsedarts/ops.h"
 
 /* Appends d loss / d wrt[i] for each i; loss must be a scalar. grads[i] is a
  * value (a zero constant when loss does not depend on wrt[i]). */
@@ -20,25 +21,9 @@ td_status graph_jvp(graph *g, int begin, int end, int n_seed,
                     const int *seed_values, const int *seed_tangents,
                     int n_query, const int *query, int *out);
 
-/* The rules, one per op (autodiff_rules.c). vjp: given the output
- * cotangent G of node i, fills ct[k] for inputs with want[k] set (-1 when an
- * input has no derivative). jvp: given input tangents t[k] (-1 = zero),
- * returns the output tangent (-1 = zero). Both may append nodes. */
-void vjp_rule(graph *g, int i, int G, const unsigned char *want, int *ct);
-/* The same reading input v as remap[v] where that is >= 0 (a node kept
- * inside a recompute segment reads the recomputed copies of its inputs). */
-void vjp_rule_mapped(graph *g, int i, const int *remap, int G, const unsigned char *want, int *ct);
-int jvp_rule(graph *g, int i, const int *t);
-
-/* The reverse rule of a custom-VJP block: contributions to x, gamma, beta
+/* The reverse rule of a custom-VJP block (vjp_blocks.c): contributions to x, gamma, beta
  * (ct[0..2], -1 when not wanted or absent) from the output cotangent G. */
 void vjp_block_rule(graph *g, const vjp_block *b, int G, const unsigned char *want, int *ct);
-
-/* Whether input k of op is differentiable (labels, argmax sources and the
- * mask argument of relu_bwd are not). */
-int op_input_differentiable(op_kind op, int k);
-
-
 
 /* Appends the gradient of scalar loss w.r.t. every parameter of the chosen
  * roles and binds each into ROLE_GRAD_WEIGHT / ROLE_GRAD_ALPHA at its

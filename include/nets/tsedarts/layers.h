@@ -3,7 +3,7 @@
 #ifndef TSEDARTS_LAYERS_H
 #define TSEDARTS_LAYERS_H
 
-#include "tsedarts/graph.h"
+#include "tsedarts/ops.h"
 
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1

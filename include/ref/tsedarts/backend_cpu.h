@@ -5,8 +5,6 @@
 #include "tsedarts/backend.h"
 
 const backend *backend_cpu(void);
-/* Whether the CPU backend has both element-type kernels of op. */
-int backend_cpu_has_kernel(op_kind op);
 /* Kernels on fewer elements than this run on one thread (default 16384);
  * tests set 0 to put every kernel through its parallel path. */
 void backend_cpu_set_parallel_min(size_t elements);

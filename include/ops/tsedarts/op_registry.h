@@ -1,13 +1,15 @@
 /* The registry of primitive test cases: several shapes per op, odd sizes,
- * strides 1 and 2, dilation. Every check that loops over ops (finite
- * differences, f32 vs f64, coverage, CPU vs GPU, `tsedarts selftest`)
- * reads this. */
+ * strides 1 and 2, dilation, declared with each op (core/ops/<family>.c)
+ * and gathered here in op-list order. Every check that loops over ops
+ * (finite differences, f32 vs f64, coverage, CPU vs GPU, `tsedarts
+ * selftest`) reads this. */
 #ifndef TSEDARTS_OP_REGISTRY_H
 #define TSEDARTS_OP_REGISTRY_H
 
 #include <stdint.h>
 
 #include "tsedarts/graph.h"
+#include "tsedarts/tolerances.h"
 
 enum input_kind {
     IN_REAL = 0, /* uniform in [-1, 1) */
@@ -29,13 +31,18 @@ typedef struct op_case {
     shape4 sp;    /* op-specific shape parameter */
 } op_case;
 
-extern const op_case op_cases[];
-extern const int n_op_cases;
-
-/* The same ops at the map widths of real networks (see op_registry.c):
- * too large for finite differences, checked f32 against f64. */
-extern const op_case op_cases_wide[];
-extern const int n_op_cases_wide;
+/* The cases of every op; i from 0 to op_case_count() - 1. */
+int op_case_count(void);
+const op_case *op_case_at(int i);
+/* The same ops at the map widths of real networks: too large for finite
+ * differences, checked f32 against f64. */
+int op_wide_case_count(void);
+const op_case *op_wide_case_at(int i);
+/* A case's position in its list (registry or wide), -1 if in neither. */
+int op_case_index(const op_case *c);
+int op_case_is_wide(const op_case *c);
+/* The f32-against-f64 tolerance of a case (its op family's, wide or not). */
+op_tolerance op_case_f32_tolerance(const op_case *c);
 
 /* Appends the case's node to g given its input values; returns the output
  * value (or 0 for sinks, -1 on error). */
@@ -48,11 +55,11 @@ void op_case_inputs(graph *g, const op_case *c, int *in);
 int op_case_input_differentiable(const op_case *c, int k);
 
 /* Builds the case into a new graph, binds its output to ROLE_OUTPUT, and
- * fills host[r] (f64, calloc'd, one per role) with deterministic inputs;
- * inputs (may be NULL) receives the input values. */
+ * fills host[r] (f64, calloc'd, one per role) with deterministic inputs
+ * drawn from the stream of its index; inputs (may be NULL) receives the
+ * input values. */
 graph *op_case_graph(const op_case *c, double *host[ROLE_COUNT], int *inputs);
-/* The same with an explicit stream for the inputs (op_case_graph uses the
- * case's index in op_cases). */
+/* The same with an explicit stream for the inputs. */
 graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_COUNT], int *inputs);
 void op_case_host_free(double *host[ROLE_COUNT]);
 

@@ -1,4 +1,5 @@
 /* The computation graph: values (tensors) produced by nodes (primitive ops).
+ * This layer stores graphs; what each op means is the ops layer's.
  *
  * A graph is built once for a network and a purpose (forward only; forward
  * and backward; forward, backward and tangents) and then executed many
@@ -6,7 +7,7 @@
  * offsets (weights, alphas, BN running statistics, their gradients, inputs,
  * outputs); activations get offsets from the memory planner.
  *
- * Builder calls never fail loudly: a misuse records a message in the graph
+ * Building never fails loudly: a misuse records a message in the graph
  * (graph_status) and returns -1, and every builder given -1 returns -1, so a
  * whole network can be built and checked once at the end. */
 #ifndef TSEDARTS_GRAPH_H
@@ -17,47 +18,50 @@
 #include "tsedarts/status.h"
 #include "tsedarts/tensor.h"
 
-/* X-macro list of every primitive. Columns: enum suffix, name. */
-#define TD_OP_LIST(X)                                                          \
-    X(CONV2D, "conv2d")                     /* (x, w) -> y */                  \
-    X(CONV2D_BWD_DATA, "conv2d_bwd_data")   /* (dy, w) -> dx */                \
-    X(CONV2D_BWD_FILTER, "conv2d_bwd_filter") /* (x, dy) -> dw */              \
-    X(MATMUL, "matmul")                     /* (A, B) -> op(A) op(B) */        \
-    X(RELU, "relu")                         /* (x) -> max(x, 0) */             \
-    X(RELU_BWD, "relu_bwd")                 /* (x, g) -> g * [x > 0] */        \
-    X(SOFTPLUS, "softplus")                 /* (x) -> log(1 + e^x) */          \
-    X(SIGMOID, "sigmoid")                   /* (x) -> 1 / (1 + e^-x) */        \
-    X(MAXPOOL, "maxpool")                   /* (x) -> window max */            \
-    X(MAXPOOL_GATHER, "maxpool_gather")     /* (x, t) -> t at argmax of x */   \
-    X(MAXPOOL_SCATTER, "maxpool_scatter")   /* (x, g) -> g sent to argmax */   \
-    X(AVGPOOL, "avgpool")                   /* (x) -> window mean */           \
-    X(AVGPOOL_BWD, "avgpool_bwd")           /* (g) -> adjoint of avgpool */    \
-    X(GAP, "global_avgpool")                /* (x) -> (N, C, 1, 1) mean */     \
-    X(GAP_BWD, "global_avgpool_bwd")        /* (g) -> g / HW broadcast */      \
-    X(SUM_AXIS, "sum_axis")                 /* (x) -> sum keeping one axis */  \
-    X(BCAST_AXIS, "bcast_axis")             /* (v) -> v spread along axis */   \
-    X(SCALE_AXIS, "scale_axis")             /* (x, v) -> x * v[axis] */        \
-    X(DOT_AXIS, "dot_axis")                 /* (a, b) -> sum a*b keep axis */  \
-    X(AFFINE_AXIS, "affine_axis")           /* (x, a[, b]) -> x*a + b */       \
-    X(LINCOMB_AXIS, "lincomb_axis")         /* (u, v, a, b, e) -> au + bv + e */\
-    X(BN_RUNNING_UPDATE, "bn_running_update") /* sink: (m, v, rm, rv) */       \
-    X(AXPBY, "axpby")                       /* (a[, b]) -> s*a + t*b */        \
-    X(MUL, "mul")                           /* (a, b) -> a * b */              \
-    X(EXP, "exp")                           /* (a) -> e^a */                   \
-    X(POWADD, "powadd")                     /* (a) -> (a + eps)^p */           \
-    X(WEIGHTED_SUM, "weighted_sum")         /* ([w,] x1..xk) -> sum w[i]x */   \
-    X(DOTS, "dots")                         /* (g, x1..xk) -> w-shaped dots */ \
-    X(SOFTMAX_ROWS, "softmax_rows")         /* (a) -> row softmax */           \
-    X(LOG_SOFTMAX_ROWS, "log_softmax_rows") /* (z) -> row log-softmax */       \
-    X(PICK_LABELS, "pick_labels")           /* (z, labels) -> z[n, y_n] */     \
-    X(PLACE_LABELS, "place_labels")         /* (v, labels) -> one-hot * v */   \
-    X(SUM_ALL, "sum_all")                   /* (x) -> scalar sum */            \
-    X(FILL, "fill")                         /* (s) -> s broadcast to shape */  \
-    X(CONST, "const")                       /* () -> constant tensor */        \
-    X(CONCAT_C, "concat_channels")          /* (x1..xk) -> channel concat */   \
-    X(SLICE_C, "slice_channels")            /* (x) -> channels [c0, c1) */     \
-    X(CROP, "crop")                         /* (x) -> spatial window */        \
-    X(UNCROP, "uncrop")                     /* (g) -> zero-padded back */
+/* X-macro list of every primitive: the single index of ops. Columns: enum
+ * suffix, name. Everything else about an op (builder, shape rule, VJP,
+ * JVP, test cases and tolerances) is in core/ops/<family>.c, its kernels
+ * in ref/<family>*.c; each line's comment ends with its family. */
+#define TD_OP_LIST(X)                                                                      \
+    X(CONV2D, conv2d)                       /* (x, w) -> y                     conv */      \
+    X(CONV2D_BWD_DATA, conv2d_bwd_data)     /* (dy, w) -> dx                   conv */      \
+    X(CONV2D_BWD_FILTER, conv2d_bwd_filter) /* (x, dy) -> dw                   conv */      \
+    X(MATMUL, matmul)                       /* (A, B) -> op(A) op(B)           rows */      \
+    X(RELU, relu)                           /* (x) -> max(x, 0)                pointwise */ \
+    X(RELU_BWD, relu_bwd)                   /* (x, g) -> g * [x > 0]           pointwise */ \
+    X(SOFTPLUS, softplus)                   /* (x) -> log(1 + e^x)             pointwise */ \
+    X(SIGMOID, sigmoid)                     /* (x) -> 1 / (1 + e^-x)           pointwise */ \
+    X(MAXPOOL, maxpool)                     /* (x) -> window max               pool */      \
+    X(MAXPOOL_GATHER, maxpool_gather)       /* (x, t) -> t at argmax of x      pool */      \
+    X(MAXPOOL_SCATTER, maxpool_scatter)     /* (x, g) -> g sent to argmax      pool */      \
+    X(AVGPOOL, avgpool)                     /* (x) -> window mean              pool */      \
+    X(AVGPOOL_BWD, avgpool_bwd)             /* (g) -> adjoint of avgpool       pool */      \
+    X(GAP, global_avgpool)                  /* (x) -> (N, C, 1, 1) mean        pool */      \
+    X(GAP_BWD, global_avgpool_bwd)          /* (g) -> g / HW broadcast         pool */      \
+    X(SUM_AXIS, sum_axis)                   /* (x) -> sum keeping one axis     axis */      \
+    X(BCAST_AXIS, bcast_axis)               /* (v) -> v spread along axis      axis */      \
+    X(SCALE_AXIS, scale_axis)               /* (x, v) -> x * v[axis]           axis */      \
+    X(DOT_AXIS, dot_axis)                   /* (a, b) -> sum a*b keep axis     axis */      \
+    X(AFFINE_AXIS, affine_axis)             /* (x, a[, b]) -> x*a + b          axis */      \
+    X(LINCOMB_AXIS, lincomb_axis)           /* (u, v, a, b, e) -> au + bv + e  axis */      \
+    X(BN_RUNNING_UPDATE, bn_running_update) /* sink: (m, v, rm, rv)            axis */      \
+    X(AXPBY, axpby)                         /* (a[, b]) -> s*a + t*b           pointwise */ \
+    X(MUL, mul)                             /* (a, b) -> a * b                 pointwise */ \
+    X(EXP, exp)                             /* (a) -> e^a                      pointwise */ \
+    X(POWADD, powadd)                       /* (a) -> (a + eps)^p              pointwise */ \
+    X(WEIGHTED_SUM, weighted_sum)           /* ([w,] x1..xk) -> sum w[i]x      sums */      \
+    X(DOTS, dots)                           /* (g, x1..xk) -> w-shaped dots    sums */      \
+    X(SOFTMAX_ROWS, softmax_rows)           /* (a) -> row softmax              rows */      \
+    X(LOG_SOFTMAX_ROWS, log_softmax_rows)   /* (z) -> row log-softmax          rows */      \
+    X(PICK_LABELS, pick_labels)             /* (z, labels) -> z[n, y_n]        rows */      \
+    X(PLACE_LABELS, place_labels)           /* (v, labels) -> one-hot * v      rows */      \
+    X(SUM_ALL, sum_all)                     /* (x) -> scalar sum               sums */      \
+    X(FILL, fill)                           /* (s) -> s broadcast to shape     pointwise */ \
+    X(CONST, const)                         /* () -> constant tensor           pointwise */ \
+    X(CONCAT_C, concat_channels)            /* (x1..xk) -> channel concat      layout */    \
+    X(SLICE_C, slice_channels)              /* (x) -> channels [c0, c1)        layout */    \
+    X(CROP, crop)                           /* (x) -> spatial window           layout */    \
+    X(UNCROP, uncrop)                       /* (g) -> zero-padded back         layout */
 
 typedef enum op_kind {
 #define TD_OP_ENUM(id, name) OP_##id,
@@ -207,66 +211,14 @@ int graph_param(graph *g, value_role role, const char *name, shape4 s,
                 param_init init, int fan_in, int torch_ndim,
                 const int *torch_dims);
 
-/* Makes value v readable after a run in `role` at `offset` (elements); for
- * ROLE_OUTPUT pass offset (size_t)-1 to append. Returns the value now
- * holding the data (v itself when it could be retargeted, else a copy). */
-int graph_bind(graph *g, int v, value_role role, size_t offset);
+/* Appends a node of op whose inputs and output shape the caller has
+ * checked (the ops layer's shape rules do; out.n < 0 for a sink). Returns
+ * the output value, 0 for a sink, -1 after an error. */
+int graph_append_node(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 out);
 
-/* --- primitive builders (one per op; shapes checked here) -------------- */
-int op_conv2d(graph *g, int x, int w, int stride, int pad, int dil,
-             int groups);
-int op_conv2d_bwd_data(graph *g, int dy, int w, shape4 xshape, int stride,
-                      int pad, int dil, int groups);
-int op_conv2d_bwd_filter(graph *g, int x, int dy, int kh, int kw, int stride,
-                        int pad, int dil, int groups);
-int op_matmul(graph *g, int a, int b, int ta, int tb);
-int op_relu(graph *g, int x);
-int op_relu_bwd(graph *g, int x, int gr);
-int op_softplus(graph *g, int x);
-int op_sigmoid(graph *g, int x);
-int op_maxpool(graph *g, int x, int k, int stride, int pad);
-int op_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad);
-int op_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad);
-int op_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad);
-int op_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride,
-                  int pad, int count_pad);
-int op_gap(graph *g, int x);
-int op_gap_bwd(graph *g, int gr, shape4 xshape);
-int op_sum_axis(graph *g, int x, int axis);
-int op_bcast_axis(graph *g, int v, shape4 s, int axis);
-int op_scale_axis(graph *g, int x, int v, int axis);
-int op_dot_axis(graph *g, int a, int b, int axis);
-int op_affine_axis(graph *g, int x, int a, int b /* or -1 */, int axis);
-/* a u + b v + e with per-axis coefficients (the batch-norm backward). */
-int op_lincomb_axis(graph *g, int u, int v, int a, int b, int e, int axis);
-/* Sink: rm <- (1-mom) rm + mom m; rv <- (1-mom) rv + mom v * M/(M-1). */
-int op_bn_running_update(graph *g, int m, int v, int rm, int rv,
-                        double momentum, double count);
-int op_axpby(graph *g, int a, int b /* or -1 */, double s, double t);
-int op_mul(graph *g, int a, int b);
-int op_exp(graph *g, int a);
-int op_powadd(graph *g, int a, double eps, double p);
-/* sum_i w[idx[i]] * xs[i]; w may be -1 (then idx must be NULL: plain sum). */
-int op_weighted_sum(graph *g, int w, int k, const int *xs, const int *idx);
-/* out[idx[i]] += <gr, xs[i]>, out shaped like w (wshape). */
-int op_dots(graph *g, int gr, int k, const int *xs, const int *idx,
-           shape4 wshape);
-int op_softmax_rows(graph *g, int a);
-int op_log_softmax_rows(graph *g, int z);
-int op_pick_labels(graph *g, int z, int labels);
-int op_place_labels(graph *g, int v, int labels, int classes);
-int op_sum_all(graph *g, int x);
-int op_fill(graph *g, int s, shape4 shape);
-int op_const(graph *g, shape4 shape, double c);
-int op_concat_c(graph *g, int k, const int *xs);
-int op_slice_c(graph *g, int x, int c0, int c1);
-int op_crop(graph *g, int x, int top, int left, int h, int w);
-int op_uncrop(graph *g, int gr, shape4 xshape, int top, int left);
-
-/* Builds a node of any kind from explicit inputs and params, inferring the
- * output shape; the typed builders above call this. */
-int graph_add_node(graph *g, op_kind op, int nin, const int *in,
-                   const node_params *p);
+/* Appends k ints to the graph's pool (index lists of weighted_sum and
+ * dots); returns their offset, or -1 after an error. */
+int graph_push_ints(graph *g, int k, const int *xs);
 
 /* Sets the sticky error (first one wins) and returns -1. */
 int graph_fail(graph *g, const char *fmt, ...)
