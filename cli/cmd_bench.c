@@ -10,11 +10,10 @@
 
 #include "args.h"
 #include "commands.h"
+#include "device_arg.h"
 #include "tsedarts/exec.h"
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
-#include "tsedarts/backend_cpu.h"
-#include "tsedarts/backend_cuda.h"
 
 static const opt_spec specs[] = {
     {"algo", 1, "darts1 (default) | darts2 | tse"},
@@ -22,7 +21,7 @@ static const opt_spec specs[] = {
     {"layers", 1, "cells (default 8)"},
     {"channels", 1, "initial channels (default 16)"},
     {"threads", 1, "OpenMP threads (default: all cores)"},
-    {"device", 1, "cpu (default) | cuda[:N]"},
+    DEVICE_OPT_SPEC,
     {"dtype", 1, "f32 (default) | f64"},
     {"steps", 1, "timed steps (default 5)"},
     {"tse-steps", 1, "tse-gradient: trajectory length T (default 100)"},
@@ -146,23 +145,12 @@ int cmd_bench(int argc, char **argv)
     int threads = (int)args_int(&a, "threads", 0, 0, 1024);
     int steps = (int)args_int(&a, "steps", 5, 1, 1000), warmup = (int)args_int(&a, "warmup", 1, 0, 1000);
     int T = (int)args_int(&a, "tse-steps", 100, 1, 100000);
-    const char *dev = args_str(&a, "device", "cpu");
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;
     }
-    const backend *be = backend_cpu();
-    if (strncmp(dev, "cuda", 4) == 0) {
-        const char *why = NULL;
-        be = backend_cuda(dev[4] == ':' ? atoi(dev + 5) : 0, &why);
-        if (!be) {
-            fprintf(stderr, "tsedarts: error: bench: --device %s: %s\n", dev, why);
-            return 1;
-        }
-    } else if (strcmp(dev, "cpu") != 0) {
-        fprintf(stderr, "tsedarts: error: bench: --device must be cpu or cuda[:N]\n");
-        return 2;
-    }
+    const backend *be = cli_device(&a, "bench", NULL);
+    if (!be) return 2;
     if (threads > 0) omp_set_num_threads(threads);
     if (train)
         return bench_train(args_str(&a, "genotype", "DARTS_V2"), (int)args_int(&a, "batch", 96, 1, 4096),

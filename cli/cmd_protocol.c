@@ -8,7 +8,7 @@
 #include "commands.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/runtime.h"
-#include "tsedarts/backend_cpu.h"
+#include "tsedarts/device.h"
 
 static const opt_spec specs[] = {
     {"budget", 1, "smoke (about 2 minutes) | mini (the main job, about 40 minutes) | paper (SPEC.md)"},
@@ -17,6 +17,7 @@ static const opt_spec specs[] = {
     {"methods", 1, "comma list of darts1,darts2,tse,tse20,darts1-20 (default: all five)"},
     {"selection", 1, "valid (default: held-out split of the training set) | test (flagged)"},
     {"jobs", 1, "runs at once, each in its own process (default 1)"},
+    {"device", 1, DEVICE_HELP},
     {"threads", 1, "OpenMP threads in all (default: all cores)"},
     {"out", 1, "results directory (required)"},
     {"stop-after-runs", 1, "stop after N runs have completed (for testing resume)"},
@@ -69,7 +70,8 @@ int cmd_protocol(int argc, char **argv)
     o.threads = (int)args_int(&a, "threads", 0, 0, 1024);
     o.stop_after_runs = args_int(&a, "stop-after-runs", 0, 0, 1000000);
     o.quiet = args_has(&a, "quiet");
-    o.be = backend_cpu();
+    o.device = args_str(&a, "device", "cpu");
+    if (a.error == TD_OK) a.error = device_check_name(o.device);
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;

@@ -6,12 +6,12 @@
 
 #include "args.h"
 #include "commands.h"
+#include "device_arg.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
-#include "tsedarts/backend_cpu.h"
 
 static const opt_spec specs[] = {
     {"algo", 1, "darts1 | darts2 | tse | tse-exact (default darts1)"},
@@ -34,6 +34,7 @@ static const opt_spec specs[] = {
     {"hessian-every", 1, "log the largest eigenvalue of the architecture Hessian every K epochs (0: never)"},
     {"hessian-lanczos", 1, "estimate it with K Lanczos steps instead of the full Hessian (224 HVPs)"},
     {"dtype", 1, "f32 (default) | f64"},
+    DEVICE_OPT_SPEC,
     {"threads", 1, "OpenMP threads (default: all cores)"},
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR from its last checkpoint"},
@@ -122,7 +123,6 @@ int cmd_search(int argc, char **argv)
     }
     search_options opt;
     memset(&opt, 0, sizeof opt);
-    opt.be = backend_cpu();
     opt.out_dir = resume ? resume : args_str(&a, "out", NULL);
     opt.resume = resume != NULL;
     opt.threads = (int)args_int(&a, "threads", 0, 0, 1024);
@@ -133,6 +133,8 @@ int cmd_search(int argc, char **argv)
         td_error_print(a.error);
         return 2;
     }
+    opt.be = cli_device(&a, "search", resume);
+    if (!opt.be) return 2;
     if (!opt.out_dir) {
         fprintf(stderr, "tsedarts: error: search: --out DIR is required (where config, metrics, checkpoints and results go)\n");
         return 2;

@@ -1,21 +1,22 @@
 /* tsedarts selftest: every primitive of the op registry, checked on this
  * machine. On the CPU: finite differences of each VJP/JVP rule in f64 and
- * f32 against f64; with --device cuda: the GPU against the CPU in f64. */
+ * f32 against f64; on a GPU (--device cuda): the GPU's f32 against the
+ * CPU's f64. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "commands.h"
+#include "device_arg.h"
 #include "tsedarts/compare.h"
 #include "tsedarts/gradcheck.h"
 #include "tsedarts/op_registry.h"
 #include "tsedarts/tolerances.h"
 #include "tsedarts/backend_cpu.h"
-#include "tsedarts/backend_cuda.h"
 
 static const opt_spec specs[] = {
-    {"device", 1, "cpu (default) or cuda[:N]"},
+    DEVICE_OPT_SPEC,
     {"help", 0, "show this help"},
 };
 
@@ -31,21 +32,10 @@ int cmd_selftest(int argc, char **argv)
         args_usage("selftest", "[--device cpu|cuda[:N]]", specs, 2);
         return 0;
     }
-    const char *dev = args_str(&a, "device", "cpu");
-    compare_side test_side = {backend_cpu(), DT_F32};
-    int gpu = strncmp(dev, "cuda", 4) == 0;
-    if (gpu) {
-        const char *why = NULL;
-        int idx = dev[4] == ':' ? (int)strtol(dev + 5, NULL, 10) : 0;
-        test_side.be = backend_cuda(idx, &why);
-        if (!test_side.be) {
-            fprintf(stderr, "tsedarts: error: selftest --device %s: %s\n", dev, why);
-            return 1;
-        }
-    } else if (strcmp(dev, "cpu") != 0) {
-        fprintf(stderr, "tsedarts: error: selftest: --device must be cpu or cuda[:N], got '%s'\n", dev);
-        return 2;
-    }
+    const backend *be = cli_device(&a, "selftest", NULL);
+    if (!be) return 2;
+    compare_side test_side = {be, DT_F32};
+    int gpu = be->device_memory;
     compare_side ref = {backend_cpu(), DT_F64};
     printf("%-34s %-22s %10s %18s %10s %10s %s\n", "case", "output shape", "max ratio", "tolerance (a, r)",
            "vjp err", "jvp err", "result");
@@ -81,9 +71,9 @@ int cmd_selftest(int argc, char **argv)
         op_case_host_free(host);
         graph_destroy(g);
     }
-    printf("\n%s vs cpu/f64: passes when |a - b| <= atol + rtol |b| (max ratio: the worst |a - b| / (atol + rtol |b|));"
+    printf("\n%s/f32 vs cpu/f64: passes when |a - b| <= atol + rtol |b| (max ratio: the worst |a - b| / (atol + rtol |b|));"
            " gradient checks: relative error <= %g\n",
-           gpu ? "cuda/f32" : "cpu/f32", GRADCHECK_TOL);
+           be->name, GRADCHECK_TOL);
     printf("%d of %d cases passed\n", n - failed, n);
     return failed ? 1 : 0;
 }

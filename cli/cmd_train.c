@@ -5,10 +5,10 @@
 
 #include "args.h"
 #include "commands.h"
+#include "device_arg.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
-#include "tsedarts/backend_cpu.h"
 
 static const opt_spec specs[] = {
     {"genotype", 1, "genotype NAME or FILE to train"},
@@ -31,6 +31,7 @@ static const opt_spec specs[] = {
     {"cutout", 1, "cutout square side, 0 for none (default 16)"},
     {"no-augment", 0, "no random crop or flip (cutout is set separately)"},
     {"dtype", 1, "f32 (default) | f64"},
+    DEVICE_OPT_SPEC,
     {"threads", 1, "OpenMP threads (default: all cores)"},
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR"},
@@ -67,7 +68,7 @@ int cmd_train(int argc, char **argv)
         }
         for (int i = 0; i < a.n; i++)
             if (strcmp(a.key[i], "threads") && strcmp(a.key[i], "quiet") && strcmp(a.key[i], "stop-after") &&
-                strcmp(a.key[i], "resume")) {
+                strcmp(a.key[i], "resume") && strcmp(a.key[i], "device")) {
                 fprintf(stderr, "tsedarts: error: train: --%s cannot be combined with --resume (the run's config.json is used)\n",
                         a.key[i]);
                 return 2;
@@ -119,7 +120,6 @@ int cmd_train(int argc, char **argv)
     }
     train_options opt;
     memset(&opt, 0, sizeof opt);
-    opt.be = backend_cpu();
     opt.out_dir = resume ? resume : args_str(&a, "out", NULL);
     opt.resume = resume != NULL;
     opt.threads = (int)args_int(&a, "threads", 0, 0, 1024);
@@ -129,6 +129,8 @@ int cmd_train(int argc, char **argv)
         td_error_print(a.error);
         return 2;
     }
+    opt.be = cli_device(&a, "train", resume);
+    if (!opt.be) return 2;
     if (!opt.out_dir) {
         fprintf(stderr, "tsedarts: error: train: --out DIR is required\n");
         return 2;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "protocol_internal.h"
+#include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/runtime.h"
@@ -180,6 +181,10 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
         }
     }
     double t0 = now_seconds();
+    /* opened here, in the process that runs it: a CUDA context does not
+     * survive fork */
+    const backend *be;
+    TD_CHECK(device_open(ps->opt->device, &be));
     td_status s;
     if (r->kind == RUN_SEARCH) {
         search_config sc;
@@ -189,7 +194,7 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
         so.out_dir = dir;
         so.resume = resume;
         so.threads = threads;
-        so.be = ps->opt->be;
+        so.be = be;
         so.quiet = 1;
         so.train_set = ps->have_sets ? &ps->train : NULL;
         search_result res;
@@ -202,7 +207,7 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
         to.out_dir = dir;
         to.resume = resume;
         to.threads = threads;
-        to.be = ps->opt->be;
+        to.be = be;
         to.quiet = 1;
         to.train_set = ps->have_sets ? &ps->train : NULL;
         to.test_set = ps->have_sets ? &ps->test : NULL;
@@ -440,7 +445,11 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     ps.opt = o;
     char runs_dir[4400];
     snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
-    td_status s = open_plan(&ps, req, o->out_dir, 1);
+    /* a device that cannot be used stops the protocol before it writes
+     * anything; workers of --jobs open their own, after fork */
+    const backend *be;
+    td_status s = req->jobs > 1 ? device_check_name(o->device) : device_open(o->device, &be);
+    if (s == TD_OK) s = open_plan(&ps, req, o->out_dir, 1);
     if (s == TD_OK) s = dir_create(runs_dir);
     if (s == TD_OK) s = build_runs(&ps);
     if (s == TD_OK && ps.n_runs) {

@@ -1,4 +1,6 @@
 /* The CPU backend: host memory and the table of reference kernels. */
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,9 +51,26 @@ static td_status cpu_run_node(const kernel_args *a)
 
 static td_status cpu_sync(void) { return TD_OK; }
 
+/* The kernels' vector width is fixed when the library is compiled. */
+static char *cpu_describe(void)
+{
+#if defined(__AVX2__) && defined(__FMA__)
+    const char *isa = "avx2+fma";
+#else
+    const char *isa = "baseline";
+#endif
+    const char *fmt = "{\"name\": \"cpu\", \"kernels\": \"ref (C11, OpenMP %d)\", \"vector_isa\": \"%s\", "
+                      "\"threads\": %d}";
+    int n = snprintf(NULL, 0, fmt, _OPENMP, isa, omp_get_max_threads());
+    char *s = malloc((size_t)n + 1);
+    if (s) snprintf(s, (size_t)n + 1, fmt, _OPENMP, isa, omp_get_max_threads());
+    return s;
+}
+
 static const backend cpu_backend = {
     .name = "cpu",
     .device_memory = 0,
+    .describe = cpu_describe,
     .alloc = cpu_alloc,
     .release = cpu_release,
     .upload = cpu_copy,

@@ -1,5 +1,4 @@
-/* Kernels that stand for several nodes (backend.h fused_kind), for the
- * batch norms:
+/* The CPU's kernels of the fused groups (fusion.h), all the batch norms':
  *  - sum_axis(G) then dot_axis(G, Z) (the backward's two statistics): G is
  *    read once for both;
  *  - affine_axis(x) = xc then dot_axis(xc, xc) (the forward's centring and
@@ -92,8 +91,6 @@ static void pair_channels(const pair_job *j, int c0, int c1, float *scratch)
     }
 }
 
-static int same_shape(shape4 a, shape4 b) { return a.n == b.n && a.c == b.c && a.h == b.h && a.w == b.w; }
-
 static td_status run_pair_job(pair_job *j, const kernel_args *a, const kernel_args *b)
 {
     int C = j->s.c, failed = 0;
@@ -181,62 +178,43 @@ static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
     return TD_OK;
 }
 
-/* A one-term weighted sum over channels-shaped tensors: S = w[idx] G. */
-static int is_share(const kernel_args *a)
-{
-    return a->nd->op == OP_WEIGHTED_SUM && a->nd->p.wlen > 0 && a->nd->p.idx_len == 1 && a->nin == 2;
-}
+int ref_fuses(fused_kind kind, dtype dt) { return dt == DT_F32 && kind > FUSED_NONE && kind < FUSED_KIND_END; }
 
-int ref_fuses(fused_kind kind, dtype dt) { return dt == DT_F32 && kind >= FUSED_PAIR && kind < FUSED_KIND_END; }
-
-int ref_run_fused(fused_kind kind, const kernel_args *const *nodes, td_status *result)
+/* The members are as fusion.h declares them; the executor has matched
+ * them. */
+td_status ref_run_fused(fused_kind kind, const kernel_args *const *m)
 {
-    const kernel_args *a = nodes[0], *b = nodes[1], *c = kind == FUSED_SCALED_PAIR ? nodes[2] : NULL;
-    if (a->dt != DT_F32 || b->dt != DT_F32) return 0;
-    const graph *g = a->g;
-    op_kind oa = a->nd->op, ob = b->nd->op;
-    const int *ia = graph_node_inputs(g, a->nd), *ib = graph_node_inputs(g, b->nd);
-    int centred_head = oa == OP_AFFINE_AXIS && a->nd->p.axis == AXIS_C;
-    if (kind == FUSED_CENTRED_SCALE) {
-        if (!centred_head || ob != OP_SCALE_AXIS || b->nd->p.axis != AXIS_C || ib[0] != a->nd->out) return 0;
-        *result = centred_scale(a, b);
-        return 1;
-    }
-    if (kind == FUSED_SCALED_LINCOMB) {
-        if (!is_share(a) || ob != OP_LINCOMB_AXIS || b->nd->p.axis != AXIS_C || ib[0] != a->nd->out) return 0;
-        *result = scaled_lincomb(a, b);
-        return 1;
-    }
+    const kernel_args *a = m[0], *b = m[1];
     pair_job j;
     memset(&j, 0, sizeof j);
-    if (kind == FUSED_SCALED_PAIR) {
-        /* share, sum_axis(S), dot_axis(S, Z) */
-        const int *ic = graph_node_inputs(g, c->nd);
-        if (!is_share(a) || ob != OP_SUM_AXIS || b->nd->p.axis != AXIS_C || ib[0] != a->nd->out ||
-            c->nd->op != OP_DOT_AXIS || c->nd->p.axis != AXIS_C || ic[0] != a->nd->out || ic[1] == a->nd->out ||
-            !same_shape(c->in_shape[0], c->in_shape[1]))
-            return 0;
-        j.s = c->in_shape[0];
-        j.g = a->in[1];
-        j.w = ((const float *)a->in[0])[graph_node_index(g, a->nd)[0]];
-        j.scaled = 1;
-        j.z = c->in[1];
-        *result = run_pair_job(&j, b, c);
-        return 1;
-    }
-    if (ob != OP_DOT_AXIS || b->nd->p.axis != AXIS_C || !same_shape(b->in_shape[0], b->in_shape[1])) return 0;
-    j.s = b->in_shape[0];
-    if (kind == FUSED_PAIR && oa == OP_SUM_AXIS && a->nd->p.axis == AXIS_C && ia[0] == ib[0]) {
+    switch (kind) {
+    case FUSED_SUM_DOT: /* sum_axis(G), dot_axis(G, Z) */
+        j.s = b->in_shape[0];
         j.g = a->in[0];
         j.z = b->in[1];
-    } else if (centred_head && ib[0] == a->nd->out && ib[1] == a->nd->out) {
+        return run_pair_job(&j, a, b);
+    case FUSED_CENTRED_DOT:      /* affine_axis(x, sc[, bias]) -> xc, dot_axis(xc, xc) */
+    case FUSED_CENTRED_VARIANCE: /* the same, xc not stored */
+        j.s = b->in_shape[0];
         j.x = a->in[0];
         j.sc = a->in[1];
         j.bias = a->nin > 2 ? a->in[2] : NULL;
-        j.xc = kind == FUSED_CENTRED_VARIANCE ? NULL : a->out;
-    } else {
-        return 0;
+        j.xc = kind == FUSED_CENTRED_DOT ? a->out : NULL;
+        return run_pair_job(&j, a, b);
+    case FUSED_CENTRED_SCALE:
+        return centred_scale(a, b);
+    case FUSED_SCALED_PAIR: { /* S = w G, sum_axis(S), dot_axis(S, Z) */
+        const kernel_args *c = m[2];
+        j.s = c->in_shape[0];
+        j.g = a->in[1];
+        j.w = ((const float *)a->in[0])[graph_node_index(a->g, a->nd)[0]];
+        j.scaled = 1;
+        j.z = c->in[1];
+        return run_pair_job(&j, b, c);
     }
-    *result = run_pair_job(&j, a, b);
-    return 1;
+    case FUSED_SCALED_LINCOMB:
+        return scaled_lincomb(a, b);
+    default:
+        return TD_FAIL(TD_ERR_UNSUPPORTED, "cpu backend: no fused kernel %s", fused_kind_name(kind));
+    }
 }

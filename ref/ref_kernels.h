@@ -17,7 +17,7 @@ TD_OP_LIST(REF_DECLARE_OP)
 #undef REF_DECLARE_OP
 
 /* Several nodes as one kernel (backend.h run_fused, fuses). */
-int ref_run_fused(fused_kind kind, const kernel_args *const *nodes, td_status *result);
+td_status ref_run_fused(fused_kind kind, const kernel_args *const *members);
 int ref_fuses(fused_kind kind, dtype dt);
 
 td_status ref_flat_copy(void *dst, const void *src, size_t bytes);

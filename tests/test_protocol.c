@@ -46,7 +46,7 @@ static void run_smoke(const char *dir, const char *methods, char root[SHA256_HEX
     memset(&o, 0, sizeof o);
     o.out_dir = dir;
     o.quiet = 1;
-    o.be = backend_cpu();
+    o.device = "cpu";
     cr_assert_eq(protocol_run(&r, &o, root), TD_OK, "%s", td_error_message());
 }
 
@@ -89,7 +89,7 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 300)
     memset(&o, 0, sizeof o);
     o.out_dir = dir;
     o.quiet = 1;
-    o.be = backend_cpu();
+    o.device = "cpu";
     cr_expect_eq(protocol_run(&r, &o, again), TD_ERR_STATE);
     cr_expect(strstr(td_error_message(), "different plan") != NULL, "%s", td_error_message());
 }

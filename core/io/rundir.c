@@ -18,7 +18,36 @@ size_t file_size_of(const char *path)
     return n < 0 ? 0 : (size_t)n;
 }
 
-td_status rundir_prepare(const char *dir, const char *config_json, int resume, int threads, const char *device_json,
+td_status rundir_recorded_device(const char *dir, char **name)
+{
+    *name = NULL;
+    size_t n = strlen(dir) + sizeof "/env.json";
+    char *path = malloc(n);
+    if (!path) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    snprintf(path, n, "%s/env.json", dir);
+    char *text;
+    td_status s = file_read_all(path, &text, NULL);
+    if (s != TD_OK) {
+        free(path);
+        return s;
+    }
+    json_error_t err;
+    json_t *env = json_loads(text, 0, &err);
+    free(text);
+    if (!json_is_object(env)) {
+        if (env) json_decref(env);
+        s = TD_FAIL(TD_ERR_FORMAT, "%s: not a JSON object (line %d: %s)", path, err.line, err.text);
+        free(path);
+        return s;
+    }
+    free(path);
+    const char *recorded = json_string_value(json_object_get(json_object_get(env, "device"), "name"));
+    *name = strdup(recorded ? recorded : "cpu");
+    json_decref(env);
+    return *name ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+}
+
+td_status rundir_prepare(const char *dir, const char *config_json, int resume, int threads, const backend *be,
                          char hash[SHA256_HEX_LEN])
 {
     TD_CHECK(dir_create(dir));
@@ -36,7 +65,9 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
         td_status s = file_write_text_atomic(path, text);
         free(text);
         TD_CHECK(s);
-        char *fp = fingerprint_json(threads, device_json);
+        char *device = be->describe ? be->describe() : NULL;
+        char *fp = fingerprint_json(threads, device);
+        free(device);
         snprintf(path, sizeof path, "%s/env.json", dir);
         s = file_write_text_atomic(path, fp);
         free(fp);
@@ -51,7 +82,15 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
     free(old);
     if (!same) return TD_FAIL(TD_ERR_STATE, "%s: the run there has a different configuration; not resuming", path);
     if (!file_exists(ck)) return TD_FAIL(TD_ERR_STATE, "%s: no checkpoint to resume from", ck);
-    return TD_OK;
+    /* a run continued on another device would mix two devices' bits */
+    char *recorded;
+    TD_CHECK(rundir_recorded_device(dir, &recorded));
+    td_status s = TD_OK;
+    if (strcmp(recorded, be->name) != 0)
+        s = TD_FAIL(TD_ERR_STATE, "%s: the run was started on device %s; resume it there (--device %s), not on %s", dir,
+                    recorded, recorded, be->name);
+    free(recorded);
+    return s;
 }
 
 td_status run_checkpoint_save(const char *path, const backend *be, const char *config_hash, const char *meta_json,

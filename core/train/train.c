@@ -313,7 +313,7 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     td_status s = load_data(st);
     if (s == TD_OK) {
         char *cj = train_config_json(&st->cfg);
-        s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), NULL, st->config_hash);
+        s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
         free(cj);
     }
     if (s == TD_OK) s = setup_model(st);

@@ -3,6 +3,7 @@
 #define TSEDARTS_EXEC_H
 
 #include "tsedarts/backend.h"
+#include "tsedarts/fusion_plan.h"
 #include "tsedarts/graph.h"
 #include "tsedarts/planner.h"
 
@@ -33,16 +34,14 @@ typedef struct exec_ctx {
     void **in_ptr;
     shape4 *in_shape;
     int in_cap;
-    /* Fused kernels (backend.h fused_kind; the bits are the same without
-     * them): fused is 0 for a plain context. Some intermediates are not
-     * stored but recomputed where they are read: a batch norm's centred
-     * input xc = affine_axis(x) (its variance sums it in cache, its output
-     * recomputes it from x) and a mixed op's share of its node's cotangent
-     * S = w G (the batch norm's backward recomputes it from G). */
-    int fused;
-    int *next_needed;            /* per node: the next needed node, or -1 */
-    int *fused_partner;          /* per node: the group's head (at a head: its last reader), or -1 */
-    unsigned char *fused_role;   /* per node: its part in a group or pair (exec.c), 0 for none */
+    /* Fused groups (fusion.h; the bits are the same without them): none
+     * in a plain context. Some intermediates are not stored but
+     * recomputed where they are read: a batch norm's centred input xc =
+     * affine_axis(x) (its variance sums it in cache, its output recomputes
+     * it from x) and a mixed op's share of its node's cotangent S = w G
+     * (the batch norm's backward recomputes it from G). */
+    int *next_needed; /* per node: the next needed node, or -1 */
+    fusion_plan fusion;
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */

@@ -4,6 +4,7 @@
 #ifndef TSEDARTS_BACKEND_H
 #define TSEDARTS_BACKEND_H
 
+#include "tsedarts/fusion.h"
 #include "tsedarts/graph.h"
 
 typedef struct kernel_args {
@@ -17,45 +18,25 @@ typedef struct kernel_args {
     dtype dt;              /* element type of float tensors */
 } kernel_args;
 
-/* Kernels that stand for several nodes of a graph (nodes[] in order):
- *  FUSED_PAIR: two consecutive nodes the backend recognises, run as one;
- *  FUSED_CENTRED_VARIANCE: affine_axis(x, sc, b) -> xc, dot_axis(xc, xc):
- *    writes only the dot's output, xc is never stored;
- *  FUSED_CENTRED_SCALE: that affine_axis, scale_axis(xc, r): writes the
- *    scale's output from x, sc and b, (x sc + b) r;
- *  FUSED_SCALED_PAIR: weighted_sum(w; G) -> S (one term), sum_axis(S),
- *    dot_axis(S, Z): writes the two sums, S is never stored;
- *  FUSED_SCALED_LINCOMB: that weighted_sum, lincomb_axis(S, V, ...):
- *    writes the lincomb's output with S recomputed from w and G. */
-typedef enum fused_kind {
-    FUSED_PAIR = 1,
-    FUSED_CENTRED_VARIANCE,
-    FUSED_CENTRED_SCALE,
-    FUSED_SCALED_PAIR,
-    FUSED_SCALED_LINCOMB,
-    FUSED_KIND_END
-} fused_kind;
-
-/* Nodes a fused kernel stands for. */
-static inline int fused_kind_nodes(fused_kind k) { return k == FUSED_SCALED_PAIR ? 3 : 2; }
-
 typedef struct backend {
-    const char *name;
+    const char *name;  /* the device name it is opened by: "cpu", "cuda:0", ... */
     int device_memory; /* 1 when pointers are not host-addressable */
+    /* A JSON object (malloc'd text) describing the device for a run's
+     * env.json: "name" first, then versions, threads, model. */
+    char *(*describe)(void);
     void *(*alloc)(size_t bytes);
     void (*release)(void *p);
     td_status (*upload)(void *dst, const void *src, size_t bytes);
     td_status (*download)(void *dst, const void *src, size_t bytes);
     td_status (*zero)(void *dst, size_t bytes);
     td_status (*run_node)(const kernel_args *a);
-    /* Optional (NULL where absent): runs fused_kind_nodes(kind) nodes as
-     * one kernel when it has one (returns 1 and sets *result), else
-     * returns 0 and runs nothing. Results are bit-identical to run_node on
-     * the nodes of the unfused graph. */
-    int (*run_fused)(fused_kind kind, const kernel_args *const *nodes, td_status *result);
-    /* Optional: whether run_fused always runs kind for dt (the executor
-     * plans memory for the centred kinds before any kernel runs). */
+    /* Optional (NULL where absent): the fused groups (fusion.h) the
+     * backend implements for an element type, and running one given its
+     * members' arguments in the group's member order. The executor finds
+     * the groups and plans memory for them; a fused kernel gives the bits
+     * of run_node on its members one after the other. */
     int (*fuses)(fused_kind kind, dtype dt);
+    td_status (*run_fused)(fused_kind kind, const kernel_args *const *members);
     td_status (*sync)(void);
     /* Flat-buffer operations on n elements of dt, for optimisers and
      * snapshots. Sums run in a fixed order (reproducible). */

@@ -10,10 +10,15 @@
 #include "tsedarts/hash.h"
 
 /* Creates dir; a fresh run refuses a directory that already holds one; a
- * resumed run refuses a different config. Writes config.json (config_json
- * plus newline) and env.json for fresh runs; *hash = SHA-256(config_json). */
-td_status rundir_prepare(const char *dir, const char *config_json, int resume, int threads, const char *device_json,
+ * resumed run refuses a different config or another device. Writes
+ * config.json (config_json plus newline) and env.json (with be's
+ * description) for fresh runs; *hash = SHA-256(config_json). */
+td_status rundir_prepare(const char *dir, const char *config_json, int resume, int threads, const backend *be,
                          char hash[SHA256_HEX_LEN]);
+
+/* The device name a run directory's env.json records ("cpu" for runs
+ * recorded before devices were named); *name is malloc'd. */
+td_status rundir_recorded_device(const char *dir, char **name);
 
 /* Writes sections (backend memory) and meta_json (a JSON object) to path;
  * the meta gains "config_hash" and "metrics_bytes" (size of metrics_path). */

@@ -34,7 +34,7 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
 /* Images and labels inputs of a search network; smooth ops as configured. */
 void supernet_inputs(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
 
-/* The NAS-Bench-201 search network (core/nb201.c). */
+/* The NAS-Bench-201 search network (core/nets/nb201.c). */
 td_status nb201_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io);
 
 /* The same with the generic builder signature (model.h). */

@@ -53,7 +53,7 @@ td_status protocol_plan_json(const protocol_request *r, char **json);
 typedef struct protocol_options {
     const char *out_dir;
     int threads;
-    const backend *be;
+    const char *device; /* device name (device.h); NULL: cpu. Each run process opens it. */
     int quiet;
     long stop_after_runs; /* test hook: stop after this many runs completed (0: never) */
 } protocol_options;

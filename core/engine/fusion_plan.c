@@ -1,0 +1,198 @@
+/* Finds a graph's fused groups from their declarations (fusion.h). */
+#include "tsedarts/fusion_plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Per value: the needed nodes that read it (first, last, how many). */
+typedef struct readers {
+    int *first, *last, *count;
+} readers;
+
+static int input_fits(const graph *g, const node *nd, int k, unsigned char want, int head)
+{
+    const node *h = &g->nodes[head];
+    int v = graph_node_inputs(g, nd)[k];
+    switch (want) {
+    case FUSED_IN_HEAD_OUT: return v == h->out;
+    case FUSED_IN_NOT_HEAD_OUT: return v != h->out;
+    case FUSED_IN_HEAD_IN0: return h->nin > 0 && v == graph_node_inputs(g, h)[0];
+    default: return 1;
+    }
+}
+
+static int reads(const graph *g, int i, int v)
+{
+    const int *in = graph_node_inputs(g, &g->nodes[i]);
+    for (int k = 0; k < g->nodes[i].nin; k++)
+        if (in[k] == v) return 1;
+    return 0;
+}
+
+static int member_fits(const graph *g, const fused_member *m, int i, int head)
+{
+    const node *nd = &g->nodes[i];
+    if (!fused_member_op_fits(m, g, nd) || nd->nin > FUSED_MAX_MEMBER_INPUTS) return 0;
+    for (int k = 0; k < nd->nin; k++)
+        if (!input_fits(g, nd, k, m->in[k], head)) return 0;
+    return 1;
+}
+
+/* The group's members with head h, or 0 when it is not there. */
+static int match(const graph *g, const fused_group *grp, int h, const int *next_needed, const readers *rd,
+                 const unsigned char *role, fused_instance *out)
+{
+    const node *hn = &g->nodes[h];
+    if (!member_fits(g, &grp->m[0], h, h) || role[h]) return 0;
+    int v = hn->out;
+    out->kind = grp->kind;
+    out->member[0] = h;
+    for (int q = 1; q < grp->n; q++) {
+        int c = -1;
+        switch (grp->m[q].place) {
+        case FUSED_NEXT: c = next_needed[out->member[q - 1]]; break;
+        case FUSED_FIRST_READER: c = v >= 0 ? rd->first[v] : -1; break;
+        case FUSED_LAST_READER: c = v >= 0 ? rd->last[v] : -1; break;
+        default: break;
+        }
+        if (c < 0 || role[c] || !member_fits(g, &grp->m[q], c, h)) return 0;
+        for (int p = 0; p < q; p++)
+            if (out->member[p] == c) return 0;
+        out->member[q] = c;
+    }
+    /* the kernel covers its member and the NEXT-placed ones after it */
+    int q = grp->runs_at;
+    while (q + 1 < grp->n && grp->m[q + 1].place == FUSED_NEXT) q++;
+    out->last = out->member[q];
+    return 1;
+}
+
+static td_status push(fusion_plan *fp, const fused_instance *in, int *cap)
+{
+    if (fp->n_inst == *cap) {
+        int nc = *cap ? 2 * *cap : 64;
+        fused_instance *p = realloc(fp->inst, (size_t)nc * sizeof *p);
+        if (!p) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+        fp->inst = p;
+        *cap = nc;
+    }
+    fp->inst[fp->n_inst++] = *in;
+    return TD_OK;
+}
+
+/* The node where the kernel runs, and the nodes it covers or that are
+ * recomputed there, which run nothing themselves. */
+static void assign_roles(const fused_group *grp, const fused_instance *in, int id, fusion_plan *fp)
+{
+    for (int q = 0; q < grp->n; q++) {
+        int i = in->member[q];
+        if (q == grp->runs_at) {
+            fp->role[i] = FUSED_ROLE_RUNS;
+            fp->runs[i] = id;
+        } else if (fp->role[i] != FUSED_ROLE_RUNS) {
+            fp->role[i] = FUSED_ROLE_SILENT;
+        }
+        if (!grp->head_stored) fp->recomputing[i] = 1;
+    }
+}
+
+/* The unstored-head groups of head h, accepted only together: every reader
+ * of its output a member of exactly one of them, every required group of
+ * its op found. Returns how many were recorded. */
+static td_status try_unstored(const graph *g, int h, const int *next_needed, const readers *rd, const backend *be,
+                              dtype dt, fusion_plan *fp, int *cap, int *live_until, unsigned char *unplaced)
+{
+    int v = g->nodes[h].out;
+    if (v < 0 || g->values[v].role != ROLE_ACT || fp->role[h]) return TD_OK;
+    fused_instance found[FUSED_KIND_END];
+    int n_found = 0, covered = 0, last = h;
+    for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
+        const fused_group *grp = fused_group_of((fused_kind)k);
+        if (grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
+        fused_instance in;
+        int ok = be->fuses((fused_kind)k, dt) && match(g, grp, h, next_needed, rd, fp->role, &in);
+        if (!ok) {
+            if (grp->required) return TD_OK;
+            continue;
+        }
+        for (int q = 1; q < grp->n; q++) {
+            for (int p = 0; p < n_found; p++)
+                for (int r = 1; r < fused_group_of(found[p].kind)->n; r++)
+                    if (found[p].member[r] == in.member[q]) return TD_OK; /* a node claimed twice */
+            if (in.member[q] > last) last = in.member[q];
+            covered += reads(g, in.member[q], v);
+        }
+        found[n_found++] = in;
+    }
+    if (!n_found || covered != rd->count[v]) return TD_OK;
+    for (int p = 0; p < n_found; p++) {
+        TD_CHECK(push(fp, &found[p], cap));
+        assign_roles(fused_group_of(found[p].kind), &found[p], fp->n_inst - 1, fp);
+    }
+    unplaced[v] = 1;
+    const int *in = graph_node_inputs(g, &g->nodes[h]);
+    for (int q = 0; q < g->nodes[h].nin; q++)
+        if (live_until[in[q]] < last) live_until[in[q]] = last;
+    return TD_OK;
+}
+
+td_status fusion_plan_build(const graph *g, const unsigned char *needed, const int *next_needed, const backend *be,
+                            dtype dt, fusion_plan *fp, int *live_until, unsigned char *unplaced)
+{
+    memset(fp, 0, sizeof *fp);
+    int nn = g->n_nodes, nv = g->n_values, cap = 0;
+    size_t nn1 = (size_t)(nn ? nn : 1), nv1 = (size_t)(nv ? nv : 1);
+    fp->runs = malloc(nn1 * sizeof *fp->runs);
+    fp->role = calloc(nn1, 1);
+    fp->recomputing = calloc(nn1, 1);
+    readers rd = {malloc(nv1 * sizeof(int)), malloc(nv1 * sizeof(int)), calloc(nv1, sizeof(int))};
+    td_status s = TD_OK;
+    if (!fp->runs || !fp->role || !fp->recomputing || !rd.first || !rd.last || !rd.count)
+        s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    if (s == TD_OK) {
+        for (int i = 0; i < nn; i++) fp->runs[i] = -1;
+        for (int v = 0; v < nv; v++) rd.first[v] = rd.last[v] = -1;
+        for (int i = 0; i < nn; i++) {
+            if (!needed[i]) continue;
+            const int *in = graph_node_inputs(g, &g->nodes[i]);
+            for (int k = 0; k < g->nodes[i].nin; k++)
+                if (rd.last[in[k]] != i) {
+                    rd.count[in[k]]++;
+                    if (rd.first[in[k]] < 0) rd.first[in[k]] = i;
+                    rd.last[in[k]] = i;
+                }
+        }
+    }
+    if (s == TD_OK && be->run_fused && be->fuses) {
+        /* first the groups that leave a value unstored, then the rest */
+        for (int h = 0; s == TD_OK && h < nn; h++)
+            if (needed[h]) s = try_unstored(g, h, next_needed, &rd, be, dt, fp, &cap, live_until, unplaced);
+        for (int h = 0; s == TD_OK && h < nn; h++) {
+            if (!needed[h] || fp->role[h]) continue;
+            for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
+                const fused_group *grp = fused_group_of((fused_kind)k);
+                fused_instance in;
+                if (!grp->head_stored || !be->fuses((fused_kind)k, dt) ||
+                    !match(g, grp, h, next_needed, &rd, fp->role, &in))
+                    continue;
+                s = push(fp, &in, &cap);
+                if (s == TD_OK) assign_roles(grp, &in, fp->n_inst - 1, fp);
+                break;
+            }
+        }
+    }
+    free(rd.first);
+    free(rd.last);
+    free(rd.count);
+    if (s != TD_OK) fusion_plan_free(fp);
+    return s;
+}
+
+void fusion_plan_free(fusion_plan *fp)
+{
+    free(fp->inst);
+    free(fp->runs);
+    free(fp->role);
+    free(fp->recomputing);
+    memset(fp, 0, sizeof *fp);
+}

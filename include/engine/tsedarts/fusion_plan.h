@@ -1,0 +1,38 @@
+/* Where a graph's fused groups (fusion.h) are, for one backend and element
+ * type: found from the groups' declarations, with what they change in the
+ * memory plan (unstored values, inputs kept until their recomputation). */
+#ifndef TSEDARTS_FUSION_PLAN_H
+#define TSEDARTS_FUSION_PLAN_H
+
+#include "tsedarts/backend.h"
+
+typedef struct fused_instance {
+    fused_kind kind;
+    int member[FUSED_MAX_MEMBERS]; /* node indices, in the group's member order */
+    int last;                      /* the last node its kernel covers */
+} fused_instance;
+
+/* What a node does in the plan. */
+typedef enum fused_role {
+    FUSED_ROLE_NONE = 0,
+    FUSED_ROLE_RUNS,   /* an instance's kernel runs here (runs[i]) */
+    FUSED_ROLE_SILENT  /* runs nothing here: an unstored head, or covered by a kernel run before */
+} fused_role;
+
+typedef struct fusion_plan {
+    fused_instance *inst;
+    int n_inst;
+    int *runs;            /* per node: the instance that runs here, or -1 */
+    unsigned char *role;  /* per node: fused_role */
+    unsigned char *recomputing; /* per node: belongs to a group whose head is not stored (cannot run alone) */
+} fusion_plan;
+
+/* Finds the groups be implements for dt among the needed nodes
+ * (next_needed[i]: the next needed node after i, or -1). For each unstored
+ * value sets unplaced[v] and extends live_until[] of the inputs it is
+ * recomputed from to its last reader. */
+td_status fusion_plan_build(const graph *g, const unsigned char *needed, const int *next_needed, const backend *be,
+                            dtype dt, fusion_plan *fp, int *live_until, unsigned char *unplaced);
+void fusion_plan_free(fusion_plan *fp);
+
+#endif
