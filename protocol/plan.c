@@ -138,12 +138,24 @@ td_status protocol_configs(const protocol_request *r, const method_def *m, searc
     return TD_OK;
 }
 
-static json_t *json_of(char *text)
+/* A config's canonical text as a JSON value; on failure NULL, and *s holds
+ * the first error. */
+static json_t *json_of(char *text, td_status *s)
 {
     json_error_t err;
     json_t *o = json_loads(text, 0, &err);
+    if (!o && *s == TD_OK) *s = TD_FAIL(TD_ERR_FORMAT, "plan: a config is not JSON: %s", err.text);
     free(text);
     return o;
+}
+
+static json_t *train_template(const train_config *t, td_status *s)
+{
+    char *text = NULL;
+    td_status made = train_config_json(t, &text);
+    if (made == TD_OK) return json_of(text, s);
+    if (*s == TD_OK) *s = made;
+    return NULL;
 }
 
 static json_t *seed_array(const int *s, int n)
@@ -184,13 +196,15 @@ td_status protocol_plan_json(const protocol_request *r, char **out)
         json_object_set_new(mo, "label", json_string(m->label));
         for (int i = 0; i < PROTOCOL_SEARCHES; i++) {
             sc.seed = (uint64_t)protocol_search_seeds[i];
-            char *cj = search_config_json(&sc);
+            char *cj = NULL;
+            s = search_config_json(&sc, &cj);
+            if (s != TD_OK) break;
             char hash[SHA256_HEX_LEN];
             sha256_buffer(cj, strlen(cj), hash);
             json_t *so = json_object();
             json_object_set_new(so, "seed", json_integer(protocol_search_seeds[i]));
             json_object_set_new(so, "run", json_string(hash));
-            json_object_set_new(so, "config", json_of(cj));
+            json_object_set_new(so, "config", json_of(cj, &s));
             json_array_append_new(searches, so);
         }
         json_object_set_new(mo, "searches", searches);
@@ -202,14 +216,14 @@ td_status protocol_plan_json(const protocol_request *r, char **out)
         json_object_set_new(sel, "seed", json_integer(protocol_select_seed));
         json_object_set_new(sel, "rule", json_string(r->selection == SELECT_VALID ? "lowest held-out validation error"
                                                                                  : "lowest test error (test-set selection)"));
-        json_object_set_new(sel, "template", json_of(train_config_json(&t20)));
+        json_object_set_new(sel, "template", train_template(&t20, &s));
         json_object_set_new(mo, "select", sel);
         t20.valid_images = 0;
         json_t *f20 = json_object(), *f8 = json_object();
         json_object_set_new(f20, "seeds", seed_array(protocol_final_seeds, PROTOCOL_FINAL_SEEDS));
-        json_object_set_new(f20, "template", json_of(train_config_json(&t20)));
+        json_object_set_new(f20, "template", train_template(&t20, &s));
         json_object_set_new(f8, "seeds", seed_array(protocol_final_seeds, PROTOCOL_FINAL_SEEDS));
-        json_object_set_new(f8, "template", json_of(train_config_json(&t8)));
+        json_object_set_new(f8, "template", train_template(&t8, &s));
         json_object_set_new(mo, "final_deep", f20);
         json_object_set_new(mo, "final_shallow", f8);
         json_array_append_new(methods, mo);
