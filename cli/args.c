@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/budget.h"
+
 td_status opt_table_build(opt_table *t, const char *command, const opt_spec *own, int n_own, const field_desc *fields,
                           int n_fields)
 {
@@ -118,6 +120,12 @@ void args_usage(const char *command, const char *synopsis, const opt_spec *specs
 void args_usage_table(const char *command, const char *synopsis, const opt_table *t)
 {
     usage(command, synopsis, t->specs, t->fields, t->n);
+}
+
+void args_usage_budgets(void)
+{
+    printf("\nbudgets (--budget NAME sets the sizes of every run; options given with it override them):\n");
+    for (int i = 0; i < budget_count; i++) printf("  %-26s %s\n", budgets[i].name, budgets[i].about);
 }
 
 td_status args_parse_table(args *a, const char *command, const opt_table *t, int argc, char **argv)

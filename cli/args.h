@@ -48,6 +48,8 @@ void args_usage(const char *command, const char *synopsis, const opt_spec *specs
 /* The command's own options, then the config fields' ones under their own
  * heading with their choices and defaults. */
 void args_usage_table(const char *command, const char *synopsis, const opt_table *t);
+/* The budgets (budget.h) with one line each, for commands taking --budget. */
+void args_usage_budgets(void);
 
 int args_has(const args *a, const char *name);
 const char *args_str(args *a, const char *name, const char *def);

@@ -15,7 +15,7 @@
 
 /* The command's own options; every config field adds its flag (search_config.c). */
 static const opt_spec own_specs[] = {
-    {"budget", 1, "smoke | mini | paper: preset sizes (flags given after it override)"},
+    {"budget", 1, "NAME: the sizes of a budget below"},
     {"threads", 1, "OpenMP threads (default: all cores)"},
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR from its last checkpoint"},
@@ -30,7 +30,7 @@ static const opt_spec own_specs[] = {
 static int config_from_flags(args *a, search_config *cfg)
 {
     td_status s = TD_OK;
-    if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""));
+    if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 0);
     if (s == TD_OK) s = args_apply_fields(a, cfg);
     if (s != TD_OK) {
         td_error_print(s);
@@ -86,7 +86,8 @@ static int search_with(const opt_table *t, int argc, char **argv)
         return 2;
     }
     if (args_has(&a, "help")) {
-        args_usage_table("search", "--algo ALGO --out DIR [--budget smoke|mini|paper] [options]", t);
+        args_usage_table("search", "--algo ALGO --out DIR [--budget NAME] [options]", t);
+        args_usage_budgets();
         return 0;
     }
     search_config cfg;

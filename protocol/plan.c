@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "protocol_internal.h"
+#include "tsedarts/budget.h"
 
 const method_def protocol_methods[] = {
     {"darts1", "DARTS (1st)", 1, ALGO_DARTS1, 0, 4.87, 0.18, 3.00, 0.14},
@@ -76,11 +77,13 @@ td_status protocol_parse_methods(protocol_request *r, const char *list)
     return TD_OK;
 }
 
-/* Sizes of every run of a method under a budget. The paper budget is
- * SPEC.md exactly; mini and smoke are scaled down (not comparable). */
+/* Sizes of every run of a method under a budget: the row of budget.h that
+ * `search --budget` and `train --budget` read too. */
 td_status protocol_configs(const protocol_request *r, const method_def *m, search_config *sc, train_config *t20,
                            train_config *t8, int *select_valid_images)
 {
+    const budget *b;
+    TD_CHECK(budget_find(r->budget, &b));
     search_config_defaults(sc);
     train_config_defaults(t20);
     sc->algo = m->algo;
@@ -88,53 +91,16 @@ td_status protocol_configs(const protocol_request *r, const method_def *m, searc
     snprintf(sc->data_dir, sizeof sc->data_dir, "%s", r->data_dir);
     snprintf(t20->dataset, sizeof t20->dataset, "%s", r->dataset);
     snprintf(t20->data_dir, sizeof t20->data_dir, "%s", r->data_dir);
-    if (!strcmp(r->budget, "paper")) {
-        sc->net.layers = m->deep ? 20 : 8;
-        t20->net.layers = 20;
-        *select_valid_images = 5000;
-    } else if (!strcmp(r->budget, "mini")) {
-        sc->net.C = 4;
-        sc->net.layers = m->deep ? 8 : 5;
-        sc->batch = 32;
-        /* sized so that all five methods (70 runs) fit in 40 minutes on
-         * 2 cores: the whole protocol measured 29 minutes here */
-        sc->epochs = 3;
-        sc->subset = 384;
-        sc->eval_images = 128;
-        sc->tse_steps = 3;
-        t20->net.C = 8;
-        t20->net.layers = 8;
-        t20->batch = 64;
-        t20->epochs = 3;
-        t20->subset = 1024;
-        t20->test_images = 1000;
-        *select_valid_images = 512;
-    } else if (!strcmp(r->budget, "smoke")) {
-        sc->net.C = 2;
-        sc->net.layers = m->deep ? 5 : 3;
-        sc->batch = 16;
-        sc->epochs = 1;
-        sc->subset = 32;
-        sc->eval_images = 16;
-        sc->tse_steps = 2;
-        t20->net.C = 2;
-        t20->net.layers = 5;
-        t20->batch = 32;
-        t20->epochs = 1;
-        t20->subset = 64;
-        t20->test_images = 64;
-        *select_valid_images = 32;
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", r->budget);
-    }
+    TD_CHECK(search_config_budget(sc, b->name, m->deep));
+    TD_CHECK(train_config_budget(t20, b->name, 0));
     int ch, side, classes;
     TD_CHECK(dataset_dims(r->dataset, sc->pad32, &ch, &side, &classes));
     sc->net.in_ch = t20->net.in_ch = ch;
     sc->net.hw = t20->net.hw = side;
     sc->net.classes = t20->net.classes = classes;
     *t8 = *t20;
-    /* the shallow evaluation: 8 cells in the paper, fewer when scaled */
-    t8->net.layers = !strcmp(r->budget, "paper") ? 8 : !strcmp(r->budget, "mini") ? 5 : 3;
+    TD_CHECK(train_config_budget(t8, b->name, 1));
+    *select_valid_images = b->select_valid_images;
     return TD_OK;
 }
 
@@ -167,11 +133,13 @@ static json_t *seed_array(const int *s, int n)
 
 td_status protocol_plan_json(const protocol_request *r, char **out)
 {
+    const budget *b;
+    TD_CHECK(budget_find(r->budget, &b));
     json_t *plan = json_object();
     json_object_set_new(plan, "protocol", json_string("darts_space"));
     json_object_set_new(plan, "plan_version", json_integer(1));
     json_object_set_new(plan, "budget", json_string(r->budget));
-    json_object_set_new(plan, "comparable_to_paper", json_boolean(!strcmp(r->budget, "paper")));
+    json_object_set_new(plan, "comparable_to_paper", json_boolean(b->spec));
     json_object_set_new(plan, "dataset", json_string(r->dataset));
     json_object_set_new(plan, "selection", json_string(r->selection == SELECT_VALID ? "valid" : "test"));
     json_object_set_new(plan, "final_mean_over", json_string("the 3 extra seeds (the selection run is excluded); "

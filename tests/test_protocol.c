@@ -56,7 +56,7 @@ static void scratch(char *buf, size_t len, const char *tag)
     sh("rm -rf %s%s", buf, "");
 }
 
-Test(protocol, smoke_end_to_end_then_verify, .timeout = 300)
+Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
 {
     char dir[256], root[SHA256_HEX_LEN];
     scratch(dir, sizeof dir, "smoke");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/budget.h"
 #include "tsedarts/data.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -99,37 +100,17 @@ void search_config_defaults(search_config *c)
     fields_defaults(search_config_fields, search_config_n_fields, c);
 }
 
-td_status search_config_budget(search_config *c, const char *budget)
+td_status search_config_budget(search_config *c, const char *name, int deep)
 {
-    if (!strcmp(budget, "paper")) {
-        search_config d;
-        search_config_defaults(&d);
-        c->net.C = d.net.C;
-        c->net.layers = d.net.layers;
-        c->batch = d.batch;
-        c->epochs = d.epochs;
-        c->subset = 0;
-        c->eval_images = -1;
-        c->tse_steps = d.tse_steps;
-    } else if (!strcmp(budget, "mini")) {
-        c->net.C = 8;
-        c->net.layers = 5;
-        c->batch = 32;
-        c->epochs = 8;
-        c->subset = 1600;
-        c->eval_images = 1000;
-        c->tse_steps = 10;
-    } else if (!strcmp(budget, "smoke")) {
-        c->net.C = 4;
-        c->net.layers = 4;
-        c->batch = 16;
-        c->epochs = 2;
-        c->subset = 64;
-        c->eval_images = 64;
-        c->tse_steps = 2;
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", budget);
-    }
+    const budget *b;
+    TD_CHECK(budget_find(name, &b));
+    c->net.C = b->search.channels;
+    c->net.layers = deep ? b->search.deep_layers : b->search.layers;
+    c->batch = b->search.batch;
+    c->epochs = b->search.epochs;
+    c->subset = b->search.subset;
+    c->eval_images = b->search.eval_images;
+    c->tse_steps = b->search.tse_steps;
     return TD_OK;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/budget.h"
 #include "tsedarts/data.h"
 #include "tsedarts/train.h"
 
@@ -96,36 +97,16 @@ void train_config_defaults(train_config *c)
     fields_defaults(train_config_fields, train_config_n_fields, c);
 }
 
-td_status train_config_budget(train_config *c, const char *budget)
+td_status train_config_budget(train_config *c, const char *name, int shallow)
 {
-    if (!strcmp(budget, "paper")) {
-        train_config d;
-        train_config_defaults(&d);
-        c->net.C = d.net.C;
-        c->net.layers = d.net.layers;
-        c->batch = d.batch;
-        c->epochs = d.epochs;
-        c->subset = 0;
-        c->test_images = -1;
-    } else if (!strcmp(budget, "mini")) {
-        c->net.C = 16;
-        c->net.layers = 8;
-        c->batch = 64;
-        c->epochs = 3;
-        c->subset = 15000;
-        c->test_images = -1;
-        /* three epochs are too few for cutout's regularisation to pay */
-        c->cutout = 0;
-    } else if (!strcmp(budget, "smoke")) {
-        c->net.C = 4;
-        c->net.layers = 8;
-        c->batch = 32;
-        c->epochs = 2;
-        c->subset = 256;
-        c->test_images = 256;
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", budget);
-    }
+    const budget *b;
+    TD_CHECK(budget_find(name, &b));
+    c->net.C = b->train.channels;
+    c->net.layers = shallow ? b->train.shallow_layers : b->train.layers;
+    c->batch = b->train.batch;
+    c->epochs = b->train.epochs;
+    c->subset = b->train.subset;
+    c->test_images = b->train.test_images;
     return TD_OK;
 }
 

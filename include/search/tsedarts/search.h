@@ -51,8 +51,8 @@ extern const int search_config_n_fields;
 
 /* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
 void search_config_defaults(search_config *c);
-/* smoke (about a minute here), mini (about ten minutes), paper (SPEC). */
-td_status search_config_budget(search_config *c, const char *budget);
+/* The sizes of a budget (budget.h); deep: the deep methods' cell count. */
+td_status search_config_budget(search_config *c, const char *budget, int deep);
 /* Canonical JSON (sorted keys) of everything that determines the result
  * (malloc'd). */
 td_status search_config_json(const search_config *c, char **json);

@@ -33,7 +33,9 @@ extern const int train_config_n_fields;
 
 /* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
 void train_config_defaults(train_config *c);
-td_status train_config_budget(train_config *c, const char *budget);
+/* The sizes of a budget (budget.h); shallow: the shallow evaluation's
+ * cells instead of the 20-layer one's. */
+td_status train_config_budget(train_config *c, const char *budget, int shallow);
 /* Canonical JSON (sorted keys), malloc'd. */
 td_status train_config_json(const train_config *c, char **json);
 /* Every field must be present and no other. */
