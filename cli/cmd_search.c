@@ -7,6 +7,7 @@
 #include "args.h"
 #include "commands.h"
 #include "tsedarts/darts.h"
+#include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
@@ -21,6 +22,7 @@ static const opt_spec own_specs[] = {
     {"resume", 1, "continue the run in DIR from its last checkpoint"},
     {"stop-after", 1, "stop (checkpointed, as on SIGINT) after N units of work; for testing resume"},
     {"keep-activations", 0, "store every activation instead of recomputing (more memory, same results)"},
+    {"print-config", 0, "print the config.json this run would write, then stop without running"},
     {"quiet", 0, "no progress output"},
     {"help", 0, "show this help"},
 };
@@ -77,6 +79,21 @@ static int config_from_run(args *a, const char *dir, search_config *cfg)
     return 0;
 }
 
+/* The image sizes are the dataset's: set here as the run will set them. */
+static int print_config(search_config *cfg)
+{
+    char *json = NULL;
+    td_status s = dataset_dims(cfg->dataset, cfg->pad32, &cfg->net.in_ch, &cfg->net.hw, &cfg->net.classes);
+    if (s == TD_OK) s = search_config_json(cfg, &json);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 static int search_with(const opt_table *t, int argc, char **argv)
 {
     args a;
@@ -95,6 +112,7 @@ static int search_with(const opt_table *t, int argc, char **argv)
     const char *resume = args_str(&a, "resume", NULL);
     int rc = resume ? config_from_run(&a, resume, &cfg) : config_from_flags(&a, &cfg);
     if (rc) return rc;
+    if (args_has(&a, "print-config")) return print_config(&cfg);
     search_options opt;
     memset(&opt, 0, sizeof opt);
     opt.be = backend_cpu();

@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
@@ -17,6 +18,7 @@ static const opt_spec own_specs[] = {
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR"},
     {"stop-after", 1, "stop (checkpointed, as on SIGINT) after N steps; for testing resume"},
+    {"print-config", 0, "print the config.json this run would write, then stop without running"},
     {"quiet", 0, "no progress output"},
     {"help", 0, "show this help"},
 };
@@ -61,11 +63,26 @@ static int config_from_run(args *a, const char *dir, train_config *cfg)
     }
     for (int i = 0; i < a->n; i++)
         if (strcmp(a->key[i], "threads") && strcmp(a->key[i], "quiet") && strcmp(a->key[i], "stop-after") &&
-            strcmp(a->key[i], "resume")) {
+            strcmp(a->key[i], "resume") && strcmp(a->key[i], "print-config")) {
             fprintf(stderr, "tsedarts: error: train: --%s cannot be combined with --resume (the run's config.json is used)\n",
                     a->key[i]);
             return 2;
         }
+    return 0;
+}
+
+/* The image sizes are the dataset's: set here as the run will set them. */
+static int print_config(train_config *cfg)
+{
+    char *json = NULL;
+    td_status s = dataset_dims(cfg->dataset, cfg->pad32, &cfg->net.in_ch, &cfg->net.hw, &cfg->net.classes);
+    if (s == TD_OK) s = train_config_json(cfg, &json);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    printf("%s\n", json);
+    free(json);
     return 0;
 }
 
@@ -87,6 +104,7 @@ static int train_with(const opt_table *t, int argc, char **argv)
     const char *resume = args_str(&a, "resume", NULL);
     int rc = resume ? config_from_run(&a, resume, &cfg) : config_from_flags(&a, &cfg);
     if (rc) return rc;
+    if (args_has(&a, "print-config")) return print_config(&cfg);
     train_options opt;
     memset(&opt, 0, sizeof opt);
     opt.be = backend_cpu();
