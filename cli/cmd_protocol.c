@@ -6,12 +6,13 @@
 
 #include "args.h"
 #include "commands.h"
+#include "tsedarts/budget.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/device.h"
 
 static const opt_spec specs[] = {
-    {"budget", 1, "smoke (about 2 minutes) | mini (the main job, about 40 minutes) | paper (SPEC.md)"},
+    {"budget", 1, "NAME: one of the budgets below (default mini)"},
     {"dataset", 1, "fashion-mnist (default) | cifar10:DIR | synthetic"},
     {"data-dir", 1, "Fashion-MNIST directory"},
     {"methods", 1, "comma list of darts1,darts2,tse,tse20,darts1-20 (default: all five)"},
@@ -36,8 +37,8 @@ int cmd_protocol(int argc, char **argv)
     }
     static const char *const verbs[] = {"plan", "run", "status", "report", NULL};
     if (args_has(&a, "help") || a.n_pos != 2) {
-        args_usage("protocol", "plan|run|status|report darts_space --out DIR [--budget smoke|mini|paper] [options]",
-                   specs, N_SPECS);
+        args_usage("protocol", "plan|run|status|report darts_space --out DIR [--budget NAME] [options]", specs, N_SPECS);
+        if (args_has(&a, "help")) args_usage_budgets();
         return args_has(&a, "help") ? 0 : 2;
     }
     int verb = -1;
@@ -50,8 +51,16 @@ int cmd_protocol(int argc, char **argv)
     }
     protocol_request req;
     protocol_request_defaults(&req);
-    static const char *const budgets[] = {"smoke", "mini", "paper", NULL};
-    snprintf(req.budget, sizeof req.budget, "%s", budgets[args_choice(&a, "budget", "mini", budgets)]);
+    const budget *b;
+    s = budget_find(args_str(&a, "budget", req.budget), &b);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    if (snprintf(req.budget, sizeof req.budget, "%s", b->name) >= (int)sizeof req.budget) {
+        fprintf(stderr, "tsedarts: error: protocol: budget name '%s' is too long\n", b->name);
+        return 2;
+    }
     snprintf(req.dataset, sizeof req.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
     if (args_has(&a, "data-dir")) snprintf(req.data_dir, sizeof req.data_dir, "%s", args_str(&a, "data-dir", ""));
     static const char *const sels[] = {"valid", "test", NULL};
@@ -87,7 +96,7 @@ int cmd_protocol(int argc, char **argv)
         sha256_buffer(plan, strlen(plan), hash);
         printf("%s\n", plan);
         fprintf(stderr, "plan sha256 %s (budget %s%s)\n", hash, req.budget,
-                strcmp(req.budget, "paper") ? ": scaled down, not comparable to the paper" : ": SPEC.md settings");
+                b->spec ? ": SPEC.md settings" : ": scaled down, not comparable to the paper");
         free(plan);
         return 0;
     }

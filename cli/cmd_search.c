@@ -8,119 +8,112 @@
 #include "commands.h"
 #include "device_arg.h"
 #include "tsedarts/darts.h"
+#include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
 
-static const opt_spec specs[] = {
-    {"algo", 1, "darts1 | darts2 | tse | tse-exact (default darts1)"},
-    {"budget", 1, "smoke | mini | paper: preset sizes (flags given after it override)"},
-    {"dataset", 1, "fashion-mnist (default) | cifar10:DIR | synthetic"},
-    {"data-dir", 1, "Fashion-MNIST directory (default " "/usr/share/datasets/fashion-mnist)"},
-    {"no-pad", 0, "keep Fashion-MNIST at 28x28 instead of zero-padding to 32x32"},
-    {"space", 1, "darts (default) | s2 (skip_connect, sep_conv_3x3) | nb201 (NAS-Bench-201 cell and skeleton)"},
-    {"layers", 1, "cells in the supernet (default 8; nb201: cells per stage, default 5)"},
-    {"channels", 1, "initial channels C (default 16)"},
-    {"epochs", 1, "epochs (default 50)"},
-    {"batch", 1, "batch size (default 64)"},
-    {"seed", 1, "seed of everything random (default 2)"},
-    {"subset", 1, "use only the first N images of each half (default: all)"},
-    {"eval-images", 1, "validation images scored per epoch (-1: all, 0: none)"},
-    {"tse-steps", 1, "TSE: steps per architecture update T (default 100)"},
-    {"tse-data", 1, "TSE: half (default) | all: images the weights train on"},
-    {"tse-restore-momentum", 0, "TSE: restore SGD momentum after the rollout (NAS-Bench-201 code)"},
-    {"tse-analysis", 0, "TSE: also form the exact and first-order gradients and log their cosine per update"},
-    {"hessian-every", 1, "log the largest eigenvalue of the architecture Hessian every K epochs (0: never)"},
-    {"hessian-lanczos", 1, "estimate it with K Lanczos steps instead of the full Hessian (224 HVPs)"},
-    {"dtype", 1, "f32 (default) | f64"},
+/* The command's own options; every config field adds its flag (search_config.c). */
+static const opt_spec own_specs[] = {
+    {"budget", 1, "NAME: the sizes of a budget below"},
     DEVICE_OPT_SPEC,
     {"threads", 1, "OpenMP threads (default: all cores)"},
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR from its last checkpoint"},
     {"stop-after", 1, "stop (checkpointed, as on SIGINT) after N units of work; for testing resume"},
     {"keep-activations", 0, "store every activation instead of recomputing (more memory, same results)"},
+    {"print-config", 0, "print the config.json this run would write, then stop without running"},
     {"quiet", 0, "no progress output"},
     {"help", 0, "show this help"},
 };
-#define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+#define N_OWN ((int)(sizeof own_specs / sizeof own_specs[0]))
 
-int cmd_search(int argc, char **argv)
+/* The config of a new run: defaults, then the budget, then the flags. */
+static int config_from_flags(args *a, search_config *cfg)
+{
+    td_status s = TD_OK;
+    if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 0);
+    if (s == TD_OK) s = args_apply_fields(a, cfg);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    if (cfg->net.space == SPACE_NB201 && !args_has(a, "layers")) cfg->net.layers = 5;
+    if (cfg->net.space != SPACE_NB201 && cfg->net.layers < 3) {
+        fprintf(stderr, "tsedarts: error: search: --layers must be at least 3 (the supernet has two reduction cells)\n");
+        return 2;
+    }
+    if (cfg->tse_analysis && cfg->algo != ALGO_TSE && cfg->algo != ALGO_TSE_EXACT) {
+        fprintf(stderr, "tsedarts: error: search: --tse-analysis needs --algo tse or tse-exact\n");
+        return 2;
+    }
+    if (cfg->net.C % 2 && cfg->net.space != SPACE_NB201) {
+        fprintf(stderr, "tsedarts: error: search: --channels must be even (FactorizedReduce halves it)\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* A resumed run's config is its config.json; nothing may change it. */
+static int config_from_run(args *a, const char *dir, search_config *cfg)
+{
+    char path[4200], *text = NULL;
+    td_status s = TD_OK;
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        s = TD_FAIL(TD_ERR_ARG, "search: --resume: directory name longer than %zu characters", sizeof path - 13);
+    if (s == TD_OK) s = file_read_all(path, &text, NULL);
+    if (s == TD_OK) s = search_config_parse(text, cfg);
+    free(text);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    const char *fixed = args_first_field(a);
+    if (!fixed && args_has(a, "budget")) fixed = "budget";
+    if (!fixed && args_has(a, "out")) fixed = "out";
+    if (fixed) {
+        fprintf(stderr, "tsedarts: error: search: --%s cannot be combined with --resume (the run's config.json is used)\n",
+                fixed);
+        return 2;
+    }
+    return 0;
+}
+
+/* The image sizes are the dataset's: set here as the run will set them. */
+static int print_config(search_config *cfg)
+{
+    char *json = NULL;
+    td_status s = dataset_dims(cfg->dataset, cfg->pad32, &cfg->net.in_ch, &cfg->net.hw, &cfg->net.classes);
+    if (s == TD_OK) s = search_config_json(cfg, &json);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
+static int search_with(const opt_table *t, int argc, char **argv)
 {
     args a;
-    td_status s = args_parse(&a, "search", specs, N_SPECS, argc, argv);
+    td_status s = args_parse_table(&a, "search", t, argc, argv);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;
     }
     if (args_has(&a, "help")) {
-        args_usage("search", "--algo ALGO --out DIR [--budget smoke|mini|paper] [options]", specs, N_SPECS);
+        args_usage_table("search", "--algo ALGO --out DIR [--budget NAME] [options]", t);
+        args_usage_budgets();
         return 0;
     }
     search_config cfg;
     search_config_defaults(&cfg);
     const char *resume = args_str(&a, "resume", NULL);
-    if (resume) {
-        char path[4200], *text = NULL;
-        snprintf(path, sizeof path, "%s/config.json", resume);
-        s = file_read_all(path, &text, NULL);
-        if (s == TD_OK) s = search_config_parse(text, &cfg);
-        free(text);
-        if (s != TD_OK) {
-            td_error_print(s);
-            return 1;
-        }
-        const char *fixed[] = {"algo", "budget", "dataset", "data-dir", "no-pad", "layers", "channels", "epochs",
-                               "batch", "seed", "subset", "eval-images", "tse-steps", "tse-data",
-                               "tse-restore-momentum", "tse-analysis", "space", "hessian-every", "hessian-lanczos",
-                               "dtype", "out"};
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            if (args_has(&a, fixed[i])) {
-                fprintf(stderr, "tsedarts: error: search: --%s cannot be combined with --resume (the run's config.json is used)\n",
-                        fixed[i]);
-                return 2;
-            }
-    } else {
-        static const char *const algos[] = {"darts1", "darts2", "tse", "tse-exact", NULL};
-        cfg.algo = (search_algo)args_choice(&a, "algo", "darts1", algos);
-        if (args_has(&a, "budget")) {
-            s = search_config_budget(&cfg, args_str(&a, "budget", "paper"));
-            if (s != TD_OK) {
-                td_error_print(s);
-                return 2;
-            }
-        }
-        snprintf(cfg.dataset, sizeof cfg.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
-        if (args_has(&a, "data-dir")) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", args_str(&a, "data-dir", ""));
-        cfg.pad32 = !args_has(&a, "no-pad");
-        static const char *const spaces[] = {"darts", "s2", "nb201", NULL};
-        cfg.net.space = args_choice(&a, "space", "darts", spaces);
-        if (cfg.net.space == SPACE_NB201 && !args_has(&a, "layers")) cfg.net.layers = 5;
-        cfg.net.layers = (int)args_int(&a, "layers", cfg.net.layers, cfg.net.space == SPACE_NB201 ? 1 : 3, 100);
-        cfg.net.C = (int)args_int(&a, "channels", cfg.net.C, 2, 1024);
-        cfg.epochs = (int)args_int(&a, "epochs", cfg.epochs, 1, 100000);
-        cfg.batch = (int)args_int(&a, "batch", cfg.batch, 1, 100000);
-        cfg.seed = (uint64_t)args_int(&a, "seed", (long)cfg.seed, 0, 0x7fffffffL);
-        cfg.subset = (int)args_int(&a, "subset", cfg.subset, 0, 10000000);
-        cfg.eval_images = (int)args_int(&a, "eval-images", cfg.eval_images, -1, 10000000);
-        cfg.tse_steps = (int)args_int(&a, "tse-steps", cfg.tse_steps, 1, 100000);
-        static const char *const halves[] = {"half", "all", NULL};
-        cfg.tse_all_data = args_choice(&a, "tse-data", "half", halves);
-        cfg.tse_restore_momentum = args_has(&a, "tse-restore-momentum");
-        cfg.tse_analysis = args_has(&a, "tse-analysis");
-        cfg.hessian_every = (int)args_int(&a, "hessian-every", 0, 0, 100000);
-        cfg.hessian_lanczos = (int)args_int(&a, "hessian-lanczos", 0, 0, 100000);
-        if (cfg.tse_analysis && cfg.algo != ALGO_TSE && cfg.algo != ALGO_TSE_EXACT) {
-            fprintf(stderr, "tsedarts: error: search: --tse-analysis needs --algo tse or tse-exact\n");
-            return 2;
-        }
-        static const char *const dts[] = {"f32", "f64", NULL};
-        cfg.dt = args_choice(&a, "dtype", "f32", dts) ? DT_F64 : DT_F32;
-        if (cfg.net.C % 2 && cfg.net.space != SPACE_NB201) {
-            fprintf(stderr, "tsedarts: error: search: --channels must be even (FactorizedReduce halves it)\n");
-            return 2;
-        }
-    }
+    int rc = resume ? config_from_run(&a, resume, &cfg) : config_from_flags(&a, &cfg);
+    if (rc) return rc;
+    if (args_has(&a, "print-config")) return print_config(&cfg);
     search_options opt;
     memset(&opt, 0, sizeof opt);
     opt.out_dir = resume ? resume : args_str(&a, "out", NULL);
@@ -163,4 +156,17 @@ int cmd_search(int argc, char **argv)
     }
     printf("results in %s (%.1f s, %.3f s per step)\n", opt.out_dir, res.seconds, res.seconds_per_step);
     return 0;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    opt_table t;
+    td_status s = opt_table_build(&t, "search", own_specs, N_OWN, search_config_fields, search_config_n_fields);
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
+    int rc = search_with(&t, argc, argv);
+    opt_table_free(&t);
+    return rc;
 }

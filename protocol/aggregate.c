@@ -52,9 +52,15 @@ td_status protocol_retrain_run(const void *method_json, const char *section, con
     td_status s = protocol_train_config(text, genotype_line, seed, &tc);
     free(text);
     TD_CHECK(s);
-    char *cj = train_config_json(&tc);
-    snprintf(config, clen, "%s", cj);
-    sha256_buffer(cj, strlen(cj), hash);
+    char *cj = NULL;
+    TD_CHECK(train_config_json(&tc, &cj));
+    size_t len = strlen(cj);
+    if (len >= clen) {
+        free(cj);
+        return TD_FAIL(TD_ERR_FORMAT, "plan: a %s config of %zu bytes exceeds the %zu a run holds", section, len, clen - 1);
+    }
+    memcpy(config, cj, len + 1);
+    sha256_buffer(cj, len, hash);
     free(cj);
     return TD_OK;
 }

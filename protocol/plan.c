@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "protocol_internal.h"
+#include "tsedarts/budget.h"
 
 const method_def protocol_methods[] = {
     {"darts1", "DARTS (1st)", 1, ALGO_DARTS1, 0, 4.87, 0.18, 3.00, 0.14},
@@ -76,11 +77,13 @@ td_status protocol_parse_methods(protocol_request *r, const char *list)
     return TD_OK;
 }
 
-/* Sizes of every run of a method under a budget. The paper budget is
- * SPEC.md exactly; mini and smoke are scaled down (not comparable). */
+/* Sizes of every run of a method under a budget: the row of budget.h that
+ * `search --budget` and `train --budget` read too. */
 td_status protocol_configs(const protocol_request *r, const method_def *m, search_config *sc, train_config *t20,
                            train_config *t8, int *select_valid_images)
 {
+    const budget *b;
+    TD_CHECK(budget_find(r->budget, &b));
     search_config_defaults(sc);
     train_config_defaults(t20);
     sc->algo = m->algo;
@@ -88,62 +91,37 @@ td_status protocol_configs(const protocol_request *r, const method_def *m, searc
     snprintf(sc->data_dir, sizeof sc->data_dir, "%s", r->data_dir);
     snprintf(t20->dataset, sizeof t20->dataset, "%s", r->dataset);
     snprintf(t20->data_dir, sizeof t20->data_dir, "%s", r->data_dir);
-    if (!strcmp(r->budget, "paper")) {
-        sc->net.layers = m->deep ? 20 : 8;
-        t20->net.layers = 20;
-        *select_valid_images = 5000;
-    } else if (!strcmp(r->budget, "mini")) {
-        sc->net.C = 4;
-        sc->net.layers = m->deep ? 8 : 5;
-        sc->batch = 32;
-        /* sized so that all five methods (70 runs) fit in 40 minutes on
-         * 2 cores: the whole protocol measured 29 minutes here */
-        sc->epochs = 3;
-        sc->subset = 384;
-        sc->eval_images = 128;
-        sc->tse_steps = 3;
-        t20->net.C = 8;
-        t20->net.layers = 8;
-        t20->batch = 64;
-        t20->epochs = 3;
-        t20->subset = 1024;
-        t20->test_images = 1000;
-        *select_valid_images = 512;
-    } else if (!strcmp(r->budget, "smoke")) {
-        sc->net.C = 2;
-        sc->net.layers = m->deep ? 5 : 3;
-        sc->batch = 16;
-        sc->epochs = 1;
-        sc->subset = 32;
-        sc->eval_images = 16;
-        sc->tse_steps = 2;
-        t20->net.C = 2;
-        t20->net.layers = 5;
-        t20->batch = 32;
-        t20->epochs = 1;
-        t20->subset = 64;
-        t20->test_images = 64;
-        *select_valid_images = 32;
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", r->budget);
-    }
+    TD_CHECK(search_config_budget(sc, b->name, m->deep));
+    TD_CHECK(train_config_budget(t20, b->name, 0));
     int ch, side, classes;
     TD_CHECK(dataset_dims(r->dataset, sc->pad32, &ch, &side, &classes));
     sc->net.in_ch = t20->net.in_ch = ch;
     sc->net.hw = t20->net.hw = side;
     sc->net.classes = t20->net.classes = classes;
     *t8 = *t20;
-    /* the shallow evaluation: 8 cells in the paper, fewer when scaled */
-    t8->net.layers = !strcmp(r->budget, "paper") ? 8 : !strcmp(r->budget, "mini") ? 5 : 3;
+    TD_CHECK(train_config_budget(t8, b->name, 1));
+    *select_valid_images = b->select_valid_images;
     return TD_OK;
 }
 
-static json_t *json_of(char *text)
+/* A config's canonical text as a JSON value; on failure NULL, and *s holds
+ * the first error. */
+static json_t *json_of(char *text, td_status *s)
 {
     json_error_t err;
     json_t *o = json_loads(text, 0, &err);
+    if (!o && *s == TD_OK) *s = TD_FAIL(TD_ERR_FORMAT, "plan: a config is not JSON: %s", err.text);
     free(text);
     return o;
+}
+
+static json_t *train_template(const train_config *t, td_status *s)
+{
+    char *text = NULL;
+    td_status made = train_config_json(t, &text);
+    if (made == TD_OK) return json_of(text, s);
+    if (*s == TD_OK) *s = made;
+    return NULL;
 }
 
 static json_t *seed_array(const int *s, int n)
@@ -155,11 +133,13 @@ static json_t *seed_array(const int *s, int n)
 
 td_status protocol_plan_json(const protocol_request *r, char **out)
 {
+    const budget *b;
+    TD_CHECK(budget_find(r->budget, &b));
     json_t *plan = json_object();
     json_object_set_new(plan, "protocol", json_string("darts_space"));
     json_object_set_new(plan, "plan_version", json_integer(1));
     json_object_set_new(plan, "budget", json_string(r->budget));
-    json_object_set_new(plan, "comparable_to_paper", json_boolean(!strcmp(r->budget, "paper")));
+    json_object_set_new(plan, "comparable_to_paper", json_boolean(b->spec));
     json_object_set_new(plan, "dataset", json_string(r->dataset));
     json_object_set_new(plan, "selection", json_string(r->selection == SELECT_VALID ? "valid" : "test"));
     json_object_set_new(plan, "final_mean_over", json_string("the 3 extra seeds (the selection run is excluded); "
@@ -184,13 +164,15 @@ td_status protocol_plan_json(const protocol_request *r, char **out)
         json_object_set_new(mo, "label", json_string(m->label));
         for (int i = 0; i < PROTOCOL_SEARCHES; i++) {
             sc.seed = (uint64_t)protocol_search_seeds[i];
-            char *cj = search_config_json(&sc);
+            char *cj = NULL;
+            s = search_config_json(&sc, &cj);
+            if (s != TD_OK) break;
             char hash[SHA256_HEX_LEN];
             sha256_buffer(cj, strlen(cj), hash);
             json_t *so = json_object();
             json_object_set_new(so, "seed", json_integer(protocol_search_seeds[i]));
             json_object_set_new(so, "run", json_string(hash));
-            json_object_set_new(so, "config", json_of(cj));
+            json_object_set_new(so, "config", json_of(cj, &s));
             json_array_append_new(searches, so);
         }
         json_object_set_new(mo, "searches", searches);
@@ -202,14 +184,14 @@ td_status protocol_plan_json(const protocol_request *r, char **out)
         json_object_set_new(sel, "seed", json_integer(protocol_select_seed));
         json_object_set_new(sel, "rule", json_string(r->selection == SELECT_VALID ? "lowest held-out validation error"
                                                                                  : "lowest test error (test-set selection)"));
-        json_object_set_new(sel, "template", json_of(train_config_json(&t20)));
+        json_object_set_new(sel, "template", train_template(&t20, &s));
         json_object_set_new(mo, "select", sel);
         t20.valid_images = 0;
         json_t *f20 = json_object(), *f8 = json_object();
         json_object_set_new(f20, "seeds", seed_array(protocol_final_seeds, PROTOCOL_FINAL_SEEDS));
-        json_object_set_new(f20, "template", json_of(train_config_json(&t20)));
+        json_object_set_new(f20, "template", train_template(&t20, &s));
         json_object_set_new(f8, "seeds", seed_array(protocol_final_seeds, PROTOCOL_FINAL_SEEDS));
-        json_object_set_new(f8, "template", json_of(train_config_json(&t8)));
+        json_object_set_new(f8, "template", train_template(&t8, &s));
         json_object_set_new(mo, "final_deep", f20);
         json_object_set_new(mo, "final_shallow", f8);
         json_array_append_new(methods, mo);

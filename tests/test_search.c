@@ -164,7 +164,8 @@ Test(search, hessian_diagnostic_logged_every_epoch)
     c.epochs = 1;
     c.hessian_every = 1;
     c.hessian_lanczos = 12;
-    char *json = search_config_json(&c);
+    char *json = NULL;
+    cr_assert_eq(search_config_json(&c, &json), TD_OK);
     cr_assert_eq(search_config_parse(json, &back), TD_OK);
     cr_expect_eq(back.hessian_every, 1);
     cr_expect_eq(back.hessian_lanczos, 12);

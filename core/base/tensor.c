@@ -2,11 +2,13 @@
 
 #include <stdio.h>
 
+const char *const dtype_float_names[] = {[DT_F32] = "f32", [DT_F64] = "f64", NULL};
+
 const char *dtype_name(dtype t)
 {
     switch (t) {
-    case DT_F32: return "f32";
-    case DT_F64: return "f64";
+    case DT_F32:
+    case DT_F64: return dtype_float_names[t];
     case DT_I32: return "i32";
     }
     return "?";

@@ -6,7 +6,8 @@
 
 #include "tsedarts/darts.h"
 
-static const char *const space_names[SPACE_COUNT] = {"darts", "s2", "nb201"};
+const char *const space_names[SPACE_COUNT + 1] = {[SPACE_DARTS] = "darts", [SPACE_S2] = "s2", [SPACE_NB201] = "nb201",
+                                                  NULL};
 
 const char *space_name(int space) { return space >= 0 && space < SPACE_COUNT ? space_names[space] : "?"; }
 

@@ -441,8 +441,10 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     td_status s = search_load_data(st);
     if (s == TD_OK) {
-        char *cfg_json = search_config_json(&st->cfg);
-        s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
+        char *cfg_json = NULL;
+        s = search_config_json(&st->cfg, &cfg_json);
+        if (s == TD_OK)
+            s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
         free(cfg_json);
     }
     if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);

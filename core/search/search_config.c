@@ -1,14 +1,18 @@
-/* Search configuration: defaults (SPEC.md), budgets, canonical JSON. */
-#include <jansson.h>
+/* Search configuration: its fields (SPEC.md defaults), budgets, canonical
+ * JSON. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/budget.h"
 #include "tsedarts/data.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
 
-static const char *const algo_names[ALGO_COUNT] = {"darts1", "darts2", "tse", "tse-exact"};
+static const char *const algo_names[ALGO_COUNT + 1] = {
+    [ALGO_DARTS1] = "darts1", [ALGO_DARTS2] = "darts2", [ALGO_TSE] = "tse", [ALGO_TSE_EXACT] = "tse-exact", NULL};
+static const char *const tse_halves[] = {"half", "all", NULL};
 
 const char *search_algo_name(search_algo a) { return a >= 0 && a < ALGO_COUNT ? algo_names[a] : "?"; }
 
@@ -24,209 +28,99 @@ double cosine_lr(double lr_max, double lr_min, int e, int E)
     return lr_min + (lr_max - lr_min) * (1.0 + cos(3.14159265358979323846 * e / E)) / 2.0;
 }
 
+#define AT(type, member) FIELD_AT(type, search_config, member)
+
+/* Every field of a search config, in the order of `search --help`. */
+const field_desc search_config_fields[] = {
+    {.key = "algo", AT(FIELD_ENUM, algo), .def = ALGO_DARTS1, .choices = algo_names, .help = "search algorithm"},
+    {.key = "space", AT(FIELD_ENUM, net.space), .def = SPACE_DARTS, .choices = space_names, .optional = 1,
+     .help = "search space; s2: skip_connect and sep_conv_3x3 only, nb201: the NAS-Bench-201 cell and skeleton"},
+    {.key = "dataset", AT(FIELD_STRING, dataset), .def_str = "fashion-mnist",
+     .help = "fashion-mnist | cifar10:DIR | synthetic"},
+    {.key = "data_dir", AT(FIELD_STRING, data_dir), .def_str = FASHION_MNIST_DEFAULT_DIR,
+     .help = "Fashion-MNIST directory"},
+    {.key = "pad32", AT(FIELD_BOOL, pad32), .def = 1, .flag = "no-pad",
+     .help = "keep Fashion-MNIST at 28x28 instead of zero-padding to 32x32"},
+    {.key = "layers", AT(FIELD_INT, net.layers), .def = 8, .min = 1, .max = 100,
+     .help = "cells in the supernet; nb201: cells per stage, 5 unless given"},
+    {.key = "channels", AT(FIELD_INT, net.C), .def = 16, .min = 2, .max = 1024, .help = "initial channels C"},
+    {.key = "epochs", AT(FIELD_INT, epochs), .def = 50, .min = 1, .max = 100000, .help = "epochs"},
+    {.key = "batch", AT(FIELD_INT, batch), .def = 64, .min = 1, .max = 100000, .help = "batch size"},
+    {.key = "seed", AT(FIELD_U64, seed), .def = 2, .min = 0, .max = 0x7fffffff, .help = "seed of everything random"},
+    {.key = "subset", AT(FIELD_INT, subset), .def = 0, .min = 0, .max = 10000000,
+     .help = "use only the first N images of each half (0: all)"},
+    {.key = "eval_images", AT(FIELD_INT, eval_images), .def = -1, .min = -1, .max = 10000000,
+     .help = "validation images scored per epoch (-1: all, 0: none)"},
+    {.key = "tse_steps", AT(FIELD_INT, tse_steps), .def = 100, .min = 1, .max = 100000,
+     .help = "TSE: steps per architecture update T"},
+    {.key = "tse_all_data", AT(FIELD_BOOL, tse_all_data), .def = 0, .choices = tse_halves, .flag = "tse-data",
+     .help = "TSE: images the weights train on"},
+    {.key = "tse_restore_momentum", AT(FIELD_BOOL, tse_restore_momentum), .def = 0,
+     .help = "TSE: restore SGD momentum after the rollout (NAS-Bench-201 code)"},
+    {.key = "tse_analysis", AT(FIELD_BOOL, tse_analysis), .def = 0, .optional = 1,
+     .help = "TSE: also form the exact and first-order gradients and log their cosine per update"},
+    {.key = "hessian_every", AT(FIELD_INT, hessian_every), .def = 0, .optional = 1, .min = 0, .max = 100000,
+     .help = "log the largest eigenvalue of the architecture Hessian every K epochs (0: never)"},
+    {.key = "hessian_lanczos", AT(FIELD_INT, hessian_lanczos), .def = 0, .optional = 1, .min = 0, .max = 100000,
+     .help = "estimate it with K Lanczos steps instead of the full Hessian of 224 HVPs (0: full)"},
+    {.key = "dtype", AT(FIELD_ENUM, dt), .def = DT_F32, .choices = dtype_float_names, .help = "element type"},
+    /* the optimisers (SPEC.md s.2) */
+    {.key = "train_portion", AT(FIELD_REAL, train_portion), .def = 0.5, .min = 0.01, .max = 0.99,
+     .help = "weights: fraction of the training set they train on (the rest trains the alphas)"},
+    {.key = "lr_max", AT(FIELD_REAL, lr_max), .def = 0.025, .min = 0, .max = 10,
+     .help = "weights: SGD learning rate at the start of the cosine schedule"},
+    {.key = "lr_min", AT(FIELD_REAL, lr_min), .def = 0.001, .min = 0, .max = 10,
+     .help = "weights: SGD learning rate at its end"},
+    {.key = "momentum", AT(FIELD_REAL, momentum), .def = 0.9, .min = 0, .max = 0.999, .help = "weights: SGD momentum"},
+    {.key = "nesterov", AT(FIELD_BOOL, nesterov), .def = 0, .help = "weights: Nesterov momentum"},
+    {.key = "weight_decay", AT(FIELD_REAL, weight_decay), .def = 3e-4, .min = 0, .max = 1,
+     .help = "weights: weight decay"},
+    {.key = "grad_clip", AT(FIELD_REAL, grad_clip), .def = 5.0, .min = 1e-6, .max = 1e6,
+     .help = "weights: largest norm of the gradient"},
+    {.key = "arch_lr", AT(FIELD_REAL, arch_lr), .def = 3e-4, .min = 0, .max = 10, .help = "alphas: Adam learning rate"},
+    {.key = "arch_beta1", AT(FIELD_REAL, arch_beta1), .def = 0.5, .min = 0, .max = 0.9999, .help = "alphas: Adam beta1"},
+    {.key = "arch_beta2", AT(FIELD_REAL, arch_beta2), .def = 0.999, .min = 0, .max = 0.9999,
+     .help = "alphas: Adam beta2"},
+    {.key = "arch_eps", AT(FIELD_REAL, arch_eps), .def = 1e-8, .min = 1e-12, .max = 1, .help = "alphas: Adam epsilon"},
+    {.key = "arch_weight_decay", AT(FIELD_REAL, arch_weight_decay), .def = 1e-3, .min = 0, .max = 1,
+     .help = "alphas: weight decay"},
+    /* set by the run from its data, or only by tests */
+    {.key = "in_channels", AT(FIELD_INT, net.in_ch), .def = 3, .no_flag = 1,
+     .help = "image channels (the dataset's)"},
+    {.key = "image_size", AT(FIELD_INT, net.hw), .def = 32, .no_flag = 1, .help = "image side (the dataset's)"},
+    {.key = "classes", AT(FIELD_INT, net.classes), .def = 10, .no_flag = 1, .help = "classes (the dataset's)"},
+    {.key = "smooth_ops", AT(FIELD_BOOL, net.smooth), .def = 0, .no_flag = 1,
+     .help = "smooth stand-in ops (for exactness tests)"},
+};
+const int search_config_n_fields = (int)(sizeof search_config_fields / sizeof search_config_fields[0]);
+
 void search_config_defaults(search_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->algo = ALGO_DARTS1;
-    c->net.C = 16;
-    c->net.layers = 8;
-    c->net.in_ch = 3;
-    c->net.hw = 32;
-    c->net.classes = 10;
-    c->batch = 64;
-    c->epochs = 50;
-    c->seed = 2;
-    snprintf(c->dataset, sizeof c->dataset, "fashion-mnist");
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", FASHION_MNIST_DEFAULT_DIR);
-    c->pad32 = 1;
-    c->subset = 0;
-    c->eval_images = -1;
-    c->train_portion = 0.5;
-    c->lr_max = 0.025;
-    c->lr_min = 0.001;
-    c->momentum = 0.9;
-    c->weight_decay = 3e-4;
-    c->grad_clip = 5.0;
-    c->arch_lr = 3e-4;
-    c->arch_beta1 = 0.5;
-    c->arch_beta2 = 0.999;
-    c->arch_eps = 1e-8;
-    c->arch_weight_decay = 1e-3;
-    c->tse_steps = 100;
-    c->dt = DT_F32;
+    fields_defaults(search_config_fields, search_config_n_fields, c);
 }
 
-td_status search_config_budget(search_config *c, const char *budget)
+td_status search_config_budget(search_config *c, const char *name, int deep)
 {
-    if (!strcmp(budget, "paper")) {
-        search_config d;
-        search_config_defaults(&d);
-        c->net.C = d.net.C;
-        c->net.layers = d.net.layers;
-        c->batch = d.batch;
-        c->epochs = d.epochs;
-        c->subset = 0;
-        c->eval_images = -1;
-        c->tse_steps = d.tse_steps;
-    } else if (!strcmp(budget, "mini")) {
-        c->net.C = 8;
-        c->net.layers = 5;
-        c->batch = 32;
-        c->epochs = 8;
-        c->subset = 1600;
-        c->eval_images = 1000;
-        c->tse_steps = 10;
-    } else if (!strcmp(budget, "smoke")) {
-        c->net.C = 4;
-        c->net.layers = 4;
-        c->batch = 16;
-        c->epochs = 2;
-        c->subset = 64;
-        c->eval_images = 64;
-        c->tse_steps = 2;
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", budget);
-    }
+    const budget *b;
+    TD_CHECK(budget_find(name, &b));
+    c->net.C = b->search.channels;
+    c->net.layers = deep ? b->search.deep_layers : b->search.layers;
+    c->batch = b->search.batch;
+    c->epochs = b->search.epochs;
+    c->subset = b->search.subset;
+    c->eval_images = b->search.eval_images;
+    c->tse_steps = b->search.tse_steps;
     return TD_OK;
 }
 
-char *search_config_json(const search_config *c)
+td_status search_config_json(const search_config *c, char **json)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "algo", json_string(search_algo_name(c->algo)));
-    json_object_set_new(o, "channels", json_integer(c->net.C));
-    json_object_set_new(o, "layers", json_integer(c->net.layers));
-    json_object_set_new(o, "in_channels", json_integer(c->net.in_ch));
-    json_object_set_new(o, "image_size", json_integer(c->net.hw));
-    json_object_set_new(o, "classes", json_integer(c->net.classes));
-    json_object_set_new(o, "smooth_ops", json_integer(c->net.smooth));
-    json_object_set_new(o, "batch", json_integer(c->batch));
-    json_object_set_new(o, "epochs", json_integer(c->epochs));
-    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
-    json_object_set_new(o, "dataset", json_string(c->dataset));
-    json_object_set_new(o, "data_dir", json_string(c->data_dir));
-    json_object_set_new(o, "pad32", json_integer(c->pad32));
-    json_object_set_new(o, "subset", json_integer(c->subset));
-    json_object_set_new(o, "eval_images", json_integer(c->eval_images));
-    json_object_set_new(o, "train_portion", json_real(c->train_portion));
-    json_object_set_new(o, "lr_max", json_real(c->lr_max));
-    json_object_set_new(o, "lr_min", json_real(c->lr_min));
-    json_object_set_new(o, "momentum", json_real(c->momentum));
-    json_object_set_new(o, "weight_decay", json_real(c->weight_decay));
-    json_object_set_new(o, "grad_clip", json_real(c->grad_clip));
-    json_object_set_new(o, "nesterov", json_integer(c->nesterov));
-    json_object_set_new(o, "arch_lr", json_real(c->arch_lr));
-    json_object_set_new(o, "arch_beta1", json_real(c->arch_beta1));
-    json_object_set_new(o, "arch_beta2", json_real(c->arch_beta2));
-    json_object_set_new(o, "arch_eps", json_real(c->arch_eps));
-    json_object_set_new(o, "arch_weight_decay", json_real(c->arch_weight_decay));
-    json_object_set_new(o, "tse_steps", json_integer(c->tse_steps));
-    json_object_set_new(o, "tse_all_data", json_integer(c->tse_all_data));
-    json_object_set_new(o, "tse_restore_momentum", json_integer(c->tse_restore_momentum));
-    json_object_set_new(o, "dtype", json_string(dtype_name(c->dt)));
-    /* diagnostics: present only when on, so that the hashes of plain
-     * configurations do not depend on them */
-    if (c->net.space) json_object_set_new(o, "space", json_string(space_name(c->net.space)));
-    if (c->tse_analysis) json_object_set_new(o, "tse_analysis", json_integer(c->tse_analysis));
-    if (c->hessian_every) json_object_set_new(o, "hessian_every", json_integer(c->hessian_every));
-    if (c->hessian_lanczos) json_object_set_new(o, "hessian_lanczos", json_integer(c->hessian_lanczos));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return s;
+    return fields_to_json(search_config_fields, search_config_n_fields, c, json);
 }
-
-#define GET_INT(key, dst)                                                                        \
-    do {                                                                                         \
-        json_t *v_ = json_object_get(o, key);                                                    \
-        if (!json_is_integer(v_)) {                                                              \
-            s = TD_FAIL(TD_ERR_FORMAT, "search config: \"%s\" missing or not an integer", key);   \
-            goto done;                                                                           \
-        }                                                                                        \
-        dst = json_integer_value(v_);                                                            \
-    } while (0)
-#define GET_REAL(key, dst)                                                                       \
-    do {                                                                                         \
-        json_t *v_ = json_object_get(o, key);                                                    \
-        if (!json_is_number(v_)) {                                                               \
-            s = TD_FAIL(TD_ERR_FORMAT, "search config: \"%s\" missing or not a number", key);     \
-            goto done;                                                                           \
-        }                                                                                        \
-        dst = json_number_value(v_);                                                             \
-    } while (0)
-#define GET_STR(key, dst)                                                                        \
-    do {                                                                                         \
-        const char *v_ = json_string_value(json_object_get(o, key));                              \
-        if (!v_) {                                                                               \
-            s = TD_FAIL(TD_ERR_FORMAT, "search config: \"%s\" missing or not a string", key);     \
-            goto done;                                                                           \
-        }                                                                                        \
-        snprintf(dst, sizeof dst, "%s", v_);                                                     \
-    } while (0)
 
 td_status search_config_parse(const char *json, search_config *c)
 {
-    json_error_t err;
-    json_t *o = json_loads(json, 0, &err);
-    if (!json_is_object(o)) {
-        if (o) json_decref(o);
-        return TD_FAIL(TD_ERR_FORMAT, "search config: not a JSON object (%s)", err.text);
-    }
-    td_status s = TD_OK;
     search_config_defaults(c);
-    char algo[32], dt[8];
-    json_int_t seed = 0;
-    GET_STR("algo", algo);
-    int a = search_algo_by_name(algo);
-    if (a < 0) {
-        s = TD_FAIL(TD_ERR_FORMAT, "search config: unknown algo '%s'", algo);
-        goto done;
-    }
-    c->algo = (search_algo)a;
-    GET_INT("channels", c->net.C);
-    GET_INT("layers", c->net.layers);
-    GET_INT("in_channels", c->net.in_ch);
-    GET_INT("image_size", c->net.hw);
-    GET_INT("classes", c->net.classes);
-    GET_INT("smooth_ops", c->net.smooth);
-    GET_INT("batch", c->batch);
-    GET_INT("epochs", c->epochs);
-    GET_INT("seed", seed);
-    c->seed = (uint64_t)seed;
-    GET_STR("dataset", c->dataset);
-    GET_STR("data_dir", c->data_dir);
-    GET_INT("pad32", c->pad32);
-    GET_INT("subset", c->subset);
-    GET_INT("eval_images", c->eval_images);
-    GET_REAL("train_portion", c->train_portion);
-    GET_REAL("lr_max", c->lr_max);
-    GET_REAL("lr_min", c->lr_min);
-    GET_REAL("momentum", c->momentum);
-    GET_REAL("weight_decay", c->weight_decay);
-    GET_REAL("grad_clip", c->grad_clip);
-    GET_INT("nesterov", c->nesterov);
-    GET_REAL("arch_lr", c->arch_lr);
-    GET_REAL("arch_beta1", c->arch_beta1);
-    GET_REAL("arch_beta2", c->arch_beta2);
-    GET_REAL("arch_eps", c->arch_eps);
-    GET_REAL("arch_weight_decay", c->arch_weight_decay);
-    GET_INT("tse_steps", c->tse_steps);
-    GET_INT("tse_all_data", c->tse_all_data);
-    GET_INT("tse_restore_momentum", c->tse_restore_momentum);
-    GET_STR("dtype", dt);
-    if (json_object_get(o, "space")) {
-        char sp[32];
-        GET_STR("space", sp);
-        c->net.space = space_by_name(sp);
-        if (c->net.space < 0) {
-            s = TD_FAIL(TD_ERR_FORMAT, "search config: unknown space '%s'", sp);
-            goto done;
-        }
-    }
-    if (json_object_get(o, "tse_analysis")) GET_INT("tse_analysis", c->tse_analysis);
-    if (json_object_get(o, "hessian_every")) GET_INT("hessian_every", c->hessian_every);
-    if (json_object_get(o, "hessian_lanczos")) GET_INT("hessian_lanczos", c->hessian_lanczos);
-    c->dt = !strcmp(dt, "f64") ? DT_F64 : DT_F32;
-done:
-    json_decref(o);
-    return s;
+    return fields_from_json(search_config_fields, search_config_n_fields, "search config", json, c);
 }

@@ -312,8 +312,9 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     snprintf(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
     td_status s = load_data(st);
     if (s == TD_OK) {
-        char *cj = train_config_json(&st->cfg);
-        s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
+        char *cj = NULL;
+        s = train_config_json(&st->cfg, &cj);
+        if (s == TD_OK) s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
         free(cj);
     }
     if (s == TD_OK) s = setup_model(st);

@@ -1,179 +1,122 @@
-/* Retraining configuration: SPEC.md defaults, budgets, canonical JSON. */
-#include <jansson.h>
+/* Retraining configuration: its fields (SPEC.md defaults), budgets,
+ * canonical JSON. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/budget.h"
 #include "tsedarts/data.h"
 #include "tsedarts/train.h"
+
+static const char *const net_kinds[] = {"eval", "linear", NULL}; /* index: net.linear */
+
+/* The genotype is stored parsed and written as its canonical line; a linear
+ * baseline has none. */
+static td_status genotype_text(const void *config, char **text)
+{
+    const train_config *c = config;
+    /* a canonical line is under 400 characters: a 63-character name and 16
+     * ops of at most 16 */
+    char line[1024] = "";
+    if (!c->net.linear) genotype_format(&c->net.geno, line, sizeof line);
+    *text = strdup(line);
+    return *text ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "out of memory writing a genotype");
+}
+
+static td_status genotype_from_line(void *config, const char *text, const char *where)
+{
+    train_config *c = config;
+    return c->net.linear ? TD_OK : genotype_parse(text, where, &c->net.geno);
+}
+
+static td_status genotype_from_name(void *config, const char *text, const char *where)
+{
+    (void)where; /* genotype_load names the file or the unknown name */
+    train_config *c = config;
+    return c->net.linear ? TD_OK : genotype_load(text, &c->net.geno);
+}
+
+#define AT(type, member) FIELD_AT(type, train_config, member)
+
+/* Every field of a retraining config, in the order of `train --help`. */
+const field_desc train_config_fields[] = {
+    {.key = "net", AT(FIELD_ENUM, net.linear), .def = 0, .choices = net_kinds,
+     .help = "the genotype's evaluation network, or a linear classifier as a baseline"},
+    {.key = "genotype", AT(FIELD_CUSTOM, net.geno), .format = genotype_text, .parse = genotype_from_line,
+     .parse_flag = genotype_from_name, .help = "genotype NAME or FILE to train (required unless --net linear)"},
+    {.key = "dataset", AT(FIELD_STRING, dataset), .def_str = "fashion-mnist",
+     .help = "fashion-mnist | cifar10:DIR | synthetic"},
+    {.key = "data_dir", AT(FIELD_STRING, data_dir), .def_str = FASHION_MNIST_DEFAULT_DIR,
+     .help = "Fashion-MNIST directory"},
+    {.key = "pad32", AT(FIELD_BOOL, pad32), .def = 1, .flag = "no-pad",
+     .help = "keep Fashion-MNIST at 28x28 (then the auxiliary head cannot apply)"},
+    {.key = "layers", AT(FIELD_INT, net.layers), .def = 20, .min = 3, .max = 200, .help = "cells"},
+    {.key = "channels", AT(FIELD_INT, net.C), .def = 36, .min = 2, .max = 2048, .help = "initial channels C"},
+    {.key = "epochs", AT(FIELD_INT, epochs), .def = 600, .min = 1, .max = 100000, .help = "epochs"},
+    {.key = "batch", AT(FIELD_INT, batch), .def = 96, .min = 1, .max = 100000, .help = "batch size"},
+    {.key = "seed", AT(FIELD_U64, seed), .def = 0, .min = 0, .max = 0x7fffffff,
+     .help = "seed of initialisation, order, augmentation, drop path"},
+    {.key = "subset", AT(FIELD_INT, subset), .def = 0, .min = 0, .max = 100000000,
+     .help = "train on the first N images only (0: all)"},
+    {.key = "valid_images", AT(FIELD_INT, valid_images), .def = 0, .min = 0, .max = 100000000,
+     .help = "hold N training images out as a validation split"},
+    {.key = "split_seed", AT(FIELD_U64, split_seed), .def = 1, .min = 0, .max = 0x7fffffff,
+     .help = "seed choosing the held-out images"},
+    {.key = "test_images", AT(FIELD_INT, test_images), .def = -1, .min = -1, .max = 100000000,
+     .help = "test images scored at the end (-1: all)"},
+    {.key = "auxiliary", AT(FIELD_BOOL, net.auxiliary), .def = 1, .flag = "no-auxiliary",
+     .help = "train without the auxiliary head"},
+    {.key = "drop_path", AT(FIELD_BOOL, net.drop_path), .def = 1, .flag = "no-drop-path",
+     .help = "train without drop path"},
+    {.key = "cutout", AT(FIELD_INT, cutout), .def = 16, .min = 0, .max = 1024,
+     .help = "cutout square side, 0 for none"},
+    {.key = "augment", AT(FIELD_BOOL, augment), .def = 1, .flag = "no-augment",
+     .help = "no random crop or flip (cutout is set separately)"},
+    {.key = "dtype", AT(FIELD_ENUM, dt), .def = DT_F32, .choices = dtype_float_names, .help = "element type"},
+    /* the optimiser and drop path (SPEC.md s.4) */
+    {.key = "lr", AT(FIELD_REAL, lr), .def = 0.025, .min = 0, .max = 10,
+     .help = "SGD learning rate at the start of the cosine schedule"},
+    {.key = "lr_min", AT(FIELD_REAL, lr_min), .def = 0.0, .min = 0, .max = 10, .help = "SGD learning rate at its end"},
+    {.key = "momentum", AT(FIELD_REAL, momentum), .def = 0.9, .min = 0, .max = 0.999, .help = "SGD momentum"},
+    {.key = "weight_decay", AT(FIELD_REAL, weight_decay), .def = 3e-4, .min = 0, .max = 1, .help = "weight decay"},
+    {.key = "grad_clip", AT(FIELD_REAL, grad_clip), .def = 5.0, .min = 1e-6, .max = 1e6,
+     .help = "largest norm of the gradient"},
+    {.key = "drop_path_prob", AT(FIELD_REAL, drop_path_prob), .def = DROP_PATH_PROB, .min = 0, .max = 0.99,
+     .help = "drop path probability, reached at the last epoch (it grows linearly from 0)"},
+    /* set by the run from its data */
+    {.key = "in_channels", AT(FIELD_INT, net.in_ch), .def = 3, .no_flag = 1,
+     .help = "image channels (the dataset's)"},
+    {.key = "image_size", AT(FIELD_INT, net.hw), .def = 32, .no_flag = 1, .help = "image side (the dataset's)"},
+    {.key = "classes", AT(FIELD_INT, net.classes), .def = 10, .no_flag = 1, .help = "classes (the dataset's)"},
+};
+const int train_config_n_fields = (int)(sizeof train_config_fields / sizeof train_config_fields[0]);
 
 void train_config_defaults(train_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->net.C = 36;
-    c->net.layers = 20;
-    c->net.in_ch = 3;
-    c->net.hw = 32;
-    c->net.classes = 10;
-    c->net.auxiliary = 1;
-    c->net.drop_path = 1;
-    c->batch = 96;
-    c->epochs = 600;
-    c->seed = 0;
-    snprintf(c->dataset, sizeof c->dataset, "fashion-mnist");
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", FASHION_MNIST_DEFAULT_DIR);
-    c->pad32 = 1;
-    c->split_seed = 1;
-    c->test_images = -1;
-    c->lr = 0.025;
-    c->lr_min = 0.0;
-    c->momentum = 0.9;
-    c->weight_decay = 3e-4;
-    c->grad_clip = 5.0;
-    c->drop_path_prob = DROP_PATH_PROB;
-    c->cutout = 16;
-    c->augment = 1;
-    c->dt = DT_F32;
+    fields_defaults(train_config_fields, train_config_n_fields, c);
 }
 
-td_status train_config_budget(train_config *c, const char *budget)
+td_status train_config_budget(train_config *c, const char *name, int shallow)
 {
-    if (!strcmp(budget, "paper")) {
-        train_config d;
-        train_config_defaults(&d);
-        c->net.C = d.net.C;
-        c->net.layers = d.net.layers;
-        c->batch = d.batch;
-        c->epochs = d.epochs;
-        c->subset = 0;
-        c->test_images = -1;
-    } else if (!strcmp(budget, "mini")) {
-        c->net.C = 16;
-        c->net.layers = 8;
-        c->batch = 64;
-        c->epochs = 3;
-        c->subset = 15000;
-        c->test_images = -1;
-        /* three epochs are too few for cutout's regularisation to pay */
-        c->cutout = 0;
-    } else if (!strcmp(budget, "smoke")) {
-        c->net.C = 4;
-        c->net.layers = 8;
-        c->batch = 32;
-        c->epochs = 2;
-        c->subset = 256;
-        c->test_images = 256;
-    } else {
-        return TD_FAIL(TD_ERR_ARG, "unknown budget '%s' (smoke, mini or paper)", budget);
-    }
+    const budget *b;
+    TD_CHECK(budget_find(name, &b));
+    c->net.C = b->train.channels;
+    c->net.layers = shallow ? b->train.shallow_layers : b->train.layers;
+    c->batch = b->train.batch;
+    c->epochs = b->train.epochs;
+    c->subset = b->train.subset;
+    c->test_images = b->train.test_images;
     return TD_OK;
 }
 
-char *train_config_json(const train_config *c)
+td_status train_config_json(const train_config *c, char **json)
 {
-    json_t *o = json_object();
-    char line[1024] = "";
-    if (!c->net.linear) genotype_format(&c->net.geno, line, sizeof line);
-    json_object_set_new(o, "net", json_string(c->net.linear ? "linear" : "eval"));
-    json_object_set_new(o, "genotype", json_string(line));
-    json_object_set_new(o, "channels", json_integer(c->net.C));
-    json_object_set_new(o, "layers", json_integer(c->net.layers));
-    json_object_set_new(o, "in_channels", json_integer(c->net.in_ch));
-    json_object_set_new(o, "image_size", json_integer(c->net.hw));
-    json_object_set_new(o, "classes", json_integer(c->net.classes));
-    json_object_set_new(o, "auxiliary", json_integer(c->net.auxiliary));
-    json_object_set_new(o, "drop_path", json_integer(c->net.drop_path));
-    json_object_set_new(o, "batch", json_integer(c->batch));
-    json_object_set_new(o, "epochs", json_integer(c->epochs));
-    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
-    json_object_set_new(o, "dataset", json_string(c->dataset));
-    json_object_set_new(o, "data_dir", json_string(c->data_dir));
-    json_object_set_new(o, "pad32", json_integer(c->pad32));
-    json_object_set_new(o, "subset", json_integer(c->subset));
-    json_object_set_new(o, "valid_images", json_integer(c->valid_images));
-    json_object_set_new(o, "split_seed", json_integer((json_int_t)c->split_seed));
-    json_object_set_new(o, "test_images", json_integer(c->test_images));
-    json_object_set_new(o, "lr", json_real(c->lr));
-    json_object_set_new(o, "lr_min", json_real(c->lr_min));
-    json_object_set_new(o, "momentum", json_real(c->momentum));
-    json_object_set_new(o, "weight_decay", json_real(c->weight_decay));
-    json_object_set_new(o, "grad_clip", json_real(c->grad_clip));
-    json_object_set_new(o, "drop_path_prob", json_real(c->drop_path_prob));
-    json_object_set_new(o, "cutout", json_integer(c->cutout));
-    json_object_set_new(o, "augment", json_integer(c->augment));
-    json_object_set_new(o, "dtype", json_string(dtype_name(c->dt)));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return s;
+    return fields_to_json(train_config_fields, train_config_n_fields, c, json);
 }
 
 td_status train_config_parse(const char *json, train_config *c)
 {
-    json_error_t err;
-    json_t *o = json_loads(json, 0, &err);
-    if (!json_is_object(o)) {
-        if (o) json_decref(o);
-        return TD_FAIL(TD_ERR_FORMAT, "train config: not a JSON object (%s)", err.text);
-    }
     train_config_defaults(c);
-    td_status s = TD_OK;
-    const char *ints[] = {"channels", "layers", "in_channels", "image_size", "classes", "auxiliary", "drop_path", "batch",
-                          "epochs", "seed", "pad32", "subset", "valid_images", "split_seed", "test_images", "cutout"};
-    json_int_t iv[16];
-    for (int i = 0; i < 16; i++) {
-        json_t *v = json_object_get(o, ints[i]);
-        if (!json_is_integer(v)) {
-            s = TD_FAIL(TD_ERR_FORMAT, "train config: \"%s\" missing or not an integer", ints[i]);
-            goto done;
-        }
-        iv[i] = json_integer_value(v);
-    }
-    c->net.C = (int)iv[0];
-    c->net.layers = (int)iv[1];
-    c->net.in_ch = (int)iv[2];
-    c->net.hw = (int)iv[3];
-    c->net.classes = (int)iv[4];
-    c->net.auxiliary = (int)iv[5];
-    c->net.drop_path = (int)iv[6];
-    c->batch = (int)iv[7];
-    c->epochs = (int)iv[8];
-    c->seed = (uint64_t)iv[9];
-    c->pad32 = (int)iv[10];
-    c->subset = (int)iv[11];
-    c->valid_images = (int)iv[12];
-    c->split_seed = (uint64_t)iv[13];
-    c->test_images = (int)iv[14];
-    c->cutout = (int)iv[15];
-    const char *reals[] = {"lr", "lr_min", "momentum", "weight_decay", "grad_clip", "drop_path_prob"};
-    double *rdst[] = {&c->lr, &c->lr_min, &c->momentum, &c->weight_decay, &c->grad_clip, &c->drop_path_prob};
-    for (int i = 0; i < 6; i++) {
-        json_t *v = json_object_get(o, reals[i]);
-        if (!json_is_number(v)) {
-            s = TD_FAIL(TD_ERR_FORMAT, "train config: \"%s\" missing or not a number", reals[i]);
-            goto done;
-        }
-        *rdst[i] = json_number_value(v);
-    }
-    const char *net = json_string_value(json_object_get(o, "net"));
-    const char *geno = json_string_value(json_object_get(o, "genotype"));
-    const char *ds = json_string_value(json_object_get(o, "dataset"));
-    const char *dd = json_string_value(json_object_get(o, "data_dir"));
-    const char *dt = json_string_value(json_object_get(o, "dtype"));
-    if (!net || !geno || !ds || !dd || !dt) {
-        s = TD_FAIL(TD_ERR_FORMAT, "train config: missing net, genotype, dataset, data_dir or dtype");
-        goto done;
-    }
-    c->net.linear = !strcmp(net, "linear");
-    if (!c->net.linear) s = genotype_parse(geno, "train config", &c->net.geno);
-    snprintf(c->dataset, sizeof c->dataset, "%s", ds);
-    json_t *aug = json_object_get(o, "augment");
-    if (!json_is_integer(aug)) {
-        s = TD_FAIL(TD_ERR_FORMAT, "train config: \"augment\" missing or not an integer");
-        goto done;
-    }
-    c->augment = (int)json_integer_value(aug);
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", dd);
-    c->dt = !strcmp(dt, "f64") ? DT_F64 : DT_F32;
-done:
-    json_decref(o);
-    return s;
+    return fields_from_json(train_config_fields, train_config_n_fields, "train config", json, c);
 }

@@ -35,6 +35,8 @@ static inline size_t dtype_size(dtype t)
 }
 
 const char *dtype_name(dtype t);
+/* "f32", "f64", NULL: the types a run computes in, indexed by dtype. */
+extern const char *const dtype_float_names[];
 
 /* Writes "(n, c, h, w)" into buf. */
 const char *shape_format(shape4 s, char *buf, size_t len);

@@ -7,6 +7,7 @@
 typedef enum search_space { SPACE_DARTS = 0, SPACE_S2, SPACE_NB201, SPACE_COUNT } search_space;
 
 const char *space_name(int space);
+extern const char *const space_names[]; /* indexed by search_space, NULL-terminated */
 int space_by_name(const char *name); /* -1 if unknown */
 
 /* Alpha layout: cell types (normal, reduce / one), rows (edges) per cell

@@ -19,7 +19,7 @@ typedef struct method_def {
     const char *label; /* as in the paper */
     int runnable;      /* this project implements it */
     search_algo algo;
-    int deep;          /* searched with 20 cells instead of 8 */
+    int deep;          /* searched with the budget's deep_layers (20 cells instead of 8) */
     double paper8, paper8_std, paper20, paper20_std; /* test error %, (std) */
 } method_def;
 

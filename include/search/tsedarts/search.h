@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "tsedarts/backend.h"
+#include "tsedarts/fields.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/supernet.h"
 
@@ -44,12 +45,18 @@ typedef struct search_config {
     dtype dt;
 } search_config;
 
+/* Every field once: key, type, default, help, flag (search_config.c). */
+extern const field_desc search_config_fields[];
+extern const int search_config_n_fields;
+
 /* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
 void search_config_defaults(search_config *c);
-/* smoke (about a minute here), mini (about ten minutes), paper (SPEC). */
-td_status search_config_budget(search_config *c, const char *budget);
-/* Canonical JSON (sorted keys) of everything that determines the result. */
-char *search_config_json(const search_config *c);
+/* The sizes of a budget (budget.h); deep: the deep methods' cell count. */
+td_status search_config_budget(search_config *c, const char *budget, int deep);
+/* Canonical JSON (sorted keys) of everything that determines the result
+ * (malloc'd). */
+td_status search_config_json(const search_config *c, char **json);
+/* Every field must be present (diagnostics may be left out) and no other. */
 td_status search_config_parse(const char *json, search_config *c);
 
 typedef struct search_options {

@@ -8,6 +8,7 @@
 
 #include "tsedarts/backend.h"
 #include "tsedarts/evalnet.h"
+#include "tsedarts/fields.h"
 
 typedef struct train_config {
     evalnet_config net; /* genotype, C, layers; in_ch/hw/classes from the data */
@@ -26,9 +27,18 @@ typedef struct train_config {
     dtype dt;
 } train_config;
 
+/* Every field once: key, type, default, help, flag (train_config.c). */
+extern const field_desc train_config_fields[];
+extern const int train_config_n_fields;
+
+/* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
 void train_config_defaults(train_config *c);
-td_status train_config_budget(train_config *c, const char *budget);
-char *train_config_json(const train_config *c);
+/* The sizes of a budget (budget.h); shallow: the shallow evaluation's
+ * cells instead of the 20-layer one's. */
+td_status train_config_budget(train_config *c, const char *budget, int shallow);
+/* Canonical JSON (sorted keys), malloc'd. */
+td_status train_config_json(const train_config *c, char **json);
+/* Every field must be present and no other. */
 td_status train_config_parse(const char *json, train_config *c);
 
 typedef struct train_options {
