@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/backend_cpu.h"
@@ -51,8 +52,13 @@ int cmd_protocol(int argc, char **argv)
     protocol_request_defaults(&req);
     static const char *const budgets[] = {"smoke", "mini", "paper", NULL};
     snprintf(req.budget, sizeof req.budget, "%s", budgets[args_choice(&a, "budget", "mini", budgets)]);
-    snprintf(req.dataset, sizeof req.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
-    if (args_has(&a, "data-dir")) snprintf(req.data_dir, sizeof req.data_dir, "%s", args_str(&a, "data-dir", ""));
+    s = path_format(req.dataset, sizeof req.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
+    if (s == TD_OK && args_has(&a, "data-dir"))
+        s = path_format(req.data_dir, sizeof req.data_dir, "%s", args_str(&a, "data-dir", ""));
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 2;
+    }
     static const char *const sels[] = {"valid", "test", NULL};
     req.selection = (selection_rule)args_choice(&a, "selection", "valid", sels);
     req.jobs = (int)args_int(&a, "jobs", 1, 1, 64);

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -61,8 +62,8 @@ int cmd_search(int argc, char **argv)
     const char *resume = args_str(&a, "resume", NULL);
     if (resume) {
         char path[4200], *text = NULL;
-        snprintf(path, sizeof path, "%s/config.json", resume);
-        s = file_read_all(path, &text, NULL);
+        s = path_format(path, sizeof path, "%s/config.json", resume);
+        if (s == TD_OK) s = file_read_all(path, &text, NULL);
         if (s == TD_OK) s = search_config_parse(text, &cfg);
         free(text);
         if (s != TD_OK) {
@@ -89,8 +90,13 @@ int cmd_search(int argc, char **argv)
                 return 2;
             }
         }
-        snprintf(cfg.dataset, sizeof cfg.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
-        if (args_has(&a, "data-dir")) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", args_str(&a, "data-dir", ""));
+        s = path_format(cfg.dataset, sizeof cfg.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
+        if (s == TD_OK && args_has(&a, "data-dir"))
+            s = path_format(cfg.data_dir, sizeof cfg.data_dir, "%s", args_str(&a, "data-dir", ""));
+        if (s != TD_OK) {
+            td_error_print(s);
+            return 2;
+        }
         cfg.pad32 = !args_has(&a, "no-pad");
         static const char *const spaces[] = {"darts", "s2", "nb201", NULL};
         cfg.net.space = args_choice(&a, "space", "darts", spaces);

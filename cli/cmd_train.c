@@ -6,6 +6,7 @@
 #include "args.h"
 #include "commands.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
 #include "tsedarts/backend_cpu.h"
@@ -57,8 +58,8 @@ int cmd_train(int argc, char **argv)
     const char *resume = args_str(&a, "resume", NULL);
     if (resume) {
         char path[4200], *text = NULL;
-        snprintf(path, sizeof path, "%s/config.json", resume);
-        s = file_read_all(path, &text, NULL);
+        s = path_format(path, sizeof path, "%s/config.json", resume);
+        if (s == TD_OK) s = file_read_all(path, &text, NULL);
         if (s == TD_OK) s = train_config_parse(text, &cfg);
         free(text);
         if (s != TD_OK) {
@@ -94,8 +95,13 @@ int cmd_train(int argc, char **argv)
                 return 1;
             }
         }
-        snprintf(cfg.dataset, sizeof cfg.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
-        if (args_has(&a, "data-dir")) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", args_str(&a, "data-dir", ""));
+        s = path_format(cfg.dataset, sizeof cfg.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
+        if (s == TD_OK && args_has(&a, "data-dir"))
+            s = path_format(cfg.data_dir, sizeof cfg.data_dir, "%s", args_str(&a, "data-dir", ""));
+        if (s != TD_OK) {
+            td_error_print(s);
+            return 2;
+        }
         cfg.pad32 = !args_has(&a, "no-pad");
         cfg.net.layers = (int)args_int(&a, "layers", cfg.net.layers, 3, 200);
         cfg.net.C = (int)args_int(&a, "channels", cfg.net.C, 2, 2048);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 
 size_t file_size_of(const char *path)
@@ -23,8 +24,8 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
 {
     TD_CHECK(dir_create(dir));
     char path[4400], ck[4400];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    snprintf(ck, sizeof ck, "%s/checkpoint.bin", dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/config.json", dir));
+    TD_CHECK(path_format(ck, sizeof ck, "%s/checkpoint.bin", dir));
     sha256_buffer(config_json, strlen(config_json), hash);
     if (!resume) {
         if (file_exists(path) || file_exists(ck))
@@ -37,8 +38,8 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
         free(text);
         TD_CHECK(s);
         char *fp = fingerprint_json(threads, device_json);
-        snprintf(path, sizeof path, "%s/env.json", dir);
-        s = file_write_text_atomic(path, fp);
+        s = path_format(path, sizeof path, "%s/env.json", dir);
+        if (s == TD_OK) s = file_write_text_atomic(path, fp);
         free(fp);
         return s;
     }

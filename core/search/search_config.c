@@ -160,7 +160,11 @@ char *search_config_json(const search_config *c)
             s = TD_FAIL(TD_ERR_FORMAT, "search config: \"%s\" missing or not a string", key);     \
             goto done;                                                                           \
         }                                                                                        \
-        snprintf(dst, sizeof dst, "%s", v_);                                                     \
+        if ((size_t)snprintf(dst, sizeof dst, "%s", v_) >= sizeof dst) {                          \
+            s = TD_FAIL(TD_ERR_FORMAT, "search config: \"%s\" is longer than %zu bytes", key,       \
+                        sizeof dst - 1);                                                         \
+            goto done;                                                                           \
+        }                                                                                        \
     } while (0)
 
 td_status search_config_parse(const char *json, search_config *c)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tsedarts/data.h"
+#include "tsedarts/path.h"
 #include "tsedarts/train.h"
 
 void train_config_defaults(train_config *c)
@@ -164,14 +165,17 @@ td_status train_config_parse(const char *json, train_config *c)
     }
     c->net.linear = !strcmp(net, "linear");
     if (!c->net.linear) s = genotype_parse(geno, "train config", &c->net.geno);
-    snprintf(c->dataset, sizeof c->dataset, "%s", ds);
+    if (path_format(c->dataset, sizeof c->dataset, "%s", ds) != TD_OK ||
+        path_format(c->data_dir, sizeof c->data_dir, "%s", dd) != TD_OK) {
+        s = TD_FAIL(TD_ERR_FORMAT, "train config: dataset or data_dir longer than %zu bytes", sizeof c->dataset - 1);
+        goto done;
+    }
     json_t *aug = json_object_get(o, "augment");
     if (!json_is_integer(aug)) {
         s = TD_FAIL(TD_ERR_FORMAT, "train config: \"augment\" missing or not an integer");
         goto done;
     }
     c->augment = (int)json_integer_value(aug);
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", dd);
     c->dt = !strcmp(dt, "f64") ? DT_F64 : DT_F32;
 done:
     json_decref(o);
