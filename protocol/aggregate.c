@@ -57,7 +57,8 @@ td_status protocol_retrain_run(const void *method_json, const char *section, con
     size_t n = strlen(cj);
     if (n >= clen) {
         free(cj);
-        return TD_FAIL(TD_ERR_FORMAT, "plan: %s config of %zu bytes does not fit the %zu-byte buffer", section, n, clen);
+        return TD_FAIL(TD_ERR_FORMAT, "plan: %s config of %zu bytes does not fit the %zu-byte buffer", section, n,
+                       clen);
     }
     memcpy(config, cj, n + 1);
     sha256_buffer(cj, n, hash);

@@ -279,8 +279,8 @@ static td_status build_runs(protocol_state *ps)
             size_t n = cj ? strlen(cj) : 0;
             if (!cj || n >= sizeof r->config) {
                 free(cj);
-                return TD_FAIL(TD_ERR_FORMAT, "plan: search %d of method %d has no config, or one over %zu bytes", k + 1,
-                               m + 1, sizeof r->config - 1);
+                return TD_FAIL(TD_ERR_FORMAT, "plan: search %d of method %d has no config, or one over %zu bytes",
+                               k + 1, m + 1, sizeof r->config - 1);
             }
             memcpy(r->config, cj, n + 1);
             free(cj);

@@ -70,11 +70,16 @@ td_status sandbox_copy_tree(const char *src, const char *dst)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         char *from = path_join(src, e->d_name), *to = path_join(dst, e->d_name);
         struct stat st;
-        if (!from || !to) s = TD_FAIL(TD_ERR_MEMORY, "out of memory");
-        else if (lstat(from, &st) != 0) s = TD_FAIL(TD_ERR_IO, "%s: %s", from, strerror(errno));
-        else if (S_ISDIR(st.st_mode)) s = sandbox_copy_tree(from, to);
-        else if (S_ISREG(st.st_mode)) s = copy_file(from, to);
-        else s = TD_FAIL(TD_ERR_IO, "%s: neither a directory nor a regular file", from);
+        if (!from || !to)
+            s = TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        else if (lstat(from, &st) != 0)
+            s = TD_FAIL(TD_ERR_IO, "%s: %s", from, strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            s = sandbox_copy_tree(from, to);
+        else if (S_ISREG(st.st_mode))
+            s = copy_file(from, to);
+        else
+            s = TD_FAIL(TD_ERR_IO, "%s: neither a directory nor a regular file", from);
         free(from);
         free(to);
     }

@@ -36,8 +36,7 @@ static int entries(const char *dir)
     cr_assert_not_null(d, "%s", dir);
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    while ((e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     return n;
 }

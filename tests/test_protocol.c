@@ -473,8 +473,10 @@ static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
     const double *errors[2] = {hand_deep, hand_shallow};
     for (int f = 0; f < 2; f++)
         for (int i = 0; i < 3; i++) {
-            int seed = (int)json_integer_value(json_array_get(json_object_get(json_object_get(mo, sections[f]), "seeds"), (size_t)i));
-            cr_assert_eq(protocol_retrain_run(mo, sections[f], renamed[finals_of], seed, config, sizeof config, hash), TD_OK);
+            json_t *seeds = json_object_get(json_object_get(mo, sections[f]), "seeds");
+            int seed = (int)json_integer_value(json_array_get(seeds, (size_t)i));
+            cr_assert_eq(protocol_retrain_run(mo, sections[f], renamed[finals_of], seed, config, sizeof config, hash),
+                         TD_OK);
             hand_run(dir, config, test_result(errors[f][i]));
         }
     json_decref(plan);
@@ -563,7 +565,8 @@ Test(protocol, aggregation_of_a_hand_made_tree, .timeout = 120)
     /* to two places: 4.6875 -> 4.69, 2.7063 -> 2.71; 3.125 (exact in binary,
      * a tie) -> 3.12 by round-half-even, 1.5625 -> 1.56 */
     char *md = read_text(dir, "report.md");
-    cr_expect(strstr(md, "| DARTS (1st) | 4.87 (0.18) | 4.69 (2.71), n=3 | 3.00 (0.14) | 3.12 (1.56), n=3 |"), "%s", md);
+    cr_expect(strstr(md, "| DARTS (1st) | 4.87 (0.18) | 4.69 (2.71), n=3 | 3.00 (0.14) | 3.12 (1.56), n=3 |"), "%s",
+              md);
     cr_expect(strstr(md, "| 2 (selected) | 2 |"), "%s", md);
     free(md);
     /* and verify, by its own arithmetic, agrees with all of it */

@@ -44,9 +44,11 @@ static td_status listing_add(listing *l, const char *line, const char *path, int
 {
     int ok = strlen(line) > 66 && line[64] == ' ' && line[65] == ' ';
     for (int i = 0; ok && i < 64; i++) ok = (line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f');
-    if (!ok) return TD_FAIL(TD_ERR_CHECK, "%s line %d: not a sha256sum line (\"<64 hex digits>  <name>\")", path, lineno);
+    if (!ok)
+        return TD_FAIL(TD_ERR_CHECK, "%s line %d: not a sha256sum line (\"<64 hex digits>  <name>\")", path, lineno);
     const char *name = line + 66;
-    if (!name_is_inside(name)) return TD_FAIL(TD_ERR_CHECK, "%s line %d: '%s' points outside the tree", path, lineno, name);
+    if (!name_is_inside(name))
+        return TD_FAIL(TD_ERR_CHECK, "%s line %d: '%s' points outside the tree", path, lineno, name);
     if (listing_find(l, name) >= 0) return TD_FAIL(TD_ERR_CHECK, "%s line %d: %s is listed twice", path, lineno, name);
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 16;
@@ -97,7 +99,8 @@ static td_status listing_match(const listing *l, const char *dir, const char *ma
         TD_CHECK(path_format(path, sizeof path, "%s/%s", dir, l->name[i]));
         struct stat st;
         if (lstat(path, &st) != 0) return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but missing", path, manifest);
-        if (!S_ISREG(st.st_mode)) return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but not a regular file", path, manifest);
+        if (!S_ISREG(st.st_mode))
+            return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but not a regular file", path, manifest);
         TD_CHECK(sha256_file(path, hex));
         if (strcmp(hex, l->hex[i])) return TD_FAIL(TD_ERR_CHECK, "%s: hash differs from %s", path, manifest);
     }
@@ -114,7 +117,8 @@ td_status audit_run_manifest(const char *run_dir)
     TD_CHECK(listing_read(path, &l, NULL));
     td_status s = TD_OK;
     for (int i = 0; s == TD_OK && i < l.n; i++)
-        if (strchr(l.name[i], '/')) s = TD_FAIL(TD_ERR_CHECK, "%s: lists %s, which is not in the run directory", path, l.name[i]);
+        if (strchr(l.name[i], '/'))
+            s = TD_FAIL(TD_ERR_CHECK, "%s: lists %s, which is not in the run directory", path, l.name[i]);
     if (s == TD_OK) s = listing_match(&l, run_dir, path);
     DIR *d = s == TD_OK ? opendir(run_dir) : NULL;
     if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", run_dir);
@@ -141,7 +145,8 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
     TD_CHECK(listing_read(path, &l, root_hash));
     td_status s = TD_OK;
     for (int i = 0; s == TD_OK && i < 3; i++)
-        if (listing_find(&l, root_files[i]) < 0) s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 does not list %s", root_files[i]);
+        if (listing_find(&l, root_files[i]) < 0)
+            s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 does not list %s", root_files[i]);
     for (int i = 0; s == TD_OK && i < l.n; i++) {
         const char *n = l.name[i], *run_end = strncmp(n, "runs/", 5) ? NULL : strchr(n + 5, '/');
         int top = !strcmp(n, root_files[0]) || !strcmp(n, root_files[1]) || !strcmp(n, root_files[2]);
@@ -199,8 +204,8 @@ td_status audit_chain(const char *path)
             s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not a JSON record with \"prev\"", path, line);
         else if (strcmp(p, prev))
             s = line == 1 ? TD_FAIL(TD_ERR_CHECK, "%s line 1: \"prev\" is not 64 zeros", path)
-                          : TD_FAIL(TD_ERR_CHECK, "%s line %d: chain broken (\"prev\" is not the hash of line %d)", path,
-                                    line, line - 1);
+                          : TD_FAIL(TD_ERR_CHECK, "%s line %d: chain broken (\"prev\" is not the hash of line %d)",
+                                    path, line, line - 1);
         if (rec) json_decref(rec);
         sha256_buffer(text + start, n, prev);
         start += n + 1;

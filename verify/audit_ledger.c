@@ -103,8 +103,8 @@ static td_status runs_claim(run_dirs *r, const json_t *want, audit_run *out)
 
 /* The config a retraining run must have: the plan's template for section
  * with the genotype that search k found, renamed "<method>-s<k+1>". */
-static td_status retrain_config(const json_t *method, const char *section, const audit_method *m, int k, json_int_t seed,
-                                json_t **out)
+static td_status retrain_config(const json_t *method, const char *section, const audit_method *m, int k,
+                                json_int_t seed, json_t **out)
 {
     const json_t *tmpl = json_object_get(json_object_get(method, section), "template");
     if (!json_is_object(tmpl)) return TD_FAIL(TD_ERR_CHECK, "plan: method %s has no %s template", m->id, section);
@@ -132,7 +132,8 @@ static td_status claim_retraining(run_dirs *r, const json_t *method, const char 
 
 static td_status unfinished(const audit_method *m, const audit_run *x, const char *what)
 {
-    return TD_FAIL(TD_ERR_CHECK, "method %s: %s (runs/%.12s) has neither result.json nor failure.json", m->id, what, x->name);
+    return TD_FAIL(TD_ERR_CHECK, "method %s: %s (runs/%.12s) has neither result.json nor failure.json", m->id, what,
+                   x->name);
 }
 
 static td_status ledger_searches(run_dirs *r, const json_t *mo, audit_method *m)
@@ -170,15 +171,18 @@ static td_status ledger_selection(run_dirs *r, const json_t *mo, int by_test, au
         if (!m->search[k].ok) continue; /* a failed search has nothing to retrain */
         audit_run *x = &m->select[k];
         TD_CHECK(claim_retraining(r, mo, "select", m, k, seed, x));
-        if (!x->name[0]) return TD_FAIL(TD_ERR_CHECK, "method %s: the genotype of search %d was never retrained", m->id, k + 1);
+        if (!x->name[0])
+            return TD_FAIL(TD_ERR_CHECK, "method %s: the genotype of search %d was never retrained", m->id, k + 1);
         if (!x->ok && !x->failed) return unfinished(m, x, "a selection run");
         err[k] = by_test ? x->test_error : x->valid_error;
         if (x->ok && isnan(err[k]))
-            return TD_FAIL(TD_ERR_CHECK, "runs/%s/result.json: no %s_error to select by", x->name, by_test ? "test" : "valid");
+            return TD_FAIL(TD_ERR_CHECK, "runs/%s/result.json: no %s_error to select by", x->name,
+                           by_test ? "test" : "valid");
         have[k] = x->ok;
     }
     m->selected = verify_select(err, have, AUDIT_SEARCHES);
-    if (m->selected < 0) return TD_FAIL(TD_ERR_CHECK, "method %s: no selection run succeeded: nothing was selected", m->id);
+    if (m->selected < 0)
+        return TD_FAIL(TD_ERR_CHECK, "method %s: no selection run succeeded: nothing was selected", m->id);
     return TD_OK;
 }
 
@@ -196,8 +200,8 @@ static td_status ledger_finals(run_dirs *r, const json_t *mo, audit_method *m)
             audit_run *x = &m->final[f][i];
             TD_CHECK(claim_retraining(r, mo, sections[f], m, m->selected, seed, x));
             if (!x->name[0])
-                return TD_FAIL(TD_ERR_CHECK, "method %s: the selected genotype (search %d) lacks its %s seed %d run", m->id,
-                               m->selected + 1, sections[f], (int)seed);
+                return TD_FAIL(TD_ERR_CHECK, "method %s: the selected genotype (search %d) lacks its %s seed %d run",
+                               m->id, m->selected + 1, sections[f], (int)seed);
             if (!x->ok && !x->failed) return unfinished(m, x, sections[f]);
             if (x->ok && isnan(x->test_error))
                 return TD_FAIL(TD_ERR_CHECK, "runs/%s/result.json: no test_error", x->name);

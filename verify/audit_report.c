@@ -40,7 +40,8 @@ static td_status json_near(const json_t *v, double want, const char *label, cons
     if (!json_is_number(v)) return TD_FAIL(TD_ERR_CHECK, "report.json: %s: %s is missing", label, what);
     double got = json_number_value(v);
     if (!(fabs(got - want) <= AUDIT_TOL))
-        return TD_FAIL(TD_ERR_CHECK, "report.json: %s: %s is %.10g; recomputed from the runs: %.10g", label, what, got, want);
+        return TD_FAIL(TD_ERR_CHECK, "report.json: %s: %s is %.10g; recomputed from the runs: %.10g", label, what, got,
+                       want);
     return TD_OK;
 }
 
@@ -90,7 +91,8 @@ static td_status json_search(const json_t *so, const audit_method *m, int k)
     const audit_run *x = &m->search[k], *sel = &m->select[k];
     const char *g = json_string_value(json_object_get(so, "genotype"));
     if (!x->ok != !g || (g && strcmp(g, x->genotype)))
-        return TD_FAIL(TD_ERR_CHECK, "report.json: %s: search %d genotype differs from runs/%.12s", m->label, k + 1, x->name);
+        return TD_FAIL(TD_ERR_CHECK, "report.json: %s: search %d genotype differs from runs/%.12s", m->label, k + 1,
+                       x->name);
     if (x->ok) {
         int depth[2], skips[2];
         TD_CHECK(cell_figures(x, depth, skips));
@@ -103,7 +105,9 @@ static td_status json_search(const json_t *so, const audit_method *m, int k)
     }
     const json_t *v = json_object_get(so, "selection_valid_error"), *t = json_object_get(so, "selection_test_error");
     if (!sel->ok) {
-        if (v || t) return TD_FAIL(TD_ERR_CHECK, "report.json: %s: search %d has selection errors but no selection result", m->label, k + 1);
+        if (v || t)
+            return TD_FAIL(TD_ERR_CHECK, "report.json: %s: search %d has selection errors but no selection result",
+                           m->label, k + 1);
         return TD_OK;
     }
     snprintf(what, sizeof what, "search %d selection valid error", k + 1);
@@ -120,7 +124,8 @@ static td_status json_row(const json_t *row, const audit_method *m)
     TD_CHECK(json_int_is(json_object_get(row, "failures"), m->failures, m->label, "failures"));
     const json_t *searches = json_object_get(row, "searches");
     if (json_array_size(searches) != AUDIT_SEARCHES)
-        return TD_FAIL(TD_ERR_CHECK, "report.json: %s: %zu searches, not %d", m->label, json_array_size(searches), AUDIT_SEARCHES);
+        return TD_FAIL(TD_ERR_CHECK, "report.json: %s: %zu searches, not %d", m->label, json_array_size(searches),
+                       AUDIT_SEARCHES);
     for (int k = 0; k < AUDIT_SEARCHES; k++) TD_CHECK(json_search(json_array_get(searches, (size_t)k), m, k));
     TD_CHECK(json_stats(json_object_get(row, "eval20"), m, AUDIT_DEEP, "eval20"));
     return json_stats(json_object_get(row, "eval8"), m, AUDIT_SHALLOW, "eval8");
@@ -141,15 +146,18 @@ static td_status check_json(const json_t *rep, const audit_ledger *l)
     const char *sel = json_string_value(json_object_get(rep, "selection"));
     if (!sel || strcmp(sel, l->select_by_test ? "test" : "valid") ||
         json_is_true(json_object_get(rep, "test_set_selection")) != l->select_by_test)
-        return TD_FAIL(TD_ERR_CHECK, "report.json: the selection rule is not the plan's (%s)", l->select_by_test ? "test" : "valid");
+        return TD_FAIL(TD_ERR_CHECK, "report.json: the selection rule is not the plan's (%s)",
+                       l->select_by_test ? "test" : "valid");
     const char *budget = json_string_value(json_object_get(rep, "budget"));
     if (!budget || !json_equal(json_object_get(rep, "budget"), json_object_get(plan, "budget")) ||
         !json_equal(json_object_get(rep, "comparable_to_paper"), json_object_get(plan, "comparable_to_paper")))
         return TD_FAIL(TD_ERR_CHECK, "report.json: budget or comparable_to_paper differ from plan.json");
     const json_t *rows = json_object_get(rep, "rows");
     int ran = 0;
-    for (size_t i = 0; i < json_array_size(rows); i++) ran += json_is_true(json_object_get(json_array_get(rows, i), "run"));
-    if (ran != l->n) return TD_FAIL(TD_ERR_CHECK, "report.json: %d rows say they ran; the plan runs %d methods", ran, l->n);
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        ran += json_is_true(json_object_get(json_array_get(rows, i), "run"));
+    if (ran != l->n)
+        return TD_FAIL(TD_ERR_CHECK, "report.json: %d rows say they ran; the plan runs %d methods", ran, l->n);
     for (int i = 0; i < l->n; i++) {
         const json_t *row = row_labelled(rows, l->m[i].label);
         if (!row) return TD_FAIL(TD_ERR_CHECK, "report.json: no row for %s", l->m[i].label);
@@ -213,8 +221,8 @@ static td_status md_stats(const char *cell, const audit_method *m, int depth, co
                      fabs(pm - mean) <= 0.005 + AUDIT_TOL && fabs(ps - std) <= 0.005 + AUDIT_TOL
                : !strcmp(cell, "pending");
     if (!ok)
-        return TD_FAIL(TD_ERR_CHECK, "report.md: %s, %s: '%s'; recomputed from the runs: %.2f (%.2f), n=%d", m->label, column,
-                       cell, mean, std, n);
+        return TD_FAIL(TD_ERR_CHECK, "report.md: %s, %s: '%s'; recomputed from the runs: %.2f (%.2f), n=%d", m->label,
+                       column, cell, mean, std, n);
     return TD_OK;
 }
 
@@ -231,7 +239,8 @@ static td_status md_table2(const md_doc *d, const audit_ledger *l)
     const json_t *not_run = json_object_get(l->plan, "not_run");
     for (size_t i = 0; i < json_array_size(not_run); i++) {
         const char *label = json_string_value(json_array_get(not_run, i));
-        if (!label || !md_row(d, 0, d->n, label, 5, buf, sizeof buf, c) || strcmp(c[2], "not run") || strcmp(c[4], "not run"))
+        if (!label || !md_row(d, 0, d->n, label, 5, buf, sizeof buf, c) || strcmp(c[2], "not run") ||
+            strcmp(c[4], "not run"))
             return TD_FAIL(TD_ERR_CHECK, "report.md: Table 2 does not show %s as not run", label ? label : "?");
     }
     return TD_OK;
@@ -272,10 +281,13 @@ static td_status md_section(const md_doc *d, const audit_method *m)
             ok = atoi(c[2]) == depth[0] && atoi(c[3]) == skips[0] && atoi(c[4]) == depth[1] && atoi(c[5]) == skips[1];
         }
         if (ok)
-            ok = sel->ok ? md_shows(c[6], sel->valid_error, 4) && md_shows(c[7], sel->test_error, 4) : !c[6][0] && !c[7][0];
+            ok = sel->ok ? md_shows(c[6], sel->valid_error, 4) && md_shows(c[7], sel->test_error, 4)
+                         : !c[6][0] && !c[7][0];
         if (!ok)
-            return TD_FAIL(TD_ERR_CHECK, "report.md: %s: search %d's row differs from its runs (seed, depth, skips or selection errors)",
-                           m->label, k + 1);
+            return TD_FAIL(
+                TD_ERR_CHECK,
+                "report.md: %s: search %d's row differs from its runs (seed, depth, skips or selection errors)",
+                m->label, k + 1);
     }
     char sel_line[64];
     snprintf(sel_line, sizeof sel_line, "Selected genotype (search %d):", m->selected + 1);

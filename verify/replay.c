@@ -108,7 +108,8 @@ td_status verify_replay(const char *run_dir, FILE *out)
     if (s == TD_OK) s = path_format(path, sizeof path, "%s/metrics.jsonl", scratch);
     if (s == TD_OK) s = first_line(path, &got);
     if (s == TD_OK && strcmp(want, got))
-        s = TD_FAIL(TD_ERR_CHECK, "replayed first epoch differs from the record:\n  recorded %s\n  replayed %s", want, got);
+        s = TD_FAIL(TD_ERR_CHECK, "replayed first epoch differs from the record:\n  recorded %s\n  replayed %s", want,
+                    got);
     if (s == TD_OK) fprintf(out, "ok    replay: the first epoch of %s is bit-identical to its record\n", run_dir);
     free(want);
     free(got);

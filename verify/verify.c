@@ -69,8 +69,10 @@ static void check_runs(const char *dir, FILE *out, verify_summary *sum)
         char msg[300];
         snprintf(msg, sizeof msg, "%s (%d runs)", what[k], nruns);
         td_status a = TD_OK;
-        if (!d) a = s != TD_OK ? s : TD_FAIL(TD_ERR_CHECK, "%s: cannot list the run directories", runs);
-        else if (bad[k]) a = TD_FAIL(TD_ERR_CHECK, "%d run(s); first: %s", bad[k], first[k]);
+        if (!d)
+            a = s != TD_OK ? s : TD_FAIL(TD_ERR_CHECK, "%s: cannot list the run directories", runs);
+        else if (bad[k])
+            a = TD_FAIL(TD_ERR_CHECK, "%d run(s); first: %s", bad[k], first[k]);
         report(out, sum, a, msg);
     }
 }
@@ -81,8 +83,9 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
     td_status s = audit_root_manifest(dir, sum->root_hash);
     report(out, sum, s, "root manifest: every listed file matches its hash; no extra files or unlisted runs");
     if (expect_root) {
-        s = strcmp(expect_root, sum->root_hash) ? TD_FAIL(TD_ERR_CHECK, "root hash %s, expected %s", sum->root_hash, expect_root)
-                                                : TD_OK;
+        s = strcmp(expect_root, sum->root_hash)
+                ? TD_FAIL(TD_ERR_CHECK, "root hash %s, expected %s", sum->root_hash, expect_root)
+                : TD_OK;
         report(out, sum, s, "root hash matches the published one");
     }
     check_runs(dir, out, sum);
@@ -91,8 +94,10 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
     report(out, sum, s,
            "plan followed: 4 declared searches per method, each retrained, the best by the plan's rule (selected "
            "here) retrained with 3 more seeds at both depths, no undeclared runs");
-    if (s == TD_OK) s = audit_report(dir, &l);
-    else s = TD_FAIL(TD_ERR_CHECK, "not checked: the runs do not follow the plan (above)");
+    if (s == TD_OK)
+        s = audit_report(dir, &l);
+    else
+        s = TD_FAIL(TD_ERR_CHECK, "not checked: the runs do not follow the plan (above)");
     report(out, sum, s,
            "report: selection, test errors, mean and sample std (n - 1) recomputed here from the run results match "
            "report.json and report.md");

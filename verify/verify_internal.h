@@ -47,11 +47,11 @@ td_status audit_read_json(const char *run_dir, const char *name, json_t **out);
 
 /* One planned run as its directory records it. */
 typedef struct audit_run {
-    char name[SHA256_HEX_LEN]; /* directory name; "" when no directory holds it */
-    int failed;                /* failure.json is there */
-    int ok;                    /* result.json is there */
+    char name[SHA256_HEX_LEN];      /* directory name; "" when no directory holds it */
+    int failed;                     /* failure.json is there */
+    int ok;                         /* result.json is there */
     double valid_error, test_error; /* from result.json; NAN when absent */
-    char genotype[1024];       /* a search's result; "" otherwise */
+    char genotype[1024];            /* a search's result; "" otherwise */
 } audit_run;
 
 enum { AUDIT_DEEP = 0, AUDIT_SHALLOW = 1 }; /* 20-layer (eval20), 8-layer (eval8) */

@@ -19,7 +19,8 @@ td_status dir_make_temp(const char *tag, char **path)
     char *p = malloc(n);
     if (!p) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     td_status s = path_format(p, n, "%s/tsedarts-%s-XXXXXX", base, tag);
-    if (s == TD_OK && !mkdtemp(p)) s = TD_FAIL(TD_ERR_IO, "%s: cannot create a scratch directory: %s", p, strerror(errno));
+    if (s == TD_OK && !mkdtemp(p))
+        s = TD_FAIL(TD_ERR_IO, "%s: cannot create a scratch directory: %s", p, strerror(errno));
     if (s != TD_OK) {
         free(p);
         return s;
@@ -51,6 +52,7 @@ td_status dir_remove_tree(const char *path)
         free(child);
     }
     closedir(d);
-    if (s == TD_OK && rmdir(path) != 0) s = TD_FAIL(TD_ERR_IO, "%s: cannot remove the directory: %s", path, strerror(errno));
+    if (s == TD_OK && rmdir(path) != 0)
+        s = TD_FAIL(TD_ERR_IO, "%s: cannot remove the directory: %s", path, strerror(errno));
     return s;
 }

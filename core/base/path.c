@@ -13,7 +13,8 @@ td_status path_format(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
     if (n < 0) return TD_FAIL(TD_ERR_ARG, "cannot format a path from '%s'", fmt);
     if ((size_t)n >= len)
-        return TD_FAIL(TD_ERR_ARG, "path too long (%d bytes, at most %zu): %s...", n, len ? len - 1 : 0, len ? buf : "");
+        return TD_FAIL(TD_ERR_ARG, "path too long (%d bytes, at most %zu): %s...", n, len ? len - 1 : 0,
+                       len ? buf : "");
     return TD_OK;
 }
 
