@@ -7,6 +7,7 @@
 #include "args.h"
 #include "commands.h"
 #include "tsedarts/budget.h"
+#include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/device.h"
@@ -53,16 +54,14 @@ int cmd_protocol(int argc, char **argv)
     protocol_request_defaults(&req);
     const budget *b;
     s = budget_find(args_str(&a, "budget", req.budget), &b);
+    if (s == TD_OK) s = path_format(req.budget, sizeof req.budget, "%s", b->name);
+    if (s == TD_OK) s = path_format(req.dataset, sizeof req.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
+    if (s == TD_OK && args_has(&a, "data-dir"))
+        s = path_format(req.data_dir, sizeof req.data_dir, "%s", args_str(&a, "data-dir", ""));
     if (s != TD_OK) {
         td_error_print(s);
         return 2;
     }
-    if (snprintf(req.budget, sizeof req.budget, "%s", b->name) >= (int)sizeof req.budget) {
-        fprintf(stderr, "tsedarts: error: protocol: budget name '%s' is too long\n", b->name);
-        return 2;
-    }
-    snprintf(req.dataset, sizeof req.dataset, "%s", args_str(&a, "dataset", "fashion-mnist"));
-    if (args_has(&a, "data-dir")) snprintf(req.data_dir, sizeof req.data_dir, "%s", args_str(&a, "data-dir", ""));
     static const char *const sels[] = {"valid", "test", NULL};
     req.selection = (selection_rule)args_choice(&a, "selection", "valid", sels);
     req.jobs = (int)args_int(&a, "jobs", 1, 1, 64);

@@ -10,6 +10,7 @@
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -59,9 +60,7 @@ static int config_from_flags(args *a, search_config *cfg)
 static int config_from_run(args *a, const char *dir, search_config *cfg)
 {
     char path[4200], *text = NULL;
-    td_status s = TD_OK;
-    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-        s = TD_FAIL(TD_ERR_ARG, "search: --resume: directory name longer than %zu characters", sizeof path - 13);
+    td_status s = path_format(path, sizeof path, "%s/config.json", dir);
     if (s == TD_OK) s = file_read_all(path, &text, NULL);
     if (s == TD_OK) s = search_config_parse(text, cfg);
     free(text);

@@ -8,6 +8,7 @@
 #include "device_arg.h"
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
 
@@ -52,9 +53,7 @@ static int config_from_flags(args *a, train_config *cfg)
 static int config_from_run(args *a, const char *dir, train_config *cfg)
 {
     char path[4200], *text = NULL;
-    td_status s = TD_OK;
-    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
-        s = TD_FAIL(TD_ERR_ARG, "train: --resume: directory name longer than %zu characters", sizeof path - 13);
+    td_status s = path_format(path, sizeof path, "%s/config.json", dir);
     if (s == TD_OK) s = file_read_all(path, &text, NULL);
     if (s == TD_OK) s = train_config_parse(text, cfg);
     free(text);

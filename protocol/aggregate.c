@@ -1,6 +1,6 @@
 /* From run directories to the numbers of Table 2: selection, means and
- * standard deviations. Shared by the report and by verify, so the two
- * cannot disagree about what the plan implies. */
+ * standard deviations, for the report and for `protocol status`. verify
+ * does not use this file: it recomputes all of it on its own (verify/). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "protocol_internal.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
+#include "tsedarts/path.h"
 
 int protocol_select(const method_result *m, selection_rule rule)
 {
@@ -65,19 +66,22 @@ td_status protocol_retrain_run(const void *method_json, const char *section, con
     return TD_OK;
 }
 
-static int read_run(const char *out_dir, const char *hash, char *genotype, size_t glen, double *valid, double *test,
-                    int *depth, int *skips, int *failed)
+/* *got = 1 when the run finished with a result; a recorded failure
+ * counts in *failed. */
+static td_status read_run(const char *out_dir, const char *hash, char *genotype, size_t glen, double *valid,
+                          double *test, int *depth, int *skips, int *failed, int *got)
 {
+    *got = 0;
     char dir[4400], path[4600];
-    snprintf(dir, sizeof dir, "%s/runs/%s", out_dir, hash);
-    snprintf(path, sizeof path, "%s/failure.json", dir);
+    TD_CHECK(path_format(dir, sizeof dir, "%s/runs/%s", out_dir, hash));
+    TD_CHECK(path_format(path, sizeof path, "%s/failure.json", dir));
     if (file_exists(path)) {
         (*failed)++;
-        return 0;
+        return TD_OK;
     }
-    snprintf(path, sizeof path, "%s/result.json", dir);
-    if (!file_exists(path)) return 0;
-    return protocol_read_result(dir, genotype, glen, valid, test, depth, skips) == TD_OK;
+    TD_CHECK(path_format(path, sizeof path, "%s/result.json", dir));
+    if (file_exists(path)) *got = protocol_read_result(dir, genotype, glen, valid, test, depth, skips) == TD_OK;
+    return TD_OK;
 }
 
 td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_result *res, int *n_methods)
@@ -104,9 +108,11 @@ td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_
                 s = TD_FAIL(TD_ERR_FORMAT, "plan: method %s search %d has no run hash", id, k + 1);
                 break;
             }
-            if (!read_run(out_dir, hash, r->genotype[k], sizeof r->genotype[k], NULL, NULL, r->depth[k], r->skips[k],
-                          &r->failures))
-                continue;
+            int got;
+            s = read_run(out_dir, hash, r->genotype[k], sizeof r->genotype[k], NULL, NULL, r->depth[k], r->skips[k],
+                         &r->failures, &got);
+            if (s != TD_OK) break;
+            if (!got) continue;
             r->searches_done++;
             if (protocol_rename_genotype(id, k, r->genotype[k], renamed[k], sizeof renamed[k]) != TD_OK) continue;
             have[k] = 1;
@@ -115,8 +121,9 @@ td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_
                                                                   json_object_get(mo, "select"), "seed")),
                                      cfg, sizeof cfg, hash2);
             if (s != TD_OK) break;
-            if (read_run(out_dir, hash2, NULL, 0, &r->select_valid[k], &r->select_test[k], NULL, NULL, &r->failures))
-                r->select_done[k] = 1;
+            s = read_run(out_dir, hash2, NULL, 0, &r->select_valid[k], &r->select_test[k], NULL, NULL, &r->failures,
+                         &r->select_done[k]);
+            if (s != TD_OK) break;
         }
         if (s != TD_OK) break;
         /* finals only once every search has been retrained (or failed) */
@@ -133,7 +140,10 @@ td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_
                                          (int)json_integer_value(json_array_get(seeds, (size_t)i)), cfg, sizeof cfg, hash2);
                 if (s != TD_OK) break;
                 double te = 0;
-                if (!read_run(out_dir, hash2, NULL, 0, NULL, &te, NULL, NULL, &r->failures)) continue;
+                int got;
+                s = read_run(out_dir, hash2, NULL, 0, NULL, &te, NULL, NULL, &r->failures, &got);
+                if (s != TD_OK) break;
+                if (!got) continue;
                 if (f == 0)
                     r->final20[r->n20++] = te;
                 else

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
 
 int manifest_unhashed(const char *name)
@@ -27,10 +28,11 @@ static int list_files(const char *dir, char ***out)
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || !strcmp(e->d_name, "manifest.sha256") || manifest_unhashed(e->d_name)) continue;
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        char *path = path_join(dir, e->d_name);
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        int regular = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        free(path);
+        if (!regular) continue;
         if (n == cap) names = realloc(names, (size_t)(cap *= 2) * sizeof *names);
         names[n++] = strdup(e->d_name);
     }
@@ -46,23 +48,39 @@ static void free_list(char **names, int n)
     free(names);
 }
 
+/* The manifest text of names (relative to dir): one sha256sum line each.
+ * Each line is measured before it is written, so a long name grows the
+ * buffer instead of being cut. */
+static td_status manifest_text(const char *dir, char **names, int n, char **out)
+{
+    size_t cap = 1, len = 0;
+    for (int i = 0; i < n; i++) cap += SHA256_HEX_LEN + 2 + strlen(names[i]) + 1;
+    char *text = malloc(cap);
+    if (!text) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    text[0] = '\0';
+    td_status s = TD_OK;
+    for (int i = 0; i < n && s == TD_OK; i++) {
+        char *path = path_join(dir, names[i]), hex[SHA256_HEX_LEN];
+        s = path ? sha256_file(path, hex) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        free(path);
+        if (s == TD_OK) len += (size_t)snprintf(text + len, cap - len, "%s  %s\n", hex, names[i]);
+    }
+    if (s != TD_OK) {
+        free(text);
+        return s;
+    }
+    *out = text;
+    return TD_OK;
+}
+
 td_status manifest_write(const char *dir)
 {
     char **names;
     int n = list_files(dir, &names);
     if (n < 0) return TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", dir);
-    size_t cap = (size_t)n * 160 + 1, len = 0;
-    char *text = malloc(cap);
-    text[0] = '\0';
-    td_status s = TD_OK;
-    for (int i = 0; i < n && s == TD_OK; i++) {
-        char path[4400], hex[SHA256_HEX_LEN];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        s = sha256_file(path, hex);
-        len += (size_t)snprintf(text + len, cap - len, "%s  %s\n", hex, names[i]);
-    }
-    char mpath[4400];
-    snprintf(mpath, sizeof mpath, "%s/manifest.sha256", dir);
+    char mpath[4400], *text = NULL;
+    td_status s = path_format(mpath, sizeof mpath, "%s/manifest.sha256", dir);
+    if (s == TD_OK) s = manifest_text(dir, names, n, &text);
     if (s == TD_OK) s = file_write_text_atomic(mpath, text);
     free(text);
     free_list(names, n);
@@ -72,7 +90,7 @@ td_status manifest_write(const char *dir)
 td_status manifest_check(const char *dir)
 {
     char mpath[4400], *text;
-    snprintf(mpath, sizeof mpath, "%s/manifest.sha256", dir);
+    TD_CHECK(path_format(mpath, sizeof mpath, "%s/manifest.sha256", dir));
     TD_CHECK(file_read_all(mpath, &text, NULL));
     char **names;
     int n = list_files(dir, &names);
@@ -99,8 +117,8 @@ td_status manifest_check(const char *dir)
         }
         seen[idx] = 1;
         char path[4400], hex[SHA256_HEX_LEN];
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        s = sha256_file(path, hex);
+        s = path_format(path, sizeof path, "%s/%s", dir, name);
+        if (s == TD_OK) s = sha256_file(path, hex);
         if (s == TD_OK && strncmp(hex, l, 64) != 0) s = TD_FAIL(TD_ERR_CHECK, "%s: hash differs from the manifest", path);
     }
     for (int i = 0; s == TD_OK && i < n; i++)
@@ -114,38 +132,29 @@ td_status manifest_check(const char *dir)
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN])
 {
     char runs[4400];
-    snprintf(runs, sizeof runs, "%s/runs", out_dir);
+    TD_CHECK(path_format(runs, sizeof runs, "%s/runs", out_dir));
     DIR *d = opendir(runs);
     int n = 0, cap = 64;
     char **entries = malloc((size_t)cap * sizeof *entries);
     const char *top[] = {"plan.json", "report.json", "report.md"};
     for (int i = 0; i < 3; i++) entries[n++] = strdup(top[i]);
     struct dirent *e;
-    while (d && (e = readdir(d))) {
+    td_status s = TD_OK;
+    while (s == TD_OK && d && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         if (n == cap) entries = realloc(entries, (size_t)(cap *= 2) * sizeof *entries);
         char rel[512];
-        snprintf(rel, sizeof rel, "runs/%s/manifest.sha256", e->d_name);
-        entries[n++] = strdup(rel);
+        s = path_format(rel, sizeof rel, "runs/%s/manifest.sha256", e->d_name);
+        if (s == TD_OK) entries[n++] = strdup(rel);
     }
     if (d) closedir(d);
     qsort(entries, (size_t)n, sizeof *entries, cmp_str);
-    size_t cap_t = (size_t)n * 200 + 1, len = 0;
-    char *text = malloc(cap_t);
-    text[0] = '\0';
-    td_status s = TD_OK;
-    for (int i = 0; i < n && s == TD_OK; i++) {
-        char path[4600], hex[SHA256_HEX_LEN];
-        snprintf(path, sizeof path, "%s/%s", out_dir, entries[i]);
-        s = sha256_file(path, hex);
-        len += (size_t)snprintf(text + len, cap_t - len, "%s  %s\n", hex, entries[i]);
-    }
-    char path[4400];
-    snprintf(path, sizeof path, "%s/MANIFEST.sha256", out_dir);
+    char path[4400], *text = NULL;
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/MANIFEST.sha256", out_dir);
+    if (s == TD_OK) s = manifest_text(out_dir, entries, n, &text);
     if (s == TD_OK) s = file_write_text_atomic(path, text);
     if (s == TD_OK) sha256_buffer(text, strlen(text), root_hash);
-    for (int i = 0; i < n; i++) free(entries[i]);
-    free(entries);
+    free_list(entries, n);
     free(text);
     return s;
 }

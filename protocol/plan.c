@@ -7,6 +7,7 @@
 
 #include "protocol_internal.h"
 #include "tsedarts/budget.h"
+#include "tsedarts/path.h"
 
 const method_def protocol_methods[] = {
     {"darts1", "DARTS (1st)", 1, ALGO_DARTS1, 0, 4.87, 0.18, 3.00, 0.14},
@@ -46,7 +47,8 @@ td_status protocol_parse_methods(protocol_request *r, const char *list)
 {
     r->n_methods = 0;
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", list);
+    if ((size_t)snprintf(buf, sizeof buf, "%s", list) >= sizeof buf)
+        return TD_FAIL(TD_ERR_ARG, "--methods list longer than %zu bytes", sizeof buf - 1);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const method_def *m = protocol_method(tok);
         if (!m) {
@@ -87,10 +89,10 @@ td_status protocol_configs(const protocol_request *r, const method_def *m, searc
     search_config_defaults(sc);
     train_config_defaults(t20);
     sc->algo = m->algo;
-    snprintf(sc->dataset, sizeof sc->dataset, "%s", r->dataset);
-    snprintf(sc->data_dir, sizeof sc->data_dir, "%s", r->data_dir);
-    snprintf(t20->dataset, sizeof t20->dataset, "%s", r->dataset);
-    snprintf(t20->data_dir, sizeof t20->data_dir, "%s", r->data_dir);
+    TD_CHECK(path_format(sc->dataset, sizeof sc->dataset, "%s", r->dataset));
+    TD_CHECK(path_format(sc->data_dir, sizeof sc->data_dir, "%s", r->data_dir));
+    TD_CHECK(path_format(t20->dataset, sizeof t20->dataset, "%s", r->dataset));
+    TD_CHECK(path_format(t20->data_dir, sizeof t20->data_dir, "%s", r->data_dir));
     TD_CHECK(search_config_budget(sc, b->name, m->deep));
     TD_CHECK(train_config_budget(t20, b->name, 0));
     int ch, side, classes;

@@ -9,6 +9,7 @@
 #include "protocol_internal.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
+#include "tsedarts/path.h"
 
 static json_t *stats_json(const double *err, int n)
 {
@@ -165,9 +166,9 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
     char *rj = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(rep);
     char path[4400];
-    snprintf(path, sizeof path, "%s/report.json", out_dir);
-    td_status s = file_write_text_atomic(path, rj);
-    snprintf(path, sizeof path, "%s/report.md", out_dir);
+    td_status s = path_format(path, sizeof path, "%s/report.json", out_dir);
+    if (s == TD_OK) s = file_write_text_atomic(path, rj);
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/report.md", out_dir);
     if (s == TD_OK) s = file_write_text_atomic(path, md);
     free(rj);
     free(md);
@@ -178,7 +179,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
 td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
 {
     char path[4400], *plan;
-    snprintf(path, sizeof path, "%s/plan.json", out_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/plan.json", out_dir));
     TD_CHECK(file_read_all(path, &plan, NULL));
     method_result res[PROTOCOL_MAX_METHODS];
     int n = 0;
@@ -193,7 +194,7 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
 td_status protocol_status(const char *out_dir)
 {
     char path[4400], *plan;
-    snprintf(path, sizeof path, "%s/plan.json", out_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/plan.json", out_dir));
     TD_CHECK(file_read_all(path, &plan, NULL));
     method_result res[PROTOCOL_MAX_METHODS];
     int n = 0;

@@ -15,6 +15,7 @@
 #include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 
 typedef struct run_entry {
@@ -54,7 +55,7 @@ td_status protocol_read_result(const char *run_dir, char *genotype, size_t glen,
                                double *test_error, int *depth, int *skips)
 {
     char path[4400], *text;
-    snprintf(path, sizeof path, "%s/result.json", run_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/result.json", run_dir));
     TD_CHECK(file_read_all(path, &text, NULL));
     json_error_t err;
     json_t *o = json_loads(text, 0, &err);
@@ -77,9 +78,9 @@ td_status protocol_read_result(const char *run_dir, char *genotype, size_t glen,
     return TD_OK;
 }
 
-static void run_dir(const protocol_state *ps, const run_entry *r, char *buf, size_t len)
+static td_status run_dir(const protocol_state *ps, const run_entry *r, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/runs/%s", ps->opt->out_dir, r->hash);
+    return path_format(buf, len, "%s/runs/%s", ps->opt->out_dir, r->hash);
 }
 
 static json_t *plan_method(const protocol_state *ps, int m)
@@ -95,7 +96,7 @@ static td_status searched_genotype(const protocol_state *ps, int m, int k, char 
         if (ps->runs[i].kind == RUN_SEARCH && ps->runs[i].method == m && ps->runs[i].index == k) s = &ps->runs[i];
     if (!s || !s->done || s->failed) return TD_FAIL(TD_ERR_STATE, "search not finished");
     char dir[4400], found[1024] = "";
-    run_dir(ps, s, dir, sizeof dir);
+    TD_CHECK(run_dir(ps, s, dir, sizeof dir));
     TD_CHECK(protocol_read_result(dir, found, sizeof found, NULL, NULL, NULL, NULL));
     return protocol_rename_genotype(json_string_value(json_object_get(plan_method(ps, m), "id")), k, found, line, len);
 }
@@ -113,7 +114,7 @@ static td_status resolve_config(protocol_state *ps, run_entry *r)
             run_entry *sel = &ps->runs[j];
             if (sel->kind != RUN_SELECT || sel->method != r->method || !sel->done || sel->failed) continue;
             char dir[4400];
-            run_dir(ps, sel, dir, sizeof dir);
+            TD_CHECK(run_dir(ps, sel, dir, sizeof dir));
             TD_CHECK(protocol_read_result(dir, NULL, 0, &mr.select_valid[sel->index], &mr.select_test[sel->index], NULL,
                                           NULL));
             mr.select_done[sel->index] = 1;
@@ -166,17 +167,17 @@ static td_status ensure_sets(protocol_state *ps, const search_config *sc)
 static td_status execute(protocol_state *ps, run_entry *r, int threads)
 {
     char dir[4400], path[4600];
-    run_dir(ps, r, dir, sizeof dir);
+    TD_CHECK(run_dir(ps, r, dir, sizeof dir));
     dir_remove_stale_temps(dir);
     int resume = 0;
-    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/checkpoint.bin", dir));
     if (file_exists(path)) {
         resume = 1;
     } else {
         /* killed before its first checkpoint: nothing computed is lost */
         const char *stale[] = {"config.json", "env.json", "metrics.jsonl"};
         for (int i = 0; i < 3; i++) {
-            snprintf(path, sizeof path, "%s/%s", dir, stale[i]);
+            TD_CHECK(path_format(path, sizeof path, "%s/%s", dir, stale[i]));
             unlink(path);
         }
     }
@@ -223,8 +224,8 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
         char *txt = json_dumps(o, JSON_INDENT(2));
         json_decref(o);
         TD_CHECK(dir_create(dir));
-        snprintf(path, sizeof path, "%s/failure.json", dir);
-        td_status w = file_write_text_atomic(path, txt);
+        td_status w = path_format(path, sizeof path, "%s/failure.json", dir);
+        if (w == TD_OK) w = file_write_text_atomic(path, txt);
         free(txt);
         TD_CHECK(w);
         r->failed = 1;
@@ -234,8 +235,7 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
     json_object_set_new(t, "resumed", json_boolean(resume));
     char *tt = json_dumps(t, JSON_INDENT(2));
     json_decref(t);
-    snprintf(path, sizeof path, "%s/timing.json", dir);
-    file_write_text_atomic(path, tt);
+    if (path_format(path, sizeof path, "%s/timing.json", dir) == TD_OK) file_write_text_atomic(path, tt);
     free(tt);
     r->done = 1;
     return manifest_write(dir);
@@ -245,11 +245,11 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
 static td_status check_finished(protocol_state *ps, run_entry *r, int *finished)
 {
     char dir[4400], path[4600];
-    run_dir(ps, r, dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/manifest.sha256", dir);
+    TD_CHECK(run_dir(ps, r, dir, sizeof dir));
+    TD_CHECK(path_format(path, sizeof path, "%s/manifest.sha256", dir));
     char rpath[4600], fpath[4600];
-    snprintf(rpath, sizeof rpath, "%s/result.json", dir);
-    snprintf(fpath, sizeof fpath, "%s/failure.json", dir);
+    TD_CHECK(path_format(rpath, sizeof rpath, "%s/result.json", dir));
+    TD_CHECK(path_format(fpath, sizeof fpath, "%s/failure.json", dir));
     *finished = 0;
     if (!file_exists(rpath) && !file_exists(fpath)) return TD_OK;
     dir_remove_stale_temps(dir);
@@ -281,9 +281,15 @@ static td_status build_runs(protocol_state *ps)
             r->index = k;
             r->seed = (int)json_integer_value(json_object_get(so, "seed"));
             char *cj = json_dumps(json_object_get(so, "config"), JSON_COMPACT | JSON_SORT_KEYS);
-            snprintf(r->config, sizeof r->config, "%s", cj);
+            size_t n = cj ? strlen(cj) : 0;
+            if (!cj || n >= sizeof r->config) {
+                free(cj);
+                return TD_FAIL(TD_ERR_FORMAT, "plan: search %d of method %d has no config, or one over %zu bytes",
+                               k + 1, m + 1, sizeof r->config - 1);
+            }
+            memcpy(r->config, cj, n + 1);
             free(cj);
-            sha256_buffer(r->config, strlen(r->config), r->hash);
+            sha256_buffer(r->config, n, r->hash);
         }
         for (int k = 0; k < PROTOCOL_SEARCHES; k++) {
             run_entry *r = &ps->runs[ps->n_runs++];
@@ -406,8 +412,11 @@ static td_status open_plan(protocol_state *ps, const protocol_request *req, cons
     char *plan_text;
     TD_CHECK(protocol_plan_json(req, &plan_text));
     char path[4400];
-    snprintf(path, sizeof path, "%s/plan.json", out_dir);
-    td_status s = TD_OK;
+    td_status s = path_format(path, sizeof path, "%s/plan.json", out_dir);
+    if (s != TD_OK) {
+        free(plan_text);
+        return s;
+    }
     if (file_exists(path)) {
         char *old;
         s = file_read_all(path, &old, NULL);
@@ -444,11 +453,11 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     ps.req = req;
     ps.opt = o;
     char runs_dir[4400];
-    snprintf(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
+    td_status s = path_format(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
     /* a device that cannot be used stops the protocol before it writes
      * anything; workers of --jobs open their own, after fork */
-    const backend *be;
-    td_status s = req->jobs > 1 ? device_check_name(o->device) : device_open(o->device, &be);
+    const backend *be = NULL;
+    if (s == TD_OK) s = req->jobs > 1 ? device_check_name(o->device) : device_open(o->device, &be);
     if (s == TD_OK) s = open_plan(&ps, req, o->out_dir, 1);
     if (s == TD_OK) s = dir_create(runs_dir);
     if (s == TD_OK) s = build_runs(&ps);

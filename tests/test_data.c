@@ -10,19 +10,17 @@
 
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
+#include "sandbox.h"
 
-static char dir[256];
+static char *dir;
 
-static void make_dir(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/tsedarts-data-test-%ld", (long)getpid());
-    cr_assert_eq(dir_create(dir), TD_OK);
-}
+static void make_dir(void) { dir = sandbox_dir("data-test"); }
 
 static void write_gz(const char *name, const unsigned char *data, size_t len)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    cr_assert_eq(path_format(path, sizeof path, "%s/%s", dir, name), TD_OK);
     gzFile f = gzopen(path, "wb");
     gzwrite(f, data, (unsigned)len);
     gzclose(f);
@@ -73,7 +71,7 @@ Test(data, fashion_mnist_missing_truncated_corrupt)
     for (size_t i = 16; i < full; i++) img[i] = (unsigned char)(i * 7);
     write_gz("t10k-images-idx3-ubyte.gz", img, full);
     char path[512];
-    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
+    cr_assert_eq(path_format(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir), TD_OK);
     FILE *f = fopen(path, "r+b");
     fseek(f, -8, SEEK_END);
     for (int i = 0; i < 4; i++) fputc(0xAA, f);
@@ -113,7 +111,7 @@ Test(data, cifar10_size_and_label_checks)
     dataset d;
     expect_error(dataset_load_cifar10(dir, 0, &d), "test_batch.bin", "missing");
     char path[512];
-    snprintf(path, sizeof path, "%s/test_batch.bin", dir);
+    cr_assert_eq(path_format(path, sizeof path, "%s/test_batch.bin", dir), TD_OK);
     unsigned char *buf = calloc(3073 * 10000, 1);
     const void *parts[1] = {buf};
     size_t lens[1] = {3073 * 10000 - 5};

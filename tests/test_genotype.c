@@ -8,6 +8,7 @@
 #include "tsedarts/darts.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
+#include "tsedarts/path.h"
 
 static void set_row(double *a, int row, const double *v)
 {
@@ -80,7 +81,8 @@ Test(genotype, known_genotypes_round_trip_exactly)
         size_t l = strlen(e->d_name);
         if (l < 10 || strcmp(e->d_name + l - 9, ".genotype")) continue;
         char path[4096], *text;
-        snprintf(path, sizeof path, "%s/%s", genotype_dir(), e->d_name);
+        cr_assert_eq(path_format(path, sizeof path, "%s/%s", genotype_dir(), e->d_name), TD_OK, "%s",
+                     td_error_message());
         cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
         genotype g;
         cr_assert_eq(genotype_load(path, &g), TD_OK, "%s", td_error_message());

@@ -9,9 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #include "tsedarts/autodiff.h"
 #include "tsedarts/buffers.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/model.h"
 #include "tsedarts/params.h"
 #include "tsedarts/philox.h"
@@ -22,9 +25,8 @@ static const char *python_with_torch(void)
 {
     static const char *candidates[] = {"/usr/bin/python3", "python3"};
     for (int i = 0; i < 2; i++) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "%s -c 'import torch' > /dev/null 2>&1", candidates[i]);
-        if (system(cmd) == 0) return candidates[i];
+        const char *argv[] = {candidates[i], "-c", "import torch", NULL};
+        if (sandbox_run(argv, NULL) == 0) return candidates[i];
     }
     return NULL;
 }
@@ -35,9 +37,7 @@ Test(oracle, pytorch_peer_agrees_on_loss_and_gradients, .timeout = 600)
     if (!py) cr_skip_test("not run: no Python with torch (install Debian's python3-torch)");
     const char *src = getenv("TSEDARTS_SOURCE_DIR");
     cr_assert_not_null(src, "TSEDARTS_SOURCE_DIR not set");
-    char dir[256];
-    snprintf(dir, sizeof dir, "/tmp/tsedarts-oracle-%ld", (long)getpid());
-    cr_assert_eq(dir_create(dir), TD_OK);
+    char *dir = sandbox_dir("oracle");
     supernet_config cfg = {4, 5, 3, 16, 10, 0};
     int batch = 8;
     graph *g = graph_create();
@@ -71,12 +71,12 @@ Test(oracle, pytorch_peer_agrees_on_loss_and_gradients, .timeout = 600)
     memcpy(m.role[ROLE_ALPHA], rb.ptr[ROLE_ALPHA], model_role_bytes(&m, ROLE_ALPHA));
     memcpy(m.role[ROLE_BNSTAT], rb.ptr[ROLE_BNSTAT], model_role_bytes(&m, ROLE_BNSTAT));
     char path[512];
-    snprintf(path, sizeof path, "%s/weights.safetensors", dir);
+    cr_assert_eq(path_format(path, sizeof path, "%s/weights.safetensors", dir), TD_OK);
     cr_assert_eq(model_export_safetensors(&m, path, 0), TD_OK);
     /* the batch */
     st_tensor bt[2] = {{"images", "F32", 4, {batch, 3, 16, 16}, img, nimg * sizeof(float)},
                        {"labels", "I64", 1, {batch}, lab64, sizeof lab64}};
-    snprintf(path, sizeof path, "%s/batch.safetensors", dir);
+    cr_assert_eq(path_format(path, sizeof path, "%s/batch.safetensors", dir), TD_OK);
     cr_assert_eq(safetensors_write(path, bt, 2, NULL), TD_OK);
     /* our loss and gradients, under the parameters' names */
     st_tensor *gt = calloc((size_t)g->n_params + 1, sizeof *gt);
@@ -94,20 +94,21 @@ Test(oracle, pytorch_peer_agrees_on_loss_and_gradients, .timeout = 600)
     }
     float lv = *(float *)exec_value_ptr(ctx, loss);
     gt[n++] = (st_tensor){"loss", "F32", 0, {0}, &lv, sizeof lv};
-    snprintf(path, sizeof path, "%s/grads.safetensors", dir);
+    cr_assert_eq(path_format(path, sizeof path, "%s/grads.safetensors", dir), TD_OK);
     cr_assert_eq(safetensors_write(path, gt, n, NULL), TD_OK);
-    snprintf(path, sizeof path, "%s/oracle.json", dir);
+    cr_assert_eq(path_format(path, sizeof path, "%s/oracle.json", dir), TD_OK);
     cr_assert_eq(file_write_text_atomic(path, "{\"channels\": 4, \"layers\": 5, \"in_channels\": 3, \"classes\": 10}\n"),
                  TD_OK);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s/bench/peer_pytorch.py --oracle %s --threads 2", py, src, dir);
-    FILE *p = popen(cmd, "r");
-    char out[4096] = "";
-    size_t got = fread(out, 1, sizeof out - 1, p);
-    out[got] = '\0';
-    int rc = pclose(p);
+    char peer[1024], log[600], *out = NULL;
+    cr_assert_eq(path_format(peer, sizeof peer, "%s/bench/peer_pytorch.py", src), TD_OK);
+    cr_assert_eq(path_format(log, sizeof log, "%s/peer.log", dir), TD_OK);
+    const char *argv[] = {py, peer, "--oracle", dir, "--threads", "2", NULL};
+    int rc = sandbox_run(argv, log);
+    cr_assert_eq(file_read_all(log, &out, NULL), TD_OK);
     fprintf(stderr, "%s", out);
     cr_expect_eq(rc, 0, "the PyTorch peer disagrees:\n%s", out);
+    free(out);
+    free(dir);
     free(gt);
     exec_destroy(ctx);
     role_buffers_free(&rb);

@@ -1,9 +1,11 @@
 /* The protocol end to end at the smoke budget, verify on the result,
  * tampering of every kind detected and named, SIGKILL at random moments
- * then resume giving the same root hash, and the selection and
- * aggregation rules on hand-made results. */
+ * then resume giving the same root hash, the selection and aggregation
+ * rules (the runner's and verify's own) on numbers worked out by hand, and
+ * verify catching a report altered consistently, manifests and all. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -14,8 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../protocol/protocol_internal.h"
+#include "sandbox.h"
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/genotype.h"
+#include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/protocol.h"
 #include "tsedarts/verify.h"
@@ -24,13 +30,6 @@
 static const char *data_spec(void)
 {
     return file_exists(FASHION_MNIST_DEFAULT_DIR "/train-images-idx3-ubyte.gz") ? "fashion-mnist" : "synthetic";
-}
-
-static void sh(const char *fmt, const char *a, const char *b)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, fmt, a, b);
-    cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
 /* Runs the smoke protocol (optionally one method) into dir; returns the
@@ -50,16 +49,15 @@ static void run_smoke(const char *dir, const char *methods, char root[SHA256_HEX
     cr_assert_eq(protocol_run(&r, &o, root), TD_OK, "%s", td_error_message());
 }
 
-static void scratch(char *buf, size_t len, const char *tag)
+/* A file of dir, as a path; fails the test if it does not fit. */
+static void path_in(char *buf, size_t len, const char *dir, const char *name)
 {
-    snprintf(buf, len, "/tmp/tsedarts-protocol-%s-%ld", tag, (long)getpid());
-    sh("rm -rf %s%s", buf, "");
+    cr_assert_eq(path_format(buf, len, "%s/%s", dir, name), TD_OK, "%s", td_error_message());
 }
 
 Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
 {
-    char dir[256], root[SHA256_HEX_LEN];
-    scratch(dir, sizeof dir, "smoke");
+    char *dir = sandbox_dir("protocol-smoke"), root[SHA256_HEX_LEN];
     run_smoke(dir, NULL, root);
     FILE *devnull = fopen("/dev/null", "w");
     verify_summary sum;
@@ -69,7 +67,7 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     cr_expect_str_eq(sum.root_hash, root);
     /* the report lists the rows that did not run, and the budget banner */
     char path[512], *md;
-    snprintf(path, sizeof path, "%s/report.md", dir);
+    path_in(path, sizeof path, dir, "report.md");
     cr_assert_eq(file_read_all(path, &md, NULL), TD_OK);
     cr_expect(strstr(md, "| TSE-DrNAS | 4.35 (0.19) | not run |") != NULL, "report lacks the not-run row");
     cr_expect(strstr(md, "not comparable to the paper") != NULL, "report lacks the budget banner");
@@ -92,21 +90,31 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     o.device = "cpu";
     cr_expect_eq(protocol_run(&r, &o, again), TD_ERR_STATE);
     cr_expect(strstr(td_error_message(), "different plan") != NULL, "%s", td_error_message());
+    free(dir);
 }
 
 /* ------------------------------------------------------------- tamper */
 
-static int verify_fails_naming(const char *dir, const char *root, const char *name)
+/* verify's report on dir (malloc'd); *failed: how many checks failed. */
+static char *verify_output(const char *dir, const char *root, int *failed)
 {
-    char out_path[300];
-    snprintf(out_path, sizeof out_path, "/tmp/tsedarts-verify-out-%ld", (long)getpid());
-    FILE *out = fopen(out_path, "w");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    cr_assert_not_null(out);
     verify_summary sum;
     td_status s = verify_tree(dir, root, out, &sum);
     fclose(out);
-    char *text;
-    file_read_all(out_path, &text, NULL);
-    int ok = s != TD_OK && strstr(text, name) != NULL;
+    cr_assert_eq(s != TD_OK, sum.failed > 0, "verify's status and its count of failures disagree");
+    *failed = sum.failed;
+    return text;
+}
+
+static int verify_fails_naming(const char *dir, const char *root, const char *name)
+{
+    int failed;
+    char *text = verify_output(dir, root, &failed);
+    int ok = failed && strstr(text, name) != NULL;
     if (!ok) fprintf(stderr, "tampering with %s was not named; verify said:\n%s\n", name, text);
     free(text);
     return ok;
@@ -124,8 +132,8 @@ static void collect(const char *dir, const char *rel, file_list *fl)
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char p[600], r[600];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        snprintf(r, sizeof r, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
+        path_in(p, sizeof p, dir, e->d_name);
+        cr_assert_eq(path_format(r, sizeof r, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name), TD_OK);
         struct stat st;
         stat(p, &st);
         if (S_ISDIR(st.st_mode)) {
@@ -138,11 +146,18 @@ static void collect(const char *dir, const char *rel, file_list *fl)
     closedir(d);
 }
 
+/* work becomes a fresh copy of dir. */
+static void copy_afresh(const char *dir, const char *work)
+{
+    cr_assert_eq(dir_remove_tree(work), TD_OK, "%s", td_error_message());
+    cr_assert_eq(sandbox_copy_tree(dir, work), TD_OK, "%s", td_error_message());
+}
+
 Test(protocol, tampering_is_detected_and_named, .timeout = 600)
 {
-    char dir[256], root[SHA256_HEX_LEN], work[256];
-    scratch(dir, sizeof dir, "tamper");
-    scratch(work, sizeof work, "tamper-copy");
+    char *scratch = sandbox_dir("protocol-tamper"), dir[600], work[600], root[SHA256_HEX_LEN];
+    path_in(dir, sizeof dir, scratch, "tree");
+    path_in(work, sizeof work, scratch, "copy");
     run_smoke(dir, "darts1", root);
     file_list fl = {0};
     collect(dir, "", &fl);
@@ -150,12 +165,10 @@ Test(protocol, tampering_is_detected_and_named, .timeout = 600)
     philox_stream rng;
     philox_stream_init(&rng, 11, PURPOSE_TEST, 0);
     for (int i = 0; i < fl.n; i++) {
-        char cmd[1400];
-        snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", work, dir, work);
-        cr_assert_eq(system(cmd), 0);
-        char path[1000], *data;
+        copy_afresh(dir, work);
+        char path[1300], *data;
         size_t len;
-        snprintf(path, sizeof path, "%s/%s", work, fl.path[i]);
+        path_in(path, sizeof path, work, fl.path[i]);
         cr_assert_eq(file_read_all(path, &data, &len), TD_OK);
         if (!len) {
             free(data);
@@ -182,24 +195,49 @@ Test(protocol, tampering_is_detected_and_named, .timeout = 600)
     char run[600];
     snprintf(run, sizeof run, "%s", victim);
     *strrchr(run, '/') = '\0';
+    enum { TRUNCATE, DELETE, RENAME, ADD, EDIT_MANIFEST };
     struct {
-        const char *what, *cmd_fmt, *name;
+        int edit;
+        const char *what, *name;
     } cases[] = {
-        {"truncate", "truncate -s 10 %s/%s/metrics.jsonl", "metrics.jsonl"},
-        {"delete", "rm %s/%s/result.json", "result.json"},
-        {"rename", "mv %s/%s/genotype.txt %s/%s/genotype.bak", "genotype"},
-        {"add", "echo extra > %s/%s/notes.txt", "notes.txt"},
-        {"edit manifest", "sed -i '1s/^./0/' %s/%s/manifest.sha256", "manifest"},
+        {TRUNCATE, "truncate", "metrics.jsonl"}, {DELETE, "delete", "result.json"}, {RENAME, "rename", "genotype"},
+        {ADD, "add", "notes.txt"},               {EDIT_MANIFEST, "edit manifest", "manifest"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s", work, dir, work);
-        cr_assert_eq(system(cmd), 0);
-        snprintf(cmd, sizeof cmd, cases[k].cmd_fmt, work, run, work, run);
-        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        copy_afresh(dir, work);
+        char rdir[1300], a[1400], b[1400], *text;
+        path_in(rdir, sizeof rdir, work, run);
+        switch (cases[k].edit) {
+        case TRUNCATE:
+            path_in(a, sizeof a, rdir, "metrics.jsonl");
+            cr_assert_eq(file_truncate(a, 10), TD_OK);
+            break;
+        case DELETE:
+            path_in(a, sizeof a, rdir, "result.json");
+            cr_assert_eq(unlink(a), 0);
+            break;
+        case RENAME:
+            path_in(a, sizeof a, rdir, "genotype.txt");
+            path_in(b, sizeof b, rdir, "genotype.bak");
+            cr_assert_eq(rename(a, b), 0);
+            break;
+        case ADD:
+            path_in(a, sizeof a, rdir, "notes.txt");
+            cr_assert_eq(file_write_text_atomic(a, "extra\n"), TD_OK);
+            break;
+        case EDIT_MANIFEST: /* the first digit of the first hash becomes 0 */
+            path_in(a, sizeof a, rdir, "manifest.sha256");
+            cr_assert_eq(file_read_all(a, &text, NULL), TD_OK);
+            cr_assert_neq(text[0], '0', "the edit would change nothing");
+            text[0] = '0';
+            cr_assert_eq(file_write_text_atomic(a, text), TD_OK);
+            free(text);
+            break;
+        }
         cr_expect(verify_fails_naming(work, root, cases[k].name), "%s went unnamed", cases[k].what);
     }
     free(fl.path);
+    free(scratch);
 }
 
 /* ------------------------------------------------------------ kill */
@@ -207,7 +245,7 @@ Test(protocol, tampering_is_detected_and_named, .timeout = 600)
 static void read_root(const char *dir, char *hex)
 {
     char path[512], *text;
-    snprintf(path, sizeof path, "%s/MANIFEST.sha256", dir);
+    path_in(path, sizeof path, dir, "MANIFEST.sha256");
     cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
     sha256_buffer(text, strlen(text), hex);
     free(text);
@@ -217,9 +255,8 @@ Test(protocol, sigkill_at_random_moments_then_resume, .timeout = 900)
 {
     const char *bin = getenv("TSEDARTS_BIN");
     if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
-    char ref[256], dir[256], root[SHA256_HEX_LEN], got[SHA256_HEX_LEN];
-    scratch(ref, sizeof ref, "kill-ref");
-    scratch(dir, sizeof dir, "kill");
+    char *ref = sandbox_dir("protocol-kill-ref"), *dir = sandbox_dir("protocol-kill");
+    char root[SHA256_HEX_LEN], got[SHA256_HEX_LEN];
     run_smoke(ref, "darts1,tse", root);
     philox_stream rng;
     philox_stream_init(&rng, 5, PURPOSE_TEST, 1);
@@ -249,15 +286,16 @@ Test(protocol, sigkill_at_random_moments_then_resume, .timeout = 900)
         kills++;
     }
     if (!finished) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "%s protocol run darts_space --budget smoke --dataset %s --methods darts1,tse --out %s --quiet",
-                 bin, data_spec(), dir);
-        cr_assert_eq(system(cmd), 0);
+        const char *argv[] = {bin,     "protocol", "run",        "darts_space", "--budget", "smoke", "--dataset",
+                              data_spec(), "--methods", "darts1,tse", "--out",       dir,        "--quiet", NULL};
+        cr_assert_eq(sandbox_run(argv, NULL), 0);
     }
     read_root(dir, got);
     fprintf(stderr, "protocol killed %d times, then finished: root hash %s\n", kills, got);
     cr_expect_gt(kills, 2, "the kill schedule never interrupted the run");
     cr_expect_str_eq(got, root, "resumed protocol's root hash differs from the uninterrupted one");
+    free(ref);
+    free(dir);
 }
 
 /* ------------------------------------------------------ hand-made results */
@@ -282,4 +320,379 @@ Test(protocol, selection_and_aggregation_rules)
     cr_expect_float_eq(std, 1.0, 1e-12, "sample standard deviation, n - 1");
     protocol_mean_std(x, 1, &mean, &std);
     cr_expect_eq(std, 0.0);
+}
+
+/* The same hand cases, held to the runner's arithmetic and to verify's own
+ * (written separately in verify/), with the expected values worked out
+ * here rather than computed. */
+Test(protocol, selection_and_statistics_by_hand_in_runner_and_audit)
+{
+    /* searches 1..4: validation errors 0.5, 0.25, 0.25, 0.375 -> the lowest
+     * is 0.25, held by searches 2 and 3; the tie goes to search 2 (index 1).
+     * Test errors 0.0625, 0.5, 0.25, 0.03125 -> search 4 (index 3). */
+    double valid[4] = {0.5, 0.25, 0.25, 0.375}, test[4] = {0.0625, 0.5, 0.25, 0.03125};
+    int have[4] = {1, 1, 1, 1};
+    method_result m;
+    memset(&m, 0, sizeof m);
+    for (int k = 0; k < 4; k++) {
+        m.select_valid[k] = valid[k];
+        m.select_test[k] = test[k];
+        m.select_done[k] = 1;
+    }
+    cr_expect_eq(protocol_select(&m, SELECT_VALID), 1);
+    cr_expect_eq(verify_select(valid, have, 4), 1);
+    cr_expect_eq(protocol_select(&m, SELECT_TEST), 3);
+    cr_expect_eq(verify_select(test, have, 4), 3);
+    /* search 2's selection run failed: 0.25 of search 3 is now lowest */
+    m.select_done[1] = have[1] = 0;
+    cr_expect_eq(protocol_select(&m, SELECT_VALID), 2);
+    cr_expect_eq(verify_select(valid, have, 4), 2);
+    /* nothing to choose from */
+    memset(m.select_done, 0, sizeof m.select_done);
+    memset(have, 0, sizeof have);
+    cr_expect_eq(protocol_select(&m, SELECT_VALID), -1);
+    cr_expect_eq(verify_select(valid, have, 4), -1);
+
+    struct {
+        double x[3];
+        int n;
+        double mean, std;
+    } cases[] = {
+        /* 1.5625 + 3.125 + 4.6875 = 9.375, / 3 = 3.125; deviations -1.5625,
+         * 0, 1.5625; squares 2.44140625 + 0 + 2.44140625 = 4.8828125, / (3 - 1)
+         * = 2.44140625 = 1.5625^2, so std = 1.5625 */
+        {{1.5625, 3.125, 4.6875}, 3, 3.125, 1.5625},
+        /* 3.125 + 3.125 + 7.8125 = 14.0625, / 3 = 4.6875; deviations
+         * -1.5625, -1.5625, 3.125; squares 2.44140625 * 2 + 9.765625 =
+         * 14.6484375, / 2 = 7.32421875 = 3 * 1.5625^2, so std = 1.5625 *
+         * sqrt(3) = 2.7063293868263706 (the population std, / 3, would be
+         * 1.5625 * sqrt(2) = 2.2097086912079612) */
+        {{3.125, 3.125, 7.8125}, 3, 4.6875, 2.7063293868263706},
+        /* one value: its own mean, no spread */
+        {{4.5, 0, 0}, 1, 4.5, 0},
+        /* two values 2 and 5: mean 3.5; squares 2.25 + 2.25 = 4.5, / 1, so
+         * std = sqrt(4.5) = 2.1213203435596424 */
+        {{2, 5, 0}, 2, 3.5, 2.1213203435596424},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double pm, ps, vm, vs;
+        protocol_mean_std(cases[i].x, cases[i].n, &pm, &ps);
+        verify_mean_std(cases[i].x, cases[i].n, &vm, &vs);
+        cr_expect_float_eq(pm, cases[i].mean, 1e-12, "runner, case %zu: mean %.17g", i + 1, pm);
+        cr_expect_float_eq(ps, cases[i].std, 1e-12, "runner, case %zu: std %.17g", i + 1, ps);
+        cr_expect_float_eq(vm, cases[i].mean, 1e-12, "verify, case %zu: mean %.17g", i + 1, vm);
+        cr_expect_float_eq(vs, cases[i].std, 1e-12, "verify, case %zu: std %.17g", i + 1, vs);
+    }
+}
+
+/* ------------------------------------------------- a tree made by hand */
+
+/* The figures of the hand-made tree. Errors are multiples of 1/64, as with
+ * 64 test images, so every percentage below is exact in binary. */
+static const char *const hand_genotypes[4] = {"DARTS_V1", "DARTS_V2", "PDARTS_1", "iDARTS"};
+static const double hand_valid[4] = {0.5, 0.25, 0.25, 0.375};   /* selects search 2 (tie with 3) */
+static const double hand_test[4] = {0.0625, 0.5, 0.25, 0.03125}; /* would select search 4 */
+static const double hand_deep[3] = {1 / 64., 2 / 64., 3 / 64.};   /* 1.5625, 3.125, 4.6875 % */
+static const double hand_shallow[3] = {2 / 64., 2 / 64., 5 / 64.}; /* 3.125, 3.125, 7.8125 % */
+
+/* runs/<sha256 of config>/ as a finished run leaves it: config.json,
+ * result.json (result gains config_hash; it is consumed), manifest. */
+static void hand_run(const char *dir, const char *config, json_t *result)
+{
+    char hash[SHA256_HEX_LEN], runs[600], rdir[700], path[800];
+    sha256_buffer(config, strlen(config), hash);
+    path_in(runs, sizeof runs, dir, "runs");
+    path_in(rdir, sizeof rdir, runs, hash);
+    cr_assert_eq(dir_create(rdir), TD_OK);
+    char *text = malloc(strlen(config) + 2);
+    sprintf(text, "%s\n", config);
+    path_in(path, sizeof path, rdir, "config.json");
+    cr_assert_eq(file_write_text_atomic(path, text), TD_OK);
+    free(text);
+    json_object_set_new(result, "config_hash", json_string(hash));
+    text = json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(result);
+    path_in(path, sizeof path, rdir, "result.json");
+    cr_assert_eq(file_write_text_atomic(path, text), TD_OK);
+    free(text);
+    cr_assert_eq(manifest_write(rdir), TD_OK, "%s", td_error_message());
+}
+
+static json_t *test_result(double test_error)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "test_error", json_real(test_error));
+    json_object_set_new(o, "test_images", json_integer(64));
+    return o;
+}
+
+/* A darts1 protocol tree in dir at the smoke budget whose runs hold the
+ * hand figures, laid out with the runner's own functions; the extra seeds
+ * go to search `finals_of` (index; a correct runner picks 1). The report
+ * and root manifest are the runner's. */
+static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
+{
+    char path[600];
+    cr_assert_eq(dir_create(dir), TD_OK);
+    protocol_request r;
+    protocol_request_defaults(&r);
+    snprintf(r.budget, sizeof r.budget, "smoke");
+    snprintf(r.dataset, sizeof r.dataset, "synthetic");
+    cr_assert_eq(protocol_parse_methods(&r, "darts1"), TD_OK);
+    char *plan_text;
+    cr_assert_eq(protocol_plan_json(&r, &plan_text), TD_OK, "%s", td_error_message());
+    path_in(path, sizeof path, dir, "plan.json");
+    cr_assert_eq(file_write_text_atomic(path, plan_text), TD_OK);
+    json_t *plan = json_loads(plan_text, 0, NULL);
+    free(plan_text);
+    json_t *mo = json_array_get(json_object_get(plan, "methods"), 0);
+    char renamed[4][1024], config[8192], hash[SHA256_HEX_LEN];
+    for (int k = 0; k < 4; k++) {
+        json_t *so = json_array_get(json_object_get(mo, "searches"), (size_t)k);
+        char *cfg = json_dumps(json_object_get(so, "config"), JSON_COMPACT | JSON_SORT_KEYS);
+        genotype g;
+        cr_assert_eq(genotype_load(hand_genotypes[k], &g), TD_OK, "%s", td_error_message());
+        snprintf(g.name, sizeof g.name, "searched");
+        char line[1024];
+        genotype_format(&g, line, sizeof line);
+        json_t *res = json_object();
+        json_object_set_new(res, "genotype", json_string(line));
+        json_object_set_new(res, "normal_depth", json_integer(genotype_depth(&g.normal)));
+        json_object_set_new(res, "reduce_depth", json_integer(genotype_depth(&g.reduce)));
+        json_object_set_new(res, "normal_skip", json_integer(genotype_skip_count(&g.normal)));
+        json_object_set_new(res, "reduce_skip", json_integer(genotype_skip_count(&g.reduce)));
+        hand_run(dir, cfg, res);
+        free(cfg);
+        cr_assert_eq(protocol_rename_genotype("darts1", k, line, renamed[k], sizeof renamed[k]), TD_OK);
+        int seed = (int)json_integer_value(json_object_get(json_object_get(mo, "select"), "seed"));
+        cr_assert_eq(protocol_retrain_run(mo, "select", renamed[k], seed, config, sizeof config, hash), TD_OK);
+        res = test_result(hand_test[k]);
+        json_object_set_new(res, "valid_error", json_real(hand_valid[k]));
+        hand_run(dir, config, res);
+    }
+    const char *sections[2] = {"final_deep", "final_shallow"};
+    const double *errors[2] = {hand_deep, hand_shallow};
+    for (int f = 0; f < 2; f++)
+        for (int i = 0; i < 3; i++) {
+            json_t *seeds = json_object_get(json_object_get(mo, sections[f]), "seeds");
+            int seed = (int)json_integer_value(json_array_get(seeds, (size_t)i));
+            cr_assert_eq(protocol_retrain_run(mo, sections[f], renamed[finals_of], seed, config, sizeof config, hash),
+                         TD_OK);
+            hand_run(dir, config, test_result(errors[f][i]));
+        }
+    json_decref(plan);
+    cr_assert_eq(protocol_report(dir, root), TD_OK, "%s", td_error_message());
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char path[600], *text;
+    path_in(path, sizeof path, dir, name);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_not_null(o, "%s is not JSON", path);
+    return o;
+}
+
+static void save_json(const char *dir, const char *name, json_t *o)
+{
+    char path[600], *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    path_in(path, sizeof path, dir, name);
+    cr_assert_eq(file_write_text_atomic(path, text), TD_OK);
+    free(text);
+}
+
+static char *read_text(const char *dir, const char *name)
+{
+    char path[600], *text;
+    path_in(path, sizeof path, dir, name);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
+    return text;
+}
+
+/* Replaces the one occurrence of from in dir/name by to. */
+static void replace_in(const char *dir, const char *name, const char *from, const char *to)
+{
+    char *text = read_text(dir, name), *at = strstr(text, from);
+    cr_assert_not_null(at, "%s does not hold '%s'", name, from);
+    cr_assert_null(strstr(at + 1, from), "%s holds '%s' more than once", name, from);
+    char *out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
+    sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    char path[600];
+    path_in(path, sizeof path, dir, name);
+    cr_assert_eq(file_write_text_atomic(path, out), TD_OK);
+    free(out);
+    free(text);
+}
+
+Test(protocol, aggregation_of_a_hand_made_tree, .timeout = 120)
+{
+    char *scratch = sandbox_dir("protocol-hand"), dir[600], root[SHA256_HEX_LEN];
+    path_in(dir, sizeof dir, scratch, "tree");
+    hand_tree(dir, 1, root);
+    json_t *rep = load_json(dir, "report.json");
+    json_t *row = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(rep, "rows")); i++) {
+        json_t *r = json_array_get(json_object_get(rep, "rows"), i);
+        if (!strcmp(json_string_value(json_object_get(r, "label")), "DARTS (1st)")) row = r;
+    }
+    cr_assert_not_null(row);
+    /* validation errors 0.5, 0.25, 0.25, 0.375: search 2 (tie with 3) */
+    cr_expect_eq(json_integer_value(json_object_get(row, "selected_search")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(row, "failures")), 0);
+    json_t *s2 = json_array_get(json_object_get(row, "searches"), 1);
+    cr_expect_eq(json_real_value(json_object_get(s2, "selection_valid_error")), 0.25);
+    cr_expect_eq(json_real_value(json_object_get(s2, "selection_test_error")), 0.5);
+    /* 20-layer: 1/64, 2/64, 3/64 -> 1.5625, 3.125, 4.6875 %; mean 3.125,
+     * std 1.5625 (worked out in the test above) */
+    struct {
+        const char *key;
+        double pct[3], mean, std;
+    } want[2] = {{"eval20", {1.5625, 3.125, 4.6875}, 3.125, 1.5625},
+                 /* 8-layer: 2/64, 2/64, 5/64 -> 3.125, 3.125, 7.8125 %; mean
+                  * 4.6875, std 1.5625 * sqrt(3) */
+                 {"eval8", {3.125, 3.125, 7.8125}, 4.6875, 2.7063293868263706}};
+    for (int f = 0; f < 2; f++) {
+        json_t *e = json_object_get(row, want[f].key);
+        cr_expect_eq(json_integer_value(json_object_get(e, "n")), 3, "%s", want[f].key);
+        for (int i = 0; i < 3; i++)
+            cr_expect_float_eq(json_real_value(json_array_get(json_object_get(e, "test_error_percent"), (size_t)i)),
+                               want[f].pct[i], 1e-12, "%s value %d", want[f].key, i + 1);
+        cr_expect_float_eq(json_real_value(json_object_get(e, "mean")), want[f].mean, 1e-12, "%s mean", want[f].key);
+        cr_expect_float_eq(json_real_value(json_object_get(e, "std")), want[f].std, 1e-12, "%s std", want[f].key);
+    }
+    json_decref(rep);
+    /* to two places: 4.6875 -> 4.69, 2.7063 -> 2.71; 3.125 (exact in binary,
+     * a tie) -> 3.12 by round-half-even, 1.5625 -> 1.56 */
+    char *md = read_text(dir, "report.md");
+    cr_expect(strstr(md, "| DARTS (1st) | 4.87 (0.18) | 4.69 (2.71), n=3 | 3.00 (0.14) | 3.12 (1.56), n=3 |"), "%s",
+              md);
+    cr_expect(strstr(md, "| 2 (selected) | 2 |"), "%s", md);
+    free(md);
+    /* and verify, by its own arithmetic, agrees with all of it */
+    int failed;
+    char *out = verify_output(dir, root, &failed);
+    cr_expect_eq(failed, 0, "%s", out);
+    free(out);
+    free(scratch);
+}
+
+/* A report written by a runner whose aggregation is wrong, manifests
+ * rebuilt so that every hash holds: the tree an audit that re-ran the
+ * runner's own code would pass, had that code the same fault. verify
+ * recomputes selection and statistics itself and must refuse each. */
+enum { EDIT_NONE, EDIT_POPULATION_STD, EDIT_MEAN, EDIT_TIE_TO_HIGHER, EDIT_SELECT_BY_TEST, EDIT_MD_ONLY, EDIT_RESULT };
+
+static void edit_tree(const char *work, int edit)
+{
+    json_t *rep = load_json(work, "report.json"), *row = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(rep, "rows")); i++)
+        if (json_is_true(json_object_get(json_array_get(json_object_get(rep, "rows"), i), "run")))
+            row = json_array_get(json_object_get(rep, "rows"), i);
+    cr_assert_not_null(row);
+    json_t *e8 = json_object_get(row, "eval8"), *e20 = json_object_get(row, "eval20");
+    switch (edit) {
+    case EDIT_POPULATION_STD: /* divisor n: 1.5625 * sqrt(2) instead of * sqrt(3) */
+        json_object_set_new(e8, "std", json_real(2.2097086912079612));
+        replace_in(work, "report.md", "4.69 (2.71), n=3", "4.69 (2.21), n=3");
+        break;
+    case EDIT_MEAN: /* 20-layer mean 3.125 -> 2.5 */
+        json_object_set_new(e20, "mean", json_real(2.5));
+        replace_in(work, "report.md", "3.12 (1.56), n=3", "2.50 (1.56), n=3");
+        break;
+    case EDIT_TIE_TO_HIGHER: /* the tie between searches 2 and 3 given to 3 */
+    case EDIT_SELECT_BY_TEST: { /* search 4, lowest test error, though the plan says validation */
+        int to = edit == EDIT_TIE_TO_HIGHER ? 3 : 4;
+        char from_row[32], to_marked[32], line[64];
+        json_object_set_new(row, "selected_search", json_integer(to));
+        replace_in(work, "report.md", "| 2 (selected) |", "| 2 |");
+        snprintf(from_row, sizeof from_row, "\n| %d | %d |", to, to);
+        snprintf(to_marked, sizeof to_marked, "\n| %d (selected) | %d |", to, to);
+        replace_in(work, "report.md", from_row, to_marked);
+        snprintf(line, sizeof line, "Selected genotype (search %d)", to);
+        replace_in(work, "report.md", "Selected genotype (search 2)", line);
+        break;
+    }
+    case EDIT_MD_ONLY: /* the printed 8-layer mean only */
+        replace_in(work, "report.md", "4.69 (2.71), n=3", "4.59 (2.71), n=3");
+        break;
+    case EDIT_RESULT: { /* a 20-layer result changed under a report left as it was */
+        char runs[600], rdir[700];
+        path_in(runs, sizeof runs, work, "runs");
+        DIR *d = opendir(runs);
+        struct dirent *de;
+        int done = 0;
+        while (!done && (de = readdir(d))) {
+            if (de->d_name[0] == '.') continue;
+            path_in(rdir, sizeof rdir, runs, de->d_name);
+            char *res = read_text(rdir, "result.json");
+            if (strstr(res, "0.046875")) { /* 3/64: the third 20-layer seed */
+                replace_in(rdir, "result.json", "0.046875", "0.0625");
+                cr_assert_eq(manifest_write(rdir), TD_OK);
+                done = 1;
+            }
+            free(res);
+        }
+        closedir(d);
+        cr_assert(done, "no result with test error 3/64");
+        break;
+    }
+    }
+    if (edit != EDIT_MD_ONLY && edit != EDIT_RESULT) save_json(work, "report.json", rep);
+    json_decref(rep);
+    char root[SHA256_HEX_LEN];
+    cr_assert_eq(manifest_write_root(work, root), TD_OK);
+}
+
+Test(protocol, verify_recomputes_what_the_report_claims, .timeout = 120)
+{
+    char *scratch = sandbox_dir("protocol-hand"), dir[600], work[600], root[SHA256_HEX_LEN];
+    path_in(dir, sizeof dir, scratch, "tree");
+    path_in(work, sizeof work, scratch, "work");
+    hand_tree(dir, 1, root);
+    struct {
+        int edit;
+        const char *named; /* in verify's failing line; NULL: must pass */
+    } cases[] = {
+        {EDIT_NONE, NULL}, /* report.json rewritten unchanged, manifests rebuilt: the control */
+        {EDIT_POPULATION_STD, "eval8 std (n - 1) is 2.209708691"},
+        {EDIT_MEAN, "eval20 mean is 2.5"},
+        {EDIT_TIE_TO_HIGHER, "selected_search is 3; recomputed from the runs: 2"},
+        {EDIT_SELECT_BY_TEST, "selected_search is 4; recomputed from the runs: 2"},
+        {EDIT_MD_ONLY, "report.md: DARTS (1st), 8-layer eval: '4.59 (2.71), n=3'"},
+        {EDIT_RESULT, "eval20 test error 3 is 4.6875; recomputed from the runs: 6.25"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        copy_afresh(dir, work);
+        edit_tree(work, cases[k].edit);
+        int failed;
+        char *out = verify_output(work, NULL, &failed);
+        if (!cases[k].named) {
+            cr_expect_eq(failed, 0, "the control failed:\n%s", out);
+        } else {
+            /* only the report check fails: every hash, manifest and the
+             * plan still hold */
+            cr_expect_eq(failed, 1, "case %zu:\n%s", k, out);
+            cr_expect(strstr(out, "FAIL  report:") && strstr(out, cases[k].named), "case %zu: wanted '%s' in:\n%s", k,
+                      cases[k].named, out);
+        }
+        free(out);
+    }
+    free(scratch);
+}
+
+/* A runner that gave the extra seeds to the wrong genotype: the runs
+ * themselves do not follow the plan under verify's selection. */
+Test(protocol, verify_selects_on_its_own_which_genotype_earns_the_seeds, .timeout = 120)
+{
+    char *dir = sandbox_dir("protocol-hand"), root[SHA256_HEX_LEN];
+    hand_tree(dir, 3, root);
+    int failed;
+    char *out = verify_output(dir, root, &failed);
+    cr_expect(failed >= 1 && strstr(out, "FAIL  plan followed") &&
+                  strstr(out, "the selected genotype (search 2) lacks its final_deep seed 1 run"),
+              "%s", out);
+    free(out);
+    free(dir);
 }

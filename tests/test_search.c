@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/search_internal.h"
 #include "tsedarts/backend_cpu.h"
 
@@ -29,12 +32,14 @@ static void tiny_config(search_config *c, search_algo algo)
     c->tse_steps = 3;
 }
 
+/* A new, empty directory for one run. */
 static void out_dir(char *buf, size_t len, const char *tag)
 {
-    snprintf(buf, len, "/tmp/tsedarts-search-%s-%ld", tag, (long)getpid());
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", buf);
-    cr_assert_eq(system(cmd), 0);
+    char name[64], *dir;
+    snprintf(name, sizeof name, "search-%s", tag);
+    dir = sandbox_dir(name);
+    cr_assert_eq(path_format(buf, len, "%s", dir), TD_OK, "%s", td_error_message());
+    free(dir);
 }
 
 static void run(const search_config *c, const char *dir, int resume, long stop_after, int threads)
@@ -60,8 +65,8 @@ static void expect_same_named(const char *a, const char *b, const char *const *f
     for (size_t i = 0; i < n; i++) {
         char pa[600], pb[600], *ta, *tb;
         size_t la, lb;
-        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
-        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a, files[i]), TD_OK);
+        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b, files[i]), TD_OK);
         cr_assert_eq(file_read_all(pa, &ta, &la), TD_OK, "%s", td_error_message());
         cr_assert_eq(file_read_all(pb, &tb, &lb), TD_OK, "%s", td_error_message());
         cr_expect(la == lb && memcmp(ta, tb, la) == 0, "%s differs between %s and %s", files[i], a, b);
@@ -139,7 +144,7 @@ Test(search, tse_analysis_logs_cosines_without_changing_the_search)
     run(&c, b, 0, 0, 2);
     expect_same_outputs(a, b);
     char path[600], *text;
-    snprintf(path, sizeof path, "%s/metrics.jsonl", b);
+    cr_assert_eq(path_format(path, sizeof path, "%s/metrics.jsonl", b), TD_OK);
     cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
     int records = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -174,7 +179,7 @@ Test(search, hessian_diagnostic_logged_every_epoch)
     out_dir(a, sizeof a, "hessian");
     run(&c, a, 0, 0, 2);
     char path[600], *text;
-    snprintf(path, sizeof path, "%s/metrics.jsonl", a);
+    cr_assert_eq(path_format(path, sizeof path, "%s/metrics.jsonl", a), TD_OK);
     cr_assert_eq(file_read_all(path, &text, NULL), TD_OK);
     const char *k = strstr(text, "\"hessian_max_eigenvalue\":");
     cr_assert(k, "no eigenvalue in %s", text);
@@ -354,31 +359,29 @@ Test(search, sigkill_then_resume_is_bit_identical, .timeout = 300)
     char a[256], b[256];
     out_dir(a, sizeof a, "kill-ref");
     out_dir(b, sizeof b, "kill");
-    const char *common = "--algo tse --dataset synthetic --channels 4 --layers 3 --batch 8 --epochs 3 --subset 36 "
-                         "--eval-images 16 --tse-steps 3 --quiet";
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s search %s --out %s > /dev/null 2>&1", bin, common, a);
-    cr_assert_eq(system(cmd), 0);
+    /* the same search twice: once whole, once killed and resumed */
+    const char *args[] = {bin,      "search",  "--algo",    "tse",        "--dataset", "synthetic", "--channels",
+                          "4",      "--layers", "3",        "--batch",    "8",         "--epochs",  "3",
+                          "--subset", "36",    "--eval-images", "16",     "--tse-steps", "3",       "--quiet",
+                          "--out",  a,         NULL};
+    cr_assert_eq(sandbox_run(args, NULL), 0);
     /* The child is killed once the first epoch checkpoint exists plus a
      * little more work: mid-epoch, with a checkpoint to go back to. */
+    args[sizeof args / sizeof args[0] - 2] = b;
     pid_t pid = fork();
     if (pid == 0) {
-        char out[300];
-        snprintf(out, sizeof out, "%s", b);
-        execl(bin, bin, "search", "--algo", "tse", "--dataset", "synthetic", "--channels", "4", "--layers", "3",
-              "--batch", "8", "--epochs", "3", "--subset", "36", "--eval-images", "16", "--tse-steps", "3", "--quiet",
-              "--out", out, (char *)NULL);
+        execv(bin, (char *const *)args);
         _exit(127);
     }
     char ck[300];
-    snprintf(ck, sizeof ck, "%s/checkpoint.bin", b);
+    cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", b), TD_OK);
     for (int i = 0; i < 6000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
     nanosleep(&(struct timespec){0, 300000000}, NULL);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
     cr_assert(file_exists(ck), "no checkpoint was written before the kill");
-    snprintf(cmd, sizeof cmd, "%s search --resume %s --quiet > /dev/null 2>&1", bin, b);
-    cr_assert_eq(system(cmd), 0, "resume failed");
+    const char *resume[] = {bin, "search", "--resume", b, "--quiet", NULL};
+    cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
     expect_same_files(a, b);
 }

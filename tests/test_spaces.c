@@ -6,9 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
 #include "tsedarts/backend_cpu.h"
@@ -58,15 +61,12 @@ static dataset small_set;
 static void load_small_set(void) { cr_assert_eq(dataset_synthetic(96, 3, 8, 10, 7, 0, &small_set), TD_OK); }
 static void free_small_set(void) { dataset_free(&small_set); }
 
-static char *run_search(const search_config *c, const char *tag, long stop_after, int resume)
+/* Runs a search in a new directory named after tag, or resumes the one in
+ * resume_dir; returns the directory (malloc'd). */
+static char *run_search(const search_config *c, const char *tag, long stop_after, const char *resume_dir)
 {
-    char *dir = malloc(256);
-    snprintf(dir, 256, "/tmp/tsedarts-spaces-%s-%ld", tag, (long)getpid());
-    if (!resume) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        cr_assert_eq(system(cmd), 0);
-    }
+    int resume = resume_dir != NULL;
+    char *dir = resume ? strdup(resume_dir) : sandbox_dir(tag);
     search_options o;
     memset(&o, 0, sizeof o);
     o.be = backend_cpu();
@@ -84,7 +84,7 @@ static char *run_search(const search_config *c, const char *tag, long stop_after
 static char *read_file_in(const char *dir, const char *name)
 {
     char path[400], *text = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    cr_assert_eq(path_format(path, sizeof path, "%s/%s", dir, name), TD_OK, "%s", td_error_message());
     cr_assert_eq(file_read_all(path, &text, NULL), TD_OK, "%s", td_error_message());
     return text;
 }
@@ -93,7 +93,7 @@ Test(spaces, s2_search_stays_in_its_ops, .init = load_small_set, .fini = free_sm
 {
     search_config c;
     tiny(&c, SPACE_S2, ALGO_TSE_EXACT);
-    char *dir = run_search(&c, "s2", 0, 0);
+    char *dir = run_search(&c, "spaces-s2", 0, NULL);
     char *g = read_file_in(dir, "genotype.txt");
     const char *line = strstr(g, "normal:");
     cr_assert(line, "%s", g);
@@ -112,9 +112,9 @@ Test(spaces, nb201_search_resumes_bit_identical, .init = load_small_set, .fini =
 {
     search_config c;
     tiny(&c, SPACE_NB201, ALGO_DARTS1);
-    char *a = run_search(&c, "nb-a", 0, 0);
-    char *b = run_search(&c, "nb-b", 2, 0);
-    free(run_search(&c, "nb-b", 0, 1));
+    char *a = run_search(&c, "spaces-nb-a", 0, NULL);
+    char *b = run_search(&c, "spaces-nb-b", 2, NULL);
+    free(run_search(&c, NULL, 0, b));
     const char *files[] = {"metrics.jsonl", "alphas.safetensors", "weights.safetensors", "genotype.txt"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *ta = read_file_in(a, files[i]), *tb = read_file_in(b, files[i]);

@@ -6,9 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #include "tsedarts/autodiff.h"
 #include "tsedarts/buffers.h"
 #include "tsedarts/params.h"
+#include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/safetensors.h"
 #include "tsedarts/search_internal.h"
@@ -120,7 +123,9 @@ Test(supernet, export_uses_pytorch_state_dict_names_and_round_trips)
     cr_assert_eq(model_create(&m, backend_cpu(), DT_F32, supernet_build_fn, &cfg), TD_OK);
     cr_assert_eq(model_init_params(&m, 3), TD_OK);
     char path[256];
-    snprintf(path, sizeof path, "/tmp/tsedarts-export-%ld.safetensors", (long)getpid());
+    char *scratch = sandbox_dir("export");
+    cr_assert_eq(path_format(path, sizeof path, "%s/supernet.safetensors", scratch), TD_OK);
+    free(scratch);
     cr_assert_eq(model_export_safetensors(&m, path, 7), TD_OK, "%s", td_error_message());
     st_file f;
     cr_assert_eq(safetensors_open(path, &f), TD_OK);

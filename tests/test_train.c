@@ -7,11 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sandbox.h"
+
 #include "tsedarts/autodiff.h"
 #include "tsedarts/buffers.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/params.h"
+#include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/model.h"
 #include "tsedarts/safetensors.h"
@@ -220,11 +223,7 @@ Test(train, resume_is_bit_identical)
 {
     train_config c;
     tiny(&c);
-    char a[256], b[256], cmd[600];
-    snprintf(a, sizeof a, "/tmp/tsedarts-train-a-%ld", (long)getpid());
-    snprintf(b, sizeof b, "/tmp/tsedarts-train-b-%ld", (long)getpid());
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", a, b);
-    cr_assert_eq(system(cmd), 0);
+    char *a = sandbox_dir("train-a"), *b = sandbox_dir("train-b");
     run(&c, a, 0, 0);
     run(&c, b, 0, 3);
     run(&c, b, 1, 4);
@@ -233,34 +232,38 @@ Test(train, resume_is_bit_identical)
     for (int i = 0; i < 4; i++) {
         char pa[600], pb[600], *ta, *tb;
         size_t la, lb;
-        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
-        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a, files[i]), TD_OK);
+        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b, files[i]), TD_OK);
         cr_assert_eq(file_read_all(pa, &ta, &la), TD_OK);
         cr_assert_eq(file_read_all(pb, &tb, &lb), TD_OK);
         cr_expect(la == lb && memcmp(ta, tb, la) == 0, "%s differs after stop/resume", files[i]);
         free(ta);
         free(tb);
     }
+    free(a);
+    free(b);
 }
 
 Test(train, bad_genotype_file_is_rejected_clearly)
 {
     const char *bin = getenv("TSEDARTS_BIN");
     if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
-    char path[256], cmd[1024];
-    snprintf(path, sizeof path, "/tmp/tsedarts-bad-%ld.genotype", (long)getpid());
+    char *dir = sandbox_dir("train-bad"), path[600], never[600], log[600];
+    cr_assert_eq(path_format(path, sizeof path, "%s/bad.genotype", dir), TD_OK);
+    cr_assert_eq(path_format(never, sizeof never, "%s/never", dir), TD_OK);
+    cr_assert_eq(path_format(log, sizeof log, "%s/output", dir), TD_OK);
     cr_assert_eq(file_write_text_atomic(path, "# broken\nX | normal: sep_conv_3x3:0 sep_conv_3x3:9 sep_conv_3x3:0 "
                                               "sep_conv_3x3:1 sep_conv_3x3:1 skip_connect:0 skip_connect:0 "
                                               "dil_conv_3x3:2 | reduce: max_pool_3x3:0 | concat 2-5\n"),
                  TD_OK);
-    snprintf(cmd, sizeof cmd, "%s train --genotype %s --out /tmp/tsedarts-never-%ld 2>&1", bin, path, (long)getpid());
-    FILE *p = popen(cmd, "r");
-    char out[2048] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int rc = pclose(p);
+    const char *argv[] = {bin, "train", "--genotype", path, "--out", never, NULL};
+    int rc = sandbox_run(argv, log);
+    char *out;
+    cr_assert_eq(file_read_all(log, &out, NULL), TD_OK);
     cr_expect_neq(rc, 0);
     cr_expect(strstr(out, path) && strstr(out, "line 2") && strstr(out, "input 9 is outside 0..1"), "output: %s", out);
+    free(out);
+    free(dir);
 }
 
 Test(train, export_uses_pytorch_evaluation_model_names)
@@ -277,8 +280,9 @@ Test(train, export_uses_pytorch_evaluation_model_names)
     model m;
     cr_assert_eq(model_create(&m, backend_cpu(), DT_F32, evalnet_build, &c), TD_OK, "%s", td_error_message());
     cr_assert_eq(model_init_params(&m, 1), TD_OK);
-    char path[256];
-    snprintf(path, sizeof path, "/tmp/tsedarts-eval-export-%ld.safetensors", (long)getpid());
+    char path[600], *dir = sandbox_dir("eval-export");
+    cr_assert_eq(path_format(path, sizeof path, "%s/eval.safetensors", dir), TD_OK);
+    free(dir);
     cr_assert_eq(model_export_safetensors(&m, path, 3), TD_OK);
     st_file f;
     cr_assert_eq(safetensors_open(path, &f), TD_OK);

@@ -5,9 +5,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
@@ -18,7 +18,7 @@
 static td_status same_platform(const char *run_dir)
 {
     char path[4400], *text;
-    snprintf(path, sizeof path, "%s/env.json", run_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/env.json", run_dir));
     TD_CHECK(file_read_all(path, &text, NULL));
     char *mine = fingerprint_json(omp_get_max_threads(), NULL);
     json_error_t err;
@@ -55,21 +55,9 @@ static td_status first_line(const char *path, char **line)
     return TD_OK;
 }
 
-td_status verify_replay(const char *run_dir, FILE *out)
+/* Runs the first epoch of cfg (a search or training config) into scratch. */
+static td_status replay_first_epoch(const char *cfg, const char *scratch)
 {
-    TD_CHECK(same_platform(run_dir));
-    char path[4400], *cfg;
-    snprintf(path, sizeof path, "%s/config.json", run_dir);
-    TD_CHECK(file_read_all(path, &cfg, NULL));
-    size_t n = strlen(cfg);
-    while (n && cfg[n - 1] == '\n') cfg[--n] = '\0';
-    char scratch[256];
-    snprintf(scratch, sizeof scratch, "/tmp/tsedarts-replay-%ld", (long)getpid());
-    snprintf(path, sizeof path, "rm -rf %s", scratch);
-    if (system(path) != 0) {
-        free(cfg);
-        return TD_FAIL(TD_ERR_IO, "cannot clear %s", scratch);
-    }
     td_status s;
     if (strstr(cfg, "\"algo\"")) {
         search_config c;
@@ -94,23 +82,44 @@ td_status verify_replay(const char *run_dir, FILE *out)
         train_result r;
         if (s == TD_OK) s = train_run(&c, &o, &r);
     }
+    return s == TD_ERR_INTERRUPTED ? TD_OK : s; /* stopped after the first epoch, as asked */
+}
+
+td_status verify_replay(const char *run_dir, FILE *out)
+{
+    TD_CHECK(same_platform(run_dir));
+    char path[4400], *cfg;
+    TD_CHECK(path_format(path, sizeof path, "%s/config.json", run_dir));
+    TD_CHECK(file_read_all(path, &cfg, NULL));
+    size_t n = strlen(cfg);
+    while (n && cfg[n - 1] == '\n') cfg[--n] = '\0';
+    char *scratch;
+    td_status s = dir_make_temp("replay", &scratch);
+    if (s != TD_OK) {
+        free(cfg);
+        return s;
+    }
+    /* from here every path out goes through the removal below */
+    s = replay_first_epoch(cfg, scratch);
     free(cfg);
-    if (s == TD_ERR_INTERRUPTED) s = TD_OK; /* stopped after the first epoch, as asked */
     char *want = NULL, *got = NULL;
-    if (s == TD_OK) {
-        snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
-        s = first_line(path, &want);
-    }
-    if (s == TD_OK) {
-        snprintf(path, sizeof path, "%s/metrics.jsonl", scratch);
-        s = first_line(path, &got);
-    }
-    if (s == TD_OK && strcmp(want, got)) s = TD_FAIL(TD_ERR_CHECK, "replayed first epoch differs from the record:\n  recorded %s\n  replayed %s", want, got);
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/metrics.jsonl", run_dir);
+    if (s == TD_OK) s = first_line(path, &want);
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/metrics.jsonl", scratch);
+    if (s == TD_OK) s = first_line(path, &got);
+    if (s == TD_OK && strcmp(want, got))
+        s = TD_FAIL(TD_ERR_CHECK, "replayed first epoch differs from the record:\n  recorded %s\n  replayed %s", want,
+                    got);
     if (s == TD_OK) fprintf(out, "ok    replay: the first epoch of %s is bit-identical to its record\n", run_dir);
     free(want);
     free(got);
-    snprintf(path, sizeof path, "rm -rf %s", scratch);
-    if (system(path) != 0) { /* scratch only */
-    }
-    return s;
+    char why[1024] = "";
+    if (s != TD_OK) snprintf(why, sizeof why, "%s", td_error_message());
+    td_status r = dir_remove_tree(scratch);
+    free(scratch);
+    if (s == TD_OK || r == TD_OK) return s != TD_OK ? s : r;
+    /* both failed: the replay's fault first, the removal's after it */
+    char also[1024];
+    snprintf(also, sizeof also, "%s", td_error_message());
+    return TD_FAIL(s, "%s; also %s", why, also);
 }

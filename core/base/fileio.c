@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tsedarts/path.h"
+
 static td_status write_all(int fd, const void *data, size_t len, const char *path)
 {
     const char *p = data;
@@ -134,9 +136,9 @@ int dir_remove_stale_temps(const char *dir)
         int digits = 1;
         for (const char *c = t + 5; *c; c++) digits &= *c >= '0' && *c <= '9';
         if (!digits) continue;
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        n += unlink(path) == 0;
+        char *path = path_join(dir, e->d_name);
+        n += path && unlink(path) == 0;
+        free(path);
     }
     closedir(d);
     return n;

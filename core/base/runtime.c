@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 
 #ifndef TSEDARTS_BUILD_FLAGS
 #define TSEDARTS_BUILD_FLAGS "unknown"
@@ -164,7 +165,7 @@ static const char ZERO_HASH[SHA256_HEX_LEN] = "000000000000000000000000000000000
 
 td_status chain_log_open(chain_log *l, const char *path)
 {
-    if (path != l->path) snprintf(l->path, sizeof l->path, "%s", path);
+    if (path != l->path) TD_CHECK(path_format(l->path, sizeof l->path, "%s", path));
     memcpy(l->prev, ZERO_HASH, SHA256_HEX_LEN);
     if (!file_exists(path)) return TD_OK;
     char *text;

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "tsedarts/data.h"
+#include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 
 void dataset_free(dataset *d)
@@ -90,11 +91,9 @@ td_status dataset_load_cifar10(const char *dir, int train, dataset *out)
     TD_CHECK(alloc_set(out, train ? "cifar10-train" : "cifar10-test", files * CIFAR_PER_FILE, 3, 32, 32, 10));
     char path[4096];
     for (int k = 0; k < files; k++) {
-        if (train)
-            snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, k + 1);
-        else
-            snprintf(path, sizeof path, "%s/test_batch.bin", dir);
-        td_status s = read_cifar_file(path, out, k * CIFAR_PER_FILE);
+        td_status s = train ? path_format(path, sizeof path, "%s/data_batch_%d.bin", dir, k + 1)
+                            : path_format(path, sizeof path, "%s/test_batch.bin", dir);
+        if (s == TD_OK) s = read_cifar_file(path, out, k * CIFAR_PER_FILE);
         if (s != TD_OK) {
             dataset_free(out);
             return s;
@@ -175,8 +174,8 @@ td_status dataset_load_fashion_mnist(const char *dir, int train, int pad32, data
     uint32_t n = train ? 60000 : 10000;
     const char *prefix = train ? "train" : "t10k";
     char ipath[4096], lpath[4096];
-    snprintf(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-    snprintf(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+    TD_CHECK(path_format(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", dir, prefix));
+    TD_CHECK(path_format(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte.gz", dir, prefix));
     int side = pad32 ? 32 : 28, off = pad32 ? 2 : 0;
     TD_CHECK(alloc_set(out, train ? "fashion-mnist-train" : "fashion-mnist-test", (int)n, 1, side, side, 10));
     uint32_t idims[3] = {n, 28, 28}, ldims[1] = {n};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 
 size_t file_size_of(const char *path)
@@ -21,10 +22,8 @@ size_t file_size_of(const char *path)
 td_status rundir_recorded_device(const char *dir, char **name)
 {
     *name = NULL;
-    size_t n = strlen(dir) + sizeof "/env.json";
-    char *path = malloc(n);
+    char *path = path_join(dir, "env.json");
     if (!path) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
-    snprintf(path, n, "%s/env.json", dir);
     char *text;
     td_status s = file_read_all(path, &text, NULL);
     if (s != TD_OK) {
@@ -52,8 +51,8 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
 {
     TD_CHECK(dir_create(dir));
     char path[4400], ck[4400];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    snprintf(ck, sizeof ck, "%s/checkpoint.bin", dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/config.json", dir));
+    TD_CHECK(path_format(ck, sizeof ck, "%s/checkpoint.bin", dir));
     sha256_buffer(config_json, strlen(config_json), hash);
     if (!resume) {
         if (file_exists(path) || file_exists(ck))
@@ -68,8 +67,8 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
         char *device = be->describe ? be->describe() : NULL;
         char *fp = fingerprint_json(threads, device);
         free(device);
-        snprintf(path, sizeof path, "%s/env.json", dir);
-        s = file_write_text_atomic(path, fp);
+        s = path_format(path, sizeof path, "%s/env.json", dir);
+        if (s == TD_OK) s = file_write_text_atomic(path, fp);
         free(fp);
         return s;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 
 static size_t dtype_bytes(const char *dt)
 {
@@ -77,7 +78,7 @@ td_status safetensors_write(const char *path, const st_tensor *t, int n, const c
 td_status safetensors_open(const char *path, st_file *f)
 {
     memset(f, 0, sizeof *f);
-    snprintf(f->path, sizeof f->path, "%s", path);
+    TD_CHECK(path_format(f->path, sizeof f->path, "%s", path));
     TD_CHECK(file_read_all(path, &f->buf, &f->len));
     uint64_t hl = 0;
     if (f->len >= 8)

@@ -10,6 +10,7 @@
 
 #include "tsedarts/darts.h"
 #include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 
 #ifndef TSEDARTS_GENOTYPE_SOURCE_DIR
 #define TSEDARTS_GENOTYPE_SOURCE_DIR "genotypes"
@@ -286,7 +287,7 @@ td_status genotype_load(const char *name_or_file, genotype *out)
     if (strchr(name_or_file, '/'))
         return TD_FAIL(TD_ERR_IO, "genotype file %s does not exist", name_or_file);
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s.genotype", genotype_dir(), name_or_file);
+    TD_CHECK(path_format(path, sizeof path, "%s/%s.genotype", genotype_dir(), name_or_file));
     if (file_exists(path)) {
         TD_CHECK(parse_file(path, out));
         if (strcmp(out->name, name_or_file) != 0)

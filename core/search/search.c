@@ -18,6 +18,7 @@
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/model.h"
+#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/safetensors.h"
 #include "tsedarts/search_internal.h"
@@ -418,11 +419,11 @@ static td_status write_outputs(search_state *st, search_arch *arch)
     TD_CHECK(search_arch_describe(st, arch));
     char text[1200];
     snprintf(text, sizeof text, "# derived from the final alphas of this run\n%s\n", arch->text);
-    snprintf(path, sizeof path, "%s/genotype.txt", st->opt.out_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/genotype.txt", st->opt.out_dir));
     TD_CHECK(file_write_text_atomic(path, text));
-    snprintf(path, sizeof path, "%s/alphas.safetensors", st->opt.out_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/alphas.safetensors", st->opt.out_dir));
     TD_CHECK(model_export_alphas(&st->m, path));
-    snprintf(path, sizeof path, "%s/weights.safetensors", st->opt.out_dir);
+    TD_CHECK(path_format(path, sizeof path, "%s/weights.safetensors", st->opt.out_dir));
     return model_export_safetensors(&st->m, path, st->weight_steps);
 }
 
@@ -438,8 +439,9 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     st->opt = *opt;
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
-    snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
-    td_status s = search_load_data(st);
+    td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
+    if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
+    if (s == TD_OK) s = search_load_data(st);
     if (s == TD_OK) {
         char *cfg_json = NULL;
         s = search_config_json(&st->cfg, &cfg_json);
@@ -451,14 +453,12 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     /* same bits either way: recomputation only trades time for memory */
     st->m.recompute = !opt->keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", opt->out_dir);
-    snprintf(st->metrics.path, sizeof st->metrics.path, "%s", path);
     if (s == TD_OK) {
         if (opt->resume) {
             s = load_checkpoint(st);
         } else {
             s = model_init_params(&st->m, st->cfg.seed);
-            if (s == TD_OK) s = chain_log_open(&st->metrics, path);
+            if (s == TD_OK) s = chain_log_open(&st->metrics, st->metrics.path);
         }
     }
     const search_algorithm *alg = s == TD_OK ? search_algorithm_for(st->cfg.algo) : NULL;
@@ -518,8 +518,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         json_object_set_new(o, "config_hash", json_string(st->config_hash));
         char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(o);
-        snprintf(path, sizeof path, "%s/result.json", opt->out_dir);
-        s = file_write_text_atomic(path, txt);
+        s = path_format(path, sizeof path, "%s/result.json", opt->out_dir);
+        if (s == TD_OK) s = file_write_text_atomic(path, txt);
         free(txt);
     }
     res->epochs_done = st->epoch;

@@ -13,6 +13,7 @@
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/model.h"
+#include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/rundir.h"
 #include "tsedarts/runtime.h"
@@ -308,9 +309,9 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     st->cfg = *cfg;
     st->opt = *opt;
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
-    snprintf(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
-    snprintf(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
-    td_status s = load_data(st);
+    td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
+    if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
+    if (s == TD_OK) s = load_data(st);
     if (s == TD_OK) {
         char *cj = NULL;
         s = train_config_json(&st->cfg, &cj);
@@ -374,8 +375,8 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     }
     char path[4400];
     if (s == TD_OK) {
-        snprintf(path, sizeof path, "%s/weights.safetensors", opt->out_dir);
-        s = model_export_safetensors(&st->m, path, st->steps_done);
+        s = path_format(path, sizeof path, "%s/weights.safetensors", opt->out_dir);
+        if (s == TD_OK) s = model_export_safetensors(&st->m, path, st->steps_done);
     }
     if (s == TD_OK) {
         json_t *o = json_object();
@@ -387,8 +388,8 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
         json_object_set_new(o, "config_hash", json_string(st->config_hash));
         char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(o);
-        snprintf(path, sizeof path, "%s/result.json", opt->out_dir);
-        s = file_write_text_atomic(path, txt);
+        s = path_format(path, sizeof path, "%s/result.json", opt->out_dir);
+        if (s == TD_OK) s = file_write_text_atomic(path, txt);
         free(txt);
     }
     res->epochs_done = st->epoch;

@@ -6,6 +6,7 @@
 
 #include "tsedarts/budget.h"
 #include "tsedarts/data.h"
+#include "tsedarts/path.h"
 #include "tsedarts/train.h"
 
 static const char *const net_kinds[] = {"eval", "linear", NULL}; /* index: net.linear */

@@ -18,6 +18,16 @@ td_status file_read_all(const char *path, char **data, size_t *len);
 /* mkdir -p. */
 td_status dir_create(const char *path);
 
+/* A new private (0700) directory "<$TMPDIR, else /tmp>/tsedarts-<tag>-XXXXXX"
+ * made by mkdtemp, so no other process or earlier run can own it; *path is
+ * malloc'd (the caller frees it). */
+td_status dir_make_temp(const char *tag, char **path);
+
+/* Removes path and everything below it. Symbolic links are removed, never
+ * followed, so a link inside the tree cannot lead the removal outside it.
+ * Stops at the first entry it cannot remove and names it. */
+td_status dir_remove_tree(const char *path);
+
 int file_exists(const char *path);
 
 /* Removes the temporary files an interrupted atomic write left in dir

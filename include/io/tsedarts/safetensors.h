@@ -26,7 +26,7 @@ typedef struct st_file {
     size_t len;
     void *header; /* json_t * */
     size_t data_start;
-    char path[1024];
+    char path[4096];
 } st_file;
 
 td_status safetensors_open(const char *path, st_file *f);

@@ -22,4 +22,13 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
  * fingerprint differs from the run's. */
 td_status verify_replay(const char *run_dir, FILE *out);
 
+/* The protocol's arithmetic, written again for the audit (verify_stats.c)
+ * and public so that tests can hold it to hand-computed cases. */
+
+/* Index of the lowest error[k] among k with have[k] (k < n); a tie keeps
+ * the lower index; -1 when no k has a value. */
+int verify_select(const double *error, const int *have, int n);
+/* Mean and sample standard deviation (divisor n - 1; 0 when n < 2). */
+void verify_mean_std(const double *x, int n, double *mean, double *std);
+
 #endif

@@ -1,0 +1,23 @@
+/* Test helpers for files and child programs without a shell: scratch
+ * directories made by mkdtemp, trees copied and removed by library calls,
+ * programs started with fork and exec. */
+#ifndef TSEDARTS_TEST_SANDBOX_H
+#define TSEDARTS_TEST_SANDBOX_H
+
+#include "tsedarts/status.h"
+
+/* A new directory "$TMPDIR/tsedarts-<tag>-XXXXXX" (malloc'd, never NULL:
+ * the process aborts if it cannot be made). Every one is removed when the
+ * test process exits, unless TSEDARTS_KEEP_SCRATCH is set. */
+char *sandbox_dir(const char *tag);
+
+/* Copies the tree at src to dst (created; must not exist): directories and
+ * regular files, byte for byte. */
+td_status sandbox_copy_tree(const char *src, const char *dst);
+
+/* Runs argv (argv[0] a path, or a name looked up in PATH) with stdout and
+ * stderr sent to out_path (NULL: discarded). Returns its exit status, or
+ * -1 when it could not start or did not exit normally. */
+int sandbox_run(const char *const *argv, const char *out_path);
+
+#endif

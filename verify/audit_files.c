@@ -1,0 +1,215 @@
+/* The tree's integrity, checked with verify's own reading of the formats:
+ * sha256sum manifests (per run and at the root) and hash-chained logs. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
+#include "verify_internal.h"
+
+/* A manifest, parsed: "<64 lowercase hex digits>  <name>\n" per line. */
+typedef struct listing {
+    int n, cap;
+    char (*hex)[SHA256_HEX_LEN];
+    char **name;
+} listing;
+
+static void listing_free(listing *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->name[i]);
+    free(l->name);
+    free(l->hex);
+    memset(l, 0, sizeof *l);
+}
+
+static int listing_find(const listing *l, const char *name)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->name[i], name)) return i;
+    return -1;
+}
+
+/* A name that stays inside the directory it is relative to. */
+static int name_is_inside(const char *name)
+{
+    if (!*name || name[0] == '/') return 0;
+    for (const char *p = name; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2])) return 0;
+    return 1;
+}
+
+static td_status listing_add(listing *l, const char *line, const char *path, int lineno)
+{
+    int ok = strlen(line) > 66 && line[64] == ' ' && line[65] == ' ';
+    for (int i = 0; ok && i < 64; i++) ok = (line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f');
+    if (!ok)
+        return TD_FAIL(TD_ERR_CHECK, "%s line %d: not a sha256sum line (\"<64 hex digits>  <name>\")", path, lineno);
+    const char *name = line + 66;
+    if (!name_is_inside(name))
+        return TD_FAIL(TD_ERR_CHECK, "%s line %d: '%s' points outside the tree", path, lineno, name);
+    if (listing_find(l, name) >= 0) return TD_FAIL(TD_ERR_CHECK, "%s line %d: %s is listed twice", path, lineno, name);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->hex = realloc(l->hex, (size_t)l->cap * sizeof *l->hex);
+        l->name = realloc(l->name, (size_t)l->cap * sizeof *l->name);
+        if (!l->hex || !l->name) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    }
+    memcpy(l->hex[l->n], line, 64);
+    l->hex[l->n][64] = '\0';
+    l->name[l->n] = strdup(name);
+    if (!l->name[l->n]) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    l->n++;
+    return TD_OK;
+}
+
+/* Parses path; *sha (optional) is the SHA-256 of the whole file. */
+static td_status listing_read(const char *path, listing *l, char *sha)
+{
+    memset(l, 0, sizeof *l);
+    char *text;
+    size_t len;
+    TD_CHECK(file_read_all(path, &text, &len));
+    if (sha) sha256_buffer(text, len, sha);
+    td_status s = strlen(text) == len ? TD_OK : TD_FAIL(TD_ERR_CHECK, "%s: holds a NUL byte", path);
+    int lineno = 0;
+    for (char *p = text; s == TD_OK && *p;) {
+        char *nl = strchr(p, '\n');
+        lineno++;
+        if (!nl) {
+            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not terminated (cut short?)", path, lineno);
+            break;
+        }
+        *nl = '\0';
+        s = listing_add(l, p, path, lineno);
+        p = nl + 1;
+    }
+    free(text);
+    if (s != TD_OK) listing_free(l);
+    return s;
+}
+
+/* Every listed file is a regular file (not a link) under dir with the
+ * listed hash. */
+static td_status listing_match(const listing *l, const char *dir, const char *manifest)
+{
+    for (int i = 0; i < l->n; i++) {
+        char path[4400], hex[SHA256_HEX_LEN];
+        TD_CHECK(path_format(path, sizeof path, "%s/%s", dir, l->name[i]));
+        struct stat st;
+        if (lstat(path, &st) != 0) return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but missing", path, manifest);
+        if (!S_ISREG(st.st_mode))
+            return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but not a regular file", path, manifest);
+        TD_CHECK(sha256_file(path, hex));
+        if (strcmp(hex, l->hex[i])) return TD_FAIL(TD_ERR_CHECK, "%s: hash differs from %s", path, manifest);
+    }
+    return TD_OK;
+}
+
+static int is_dot(const char *n) { return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])); }
+
+td_status audit_run_manifest(const char *run_dir)
+{
+    char path[4400];
+    TD_CHECK(path_format(path, sizeof path, "%s/manifest.sha256", run_dir));
+    listing l;
+    TD_CHECK(listing_read(path, &l, NULL));
+    td_status s = TD_OK;
+    for (int i = 0; s == TD_OK && i < l.n; i++)
+        if (strchr(l.name[i], '/'))
+            s = TD_FAIL(TD_ERR_CHECK, "%s: lists %s, which is not in the run directory", path, l.name[i]);
+    if (s == TD_OK) s = listing_match(&l, run_dir, path);
+    DIR *d = s == TD_OK ? opendir(run_dir) : NULL;
+    if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", run_dir);
+    struct dirent *e;
+    while (s == TD_OK && (e = readdir(d))) {
+        const char *n = e->d_name;
+        if (is_dot(n) || !strcmp(n, "manifest.sha256") || !strcmp(n, "timing.json")) continue;
+        if (listing_find(&l, n) < 0) s = TD_FAIL(TD_ERR_CHECK, "%s/%s: not in the manifest (extra file)", run_dir, n);
+    }
+    if (d) closedir(d);
+    listing_free(&l);
+    return s;
+}
+
+/* The root manifest covers these and the run manifests; nothing else may
+ * sit at the top of the tree. */
+static const char *const root_files[] = {"plan.json", "report.json", "report.md"};
+
+td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
+{
+    char path[4400];
+    TD_CHECK(path_format(path, sizeof path, "%s/MANIFEST.sha256", dir));
+    listing l;
+    TD_CHECK(listing_read(path, &l, root_hash));
+    td_status s = TD_OK;
+    for (int i = 0; s == TD_OK && i < 3; i++)
+        if (listing_find(&l, root_files[i]) < 0)
+            s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 does not list %s", root_files[i]);
+    for (int i = 0; s == TD_OK && i < l.n; i++) {
+        const char *n = l.name[i], *run_end = strncmp(n, "runs/", 5) ? NULL : strchr(n + 5, '/');
+        int top = !strcmp(n, root_files[0]) || !strcmp(n, root_files[1]) || !strcmp(n, root_files[2]);
+        int run = run_end && run_end > n + 5 && !strcmp(run_end, "/manifest.sha256");
+        if (!top && !run) s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 lists %s, which is not a file it covers", n);
+    }
+    if (s == TD_OK) s = listing_match(&l, dir, "MANIFEST.sha256");
+    DIR *d = s == TD_OK ? opendir(dir) : NULL;
+    if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", dir);
+    struct dirent *e;
+    while (s == TD_OK && (e = readdir(d))) {
+        const char *n = e->d_name;
+        if (is_dot(n) || !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "runs") || listing_find(&l, n) >= 0) continue;
+        s = TD_FAIL(TD_ERR_CHECK, "%s: extra file at the top of the results tree", n);
+    }
+    if (d) closedir(d);
+    /* every run directory is covered: its manifest is listed */
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/runs", dir);
+    d = s == TD_OK ? opendir(path) : NULL;
+    if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_CHECK, "%s: no runs directory", path);
+    while (s == TD_OK && (e = readdir(d))) {
+        if (is_dot(e->d_name)) continue;
+        char listed[512];
+        s = path_format(listed, sizeof listed, "runs/%s/manifest.sha256", e->d_name);
+        if (s == TD_OK && listing_find(&l, listed) < 0)
+            s = TD_FAIL(TD_ERR_CHECK, "runs/%s: not listed in MANIFEST.sha256", e->d_name);
+    }
+    if (d) closedir(d);
+    listing_free(&l);
+    return s;
+}
+
+td_status audit_chain(const char *path)
+{
+    char *text;
+    size_t len;
+    TD_CHECK(file_read_all(path, &text, &len));
+    char prev[SHA256_HEX_LEN];
+    memset(prev, '0', 64);
+    prev[64] = '\0';
+    td_status s = TD_OK;
+    int line = 0;
+    for (size_t start = 0; s == TD_OK && start < len;) {
+        const char *nl = memchr(text + start, '\n', len - start);
+        line++;
+        if (!nl) {
+            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not terminated (cut short?)", path, line);
+            break;
+        }
+        size_t n = (size_t)(nl - (text + start));
+        json_error_t err;
+        json_t *rec = json_loadb(text + start, n, 0, &err);
+        const char *p = json_string_value(json_object_get(rec, "prev"));
+        if (!p)
+            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not a JSON record with \"prev\"", path, line);
+        else if (strcmp(p, prev))
+            s = line == 1 ? TD_FAIL(TD_ERR_CHECK, "%s line 1: \"prev\" is not 64 zeros", path)
+                          : TD_FAIL(TD_ERR_CHECK, "%s line %d: chain broken (\"prev\" is not the hash of line %d)",
+                                    path, line, line - 1);
+        if (rec) json_decref(rec);
+        sha256_buffer(text + start, n, prev);
+        start += n + 1;
+    }
+    free(text);
+    return s;
+}
