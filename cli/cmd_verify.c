@@ -9,23 +9,28 @@
 static const opt_spec specs[] = {
     {"root-hash", 1, "the published root hash to compare with"},
     {"replay", 1, "re-execute the first epoch of this run directory and compare"},
+    {"device", 1, "with --replay: the device to replay on (default: the one the run records; another is refused)"},
     {"help", 0, "show this help"},
 };
 
 int cmd_verify(int argc, char **argv)
 {
     args a;
-    td_status s = args_parse(&a, "verify", specs, 3, argc, argv);
+    td_status s = args_parse(&a, "verify", specs, 4, argc, argv);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;
     }
     if (args_has(&a, "help") || (a.n_pos != 1 && !args_has(&a, "replay"))) {
-        args_usage("verify", "DIR [--root-hash HASH] | --replay RUN_DIR", specs, 3);
+        args_usage("verify", "DIR [--root-hash HASH] | --replay RUN_DIR [--device NAME]", specs, 4);
         return args_has(&a, "help") ? 0 : 2;
     }
+    if (args_has(&a, "device") && !args_has(&a, "replay")) {
+        fprintf(stderr, "tsedarts: error: verify: --device is for --replay; an audit runs no graphs\n");
+        return 2;
+    }
     if (args_has(&a, "replay")) {
-        s = verify_replay(args_str(&a, "replay", ""), stdout);
+        s = verify_replay(args_str(&a, "replay", ""), args_str(&a, "device", NULL), stdout);
         if (s == TD_ERR_UNSUPPORTED) {
             printf("not run: %s\n", td_error_message());
             return 3;

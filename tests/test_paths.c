@@ -125,7 +125,7 @@ Test(paths, replay_removes_its_scratch_directory_on_failure_and_success, .timeou
     /* failure: the config does not parse */
     cr_assert_eq(path_format(run, sizeof run, "%s/bad-run", base), TD_OK);
     failing_run(run);
-    cr_expect_neq(verify_replay(run, devnull), TD_OK, "a config without its fields replayed");
+    cr_expect_neq(verify_replay(run, NULL, devnull), TD_OK, "a config without its fields replayed");
     cr_expect_eq(entries(tmp), 0, "a failed replay left its scratch directory in %s", tmp);
     /* success: a small search, replayed */
     search_config c;
@@ -145,8 +145,21 @@ Test(paths, replay_removes_its_scratch_directory_on_failure_and_success, .timeou
     o.quiet = 1;
     search_result r;
     cr_assert_eq(search_run(&c, &o, &r), TD_OK, "%s", td_error_message());
-    cr_expect_eq(verify_replay(run, devnull), TD_OK, "%s", td_error_message());
+    cr_expect_eq(verify_replay(run, NULL, devnull), TD_OK, "%s", td_error_message());
     cr_expect_eq(entries(tmp), 0, "a replay left its scratch directory in %s", tmp);
+    /* the replay runs on the recorded device and refuses another */
+    cr_expect_eq(verify_replay(run, "cpu", devnull), TD_OK, "%s", td_error_message());
+    cr_expect_eq(verify_replay(run, "cuda:1", devnull), TD_ERR_UNSUPPORTED, "replayed a CPU run on another device");
+    char env_path[700], *env;
+    cr_assert_eq(path_format(env_path, sizeof env_path, "%s/env.json", run), TD_OK);
+    cr_assert_eq(file_read_all(env_path, &env, NULL), TD_OK);
+    char *isa = strstr(env, "\"vector_isa\": \"");
+    cr_assert(isa, "env.json does not describe the device: %s", env);
+    isa[strlen("\"vector_isa\": \"")] = 'X'; /* another build's kernels */
+    cr_assert_eq(file_write_text_atomic(env_path, env), TD_OK);
+    free(env);
+    cr_expect_eq(verify_replay(run, NULL, devnull), TD_ERR_UNSUPPORTED, "replayed a run made with other kernels");
+    cr_expect_eq(entries(tmp), 0, "a refused replay left a scratch directory in %s", tmp);
     fclose(devnull);
     unsetenv("TMPDIR");
     free(base);

@@ -1,4 +1,4 @@
-/* The protocol end to end at the smoke budget, verify on the result,
+/* The protocol end to end at the tiny budget, verify on the result,
  * tampering of every kind detected and named, SIGKILL at random moments
  * then resume giving the same root hash, the selection and aggregation
  * rules (the runner's and verify's own) on numbers worked out by hand, and
@@ -38,7 +38,7 @@ static void run_smoke(const char *dir, const char *methods, char root[SHA256_HEX
 {
     protocol_request r;
     protocol_request_defaults(&r);
-    snprintf(r.budget, sizeof r.budget, "smoke");
+    snprintf(r.budget, sizeof r.budget, "tiny");
     snprintf(r.dataset, sizeof r.dataset, "%s", data_spec());
     if (methods) cr_assert_eq(protocol_parse_methods(&r, methods), TD_OK, "%s", td_error_message());
     protocol_options o;
@@ -267,7 +267,7 @@ Test(protocol, sigkill_at_random_moments_then_resume, .timeout = 900)
             int null = open("/dev/null", 1);
             dup2(null, 1);
             dup2(null, 2);
-            execl(bin, bin, "protocol", "run", "darts_space", "--budget", "smoke", "--dataset", data_spec(), "--methods",
+            execl(bin, bin, "protocol", "run", "darts_space", "--budget", "tiny", "--dataset", data_spec(), "--methods",
                   "darts1,tse", "--out", dir, "--quiet", (char *)NULL);
             _exit(127);
         }
@@ -286,7 +286,7 @@ Test(protocol, sigkill_at_random_moments_then_resume, .timeout = 900)
         kills++;
     }
     if (!finished) {
-        const char *argv[] = {bin,     "protocol", "run",        "darts_space", "--budget", "smoke", "--dataset",
+        const char *argv[] = {bin,     "protocol", "run",        "darts_space", "--budget", "tiny", "--dataset",
                               data_spec(), "--methods", "darts1,tse", "--out",       dir,        "--quiet", NULL};
         cr_assert_eq(sandbox_run(argv, NULL), 0);
     }
@@ -426,7 +426,7 @@ static json_t *test_result(double test_error)
     return o;
 }
 
-/* A darts1 protocol tree in dir at the smoke budget whose runs hold the
+/* A darts1 protocol tree in dir at the tiny budget whose runs hold the
  * hand figures, laid out with the runner's own functions; the extra seeds
  * go to search `finals_of` (index; a correct runner picks 1). The report
  * and root manifest are the runner's. */
@@ -436,7 +436,7 @@ static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
     cr_assert_eq(dir_create(dir), TD_OK);
     protocol_request r;
     protocol_request_defaults(&r);
-    snprintf(r.budget, sizeof r.budget, "smoke");
+    snprintf(r.budget, sizeof r.budget, "tiny");
     snprintf(r.dataset, sizeof r.dataset, "synthetic");
     cr_assert_eq(protocol_parse_methods(&r, "darts1"), TD_OK);
     char *plan_text;

@@ -6,38 +6,90 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
+#include "tsedarts/rundir.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
 #include "tsedarts/verify.h"
-#include "tsedarts/backend_cpu.h"
 
-/* Fields of the environment fingerprint that can change results. */
-static td_status same_platform(const char *run_dir)
+/* The run's env.json as JSON. */
+static td_status load_env(const char *run_dir, json_t **env)
 {
     char path[4400], *text;
     TD_CHECK(path_format(path, sizeof path, "%s/env.json", run_dir));
     TD_CHECK(file_read_all(path, &text, NULL));
-    char *mine = fingerprint_json(omp_get_max_threads(), NULL);
     json_error_t err;
-    json_t *a = json_loads(text, 0, &err), *b = json_loads(mine, 0, &err);
+    *env = json_loads(text, 0, &err);
     free(text);
-    free(mine);
-    const char *fields[] = {"tsedarts_commit", "compiler", "c_flags", "cpu"};
-    td_status s = a && b ? TD_OK : TD_FAIL(TD_ERR_FORMAT, "%s: unreadable fingerprint", path);
-    for (int i = 0; s == TD_OK && i < 4; i++) {
-        const char *x = json_string_value(json_object_get(a, fields[i]));
-        const char *y = json_string_value(json_object_get(b, fields[i]));
-        if (!x || !y || strcmp(x, y))
-            s = TD_FAIL(TD_ERR_UNSUPPORTED,
-                        "cannot replay here: the run's %s is '%s', this machine's is '%s'; runs are bit-identical only on "
-                        "the same platform, build and code",
-                        fields[i], x ? x : "?", y ? y : "?");
+    if (!json_is_object(*env)) {
+        if (*env) json_decref(*env);
+        return TD_FAIL(TD_ERR_FORMAT, "%s: unreadable fingerprint (line %d: %s)", path, err.line, err.text);
     }
-    if (a) json_decref(a);
-    if (b) json_decref(b);
+    return TD_OK;
+}
+
+static td_status differs(const char *what, const char *recorded, const char *here)
+{
+    return TD_FAIL(TD_ERR_UNSUPPORTED,
+                   "cannot replay here: the run's %s is '%s', here it is '%s'; runs are bit-identical only on the "
+                   "same platform, build, code and device",
+                   what, recorded ? recorded : "?", here ? here : "?");
+}
+
+/* The fingerprint fields that can change results: the build and the CPU,
+ * then every field of the device's description but its thread count (the
+ * kernels' reductions do not depend on it). */
+static td_status same_platform(json_t *env, const backend *be)
+{
+    char *mine = fingerprint_json(omp_get_max_threads(), NULL);
+    char *dev = be->describe ? be->describe() : NULL;
+    json_error_t err;
+    json_t *here = mine ? json_loads(mine, 0, &err) : NULL, *here_dev = dev ? json_loads(dev, 0, &err) : NULL;
+    free(mine);
+    free(dev);
+    td_status s = here && here_dev ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "cannot describe this machine");
+    const char *fields[] = {"tsedarts_commit", "compiler", "c_flags", "cpu"};
+    for (int i = 0; s == TD_OK && i < 4; i++) {
+        const char *x = json_string_value(json_object_get(env, fields[i]));
+        const char *y = json_string_value(json_object_get(here, fields[i]));
+        if (!x || !y || strcmp(x, y)) s = differs(fields[i], x, y);
+    }
+    json_t *rec_dev = json_object_get(env, "device");
+    const char *key;
+    json_t *v;
+    /* runs from before devices were described ran on the CPU, which
+     * replay_device has already chosen */
+    if (s == TD_OK && json_is_object(rec_dev)) json_object_foreach(here_dev, key, v)
+        {
+            if (!strcmp(key, "threads")) continue;
+            json_t *r = json_object_get(rec_dev, key);
+            if (r && json_equal(r, v)) continue;
+            char *x = r ? json_dumps(r, JSON_ENCODE_ANY) : NULL, *y = json_dumps(v, JSON_ENCODE_ANY);
+            char what[256];
+            snprintf(what, sizeof what, "device %s", key);
+            s = differs(what, x, y);
+            free(x);
+            free(y);
+            break;
+        }
+    if (here) json_decref(here);
+    if (here_dev) json_decref(here_dev);
+    return s;
+}
+
+/* The backend of the device the run was recorded on; a --device that names
+ * another is refused rather than compared against bits it cannot give. */
+static td_status replay_device(const char *run_dir, const char *asked, const backend **be)
+{
+    char *recorded;
+    TD_CHECK(rundir_recorded_device(run_dir, &recorded));
+    td_status s = TD_OK;
+    if (asked && !device_same(asked, recorded)) s = differs("device", recorded, asked);
+    if (s == TD_OK) s = device_open(asked ? asked : recorded, be);
+    free(recorded);
     return s;
 }
 
@@ -56,7 +108,7 @@ static td_status first_line(const char *path, char **line)
 }
 
 /* Runs the first epoch of cfg (a search or training config) into scratch. */
-static td_status replay_first_epoch(const char *cfg, const char *scratch)
+static td_status replay_first_epoch(const char *cfg, const backend *be, const char *scratch)
 {
     td_status s;
     if (strstr(cfg, "\"algo\"")) {
@@ -64,7 +116,7 @@ static td_status replay_first_epoch(const char *cfg, const char *scratch)
         s = search_config_parse(cfg, &c);
         search_options o;
         memset(&o, 0, sizeof o);
-        o.be = backend_cpu();
+        o.be = be;
         o.out_dir = scratch;
         o.quiet = 1;
         o.stop_after_epochs = 1;
@@ -75,7 +127,7 @@ static td_status replay_first_epoch(const char *cfg, const char *scratch)
         s = train_config_parse(cfg, &c);
         train_options o;
         memset(&o, 0, sizeof o);
-        o.be = backend_cpu();
+        o.be = be;
         o.out_dir = scratch;
         o.quiet = 1;
         o.stop_after_epochs = 1;
@@ -85,9 +137,15 @@ static td_status replay_first_epoch(const char *cfg, const char *scratch)
     return s == TD_ERR_INTERRUPTED ? TD_OK : s; /* stopped after the first epoch, as asked */
 }
 
-td_status verify_replay(const char *run_dir, FILE *out)
+td_status verify_replay(const char *run_dir, const char *device, FILE *out)
 {
-    TD_CHECK(same_platform(run_dir));
+    const backend *be;
+    json_t *env;
+    TD_CHECK(replay_device(run_dir, device, &be));
+    TD_CHECK(load_env(run_dir, &env));
+    td_status ps = same_platform(env, be);
+    json_decref(env);
+    if (ps != TD_OK) return ps;
     char path[4400], *cfg;
     TD_CHECK(path_format(path, sizeof path, "%s/config.json", run_dir));
     TD_CHECK(file_read_all(path, &cfg, NULL));
@@ -100,7 +158,7 @@ td_status verify_replay(const char *run_dir, FILE *out)
         return s;
     }
     /* from here every path out goes through the removal below */
-    s = replay_first_epoch(cfg, scratch);
+    s = replay_first_epoch(cfg, be, scratch);
     free(cfg);
     char *want = NULL, *got = NULL;
     if (s == TD_OK) s = path_format(path, sizeof path, "%s/metrics.jsonl", run_dir);

@@ -6,6 +6,8 @@
 /* smoke: the standalone search and train runs CI has always hashed, so
  * their files stay as they were; the deep and shallow sizes and the
  * selection split are the smallest that keep every protocol step real.
+ * tiny: smaller still, so that the protocol's own tests (which run it end
+ * to end several times) take a minute rather than five.
  * mini: the main job, sized so that the protocol's 70 runs fit in 40
  * minutes on 2 cores (29 measured). paper: SPEC.md, the config defaults. */
 const budget budgets[] = {
@@ -16,6 +18,15 @@ const budget budgets[] = {
                    .eval_images = 64, .tse_steps = 2},
         .train = {.channels = 4, .layers = 8, .shallow_layers = 3, .batch = 32, .epochs = 2, .subset = 256,
                   .test_images = 256},
+        .select_valid_images = 32,
+    },
+    {
+        .name = "tiny",
+        .about = "the smallest runs that take every step; for tests of the machinery, not of learning",
+        .search = {.channels = 2, .layers = 3, .deep_layers = 5, .batch = 16, .epochs = 1, .subset = 32,
+                   .eval_images = 16, .tse_steps = 2},
+        .train = {.channels = 2, .layers = 5, .shallow_layers = 3, .batch = 32, .epochs = 1, .subset = 64,
+                  .test_images = 64},
         .select_valid_images = 32,
     },
     {

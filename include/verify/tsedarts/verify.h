@@ -18,9 +18,11 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
 
 /* Re-executes the first epoch of run_dir (a search or training run) from its
  * config in a scratch directory and compares the first metrics record bit
- * for bit. Refuses (TD_ERR_UNSUPPORTED, saying why) when this machine's
- * fingerprint differs from the run's. */
-td_status verify_replay(const char *run_dir, FILE *out);
+ * for bit. It runs on the device the run's env.json records; device (NULL
+ * for that one) may only name the same device. Refuses (TD_ERR_UNSUPPORTED,
+ * saying why) when the build, the machine or the device differs from the
+ * run's, since bits are promised only on the same ones. */
+td_status verify_replay(const char *run_dir, const char *device, FILE *out);
 
 /* The protocol's arithmetic, written again for the audit (verify_stats.c)
  * and public so that tests can hold it to hand-computed cases. */
