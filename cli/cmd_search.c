@@ -7,10 +7,9 @@
 #include "args.h"
 #include "commands.h"
 #include "device_arg.h"
+#include "run_config.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
-#include "tsedarts/fileio.h"
-#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -56,28 +55,8 @@ static int config_from_flags(args *a, search_config *cfg)
     return 0;
 }
 
-/* A resumed run's config is its config.json; nothing may change it. */
-static int config_from_run(args *a, const char *dir, search_config *cfg)
-{
-    char path[4200], *text = NULL;
-    td_status s = path_format(path, sizeof path, "%s/config.json", dir);
-    if (s == TD_OK) s = file_read_all(path, &text, NULL);
-    if (s == TD_OK) s = search_config_parse(text, cfg);
-    free(text);
-    if (s != TD_OK) {
-        td_error_print(s);
-        return 1;
-    }
-    const char *fixed = args_first_field(a);
-    if (!fixed && args_has(a, "budget")) fixed = "budget";
-    if (!fixed && args_has(a, "out")) fixed = "out";
-    if (fixed) {
-        fprintf(stderr, "tsedarts: error: search: --%s cannot be combined with --resume (the run's config.json is used)\n",
-                fixed);
-        return 2;
-    }
-    return 0;
-}
+/* search_config_parse for cli_config_from_run. */
+static td_status parse_config(const char *json, void *config) { return search_config_parse(json, config); }
 
 /* The image sizes are the dataset's: set here as the run will set them. */
 static int print_config(search_config *cfg)
@@ -110,7 +89,7 @@ static int search_with(const opt_table *t, int argc, char **argv)
     search_config cfg;
     search_config_defaults(&cfg);
     const char *resume = args_str(&a, "resume", NULL);
-    int rc = resume ? config_from_run(&a, resume, &cfg) : config_from_flags(&a, &cfg);
+    int rc = resume ? cli_config_from_run(&a, "search", resume, parse_config, &cfg) : config_from_flags(&a, &cfg);
     if (rc) return rc;
     if (args_has(&a, "print-config")) return print_config(&cfg);
     search_options opt;

@@ -6,9 +6,8 @@
 #include "args.h"
 #include "commands.h"
 #include "device_arg.h"
+#include "run_config.h"
 #include "tsedarts/data.h"
-#include "tsedarts/fileio.h"
-#include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
 
@@ -49,28 +48,8 @@ static int config_from_flags(args *a, train_config *cfg)
     return 0;
 }
 
-/* A resumed run's config is its config.json; only how it runs may change. */
-static int config_from_run(args *a, const char *dir, train_config *cfg)
-{
-    char path[4200], *text = NULL;
-    td_status s = path_format(path, sizeof path, "%s/config.json", dir);
-    if (s == TD_OK) s = file_read_all(path, &text, NULL);
-    if (s == TD_OK) s = train_config_parse(text, cfg);
-    free(text);
-    if (s != TD_OK) {
-        td_error_print(s);
-        return 1;
-    }
-    for (int i = 0; i < a->n; i++)
-        if (strcmp(a->key[i], "threads") && strcmp(a->key[i], "quiet") && strcmp(a->key[i], "stop-after") &&
-            strcmp(a->key[i], "resume") && strcmp(a->key[i], "print-config") &&
-            strcmp(a->key[i], "device")) {
-            fprintf(stderr, "tsedarts: error: train: --%s cannot be combined with --resume (the run's config.json is used)\n",
-                    a->key[i]);
-            return 2;
-        }
-    return 0;
-}
+/* train_config_parse for cli_config_from_run. */
+static td_status parse_config(const char *json, void *config) { return train_config_parse(json, config); }
 
 /* The image sizes are the dataset's: set here as the run will set them. */
 static int print_config(train_config *cfg)
@@ -103,7 +82,7 @@ static int train_with(const opt_table *t, int argc, char **argv)
     train_config cfg;
     train_config_defaults(&cfg);
     const char *resume = args_str(&a, "resume", NULL);
-    int rc = resume ? config_from_run(&a, resume, &cfg) : config_from_flags(&a, &cfg);
+    int rc = resume ? cli_config_from_run(&a, "train", resume, parse_config, &cfg) : config_from_flags(&a, &cfg);
     if (rc) return rc;
     if (args_has(&a, "print-config")) return print_config(&cfg);
     train_options opt;
