@@ -9,7 +9,7 @@
 static const opt_spec specs[] = {
     {"root-hash", 1, "the published root hash to compare with"},
     {"replay", 1, "re-execute the first epoch of this run directory and compare"},
-    {"device", 1, "with --replay: the device to replay on (default: the one the run records; another is refused)"},
+    {"device", 1, "with --replay: the device to replay on (default: the one the run records; one that is not like it is refused)"},
     {"help", 0, "show this help"},
 };
 

@@ -18,10 +18,11 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
 
 /* Re-executes the first epoch of run_dir (a search or training run) from its
  * config in a scratch directory and compares the first metrics record bit
- * for bit. It runs on the device the run's env.json records; device (NULL
- * for that one) may only name the same device. Refuses (TD_ERR_UNSUPPORTED,
- * saying why) when the build, the machine or the device differs from the
- * run's, since bits are promised only on the same ones. */
+ * for bit, on device (NULL: the device the run's env.json records).
+ * Refuses (TD_ERR_UNSUPPORTED, saying why) when the build, the machine or
+ * the device's description differs from the run's, since bits are promised
+ * only on the same ones; devices of one kind that differ only in their
+ * index ("cuda:1" for "cuda:0") are the same. */
 td_status verify_replay(const char *run_dir, const char *device, FILE *out);
 
 /* The protocol's arithmetic, written again for the audit (verify_stats.c)
