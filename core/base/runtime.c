@@ -17,12 +17,7 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 
-#ifndef TSEDARTS_BUILD_FLAGS
-#define TSEDARTS_BUILD_FLAGS "unknown"
-#endif
-#ifndef TSEDARTS_GIT_COMMIT
-#define TSEDARTS_GIT_COMMIT "unknown"
-#endif
+#include "build_id.h" /* TSEDARTS_GIT_COMMIT, TSEDARTS_BUILD_FLAGS (cmake/build_id.cmake) */
 
 static volatile sig_atomic_t stop_flag = 0;
 
