@@ -30,7 +30,7 @@ td_status ref_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtyp
                         double beta2, double eps, double wd, long step);
 
 /* Fixed-size chunks for full reductions: partial sums per chunk, then the
- * chunks in order. The chunking never depends on the thread count. */
-#define REF_REDUCE_CHUNK 4096
+ * chunks in order (backend.h). The chunking never depends on the thread count. */
+#define REF_REDUCE_CHUNK BACKEND_REDUCE_CHUNK
 
 #endif

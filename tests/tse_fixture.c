@@ -31,6 +31,12 @@ static void *backend_buffer(const model *m, size_t elems)
 
 void fixture_init(tse_fixture *f, int smooth, int recompute, int steps, double lr, double momentum, double wd, dtype dt)
 {
+    fixture_init_on(f, backend_cpu(), smooth, recompute, steps, lr, momentum, wd, dt);
+}
+
+void fixture_init_on(tse_fixture *f, const backend *be, int smooth, int recompute, int steps, double lr,
+                     double momentum, double wd, dtype dt)
+{
     memset(f, 0, sizeof *f);
     cr_assert(steps <= FIX_MAX_STEPS);
     f->net = (supernet_config){4, 3, 3, 8, 10, smooth};
@@ -38,7 +44,7 @@ void fixture_init(tse_fixture *f, int smooth, int recompute, int steps, double l
     f->steps = steps;
     f->dt = dt;
     model *m = &f->m;
-    cr_assert_eq(model_create(m, backend_cpu(), dt, supernet_build_fn, &f->net), TD_OK);
+    cr_assert_eq(model_create(m, be, dt, supernet_build_fn, &f->net), TD_OK);
     m->recompute = recompute;
     cr_assert_eq(model_init_params(m, 11), TD_OK);
     graph_kind kinds[3] = {{1, 0, 1, 1, 0, 0}, {1, 1, 1, 0, 0, 0}, {1, 1, 1, 0, 1, 0}};

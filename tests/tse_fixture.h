@@ -26,6 +26,9 @@ typedef struct tse_fixture {
 
 /* smooth: stand-in ops; recompute: recompute segments in backward. */
 void fixture_init(tse_fixture *f, int smooth, int recompute, int steps, double lr, double momentum, double wd, dtype dt);
+/* The same on backend be (fixture_init: the CPU). */
+void fixture_init_on(tse_fixture *f, const backend *be, int smooth, int recompute, int steps, double lr,
+                     double momentum, double wd, dtype dt);
 void fixture_free(tse_fixture *f);
 /* Resets weights, momentum and BN statistics to the start; alphas = a. */
 void fixture_reset(tse_fixture *f, const double *alphas);

@@ -66,7 +66,8 @@ td_status compare_run(const graph *g, compare_side a, compare_side b, double *co
                 break;
             }
             if (!fa) continue;
-            double r = fabs(va[e] - vb[e]) / (atol + rtol * fabs(vb[e]));
+            double d = fabs(va[e] - vb[e]), r = d / (atol + rtol * fabs(vb[e]));
+            if (d > res->max_abs_err) res->max_abs_err = d;
             if (r > worst) {
                 worst = r;
                 worst_i = e;

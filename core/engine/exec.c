@@ -105,6 +105,7 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
 void exec_destroy(exec_ctx *ctx)
 {
     if (!ctx) return;
+    if (ctx->replay) ctx->be->replay_free(ctx->replay);
     if (ctx->arena) ctx->be->release(ctx->arena);
     planner_free(&ctx->plan);
     free(ctx->needed);
@@ -276,7 +277,8 @@ static void profile_add(const exec_ctx *ctx, int i, double dt)
     }
 }
 
-td_status exec_run(exec_ctx *ctx)
+/* Every node once, in order, each directly or as a fused kernel. */
+static td_status run_nodes(exec_ctx *ctx)
 {
     for (int i = 0; i < ctx->g->n_nodes; i++) {
         if (!ctx->needed[i]) continue;
@@ -294,4 +296,48 @@ td_status exec_run(exec_ctx *ctx)
         i = last;
     }
     return TD_OK;
+}
+
+/* Recording is off while profiling (which times each node) and where
+ * TSEDARTS_NO_GRAPHS is set (to compare a recorded run with a direct one). */
+static int may_record(const exec_ctx *ctx)
+{
+    static int disabled = -1;
+    if (disabled < 0) disabled = getenv("TSEDARTS_NO_GRAPHS") != NULL;
+    return ctx->be->capture_begin && !profiling && !disabled;
+}
+
+/* Whether the run would use the pointers the recording was made with;
+ * keeps the current ones when not. */
+static int same_bases(exec_ctx *ctx)
+{
+    void *now[ROLE_COUNT + 1];
+    memcpy(now, ctx->role_base, sizeof ctx->role_base);
+    now[ROLE_COUNT] = ctx->ws ? ctx->ws->ptr : ctx->arena;
+    if (!memcmp(now, ctx->replay_bases, sizeof now)) return 1;
+    memcpy(ctx->replay_bases, now, sizeof now);
+    return 0;
+}
+
+/* On a backend that records, a run's kernels are launched once as a
+ * recording of them (a CUDA graph) instead of one by one: the same kernels
+ * with the same pointers, so the same bits, without the launch cost. */
+td_status exec_run(exec_ctx *ctx)
+{
+    if (!may_record(ctx)) return run_nodes(ctx);
+    if (!same_bases(ctx)) {
+        if (ctx->replay) ctx->be->replay_free(ctx->replay);
+        ctx->replay = NULL;
+        ctx->runs_with_bases = 0;
+    }
+    if (ctx->replay) return ctx->be->replay(ctx->replay);
+    if (ctx->runs_with_bases++ == 0) return run_nodes(ctx); /* sizes the backend's scratch */
+    TD_CHECK(ctx->be->capture_begin());
+    td_status s = run_nodes(ctx);
+    if (s != TD_OK) {
+        ctx->be->capture_abort();
+        return s;
+    }
+    TD_CHECK(ctx->be->capture_end(&ctx->replay));
+    return ctx->be->replay(ctx->replay);
 }

@@ -16,6 +16,7 @@ typedef struct compare_result {
     int nodes_compared;
     double worst_ratio;    /* max over nodes of err / (atol + rtol |ref|) */
     int worst_node;
+    double max_abs_err;    /* max over compared elements of |a - b| */
     char message[512];     /* describes the first bad node */
 } compare_result;
 

@@ -42,6 +42,13 @@ typedef struct exec_ctx {
      * (the batch norm's backward recomputes it from G). */
     int *next_needed; /* per node: the next needed node, or -1 */
     fusion_plan fusion;
+    /* A backend that records runs (backend.h capture_*): the recording of
+     * this graph with the bindings it was made with, and how many runs have
+     * had those bindings (the first runs directly and sizes the backend's
+     * scratch; the second is recorded; the rest replay it). */
+    void *replay;
+    void *replay_bases[ROLE_COUNT + 1]; /* role_base[], then the arena */
+    int runs_with_bases;
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */

@@ -7,6 +7,12 @@
 #include "tsedarts/fusion.h"
 #include "tsedarts/graph.h"
 
+/* Full reductions (sum_all, dots, the flat sum of squares) add fixed
+ * chunks of this many elements, then the chunks' sums in order. Every
+ * backend uses the same chunks, so their sums group the same terms and
+ * never depend on how many threads or blocks run them. */
+#define BACKEND_REDUCE_CHUNK 4096
+
 typedef struct kernel_args {
     const graph *g;
     const node *nd;
@@ -52,6 +58,19 @@ typedef struct backend {
     /* PyTorch Adam with L2 weight decay added to the gradient; step >= 1 */
     td_status (*adam_step)(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
                            double beta2, double eps, double wd, long step);
+    /* Optional (NULL where absent): recording the kernels of one executor
+     * run and replaying them as one launch (a CUDA graph). Between begin
+     * and end the kernels are recorded, not run; a replay runs them with the
+     * same pointers, so the executor records only a run whose bindings it
+     * then keeps, and records again when they change. */
+    /* Optional: the most memory this backend's allocations held at once,
+     * in bytes (a device's own count; the host's is the process's RSS). */
+    size_t (*memory_peak)(void);
+    td_status (*capture_begin)(void);
+    td_status (*capture_end)(void **handle);
+    td_status (*capture_abort)(void);
+    td_status (*replay)(void *handle);
+    void (*replay_free)(void *handle);
 } backend;
 
 #endif

@@ -1,0 +1,304 @@
+/* The CUDA backend: the device, its stream and library handles, memory,
+ * and the table of kernels. One device per process. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu_internal.h"
+
+gpu_context gpu;
+
+/* cuDNN and cuBLAS share one workspace of fixed size, so the algorithms
+ * they may choose never depend on how much memory happens to be free. */
+#define GPU_WORKSPACE_BYTES ((size_t)64 << 20)
+
+td_status gpu_fail_cuda(cudaError_t e, const char *call, const char *file, int line)
+{
+    return td_error_at(TD_ERR_BACKEND, file, line, "cuda: %s: %s (%s)", call, cudaGetErrorName(e),
+                       cudaGetErrorString(e));
+}
+
+td_status gpu_fail_cudnn(cudnnStatus_t e, const char *call, const char *file, int line)
+{
+    return td_error_at(TD_ERR_BACKEND, file, line, "cudnn: %s: %s", call, cudnnGetErrorString(e));
+}
+
+td_status gpu_fail_cublas(cublasStatus_t e, const char *call, const char *file, int line)
+{
+    return td_error_at(TD_ERR_BACKEND, file, line, "cublas: %s: %s", call, cublasGetStatusString(e));
+}
+
+#define MAX_RETIRED 64
+static void *retired[MAX_RETIRED];
+static int n_retired;
+
+td_status gpu_scratch(size_t bytes, void **p)
+{
+    if (bytes > gpu.scratch_bytes) {
+        if (gpu.capturing)
+            return TD_FAIL(TD_ERR_STATE, "cuda: %zu bytes of scratch needed inside a captured run (have %zu)", bytes,
+                           gpu.scratch_bytes);
+        /* a recorded run may hold the old buffer: keep it until exit (all
+         * runs share one stream, so sharing it is safe) */
+        if (gpu.scratch) {
+            if (n_retired == MAX_RETIRED) return TD_FAIL(TD_ERR_MEMORY, "cuda: scratch grew too often");
+            retired[n_retired++] = gpu.scratch;
+        }
+        gpu.scratch = NULL;
+        gpu.scratch_bytes = 0;
+        size_t want = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes + bytes / 4;
+        CUDA_CHECK(cudaMalloc(&gpu.scratch, want));
+        gpu.scratch_bytes = want;
+    }
+    *p = gpu.scratch;
+    return TD_OK;
+}
+
+typedef td_status (*gpu_kernel)(const kernel_args *a);
+
+static const gpu_kernel kernels[OP_COUNT][2] = {
+#define GPU_ENTRY(id, name) {gpu_##name##_f32, gpu_##name##_f64},
+    TD_OP_LIST(GPU_ENTRY)
+#undef GPU_ENTRY
+};
+
+/* The live allocations and their sizes, for the peak the benchmarks
+ * report (a few dozen at a time: the arena, parameters, optimiser state). */
+typedef struct allocation {
+    void *p;
+    size_t bytes;
+} allocation;
+static allocation *live;
+static int n_live, cap_live;
+static size_t bytes_live, bytes_peak;
+
+static void *cuda_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (n_live == cap_live) {
+        int cap = cap_live ? 2 * cap_live : 64;
+        allocation *grown = (allocation *)realloc(live, (size_t)cap * sizeof *live);
+        if (!grown) return NULL;
+        live = grown;
+        cap_live = cap;
+    }
+    if (cudaMalloc(&p, bytes ? bytes : 256) != cudaSuccess) {
+        cudaGetLastError(); /* an allocation failure is reported by the caller */
+        return NULL;
+    }
+    live[n_live++] = (allocation){p, bytes};
+    bytes_live += bytes;
+    if (bytes_live > bytes_peak) bytes_peak = bytes_live;
+    return p;
+}
+
+static void cuda_release(void *p)
+{
+    if (!p) return;
+    for (int i = 0; i < n_live; i++)
+        if (live[i].p == p) {
+            bytes_live -= live[i].bytes;
+            live[i] = live[--n_live];
+            break;
+        }
+    cudaFree(p);
+}
+
+/* Everything this backend holds: allocations, the fixed workspace and
+ * the kernels' scratch. */
+static size_t cuda_memory_peak(void) { return bytes_peak + 2 * gpu.workspace_bytes + gpu.scratch_bytes; }
+
+static td_status cuda_upload(void *dst, const void *src, size_t bytes)
+{
+    /* from pageable memory the copy has left src when this returns */
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, gpu.stream));
+    return TD_OK;
+}
+
+static td_status cuda_download(void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, gpu.stream));
+    CUDA_CHECK(cudaStreamSynchronize(gpu.stream));
+    return TD_OK;
+}
+
+static td_status cuda_zero(void *dst, size_t bytes)
+{
+    CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, gpu.stream));
+    return TD_OK;
+}
+
+static td_status cuda_flat_copy(void *dst, const void *src, size_t bytes)
+{
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, gpu.stream));
+    return TD_OK;
+}
+
+static td_status cuda_run_node(const kernel_args *a)
+{
+    if (a->dt != DT_F32 && a->dt != DT_F64)
+        return TD_FAIL(TD_ERR_ARG, "cuda backend: unsupported element type %s", dtype_name(a->dt));
+    return kernels[a->nd->op][a->dt == DT_F64](a);
+}
+
+static td_status cuda_sync(void)
+{
+    CUDA_CHECK(cudaStreamSynchronize(gpu.stream));
+    return TD_OK;
+}
+
+/* Stream capture of one executor run (backend.h capture_*). */
+static td_status cuda_capture_begin(void)
+{
+    CUDA_CHECK(cudaStreamBeginCapture(gpu.stream, cudaStreamCaptureModeThreadLocal));
+    gpu.capturing = 1;
+    return TD_OK;
+}
+
+static td_status cuda_capture_end(void **handle)
+{
+    cudaGraph_t g = NULL;
+    gpu.capturing = 0;
+    *handle = NULL;
+    CUDA_CHECK(cudaStreamEndCapture(gpu.stream, &g));
+    cudaGraphExec_t exec = NULL;
+    cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) return gpu_fail_cuda(e, "cudaGraphInstantiate", __FILE__, __LINE__);
+    *handle = exec;
+    return TD_OK;
+}
+
+static td_status cuda_capture_abort(void)
+{
+    gpu.capturing = 0;
+    cudaGraph_t g = NULL;
+    cudaStreamEndCapture(gpu.stream, &g);
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();
+    return TD_OK;
+}
+
+static td_status cuda_replay(void *handle)
+{
+    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)handle, gpu.stream));
+    return TD_OK;
+}
+
+static void cuda_replay_free(void *handle)
+{
+    if (handle) cudaGraphExecDestroy((cudaGraphExec_t)handle);
+}
+
+static char device_name[32];
+
+static char *cuda_describe(void)
+{
+    int driver = 0, runtime = 0, blas = 0;
+    cudaDriverGetVersion(&driver);
+    cudaRuntimeGetVersion(&runtime);
+    cublasGetVersion(gpu.blas, &blas);
+    size_t dnn = cudnnGetVersion();
+    const char *fmt =
+        "{\"name\": \"%s\", \"model\": \"%s\", \"compute_capability\": \"%d.%d\", \"sm_count\": %d, "
+        "\"memory_mib\": %zu, \"driver\": %d, \"cuda_runtime\": %d, \"cudnn\": %zu, \"cublas\": %d, "
+        "\"algorithms\": %s}";
+    const char *algos = gpu_conv_algorithms_json();
+    int n = snprintf(NULL, 0, fmt, device_name, gpu.prop.name, gpu.prop.major, gpu.prop.minor,
+                     gpu.prop.multiProcessorCount, gpu.prop.totalGlobalMem >> 20, driver, runtime, dnn, blas, algos);
+    char *s = (char *)malloc((size_t)n + 1);
+    if (s)
+        snprintf(s, (size_t)n + 1, fmt, device_name, gpu.prop.name, gpu.prop.major, gpu.prop.minor,
+                 gpu.prop.multiProcessorCount, gpu.prop.totalGlobalMem >> 20, driver, runtime, dnn, blas, algos);
+    return s;
+}
+
+static backend cuda_backend;
+static int opened = -1;
+static char open_error[512];
+
+static void cuda_close(void)
+{
+    gpu_conv_release();
+    if (gpu.scratch) cudaFree(gpu.scratch);
+    for (int i = 0; i < n_retired; i++) cudaFree(retired[i]);
+    n_retired = 0;
+    if (gpu.workspace) cudaFree(gpu.workspace);
+    if (gpu.dnn) cudnnDestroy(gpu.dnn);
+    if (gpu.blas) cublasDestroy(gpu.blas);
+    if (gpu.stream) cudaStreamDestroy(gpu.stream);
+    memset(&gpu, 0, sizeof gpu);
+}
+
+/* Opens device idx: stream, handles, the fixed workspace. */
+static td_status cuda_open(int idx)
+{
+    int count = 0;
+    CUDA_CHECK(cudaGetDeviceCount(&count));
+    if (idx >= count) return TD_FAIL(TD_ERR_ARG, "there is no CUDA device %d (this machine has %d)", idx, count);
+    memset(&gpu, 0, sizeof gpu);
+    gpu.device = idx;
+    CUDA_CHECK(cudaSetDevice(idx));
+    CUDA_CHECK(cudaGetDeviceProperties(&gpu.prop, idx));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&gpu.stream, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&gpu.blas));
+    CUBLAS_CHECK(cublasSetStream(gpu.blas, gpu.stream));
+    /* no TF32, no reduced-precision reductions: every product in full precision */
+    CUBLAS_CHECK(cublasSetMathMode(gpu.blas, CUBLAS_PEDANTIC_MATH));
+    CUBLAS_CHECK(cublasSetPointerMode(gpu.blas, CUBLAS_POINTER_MODE_HOST));
+    CUDNN_CHECK(cudnnCreate(&gpu.dnn));
+    CUDNN_CHECK(cudnnSetStream(gpu.dnn, gpu.stream));
+    CUDA_CHECK(cudaMalloc(&gpu.workspace, GPU_WORKSPACE_BYTES));
+    gpu.workspace_bytes = GPU_WORKSPACE_BYTES;
+    /* cuBLAS gets its own part of the workspace: a fixed size keeps its
+     * kernel choice (and so its bits) the same on every run */
+    CUBLAS_CHECK(cublasSetWorkspace(gpu.blas, (char *)gpu.workspace + GPU_WORKSPACE_BYTES / 2,
+                                    GPU_WORKSPACE_BYTES / 2));
+    gpu.workspace_bytes = GPU_WORKSPACE_BYTES / 2; /* cuDNN's half */
+    return TD_OK;
+}
+
+extern "C" const backend *backend_cuda(int idx, const char **why)
+{
+    if (opened >= 0) {
+        if (opened == idx) return &cuda_backend;
+        snprintf(open_error, sizeof open_error, "this process already uses cuda:%d (one device per process)", opened);
+        if (why) *why = open_error;
+        return NULL;
+    }
+    td_status s = cuda_open(idx);
+    if (s != TD_OK) {
+        snprintf(open_error, sizeof open_error, "%s", td_error_message());
+        cuda_close();
+        if (why) *why = open_error;
+        return NULL;
+    }
+    opened = idx;
+    snprintf(device_name, sizeof device_name, "cuda:%d", idx);
+    cuda_backend.name = device_name;
+    cuda_backend.device_memory = 1;
+    cuda_backend.describe = cuda_describe;
+    cuda_backend.alloc = cuda_alloc;
+    cuda_backend.release = cuda_release;
+    cuda_backend.upload = cuda_upload;
+    cuda_backend.download = cuda_download;
+    cuda_backend.zero = cuda_zero;
+    cuda_backend.run_node = cuda_run_node;
+    cuda_backend.fuses = gpu_fuses;
+    cuda_backend.run_fused = gpu_run_fused;
+    cuda_backend.sync = cuda_sync;
+    cuda_backend.flat_copy = cuda_flat_copy;
+    cuda_backend.flat_axpy = gpu_flat_axpy;
+    cuda_backend.flat_scale = gpu_flat_scale;
+    cuda_backend.flat_sum_squares = gpu_flat_sum_squares;
+    cuda_backend.sgd_step = gpu_sgd_step;
+    cuda_backend.adam_step = gpu_adam_step;
+    cuda_backend.memory_peak = cuda_memory_peak;
+    cuda_backend.capture_begin = cuda_capture_begin;
+    cuda_backend.capture_end = cuda_capture_end;
+    cuda_backend.capture_abort = cuda_capture_abort;
+    cuda_backend.replay = cuda_replay;
+    cuda_backend.replay_free = cuda_replay_free;
+    atexit(cuda_close);
+    return &cuda_backend;
+}

@@ -1,0 +1,118 @@
+/* Shared by the CUDA backend's files: the device context, status checks
+ * that turn every CUDA, cuDNN and cuBLAS error into a td_status naming the
+ * call, the per-op kernel declarations, and launch helpers.
+ *
+ * Determinism (DESIGN.md): one stream; cuDNN with pinned algorithms and
+ * CUDNN_FMA_MATH (no TF32); cuBLAS with TF32 off and a fixed workspace;
+ * every other reduction in a fixed order (a thread per output, or a
+ * fixed-shape tree in shared memory), no floating-point atomics; so a run
+ * repeats bit for bit, captured as a CUDA graph or not. */
+#ifndef TSEDARTS_GPU_INTERNAL_H
+#define TSEDARTS_GPU_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+extern "C" {
+#include "tsedarts/backend.h"
+#include "tsedarts/backend_cuda.h"
+}
+
+/* The one device this process uses (backend_cuda opens it once). */
+typedef struct gpu_context {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cudnnHandle_t dnn;
+    void *workspace; /* cuDNN and cuBLAS: fixed size, allocated at open */
+    size_t workspace_bytes;
+    void *scratch; /* kernels' temporaries (partial sums), grown by gpu_scratch */
+    size_t scratch_bytes;
+    int capturing; /* inside stream capture: nothing may be allocated */
+    cudaDeviceProp prop;
+} gpu_context;
+
+extern gpu_context gpu;
+
+/* Error text for a failed call, as td_status. */
+td_status gpu_fail_cuda(cudaError_t e, const char *call, const char *file, int line);
+td_status gpu_fail_cudnn(cudnnStatus_t e, const char *call, const char *file, int line);
+td_status gpu_fail_cublas(cublasStatus_t e, const char *call, const char *file, int line);
+
+#define CUDA_CHECK(call)                                                          \
+    do {                                                                          \
+        cudaError_t e_ = (call);                                                  \
+        if (e_ != cudaSuccess) return gpu_fail_cuda(e_, #call, __FILE__, __LINE__); \
+    } while (0)
+#define CUDNN_CHECK(call)                                                                     \
+    do {                                                                                      \
+        cudnnStatus_t e_ = (call);                                                            \
+        if (e_ != CUDNN_STATUS_SUCCESS) return gpu_fail_cudnn(e_, #call, __FILE__, __LINE__); \
+    } while (0)
+#define CUBLAS_CHECK(call)                                                                      \
+    do {                                                                                        \
+        cublasStatus_t e_ = (call);                                                             \
+        if (e_ != CUBLAS_STATUS_SUCCESS) return gpu_fail_cublas(e_, #call, __FILE__, __LINE__); \
+    } while (0)
+/* After a kernel launch: a bad configuration is reported naming the kernel. */
+#define LAUNCH_CHECK(kernel_name)                                                        \
+    do {                                                                                 \
+        cudaError_t e_ = cudaGetLastError();                                             \
+        if (e_ != cudaSuccess) return gpu_fail_cuda(e_, "launch " kernel_name, __FILE__, __LINE__); \
+    } while (0)
+
+/* Scratch memory of at least bytes, for use by the kernels of one node
+ * (every run is on one stream, so nodes take turns). It grows only outside
+ * stream capture (the executor runs a graph directly before recording it,
+ * so the recording needs no more), and a buffer it outgrew stays allocated
+ * until exit, since recordings made earlier still point into it. */
+td_status gpu_scratch(size_t bytes, void **p);
+
+/* Threads per block for element-wise kernels, and a grid covering n. */
+#define GPU_THREADS 256
+static inline unsigned gpu_blocks(size_t n)
+{
+    size_t b = (n + GPU_THREADS - 1) / GPU_THREADS;
+    return (unsigned)(b ? (b < 0x7fffffffu ? b : 0x7fffffffu) : 1);
+}
+/* Grid-stride loop over [0, n). */
+#define GPU_FOR(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)blockDim.x * gridDim.x)
+
+/* Typed views of the kernel arguments. */
+template <typename T> static inline const T *gpu_in(const kernel_args *a, int k) { return (const T *)a->in[k]; }
+template <typename T> static inline T *gpu_out(const kernel_args *a) { return (T *)a->out; }
+
+/* The kernels: gpu_<op>_f32 and gpu_<op>_f64 for every op of the list
+ * (an op without its kernels fails to link), then the fused groups and the
+ * flat operations. Each family file defines a template per op and
+ * instantiates it with GPU_INSTANTIATE. */
+#define GPU_DECLARE_OP(id, name)                    \
+    td_status gpu_##name##_f32(const kernel_args *a); \
+    td_status gpu_##name##_f64(const kernel_args *a);
+TD_OP_LIST(GPU_DECLARE_OP)
+#undef GPU_DECLARE_OP
+
+#define GPU_INSTANTIATE(name, tmpl)                                                \
+    td_status gpu_##name##_f32(const kernel_args *a) { return tmpl<float>(a); }   \
+    td_status gpu_##name##_f64(const kernel_args *a) { return tmpl<double>(a); }
+
+/* fused.cu */
+int gpu_fuses(fused_kind kind, dtype dt);
+td_status gpu_run_fused(fused_kind kind, const kernel_args *const *members);
+
+/* flat.cu */
+td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);
+td_status gpu_flat_scale(void *x, size_t n, dtype dt, double s);
+td_status gpu_flat_sum_squares(const void *x, size_t n, dtype dt, double *out);
+td_status gpu_sgd_step(void *w, const void *g, void *buf, size_t n, dtype dt, double lr, double momentum, double wd,
+                       int nesterov);
+td_status gpu_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
+                        double beta2, double eps, double wd, long step);
+
+/* conv.cu: the pinned cuDNN algorithms, for env.json. */
+const char *gpu_conv_algorithms_json(void);
+/* conv.cu: descriptors and plans cached per shape; freed at exit. */
+void gpu_conv_release(void);
+
+#endif

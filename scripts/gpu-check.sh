@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The first run on a GPU, prepared as one command. It builds tsedarts with
+# the CUDA backend, runs every gpu test and `selftest --device cuda`, runs
+# a smoke search twice and compares the hashes of its files, and times a
+# search step (darts1 and tse; batch 64, C=16; 8 and 20 layers) against the
+# PyTorch peer on the same GPU. One summary goes to $OUT/gpu-summary.txt,
+# everything printed to $OUT/gpu-details.log.
+#
+# Before it travels (here, with network): scripts/gpu-deps.sh fetches the
+# packages the GPU machine lacks into .deps/debs. On the GPU machine, with
+# the device tool: run `scripts/gpu-check.sh` carrying .deps, timeout 600 s.
+# Without a GPU it dry-runs: it builds the same way, runs the gpu tests
+# (which report not run) and says that the device part did not run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+OUT=${OUT:-$root/out/gpu-check}
+mkdir -p "$OUT"
+summary=$OUT/gpu-summary.txt
+details=$OUT/gpu-details.log
+: >"$summary"
+: >"$details"
+t_start=$(date +%s)
+say() { echo "$*" | tee -a "$summary"; }
+# step NAME SECONDS COMMAND...: runs it with a time limit, output to the
+# details log; says how it ended and how long it took
+step() {
+  local name=$1 limit=$2 t0 rc
+  shift 2
+  t0=$(date +%s)
+  echo "=== $name: $*" >>"$details"
+  timeout --signal=KILL "$limit" "$@" >>"$details" 2>&1
+  rc=$?
+  say "$(printf '%-28s %s (%d s)' "$name" "$([ $rc = 0 ] && echo ok || echo "exit $rc")" $(($(date +%s) - t0)))"
+  return $rc
+}
+
+say "tsedarts gpu-check, $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (edited)'), $(date -u +%Y-%m-%dT%H:%MZ)"
+
+# --- the packages the build needs, from .deps/debs, in a private prefix
+deps=/tmp/tsedarts-deps
+if [ -d .deps/debs ] && ls .deps/debs/*.deb >/dev/null 2>&1; then
+  rm -rf "$deps" && mkdir -p "$deps"
+  for f in .deps/debs/*.deb; do dpkg -x "$f" "$deps"; done
+  lib=$deps/usr/lib/x86_64-linux-gnu
+  export PATH=$deps/usr/bin:$PATH
+  export PKG_CONFIG_SYSROOT_DIR=$deps PKG_CONFIG_LIBDIR=$lib/pkgconfig:$deps/usr/share/pkgconfig
+  # Debian keeps BLAS and LAPACK behind alternatives, which dpkg -x does not set
+  export LD_LIBRARY_PATH=$lib:$lib/lapack:$lib/blas:$deps/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  dep_flags=(-DCMAKE_PREFIX_PATH="$deps/usr" -DOPENSSL_ROOT_DIR="$deps/usr"
+             "-DCMAKE_C_FLAGS=-isystem $deps/usr/include/x86_64-linux-gnu"
+             "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$lib:$lib/lapack:$lib/blas -L$lib/lapack -L$lib/blas")
+  say "packages: $(ls .deps/debs/*.deb | wc -l) carried, unpacked in $deps"
+else
+  dep_flags=()
+  say "packages: none carried (.deps/debs is empty; scripts/gpu-deps.sh fetches them): using the system's"
+fi
+
+# --- cuDNN: the toolkit's, else the one in PyTorch's wheel
+cudnn_flags=()
+if ! ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h >/dev/null 2>&1; then
+  wheel=$(python3 -c 'import nvidia.cudnn as m; print(m.__path__[0])' 2>/dev/null || true)
+  if [ -n "$wheel" ] && [ -f "$wheel/include/cudnn.h" ]; then
+    so=$(ls "$wheel"/lib/libcudnn.so* | head -1)
+    cudnn_flags=(-DCUDNN_INCLUDE_DIR="$wheel/include" -DCUDNN_LIBRARY="$so")
+    export LD_LIBRARY_PATH=$wheel/lib:$LD_LIBRARY_PATH
+    say "cudnn: PyTorch's wheel ($so)"
+  else
+    say "cudnn: not found (no toolkit headers, no nvidia-cudnn wheel)"
+  fi
+else
+  say "cudnn: the toolkit's"
+fi
+
+# --- the GPU, if any
+gpu=0
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  gpu=1
+  say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -1)"
+else
+  say "gpu: NONE PRESENT: this is a dry run; the device part below does not run"
+fi
+
+# --- build, CUDA backend included (warnings are errors in gpu/)
+build=build/gpu-check
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+rm -rf "$build"
+step configure 120 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTSEDARTS_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 "${dep_flags[@]}" "${cudnn_flags[@]}" || { say "stop: configure failed"; exit 1; }
+grep -q 'CUDA backend ON' "$details" || { say "stop: the CUDA backend was not configured (see the log)"; exit 1; }
+step build 300 cmake --build "$build" -j "$(nproc)" || { say "stop: build failed"; exit 1; }
+bin=$build/tsedarts
+
+# --- gpu tests and selftest
+step "ctest -L gpu" 330 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300
+grep -E 'tests passed|Not Run|Skipped|Failed|\*\*\*' "$details" | tail -6 | sed 's/^/    /' | tee -a "$summary"
+step "selftest --device cuda" 120 "$bin" selftest --device cuda
+grep -E 'rows passed|not run' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+if [ $gpu = 0 ]; then
+  say "dry run complete: built with the CUDA backend; no GPU, so nothing ran on one ($(($(date +%s) - t_start)) s)"
+  exit 0
+fi
+
+# --- determinism: a smoke search twice
+for k in 1 2; do
+  rm -rf "/tmp/gpu-smoke-$k"
+  step "smoke search $k" 120 "$bin" search --device cuda --algo tse --budget smoke --dataset synthetic --quiet \
+    --out "/tmp/gpu-smoke-$k"
+done
+h1=$(cd /tmp/gpu-smoke-1 && sha256sum weights.safetensors alphas.safetensors metrics.jsonl genotype.txt 2>/dev/null)
+h2=$(cd /tmp/gpu-smoke-2 && sha256sum weights.safetensors alphas.safetensors metrics.jsonl genotype.txt 2>/dev/null)
+if [ -n "$h1" ] && [ "$h1" = "$h2" ]; then say "    same bits twice: yes"; else say "    same bits twice: NO"; fi
+echo "$h1" | sed 's/^/    /' | tee -a "$summary"
+
+# --- ours against the PyTorch peer, same GPU
+say "bench: batch 64, C=16, f32; ours deterministic (pinned algorithms, CUDA graphs), peer cudnn.benchmark on"
+for layers in 8 20; do
+  for algo in darts1 tse; do
+    step "ours $algo L=$layers" 90 "$bin" bench step --device cuda --algo "$algo" --batch 64 --channels 16 \
+      --layers "$layers" --steps 5
+    grep -E '^step:|peak cuda' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
+    step "peer $algo L=$layers" 90 python3 bench/peer_pytorch.py --device cuda --algo "$algo" --batch 64 \
+      --channels 16 --layers "$layers" --steps 5 --warmup 2
+    grep -E '^step:|peak GPU' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
+  done
+done
+say "done in $(($(date +%s) - t_start)) s"

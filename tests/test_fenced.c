@@ -1,0 +1,146 @@
+/* The engine keeps its hands off backend memory: every search algorithm,
+ * the Hessian diagnostic, retraining and a stop/resume run on a backend
+ * whose memory faults when the host touches it (fenced_backend.c), and
+ * write the same files, byte for byte, as on the CPU. A GPU run goes
+ * through the same calls, so what passes here cannot fail there by a stray
+ * host read. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fenced_backend.h"
+#include "sandbox.h"
+#include "tse_fixture.h"
+#include "tsedarts/backend_cpu.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/genotype.h"
+#include "tsedarts/path.h"
+#include "tsedarts/search.h"
+#include "tsedarts/train.h"
+
+static void small_search(search_config *c, search_algo algo)
+{
+    search_config_defaults(c);
+    c->algo = algo;
+    snprintf(c->dataset, sizeof c->dataset, "synthetic");
+    c->net.C = 4;
+    c->net.layers = 3;
+    c->batch = 8;
+    c->epochs = 1;
+    c->subset = 24; /* three steps: stopped after two units, resumed for the rest */
+    c->eval_images = 8;
+    c->tse_steps = 2;
+}
+
+static char *dir_for(const char *tag, const char *side)
+{
+    char name[64];
+    snprintf(name, sizeof name, "fenced-%s-%s", tag, side);
+    return sandbox_dir(name);
+}
+
+/* Every file both runs must write, compared byte for byte. */
+static void expect_same_files(const char *a, const char *b, const char *const *names)
+{
+    for (int i = 0; names[i]; i++) {
+        char pa[4200], pb[4200], *ta, *tb;
+        size_t na, nb;
+        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a, names[i]), TD_OK);
+        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b, names[i]), TD_OK);
+        cr_assert_eq(file_read_all(pa, &ta, &na), TD_OK, "%s", td_error_message());
+        cr_assert_eq(file_read_all(pb, &tb, &nb), TD_OK, "%s", td_error_message());
+        cr_expect(na == nb && !memcmp(ta, tb, na), "%s differs between the CPU and the fenced backend", names[i]);
+        free(ta);
+        free(tb);
+    }
+}
+
+static td_status search_on(const backend *be, const search_config *c, const char *dir, int resume, long stop)
+{
+    search_options o;
+    memset(&o, 0, sizeof o);
+    o.be = be;
+    o.out_dir = dir;
+    o.quiet = 1;
+    o.resume = resume;
+    o.stop_after_units = stop;
+    search_result r;
+    return search_run(c, &o, &r);
+}
+
+static void search_both(search_algo algo, const char *tag, int hessian)
+{
+    search_config c;
+    small_search(&c, algo);
+    c.hessian_every = hessian;
+    char *cpu = dir_for(tag, "cpu"), *fenced = dir_for(tag, "fenced");
+    cr_assert_eq(search_on(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
+    /* stopped after two units of work and resumed: the resume path too */
+    cr_assert_eq(search_on(backend_fenced(), &c, fenced, 0, 2), TD_ERR_INTERRUPTED, "%s", td_error_message());
+    cr_assert_eq(search_on(backend_fenced(), &c, fenced, 1, 0), TD_OK, "%s", td_error_message());
+    const char *files[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt",
+                           "result.json", NULL};
+    expect_same_files(cpu, fenced, files);
+    free(cpu);
+    free(fenced);
+}
+
+Test(fenced, darts1) { search_both(ALGO_DARTS1, "darts1", 0); }
+Test(fenced, darts2) { search_both(ALGO_DARTS2, "darts2", 0); }
+Test(fenced, tse) { search_both(ALGO_TSE, "tse", 0); }
+Test(fenced, tse_exact) { search_both(ALGO_TSE_EXACT, "tse-exact", 0); }
+Test(fenced, darts1_with_hessian_diagnostic) { search_both(ALGO_DARTS1, "hessian", 1); }
+
+static td_status train_on(const backend *be, const train_config *c, const char *dir)
+{
+    train_options o;
+    memset(&o, 0, sizeof o);
+    o.be = be;
+    o.out_dir = dir;
+    o.quiet = 1;
+    train_result r;
+    return train_run(c, &o, &r);
+}
+
+Test(fenced, train)
+{
+    train_config c;
+    train_config_defaults(&c);
+    cr_assert_eq(genotype_load("DARTS_V2", &c.net.geno), TD_OK, "%s", td_error_message());
+    snprintf(c.dataset, sizeof c.dataset, "synthetic");
+    c.net.C = 4;
+    c.net.layers = 5;
+    c.batch = 8;
+    c.epochs = 1;
+    c.subset = 24;
+    c.test_images = 16;
+    char *cpu = dir_for("train", "cpu"), *fenced = dir_for("train", "fenced");
+    cr_assert_eq(train_on(backend_cpu(), &c, cpu), TD_OK, "%s", td_error_message());
+    cr_assert_eq(train_on(backend_fenced(), &c, fenced), TD_OK, "%s", td_error_message());
+    const char *files[] = {"weights.safetensors", "metrics.jsonl", "result.json", NULL};
+    expect_same_files(cpu, fenced, files);
+    free(cpu);
+    free(fenced);
+}
+
+Test(fenced, exact_tse_gradient)
+{
+    tse_fixture fc, ff;
+    fixture_init(&fc, 0, 1, 2, 0.01, 0.9, 0.01, DT_F64);
+    fixture_init_on(&ff, backend_fenced(), 0, 1, 2, 0.01, 0.9, 0.01, DT_F64);
+    size_t n = fixture_n_alpha(&fc);
+    double *alphas = calloc(n, sizeof *alphas), *e1 = calloc(n, sizeof *e1), *f1 = calloc(n, sizeof *f1);
+    double *e2 = calloc(n, sizeof *e2), *f2 = calloc(n, sizeof *f2);
+    for (size_t i = 0; i < n; i++) alphas[i] = 0.1 * (double)(i % 7) - 0.3;
+    fixture_gradients(&fc, alphas, e1, f1);
+    fixture_gradients(&ff, alphas, e2, f2);
+    cr_expect(!memcmp(e1, e2, n * sizeof *e1), "exact TSE gradients differ");
+    cr_expect(!memcmp(f1, f2, n * sizeof *f1), "first-order TSE gradients differ");
+    free(alphas);
+    free(e1);
+    free(f1);
+    free(e2);
+    free(f2);
+    fixture_free(&fc);
+    fixture_free(&ff);
+}

@@ -1,0 +1,300 @@
+/* Whole steps on the GPU against the CPU, and the GPU against itself.
+ * - The supernet's training graph (loss, weight and alpha gradients) and
+ *   its Hessian-vector graph, node by node: the comparator names the first
+ *   node beyond tolerance.
+ * - darts1, darts2 and tse searches in f64: weights and alphas after the
+ *   steps of an epoch agree with the CPU's.
+ * - The exact TSE gradient (Eq. 13) agrees with the CPU's.
+ * - The same search twice on the GPU writes the same bytes; so does one
+ *   killed with SIGKILL and resumed, and one run kernel by kernel instead
+ *   of as recorded CUDA graphs. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+#include "tse_fixture.h"
+#include "tsedarts/autodiff.h"
+#include "tsedarts/backend_cpu.h"
+#include "tsedarts/compare.h"
+#include "tsedarts/device.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/layers.h"
+#include "tsedarts/params.h"
+#include "tsedarts/path.h"
+#include "tsedarts/philox.h"
+#include "tsedarts/safetensors.h"
+#include "tsedarts/search.h"
+#include "tsedarts/supernet.h"
+
+static const backend *gpu(void)
+{
+    const backend *be;
+    cr_assert_eq(device_open("cuda", &be), TD_OK, "%s", td_error_message());
+    return be;
+}
+
+/* The supernet of test_compare with its gradients (and, with hvp, its
+ * Hessian-vector products) in the graph. */
+static graph *supernet_graph(int hvp)
+{
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    supernet_config cfg = {4, 3, 1, 8, 10, 0};
+    net_io io;
+    cr_assert_eq(supernet_build(&b, &cfg, 4, &io), TD_OK);
+    graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+    if (hvp) cr_assert_eq(graph_param_hvp(g, 1, 0), TD_OK, "%s", td_error_message());
+    layer_free(&b);
+    return g;
+}
+
+static void compare_graph(graph *g, const char *what)
+{
+    double *host[ROLE_COUNT] = {0};
+    for (int r = 0; r < ROLE_COUNT; r++) host[r] = calloc(g->role_size[r] + 1, sizeof(double));
+    params_init(g, 5, DT_F64, host[ROLE_WEIGHT], host[ROLE_ALPHA], host[ROLE_BNSTAT]);
+    philox_stream s;
+    philox_stream_init(&s, 5, PURPOSE_TEST, 0);
+    for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) host[ROLE_INPUT][i] = 2 * philox_next_uniform_f64(&s) - 1;
+    for (size_t i = 0; i < g->role_size[ROLE_LABEL]; i++) host[ROLE_LABEL][i] = (double)(i % 10);
+    for (size_t i = 0; i < g->role_size[ROLE_TANGENT_WEIGHT]; i++)
+        host[ROLE_TANGENT_WEIGHT][i] = 2 * philox_next_uniform_f64(&s) - 1;
+    const backend *be = gpu();
+    compare_side cpu64 = {backend_cpu(), DT_F64}, gpu64 = {be, DT_F64}, gpu32 = {be, DT_F32};
+    compare_result res;
+    /* f64: errors of 1e-16 per op grow through ~1000 nodes and the BN
+     * divisions; 1e-9 is far below any wrong formula's size */
+    cr_assert_eq(compare_run(g, gpu64, cpu64, host, 1e-9, 1e-10, &res), TD_OK, "%s", td_error_message());
+    cr_expect_eq(res.first_bad_node, -1, "%s f64: %s", what, res.message);
+    fprintf(stderr, "%s gpu f64 vs cpu f64: worst ratio %.3g (%d nodes)\n", what, res.worst_ratio, res.nodes_compared);
+    /* f32: the CPU's own f32 passes this bar on this graph (test_compare) */
+    cr_assert_eq(compare_run(g, gpu32, cpu64, host, 1e-3, 1e-4, &res), TD_OK, "%s", td_error_message());
+    cr_expect_eq(res.first_bad_node, -1, "%s f32: %s", what, res.message);
+    fprintf(stderr, "%s gpu f32 vs cpu f64: worst ratio %.3g\n", what, res.worst_ratio);
+    for (int r = 0; r < ROLE_COUNT; r++) free(host[r]);
+}
+
+Test(gpu_steps, supernet_gradients_node_by_node)
+{
+    graph *g = supernet_graph(0);
+    compare_graph(g, "loss, weight and alpha gradients");
+    graph_destroy(g);
+}
+
+Test(gpu_steps, supernet_hessian_vector_products_node_by_node)
+{
+    graph *g = supernet_graph(1);
+    compare_graph(g, "Hessian-vector products");
+    graph_destroy(g);
+}
+
+static void small_search(search_config *c, search_algo algo, dtype dt)
+{
+    search_config_defaults(c);
+    c->algo = algo;
+    c->dt = dt;
+    snprintf(c->dataset, sizeof c->dataset, "synthetic");
+    c->net.C = 4;
+    c->net.layers = 3;
+    c->batch = 8;
+    c->epochs = 1;
+    c->subset = 32;
+    c->eval_images = 16;
+    c->tse_steps = 2;
+}
+
+static char *search_on(const backend *be, const search_config *c, const char *tag)
+{
+    char *dir = sandbox_dir(tag);
+    search_options o;
+    memset(&o, 0, sizeof o);
+    o.be = be;
+    o.out_dir = dir;
+    o.quiet = 1;
+    search_result r;
+    cr_assert_eq(search_run(c, &o, &r), TD_OK, "%s: %s", tag, td_error_message());
+    return dir;
+}
+
+/* Largest |a - b| / max|b| over every tensor of two safetensors files. */
+static double tensors_rel_diff(const char *a_dir, const char *b_dir, const char *file)
+{
+    char pa[4200], pb[4200];
+    cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a_dir, file), TD_OK);
+    cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b_dir, file), TD_OK);
+    st_file fa, fb;
+    cr_assert_eq(safetensors_open(pa, &fa), TD_OK, "%s", td_error_message());
+    cr_assert_eq(safetensors_open(pb, &fb), TD_OK, "%s", td_error_message());
+    double worst = 0;
+    for (int i = 0; i < safetensors_count(&fa); i++) {
+        st_tensor ta, tb;
+        const char *name = safetensors_name(&fa, i);
+        cr_assert_eq(safetensors_get(&fa, name, &ta), TD_OK);
+        cr_assert_eq(safetensors_get(&fb, name, &tb), TD_OK, "%s lacks %s", pb, name);
+        if (strcmp(ta.dtype, "F64")) continue; /* integer counters match or the floats would not */
+        cr_assert_eq(ta.bytes, tb.bytes);
+        const double *x = ta.data, *y = tb.data;
+        size_t n = ta.bytes / 8;
+        double scale = 1e-30, diff = 0;
+        for (size_t k = 0; k < n; k++) {
+            scale = fmax(scale, fabs(y[k]));
+            diff = fmax(diff, fabs(x[k] - y[k]));
+        }
+        worst = fmax(worst, diff / scale);
+    }
+    safetensors_close(&fa);
+    safetensors_close(&fb);
+    return worst;
+}
+
+static void search_against_cpu(search_algo algo, const char *tag)
+{
+    search_config c;
+    small_search(&c, algo, DT_F64);
+    char t1[64], t2[64];
+    snprintf(t1, sizeof t1, "gpu-%s-cpu", tag);
+    snprintf(t2, sizeof t2, "gpu-%s-gpu", tag);
+    char *on_cpu = search_on(backend_cpu(), &c, t1), *on_gpu = search_on(gpu(), &c, t2);
+    double dw = tensors_rel_diff(on_gpu, on_cpu, "weights.safetensors");
+    double da = tensors_rel_diff(on_gpu, on_cpu, "alphas.safetensors");
+    fprintf(stderr, "%s, f64, one epoch: weights differ by %.3g, alphas by %.3g (relative to the largest)\n", tag, dw,
+            da);
+    /* four steps of SGD and Adam in f64 amplify the kernels' 1e-15 by the
+     * steps' conditioning; 1e-9 still tells any wrong gradient */
+    cr_expect_lt(dw, 1e-9, "%s weights", tag);
+    cr_expect_lt(da, 1e-9, "%s alphas", tag);
+    free(on_cpu);
+    free(on_gpu);
+}
+
+Test(gpu_steps, darts1_search_matches_the_cpu) { search_against_cpu(ALGO_DARTS1, "darts1"); }
+Test(gpu_steps, darts2_search_matches_the_cpu) { search_against_cpu(ALGO_DARTS2, "darts2"); }
+Test(gpu_steps, tse_search_matches_the_cpu) { search_against_cpu(ALGO_TSE, "tse"); }
+
+Test(gpu_steps, exact_tse_gradient_matches_the_cpu)
+{
+    tse_fixture fc, fg;
+    fixture_init_on(&fc, backend_cpu(), 0, 1, 2, 0.01, 0.9, 0.01, DT_F64);
+    fixture_init_on(&fg, gpu(), 0, 1, 2, 0.01, 0.9, 0.01, DT_F64);
+    size_t n = fixture_n_alpha(&fc);
+    double *alphas = calloc(n, sizeof *alphas), *ec = calloc(n, sizeof *ec), *fc1 = calloc(n, sizeof *fc1);
+    double *eg = calloc(n, sizeof *eg), *fg1 = calloc(n, sizeof *fg1);
+    for (size_t i = 0; i < n; i++) alphas[i] = 0.1 * sin((double)i);
+    fixture_gradients(&fc, alphas, ec, fc1);
+    fixture_gradients(&fg, alphas, eg, fg1);
+    double scale = 1e-30, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(ec[i]));
+        diff = fmax(diff, fabs(eg[i] - ec[i]));
+    }
+    fprintf(stderr, "exact TSE gradient, f64: gpu vs cpu %.3g relative to the largest\n", diff / scale);
+    cr_expect_lt(diff / scale, 1e-9, "exact TSE gradient differs: %.3g", diff / scale);
+    free(alphas);
+    free(ec);
+    free(fc1);
+    free(eg);
+    free(fg1);
+    fixture_free(&fc);
+    fixture_free(&fg);
+}
+
+/* The search runs below go through the tsedarts program, so that this
+ * process (the test) never initialises CUDA before it forks. */
+static const char *program(void)
+{
+    const char *bin = getenv("TSEDARTS_BIN");
+    if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
+    return bin;
+}
+
+static void expect_same_bytes(const char *a, const char *b)
+{
+    const char *names[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt", NULL};
+    for (int i = 0; names[i]; i++) {
+        char pa[4200], pb[4200], *ta, *tb;
+        size_t na, nb;
+        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a, names[i]), TD_OK);
+        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b, names[i]), TD_OK);
+        cr_assert_eq(file_read_all(pa, &ta, &na), TD_OK, "%s", td_error_message());
+        cr_assert_eq(file_read_all(pb, &tb, &nb), TD_OK, "%s", td_error_message());
+        cr_expect(na == nb && !memcmp(ta, tb, na), "%s differs between %s and %s", names[i], a, b);
+        free(ta);
+        free(tb);
+    }
+}
+
+#define SEARCH_ARGS(algo)                                                                                        \
+    "search", "--device", "cuda", "--algo", algo, "--dataset", "synthetic", "--channels", "8", "--layers", "5",  \
+        "--batch", "16", "--epochs", "2", "--subset", "96", "--eval-images", "32", "--tse-steps", "3", "--quiet", \
+        "--out"
+
+static void twice_the_same(const char *algo)
+{
+    const char *bin = program();
+    char *a = sandbox_dir("gpu-repeat-a"), *b = sandbox_dir("gpu-repeat-b"), oa[4200], ob[4200];
+    cr_assert_eq(path_format(oa, sizeof oa, "%s/run", a), TD_OK);
+    cr_assert_eq(path_format(ob, sizeof ob, "%s/run", b), TD_OK);
+    const char *first[] = {bin, SEARCH_ARGS(algo), oa, NULL}, *second[] = {bin, SEARCH_ARGS(algo), ob, NULL};
+    cr_assert_eq(sandbox_run(first, NULL), 0, "first %s run failed", algo);
+    cr_assert_eq(sandbox_run(second, NULL), 0, "second %s run failed", algo);
+    expect_same_bytes(oa, ob);
+    free(a);
+    free(b);
+}
+
+Test(gpu_steps, darts1_twice_gives_the_same_bits, .timeout = 600) { twice_the_same("darts1"); }
+Test(gpu_steps, tse_twice_gives_the_same_bits, .timeout = 600) { twice_the_same("tse"); }
+
+Test(gpu_steps, recorded_and_direct_runs_give_the_same_bits, .timeout = 600)
+{
+    const char *bin = program();
+    char *a = sandbox_dir("gpu-graphs"), *b = sandbox_dir("gpu-direct"), oa[4200], ob[4200];
+    cr_assert_eq(path_format(oa, sizeof oa, "%s/run", a), TD_OK);
+    cr_assert_eq(path_format(ob, sizeof ob, "%s/run", b), TD_OK);
+    const char *recorded[] = {bin, SEARCH_ARGS("darts2"), oa, NULL}, *direct[] = {bin, SEARCH_ARGS("darts2"), ob, NULL};
+    cr_assert_eq(sandbox_run(recorded, NULL), 0);
+    setenv("TSEDARTS_NO_GRAPHS", "1", 1);
+    cr_assert_eq(sandbox_run(direct, NULL), 0);
+    unsetenv("TSEDARTS_NO_GRAPHS");
+    expect_same_bytes(oa, ob);
+    free(a);
+    free(b);
+}
+
+Test(gpu_steps, sigkill_then_resume_gives_the_same_bits, .timeout = 600)
+{
+    const char *bin = program();
+    char *a = sandbox_dir("gpu-kill-ref"), *b = sandbox_dir("gpu-kill"), oa[4200], ob[4200];
+    cr_assert_eq(path_format(oa, sizeof oa, "%s/run", a), TD_OK);
+    cr_assert_eq(path_format(ob, sizeof ob, "%s/run", b), TD_OK);
+    const char *whole[] = {bin, SEARCH_ARGS("tse"), oa, NULL}, *killed[] = {bin, SEARCH_ARGS("tse"), ob, NULL};
+    cr_assert_eq(sandbox_run(whole, NULL), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(bin, (char *const *)killed);
+        _exit(127);
+    }
+    /* killed once the first checkpoint exists, plus a little: mid-epoch */
+    char ck[4300];
+    cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", ob), TD_OK);
+    for (int i = 0; i < 12000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(file_exists(ck), "no checkpoint was written before the kill");
+    const char *resume[] = {bin, "search", "--resume", ob, "--quiet", NULL};
+    cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
+    expect_same_bytes(oa, ob);
+    free(a);
+    free(b);
+}
