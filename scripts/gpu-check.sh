@@ -41,11 +41,21 @@ say "tsedarts gpu-check, $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(
 deps=/tmp/tsedarts-deps
 if [ -d .deps/debs ] && ls .deps/debs/*.deb >/dev/null 2>&1; then
   rm -rf "$deps" && mkdir -p "$deps"
-  for f in .deps/debs/*.deb; do dpkg -x "$f" "$deps"; done
+  for f in .deps/debs/*.deb; do
+    if command -v dpkg >/dev/null 2>&1; then
+      dpkg -x "$f" "$deps"
+    else # a .deb is an ar archive holding data.tar.*
+      member=$(ar t "$f" | grep '^data\.tar')
+      ar p "$f" "$member" | tar -x -a -f - -C "$deps" 2>/dev/null || ar p "$f" "$member" | tar -xJ -C "$deps"
+    fi
+  done
   lib=$deps/usr/lib/x86_64-linux-gnu
+  # Debian names BLAS and LAPACK through alternatives, which dpkg -x does
+  # not set up: the reference ones, by the names pkg-config looks for
+  ln -sf blas-netlib.pc "$lib/pkgconfig/blas.pc"
+  ln -sf lapack-netlib.pc "$lib/pkgconfig/lapack.pc"
   export PATH=$deps/usr/bin:$PATH
   export PKG_CONFIG_SYSROOT_DIR=$deps PKG_CONFIG_LIBDIR=$lib/pkgconfig:$deps/usr/share/pkgconfig
-  # Debian keeps BLAS and LAPACK behind alternatives, which dpkg -x does not set
   export LD_LIBRARY_PATH=$lib:$lib/lapack:$lib/blas:$deps/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   dep_flags=(-DCMAKE_PREFIX_PATH="$deps/usr" -DOPENSSL_ROOT_DIR="$deps/usr"
              "-DCMAKE_C_FLAGS=-isystem $deps/usr/include/x86_64-linux-gnu"
@@ -58,7 +68,7 @@ fi
 
 # --- cuDNN: the toolkit's, else the one in PyTorch's wheel
 cudnn_flags=()
-if ! ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h >/dev/null 2>&1; then
+if [ ! -f /usr/local/cuda/include/cudnn.h ] && [ ! -f /usr/include/cudnn.h ]; then
   wheel=$(python3 -c 'import nvidia.cudnn as m; print(m.__path__[0])' 2>/dev/null || true)
   if [ -n "$wheel" ] && [ -f "$wheel/include/cudnn.h" ]; then
     so=$(ls "$wheel"/lib/libcudnn.so* | head -1)

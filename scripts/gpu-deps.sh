@@ -10,7 +10,8 @@ packages=(
   libcriterion-dev libcriterion3 libnanomsg5 libgit2-1.5 libhttp-parser2.9 libmbedtls14 libmbedx509-1
   libmbedcrypto7 libssh2-1 libpcre2-8-0                           # Criterion and what it links
   libjansson-dev libjansson4                                      # JSON
-  liblapacke-dev liblapacke libtmglib3 liblapack3 libblas3 libgfortran5 libquadmath0  # eigenvalues
+  liblapacke-dev liblapacke libtmglib3 liblapack3 liblapack-dev libblas3 libblas-dev libgfortran5 libquadmath0
+                                                                  # eigenvalues
   libssl-dev libssl3 zlib1g-dev                                   # SHA-256, gzip
   pkgconf pkgconf-bin libpkgconf3                                 # pkg-config itself
 )
