@@ -223,3 +223,10 @@ const char *args_first_field(const args *a)
             if (a->fields[k] && a->key[i] == a->specs[k].name) return a->key[i];
     return NULL;
 }
+
+td_status args_no_positionals(const args *a)
+{
+    if (a->n_pos == 0) return TD_OK;
+    return TD_FAIL(TD_ERR_ARG, "%s: unexpected argument '%s' (options start with --; see %s --help)", a->command,
+                   a->pos[0], a->command);
+}

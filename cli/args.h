@@ -51,6 +51,10 @@ void args_usage_table(const char *command, const char *synopsis, const opt_table
 /* The budgets (budget.h) with one line each, for commands taking --budget. */
 void args_usage_budgets(void);
 
+/* For commands that take no positional arguments: an error naming the
+ * first one given (a stray word is a mistake, not something to ignore). */
+td_status args_no_positionals(const args *a);
+
 int args_has(const args *a, const char *name);
 const char *args_str(args *a, const char *name, const char *def);
 long args_int(args *a, const char *name, long def, long lo, long hi);

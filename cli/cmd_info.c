@@ -77,6 +77,7 @@ int cmd_info(int argc, char **argv)
 {
     args a;
     td_status s = args_parse(&a, "info", specs, N_SPECS, argc, argv);
+    if (s == TD_OK) s = args_no_positionals(&a);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;
@@ -88,6 +89,7 @@ int cmd_info(int argc, char **argv)
     static const char *const nets[] = {"supernet", "eval", "linear", NULL};
     int net = args_choice(&a, "net", "supernet", nets);
     supernet_config cfg;
+    memset(&cfg, 0, sizeof cfg); /* every field, the search space too */
     cfg.layers = (int)args_int(&a, "layers", 8, 3, 1000);
     cfg.C = (int)args_int(&a, "channels", 16, 2, 4096);
     cfg.classes = (int)args_int(&a, "classes", 10, 2, 100000);

@@ -116,7 +116,7 @@ int cmd_protocol(int argc, char **argv)
         s = protocol_run(&req, &o, root);
         if (s == TD_ERR_INTERRUPTED) {
             fprintf(stderr, "tsedarts: %s\ntsedarts: continue with the same command\n", td_error_message());
-            return 130;
+            return stop_exit_status();
         }
         if (s == TD_OK) {
             char d[32];

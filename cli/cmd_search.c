@@ -77,6 +77,7 @@ static int search_with(const opt_table *t, int argc, char **argv)
 {
     args a;
     td_status s = args_parse_table(&a, "search", t, argc, argv);
+    if (s == TD_OK) s = args_no_positionals(&a);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;
@@ -116,7 +117,7 @@ static int search_with(const opt_table *t, int argc, char **argv)
     if (s == TD_ERR_INTERRUPTED) {
         fprintf(stderr, "tsedarts: %s\ntsedarts: continue with: tsedarts search --resume %s\n", td_error_message(),
                 opt.out_dir);
-        return 130;
+        return stop_exit_status();
     }
     if (s != TD_OK) {
         td_error_print(s);

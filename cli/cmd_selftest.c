@@ -68,6 +68,7 @@ int cmd_selftest(int argc, char **argv)
 {
     args a;
     td_status s = args_parse(&a, "selftest", specs, 2, argc, argv);
+    if (s == TD_OK) s = args_no_positionals(&a);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;

@@ -30,6 +30,10 @@ int cmd_verify(int argc, char **argv)
         return 2;
     }
     if (args_has(&a, "replay")) {
+        if (a.n_pos) {
+            fprintf(stderr, "tsedarts: error: verify: --replay takes one run directory; unexpected '%s'\n", a.pos[0]);
+            return 2;
+        }
         s = verify_replay(args_str(&a, "replay", ""), args_str(&a, "device", NULL), stdout);
         if (s == TD_ERR_UNSUPPORTED) {
             printf("not run: %s\n", td_error_message());

@@ -27,7 +27,7 @@ static void on_signal(int sig)
         signal(sig, SIG_DFL);
         raise(sig);
     }
-    stop_flag = 1;
+    stop_flag = sig;
 }
 
 void stop_install_handlers(void)
@@ -41,7 +41,8 @@ void stop_install_handlers(void)
 }
 
 int stop_requested(void) { return stop_flag != 0; }
-void stop_request(void) { stop_flag = 1; }
+void stop_request(void) { stop_flag = SIGINT; }
+int stop_exit_status(void) { return 128 + (stop_flag ? (int)stop_flag : SIGINT); }
 
 double now_seconds(void)
 {

@@ -13,6 +13,10 @@
 void stop_install_handlers(void);
 int stop_requested(void);
 void stop_request(void); /* for tests and for --stop-after */
+/* The exit status of a run that stopped as asked: 128 + the signal that
+ * asked (130 for SIGINT, 143 for SIGTERM), as a shell reports a process
+ * the signal ended; 130 when --stop-after asked. */
+int stop_exit_status(void);
 
 double now_seconds(void); /* monotonic */
 
