@@ -8,14 +8,13 @@
  * D = dirichlet_grad(x, beta), as in PyTorch's Dirichlet.rsample. */
 #include "op_family.h"
 
-/* f32 against f64. dirichlet_rows: a row sum and a division, as the
- * rows family. dirichlet_grad runs in double for both element types, so
- * f32 differs only through its inputs rounded to float; D's relative
- * sensitivity to its inputs is O(1) on these cases, which puts the
- * difference at a few 1e-7 relative. Evidence: test_f32_f64 prints the
- * worst |a - b| / (1e-7 + 1e-7 |b|) per op. */
+/* f32 against f64. dirichlet_rows is a row sum and a division;
+ * dirichlet_grad runs in double for both element types, so f32 differs
+ * only by its inputs rounded to float. Evidence: test_f32_f64 prints the
+ * worst |a - b| / (1e-7 + 1e-7 |b|) per op; the largest seen in this
+ * family was 0.35 (dirichlet_grad). The project-wide bar (atol 2e-6, rtol
+ * 1e-6) leaves far more than that. */
 static const op_tolerance dirichlet_tol = {.rtol = 1e-6, .atol = 2e-6};
-static const op_tolerance dirichlet_grad_tol = {.rtol = 1e-5, .atol = 1e-5};
 
 static int rows_pair_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
 {
@@ -115,6 +114,6 @@ const op_def op_def_dirichlet_grad = {
     .jvp = dirichlet_grad_jvp,
     .build_case = dirichlet_grad_case,
     OP_CASES(dirichlet_grad_cases),
-    .f32_vs_f64 = &dirichlet_grad_tol,
+    .f32_vs_f64 = &dirichlet_tol,
     .refused_rules = dirichlet_grad_why,
 };
