@@ -215,19 +215,9 @@ Test(dirichlet, gamma_draws_repeat_and_have_the_right_mean)
 
 /* --- PyTorch's own values ---------------------------------------------- */
 
-static const char *python_with_torch(void)
-{
-    static const char *candidates[] = {"/usr/bin/python3", "python3"};
-    for (int i = 0; i < 2; i++) {
-        const char *argv[] = {candidates[i], "-c", "import torch", NULL};
-        if (sandbox_run(argv, NULL) == 0) return candidates[i];
-    }
-    return NULL;
-}
-
 Test(dirichlet, agrees_with_pytorch_dirichlet_grad)
 {
-    const char *py = python_with_torch();
+    const char *py = sandbox_python_with_torch();
     if (!py) cr_skip_test("not run: no Python with torch (install Debian's python3-torch)");
     /* one point per regime: (x, a, S) */
     static const double pts[][3] = {{0.05, 0.5, 3.0}, {0.97, 2.0, 2.6}, {0.45, 9.0, 20.0}, {0.3, 1.5, 6.0}};
