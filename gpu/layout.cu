@@ -131,3 +131,29 @@ GPU_INSTANTIATE(concat_channels, concat_channels_op)
 GPU_INSTANTIATE(slice_channels, slice_channels_op)
 GPU_INSTANTIATE(crop, crop_op)
 GPU_INSTANTIATE(uncrop, uncrop_op)
+
+/* --- channel_shuffle: output channel j*k + g is input channel g*(C/k) + j - */
+
+template <typename T> static __global__ void channel_shuffle_kernel(const T *x, T *y, int C, int k, size_t hw, size_t n)
+{
+    GPU_FOR(i, n)
+    {
+        size_t plane = i / hw, at = i % hw;
+        int c = (int)(plane % (size_t)C);
+        size_t batch = plane / (size_t)C;
+        int src = (c % k) * (C / k) + c / k;
+        y[i] = x[(batch * (size_t)C + (size_t)src) * hw + at];
+    }
+}
+
+template <typename T> static td_status channel_shuffle_op(const kernel_args *a)
+{
+    shape4 o = a->out_shape;
+    size_t n = shape_numel(o);
+    channel_shuffle_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_out<T>(a), o.c,
+                                                                              a->nd->p.groups, (size_t)o.h * o.w, n);
+    LAUNCH_CHECK("channel_shuffle");
+    return TD_OK;
+}
+
+GPU_INSTANTIATE(channel_shuffle, channel_shuffle_op)

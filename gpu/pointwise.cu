@@ -218,3 +218,40 @@ GPU_INSTANTIATE(axpby, axpby_op)
 GPU_INSTANTIATE(mul, mul_op)
 GPU_INSTANTIATE(fill, fill_op)
 GPU_INSTANTIATE(const, const_op)
+
+/* --- elu, dropout -------------------------------------------------------- */
+
+static __device__ inline float dev_expm1(float x) { return expm1f(x); }
+static __device__ inline double dev_expm1(double x) { return expm1(x); }
+
+template <typename T> static __global__ void elu_kernel(const T *x, T *y, size_t n)
+{
+    GPU_FOR(i, n) y[i] = x[i] > 0 ? x[i] : dev_expm1(x[i]);
+}
+
+template <typename T> static td_status elu_op(const kernel_args *a)
+{
+    size_t n = shape_numel(a->out_shape);
+    elu_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_out<T>(a), n);
+    LAUNCH_CHECK("elu");
+    return TD_OK;
+}
+
+/* (x, m) -> x * m * scale, the products in the reference's order */
+template <typename T> static __global__ void dropout_kernel(const T *x, const T *m, T scale, T *y, size_t n)
+{
+    GPU_FOR(i, n) y[i] = x[i] * m[i] * scale;
+}
+
+template <typename T> static td_status dropout_op(const kernel_args *a)
+{
+    size_t n = shape_numel(a->out_shape);
+    const T scale = (T)(1.0 / (1.0 - a->nd->p.a));
+    dropout_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_in<T>(a, 1), scale,
+                                                                      gpu_out<T>(a), n);
+    LAUNCH_CHECK("dropout");
+    return TD_OK;
+}
+
+GPU_INSTANTIATE(elu, elu_op)
+GPU_INSTANTIATE(dropout, dropout_op)

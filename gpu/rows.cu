@@ -162,3 +162,29 @@ GPU_INSTANTIATE(softmax_rows, softmax_rows)
 GPU_INSTANTIATE(log_softmax_rows, log_softmax_rows)
 GPU_INSTANTIATE(pick_labels, pick_labels)
 GPU_INSTANTIATE(place_labels, place_labels)
+
+/* --- mask_renorm_rows: (x, m) -> x*m / row sum of x*m -------------------- */
+
+/* One thread per row, the sum left to right in T, as the CPU. */
+template <typename T> static __global__ void mask_renorm_rows_kernel(const T *x, const T *m, T *y, int R, int L)
+{
+    GPU_FOR(r, (size_t)R)
+    {
+        const T *xr = x + r * L, *mr = m + r * L;
+        T *yr = y + r * L;
+        T sum = 0;
+        for (int j = 0; j < L; j++) sum += xr[j] * mr[j];
+        for (int j = 0; j < L; j++) yr[j] = xr[j] * mr[j] / sum;
+    }
+}
+
+template <typename T> static td_status mask_renorm_rows(const kernel_args *a)
+{
+    shape4 s = a->out_shape;
+    mask_renorm_rows_kernel<T><<<gpu_blocks((size_t)s.n), GPU_THREADS, 0, gpu.stream>>>(
+        gpu_in<T>(a, 0), gpu_in<T>(a, 1), gpu_out<T>(a), s.n, s.c);
+    LAUNCH_CHECK("mask_renorm_rows");
+    return TD_OK;
+}
+
+GPU_INSTANTIATE(mask_renorm_rows, mask_renorm_rows)

@@ -53,3 +53,20 @@ td_status FN(ref_uncrop)(const kernel_args *a)
                    (size_t)gs.w * sizeof *y);
     return TD_OK;
 }
+
+/* Output channel j*k + g copies input channel g*(C/k) + j, a plane at a time. */
+td_status FN(ref_channel_shuffle)(const kernel_args *a)
+{
+    shape4 o = a->out_shape;
+    size_t hw = (size_t)o.h * o.w;
+    int k = P->groups, per_group = o.c / k;
+    const REAL *x = IN(0);
+    REAL *y = OUT;
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (int pl = 0; pl < o.n * o.c; pl++) {
+        int n = pl / o.c, c = pl % o.c;
+        int src = (c % k) * per_group + c / k;
+        memcpy(y + (size_t)pl * hw, x + ((size_t)n * o.c + src) * hw, hw * sizeof *y);
+    }
+    return TD_OK;
+}

@@ -130,3 +130,25 @@ td_status FN(ref_const)(const kernel_args *a)
     for (size_t i = 0; i < n; i++) y[i] = v;
     return TD_OK;
 }
+
+td_status FN(ref_elu)(const kernel_args *a)
+{
+    const REAL *x = IN(0);
+    REAL *y = OUT;
+    size_t n = shape_numel(a->out_shape);
+    /* expm1: e^x - 1 without cancellation near 0 */
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : RX(expm1)(x[i]);
+    return TD_OK;
+}
+
+td_status FN(ref_dropout)(const kernel_args *a)
+{
+    const REAL *x = IN(0), *m = IN(1);
+    REAL *y = OUT;
+    size_t n = shape_numel(a->out_shape);
+    const REAL keep_scale = (REAL)(1.0 / (1.0 - P->a));
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * m[i] * keep_scale;
+    return TD_OK;
+}

@@ -95,3 +95,19 @@ td_status FN(ref_place_labels)(const kernel_args *a)
     }
     return TD_OK;
 }
+
+/* Each row's sum of x*m in index order, then the row scaled by its inverse. */
+td_status FN(ref_mask_renorm_rows)(const kernel_args *a)
+{
+    shape4 s = a->out_shape;
+    const REAL *x = IN(0), *m = IN(1);
+    REAL *y = OUT;
+    for (int r = 0; r < s.n; r++) {
+        const REAL *xr = x + (size_t)r * s.c, *mr = m + (size_t)r * s.c;
+        REAL *yr = y + (size_t)r * s.c;
+        REAL sum = 0;
+        for (int j = 0; j < s.c; j++) sum += xr[j] * mr[j];
+        for (int j = 0; j < s.c; j++) yr[j] = xr[j] * mr[j] / sum;
+    }
+    return TD_OK;
+}

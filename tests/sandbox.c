@@ -106,3 +106,13 @@ int sandbox_run(const char *const *argv, const char *out_path)
         if (errno != EINTR) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+const char *sandbox_python_with_torch(void)
+{
+    static const char *candidates[] = {"/usr/bin/python3", "python3"};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {candidates[i], "-c", "import torch", NULL};
+        if (sandbox_run(argv, NULL) == 0) return candidates[i];
+    }
+    return NULL;
+}

@@ -20,4 +20,7 @@ td_status sandbox_copy_tree(const char *src, const char *dst);
  * -1 when it could not start or did not exit normally. */
 int sandbox_run(const char *const *argv, const char *out_path);
 
+/* A Python that imports torch (Debian's python3-torch), or NULL. */
+const char *sandbox_python_with_torch(void);
+
 #endif

@@ -21,19 +21,9 @@
 #include "tsedarts/safetensors.h"
 #include "tsedarts/backend_cpu.h"
 
-static const char *python_with_torch(void)
-{
-    static const char *candidates[] = {"/usr/bin/python3", "python3"};
-    for (int i = 0; i < 2; i++) {
-        const char *argv[] = {candidates[i], "-c", "import torch", NULL};
-        if (sandbox_run(argv, NULL) == 0) return candidates[i];
-    }
-    return NULL;
-}
-
 Test(oracle, pytorch_peer_agrees_on_loss_and_gradients, .timeout = 600)
 {
-    const char *py = python_with_torch();
+    const char *py = sandbox_python_with_torch();
     if (!py) cr_skip_test("not run: no Python with torch (install Debian's python3-torch)");
     const char *src = getenv("TSEDARTS_SOURCE_DIR");
     cr_assert_not_null(src, "TSEDARTS_SOURCE_DIR not set");

@@ -6,6 +6,7 @@
 
 #include "tsedarts/autodiff.h"
 #include "tsedarts/buffers.h"
+#include "tsedarts/op_def.h"
 
 /* A graph on f64 buffers of a host backend, with direct access to values. */
 typedef struct f64_run {
@@ -163,6 +164,91 @@ static td_status check_jvp(const op_case *c, const backend *be, gradcheck_result
     return s;
 }
 
+/* For rules that are not the forward kernel's derivative (surrogate_rules):
+ * <u, JVP(t)> against <VJP(u), t> for fixed directions u and t, both rules
+ * built into one graph and run once. */
+static td_status check_transpose(const op_case *c, const backend *be, gradcheck_result *res)
+{
+    double *host[ROLE_COUNT];
+    int in[OP_CASE_MAX_IN], wrt[OP_CASE_MAX_IN], tans[OP_CASE_MAX_IN], grads[OP_CASE_MAX_IN], nw = 0;
+    graph *g = op_case_graph(c, host, in);
+    int n_nodes = g->n_nodes;
+    int y = g->nodes[n_nodes - 1].out;
+    for (int k = 0; k < c->nin; k++)
+        if (op_case_input_differentiable(c, k)) {
+            wrt[nw] = in[k];
+            tans[nw++] = graph_input(g, c->in[k], 0);
+        }
+    int ty = -1;
+    td_status s = graph_jvp(g, 0, n_nodes, nw, wrt, tans, 1, &y, &ty);
+    if (s == TD_OK && ty < 0) s = TD_FAIL(TD_ERR_CHECK, "%s: the JVP rule gave no tangent", c->label);
+    int G = graph_input(g, g->values[y].shape, 0);
+    int L = op_sum_all(g, op_mul(g, y, G));
+    if (s == TD_OK) s = graph_vjp(g, L, nw, wrt, grads);
+    if (s == TD_OK) ty = graph_bind(g, ty, ROLE_OUTPUT, (size_t)-1);
+    for (int k = 0; s == TD_OK && k < nw; k++) grads[k] = graph_bind(g, grads[k], ROLE_OUTPUT, (size_t)-1);
+    if (s == TD_OK) s = graph_status(g);
+    for (int r = 0; s == TD_OK && r < ROLE_COUNT; r++) host[r] = realloc(host[r], (g->role_size[r] + 1) * sizeof(double));
+    if (s == TD_OK) fill_direction(host[ROLE_INPUT] + g->values[G].offset, shape_numel(g->values[G].shape), 7);
+    for (int k = 0; s == TD_OK && k < nw; k++)
+        fill_direction(host[ROLE_INPUT] + g->values[tans[k]].offset, shape_numel(g->values[tans[k]].shape), 300 + k);
+    f64_run r = {0};
+    if (s == TD_OK) s = run_open(&r, be, g, host);
+    if (s == TD_OK) s = exec_run(r.ctx);
+    if (s == TD_OK) {
+        double forward = 0, reverse = 0, scale = 0;
+        const double *u = vptr(&r, G), *jt = vptr(&r, ty);
+        for (size_t i = 0, n = shape_numel(g->values[y].shape); i < n; i++) {
+            forward += u[i] * jt[i];
+            scale += fabs(u[i] * jt[i]);
+        }
+        for (int k = 0; k < nw; k++) {
+            const double *gk = vptr(&r, grads[k]), *tk = vptr(&r, tans[k]);
+            for (size_t i = 0, n = shape_numel(g->values[wrt[k]].shape); i < n; i++) {
+                reverse += gk[i] * tk[i];
+                scale += fabs(gk[i] * tk[i]);
+            }
+        }
+        res->vjp_err = res->jvp_err = fabs(forward - reverse) / (scale > 1e-300 ? scale : 1.0);
+        if (!(scale > 0)) s = TD_FAIL(TD_ERR_CHECK, "%s: the rules gave only zeros", c->label);
+    }
+    run_close(&r);
+    op_case_host_free(host);
+    graph_destroy(g);
+    return s;
+}
+
+/* For rules that refuse (refused_rules): both must, with
+ * TD_ERR_UNSUPPORTED and the op's name. */
+static td_status check_refusal(const op_case *c)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        double *host[ROLE_COUNT];
+        int in[OP_CASE_MAX_IN], wrt[OP_CASE_MAX_IN], out[OP_CASE_MAX_IN], nw = 0;
+        graph *g = op_case_graph(c, host, in);
+        int n_nodes = g->n_nodes;
+        int y = g->nodes[n_nodes - 1].out;
+        for (int k = 0; k < c->nin; k++)
+            if (op_case_input_differentiable(c, k)) wrt[nw++] = in[k];
+        td_status s;
+        if (mode == 0) {
+            s = graph_vjp(g, op_sum_all(g, y), nw, wrt, out);
+        } else {
+            int tans[OP_CASE_MAX_IN];
+            for (int k = 0; k < nw; k++) tans[k] = graph_input(g, g->values[wrt[k]].shape, 0);
+            int ty;
+            s = graph_jvp(g, 0, n_nodes, nw, wrt, tans, 1, &y, &ty);
+        }
+        int named = strstr(g->error, op_name(c->op)) != NULL;
+        op_case_host_free(host);
+        graph_destroy(g);
+        if (s != TD_ERR_UNSUPPORTED || !named)
+            return TD_FAIL(TD_ERR_CHECK, "%s: the %s rule of %s should refuse with TD_ERR_UNSUPPORTED naming it",
+                           c->label, mode ? "JVP" : "VJP", op_name(c->op));
+    }
+    return TD_OK;
+}
+
 td_status gradcheck_case(const op_case *c, const backend *be, gradcheck_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -171,6 +257,16 @@ td_status gradcheck_case(const op_case *c, const backend *be, gradcheck_result *
     if (c->op == OP_BN_RUNNING_UPDATE) return TD_OK;
     for (int k = 0; k < c->nin; k++) res->applicable |= op_case_input_differentiable(c, k);
     if (!res->applicable) return TD_OK;
+    const op_def *d = op_def_of(c->op);
+    if (d->refused_rules) {
+        res->applicable = 0;
+        res->refused = 1;
+        return check_refusal(c);
+    }
+    if (d->surrogate_rules) {
+        res->transposed = 1;
+        return check_transpose(c, be, res);
+    }
     TD_CHECK(check_vjp(c, be, res));
     return check_jvp(c, be, res);
 }

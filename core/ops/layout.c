@@ -55,6 +55,8 @@ static int concat_case(graph *g, const op_case *c, const int *in) { return op_co
 
 static const op_case concat_cases[] = {
     {"concat_channels", OP_CONCAT_C, 3, {S(2, 2, 3, 3), S(2, 1, 3, 3), S(2, 3, 3, 3)}, {R, R, R}},
+    /* the partial-channel join: processed C/k channels, then the bypass */
+    {"concat_channels partial", OP_CONCAT_C, 2, {S(2, 2, 2, 2), S(2, 6, 2, 2)}, {R, R}},
 };
 
 const op_def op_def_concat_channels = {
@@ -112,6 +114,9 @@ static int slice_case(graph *g, const op_case *c, const int *in) { return op_sli
 static const op_case slice_cases[] = {
     {"slice_channels middle", OP_SLICE_C, 1, {S(2, 6, 3, 3)}, {R}, {1, 4}},
     {"slice_channels head", OP_SLICE_C, 1, {S(2, 6, 3, 3)}, {R}, {0, 2}},
+    /* the partial-channel split of DrNAS with k=4: C/k processed, the rest bypassed */
+    {"slice_channels partial head", OP_SLICE_C, 1, {S(2, 8, 2, 2)}, {R}, {0, 2}},
+    {"slice_channels partial tail", OP_SLICE_C, 1, {S(2, 8, 2, 2)}, {R}, {2, 8}},
 };
 
 const op_def op_def_slice_channels = {
@@ -230,5 +235,56 @@ const op_def op_def_uncrop = {
     .jvp = uncrop_jvp,
     .build_case = uncrop_case,
     OP_CASES(uncrop_cases),
+    .f32_vs_f64 = &layout_tol,
+};
+
+/* --- channel_shuffle: (x) -> channel j*k + g is channel g*(C/k) + j ---- */
+
+int op_channel_shuffle(graph *g, int x, int groups)
+{
+    if (op_any_bad(g, 1, &x)) return -1;
+    node_params p = op_params();
+    p.groups = groups;
+    return graph_add_node(g, OP_CHANNEL_SHUFFLE, 1, &x, &p);
+}
+
+static int shuffle_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
+{
+    NIN(1);
+    shape4 s = vshape(g, in[0]);
+    NEED(p->groups >= 1 && s.c % p->groups == 0, "channel_shuffle: %d channels do not split into %d groups", s.c,
+         p->groups);
+    *out = s;
+    return 1;
+}
+
+/* The inverse permutation is the shuffle with C/k groups. */
+static void shuffle_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+{
+    (void)want;
+    ct[0] = op_channel_shuffle(g, G, vshape(g, a->in[0]).c / a->p->groups);
+}
+
+static int shuffle_jvp(graph *g, const op_rule_args *a, const int *t)
+{
+    return op_channel_shuffle(g, t[0], a->p->groups);
+}
+
+/* ip = {groups} */
+static int shuffle_case(graph *g, const op_case *c, const int *in) { return op_channel_shuffle(g, in[0], c->ip[0]); }
+
+static const op_case shuffle_cases[] = {
+    {"channel_shuffle k=4", OP_CHANNEL_SHUFFLE, 1, {S(2, 8, 3, 3)}, {R}, {4}},
+    {"channel_shuffle k=6", OP_CHANNEL_SHUFFLE, 1, {S(1, 12, 2, 3)}, {R}, {6}},
+    {"channel_shuffle k=1", OP_CHANNEL_SHUFFLE, 1, {S(1, 3, 2, 2)}, {R}, {1}},
+};
+
+const op_def op_def_channel_shuffle = {
+    .op = OP_CHANNEL_SHUFFLE,
+    .shape = shuffle_shape,
+    .vjp = shuffle_vjp,
+    .jvp = shuffle_jvp,
+    .build_case = shuffle_case,
+    OP_CASES(shuffle_cases),
     .f32_vs_f64 = &layout_tol,
 };

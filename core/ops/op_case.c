@@ -109,6 +109,8 @@ graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_C
             }
             case IN_POSITIVE: dst[i] = 0.5 + 1.5 * u; break;
             case IN_BNSTAT: dst[i] = 0.5 + u; break;
+            case IN_MASK: dst[i] = i % 3 == 1 ? 0.0 : 1.0; break;
+            case IN_UNIT: dst[i] = 0.05 + 0.9 * u; break;
             default: dst[i] = 2 * u - 1; break;
             }
         }

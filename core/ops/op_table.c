@@ -43,6 +43,13 @@ int graph_add_node(graph *g, op_kind op, int nin, const int *in, const node_para
     return graph_append_node(g, op, nin, in, &params, out);
 }
 
+int op_refuse_derivative(graph *g, op_kind op, const char *why)
+{
+    graph_fail(g, "%s: no derivative: %s", op_name(op), why);
+    if (g->status == TD_ERR_ARG) g->status = TD_ERR_UNSUPPORTED;
+    return -1;
+}
+
 int op_unary(graph *g, op_kind op, int x)
 {
     if (op_any_bad(g, 1, &x)) return -1;

@@ -404,3 +404,92 @@ const op_def op_def_const = {
     OP_CASES(const_cases),
     .f32_vs_f64 = &pointwise_tol,
 };
+
+/* --- elu: (x) -> x for x > 0, e^x - 1 otherwise (DrNAS's ELU(alpha) + 1
+ * concentration is this plus one) ------------------------------------- */
+
+int op_elu(graph *g, int x) { return op_unary(g, OP_ELU, x); }
+
+/* elu'(x) = 1 for x > 0, e^x otherwise: e^min(x, 0), written with
+ * primitives (min(x, 0) = -relu(-x)) so that it differentiates again. */
+static int elu_slope(graph *g, int x)
+{
+    return op_exp(g, op_axpby(g, op_relu(g, op_axpby(g, x, -1, -1.0, 0.0)), -1, -1.0, 0.0));
+}
+
+static void elu_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+{
+    (void)want;
+    ct[0] = op_mul(g, G, elu_slope(g, a->in[0]));
+}
+
+static int elu_jvp(graph *g, const op_rule_args *a, const int *t) { return op_mul(g, t[0], elu_slope(g, a->in[0])); }
+
+static int elu_case(graph *g, const op_case *c, const int *in)
+{
+    (void)c;
+    return op_elu(g, in[0]);
+}
+
+static const op_case elu_cases[] = {
+    {"elu", OP_ELU, 1, {S(2, 3, 4, 5)}, {R}},
+    {"elu alpha rows", OP_ELU, 1, {S(14, 7, 1, 1)}, {R}},
+};
+
+const op_def op_def_elu = {
+    .op = OP_ELU,
+    .shape = op_shape_same_as_input,
+    .vjp = elu_vjp,
+    .jvp = elu_jvp,
+    .build_case = elu_case,
+    OP_CASES(elu_cases),
+    .f32_vs_f64 = &pointwise_tol,
+};
+
+/* --- dropout: (x, m) -> x * m / (1 - p), the keep mask m an input ------ */
+
+int op_dropout(graph *g, int x, int m, double p)
+{
+    int in[2] = {x, m};
+    if (op_any_bad(g, 2, in)) return -1;
+    node_params np = op_params();
+    np.a = p;
+    return graph_add_node(g, OP_DROPOUT, 2, in, &np);
+}
+
+static int dropout_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
+{
+    NIN(2);
+    SAME(in[0], in[1]);
+    NEED(p->a >= 0 && p->a < 1, "dropout: drop probability %g outside [0, 1)", p->a);
+    *out = vshape(g, in[0]);
+    return 1;
+}
+
+/* Linear in x with the mask fixed, so both rules are dropout again. */
+static void dropout_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+{
+    (void)want;
+    ct[0] = op_dropout(g, G, a->in[1], a->p->a);
+}
+
+static int dropout_jvp(graph *g, const op_rule_args *a, const int *t) { return op_dropout(g, t[0], a->in[1], a->p->a); }
+
+/* dp = {p} */
+static int dropout_case(graph *g, const op_case *c, const int *in) { return op_dropout(g, in[0], in[1], c->dp[0]); }
+
+static const op_case dropout_cases[] = {
+    {"dropout p 0.4", OP_DROPOUT, 2, {S(2, 3, 4, 5), S(2, 3, 4, 5)}, {R, IN_MASK}, {0}, {0.4, 0}},
+    {"dropout p 0", OP_DROPOUT, 2, {S(1, 2, 3, 3), S(1, 2, 3, 3)}, {R, IN_MASK}, {0}, {0.0, 0}},
+};
+
+const op_def op_def_dropout = {
+    .op = OP_DROPOUT,
+    .nondiff_inputs = 1u << 1,
+    .shape = dropout_shape,
+    .vjp = dropout_vjp,
+    .jvp = dropout_jvp,
+    .build_case = dropout_case,
+    OP_CASES(dropout_cases),
+    .f32_vs_f64 = &pointwise_tol,
+};

@@ -250,3 +250,64 @@ const op_def op_def_place_labels = {
     OP_CASES(place_labels_cases),
     .f32_vs_f64 = &rows_tol,
 };
+
+/* --- mask_renorm_rows: (x, m) -> x*m / row sum of x*m ------------------ */
+
+int op_mask_renorm_rows(graph *g, int x, int m) { return op_binary(g, OP_MASK_RENORM_ROWS, x, m); }
+
+static int mask_renorm_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
+{
+    (void)p;
+    NIN(2);
+    SAME(in[0], in[1]);
+    shape4 s = vshape(g, in[0]);
+    NEED(s.h == 1 && s.w == 1, "mask_renorm_rows: operand must be (rows, cols, 1, 1), got %s", op_fmt_shape(0, s));
+    *out = s;
+    return 1;
+}
+
+/* 1 / row sum of x*m, recomputed from the inputs. */
+static int mask_renorm_inverse_sum(graph *g, const op_rule_args *a)
+{
+    return op_powadd(g, op_sum_axis(g, op_mul(g, a->in[0], a->in[1]), AXIS_N), 0.0, -1.0);
+}
+
+/* With s = sum x*m and y the output: dy_i/dx_j = (m_i [i = j] - y_i m_j) / s. */
+static void mask_renorm_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+{
+    (void)want;
+    int centred = op_axpby(g, G, op_bcast_axis(g, op_sum_axis(g, op_mul(g, G, a->y), AXIS_N), vshape(g, G), AXIS_N),
+                           1.0, -1.0);
+    ct[0] = op_scale_axis(g, op_mul(g, a->in[1], centred), mask_renorm_inverse_sum(g, a), AXIS_N);
+}
+
+static int mask_renorm_jvp(graph *g, const op_rule_args *a, const int *t)
+{
+    int mt = op_mul(g, a->in[1], t[0]);
+    int centred = op_axpby(g, mt, op_scale_axis(g, a->y, op_sum_axis(g, mt, AXIS_N), AXIS_N), 1.0, -1.0);
+    return op_scale_axis(g, centred, mask_renorm_inverse_sum(g, a), AXIS_N);
+}
+
+static int mask_renorm_case(graph *g, const op_case *c, const int *in)
+{
+    (void)c;
+    return op_mask_renorm_rows(g, in[0], in[1]);
+}
+
+/* positive entries, as the mixing weights it renormalises (IN_MASK keeps
+ * at least one entry in every row of two or more) */
+static const op_case mask_renorm_cases[] = {
+    {"mask_renorm_rows", OP_MASK_RENORM_ROWS, 2, {S(3, 7, 1, 1), S(3, 7, 1, 1)}, {IN_POSITIVE, IN_MASK}},
+    {"mask_renorm_rows 14x8", OP_MASK_RENORM_ROWS, 2, {S(14, 8, 1, 1), S(14, 8, 1, 1)}, {IN_POSITIVE, IN_MASK}},
+};
+
+const op_def op_def_mask_renorm_rows = {
+    .op = OP_MASK_RENORM_ROWS,
+    .nondiff_inputs = 1u << 1,
+    .shape = mask_renorm_shape,
+    .vjp = mask_renorm_vjp,
+    .jvp = mask_renorm_jvp,
+    .build_case = mask_renorm_case,
+    OP_CASES(mask_renorm_cases),
+    .f32_vs_f64 = &rows_tol,
+};

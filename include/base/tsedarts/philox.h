@@ -24,7 +24,8 @@ typedef enum philox_purpose {
     PURPOSE_SPLIT = 5,      /* train/validation split of a dataset */
     PURPOSE_DROP_PATH = 6,  /* drop path masks; index = step, cell, op */
     PURPOSE_TEST = 7,       /* test inputs */
-    PURPOSE_SYNTH = 8       /* synthetic dataset */
+    PURPOSE_SYNTH = 8,      /* synthetic dataset */
+    PURPOSE_DIRICHLET = 9   /* Dirichlet samples' gamma draws; index = pass, entry */
 } philox_purpose;
 
 /* A sequential reader of one stream: four 32-bit words per block. */

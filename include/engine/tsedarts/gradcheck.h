@@ -16,6 +16,10 @@ typedef struct gradcheck_result {
     double vjp_err; /* worst relative error over the inputs */
     double jvp_err;
     int worst_input; /* input with the worst VJP error */
+    /* The op's rules are a surrogate (op_def.surrogate_rules): vjp_err and
+     * jvp_err are then the relative mismatch of <u, JVP t> and <VJP u, t>. */
+    int transposed;
+    int refused; /* the op's rules refuse (op_def.refused_rules), as checked */
 } gradcheck_result;
 
 td_status gradcheck_case(const op_case *c, const backend *host_backend, gradcheck_result *res);

@@ -61,7 +61,13 @@
     X(CONCAT_C, concat_channels)            /* (x1..xk) -> channel concat      layout */    \
     X(SLICE_C, slice_channels)              /* (x) -> channels [c0, c1)        layout */    \
     X(CROP, crop)                           /* (x) -> spatial window           layout */    \
-    X(UNCROP, uncrop)                       /* (g) -> zero-padded back         layout */
+    X(UNCROP, uncrop)                       /* (g) -> zero-padded back         layout */    \
+    X(CHANNEL_SHUFFLE, channel_shuffle)     /* (x) -> channels interleaved     layout */    \
+    X(ELU, elu)                             /* (x) -> x > 0 ? x : e^x - 1      pointwise */ \
+    X(DROPOUT, dropout)                     /* (x, m) -> x * m / (1 - p)       pointwise */ \
+    X(MASK_RENORM_ROWS, mask_renorm_rows)   /* (x, m) -> x*m / row sum of x*m  rows */      \
+    X(DIRICHLET_ROWS, dirichlet_rows)       /* (beta, G) -> G / row sum of G   dirichlet */ \
+    X(DIRICHLET_GRAD, dirichlet_grad)       /* (x, beta) -> pathwise D         dirichlet */
 
 typedef enum op_kind {
 #define TD_OP_ENUM(id, name) OP_##id,

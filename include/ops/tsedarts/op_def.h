@@ -45,7 +45,19 @@ typedef struct op_def {
     int n_wide_cases;
     const op_tolerance *f32_vs_f64;
     const op_tolerance *f32_vs_f64_wide;
+    /* Set, saying why, where the rules are deliberately not the derivative
+     * of the forward kernel (a pathwise gradient of a random sample, whose
+     * kernel sees only the draws): finite differences cannot check them,
+     * so gradcheck checks that the VJP and JVP rules are each other's
+     * transpose, and the op's own test checks their values. */
+    const char *surrogate_rules;
+    /* Set, saying why, where the rules refuse to differentiate: they
+     * record TD_ERR_UNSUPPORTED naming the op, and gradcheck checks that. */
+    const char *refused_rules;
 } op_def;
+
+/* In a rule of an op with refused_rules: records the refusal. */
+int op_refuse_derivative(graph *g, op_kind op, const char *why);
 
 const op_def *op_def_of(op_kind op);
 

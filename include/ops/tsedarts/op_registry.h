@@ -15,7 +15,9 @@ enum input_kind {
     IN_REAL = 0, /* uniform in [-1, 1) */
     IN_POSITIVE, /* uniform in [0.5, 2) */
     IN_LABELS,   /* int32 class labels */
-    IN_BNSTAT    /* a BN running-statistic parameter */
+    IN_BNSTAT,   /* a BN running-statistic parameter */
+    IN_MASK,     /* 0 or 1: 0 at every flat index i with i % 3 == 1 */
+    IN_UNIT      /* uniform in [0.05, 0.95): a probability */
 };
 
 #define OP_CASE_MAX_IN 6

@@ -18,6 +18,10 @@ int op_softmax_rows(graph *g, int a);
 int op_log_softmax_rows(graph *g, int z);
 int op_pick_labels(graph *g, int z, int labels);
 int op_place_labels(graph *g, int v, int labels, int classes);
+/* Each row of x renormalised over its kept entries (mask m, 1 kept, 0
+ * dropped): x*m / sum(x*m). Every row must keep an entry of nonzero sum.
+ * Over a softmax it is the softmax of the kept entries alone. */
+int op_mask_renorm_rows(graph *g, int x, int m);
 
 /* pointwise */
 int op_relu(graph *g, int x);
@@ -30,6 +34,10 @@ int op_exp(graph *g, int a);
 int op_powadd(graph *g, int a, double eps, double p);
 int op_fill(graph *g, int s, shape4 shape);
 int op_const(graph *g, shape4 shape, double c);
+int op_elu(graph *g, int x);
+/* Inverted dropout with the keep mask m (1 kept, 0 dropped) as an input:
+ * x * m / (1 - p); 0 <= p < 1. */
+int op_dropout(graph *g, int x, int m, double p);
 
 /* pool */
 int op_maxpool(graph *g, int x, int k, int stride, int pad);
@@ -63,6 +71,21 @@ int op_concat_c(graph *g, int k, const int *xs);
 int op_slice_c(graph *g, int x, int c0, int c1);
 int op_crop(graph *g, int x, int top, int left, int h, int w);
 int op_uncrop(graph *g, int gr, shape4 xshape, int top, int left);
+/* The channel shuffle of partial-channel edges: view (N, k, C/k, H, W),
+ * swap axes 1 and 2, flatten; output channel j*k + g is input channel
+ * g*(C/k) + j. (The split and the concat around it are slice_channels and
+ * concat_channels.) */
+int op_channel_shuffle(graph *g, int x, int groups);
+
+/* dirichlet: one Dirichlet(beta_row) sample per row of (rows, ops, 1, 1) */
+/* x = G / row sum of G, clamped to [FLT_MIN, 1 - FLT_EPSILON] as PyTorch
+ * does, from gamma draws G ~ Gamma(beta, 1) (gamma_draws.h). Its
+ * derivative in beta is the pathwise gradient of Dirichlet.rsample, not
+ * the derivative of this function of G (G is not differentiated). */
+int op_dirichlet_rows(graph *g, int beta, int gamma);
+/* D_j = dirichlet_grad_one(x_j, beta_j, row sum of beta) (dirichlet_grad.h).
+ * It has no derivative here: its rules refuse (TD_ERR_UNSUPPORTED). */
+int op_dirichlet_grad(graph *g, int x, int beta);
 
 /* Builds a node of any kind from explicit inputs and params by the op's
  * shape rule; the typed builders above call this. */
