@@ -73,6 +73,7 @@ static void search_both(search_algo algo, const char *tag, int hessian)
     search_config c;
     small_search(&c, algo);
     c.hessian_every = hessian;
+    c.hessian_lanczos = hessian ? 4 : 0; /* four Lanczos steps: the HVP path, not the 224 of the full Hessian */
     char *cpu = dir_for(tag, "cpu"), *fenced = dir_for(tag, "fenced");
     cr_assert_eq(search_on(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
     /* stopped after two units of work and resumed: the resume path too */
