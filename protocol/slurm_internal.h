@@ -17,6 +17,7 @@ typedef struct slurm_job {
     unsigned tasks;           /* bit k: task k is listed */
     unsigned running;         /* bit k: task k is running */
     int stuck;                /* pending on a dependency that can never be met */
+    int on_dependency;        /* pending on a dependency (met later, or never) */
 } slurm_job;
 
 /* The name every job of the protocol in out_dir carries as a prefix:

@@ -150,6 +150,7 @@ td_status slurm_queue(const char *tag, slurm_job **jobs, int *n)
         j.tasks = task_bits(f[1]);
         j.running = !strcmp(f[3], "RUNNING") || !strcmp(f[3], "COMPLETING") || !strcmp(f[3], "CONFIGURING") ? j.tasks : 0;
         j.stuck = !strcmp(f[3], "PENDING") && strstr(f[4], "DependencyNeverSatisfied") != NULL;
+        j.on_dependency = !strcmp(f[3], "PENDING") && !strncmp(f[4], "Dependency", 10);
         int found = -1;
         for (int i = 0; i < *n; i++)
             if (out[i].id == j.id) found = i;
@@ -157,6 +158,7 @@ td_status slurm_queue(const char *tag, slurm_job **jobs, int *n)
             out[found].tasks |= j.tasks;
             out[found].running |= j.running;
             out[found].stuck |= j.stuck;
+            out[found].on_dependency |= j.on_dependency;
             continue;
         }
         if (*n == cap) out = realloc(out, (size_t)(cap *= 2) * sizeof *out);

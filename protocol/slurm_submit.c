@@ -123,7 +123,8 @@ static td_status submit(submitter *sb, sbatch_line *l, const char *method, const
     if (!sb->o->quiet) {
         char list[128];
         task_list(tasks, list, sizeof list);
-        printf("submitted job %ld: %s %s%s%s\n", *id, method, stage, tasks ? ", tasks " : "", tasks ? list : "");
+        printf("submitted job %ld: %s%s%s%s%s\n", *id, method, *method ? " " : "", stage, tasks ? ", tasks " : "",
+               tasks ? list : "");
     }
     return s;
 }
@@ -153,17 +154,24 @@ static td_status cancel_ids(const char *out, const long *ids, int n, const char 
     return s;
 }
 
-/* Jobs that can never start (what they wait on failed) are cancelled and
+/* Jobs that can never start (what they wait on failed), the later stages
+ * of their method and the report (which wait on them) are cancelled and
  * forgotten, so that what they would have run is submitted anew. */
 static td_status drop_stuck(submitter *sb)
 {
     long ids[64];
     int n = 0, kept = 0;
     for (int i = 0; i < sb->n_queue; i++) {
-        if (sb->queue[i].stuck && n < 64)
-            ids[n++] = sb->queue[i].id;
+        const slurm_job *j = &sb->queue[i];
+        int drop = 0;
+        for (int k = 0; k < sb->n_queue && !drop; k++) {
+            const slurm_job *st = &sb->queue[k];
+            drop = st->stuck && (j->kind == PROTOCOL_STAGES || (!strcmp(st->method, j->method) && j->kind >= st->kind));
+        }
+        if (drop && n < 64)
+            ids[n++] = j->id;
         else
-            sb->queue[kept++] = sb->queue[i];
+            sb->queue[kept++] = *j;
     }
     sb->n_queue = kept;
     return cancel_ids(sb->out, ids, n, "waiting on a job that failed");
@@ -258,18 +266,19 @@ static int all_finished(const protocol_run_info *runs, int n)
     return 1;
 }
 
-/* Until squeue lists no job of the protocol, or only ones that can never
- * start. */
+/* Until squeue lists no job of the protocol, or nothing runs and every
+ * job left waits on a dependency: then some job failed and those waiting
+ * on it will never start. */
 static td_status wait_for_jobs(const char *tag, int quiet)
 {
     for (;;) {
         slurm_job *q;
-        int n, stuck = 0;
+        int n, waiting = 0;
         TD_CHECK(slurm_queue(tag, &q, &n));
-        for (int i = 0; i < n; i++) stuck += q[i].stuck;
+        for (int i = 0; i < n; i++) waiting += q[i].on_dependency && !q[i].running;
         free(q);
-        if (n == stuck) {
-            if (stuck && !quiet) printf("%d job(s) wait on failed ones; run the same command again to resubmit\n", stuck);
+        if (n == waiting) {
+            if (n && !quiet) printf("%d job(s) wait on ones that failed; run the same command again to resubmit\n", n);
             return TD_OK;
         }
         sleep(2);
