@@ -60,35 +60,45 @@ fi
 grep -q "held by another process" "$scratch/locked.err" || fail "no lock message: $(cat "$scratch/locked.err")"
 wait
 
-# kill a job mid-run: once a run has a checkpoint but no result, freeze
-# the running tasks, make sure one of them is still mid-run, and cancel them
+# kill a job mid-run: freeze the running tasks while a run has started
+# and has no result, then cancel them; Slurm's SIGTERM makes the run save a
+# checkpoint and stop. A run whose last step was already under way may
+# finish instead: then resubmit and try again.
 ours() { squeue --noheader --states="$1" --format='%i %j' | awk '$2 ~ /^tsedarts-/ {print $1}'; }
-mid_run() {
-  for ck in "$out"/runs/*/checkpoint.bin; do
-    [ -e "$ck" ] && [ ! -e "$(dirname "$ck")/result.json" ] && { dirname "$ck"; return; }
+started() {
+  for c in "$out"/runs/*/config.json; do
+    d=$(dirname "$c")
+    [ -e "$c" ] && [ ! -e "$d/result.json" ] && [ ! -e "$d/failure.json" ] && { echo "$d"; return; }
   done
   true
 }
+stalled() {
+  [ -z "$(ours RUNNING)" ] &&
+    [ -z "$(squeue --noheader --states=PENDING --format='%j %r' | awk '$1 ~ /^tsedarts-/ && $2 !~ /^Dependency/')" ]
+}
 victim=""
-for _ in $(seq 3000); do
-  if [ -n "$(mid_run)" ]; then
+for attempt in 1 2 3 4 5 6; do
+  caught=""
+  for _ in $(seq 3000); do
     running=$(ours RUNNING)
-    [ -n "$running" ] && scancel --signal=STOP $running
-    victim=$(mid_run)
-    [ -n "$victim" ] && [ -n "$running" ] && break
-    [ -n "$running" ] && scancel --signal=CONT $running
-    victim=""
-  fi
-  sleep 0.05
+    if [ -n "$running" ] && [ -n "$(started)" ]; then
+      scancel --signal=STOP $running || true
+      caught=$(started)
+      [ -n "$caught" ] && break
+      scancel --signal=CONT $running || true
+    fi
+    [ -z "$(tag_jobs)" ] && break
+    sleep 0.05
+  done
+  [ -n "$caught" ] || fail "no run was ever caught under way"
+  echo "killing $running (run $(basename "$caught") under way)"
+  scancel $running || true
+  for _ in $(seq 300); do stalled && break; sleep 1; done
+  if [ -e "$caught/checkpoint.bin" ] && [ ! -e "$caught/result.json" ]; then victim=$caught; break; fi
+  echo "attempt $attempt: it finished before the signal; resubmitting and trying again"
+  "$bin" protocol run "${args[@]}" --quiet --out "$out" --executor slurm
 done
-[ -n "$victim" ] || fail "no run was ever caught with a checkpoint and no result"
-echo "killing $running (run $(basename "$victim") is mid-run)"
-scancel $running
-# until nothing runs and every job left waits on a dependency
-for _ in $(seq 300); do
-  [ -z "$(ours RUNNING)" ] && [ -z "$(squeue --noheader --states=PENDING --format='%j %r' | awk '$1 ~ /^tsedarts-/ && $2 !~ /^Dependency/')" ] && break
-  sleep 1
-done
+[ -n "$victim" ] || fail "no job was killed mid-run in 6 attempts"
 echo "--- protocol status after the kill"
 "$bin" protocol status darts_space --out "$out" | tee "$scratch/status.txt"
 grep -q "failed (job" "$scratch/status.txt" || fail "status does not show the killed job as failed"
