@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "protocol_internal.h"
+#include "slurm_records.h"
 #include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
@@ -602,9 +603,15 @@ td_status protocol_run_one(const protocol_options *o, const char *method_id, pro
             printf("%s %s %d: %s\n", method_id, stage_names[st], task,
                    r->failed ? "failed (recorded)" : "already done");
     } else if (s == TD_OK) {
-        if (!o->quiet) printf("%s %s %d: run %s\n", method_id, stage_names[st], task, r->hash);
+        /* two jobs for one run (two submissions that raced, a requeue
+         * beside a resubmission) must not write one directory at once */
+        int lock = -1;
+        s = slurm_dirs(o->out_dir);
+        if (s == TD_OK) s = slurm_lock(o->out_dir, r->hash, &lock);
+        if (s == TD_OK && !o->quiet) printf("%s %s %d: run %s\n", method_id, stage_names[st], task, r->hash);
         fflush(NULL);
-        s = execute(&ps, r, o->threads > 0 ? o->threads : omp_get_max_threads());
+        if (s == TD_OK) s = execute(&ps, r, o->threads > 0 ? o->threads : omp_get_max_threads());
+        slurm_unlock(lock);
     }
     close_tree(&ps);
     return s;

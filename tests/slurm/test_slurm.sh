@@ -122,4 +122,14 @@ echo "runs resumed from a checkpoint: $resumed"
 [ "$slurm_root" = "$local_root" ] || fail "root hashes differ: slurm $slurm_root, local $local_root"
 "$bin" verify "$out" --root-hash "$local_root" | tail -2
 diff -r --exclude=timing.json "$scratch/local/runs" "$out/runs" || fail "run directories differ"
+# verify's check of slurm/ can fail: an edited record, an unlisted file
+cp "$out/slurm/submissions.jsonl" "$scratch/records"
+sed -i '1s/"job_id":[0-9]*/"job_id":999/' "$out/slurm/submissions.jsonl"
+if "$bin" verify "$out" > "$scratch/tampered.txt"; then fail "verify passed an edited slurm/submissions.jsonl"; fi
+grep -q "^FAIL.*executor records" "$scratch/tampered.txt" || fail "verify did not name slurm/: $(cat "$scratch/tampered.txt")"
+cp "$scratch/records" "$out/slurm/submissions.jsonl"
+touch "$out/slurm/extra.txt"
+if "$bin" verify "$out" > /dev/null; then fail "verify passed an unlisted file in slurm/"; fi
+rm "$out/slurm/extra.txt"
+"$bin" verify "$out" > /dev/null || fail "verify fails on the restored tree"
 echo "PASS: slurm and local give the root hash $local_root"
