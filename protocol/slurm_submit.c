@@ -266,19 +266,25 @@ static int all_finished(const protocol_run_info *runs, int n)
     return 1;
 }
 
-/* Until squeue lists no job of the protocol, or nothing runs and every
- * job left waits on a dependency: then some job failed and those waiting
- * on it will never start. */
+/* Until squeue lists no job of the protocol, or nothing runs, some job
+ * can never start (what it waits on failed) and every other waits on a
+ * dependency too. Seen twice in a row: just after a job ends, those that
+ * wait on it show "Dependency" until the scheduler looks again. */
 static td_status wait_for_jobs(const char *tag, int quiet)
 {
-    for (;;) {
+    for (int stalled = 0;;) {
         slurm_job *q;
-        int n, waiting = 0;
+        int n, waiting = 0, stuck = 0;
         TD_CHECK(slurm_queue(tag, &q, &n));
-        for (int i = 0; i < n; i++) waiting += q[i].on_dependency && !q[i].running;
+        for (int i = 0; i < n; i++) {
+            waiting += q[i].on_dependency && !q[i].running;
+            stuck += q[i].stuck;
+        }
         free(q);
-        if (n == waiting) {
-            if (n && !quiet) printf("%d job(s) wait on ones that failed; run the same command again to resubmit\n", n);
+        if (!n) return TD_OK;
+        stalled = n == waiting && stuck ? stalled + 1 : 0;
+        if (stalled == 2) {
+            if (!quiet) printf("%d job(s) wait on ones that failed; run the same command again to resubmit\n", n);
             return TD_OK;
         }
         sleep(2);

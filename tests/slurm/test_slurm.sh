@@ -72,9 +72,11 @@ started() {
   done
   true
 }
+# nothing runs, some job can never start, the rest wait on dependencies
 stalled() {
   [ -z "$(ours RUNNING)" ] &&
-    [ -z "$(squeue --noheader --states=PENDING --format='%j %r' | awk '$1 ~ /^tsedarts-/ && $2 !~ /^Dependency/')" ]
+    [ -z "$(squeue --noheader --states=PENDING --format='%j %r' | awk '$1 ~ /^tsedarts-/ && $2 !~ /^Dependency/')" ] &&
+    squeue --noheader --states=PENDING --format='%j %r' | grep -q '^tsedarts-.* DependencyNeverSatisfied'
 }
 victim=""
 for attempt in 1 2 3 4 5 6; do
@@ -93,7 +95,7 @@ for attempt in 1 2 3 4 5 6; do
   [ -n "$caught" ] || fail "no run was ever caught under way"
   echo "killing $running (run $(basename "$caught") under way)"
   scancel $running || true
-  for _ in $(seq 300); do stalled && break; sleep 1; done
+  for _ in $(seq 300); do stalled && sleep 3 && stalled && break; [ -z "$(tag_jobs)" ] && break; sleep 1; done
   if [ -e "$caught/checkpoint.bin" ] && [ ! -e "$caught/result.json" ]; then victim=$caught; break; fi
   echo "attempt $attempt: it finished before the signal; resubmitting and trying again"
   "$bin" protocol run "${args[@]}" --quiet --out "$out" --executor slurm
