@@ -95,9 +95,20 @@ for attempt in 1 2 3 4 5 6; do
   [ -n "$caught" ] || fail "no run was ever caught under way"
   echo "killing $running (run $(basename "$caught") under way)"
   scancel $running || true
-  for _ in $(seq 300); do stalled && sleep 3 && stalled && break; [ -z "$(tag_jobs)" ] && break; sleep 1; done
-  if [ -e "$caught/checkpoint.bin" ] && [ ! -e "$caught/result.json" ]; then victim=$caught; break; fi
+  # until the cancelled tasks have left the queue
+  for _ in $(seq 120); do
+    left=$(squeue --noheader --format=%i | grep -Fx -f <(printf '%s\n' $running) || true)
+    [ -z "$left" ] && break
+    sleep 0.5
+  done
+  if [ -e "$caught/checkpoint.bin" ] && [ ! -e "$caught/result.json" ]; then
+    victim=$caught
+    for _ in $(seq 300); do stalled && sleep 3 && stalled && break; sleep 1; done
+    break
+  fi
   echo "attempt $attempt: it finished before the signal; resubmitting and trying again"
+  # the scheduler marks what waited on the cancelled job as never to start
+  sleep 6
   "$bin" protocol run "${args[@]}" --quiet --out "$out" --executor slurm
 done
 [ -n "$victim" ] || fail "no job was killed mid-run in 6 attempts"
