@@ -1,4 +1,4 @@
-/* tsedarts protocol plan|run|status|report darts_space */
+/* tsedarts protocol plan|run|status|report|run-one|cancel darts_space */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,10 @@
 #include "args.h"
 #include "commands.h"
 #include "tsedarts/budget.h"
+#include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
+#include "tsedarts/protocol_slurm.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/device.h"
 
@@ -24,9 +26,60 @@ static const opt_spec specs[] = {
     {"out", 1, "results directory (required)"},
     {"stop-after-runs", 1, "stop after N runs have completed (for testing resume)"},
     {"quiet", 0, "no progress output"},
+    {"executor", 1, "local (default: runs here) | slurm (submits job arrays; see README)"},
+    {"slurm-config", 1, "FILE of key = value lines: partition, account, extra, binary, [search.|select.|final.|report.]cpus|mem|time|gpus"},
+    {"partition", 1, "slurm partition (overrides the config file)"},
+    {"account", 1, "slurm account (overrides the config file)"},
+    {"sbatch-extra", 1, "more sbatch options, space-separated (overrides the config file)"},
+    {"wait", 0, "slurm: return when the protocol's jobs have ended"},
+    {"slot", 1, "run-one: METHOD/STAGE[/TASK] (stage search|select|final; TASK default $SLURM_ARRAY_TASK_ID)"},
     {"help", 0, "show this help"},
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+
+static int finish(td_status s)
+{
+    if (s == TD_OK) return 0;
+    td_error_print(s);
+    return 1;
+}
+
+/* The config file first, then the flags of the same names over it. */
+static td_status slurm_options(args *a, slurm_config *c)
+{
+    slurm_config_defaults(c);
+    if (args_has(a, "slurm-config")) TD_CHECK(slurm_config_read(c, args_str(a, "slurm-config", "")));
+    static const char *const flags[][2] = {{"partition", "partition"}, {"account", "account"}, {"sbatch-extra", "extra"}};
+    for (int i = 0; i < 3; i++)
+        if (args_has(a, flags[i][0])) TD_CHECK(slurm_config_set(c, flags[i][1], args_str(a, flags[i][0], "")));
+    return TD_OK;
+}
+
+/* One planned run, as a Slurm job task runs it. */
+static int run_one(args *a, const protocol_options *o)
+{
+    const char *slot = args_str(a, "slot", NULL);
+    char method[64], stage[16];
+    int task = -1, n = slot ? sscanf(slot, "%63[^/]/%15[^/]/%d", method, stage, &task) : 0;
+    const char *env = getenv("SLURM_ARRAY_TASK_ID");
+    if (n == 2 && env) task = atoi(env);
+    int st = -1;
+    for (int i = 0; n >= 2 && i < PROTOCOL_STAGES; i++)
+        if (!strcmp(stage, protocol_stage_name((protocol_stage)i))) st = i;
+    if (st < 0 || task < 0) {
+        fprintf(stderr, "tsedarts: error: protocol run-one: --slot METHOD/search|select|final[/TASK] is required "
+                        "(TASK from SLURM_ARRAY_TASK_ID when left out)\n");
+        return 2;
+    }
+    stop_install_handlers();
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    td_status s = protocol_run_one(o, method, (protocol_stage)st, task);
+    if (s == TD_ERR_INTERRUPTED) {
+        fprintf(stderr, "tsedarts: %s\ntsedarts: its checkpoint is kept; resubmit to continue\n", td_error_message());
+        return 130;
+    }
+    return finish(s);
+}
 
 int cmd_protocol(int argc, char **argv)
 {
@@ -36,9 +89,9 @@ int cmd_protocol(int argc, char **argv)
         td_error_print(s);
         return 2;
     }
-    static const char *const verbs[] = {"plan", "run", "status", "report", NULL};
+    static const char *const verbs[] = {"plan", "run", "status", "report", "run-one", "cancel", NULL};
     if (args_has(&a, "help") || a.n_pos != 2) {
-        args_usage("protocol", "plan|run|status|report darts_space --out DIR [--budget NAME] [options]", specs, N_SPECS);
+        args_usage("protocol", "plan|run|status|report|run-one|cancel darts_space --out DIR [--budget NAME] [options]", specs, N_SPECS);
         if (args_has(&a, "help")) args_usage_budgets();
         return args_has(&a, "help") ? 0 : 2;
     }
@@ -46,7 +99,7 @@ int cmd_protocol(int argc, char **argv)
     for (int i = 0; verbs[i]; i++)
         if (!strcmp(a.pos[0], verbs[i])) verb = i;
     if (verb < 0 || strcmp(a.pos[1], "darts_space")) {
-        fprintf(stderr, "tsedarts: error: protocol: expected 'plan|run|status|report darts_space', got '%s %s'\n",
+        fprintf(stderr, "tsedarts: error: protocol: expected 'plan|run|status|report|run-one|cancel darts_space', got '%s %s'\n",
                 a.pos[0], a.pos[1]);
         return 2;
     }
@@ -103,9 +156,23 @@ int cmd_protocol(int argc, char **argv)
         fprintf(stderr, "tsedarts: error: protocol: --out DIR is required\n");
         return 2;
     }
-    char root[SHA256_HEX_LEN];
+    char root[SHA256_HEX_LEN], slurm_dir[4400];
+    static const char *const executors[] = {"local", "slurm", NULL};
+    int slurm = args_choice(&a, "executor", "local", executors) == 1;
+    if (a.error != TD_OK) {
+        td_error_print(a.error);
+        return 2;
+    }
+    if (verb == 4) return run_one(&a, &o);
+    if (verb == 5) return finish(slurm_cancel(o.out_dir));
     if (verb == 2) {
-        s = protocol_status(o.out_dir);
+        s = path_format(slurm_dir, sizeof slurm_dir, "%s/slurm", o.out_dir);
+        if (s == TD_OK) s = file_exists(slurm_dir) ? slurm_status(o.out_dir) : protocol_status(o.out_dir);
+    } else if (verb == 1 && slurm) {
+        slurm_config sc;
+        s = slurm_options(&a, &sc);
+        if (s == TD_OK) s = slurm_submit(&req, &o, &sc, args_has(&a, "wait"), root);
+        if (s == TD_OK && root[0]) printf("protocol finished; report: %s/report.md\nroot hash %s\n", o.out_dir, root);
     } else if (verb == 3) {
         s = protocol_report(o.out_dir, root);
         if (s == TD_OK) printf("report written to %s/report.md\nroot hash %s\n", o.out_dir, root);

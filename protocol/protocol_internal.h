@@ -38,4 +38,8 @@ td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_
  * results (deterministic: no wall-clock figures). */
 td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n);
 
+/* Writes the plan into out_dir (or checks that the one there is the same)
+ * and makes runs/, as protocol_run does before its first run. */
+td_status protocol_prepare_tree(const protocol_request *req, const char *out_dir);
+
 #endif

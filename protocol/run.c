@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "protocol_internal.h"
+#include "slurm_records.h"
 #include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
@@ -27,7 +28,8 @@ typedef struct run_entry {
 } run_entry;
 
 typedef struct protocol_state {
-    const protocol_request *req;
+    const protocol_request *req; /* NULL when the plan is read from the tree (run-one, status) */
+    selection_rule selection;
     const protocol_options *opt;
     json_t *plan;
     run_entry *runs;
@@ -35,6 +37,7 @@ typedef struct protocol_state {
     dataset train, test;
     int have_sets;
     int completed; /* runs finished in this invocation */
+    int look_only; /* status: jobs may be writing; touch nothing */
 } protocol_state;
 
 td_status protocol_train_config(const char *template_json, const char *genotype_line, int seed, train_config *out)
@@ -119,7 +122,7 @@ static td_status resolve_config(protocol_state *ps, run_entry *r)
                                           NULL));
             mr.select_done[sel->index] = 1;
         }
-        k = protocol_select(&mr, ps->req->selection);
+        k = protocol_select(&mr, ps->selection);
         if (k < 0) return TD_FAIL(TD_ERR_STATE, "no selection run succeeded");
     }
     char line[1024];
@@ -252,6 +255,12 @@ static td_status check_finished(protocol_state *ps, run_entry *r, int *finished)
     TD_CHECK(path_format(fpath, sizeof fpath, "%s/failure.json", dir));
     *finished = 0;
     if (!file_exists(rpath) && !file_exists(fpath)) return TD_OK;
+    if (ps->look_only) {
+        r->done = 1;
+        r->failed = file_exists(fpath);
+        *finished = 1;
+        return TD_OK;
+    }
     dir_remove_stale_temps(dir);
     if (!file_exists(path)) {
         /* killed between its last result and its manifest */
@@ -320,7 +329,7 @@ static const char *kind_name(run_kind k)
  * this process for one job), until all are done. */
 static td_status schedule(protocol_state *ps)
 {
-    int jobs = ps->req->jobs > 0 ? ps->req->jobs : 1;
+    int jobs = ps->req && ps->req->jobs > 0 ? ps->req->jobs : 1;
     int threads = ps->opt->threads > 0 ? ps->opt->threads : omp_get_max_threads();
     int per_job = threads / jobs > 0 ? threads / jobs : 1;
     pid_t pids[64] = {0};
@@ -451,6 +460,7 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     protocol_state ps;
     memset(&ps, 0, sizeof ps);
     ps.req = req;
+    ps.selection = req->selection;
     ps.opt = o;
     char runs_dir[4400];
     td_status s = path_format(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
@@ -474,5 +484,147 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
         dataset_free(&ps.train);
         dataset_free(&ps.test);
     }
+    return s;
+}
+
+/* The plan as the tree holds it, for commands that run or report on a
+ * protocol already planned there. */
+static td_status open_tree(protocol_state *ps, const protocol_options *o)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->opt = o;
+    char path[4400], *text;
+    TD_CHECK(path_format(path, sizeof path, "%s/plan.json", o->out_dir));
+    TD_CHECK(file_read_all(path, &text, NULL));
+    json_error_t err;
+    ps->plan = json_loads(text, 0, &err);
+    free(text);
+    if (!ps->plan) return TD_FAIL(TD_ERR_FORMAT, "%s: bad plan: %s", path, err.text);
+    const char *sel = json_string_value(json_object_get(ps->plan, "selection"));
+    ps->selection = sel && !strcmp(sel, "test") ? SELECT_TEST : SELECT_VALID;
+    return build_runs(ps);
+}
+
+static void close_tree(protocol_state *ps)
+{
+    if (ps->plan) json_decref(ps->plan);
+    free(ps->runs);
+}
+
+/* One pass in dependency order marks what the tree says is finished, and
+ * what can never run because what it needs failed. */
+static td_status scan_tree(protocol_state *ps)
+{
+    for (int i = 0; i < ps->n_runs; i++) {
+        run_entry *r = &ps->runs[i];
+        if (!deps_done(ps, r)) continue;
+        if (deps_failed(ps, r)) {
+            r->done = r->failed = 1;
+            continue;
+        }
+        TD_CHECK(resolve_config(ps, r));
+        int finished;
+        TD_CHECK(check_finished(ps, r, &finished));
+    }
+    return TD_OK;
+}
+
+static const char *const stage_names[] = {"search", "select", "final"};
+
+int protocol_stage_tasks(protocol_stage st)
+{
+    return st == STAGE_FINAL ? 2 * PROTOCOL_FINAL_SEEDS : PROTOCOL_SEARCHES;
+}
+
+const char *protocol_stage_name(protocol_stage st) { return stage_names[st]; }
+
+/* Runs of one method, in build_runs' order: searches, selections, deep
+ * then shallow finals; a stage's task k is the k-th of its runs. */
+static int run_index(int method, protocol_stage st, int task)
+{
+    int per_method = 2 * PROTOCOL_SEARCHES + 2 * PROTOCOL_FINAL_SEEDS;
+    return method * per_method + (st == STAGE_SEARCH ? 0 : PROTOCOL_SEARCHES) + (st == STAGE_FINAL ? PROTOCOL_SEARCHES : 0) +
+           task;
+}
+
+td_status protocol_tree_runs(const char *out_dir, protocol_run_info **out, int *n)
+{
+    protocol_options o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = out_dir;
+    protocol_state ps;
+    td_status s = open_tree(&ps, &o);
+    ps.look_only = 1;
+    if (s == TD_OK) s = scan_tree(&ps);
+    protocol_run_info *info = s == TD_OK ? calloc((size_t)ps.n_runs + 1, sizeof *info) : NULL;
+    if (s == TD_OK && !info) s = TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    for (int i = 0; s == TD_OK && i < ps.n_runs; i++) {
+        const run_entry *r = &ps.runs[i];
+        protocol_run_info *p = &info[i];
+        snprintf(p->method, sizeof p->method, "%s", json_string_value(json_object_get(plan_method(&ps, r->method), "id")));
+        p->stage = r->kind == RUN_SEARCH ? STAGE_SEARCH : r->kind == RUN_SELECT ? STAGE_SELECT : STAGE_FINAL;
+        p->task = r->kind == RUN_FINAL_SHALLOW ? PROTOCOL_FINAL_SEEDS + r->index : r->index;
+        p->done = r->done && !r->failed;
+        p->failed = r->failed;
+        memcpy(p->hash, r->hash, sizeof p->hash);
+        char path[4600];
+        if (r->hash[0] && !r->done && path_format(path, sizeof path, "%s/runs/%s/checkpoint.bin", out_dir, r->hash) == TD_OK)
+            p->checkpointed = file_exists(path);
+    }
+    if (s == TD_OK) {
+        *out = info;
+        *n = ps.n_runs;
+    } else {
+        free(info);
+    }
+    close_tree(&ps);
+    return s;
+}
+
+td_status protocol_run_one(const protocol_options *o, const char *method_id, protocol_stage st, int task)
+{
+    if (task < 0 || task >= protocol_stage_tasks(st))
+        return TD_FAIL(TD_ERR_ARG, "%s stage has tasks 0..%d, not %d", stage_names[st], protocol_stage_tasks(st) - 1, task);
+    protocol_state ps;
+    td_status s = open_tree(&ps, o);
+    int m = -1;
+    json_t *methods = json_object_get(ps.plan, "methods");
+    for (size_t i = 0; s == TD_OK && i < json_array_size(methods); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(methods, i), "id")), method_id)) m = (int)i;
+    if (s == TD_OK && m < 0) s = TD_FAIL(TD_ERR_ARG, "%s/plan.json has no method %s", o->out_dir, method_id);
+    if (s == TD_OK) s = scan_tree(&ps);
+    run_entry *r = s == TD_OK ? &ps.runs[run_index(m, st, task)] : NULL;
+    if (s == TD_OK && !r->done && !deps_done(&ps, r))
+        s = TD_FAIL(TD_ERR_STATE, "%s %s %d: the runs it needs have not finished", method_id, stage_names[st], task);
+    if (s == TD_OK && r->done) {
+        /* finished earlier, or its inputs failed: nothing to do, and the
+         * stages after it may go on */
+        if (!o->quiet)
+            printf("%s %s %d: %s\n", method_id, stage_names[st], task,
+                   r->failed ? "failed (recorded)" : "already done");
+    } else if (s == TD_OK) {
+        /* two jobs for one run (two submissions that raced, a requeue
+         * beside a resubmission) must not write one directory at once */
+        int lock = -1;
+        s = slurm_dirs(o->out_dir);
+        if (s == TD_OK) s = slurm_lock(o->out_dir, r->hash, &lock);
+        if (s == TD_OK && !o->quiet) printf("%s %s %d: run %s\n", method_id, stage_names[st], task, r->hash);
+        fflush(NULL);
+        if (s == TD_OK) s = execute(&ps, r, o->threads > 0 ? o->threads : omp_get_max_threads());
+        slurm_unlock(lock);
+    }
+    close_tree(&ps);
+    return s;
+}
+
+td_status protocol_prepare_tree(const protocol_request *req, const char *out_dir)
+{
+    protocol_state ps;
+    memset(&ps, 0, sizeof ps);
+    char runs_dir[4400];
+    td_status s = open_plan(&ps, req, out_dir, 1);
+    if (s == TD_OK) s = path_format(runs_dir, sizeof runs_dir, "%s/runs", out_dir);
+    if (s == TD_OK) s = dir_create(runs_dir);
+    if (ps.plan) json_decref(ps.plan);
     return s;
 }

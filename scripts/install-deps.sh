@@ -8,6 +8,7 @@ packages=(
   libcriterion-dev                  # tests
   libssl-dev zlib1g-dev libjansson-dev liblapacke-dev  # SHA-256, gzip, JSON, eigenvalues
   dataset-fashion-mnist             # the embedded default data
+  slurm-wlm munge                   # the Slurm executor's test: a one-node cluster
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -159,7 +159,12 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
     struct dirent *e;
     while (s == TD_OK && (e = readdir(d))) {
         const char *n = e->d_name;
-        if (is_dot(n) || !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "runs") || listing_find(&l, n) >= 0) continue;
+        /* slurm/: an executor's records, checked on their own
+         * (audit_executor_records): how the runs were scheduled is not
+         * part of what they computed, so the root hash leaves it out */
+        if (is_dot(n) || !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "runs") || !strcmp(n, "slurm") ||
+            listing_find(&l, n) >= 0)
+            continue;
         s = TD_FAIL(TD_ERR_CHECK, "%s: extra file at the top of the results tree", n);
     }
     if (d) closedir(d);
@@ -176,6 +181,41 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
     }
     if (d) closedir(d);
     listing_free(&l);
+    return s;
+}
+
+td_status audit_executor_records(const char *dir)
+{
+    char sdir[4400], path[4400];
+    TD_CHECK(path_format(sdir, sizeof sdir, "%s/slurm", dir));
+    TD_CHECK(path_format(path, sizeof path, "%s/manifest.sha256", sdir));
+    listing l;
+    TD_CHECK(listing_read(path, &l, NULL));
+    td_status s = listing_find(&l, "submissions.jsonl") >= 0
+                      ? TD_OK
+                      : TD_FAIL(TD_ERR_CHECK, "%s does not list submissions.jsonl", path);
+    for (int i = 0; s == TD_OK && i < l.n; i++)
+        if (strchr(l.name[i], '/')) s = TD_FAIL(TD_ERR_CHECK, "%s: lists %s, outside slurm/", path, l.name[i]);
+    if (s == TD_OK) s = listing_match(&l, sdir, path);
+    /* job output and locks change while jobs run, so they are not hashed;
+     * they may only be directories of those names */
+    DIR *d = s == TD_OK ? opendir(sdir) : NULL;
+    struct dirent *e;
+    while (s == TD_OK && d && (e = readdir(d))) {
+        const char *n = e->d_name;
+        if (is_dot(n) || !strcmp(n, "manifest.sha256") || listing_find(&l, n) >= 0) continue;
+        char sub[4600];
+        struct stat st;
+        s = path_format(sub, sizeof sub, "%s/%s", sdir, n);
+        if (s == TD_OK && (strcmp(n, "logs") && strcmp(n, "locks")))
+            s = TD_FAIL(TD_ERR_CHECK, "slurm/%s: not in slurm/manifest.sha256 (extra file)", n);
+        if (s == TD_OK && (lstat(sub, &st) != 0 || !S_ISDIR(st.st_mode)))
+            s = TD_FAIL(TD_ERR_CHECK, "slurm/%s: should be a directory", n);
+    }
+    if (d) closedir(d);
+    listing_free(&l);
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/submissions.jsonl", sdir);
+    if (s == TD_OK) s = audit_chain(path);
     return s;
 }
 

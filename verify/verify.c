@@ -88,6 +88,11 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
                 : TD_OK;
         report(out, sum, s, "root hash matches the published one");
     }
+    char records[4400];
+    if (path_format(records, sizeof records, "%s/slurm", dir) == TD_OK && file_exists(records))
+        report(out, sum, audit_executor_records(dir),
+               "executor records (slurm/): submissions match slurm/manifest.sha256, their hash chain holds, "
+               "nothing unlisted but logs/ and locks/");
     check_runs(dir, out, sum);
     audit_ledger l;
     s = audit_ledger_build(dir, &l);

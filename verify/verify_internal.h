@@ -33,6 +33,10 @@ td_status audit_run_manifest(const char *run_dir);
 /* Every line of a metrics log holds "prev": the SHA-256 of the line
  * before it (64 zeros for the first); every line ends in a newline. */
 td_status audit_chain(const char *path);
+/* slurm/ (an executor's records, outside the root hash): its manifest
+ * matches, it holds nothing else but logs/ and locks/, and
+ * submissions.jsonl's hash chain holds. */
+td_status audit_executor_records(const char *dir);
 
 /* ------------------------------------------------- runs (audit_run.c) */
 

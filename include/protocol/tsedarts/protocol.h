@@ -66,6 +66,29 @@ td_status protocol_status(const char *out_dir);
 /* Rewrites report.md/report.json and the manifests from the run results. */
 td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
 
+/* The stages an external executor submits, one job array per method
+ * each: the searches, the selection retrainings, the final retrainings
+ * (tasks 0..2 the deep seeds, 3..5 the shallow ones). */
+typedef enum protocol_stage { STAGE_SEARCH = 0, STAGE_SELECT, STAGE_FINAL, PROTOCOL_STAGES } protocol_stage;
+int protocol_stage_tasks(protocol_stage st);
+const char *protocol_stage_name(protocol_stage st);
+
+/* Runs (or resumes) task `task` of a stage of a method in the protocol
+ * planned in o->out_dir; succeeds at once when it finished earlier or the
+ * runs it needs failed, fails when they have not finished. */
+td_status protocol_run_one(const protocol_options *o, const char *method_id, protocol_stage st, int task);
+
+/* What the results tree says of every planned run. */
+typedef struct protocol_run_info {
+    char method[32];
+    protocol_stage stage;
+    int task;
+    int done, failed, checkpointed;
+    char hash[SHA256_HEX_LEN]; /* "" until its genotype is known */
+} protocol_run_info;
+/* Every run of the plan in out_dir, in dependency order (malloc'd). */
+td_status protocol_tree_runs(const char *out_dir, protocol_run_info **runs, int *n);
+
 /* Aggregation shared by the report and verify (protocol_aggregate.c). */
 typedef struct method_result {
     int searches_done;                 /* searches with a genotype */
