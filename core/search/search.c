@@ -439,6 +439,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     st->opt = *opt;
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
+    int from_checkpoint = 0;
     td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
     if (s == TD_OK) s = search_load_data(st);
@@ -446,7 +447,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         char *cfg_json = NULL;
         s = search_config_json(&st->cfg, &cfg_json);
         if (s == TD_OK)
-            s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
+            s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash,
+                               &from_checkpoint);
         free(cfg_json);
     }
     if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
@@ -454,7 +456,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     st->m.recompute = !opt->keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) {
-        if (opt->resume) {
+        if (from_checkpoint) {
             s = load_checkpoint(st);
         } else {
             s = model_init_params(&st->m, st->cfg.seed);
@@ -472,7 +474,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (s == TD_OK && !opt->quiet)
         progress_line(&st->prog, "search %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps%s", search_algo_name(st->cfg.algo),
                       st->cfg.dataset, st->cfg.net.C, st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S,
-                      opt->resume ? " (resumed)" : "");
+                      from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
     while (s == TD_OK && st->epoch < st->cfg.epochs) {
         double lr = cosine_lr(st->cfg.lr_max, st->cfg.lr_min, st->epoch, st->cfg.epochs);
         if (st->orders_epoch != st->epoch || !st->orders_ready) {
