@@ -65,6 +65,24 @@ td_status search_exec(search_state *st, int kind, int batch, net_exec **out)
 
 /* ------------------------------------------------------------ data */
 
+td_status search_half_sizes(const search_config *c, int n, int *split, int *n_w, int *n_a)
+{
+    *split = (int)floor(c->train_portion * n);
+    if (*split < 1 || *split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);
+    /* File order, no permutation before the split (as the reference). */
+    *n_w = *split;
+    *n_a = n - *split;
+    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT) {
+        if (c->tse_all_data) *n_w = n;
+    }
+    if (c->subset > 0) {
+        int cap = c->subset * (c->tse_all_data && *n_w == n ? 2 : 1);
+        if (*n_w > cap) *n_w = cap;
+        if (*n_a > c->subset) *n_a = c->subset;
+    }
+    return TD_OK;
+}
+
 td_status search_load_data(search_state *st)
 {
     const search_config *c = &st->cfg;
@@ -74,17 +92,8 @@ td_status search_load_data(search_state *st)
     } else {
         TD_CHECK(dataset_load_named(c->dataset, c->data_dir, c->pad32, 1, &st->train));
     }
-    int n = st->train.n, split = (int)floor(c->train_portion * n);
-    if (split < 1 || split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);
-    /* File order, no permutation before the split (as the reference). */
-    int n_w = split, n_a = n - split;
-    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT) {
-        if (c->tse_all_data) n_w = n;
-    }
-    if (c->subset > 0) {
-        if (n_w > c->subset * (c->tse_all_data && n_w == n ? 2 : 1)) n_w = c->subset * (c->tse_all_data && n_w == n ? 2 : 1);
-        if (n_a > c->subset) n_a = c->subset;
-    }
+    int n = st->train.n, split, n_w, n_a;
+    TD_CHECK(search_half_sizes(c, n, &split, &n_w, &n_a));
     st->ids_w = malloc((size_t)n_w * sizeof *st->ids_w);
     st->ids_a = malloc((size_t)n_a * sizeof *st->ids_a);
     if (!st->ids_w || !st->ids_a) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
