@@ -49,12 +49,12 @@ typedef struct chain_log {
 td_status chain_log_open(chain_log *l, const char *path);
 /* record_json: a JSON object without "prev"; appended with fsync. */
 td_status chain_log_append(chain_log *l, const char *record_json);
-/* Verifies the whole chain; returns TD_ERR_CHECK naming the first bad line.
+/* Verifies the whole chain; returns TD_ERR_CHECK naming the first bad line. */
+td_status chain_log_verify(const char *path, int *lines);
+/* The same over the first `bytes` bytes only (CHAIN_LOG_WHOLE: all; a
+ * shorter file is TD_ERR_CHECK; the prefix must end at a line's end).
  * *lines: the records read; head (may be NULL): the hash of the last one,
  * which the next record's "prev" would carry. */
-td_status chain_log_verify(const char *path, int *lines, char head[SHA256_HEX_LEN]);
-/* The same over the first `bytes` bytes only (CHAIN_LOG_WHOLE: all); a
- * shorter file is TD_ERR_CHECK. The prefix must end at a line's end. */
 #define CHAIN_LOG_WHOLE ((size_t)-1)
 td_status chain_log_verify_prefix(const char *path, size_t bytes, int *lines, char head[SHA256_HEX_LEN]);
 
