@@ -164,8 +164,11 @@ static td_status metrics_match_checkpoint(const char *metrics_path, json_t *meta
     int records;
     char head[SHA256_HEX_LEN];
     td_status s = metrics_summary(metrics_path, bytes, &records, head);
-    if (s != TD_OK)
-        return TD_FAIL(TD_ERR_STATE, "%s; not resuming from %s", td_error_message(), ckpt_path);
+    if (s != TD_OK) {
+        char why[1024]; /* the message buffer is about to be rewritten */
+        snprintf(why, sizeof why, "%s", td_error_message());
+        return TD_FAIL(TD_ERR_STATE, "%s; not resuming from %s", why, ckpt_path);
+    }
     /* checkpoints written before the count and head were recorded have
      * only the size to go by */
     json_t *jr = json_object_get(meta, "metrics_records"), *jh = json_object_get(meta, "metrics_head");
