@@ -1,5 +1,6 @@
 #include "sandbox.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,5 +115,17 @@ const char *sandbox_python_with_torch(void)
         const char *argv[] = {candidates[i], "-c", "import torch", NULL};
         if (sandbox_run(argv, NULL) == 0) return candidates[i];
     }
+    return NULL;
+}
+
+const char *sandbox_oracle_python(void)
+{
+    const char *py = sandbox_python_with_torch();
+    if (py) return py;
+    const char *require = getenv("TSEDARTS_REQUIRE_ORACLE");
+    if (require && strcmp(require, "1") == 0)
+        cr_assert_fail("no Python with torch, and TSEDARTS_REQUIRE_ORACLE=1 requires the comparison with PyTorch "
+                       "(install Debian's python3-torch: scripts/install-deps.sh)");
+    cr_skip_test("not run: no Python with torch (install Debian's python3-torch)");
     return NULL;
 }

@@ -23,4 +23,10 @@ int sandbox_run(const char *const *argv, const char *out_path);
 /* A Python that imports torch (Debian's python3-torch), or NULL. */
 const char *sandbox_python_with_torch(void);
 
+/* For the tests against PyTorch: a Python with torch; where there is none
+ * the calling test is skipped (not run), or, with TSEDARTS_REQUIRE_ORACLE=1
+ * in the environment (CI sets it), fails, so the one check against an
+ * independent implementation cannot drop out unnoticed. */
+const char *sandbox_oracle_python(void);
+
 #endif

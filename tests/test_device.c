@@ -67,7 +67,8 @@ Test(device, run_directory_records_its_device_and_keeps_it)
     const backend *cpu;
     cr_assert_eq(device_open("cpu", &cpu), TD_OK);
     char hash[SHA256_HEX_LEN];
-    cr_assert_eq(rundir_prepare(d, "{\"a\":1}", 0, 1, cpu, hash), TD_OK, "%s", td_error_message());
+    int from_checkpoint;
+    cr_assert_eq(rundir_prepare(d, "{\"a\":1}", 0, 1, cpu, hash, &from_checkpoint), TD_OK, "%s", td_error_message());
     char *recorded;
     cr_assert_eq(rundir_recorded_device(d, &recorded), TD_OK);
     cr_expect_str_eq(recorded, "cpu");
@@ -76,9 +77,10 @@ Test(device, run_directory_records_its_device_and_keeps_it)
     cr_assert_eq(file_write_text_atomic(ck, "x"), TD_OK);
     backend other = *cpu;
     other.name = "cuda:0";
-    cr_expect_eq(rundir_prepare(d, "{\"a\":1}", 1, 1, &other, hash), TD_ERR_STATE);
+    cr_expect_eq(rundir_prepare(d, "{\"a\":1}", 1, 1, &other, hash, &from_checkpoint), TD_ERR_STATE);
     cr_expect(strstr(td_error_message(), "started on device cpu") != NULL, "%s", td_error_message());
-    cr_expect_eq(rundir_prepare(d, "{\"a\":1}", 1, 1, cpu, hash), TD_OK, "%s", td_error_message());
+    cr_expect_eq(rundir_prepare(d, "{\"a\":1}", 1, 1, cpu, hash, &from_checkpoint), TD_OK, "%s", td_error_message());
+    cr_expect_eq(from_checkpoint, 1);
     const char *files[] = {"checkpoint.bin", "config.json", "env.json"};
     for (int i = 0; i < 3; i++) {
         char *p = path_in(d, files[i]);

@@ -157,7 +157,7 @@ char *fingerprint_json(int threads, const char *device_json)
     return s;
 }
 
-static const char ZERO_HASH[SHA256_HEX_LEN] = "0000000000000000000000000000000000000000000000000000000000000000";
+static const char ZERO_HASH[SHA256_HEX_LEN] = CHAIN_LOG_FIRST_PREV;
 
 td_status chain_log_open(chain_log *l, const char *path)
 {
@@ -199,11 +199,16 @@ td_status chain_log_append(chain_log *l, const char *record_json)
     return s;
 }
 
-td_status chain_log_verify(const char *path, int *lines)
+td_status chain_log_verify_prefix(const char *path, size_t bytes, int *lines, char head[SHA256_HEX_LEN])
 {
     char *text;
     size_t len;
     TD_CHECK(file_read_all(path, &text, &len));
+    if (bytes != CHAIN_LOG_WHOLE && len < bytes) {
+        free(text);
+        return TD_FAIL(TD_ERR_CHECK, "%s: holds %zu bytes, fewer than the %zu expected", path, len, bytes);
+    }
+    if (bytes < len) len = bytes;
     char prev[SHA256_HEX_LEN];
     memcpy(prev, ZERO_HASH, SHA256_HEX_LEN);
     int n = 0;
@@ -230,5 +235,11 @@ td_status chain_log_verify(const char *path, int *lines)
     }
     free(text);
     if (lines) *lines = n;
+    if (head) memcpy(head, prev, SHA256_HEX_LEN);
     return s;
+}
+
+td_status chain_log_verify(const char *path, int *lines)
+{
+    return chain_log_verify_prefix(path, CHAIN_LOG_WHOLE, lines, NULL);
 }

@@ -65,6 +65,24 @@ td_status search_exec(search_state *st, int kind, int batch, net_exec **out)
 
 /* ------------------------------------------------------------ data */
 
+td_status search_half_sizes(const search_config *c, int n, int *split, int *n_w, int *n_a)
+{
+    *split = (int)floor(c->train_portion * n);
+    if (*split < 1 || *split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);
+    /* File order, no permutation before the split (as the reference). */
+    *n_w = *split;
+    *n_a = n - *split;
+    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT) {
+        if (c->tse_all_data) *n_w = n;
+    }
+    if (c->subset > 0) {
+        int cap = c->subset * (c->tse_all_data && *n_w == n ? 2 : 1);
+        if (*n_w > cap) *n_w = cap;
+        if (*n_a > c->subset) *n_a = c->subset;
+    }
+    return TD_OK;
+}
+
 td_status search_load_data(search_state *st)
 {
     const search_config *c = &st->cfg;
@@ -74,17 +92,8 @@ td_status search_load_data(search_state *st)
     } else {
         TD_CHECK(dataset_load_named(c->dataset, c->data_dir, c->pad32, 1, &st->train));
     }
-    int n = st->train.n, split = (int)floor(c->train_portion * n);
-    if (split < 1 || split >= n) return TD_FAIL(TD_ERR_ARG, "train portion %g leaves an empty half", c->train_portion);
-    /* File order, no permutation before the split (as the reference). */
-    int n_w = split, n_a = n - split;
-    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT) {
-        if (c->tse_all_data) n_w = n;
-    }
-    if (c->subset > 0) {
-        if (n_w > c->subset * (c->tse_all_data && n_w == n ? 2 : 1)) n_w = c->subset * (c->tse_all_data && n_w == n ? 2 : 1);
-        if (n_a > c->subset) n_a = c->subset;
-    }
+    int n = st->train.n, split, n_w, n_a;
+    TD_CHECK(search_half_sizes(c, n, &split, &n_w, &n_a));
     st->ids_w = malloc((size_t)n_w * sizeof *st->ids_w);
     st->ids_a = malloc((size_t)n_a * sizeof *st->ids_a);
     if (!st->ids_w || !st->ids_a) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
@@ -439,6 +448,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     st->opt = *opt;
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
+    int from_checkpoint = 0;
     td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
     if (s == TD_OK) s = search_load_data(st);
@@ -446,7 +456,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         char *cfg_json = NULL;
         s = search_config_json(&st->cfg, &cfg_json);
         if (s == TD_OK)
-            s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
+            s = rundir_prepare(opt->out_dir, cfg_json, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash,
+                               &from_checkpoint);
         free(cfg_json);
     }
     if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
@@ -454,7 +465,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     st->m.recompute = !opt->keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) {
-        if (opt->resume) {
+        if (from_checkpoint) {
             s = load_checkpoint(st);
         } else {
             s = model_init_params(&st->m, st->cfg.seed);
@@ -472,7 +483,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (s == TD_OK && !opt->quiet)
         progress_line(&st->prog, "search %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps%s", search_algo_name(st->cfg.algo),
                       st->cfg.dataset, st->cfg.net.C, st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S,
-                      opt->resume ? " (resumed)" : "");
+                      from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
     while (s == TD_OK && st->epoch < st->cfg.epochs) {
         double lr = cosine_lr(st->cfg.lr_max, st->cfg.lr_min, st->epoch, st->cfg.epochs);
         if (st->orders_epoch != st->epoch || !st->orders_ready) {

@@ -309,18 +309,20 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     st->cfg = *cfg;
     st->opt = *opt;
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
+    int from_checkpoint = 0;
     td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
     if (s == TD_OK) s = load_data(st);
     if (s == TD_OK) {
         char *cj = NULL;
         s = train_config_json(&st->cfg, &cj);
-        if (s == TD_OK) s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash);
+        if (s == TD_OK) s = rundir_prepare(opt->out_dir, cj, opt->resume, omp_get_max_threads(), st->opt.be, st->config_hash,
+                               &from_checkpoint);
         free(cj);
     }
     if (s == TD_OK) s = setup_model(st);
     if (s == TD_OK) {
-        if (opt->resume) {
+        if (from_checkpoint) {
             s = load_checkpoint(st);
         } else {
             s = model_init_params(&st->m, st->cfg.seed);
@@ -333,7 +335,7 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
         progress_line(&st->prog, "train %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps, %zu weights%s",
                       st->cfg.net.linear ? "linear classifier" : st->cfg.net.geno.name, st->cfg.dataset, st->cfg.net.C,
                       st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S, st->m.n[ROLE_WEIGHT],
-                      opt->resume ? " (resumed)" : "");
+                      from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
     double t0 = now_seconds();
     long run_steps = 0;
     while (s == TD_OK && st->epoch < st->cfg.epochs) {

@@ -121,3 +121,5 @@ td_status train_config_parse(const char *json, train_config *c)
     train_config_defaults(c);
     return fields_from_json(train_config_fields, train_config_n_fields, "train config", json, c);
 }
+
+long train_expected_records(const train_config *c) { return c->epochs; }

@@ -3,6 +3,7 @@
 #ifndef TSEDARTS_RUNTIME_H
 #define TSEDARTS_RUNTIME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tsedarts/hash.h"
@@ -37,7 +38,8 @@ void format_duration(double seconds, char *buf, int len);
 char *fingerprint_json(int threads, const char *device_json);
 
 /* Hash-chained JSON lines: each record gets "prev" = SHA-256 of the
- * previous line (64 zeros for the first). */
+ * previous line (CHAIN_LOG_FIRST_PREV, 64 zeros, for the first). */
+#define CHAIN_LOG_FIRST_PREV "0000000000000000000000000000000000000000000000000000000000000000"
 typedef struct chain_log {
     char path[4608];
     char prev[SHA256_HEX_LEN];
@@ -49,5 +51,11 @@ td_status chain_log_open(chain_log *l, const char *path);
 td_status chain_log_append(chain_log *l, const char *record_json);
 /* Verifies the whole chain; returns TD_ERR_CHECK naming the first bad line. */
 td_status chain_log_verify(const char *path, int *lines);
+/* The same over the first `bytes` bytes only (CHAIN_LOG_WHOLE: all; a
+ * shorter file is TD_ERR_CHECK; the prefix must end at a line's end).
+ * *lines: the records read; head (may be NULL): the hash of the last one,
+ * which the next record's "prev" would carry. */
+#define CHAIN_LOG_WHOLE ((size_t)-1)
+td_status chain_log_verify_prefix(const char *path, size_t bytes, int *lines, char head[SHA256_HEX_LEN]);
 
 #endif

@@ -83,6 +83,11 @@ typedef struct search_result {
 
 td_status search_run(const search_config *cfg, const search_options *opt, search_result *res);
 
+/* The records in the metrics.jsonl of a finished search of config c on a
+ * training set of train_images images: one per epoch, plus, with
+ * tse_analysis, one per group of tse_steps steps. */
+td_status search_expected_records(const search_config *c, int train_images, long *records);
+
 /* Cosine learning rate of SPEC.md for epoch e of E. */
 double cosine_lr(double lr_max, double lr_min, int e, int E);
 

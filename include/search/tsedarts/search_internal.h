@@ -67,6 +67,9 @@ const search_algorithm *search_algorithm_for(search_algo a);
 extern const search_algorithm search_darts1, search_darts2, search_tse;
 
 td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
+/* Of a training set of n images: the split point, and the images of the
+ * weight half (n_w) and the architecture half (n_a) the search uses. */
+td_status search_half_sizes(const search_config *c, int n, int *split, int *n_w, int *n_a);
 td_status search_load_data(search_state *st);
 td_status search_alloc_buffers(search_state *st);
 /* Exact TSE sweeps (tse-exact, or tse with analysis) and their snapshots. */

@@ -40,6 +40,8 @@ td_status train_config_budget(train_config *c, const char *budget, int shallow);
 td_status train_config_json(const train_config *c, char **json);
 /* Every field must be present and no other. */
 td_status train_config_parse(const char *json, train_config *c);
+/* The records in the metrics.jsonl of a finished training: one per epoch. */
+long train_expected_records(const train_config *c);
 
 typedef struct train_options {
     const char *out_dir;
