@@ -12,6 +12,7 @@ packages=(
   libssl-dev zlib1g-dev libjansson-dev liblapacke-dev  # SHA-256, gzip, JSON, eigenvalues
   dataset-fashion-mnist             # the embedded default data
   slurm-wlm munge                   # the Slurm executor's test: a one-node cluster
+  clang libclang-rt-14-dev libomp-14-dev  # the fuzz targets (libFuzzer) and OpenMP for clang
 )
 missing=()
 for p in "${packages[@]}"; do
