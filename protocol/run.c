@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -370,9 +372,16 @@ static td_status schedule(protocol_state *ps)
             int slot = 0;
             while (pids[slot]) slot++;
             fflush(NULL);
+            pid_t parent = getpid();
             pid_t pid = fork();
             if (pid < 0) return TD_FAIL(TD_ERR_STATE, "fork failed: %s", strerror(errno));
             if (pid == 0) {
+                /* a worker lives no longer than the protocol process: when
+                 * it dies (even by SIGKILL) the worker is asked to stop at
+                 * its next checkpoint, so a re-run never finds a run still
+                 * being written by an orphan */
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() != parent) _exit(3); /* it died before prctl */
                 td_status s = execute(ps, r, per_job);
                 if (s != TD_OK && s != TD_ERR_INTERRUPTED) td_error_print(s);
                 _exit(s == TD_OK ? 0 : s == TD_ERR_INTERRUPTED ? 3 : 1);
