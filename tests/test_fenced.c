@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fenced_backend.h"
+#include "quiet_runs.h"
 #include "sandbox.h"
 #include "tse_fixture.h"
 #include "tsedarts/backend_cpu.h"
@@ -55,19 +56,6 @@ static void expect_same_files(const char *a, const char *b, const char *const *n
     }
 }
 
-static td_status search_on(const backend *be, const search_config *c, const char *dir, int resume, long stop)
-{
-    search_options o;
-    memset(&o, 0, sizeof o);
-    o.be = be;
-    o.out_dir = dir;
-    o.quiet = 1;
-    o.resume = resume;
-    o.stop_after_units = stop;
-    search_result r;
-    return search_run(c, &o, &r);
-}
-
 static void search_both(search_algo algo, const char *tag, int hessian)
 {
     search_config c;
@@ -75,10 +63,10 @@ static void search_both(search_algo algo, const char *tag, int hessian)
     c.hessian_every = hessian;
     c.hessian_lanczos = hessian ? 4 : 0; /* four Lanczos steps: the HVP path, not the 224 of the full Hessian */
     char *cpu = dir_for(tag, "cpu"), *fenced = dir_for(tag, "fenced");
-    cr_assert_eq(search_on(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
     /* stopped after two units of work and resumed: the resume path too */
-    cr_assert_eq(search_on(backend_fenced(), &c, fenced, 0, 2), TD_ERR_INTERRUPTED, "%s", td_error_message());
-    cr_assert_eq(search_on(backend_fenced(), &c, fenced, 1, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_fenced(), &c, fenced, 0, 2), TD_ERR_INTERRUPTED, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_fenced(), &c, fenced, 1, 0), TD_OK, "%s", td_error_message());
     const char *files[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt",
                            "result.json", NULL};
     expect_same_files(cpu, fenced, files);
@@ -91,17 +79,6 @@ Test(fenced, darts2) { search_both(ALGO_DARTS2, "darts2", 0); }
 Test(fenced, tse) { search_both(ALGO_TSE, "tse", 0); }
 Test(fenced, tse_exact) { search_both(ALGO_TSE_EXACT, "tse-exact", 0); }
 Test(fenced, darts1_with_hessian_diagnostic) { search_both(ALGO_DARTS1, "hessian", 1); }
-
-static td_status train_on(const backend *be, const train_config *c, const char *dir)
-{
-    train_options o;
-    memset(&o, 0, sizeof o);
-    o.be = be;
-    o.out_dir = dir;
-    o.quiet = 1;
-    train_result r;
-    return train_run(c, &o, &r);
-}
 
 Test(fenced, train)
 {
@@ -116,8 +93,8 @@ Test(fenced, train)
     c.subset = 24;
     c.test_images = 16;
     char *cpu = dir_for("train", "cpu"), *fenced = dir_for("train", "fenced");
-    cr_assert_eq(train_on(backend_cpu(), &c, cpu), TD_OK, "%s", td_error_message());
-    cr_assert_eq(train_on(backend_fenced(), &c, fenced), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_train(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_train(backend_fenced(), &c, fenced, 0, 0), TD_OK, "%s", td_error_message());
     const char *files[] = {"weights.safetensors", "metrics.jsonl", "result.json", NULL};
     expect_same_files(cpu, fenced, files);
     free(cpu);

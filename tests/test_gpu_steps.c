@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quiet_runs.h"
 #include "sandbox.h"
 #include "tse_fixture.h"
 #include "tsedarts/autodiff.h"
@@ -115,13 +116,7 @@ static void small_search(search_config *c, search_algo algo, dtype dt)
 static char *search_on(const backend *be, const search_config *c, const char *tag)
 {
     char *dir = sandbox_dir(tag);
-    search_options o;
-    memset(&o, 0, sizeof o);
-    o.be = be;
-    o.out_dir = dir;
-    o.quiet = 1;
-    search_result r;
-    cr_assert_eq(search_run(c, &o, &r), TD_OK, "%s: %s", tag, td_error_message());
+    cr_assert_eq(quiet_search(be, c, dir, 0, 0), TD_OK, "%s: %s", tag, td_error_message());
     return dir;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quiet_runs.h"
 #include "sandbox.h"
 
 #include "tsedarts/backend_cpu.h"
@@ -48,31 +49,6 @@ static void small_train(train_config *c)
     c->subset = 72;
     c->valid_images = 32;
     c->test_images = 64;
-}
-
-static td_status search_in(const search_config *c, const char *dir, int resume, long stop_after_units)
-{
-    search_options o;
-    memset(&o, 0, sizeof o);
-    o.be = backend_cpu();
-    o.out_dir = dir;
-    o.resume = resume;
-    o.stop_after_units = stop_after_units;
-    o.quiet = 1;
-    search_result r;
-    return search_run(c, &o, &r);
-}
-
-static td_status train_in(const train_config *c, const char *dir, int resume)
-{
-    train_options o;
-    memset(&o, 0, sizeof o);
-    o.be = backend_cpu();
-    o.out_dir = dir;
-    o.resume = resume;
-    o.quiet = 1;
-    train_result r;
-    return train_run(c, &o, &r);
 }
 
 static char *in(const char *dir, const char *leaf)
@@ -137,18 +113,18 @@ Test(rundir, search_killed_before_its_first_checkpoint_starts_again)
     small_search(&c, ALGO_DARTS1);
     char *ref = sandbox_dir("rundir-ref"), *resumed = sandbox_dir("rundir-resumed"),
          *fresh = sandbox_dir("rundir-fresh");
-    cr_assert_eq(search_in(&c, ref, 0, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_cpu(), &c, ref, 0, 0), TD_OK, "%s", td_error_message());
     leave_killed_start(ref, resumed);
     leave_killed_start(ref, fresh);
-    cr_assert_eq(search_in(&c, resumed, 1, 0), TD_OK, "--resume: %s", td_error_message());
+    cr_assert_eq(quiet_search(backend_cpu(), &c, resumed, 1, 0), TD_OK, "--resume: %s", td_error_message());
     expect_same(ref, resumed, search_files);
-    cr_assert_eq(search_in(&c, fresh, 0, 0), TD_OK, "fresh: %s", td_error_message());
+    cr_assert_eq(quiet_search(backend_cpu(), &c, fresh, 0, 0), TD_OK, "fresh: %s", td_error_message());
     expect_same(ref, fresh, search_files);
     /* another configuration's unfinished start is not ours to restart */
     char *other = sandbox_dir("rundir-other");
     leave_killed_start(ref, other);
     c.seed = 99;
-    cr_expect_eq(search_in(&c, other, 0, 0), TD_ERR_STATE);
+    cr_expect_eq(quiet_search(backend_cpu(), &c, other, 0, 0), TD_ERR_STATE);
     cr_expect(strstr(td_error_message(), "another configuration") != NULL, "%s", td_error_message());
     free(ref);
     free(resumed);
@@ -161,9 +137,9 @@ Test(rundir, training_killed_before_its_first_checkpoint_starts_again)
     train_config c;
     small_train(&c);
     char *ref = sandbox_dir("rundir-train-ref"), *resumed = sandbox_dir("rundir-train-resumed");
-    cr_assert_eq(train_in(&c, ref, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_train(backend_cpu(), &c, ref, 0, 0), TD_OK, "%s", td_error_message());
     leave_killed_start(ref, resumed);
-    cr_assert_eq(train_in(&c, resumed, 1), TD_OK, "--resume: %s", td_error_message());
+    cr_assert_eq(quiet_train(backend_cpu(), &c, resumed, 1, 0), TD_OK, "--resume: %s", td_error_message());
     expect_same(ref, resumed, train_files);
     free(ref);
     free(resumed);
@@ -222,12 +198,12 @@ Test(rundir, resume_refuses_a_log_emptied_cut_or_edited_since_the_checkpoint)
     small_search(&c, ALGO_DARTS1);
     char *dir = sandbox_dir("rundir-log");
     /* stopped in the second epoch: the first epoch's record is in the log */
-    cr_assert_eq(search_in(&c, dir, 0, 7), TD_ERR_INTERRUPTED, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_cpu(), &c, dir, 0, 7), TD_ERR_INTERRUPTED, "%s", td_error_message());
     char *good = read_text(dir, "metrics.jsonl", NULL);
     cr_assert(strlen(good) > 0);
 
     write_text(dir, "metrics.jsonl", "");
-    cr_expect_eq(search_in(&c, dir, 1, 0), TD_ERR_STATE, "resumed on an empty log");
+    cr_expect_eq(quiet_search(backend_cpu(), &c, dir, 1, 0), TD_ERR_STATE, "resumed on an empty log");
     cr_expect(strstr(td_error_message(), "metrics.jsonl") != NULL, "%s", td_error_message());
     size_t len;
     free(read_text(dir, "metrics.jsonl", &len));
@@ -236,12 +212,12 @@ Test(rundir, resume_refuses_a_log_emptied_cut_or_edited_since_the_checkpoint)
     char *edited = strdup(good);
     edit_last_record(edited);
     write_text(dir, "metrics.jsonl", edited);
-    cr_expect_eq(search_in(&c, dir, 1, 0), TD_ERR_STATE, "resumed on an edited log");
+    cr_expect_eq(quiet_search(backend_cpu(), &c, dir, 1, 0), TD_ERR_STATE, "resumed on an edited log");
     cr_expect(strstr(td_error_message(), "last record") != NULL, "%s", td_error_message());
     free(edited);
 
     write_text(dir, "metrics.jsonl", good);
-    cr_expect_eq(search_in(&c, dir, 1, 0), TD_OK, "%s", td_error_message());
+    cr_expect_eq(quiet_search(backend_cpu(), &c, dir, 1, 0), TD_OK, "%s", td_error_message());
     free(good);
     free(dir);
 }
@@ -253,7 +229,7 @@ Test(rundir, fresh_run_refuses_a_metrics_log_of_unknown_origin)
     char *dir = sandbox_dir("rundir-foreign");
     const char *foreign = "{\"prev\":\"0\",\"epoch\":41}\n";
     write_text(dir, "metrics.jsonl", foreign);
-    cr_expect_eq(search_in(&c, dir, 0, 0), TD_ERR_STATE, "a fresh run took over a foreign log");
+    cr_expect_eq(quiet_search(backend_cpu(), &c, dir, 0, 0), TD_ERR_STATE, "a fresh run took over a foreign log");
     cr_expect(strstr(td_error_message(), "metrics.jsonl") != NULL, "%s", td_error_message());
     char *after = read_text(dir, "metrics.jsonl", NULL);
     cr_expect_str_eq(after, foreign);
@@ -286,7 +262,7 @@ Test(rundir, finished_logs_hold_the_records_their_config_implies)
     small_search(&c, ALGO_TSE);
     c.tse_analysis = 1; /* a record per group of 3 steps as well */
     char *dir = sandbox_dir("rundir-records");
-    cr_assert_eq(search_in(&c, dir, 0, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_cpu(), &c, dir, 0, 0), TD_OK, "%s", td_error_message());
     long want;
     cr_assert_eq(search_expected_records(&c, n, &want), TD_OK, "%s", td_error_message());
     cr_expect_eq(want, 2 * (1 + 2), "5 steps in groups of 3, 2 epochs");
@@ -298,7 +274,7 @@ Test(rundir, finished_logs_hold_the_records_their_config_implies)
     train_config t;
     small_train(&t);
     char *tdir = sandbox_dir("rundir-train-records");
-    cr_assert_eq(train_in(&t, tdir, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_train(backend_cpu(), &t, tdir, 0, 0), TD_OK, "%s", td_error_message());
     cr_expect_eq(lines_of(tdir), train_expected_records(&t));
     free(dir);
     free(tdir);
