@@ -55,6 +55,30 @@ static void path_in(char *buf, size_t len, const char *dir, const char *name)
     cr_assert_eq(path_format(buf, len, "%s/%s", dir, name), TD_OK, "%s", td_error_message());
 }
 
+/* The committed root hash of the tiny protocol (tests/golden/), checked on
+ * the data it was made with: a change to numerics or to any hashed file
+ * shows here and must update the file in the same commit. */
+static void check_golden_root(const char *root)
+{
+    if (strcmp(data_spec(), "fashion-mnist")) {
+        cr_log_warn("golden root hash not checked: it is for Fashion-MNIST, which is not installed");
+        return;
+    }
+    const char *src = getenv("TSEDARTS_SOURCE_DIR");
+    cr_assert_not_null(src, "TSEDARTS_SOURCE_DIR is not set (ctest sets it)");
+    char path[600], *text, golden[SHA256_HEX_LEN] = "";
+    cr_assert_eq(path_format(path, sizeof path, "%s/tests/golden/root-hashes.txt", src), TD_OK);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK, "%s", td_error_message());
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (sscanf(l, "tiny %64s", golden) == 1) break;
+    free(text);
+    cr_assert_eq(strlen(golden), 64, "%s has no tiny root hash", path);
+    cr_expect_str_eq(root, golden,
+                     "the tiny protocol's root hash is %s, %s says %s: if this change alters numerics or a hashed "
+                     "file on purpose, update the file in the same commit and say why",
+                     root, path, golden);
+}
+
 Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
 {
     char *dir = sandbox_dir("protocol-smoke"), root[SHA256_HEX_LEN];
@@ -65,6 +89,7 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     cr_expect_eq(sum.failed, 0);
     cr_expect_geq(sum.checks, 8);
     cr_expect_str_eq(sum.root_hash, root);
+    check_golden_root(root);
     /* the report lists the rows that did not run, and the budget banner */
     char path[512], *md;
     path_in(path, sizeof path, dir, "report.md");
