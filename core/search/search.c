@@ -106,6 +106,7 @@ td_status search_load_data(search_state *st)
     st->cfg.net.in_ch = st->train.c;
     st->cfg.net.hw = st->train.h;
     st->cfg.net.classes = st->train.classes;
+    st->net = st->cfg.net; /* a staged search replaces it with its stage's */
     size_t img = (size_t)c->batch * st->train.c * st->train.h * st->train.w;
     st->images = malloc(img * dtype_size(c->dt));
     st->labels = malloc((size_t)c->batch * sizeof *st->labels);
@@ -501,7 +502,6 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     int staged = search_algo_staged(st->cfg.algo);
     if (s == TD_OK && staged && st->cfg.net.space != SPACE_DARTS)
         s = TD_FAIL(TD_ERR_ARG, "search: %s searches the darts space only", search_algo_name(st->cfg.algo));
-    st->net = st->cfg.net; /* with the dataset's image sizes */
     if (s == TD_OK && staged) {
         pdarts_full_ops(&st->stage_nets[0]);
         if (from_checkpoint) s = search_peek_stage(st);
