@@ -19,19 +19,19 @@
 
 /* ------------------------------------------------------------ supernet */
 
-static supernet_config stage_net(int C, int layers, int hw)
+static supernet_stage stage_net(int C, int layers, int hw)
 {
-    supernet_config c = {.C = C, .layers = layers, .in_ch = 3, .hw = hw, .classes = 10, .space = SPACE_DARTS};
-    pdarts_full_ops(&c);
-    return c;
+    supernet_stage s = {.cfg = {.C = C, .layers = layers, .in_ch = 3, .hw = hw, .classes = 10, .space = SPACE_DARTS}};
+    pdarts_full_ops(&s.edges);
+    return s;
 }
 
-static size_t count_of(const supernet_config *cfg, value_role role, int train, net_io *io)
+static size_t count_of(const supernet_stage *s, value_role role, int train, net_io *io)
 {
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, train, train);
-    cr_assert_eq(supernet_build(&b, cfg, 2, io), TD_OK, "%s", td_error_message());
+    cr_assert_eq(supernet_stage_build_fn(&b, s, 2, io), TD_OK, "%s", td_error_message());
     size_t n = graph_param_count(g, role);
     layer_free(&b);
     graph_destroy(g);
@@ -41,41 +41,40 @@ static size_t count_of(const supernet_config *cfg, value_role role, int train, n
 /* SPEC-drnas-pdarts.md s.2.1: C=16, 5 cells, 8 ops, CIFAR-10 */
 Test(pdarts, stage1_supernet_weight_count)
 {
-    supernet_config c = stage_net(16, 5, 32);
+    supernet_stage c = stage_net(16, 5, 32);
     net_io io;
     cr_expect_eq(count_of(&c, ROLE_WEIGHT, 1, &io), 1275834);
     cr_expect_eq(count_of(&c, ROLE_ALPHA, 1, &io), 2 * 14 * 8);
     /* the full op list is the DARTS supernet itself */
-    supernet_config d = c;
-    d.edge_n_ops = 0;
+    supernet_stage d = c;
+    d.edges.n_ops = 0;
     cr_expect_eq(count_of(&d, ROLE_WEIGHT, 1, &io), 1275834);
 }
 
 Test(pdarts, op_lists_set_alpha_columns_and_modules)
 {
-    supernet_config c = stage_net(4, 5, 8);
+    supernet_stage c = stage_net(4, 5, 8);
     net_io io;
     size_t full = count_of(&c, ROLE_WEIGHT, 1, &io);
-    /* every edge keeps none, skip_connect and max_pool_3x3: no weights in
-     * any mixed op, only stem, preprocessing, FactorizedReduce skips of
-     * reduction edges and the classifier */
-    c.edge_n_ops = 3;
+    /* every edge keeps none, max_pool_3x3 and skip_connect: no weights in
+     * any mixed op but the FactorizedReduce skips of reduction edges */
+    c.edges.n_ops = 3;
     for (int t = 0; t < 2; t++)
         for (int e = 0; e < DARTS_EDGES; e++) {
-            c.edge_ops[t][e][0] = DOP_NONE;
-            c.edge_ops[t][e][1] = DOP_MAX_POOL_3X3;
-            c.edge_ops[t][e][2] = DOP_SKIP_CONNECT;
+            c.edges.ops[t][e][0] = DOP_NONE;
+            c.edges.ops[t][e][1] = DOP_MAX_POOL_3X3;
+            c.edges.ops[t][e][2] = DOP_SKIP_CONNECT;
         }
     cr_expect_eq(count_of(&c, ROLE_ALPHA, 1, &io), 2 * 14 * 3);
     size_t few = count_of(&c, ROLE_WEIGHT, 1, &io);
     cr_expect_lt(few, full);
     /* a list out of PRIMITIVES order is refused, naming the edge */
-    c.edge_ops[1][5][1] = DOP_SKIP_CONNECT;
-    c.edge_ops[1][5][2] = DOP_MAX_POOL_3X3;
+    c.edges.ops[1][5][1] = DOP_SKIP_CONNECT;
+    c.edges.ops[1][5][2] = DOP_MAX_POOL_3X3;
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, 1, 1);
-    cr_expect_neq(supernet_build(&b, &c, 2, &io), TD_OK);
+    cr_expect_neq(supernet_stage_build_fn(&b, &c, 2, &io), TD_OK);
     cr_expect(strstr(td_error_message(), "reduce edge 5") != NULL, "%s", td_error_message());
     layer_free(&b);
     graph_destroy(g);
@@ -85,8 +84,8 @@ Test(pdarts, op_lists_set_alpha_columns_and_modules)
  * graphs; the count follows from the cell layout. */
 Test(pdarts, skip_dropout_masks_only_in_training_graphs)
 {
-    supernet_config c = stage_net(4, 5, 8);
-    c.skip_dropout = 1;
+    supernet_stage c = stage_net(4, 5, 8);
+    c.edges.skip_dropout = 1;
     net_io io;
     count_of(&c, ROLE_WEIGHT, 1, &io);
     /* 3 normal cells x 14 edges + 2 reduction cells x 6 stride-1 edges */
@@ -117,11 +116,11 @@ static double rel_diff(const double *a, const double *b, size_t n)
  * zeros changes the loss. */
 Test(pdarts, skip_dropout_with_ones_is_identity)
 {
-    supernet_config plain = stage_net(4, 3, 8), dropped = plain;
-    dropped.skip_dropout = 1;
+    supernet_stage plain = stage_net(4, 3, 8), dropped = plain;
+    dropped.edges.skip_dropout = 1;
     model a, b;
-    cr_assert_eq(model_create(&a, backend_cpu(), DT_F64, supernet_build_fn, &plain), TD_OK);
-    cr_assert_eq(model_create(&b, backend_cpu(), DT_F64, supernet_build_fn, &dropped), TD_OK);
+    cr_assert_eq(model_create(&a, backend_cpu(), DT_F64, supernet_stage_build_fn, &plain), TD_OK);
+    cr_assert_eq(model_create(&b, backend_cpu(), DT_F64, supernet_stage_build_fn, &dropped), TD_OK);
     cr_assert_eq(a.n[ROLE_WEIGHT], b.n[ROLE_WEIGHT]);
     cr_assert_eq(model_init_params(&a, 3), TD_OK);
     cr_assert_eq(model_init_params(&b, 3), TD_OK);
@@ -188,7 +187,8 @@ static void fill(double *a, int n, const double *row_values, int row)
 
 Test(pdarts, op_dropping_iterative_argmin_first_on_ties)
 {
-    supernet_config c = stage_net(4, 5, 8), next, last;
+    supernet_stage c = stage_net(4, 5, 8);
+    supernet_edge_ops next, last;
     double a[2 * 14 * 8];
     for (int i = 0; i < 2 * 14 * 8; i++) a[i] = 0.01 * ((i * 7) % 11); /* distinct within rows */
     static const double ties[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -197,34 +197,34 @@ Test(pdarts, op_dropping_iterative_argmin_first_on_ties)
     fill(a, 8, ties, 0);
     fill(a, 8, none_high, 1);
     fill(a, 8, mid_ties, 14 + 3); /* reduce row 3 */
-    cr_assert_eq(pdarts_drop_ops(&c, a, 3, &next), TD_OK);
-    cr_assert_eq(next.edge_n_ops, 5);
+    cr_assert_eq(pdarts_drop_ops(&c.edges, a, 3, &next), TD_OK);
+    cr_assert_eq(next.n_ops, 5);
     static const signed char keep0[5] = {3, 4, 5, 6, 7}, keep1[5] = {0, 2, 3, 4, 5}, keep_r3[5] = {0, 1, 4, 5, 7};
-    cr_expect(memcmp(next.edge_ops[0][0], keep0, 5) == 0, "all tied: the first three go");
-    cr_expect(memcmp(next.edge_ops[0][1], keep1, 5) == 0, "none survives when it is strong");
-    cr_expect(memcmp(next.edge_ops[1][3], keep_r3, 5) == 0, "ties among the weakest: first index first");
+    cr_expect(memcmp(next.ops[0][0], keep0, 5) == 0, "all tied: the first three go");
+    cr_expect(memcmp(next.ops[0][1], keep1, 5) == 0, "none survives when it is strong");
+    cr_expect(memcmp(next.ops[1][3], keep_r3, 5) == 0, "ties among the weakest: first index first");
     /* stage 2 -> 3: columns now name the survivors */
     double b[2 * 14 * 5];
     for (int i = 0; i < 2 * 14 * 5; i++) b[i] = 0;
     static const double row[5] = {0.3, -2, 0.1, -1, 0.2}; /* drop columns 1 and 3 */
     fill(b, 5, row, 1);
     cr_assert_eq(pdarts_drop_ops(&next, b, 2, &last), TD_OK);
-    cr_assert_eq(last.edge_n_ops, 3);
+    cr_assert_eq(last.n_ops, 3);
     static const signed char keep_last1[3] = {0, 3, 5}, keep_last0[3] = {5, 6, 7};
-    cr_expect(memcmp(last.edge_ops[0][1], keep_last1, 3) == 0, "%d %d %d", last.edge_ops[0][1][0],
-              last.edge_ops[0][1][1], last.edge_ops[0][1][2]);
-    cr_expect(memcmp(last.edge_ops[0][0], keep_last0, 3) == 0);
+    cr_expect(memcmp(last.ops[0][1], keep_last1, 3) == 0, "%d %d %d", last.ops[0][1][0],
+              last.ops[0][1][1], last.ops[0][1][2]);
+    cr_expect(memcmp(last.ops[0][0], keep_last0, 3) == 0);
     /* nothing left to keep is refused */
     cr_expect_neq(pdarts_drop_ops(&last, b, 3, &next), TD_OK);
 }
 
 /* ------------------------------------------------------------ derivation */
 
-static void set_ops(supernet_config *c, int t, int e, int o0, int o1, int o2)
+static void set_ops(supernet_edge_ops *c, int t, int e, int o0, int o1, int o2)
 {
-    c->edge_ops[t][e][0] = (signed char)o0;
-    c->edge_ops[t][e][1] = (signed char)o1;
-    c->edge_ops[t][e][2] = (signed char)o2;
+    c->ops[t][e][0] = (signed char)o0;
+    c->ops[t][e][1] = (signed char)o1;
+    c->ops[t][e][2] = (signed char)o2;
 }
 
 static void set_row(double *a, int t, int e, double x0, double x1, double x2)
@@ -247,10 +247,10 @@ static void expect_cell(const genotype_cell *c, const int *ops, const int *input
 /* The table worked through by hand in the comments: normal rows choose
  * between skip_connect and two convolutions, four strong skips; reduce
  * rows hold none, max_pool and skip_connect. */
-static void stage3_table(supernet_config *c, double *a)
+static void stage3_table(supernet_edge_ops *c, double *a)
 {
-    *c = stage_net(4, 5, 8);
-    c->edge_n_ops = 3;
+    memset(c, 0, sizeof *c);
+    c->n_ops = 3;
     for (int e = 0; e < 14; e++) {
         set_ops(c, 0, e, DOP_SKIP_CONNECT, DOP_SEP_CONV_3X3, DOP_SEP_CONV_5X5);
         set_row(a, 0, e, 0, 2, 0); /* sep_conv_3x3, p = e^2/(e^2+2) = 0.787 */
@@ -268,7 +268,7 @@ static void stage3_table(supernet_config *c, double *a)
 
 Test(pdarts, derivation_ties_none_and_edge_order)
 {
-    supernet_config c;
+    supernet_edge_ops c;
     double a[2 * 14 * 3];
     stage3_table(&c, a);
     genotype g;
@@ -288,7 +288,7 @@ Test(pdarts, derivation_ties_none_and_edge_order)
 
 Test(pdarts, derivation_skip_limit)
 {
-    supernet_config c;
+    supernet_edge_ops c;
     double a[2 * 14 * 3];
     stage3_table(&c, a);
     genotype g;

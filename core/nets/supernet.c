@@ -20,23 +20,23 @@ static int edge_input(int e)
     return e - first;
 }
 
-int supernet_ops_per_edge(const supernet_config *cfg)
+int supernet_ops_per_edge(const supernet_config *cfg, const supernet_edge_ops *edges)
 {
-    return cfg->edge_n_ops > 0 ? cfg->edge_n_ops : space_ops(cfg->space);
+    return edges && edges->n_ops > 0 ? edges->n_ops : space_ops(cfg->space);
 }
 
-int supernet_edge_op(const supernet_config *cfg, int reduce, int edge, int k)
+int supernet_edge_op(const supernet_config *cfg, const supernet_edge_ops *edges, int reduce, int edge, int k)
 {
-    return cfg->edge_n_ops > 0 ? cfg->edge_ops[reduce][edge][k] : space_darts_op(cfg->space, k);
+    return edges && edges->n_ops > 0 ? edges->ops[reduce][edge][k] : space_darts_op(cfg->space, k);
 }
 
-int supernet_skip_dropout_at(const supernet_config *cfg, int cell, int edge)
+int supernet_skip_dropout_at(const supernet_config *cfg, const supernet_edge_ops *edges, int cell, int edge)
 {
-    if (!cfg->skip_dropout) return 0;
+    if (!edges || !edges->skip_dropout) return 0;
     int reduce = darts_is_reduction(cfg->layers, cell);
     if (reduce && edge_input(edge) < 2) return 0; /* stride 2: FactorizedReduce, no dropout */
-    for (int k = 0; k < supernet_ops_per_edge(cfg); k++)
-        if (supernet_edge_op(cfg, reduce, edge, k) == DOP_SKIP_CONNECT) return 1;
+    for (int k = 0; k < supernet_ops_per_edge(cfg, edges); k++)
+        if (supernet_edge_op(cfg, edges, reduce, edge, k) == DOP_SKIP_CONNECT) return 1;
     return 0;
 }
 
@@ -54,10 +54,10 @@ static int skip_dropout(layer_builder *b, int x, net_io *io)
 
 /* Node outputs of one cell as single weighted sums over every op of every
  * incoming edge: out = sum_j sum_k softmax(alpha)[row_j, k] op_k(s_j). */
-static int search_cell(layer_builder *b, const supernet_config *cfg, int cell, int s0, int s1, int C, int reduction,
-                       int reduction_prev, int weights, net_io *io)
+static int search_cell(layer_builder *b, const supernet_config *cfg, const supernet_edge_ops *edges, int cell, int s0,
+                       int s1, int C, int reduction, int reduction_prev, int weights, net_io *io)
 {
-    int n_ops = supernet_ops_per_edge(cfg);
+    int n_ops = supernet_ops_per_edge(cfg, edges);
     graph *g = b->g;
     int states[2 + DARTS_NODES];
     layer_push(b, "preprocess0");
@@ -72,10 +72,10 @@ static int search_cell(layer_builder *b, const supernet_config *cfg, int cell, i
         int n = 0, first = g->n_nodes;
         for (int j = 0; j < 2 + i; j++, edge++) {
             int stride = reduction && j < 2 ? 2 : 1;
-            int dropped = b->train && supernet_skip_dropout_at(cfg, cell, edge);
+            int dropped = b->train && supernet_skip_dropout_at(cfg, edges, cell, edge);
             layer_push(b, "_ops.%d", edge);
             for (int k = 0; k < n_ops; k++) {
-                int op = supernet_edge_op(cfg, reduction, edge, k);
+                int op = supernet_edge_op(cfg, edges, reduction, edge, k);
                 layer_push(b, "_ops.%d", k);
                 int y = darts_op(b, op, states[j], C, stride, 0, 1);
                 layer_pop(b);
@@ -109,6 +109,12 @@ void supernet_inputs(layer_builder *b, const supernet_config *cfg, int batch, ne
 
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io)
 {
+    return supernet_build_edges(b, cfg, NULL, batch, io);
+}
+
+td_status supernet_build_edges(layer_builder *b, const supernet_config *cfg, const supernet_edge_ops *edges, int batch,
+                               net_io *io)
+{
     graph *g = b->g;
     if (cfg->space == SPACE_NB201) return nb201_build(b, cfg, batch, io);
     if (cfg->space != SPACE_DARTS && cfg->space != SPACE_S2)
@@ -124,16 +130,15 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
     layer_pop(b);
     /* Alphas come right after the stem in the registry; their offsets do
      * not depend on the depth of the network. */
-    int n_ops = supernet_ops_per_edge(cfg);
-    if (cfg->edge_n_ops < 0 || cfg->edge_n_ops > DOP_COUNT)
-        return TD_FAIL(TD_ERR_ARG, "supernet: %d ops per edge (at most %d)", cfg->edge_n_ops, DOP_COUNT);
-    if (cfg->edge_n_ops > 0 && cfg->space != SPACE_DARTS)
-        return TD_FAIL(TD_ERR_ARG, "supernet: per-edge op lists need the darts space");
-    for (int t = 0; t < 2 && cfg->edge_n_ops > 0; t++)
+    int n_ops = supernet_ops_per_edge(cfg, edges), listed = edges && edges->n_ops > 0;
+    if (edges && (edges->n_ops < 0 || edges->n_ops > DOP_COUNT))
+        return TD_FAIL(TD_ERR_ARG, "supernet: %d ops per edge (at most %d)", edges->n_ops, DOP_COUNT);
+    if (listed && cfg->space != SPACE_DARTS) return TD_FAIL(TD_ERR_ARG, "supernet: per-edge op lists need the darts space");
+    for (int t = 0; t < 2 && listed; t++)
         for (int e = 0; e < DARTS_EDGES; e++)
             for (int k = 0; k < n_ops; k++) {
-                int op = cfg->edge_ops[t][e][k];
-                if (op < 0 || op >= DOP_COUNT || (k > 0 && op <= cfg->edge_ops[t][e][k - 1]))
+                int op = edges->ops[t][e][k];
+                if (op < 0 || op >= DOP_COUNT || (k > 0 && op <= edges->ops[t][e][k - 1]))
                     return TD_FAIL(TD_ERR_ARG, "supernet: %s edge %d: op list not ascending darts ops",
                                    t ? "reduce" : "normal", e);
             }
@@ -164,7 +169,7 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
         int recompute = b->recompute;
         int keep_from = b->grads_alpha_only ? cfg->layers / 5 : cfg->layers / 2;
         if (i >= keep_from) b->recompute = 0;
-        int out = search_cell(b, cfg, i, s0, s1, c_curr, red, red_prev, weights[red], io);
+        int out = search_cell(b, cfg, edges, i, s0, s1, c_curr, red, red_prev, weights[red], io);
         b->recompute = recompute;
         layer_pop(b);
         s0 = s1;
@@ -180,4 +185,10 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
 td_status supernet_build_fn(layer_builder *b, const void *cfg, int batch, net_io *io)
 {
     return supernet_build(b, (const supernet_config *)cfg, batch, io);
+}
+
+td_status supernet_stage_build_fn(layer_builder *b, const void *stage, int batch, net_io *io)
+{
+    const supernet_stage *s = stage;
+    return supernet_build_edges(b, &s->cfg, &s->edges, batch, io);
 }

@@ -23,12 +23,12 @@ double pdarts_lr(double lr_max, double lr_min, int e, int E, int form)
     return cosine_lr(lr_max, lr_min, form == PDARTS_LR_TORCH04 ? e : e + 1, E);
 }
 
-void pdarts_full_ops(supernet_config *net)
+void pdarts_full_ops(supernet_edge_ops *edges)
 {
-    net->edge_n_ops = DOP_COUNT;
+    edges->n_ops = DOP_COUNT;
     for (int t = 0; t < 2; t++)
         for (int e = 0; e < DARTS_EDGES; e++)
-            for (int k = 0; k < DOP_COUNT; k++) net->edge_ops[t][e][k] = (signed char)k;
+            for (int k = 0; k < DOP_COUNT; k++) edges->ops[t][e][k] = (signed char)k;
 }
 
 static void softmax_row(const double *a, int n, double *p)
@@ -48,13 +48,13 @@ static int argmin_in(const double *p, const int *out, int n)
     return best;
 }
 
-td_status pdarts_drop_ops(const supernet_config *net, const double *alphas, int n_drop, supernet_config *next)
+td_status pdarts_drop_ops(const supernet_edge_ops *edges, const double *alphas, int n_drop, supernet_edge_ops *next)
 {
-    int n = net->edge_n_ops;
+    int n = edges->n_ops;
     if (n < 1 || n > DOP_COUNT || n_drop < 0 || n_drop >= n)
         return TD_FAIL(TD_ERR_ARG, "pdarts: cannot drop %d of %d ops per edge", n_drop, n);
-    supernet_config out = *net;
-    out.edge_n_ops = n - n_drop;
+    supernet_edge_ops out = *edges;
+    out.n_ops = n - n_drop;
     for (int t = 0; t < 2; t++)
         for (int e = 0; e < DARTS_EDGES; e++) {
             double p[DOP_COUNT];
@@ -63,8 +63,8 @@ td_status pdarts_drop_ops(const supernet_config *net, const double *alphas, int 
             for (int d = 0; d < n_drop; d++) gone[argmin_in(p, gone, n)] = 1;
             int j = 0;
             for (int k = 0; k < n; k++)
-                if (!gone[k]) out.edge_ops[t][e][j++] = net->edge_ops[t][e][k];
-            for (; j < DOP_COUNT; j++) out.edge_ops[t][e][j] = 0;
+                if (!gone[k]) out.ops[t][e][j++] = edges->ops[t][e][k];
+            for (; j < DOP_COUNT; j++) out.ops[t][e][j] = 0;
         }
     *next = out;
     return TD_OK;
@@ -134,10 +134,10 @@ static int skip_column(const genotype_cell *cell, const signed char (*ops)[DOP_C
     return -1;
 }
 
-td_status pdarts_derive(const supernet_config *net, const double *alphas, int max_skip, const char *name,
+td_status pdarts_derive(const supernet_edge_ops *edges, const double *alphas, int max_skip, const char *name,
                         genotype *out, int *limited)
 {
-    int n = net->edge_n_ops;
+    int n = edges->n_ops;
     if (n < 2 || n > DOP_COUNT) return TD_FAIL(TD_ERR_ARG, "pdarts: derivation needs per-edge op lists (got %d ops)", n);
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", name ? name : "searched");
@@ -146,13 +146,13 @@ td_status pdarts_derive(const supernet_config *net, const double *alphas, int ma
     for (int t = 0; t < 2; t++)
         for (int e = 0; e < DARTS_EDGES; e++) {
             for (int k = 0; k < n; k++)
-                if (net->edge_ops[t][e][k] < 0 || net->edge_ops[t][e][k] >= DOP_COUNT)
-                    return TD_FAIL(TD_ERR_ARG, "pdarts: bad op %d on edge %d", net->edge_ops[t][e][k], e);
+                if (edges->ops[t][e][k] < 0 || edges->ops[t][e][k] >= DOP_COUNT)
+                    return TD_FAIL(TD_ERR_ARG, "pdarts: bad op %d on edge %d", edges->ops[t][e][k], e);
             softmax_row(alphas + (size_t)(t * DARTS_EDGES + e) * n, n, p[t] + e * n);
-            if (net->edge_ops[t][e][0] == DOP_NONE) p[t][e * n] = 0; /* step 2: none never ranks an edge */
+            if (edges->ops[t][e][0] == DOP_NONE) p[t][e * n] = 0; /* step 2: none never ranks an edge */
         }
-    derive_cell(p[0], (const signed char(*)[DOP_COUNT])net->edge_ops[0], n, &out->normal);
-    derive_cell(p[1], (const signed char(*)[DOP_COUNT])net->edge_ops[1], n, &out->reduce);
+    derive_cell(p[0], (const signed char(*)[DOP_COUNT])edges->ops[0], n, &out->normal);
+    derive_cell(p[1], (const signed char(*)[DOP_COUNT])edges->ops[1], n, &out->reduce);
     /* Step 5. Each round zeroes one kept skip's probability; a skip whose
      * probability is already zero could be chosen again only on an exact tie
      * at zero, so 14 rounds (one per edge) bound the loop. */
@@ -161,7 +161,7 @@ td_status pdarts_derive(const supernet_config *net, const double *alphas, int ma
         double w_p = 2;
         for (int e = 0; e < DARTS_EDGES; e++) /* in edge order: the first of equal ones goes */
             for (int s = 0; s < GENOTYPE_OPS; s++) {
-                int edge, col = skip_column(&out->normal, (const signed char(*)[DOP_COUNT])net->edge_ops[0], n, s, &edge);
+                int edge, col = skip_column(&out->normal, (const signed char(*)[DOP_COUNT])edges->ops[0], n, s, &edge);
                 if (col >= 0 && edge == e && p[0][e * n + col] < w_p) {
                     weakest = e;
                     w_col = col;
@@ -170,7 +170,7 @@ td_status pdarts_derive(const supernet_config *net, const double *alphas, int ma
             }
         if (weakest < 0) break;
         p[0][weakest * n + w_col] = 0;
-        derive_cell(p[0], (const signed char(*)[DOP_COUNT])net->edge_ops[0], n, &out->normal);
+        derive_cell(p[0], (const signed char(*)[DOP_COUNT])edges->ops[0], n, &out->normal);
         (*limited)++;
     }
     return TD_OK;

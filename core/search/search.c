@@ -106,7 +106,7 @@ td_status search_load_data(search_state *st)
     st->cfg.net.in_ch = st->train.c;
     st->cfg.net.hw = st->train.h;
     st->cfg.net.classes = st->train.classes;
-    st->net = st->cfg.net; /* a staged search replaces it with its stage's */
+    st->net.cfg = st->cfg.net; /* a staged search replaces it with its stage's */
     size_t img = (size_t)c->batch * st->train.c * st->train.h * st->train.w;
     st->images = malloc(img * dtype_size(c->dt));
     st->labels = malloc((size_t)c->batch * sizeof *st->labels);
@@ -251,7 +251,7 @@ void search_free_model(search_state *st)
 
 td_status search_build_model(search_state *st)
 {
-    TD_CHECK(model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->net));
+    TD_CHECK(model_create(&st->m, st->opt.be, st->cfg.dt, supernet_stage_build_fn, &st->net));
     /* same bits either way: recomputation only trades time for memory */
     st->m.recompute = !st->opt.keep_activations;
     return search_alloc_buffers(st);
@@ -413,7 +413,7 @@ static td_status end_epoch(search_state *st, double lr)
     if (search_algo_staged(st->cfg.algo)) {
         json_object_set_new(o, "stage", json_integer(st->stage + 1));
         json_object_set_new(o, "stage_epoch", json_integer(search_stage_epoch(st)));
-        json_object_set_new(o, "skip_dropout_p", json_real(st->net.skip_dropout ? st->skip_p : 0));
+        json_object_set_new(o, "skip_dropout_p", json_real(st->net.edges.skip_dropout ? st->skip_p : 0));
     }
     json_object_set_new(o, "lr", json_real(lr));
     json_object_set_new(o, "train_loss", json_real(st->acc.count ? st->acc.loss_sum / st->acc.count : 0));
@@ -442,8 +442,8 @@ static td_status end_epoch(search_state *st, double lr)
     free(rec);
     char stage_tag[48] = "";
     if (search_algo_staged(st->cfg.algo))
-        snprintf(stage_tag, sizeof stage_tag, " (stage %d, %d cells, %d ops/edge)", st->stage + 1, st->net.layers,
-                 st->net.edge_n_ops);
+        snprintf(stage_tag, sizeof stage_tag, " (stage %d, %d cells, %d ops/edge)", st->stage + 1, st->net.cfg.layers,
+                 st->net.edges.n_ops);
     if (!st->opt.quiet)
         progress_line(&st->prog, "epoch %d/%d%s  lr %.4f  train loss %.4f acc %.3f  %sdepth %d skip %d",
                       st->epoch + 1, search_total_epochs(&st->cfg), stage_tag, lr, st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
@@ -503,7 +503,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (s == TD_OK && staged && st->cfg.net.space != SPACE_DARTS)
         s = TD_FAIL(TD_ERR_ARG, "search: %s searches the darts space only", search_algo_name(st->cfg.algo));
     if (s == TD_OK && staged) {
-        pdarts_full_ops(&st->stage_nets[0]);
+        pdarts_full_ops(&st->stage_nets[0].edges);
         if (from_checkpoint) s = search_peek_stage(st);
         else search_stage_net(st, 0);
     }
@@ -528,7 +528,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     long units_run = 0;
     if (s == TD_OK && !opt->quiet)
         progress_line(&st->prog, "search %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps%s", search_algo_name(st->cfg.algo),
-                      st->cfg.dataset, st->net.C, st->net.layers, st->cfg.batch, epochs, S,
+                      st->cfg.dataset, st->net.cfg.C, st->net.cfg.layers, st->cfg.batch, epochs, S,
                       from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
     while (s == TD_OK && st->epoch < epochs) {
         double lr = search_epoch_lr(st);

@@ -13,7 +13,7 @@
 td_status search_arch_describe(search_state *st, search_arch *a)
 {
     memset(a, 0, sizeof *a);
-    int space = st->net.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net);
+    int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges);
     a->space = space;
     a->skips_removed = -1;
     size_t na = st->m.n[ROLE_ALPHA];
@@ -24,7 +24,7 @@ td_status search_arch_describe(search_state *st, search_arch *a)
         nb201_derive(raw, a->nb201_ops);
         nb201_format(a->nb201_ops, a->text, sizeof a->text);
     } else if (s == TD_OK && search_algo_staged(st->cfg.algo) && st->stage == PDARTS_STAGES - 1) {
-        s = pdarts_derive(&st->net, raw, st->cfg.max_skip, "searched", &a->geno, &a->skips_removed);
+        s = pdarts_derive(&st->net.edges, raw, st->cfg.max_skip, "searched", &a->geno, &a->skips_removed);
         if (s == TD_OK) genotype_format(&a->geno, a->text, sizeof a->text);
     } else if (s == TD_OK) {
         /* S2 edges and PDARTS' earlier stages hold a subset of the DARTS
@@ -35,7 +35,7 @@ td_status search_arch_describe(search_state *st, search_arch *a)
             for (int e = 0; e < DARTS_EDGES; e++) {
                 for (int k = 0; k < DOP_COUNT; k++) full[c][e * DOP_COUNT + k] = -INFINITY;
                 for (int k = 0; k < K; k++)
-                    full[c][e * DOP_COUNT + supernet_edge_op(&st->net, c, e, k)] = raw[(c * E + e) * K + k];
+                    full[c][e * DOP_COUNT + supernet_edge_op(&st->net.cfg, &st->net.edges, c, e, k)] = raw[(c * E + e) * K + k];
             }
         genotype_derive(full[0], full[1], "searched", &a->geno);
         genotype_format(&a->geno, a->text, sizeof a->text);
@@ -83,7 +83,7 @@ void search_arch_json(const search_arch *a, json_t *o)
 
 td_status search_softmax_json(search_state *st, json_t *o)
 {
-    int space = st->net.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net),
+    int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges),
         C = space_cell_types(space);
     size_t na = st->m.n[ROLE_ALPHA];
     double *a = malloc((na + 1) * sizeof *a);

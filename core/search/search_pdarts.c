@@ -46,27 +46,25 @@ double search_epoch_skip_p(const search_state *st)
 
 void search_stage_net(search_state *st, int s)
 {
-    supernet_config net = st->cfg.net;
-    net.layers = st->cfg.net.layers + s * st->cfg.pdarts_add_layers;
-    net.edge_n_ops = st->stage_nets[s].edge_n_ops;
-    memcpy(net.edge_ops, st->stage_nets[s].edge_ops, sizeof net.edge_ops);
-    net.skip_dropout = st->cfg.skip_dropout[s] > 0;
-    st->stage_nets[s] = net;
-    st->net = net;
+    supernet_stage *net = &st->stage_nets[s];
+    net->cfg = st->cfg.net;
+    net->cfg.layers = st->cfg.net.layers + s * st->cfg.pdarts_add_layers;
+    net->edges.skip_dropout = st->cfg.skip_dropout[s] > 0;
+    st->net = *net;
     st->stage = s;
 }
 
-json_t *search_stage_ops_json(const supernet_config *net)
+json_t *search_stage_ops_json(const supernet_stage *net)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "layers", json_integer(net->layers));
+    json_object_set_new(o, "layers", json_integer(net->cfg.layers));
     static const char *const types[2] = {"ops_normal", "ops_reduce"};
     for (int t = 0; t < 2; t++) {
         json_t *rows = json_array();
         for (int e = 0; e < DARTS_EDGES; e++) {
             json_t *row = json_array();
-            for (int k = 0; k < net->edge_n_ops; k++)
-                json_array_append_new(row, json_string(darts_op_name(net->edge_ops[t][e][k])));
+            for (int k = 0; k < net->edges.n_ops; k++)
+                json_array_append_new(row, json_string(darts_op_name(net->edges.ops[t][e][k])));
             json_array_append_new(rows, row);
         }
         json_object_set_new(o, types[t], rows);
@@ -74,7 +72,7 @@ json_t *search_stage_ops_json(const supernet_config *net)
     return o;
 }
 
-td_status search_stage_ops_parse(json_t *o, supernet_config *net)
+td_status search_stage_ops_parse(json_t *o, supernet_edge_ops *edges)
 {
     static const char *const types[2] = {"ops_normal", "ops_reduce"};
     int n = -1;
@@ -92,11 +90,11 @@ td_status search_stage_ops_parse(json_t *o, supernet_config *net)
                 const char *name = json_string_value(json_array_get(row, (size_t)k));
                 int op = name ? darts_op_by_name(name) : -1;
                 if (op < 0) return TD_FAIL(TD_ERR_FORMAT, "checkpoint: stage op lists: unknown op in %s row %d", types[t], e);
-                net->edge_ops[t][e][k] = (signed char)op;
+                edges->ops[t][e][k] = (signed char)op;
             }
         }
     }
-    net->edge_n_ops = n;
+    edges->n_ops = n;
     return TD_OK;
 }
 
@@ -114,7 +112,7 @@ td_status search_peek_stage(search_state *st)
     if (n < 0 || n >= PDARTS_STAGES || !json_is_array(ops) || (int)json_array_size(ops) != n + 1)
         s = TD_FAIL(TD_ERR_FORMAT, "%s: no PDARTS stage and op lists in the checkpoint", st->ckpt_path);
     for (int k = 0; s == TD_OK && k <= n; k++) {
-        s = search_stage_ops_parse(json_array_get(ops, (size_t)k), &st->stage_nets[k]);
+        s = search_stage_ops_parse(json_array_get(ops, (size_t)k), &st->stage_nets[k].edges);
         if (s == TD_OK) search_stage_net(st, k);
     }
     json_decref(o);
@@ -122,7 +120,7 @@ td_status search_peek_stage(search_state *st)
 }
 
 /* The stage's record in the log: what each edge kept and what it lost. */
-static td_status log_stage_end(search_state *st, const supernet_config *next)
+static td_status log_stage_end(search_state *st, const supernet_stage *next)
 {
     json_t *o = json_object();
     json_object_set_new(o, "record", json_string("pdarts_stage"));
@@ -135,9 +133,9 @@ static td_status log_stage_end(search_state *st, const supernet_config *next)
         json_t *rows = json_array();
         for (int e = 0; e < DARTS_EDGES; e++) {
             json_t *row = json_array();
-            for (int k = 0; k < st->net.edge_n_ops; k++) {
-                int op = st->net.edge_ops[t][e][k], kept = 0;
-                for (int j = 0; j < next->edge_n_ops; j++) kept |= next->edge_ops[t][e][j] == op;
+            for (int k = 0; k < st->net.edges.n_ops; k++) {
+                int op = st->net.edges.ops[t][e][k], kept = 0;
+                for (int j = 0; j < next->edges.n_ops; j++) kept |= next->edges.ops[t][e][j] == op;
                 if (!kept) json_array_append_new(row, json_string(darts_op_name(op)));
             }
             json_array_append_new(rows, row);
@@ -160,9 +158,10 @@ td_status search_next_stage(search_state *st)
     size_t na = st->m.n[ROLE_ALPHA];
     double *alphas = malloc((na + 1) * sizeof *alphas);
     if (!alphas) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
-    supernet_config next;
+    supernet_stage next = st->net;
     td_status s = model_download_f64(&st->m, ROLE_ALPHA, alphas);
-    if (s == TD_OK) s = pdarts_drop_ops(&st->net, alphas, n_drop[st->stage], &next);
+    if (s == TD_OK) s = pdarts_drop_ops(&st->net.edges, alphas, n_drop[st->stage], &next.edges);
+    next.cfg.layers += st->cfg.pdarts_add_layers;
     free(alphas);
     if (s == TD_OK) s = log_stage_end(st, &next);
     if (s != TD_OK) return s;
@@ -189,7 +188,8 @@ td_status search_skip_masks(search_state *st, const net_exec *ne, const void **m
         st->skip_host = p;
         st->skip_host_bytes = bytes;
     }
-    const supernet_config *net = &st->net;
+    const supernet_config *net = &st->net.cfg;
+    const supernet_edge_ops *edges = &st->net.edges;
     double p = st->skip_p, keep = 1.0 - p, scale = 1.0 / keep;
     uint64_t pass = (uint64_t)st->skip_passes++;
     /* the masks in the order the builder made them: cells, then edges; a
@@ -203,7 +203,7 @@ td_status search_skip_masks(search_state *st, const net_exec *ne, const void **m
         }
         size_t numel = (size_t)ne->batch * C * hw * hw;
         for (int e = 0; e < DARTS_EDGES; e++) {
-            if (!supernet_skip_dropout_at(net, i, e)) continue;
+            if (!supernet_skip_dropout_at(net, edges, i, e)) continue;
             if (at + numel > ne->io.skip_mask_numel) break;
             philox_stream r;
             philox_stream_init(&r, st->cfg.seed, PURPOSE_SKIPDROP, pass << 12 | (uint64_t)i << 4 | (uint64_t)e);

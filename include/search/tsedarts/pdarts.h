@@ -23,22 +23,22 @@ enum pdarts_lr_form { PDARTS_LR_TORCH11 = 0, PDARTS_LR_TORCH04, PDARTS_LR_COUNT 
 extern const char *const pdarts_lr_form_names[]; /* NULL-terminated */
 double pdarts_lr(double lr_max, double lr_min, int e, int E, int form);
 
-/* The supernet of stage 0: every DARTS op on every edge. */
-void pdarts_full_ops(supernet_config *net);
+/* The edges of stage 0: every DARTS op on every edge. */
+void pdarts_full_ops(supernet_edge_ops *edges);
 
 /* Op dropping at the end of a stage (s.2.3): of each row of `alphas`
- * (normal then reduce, 14 rows of net->edge_n_ops columns each), drop the
+ * (normal then reduce, 14 rows of edges->n_ops columns each), drop the
  * n_drop ops of least softmax weight one by one (iterative argmin, first
  * index on ties; none may survive). Writes the survivors, still in
- * PRIMITIVES order, into next (its other fields copied from net). */
-td_status pdarts_drop_ops(const supernet_config *net, const double *alphas, int n_drop, supernet_config *next);
+ * PRIMITIVES order, into next (skip_dropout copied). */
+td_status pdarts_drop_ops(const supernet_edge_ops *edges, const double *alphas, int n_drop, supernet_edge_ops *next);
 
 /* The final genotype (s.2.4) from the alphas of the last stage (3 ops per
  * edge): op per edge, edge ranking (higher index wins ties), edges listed by
  * increasing input index, then the skip limit on the normal cell: while it
  * holds more than max_skip skip_connects, zero the weakest kept skip's
  * probability and derive again. *limited counts the skips removed. */
-td_status pdarts_derive(const supernet_config *net, const double *alphas, int max_skip, const char *name,
+td_status pdarts_derive(const supernet_edge_ops *edges, const double *alphas, int max_skip, const char *name,
                         genotype *out, int *limited);
 
 #endif

@@ -49,9 +49,9 @@ typedef struct search_state {
     void *tse_snaps; /* exact TSE: T weight snapshots (NULL otherwise) */
     /* the network being searched: cfg.net, or the current PDARTS stage's
      * (cells, op lists, skip dropout); stage_nets keeps every stage's */
-    supernet_config net;
+    supernet_stage net;
     int stage;
-    supernet_config stage_nets[PDARTS_STAGES];
+    supernet_stage stage_nets[PDARTS_STAGES];
     double skip_p;     /* this epoch's skip-dropout probability */
     long skip_passes;  /* training passes with skip dropout so far: their mask key */
     void *skip_host;   /* host masks */
@@ -97,8 +97,8 @@ td_status search_next_stage(search_state *st);
  * none), keyed (seed, skipdrop, pass, cell, edge, element). */
 td_status search_skip_masks(search_state *st, const net_exec *ne, const void **mask);
 /* Stage op lists to and from checkpoint meta and logs. */
-struct json_t *search_stage_ops_json(const supernet_config *net);
-td_status search_stage_ops_parse(struct json_t *o, supernet_config *net);
+struct json_t *search_stage_ops_json(const supernet_stage *net);
+td_status search_stage_ops_parse(struct json_t *o, supernet_edge_ops *edges);
 /* Reads the stage and its op lists from the checkpoint before the model is
  * built (its size depends on them). */
 td_status search_peek_stage(search_state *st);
