@@ -190,30 +190,29 @@ td_status search_skip_masks(search_state *st, const net_exec *ne, const void **m
     }
     const supernet_config *net = &st->net.cfg;
     const supernet_edge_ops *edges = &st->net.edges;
+    const graph *g = ne->g;
     double p = st->skip_p, keep = 1.0 - p, scale = 1.0 / keep;
     uint64_t pass = (uint64_t)st->skip_passes++;
-    /* the masks in the order the builder made them: cells, then edges; a
-     * cell's stride-1 edges all see maps of the cell's size */
+    /* the mask inputs in the order the builder made them (cells, then
+     * edges), each shaped as its skip's input */
     size_t at = 0;
-    int C = net->C, hw = net->hw;
-    for (int i = 0; i < net->layers; i++) {
-        if (darts_is_reduction(net->layers, i)) {
-            C *= 2;
-            hw /= 2;
-        }
-        size_t numel = (size_t)ne->batch * C * hw * hw;
+    int v = ne->io.skip_mask;
+    for (int i = 0; i < net->layers; i++)
         for (int e = 0; e < DARTS_EDGES; e++) {
             if (!supernet_skip_dropout_at(net, edges, i, e)) continue;
-            if (at + numel > ne->io.skip_mask_numel) break;
+            while (v < g->n_values && g->values[v].role != ROLE_INPUT) v++;
+            if (v >= g->n_values || g->values[v].offset != g->values[ne->io.skip_mask].offset + at)
+                return TD_FAIL(TD_ERR_STATE, "skip dropout: cell %d edge %d has no mask input where expected", i, e);
+            size_t numel = shape_numel(g->values[v++].shape);
             philox_stream r;
-            philox_stream_init(&r, st->cfg.seed, PURPOSE_SKIPDROP, pass << 12 | (uint64_t)i << 4 | (uint64_t)e);
+            /* index: pass (48 bits), cell (12), edge (4); element = word */
+            philox_stream_init(&r, st->cfg.seed, PURPOSE_SKIPDROP, pass << 16 | (uint64_t)i << 4 | (uint64_t)e);
             for (size_t k = 0; k < numel; k++, at++) {
-                double v = philox_next_uniform_f32(&r) < keep ? scale : 0.0;
-                if (st->m.dt == DT_F64) ((double *)st->skip_host)[at] = v;
-                else ((float *)st->skip_host)[at] = (float)v;
+                double x = philox_next_uniform_f32(&r) < keep ? scale : 0.0;
+                if (st->m.dt == DT_F64) ((double *)st->skip_host)[at] = x;
+                else ((float *)st->skip_host)[at] = (float)x;
             }
         }
-    }
     if (at != ne->io.skip_mask_numel)
         return TD_FAIL(TD_ERR_STATE, "skip dropout: the graph has %zu mask elements, the search made %zu",
                        ne->io.skip_mask_numel, at);
