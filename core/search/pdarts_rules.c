@@ -3,6 +3,7 @@
  * s.2.1-2.4). Probabilities are the row softmax of the alphas, in double. */
 #include "tsedarts/pdarts.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,52 @@ td_status pdarts_drop_ops(const supernet_edge_ops *edges, const double *alphas, 
             for (; j < DOP_COUNT; j++) out.ops[t][e][j] = 0;
         }
     *next = out;
+    return TD_OK;
+}
+
+/* ------------------------------------------------------------ records */
+
+json_t *pdarts_stage_json(int layers, const supernet_edge_ops *edges)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "layers", json_integer(layers));
+    static const char *const types[2] = {"ops_normal", "ops_reduce"};
+    for (int t = 0; t < 2; t++) {
+        json_t *rows = json_array();
+        for (int e = 0; e < DARTS_EDGES; e++) {
+            json_t *row = json_array();
+            for (int k = 0; k < edges->n_ops; k++)
+                json_array_append_new(row, json_string(darts_op_name(edges->ops[t][e][k])));
+            json_array_append_new(rows, row);
+        }
+        json_object_set_new(o, types[t], rows);
+    }
+    return o;
+}
+
+td_status pdarts_edges_parse(json_t *o, supernet_edge_ops *edges)
+{
+    static const char *const types[2] = {"ops_normal", "ops_reduce"};
+    int n = -1;
+    for (int t = 0; t < 2; t++) {
+        json_t *rows = json_object_get(o, types[t]);
+        if (!json_is_array(rows) || json_array_size(rows) != DARTS_EDGES)
+            return TD_FAIL(TD_ERR_FORMAT, "stage op lists: %s is not 14 rows", types[t]);
+        for (int e = 0; e < DARTS_EDGES; e++) {
+            json_t *row = json_array_get(rows, (size_t)e);
+            int len = json_is_array(row) ? (int)json_array_size(row) : -1;
+            if (len < 1 || len > DOP_COUNT || (n >= 0 && len != n))
+                return TD_FAIL(TD_ERR_FORMAT, "stage op lists: %s row %d has %d ops", types[t], e, len);
+            n = len;
+            for (int k = 0; k < n; k++) {
+                const char *name = json_string_value(json_array_get(row, (size_t)k));
+                int op = name ? darts_op_by_name(name) : -1;
+                if (op < 0) return TD_FAIL(TD_ERR_FORMAT, "stage op lists: unknown op in %s row %d", types[t], e);
+                edges->ops[t][e][k] = (signed char)op;
+            }
+        }
+    }
+    edges->n_ops = n;
     return TD_OK;
 }
 

@@ -310,7 +310,8 @@ static char *state_meta(const search_state *st)
         json_object_set_new(o, "stage", json_integer(st->stage));
         json_object_set_new(o, "skip_passes", json_integer(st->skip_passes));
         json_t *ops = json_array();
-        for (int k = 0; k <= st->stage; k++) json_array_append_new(ops, search_stage_ops_json(&st->stage_nets[k]));
+        for (int k = 0; k <= st->stage; k++)
+            json_array_append_new(ops, pdarts_stage_json(st->stage_nets[k].cfg.layers, &st->stage_nets[k].edges));
         json_object_set_new(o, "stage_ops", ops);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -577,7 +578,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         search_arch_json(&arch, o);
         if (staged) {
             json_t *stages = json_array();
-            for (int k = 0; k <= st->stage; k++) json_array_append_new(stages, search_stage_ops_json(&st->stage_nets[k]));
+            for (int k = 0; k <= st->stage; k++)
+                json_array_append_new(stages, pdarts_stage_json(st->stage_nets[k].cfg.layers, &st->stage_nets[k].edges));
             json_object_set_new(o, "stages", stages);
         }
         json_object_set_new(o, "config_hash", json_string(st->config_hash));

@@ -54,50 +54,6 @@ void search_stage_net(search_state *st, int s)
     st->stage = s;
 }
 
-json_t *search_stage_ops_json(const supernet_stage *net)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "layers", json_integer(net->cfg.layers));
-    static const char *const types[2] = {"ops_normal", "ops_reduce"};
-    for (int t = 0; t < 2; t++) {
-        json_t *rows = json_array();
-        for (int e = 0; e < DARTS_EDGES; e++) {
-            json_t *row = json_array();
-            for (int k = 0; k < net->edges.n_ops; k++)
-                json_array_append_new(row, json_string(darts_op_name(net->edges.ops[t][e][k])));
-            json_array_append_new(rows, row);
-        }
-        json_object_set_new(o, types[t], rows);
-    }
-    return o;
-}
-
-td_status search_stage_ops_parse(json_t *o, supernet_edge_ops *edges)
-{
-    static const char *const types[2] = {"ops_normal", "ops_reduce"};
-    int n = -1;
-    for (int t = 0; t < 2; t++) {
-        json_t *rows = json_object_get(o, types[t]);
-        if (!json_is_array(rows) || json_array_size(rows) != DARTS_EDGES)
-            return TD_FAIL(TD_ERR_FORMAT, "checkpoint: stage op lists: %s is not 14 rows", types[t]);
-        for (int e = 0; e < DARTS_EDGES; e++) {
-            json_t *row = json_array_get(rows, (size_t)e);
-            int len = json_is_array(row) ? (int)json_array_size(row) : -1;
-            if (len < 1 || len > DOP_COUNT || (n >= 0 && len != n))
-                return TD_FAIL(TD_ERR_FORMAT, "checkpoint: stage op lists: %s row %d has %d ops", types[t], e, len);
-            n = len;
-            for (int k = 0; k < n; k++) {
-                const char *name = json_string_value(json_array_get(row, (size_t)k));
-                int op = name ? darts_op_by_name(name) : -1;
-                if (op < 0) return TD_FAIL(TD_ERR_FORMAT, "checkpoint: stage op lists: unknown op in %s row %d", types[t], e);
-                edges->ops[t][e][k] = (signed char)op;
-            }
-        }
-    }
-    edges->n_ops = n;
-    return TD_OK;
-}
-
 td_status search_peek_stage(search_state *st)
 {
     ckpt_file f;
@@ -112,7 +68,7 @@ td_status search_peek_stage(search_state *st)
     if (n < 0 || n >= PDARTS_STAGES || !json_is_array(ops) || (int)json_array_size(ops) != n + 1)
         s = TD_FAIL(TD_ERR_FORMAT, "%s: no PDARTS stage and op lists in the checkpoint", st->ckpt_path);
     for (int k = 0; s == TD_OK && k <= n; k++) {
-        s = search_stage_ops_parse(json_array_get(ops, (size_t)k), &st->stage_nets[k].edges);
+        s = pdarts_edges_parse(json_array_get(ops, (size_t)k), &st->stage_nets[k].edges);
         if (s == TD_OK) search_stage_net(st, k);
     }
     json_decref(o);
@@ -142,7 +98,7 @@ static td_status log_stage_end(search_state *st, const supernet_stage *next)
         }
         json_object_set_new(o, types[t], rows);
     }
-    json_object_set_new(o, "next", search_stage_ops_json(next));
+    json_object_set_new(o, "next", pdarts_stage_json(next->cfg.layers, &next->edges));
     char *rec = s == TD_OK ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (s == TD_OK) s = rec ? chain_log_append(&st->metrics, rec) : TD_FAIL(TD_ERR_MEMORY, "out of memory");

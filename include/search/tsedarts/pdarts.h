@@ -7,6 +7,7 @@
 #define TSEDARTS_PDARTS_H
 
 #include "tsedarts/genotype.h"
+#include "tsedarts/status.h"
 #include "tsedarts/supernet.h"
 
 #define PDARTS_STAGES 3
@@ -40,5 +41,12 @@ td_status pdarts_drop_ops(const supernet_edge_ops *edges, const double *alphas, 
  * probability and derive again. *limited counts the skips removed. */
 td_status pdarts_derive(const supernet_edge_ops *edges, const double *alphas, int max_skip, const char *name,
                         genotype *out, int *limited);
+
+/* A stage's op lists as logged and checkpointed: {"layers": L,
+ * "ops_normal": 14 lists of op names, "ops_reduce": ...}, and back (the
+ * lists only; skip_dropout untouched). */
+struct json_t;
+struct json_t *pdarts_stage_json(int layers, const supernet_edge_ops *edges);
+td_status pdarts_edges_parse(struct json_t *o, supernet_edge_ops *edges);
 
 #endif

@@ -96,9 +96,6 @@ td_status search_next_stage(search_state *st);
 /* The skip-dropout masks of the next training pass of ne (NULL if it has
  * none), keyed (seed, skipdrop, pass, cell, edge, element). */
 td_status search_skip_masks(search_state *st, const net_exec *ne, const void **mask);
-/* Stage op lists to and from checkpoint meta and logs. */
-struct json_t *search_stage_ops_json(const supernet_stage *net);
-td_status search_stage_ops_parse(struct json_t *o, supernet_edge_ops *edges);
 /* Reads the stage and its op lists from the checkpoint before the model is
  * built (its size depends on them). */
 td_status search_peek_stage(search_state *st);
