@@ -476,3 +476,47 @@ Test(pdarts, skip_dropout_changes_the_search)
     free(ta);
     free(tb);
 }
+
+/* ------------------------------------------------------------ configs */
+
+/* SPEC-drnas-pdarts.md s.2.5 and s.3.2 at the paper budget; the smoke
+ * budget keeps an architecture epoch in every stage. */
+Test(pdarts, algorithm_defaults_and_budgets)
+{
+    search_config c;
+    search_config_defaults(&c);
+    c.algo = ALGO_PDARTS;
+    search_config_algo_defaults(&c);
+    cr_assert_eq(search_config_budget(&c, "paper", 0), TD_OK, "%s", td_error_message());
+    cr_expect_eq(c.net.C, 16);
+    cr_expect_eq(c.net.layers, 5);
+    cr_expect_eq(c.pdarts_add_layers, 6);
+    cr_expect_eq(c.epochs, 25);
+    cr_expect_eq(search_total_epochs(&c), 75);
+    cr_expect_eq(c.warmup_epochs, 10);
+    cr_expect_eq(c.batch, 96);
+    cr_expect_eq(c.arch_lr, 6e-4);
+    cr_expect_eq(c.arch_grad_clip, 5.0);
+    cr_expect_eq(c.lr_min, 0.0);
+    cr_expect(c.skip_dropout[0] == 0.1 && c.skip_dropout[1] == 0.4 && c.skip_dropout[2] == 0.7);
+    cr_expect_eq(c.max_skip, 2);
+    search_config_defaults(&c);
+    c.algo = ALGO_TSE_PDARTS;
+    search_config_algo_defaults(&c);
+    cr_assert_eq(search_config_budget(&c, "paper", 0), TD_OK);
+    cr_expect_eq(c.batch, 64);
+    cr_expect_eq(c.arch_lr, 3e-4);
+    cr_expect_eq(c.warmup_epochs, 0);
+    cr_expect_eq(c.arch_grad_clip, 0.0);
+    cr_expect(c.skip_dropout[0] == 0 && c.skip_dropout[1] == 0 && c.skip_dropout[2] == 0);
+    cr_expect_eq(c.tse_steps, 100);
+    const char *names[] = {"smoke", "tiny", "mini"};
+    for (int i = 0; i < 3; i++) {
+        search_config_defaults(&c);
+        c.algo = ALGO_PDARTS;
+        search_config_algo_defaults(&c);
+        cr_assert_eq(search_config_budget(&c, names[i], 0), TD_OK);
+        cr_expect_lt(c.warmup_epochs, c.epochs, "%s: no architecture epoch left", names[i]);
+        cr_expect_geq(c.net.layers, 3, "%s", names[i]);
+    }
+}
