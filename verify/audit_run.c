@@ -64,7 +64,8 @@ static td_status pdarts_rederive(const char *run_dir, const char *alphas_path, j
 {
     json_t *stages = json_object_get(result, "stages");
     size_t n = json_is_array(stages) ? json_array_size(stages) : 0;
-    if (n != PDARTS_STAGES) return TD_FAIL(TD_ERR_CHECK, "%s: result.json lacks the %d PDARTS stages", run_dir, PDARTS_STAGES);
+    if (n != PDARTS_STAGES)
+        return TD_FAIL(TD_ERR_CHECK, "%s: result.json lacks the %d PDARTS stages", run_dir, PDARTS_STAGES);
     supernet_edge_ops edges = {0};
     TD_CHECK(pdarts_edges_parse(json_array_get(stages, n - 1), &edges));
     char path[4400], *text;

@@ -133,7 +133,8 @@ td_status supernet_build_edges(layer_builder *b, const supernet_config *cfg, con
     int n_ops = supernet_ops_per_edge(cfg, edges), listed = edges && edges->n_ops > 0;
     if (edges && (edges->n_ops < 0 || edges->n_ops > DOP_COUNT))
         return TD_FAIL(TD_ERR_ARG, "supernet: %d ops per edge (at most %d)", edges->n_ops, DOP_COUNT);
-    if (listed && cfg->space != SPACE_DARTS) return TD_FAIL(TD_ERR_ARG, "supernet: per-edge op lists need the darts space");
+    if (listed && cfg->space != SPACE_DARTS)
+        return TD_FAIL(TD_ERR_ARG, "supernet: per-edge op lists need the darts space");
     for (int t = 0; t < 2 && listed; t++)
         for (int e = 0; e < DARTS_EDGES; e++)
             for (int k = 0; k < n_ops; k++) {

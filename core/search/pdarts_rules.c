@@ -185,7 +185,8 @@ td_status pdarts_derive(const supernet_edge_ops *edges, const double *alphas, in
                         genotype *out, int *limited)
 {
     int n = edges->n_ops;
-    if (n < 2 || n > DOP_COUNT) return TD_FAIL(TD_ERR_ARG, "pdarts: derivation needs per-edge op lists (got %d ops)", n);
+    if (n < 2 || n > DOP_COUNT)
+        return TD_FAIL(TD_ERR_ARG, "pdarts: derivation needs per-edge op lists (got %d ops)", n);
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", name ? name : "searched");
     *limited = 0;

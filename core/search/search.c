@@ -447,7 +447,8 @@ static td_status end_epoch(search_state *st, double lr)
                  st->net.edges.n_ops);
     if (!st->opt.quiet)
         progress_line(&st->prog, "epoch %d/%d%s  lr %.4f  train loss %.4f acc %.3f  %sdepth %d skip %d",
-                      st->epoch + 1, search_total_epochs(&st->cfg), stage_tag, lr, st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
+                      st->epoch + 1, search_total_epochs(&st->cfg), stage_tag, lr,
+                      st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
                       st->acc.count ? (double)st->acc.correct / st->acc.count : 0,
                       arch.space == SPACE_NB201 ? "cell " : "normal ", search_arch_depth(&arch), search_arch_skips(&arch));
     if (!st->opt.quiet && vn) progress_line(&st->prog, "           valid loss %.4f acc %.3f (%d images)", vl, va, vn);
@@ -482,6 +483,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
 {
     memset(res, 0, sizeof *res);
     if (!opt->be) return TD_FAIL(TD_ERR_ARG, "search: no backend given (the caller chooses the device)");
+    if (search_algo_staged(cfg->algo) && cfg->net.space != SPACE_DARTS)
+        return TD_FAIL(TD_ERR_ARG, "search: %s searches the darts space only", search_algo_name(cfg->algo));
     search_state *st = calloc(1, sizeof *st);
     if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->cfg = *cfg;
@@ -501,8 +504,6 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         free(cfg_json);
     }
     int staged = search_algo_staged(st->cfg.algo);
-    if (s == TD_OK && staged && st->cfg.net.space != SPACE_DARTS)
-        s = TD_FAIL(TD_ERR_ARG, "search: %s searches the darts space only", search_algo_name(st->cfg.algo));
     if (s == TD_OK && staged) {
         pdarts_full_ops(&st->stage_nets[0].edges);
         if (from_checkpoint) s = search_peek_stage(st);
