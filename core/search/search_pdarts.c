@@ -133,6 +133,11 @@ td_status search_next_stage(search_state *st)
 
 /* ------------------------------------------------------------ masks */
 
+typedef struct mask_site {
+    int cell, edge;
+    size_t at, numel; /* elements into the masks */
+} mask_site;
+
 td_status search_skip_masks(search_state *st, const net_exec *ne, const void **mask)
 {
     *mask = NULL;
@@ -151,24 +156,36 @@ td_status search_skip_masks(search_state *st, const net_exec *ne, const void **m
     uint64_t pass = (uint64_t)st->skip_passes++;
     /* the mask inputs in the order the builder made them (cells, then
      * edges), each shaped as its skip's input */
+    mask_site *sites = malloc(((size_t)net->layers * DARTS_EDGES + 1) * sizeof *sites);
+    if (!sites) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     size_t at = 0;
-    int v = ne->io.skip_mask;
+    int n = 0, v = ne->io.skip_mask;
     for (int i = 0; i < net->layers; i++)
         for (int e = 0; e < DARTS_EDGES; e++) {
             if (!supernet_skip_dropout_at(net, edges, i, e)) continue;
             while (v < g->n_values && g->values[v].role != ROLE_INPUT) v++;
-            if (v >= g->n_values || g->values[v].offset != g->values[ne->io.skip_mask].offset + at)
+            if (v >= g->n_values || g->values[v].offset != g->values[ne->io.skip_mask].offset + at) {
+                free(sites);
                 return TD_FAIL(TD_ERR_STATE, "skip dropout: cell %d edge %d has no mask input where expected", i, e);
-            size_t numel = shape_numel(g->values[v++].shape);
-            philox_stream r;
-            /* index: pass (48 bits), cell (12), edge (4); element = word */
-            philox_stream_init(&r, st->cfg.seed, PURPOSE_SKIPDROP, pass << 16 | (uint64_t)i << 4 | (uint64_t)e);
-            for (size_t k = 0; k < numel; k++, at++) {
-                double x = philox_next_uniform_f32(&r) < keep ? scale : 0.0;
-                if (st->m.dt == DT_F64) ((double *)st->skip_host)[at] = x;
-                else ((float *)st->skip_host)[at] = (float)x;
             }
+            sites[n] = (mask_site){i, e, at, shape_numel(g->values[v++].shape)};
+            at += sites[n++].numel;
         }
+    /* each site its own stream, into its own part of the buffer: the same
+     * bits for any thread count */
+#pragma omp parallel for schedule(dynamic)
+    for (int k = 0; k < n; k++) {
+        philox_stream r;
+        /* index: pass (48 bits), cell (12), edge (4); element = word */
+        philox_stream_init(&r, st->cfg.seed, PURPOSE_SKIPDROP,
+                           pass << 16 | (uint64_t)sites[k].cell << 4 | (uint64_t)sites[k].edge);
+        for (size_t j = 0; j < sites[k].numel; j++) {
+            double x = philox_next_uniform_f32(&r) < keep ? scale : 0.0;
+            if (st->m.dt == DT_F64) ((double *)st->skip_host)[sites[k].at + j] = x;
+            else ((float *)st->skip_host)[sites[k].at + j] = (float)x;
+        }
+    }
+    free(sites);
     if (at != ne->io.skip_mask_numel)
         return TD_FAIL(TD_ERR_STATE, "skip dropout: the graph has %zu mask elements, the search made %zu",
                        ne->io.skip_mask_numel, at);
