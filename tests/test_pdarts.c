@@ -348,8 +348,8 @@ static void out_dir(char *buf, size_t len, const char *tag)
     free(dir);
 }
 
-static void run(const search_config *c, const char *dir, int resume, long stop_units, int stop_epochs,
-                search_result *r)
+static void run_on(const search_config *c, const char *dir, int resume, long stop_units, int stop_epochs, int threads,
+                   search_result *r)
 {
     search_options o;
     memset(&o, 0, sizeof o);
@@ -359,13 +359,19 @@ static void run(const search_config *c, const char *dir, int resume, long stop_u
     o.stop_after_units = stop_units;
     o.stop_after_epochs = stop_epochs;
     o.quiet = 1;
-    o.threads = 2;
+    o.threads = threads;
     o.train_set = small_set();
     td_status s = search_run(c, &o, r);
     if (stop_units || stop_epochs)
         cr_assert_eq(s, TD_ERR_INTERRUPTED, "%s", td_error_message());
     else
         cr_assert_eq(s, TD_OK, "%s", td_error_message());
+}
+
+static void run(const search_config *c, const char *dir, int resume, long stop_units, int stop_epochs,
+                search_result *r)
+{
+    run_on(c, dir, resume, stop_units, stop_epochs, 2, r);
 }
 
 static char *read_file(const char *dir, const char *name)
@@ -418,7 +424,8 @@ static void expect_valid_genotype(const search_result *r, int max_skip)
 /* A whole search, its log (epochs of every stage, two stage records, the
  * op lists 8 -> 5 -> 3), then the same search stopped inside stage 1,
  * again across the boundary into stage 2, at the boundary of stages 2
- * and 3 by epoch count, and finished: every file bit-identical. */
+ * and 3 by epoch count, and finished, on one thread and two by turns:
+ * every file bit-identical. */
 static void staged_search_resumes(search_algo algo, int units_per_epoch)
 {
     search_config c;
@@ -441,10 +448,10 @@ static void staged_search_resumes(search_algo algo, int units_per_epoch)
     cr_expect_eq(count_of_text(res, "\"layers\""), 3, "three stages recorded: %s", res);
     free(res);
     int U = units_per_epoch, E = c.epochs;
-    run(&c, d, 0, U + 1, 0, &r);      /* inside stage 1's second epoch */
-    run(&c, d, 1, U, 0, &r);          /* across the boundary into stage 2 */
-    run(&c, d, 1, 0, 2 * E, &r);      /* at the start of stage 3 */
-    run(&c, d, 1, 0, 0, &r);
+    run_on(&c, d, 0, U + 1, 0, 1, &r); /* inside stage 1's second epoch */
+    run_on(&c, d, 1, U, 0, 2, &r);     /* across the boundary into stage 2 */
+    run_on(&c, d, 1, 0, 2 * E, 1, &r); /* at the start of stage 3 */
+    run_on(&c, d, 1, 0, 0, 2, &r);
     expect_same_files(a, d);
 }
 
