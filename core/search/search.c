@@ -383,7 +383,9 @@ static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
     int b = search_make_batch(st, 1, 0, st->epoch);
     net_exec *ne = NULL;
     TD_CHECK(search_exec(st, K_HVP_A, b, &ne));
-    alpha_hvp_ctx c = {&st->m, ne, st->images, st->labels};
+    const void *mask;
+    TD_CHECK(search_skip_masks(st, ne, &mask));
+    alpha_hvp_ctx c = {&st->m, ne, st->images, st->labels, mask};
     int n = (int)st->m.n[ROLE_ALPHA];
     td_status s;
     if (st->cfg.hessian_lanczos > 0) {
