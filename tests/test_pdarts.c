@@ -528,3 +528,31 @@ Test(pdarts, algorithm_defaults_and_budgets)
         cr_expect_geq(c.net.layers, 3, "%s", names[i]);
     }
 }
+
+/* A kill between a stage's end (its epoch record and the pdarts_stage
+ * record already in the log) and the checkpoint that holds the next stage:
+ * stopped before the stage's last unit, the log then carries those two
+ * records as the killed run left them. Resume cuts the log back to its
+ * checkpoint and ends bit-identical. */
+Test(pdarts, kill_during_stage_transition_resumes_bit_identical)
+{
+    search_config c;
+    staged_config(&c, ALGO_PDARTS);
+    char a[256], d[256];
+    out_dir(a, sizeof a, "pdarts-whole");
+    out_dir(d, sizeof d, "pdarts-killed");
+    search_result r;
+    run(&c, a, 0, 0, 0, &r);
+    int U = 2, E = c.epochs;
+    run(&c, d, 0, (long)U * E - 1, 0, &r);
+    char *log = read_file(a, "metrics.jsonl"), *end = log;
+    for (int i = 0; i < E + 1; i++) end = strchr(end, '\n') + 1; /* E epoch records, the stage record */
+    cr_expect(strstr(log, "\"record\":\"pdarts_stage\"") < end, "the stage record ends stage 1");
+    char path[600];
+    cr_assert_eq(path_format(path, sizeof path, "%s/metrics.jsonl", d), TD_OK);
+    *end = '\0';
+    cr_assert_eq(file_write_text_atomic(path, log), TD_OK, "%s", td_error_message());
+    free(log);
+    run(&c, d, 1, 0, 0, &r);
+    expect_same_files(a, d);
+}
