@@ -74,6 +74,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         int slot = -1;
         for (int m = 0; m < n; m++)
             if (!strcmp(json_string_value(json_object_get(json_array_get(methods, (size_t)m), "id")), d->id)) slot = m;
+        if (d->extra && slot < 0) continue; /* a comparison row nobody asked for */
         json_t *row = json_object();
         json_object_set_new(row, "label", json_string(d->label));
         json_t *paper = json_object(), *p8 = json_array(), *p20 = json_array();
@@ -121,7 +122,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
            d->paper20_std, c20);
     }
     MD("\nReprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, iDARTS "
-       "4.35/2.37 (8-layer/20-layer).\n");
+       "4.35/2.37 (8-layer/20-layer); DrNAS and PDARTS run here as extra rows with `--methods drnas,pdarts`.\n");
     for (int m = 0; m < n; m++) {
         json_t *mo = json_array_get(methods, (size_t)m);
         const method_result *r = &res[m];
