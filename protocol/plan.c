@@ -18,8 +18,8 @@ const method_def protocol_methods[] = {
     {"tse20", "TSE-DARTS-20", 1, 0, ALGO_TSE, 1, 4.47, 0.18, 2.68, 0.04},
     {"darts1-20", "DARTS-20 (1st)", 1, 0, ALGO_DARTS1, 1, 5.06, 0.39, 2.89, 0.11},
     /* the baselines the paper reprints (its 8-layer figures are the TSE
-     * authors' own evaluations; PDARTS has no 20-layer std) */
-    {"pdarts", "PDARTS", 1, 1, ALGO_PDARTS, 0, 4.47, 0.15, 2.50, 0.0},
+     * authors' own evaluations; PDARTS published no 20-layer std: -1) */
+    {"pdarts", "PDARTS", 1, 1, ALGO_PDARTS, 0, 4.47, 0.15, 2.50, -1},
 };
 const int protocol_n_methods = (int)(sizeof protocol_methods / sizeof protocol_methods[0]);
 
