@@ -1,4 +1,4 @@
-/* tsedarts search: architecture search with darts1, darts2, tse or tse-exact. */
+/* tsedarts search: architecture search with darts1, darts2, tse, tse-exact, drnas or tse-drnas. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +35,16 @@ static int config_from_flags(args *a, search_config *cfg)
     td_status s = TD_OK;
     if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 0);
     if (s == TD_OK) s = args_apply_fields(a, cfg);
+    if (s == TD_OK && search_algo_is_drnas(cfg->algo)) {
+        /* DrNAS has its own defaults and budget sizes: start again from
+         * them, then the budget, then the flags */
+        search_algo algo = cfg->algo;
+        search_config_defaults(cfg);
+        cfg->algo = algo;
+        search_config_algo_defaults(cfg);
+        if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 1);
+        if (s == TD_OK) s = args_apply_fields(a, cfg);
+    }
     if (s != TD_OK) {
         td_error_print(s);
         return 2;

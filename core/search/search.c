@@ -30,6 +30,8 @@ const search_algorithm *search_algorithm_for(search_algo a)
     case ALGO_DARTS2: return &search_darts2;
     case ALGO_TSE:
     case ALGO_TSE_EXACT: return &search_tse;
+    case ALGO_DRNAS: return &search_drnas;
+    case ALGO_TSE_DRNAS: return &search_tse_drnas;
     default: return NULL;
     }
 }
@@ -61,6 +63,19 @@ td_status search_exec(search_state *st, int kind, int batch, net_exec **out)
     st->execs[st->n_execs++] = ne;
     *out = ne;
     return TD_OK;
+}
+
+/* The algorithm's per-pass inputs, if it has any (DrNAS: Dirichlet draws). */
+static td_status before_run(search_state *st, net_exec *ne)
+{
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    return alg && alg->stages && alg->stages->before_run ? alg->stages->before_run(st, ne) : TD_OK;
+}
+
+static const search_stage_hooks *stage_hooks(const search_state *st)
+{
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    return alg ? alg->stages : NULL;
 }
 
 /* ------------------------------------------------------------ data */
@@ -172,6 +187,7 @@ td_status search_run_batch(search_state *st, int kind, int b, int count, double 
 {
     net_exec *ne = NULL;
     TD_CHECK(search_exec(st, kind, b, &ne));
+    TD_CHECK(before_run(st, ne));
     TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, NULL));
     double l = net_exec_loss(ne, st->cfg.dt);
     if (!isfinite(l))
@@ -231,14 +247,24 @@ td_status search_alloc_buffers(search_state *st)
     return TD_OK;
 }
 
-void search_free_state(search_state *st)
+void search_release_model(search_state *st)
 {
     for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
-    void *bufs[] = {st->momentum, st->adam_m, st->adam_v, st->w_snap, st->bn_snap, st->mom_snap,
-                    st->a_acc, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2, st->tse_snaps};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) st->m.be->release(bufs[i]);
+    st->n_execs = 0;
+    void **bufs[] = {&st->momentum, &st->adam_m, &st->adam_v, &st->w_snap, &st->bn_snap, &st->mom_snap,
+                     &st->a_acc, &st->tmp_w, &st->tmp_w2, &st->tmp_a, &st->tmp_a2, &st->tse_snaps};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (*bufs[i]) st->m.be->release(*bufs[i]);
+        *bufs[i] = NULL;
+    }
     if (st->m.be) model_destroy(&st->m);
+}
+
+void search_free_state(search_state *st)
+{
+    const search_stage_hooks *h = stage_hooks(st);
+    if (h && h->free_state) h->free_state(st);
+    search_release_model(st);
     if (!st->train_borrowed) dataset_free(&st->train);
     free(st->ids_w);
     free(st->ids_a);
@@ -284,6 +310,8 @@ static char *state_meta(const search_state *st)
     json_object_set_new(o, "tse_groups", json_integer(st->acc.tse_groups));
     json_object_set_new(o, "cos_sum", json_real(st->acc.cos_sum));
     json_object_set_new(o, "cos_n", json_integer(st->acc.cos_n));
+    const search_stage_hooks *h = stage_hooks(st);
+    if (h && h->save_meta) h->save_meta(st, o);
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
@@ -316,7 +344,10 @@ static td_status load_checkpoint(search_state *st)
     st->acc.tse_groups = (long)json_integer_value(json_object_get(o, "tse_groups"));
     st->acc.cos_sum = json_number_value(json_object_get(o, "cos_sum"));
     st->acc.cos_n = (long)json_integer_value(json_object_get(o, "cos_n"));
+    const search_stage_hooks *h = stage_hooks(st);
+    td_status r = h && h->load_meta ? h->load_meta(st, o) : TD_OK;
     json_decref(o);
+    if (r != TD_OK) return r;
     return chain_log_open(&st->metrics, st->metrics.path);
 }
 
@@ -334,6 +365,7 @@ static td_status evaluate(search_state *st, double *loss, double *acc, int *coun
         data_make_batch(&st->train, st->ids_a + start, b, &none, st->cfg.seed, 0, st->cfg.dt, st->images, st->labels);
         net_exec *ne = NULL;
         TD_CHECK(search_exec(st, K_EVAL, b, &ne));
+        TD_CHECK(before_run(st, ne));
         TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, NULL));
         ls += net_exec_loss(ne, st->cfg.dt) * b;
         correct += net_exec_correct(ne, st->cfg.dt, st->labels);
@@ -460,7 +492,11 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
                                &from_checkpoint);
         free(cfg_json);
     }
-    if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
+    const search_stage_hooks *hooks = stage_hooks(st);
+    if (s == TD_OK && hooks && hooks->create_model)
+        s = hooks->create_model(st, from_checkpoint);
+    else if (s == TD_OK)
+        s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
     /* same bits either way: recomputation only trades time for memory */
     st->m.recompute = !opt->keep_activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
@@ -485,7 +521,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
                       st->cfg.dataset, st->cfg.net.C, st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S,
                       from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
     while (s == TD_OK && st->epoch < st->cfg.epochs) {
-        double lr = cosine_lr(st->cfg.lr_max, st->cfg.lr_min, st->epoch, st->cfg.epochs);
+        double lr = hooks && hooks->lr_of_epoch ? hooks->lr_of_epoch(st, st->epoch)
+                                                : cosine_lr(st->cfg.lr_max, st->cfg.lr_min, st->epoch, st->cfg.epochs);
         if (st->orders_epoch != st->epoch || !st->orders_ready) {
             search_epoch_orders(st, st->epoch);
             st->orders_ready = 1;
@@ -515,7 +552,10 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         st->epoch++;
         st->unit = 0;
         memset(&st->acc, 0, sizeof st->acc);
-        s = save_checkpoint(st);
+        /* a stage transition happens before the checkpoint, so a resumed
+         * run starts the next epoch from the new stage's state */
+        if (hooks && hooks->after_epoch) s = hooks->after_epoch(st);
+        if (s == TD_OK) s = save_checkpoint(st);
     }
     double secs = now_seconds() - t0;
     search_arch arch;

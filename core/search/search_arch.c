@@ -11,6 +11,8 @@
 
 td_status search_arch_describe(search_state *st, search_arch *a)
 {
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (alg && alg->stages && alg->stages->describe) return alg->stages->describe(st, a);
     memset(a, 0, sizeof *a);
     int space = st->cfg.net.space, E = space_edges(space), K = space_ops(space);
     a->space = space;
@@ -72,6 +74,8 @@ void search_arch_json(const search_arch *a, json_t *o)
 
 td_status search_softmax_json(search_state *st, json_t *o)
 {
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (alg && alg->stages && alg->stages->softmax_json) return alg->stages->softmax_json(st, o);
     int space = st->cfg.net.space, E = space_edges(space), K = space_ops(space), C = space_cell_types(space);
     size_t na = st->m.n[ROLE_ALPHA];
     double *a = malloc((na + 1) * sizeof *a);

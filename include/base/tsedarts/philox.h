@@ -25,7 +25,11 @@ typedef enum philox_purpose {
     PURPOSE_DROP_PATH = 6,  /* drop path masks; index = step, cell, op */
     PURPOSE_TEST = 7,       /* test inputs */
     PURPOSE_SYNTH = 8,      /* synthetic dataset */
-    PURPOSE_DIRICHLET = 9   /* Dirichlet samples' gamma draws; index = pass, entry */
+    PURPOSE_DIRICHLET = 9,  /* Dirichlet samples' gamma draws; index = pass, entry */
+    /* DrNAS; numbered apart from the others so that purposes added
+     * elsewhere do not collide */
+    PURPOSE_DRNAS_ARCH_BATCH = 16, /* architecture batches drawn anew each step; index = step */
+    PURPOSE_DRNAS_WIDEN = 17       /* copied channels; index = cell, edge, op, slot */
 } philox_purpose;
 
 /* A sequential reader of one stream: four 32-bit words per block. */

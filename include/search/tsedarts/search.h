@@ -11,10 +11,24 @@
 #include "tsedarts/genotype.h"
 #include "tsedarts/supernet.h"
 
-typedef enum search_algo { ALGO_DARTS1 = 0, ALGO_DARTS2, ALGO_TSE, ALGO_TSE_EXACT, ALGO_COUNT } search_algo;
+typedef enum search_algo {
+    ALGO_DARTS1 = 0,
+    ALGO_DARTS2,
+    ALGO_TSE,
+    ALGO_TSE_EXACT,
+    ALGO_DRNAS,     /* DrNAS (SPEC-drnas-pdarts s.1) */
+    ALGO_TSE_DRNAS, /* TSE-DrNAS (s.3.1) */
+    ALGO_COUNT
+} search_algo;
 
 const char *search_algo_name(search_algo a);
 int search_algo_by_name(const char *name); /* -1 if unknown */
+/* DrNAS and TSE-DrNAS: their own supernet, stages and defaults. */
+int search_algo_is_drnas(search_algo a);
+
+/* How TSE-DrNAS and the DrNAS learning rate follow the reference. */
+enum { DRNAS_AS_RUN = 0, DRNAS_INTENDED = 1 };
+enum { DRNAS_REG_L2 = 0, DRNAS_REG_KL = 1 };
 
 typedef struct search_config {
     search_algo algo;
@@ -42,6 +56,15 @@ typedef struct search_config {
     /* Architecture-Hessian diagnostic (RobustDARTS): every k epochs (0: never) */
     int hessian_every;
     int hessian_lanczos;      /* Lanczos steps instead of the full Hessian (0: full) */
+    /* DrNAS and TSE-DrNAS (SPEC-drnas-pdarts s.1, s.3.1): two stages of
+     * epochs - epochs/2 and epochs/2 epochs */
+    int drnas_k1, drnas_k2;   /* partial-channel divisor of stage 1 and 2 */
+    int drnas_keep;           /* ops kept per edge by the pruning between the stages */
+    int drnas_warmup;         /* stage-local epochs without architecture steps */
+    int drnas_with_none;      /* `none` among the ops (the TSE fork) */
+    int drnas_lr_schedule;    /* DRNAS_AS_RUN (stage-2 restart quirk) or DRNAS_INTENDED */
+    int drnas_reg;            /* DRNAS_REG_L2 (Adam weight decay) or DRNAS_REG_KL */
+    int tse_drnas_form;       /* DRNAS_AS_RUN (delayed sums of the real steps) or DRNAS_INTENDED */
     dtype dt;
 } search_config;
 
@@ -51,8 +74,13 @@ extern const int search_config_n_fields;
 
 /* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
 void search_config_defaults(search_config *c);
-/* The sizes of a budget (budget.h); deep: the deep methods' cell count. */
+/* The sizes of a budget (budget.h); deep: the deep methods' cell count.
+ * For DrNAS algorithms (c->algo set first) the sizes are adapted: see
+ * drnas_config_budget. */
 td_status search_config_budget(search_config *c, const char *budget, int deep);
+/* The reference's defaults for the DrNAS algorithms (c->algo set first);
+ * nothing for the others. */
+void search_config_algo_defaults(search_config *c);
 /* Canonical JSON (sorted keys) of everything that determines the result
  * (malloc'd). */
 td_status search_config_json(const search_config *c, char **json);

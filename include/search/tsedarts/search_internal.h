@@ -46,6 +46,7 @@ typedef struct search_state {
     void *w_snap, *bn_snap, *mom_snap, *a_acc;
     void *tmp_w, *tmp_w2, *tmp_a, *tmp_a2;
     void *tse_snaps; /* exact TSE: T weight snapshots (NULL otherwise) */
+    struct drnas_state *drnas; /* DrNAS algorithms (drnas_search.h), else NULL */
     /* position */
     int epoch, unit;
     long arch_steps, weight_steps;
@@ -61,10 +62,36 @@ typedef struct search_algorithm {
     int (*units_per_epoch)(const search_state *st);
     int (*step_of_unit)(const search_state *st, int unit); /* for progress */
     td_status (*run_unit)(search_state *st, int unit, double lr);
+    /* Optional (NULL: the DARTS supernet and behaviour). */
+    const struct search_stage_hooks *stages;
 } search_algorithm;
 
+struct json_t;
+struct search_arch;
+
+/* For algorithms whose network changes during the search (DrNAS). */
+typedef struct search_stage_hooks {
+    /* Creates st->m for the stage the run is in; from_checkpoint: the
+     * stage is read from the checkpoint before its sections are loaded. */
+    td_status (*create_model)(search_state *st, int from_checkpoint);
+    /* Before every run of a graph: per-pass inputs (Dirichlet draws). */
+    td_status (*before_run)(search_state *st, net_exec *ne);
+    /* After an epoch is complete and st->epoch advanced, before the
+     * checkpoint: a stage transition. */
+    td_status (*after_epoch)(search_state *st);
+    /* The learning rate of an epoch. */
+    double (*lr_of_epoch)(const search_state *st, int epoch);
+    /* Their own fields of the checkpoint's meta object. */
+    void (*save_meta)(const search_state *st, struct json_t *meta);
+    td_status (*load_meta)(search_state *st, struct json_t *meta);
+    /* The architecture (genotype rule) and the logged weights. */
+    td_status (*describe)(search_state *st, struct search_arch *a);
+    td_status (*softmax_json)(search_state *st, struct json_t *o);
+    void (*free_state)(search_state *st);
+} search_stage_hooks;
+
 const search_algorithm *search_algorithm_for(search_algo a);
-extern const search_algorithm search_darts1, search_darts2, search_tse;
+extern const search_algorithm search_darts1, search_darts2, search_tse, search_drnas, search_tse_drnas;
 
 td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
 /* Of a training set of n images: the split point, and the images of the
@@ -77,6 +104,9 @@ int search_tse_sweeps(const search_state *st);
 int search_tse_group_max(const search_state *st);
 size_t search_tse_snapshot_bytes(const search_state *st);
 void search_free_state(search_state *st);
+/* Releases the graphs, the optimiser state and the model (the free part of
+ * search_free_state; a DrNAS stage transition builds them anew). */
+void search_release_model(search_state *st);
 void search_epoch_orders(search_state *st, int epoch);
 /* How many times per step an algorithm runs a graph of this kind. */
 int search_bench_uses(search_algo a, int kind);
