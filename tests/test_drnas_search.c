@@ -191,7 +191,12 @@ Test(drnas_rules, widening_copies_the_drawn_channels_consistently)
 /* --- searches ------------------------------------------------------------ */
 
 /* The smallest DrNAS run: C=8 with k 4 then 2 (the reference's 6 and 4
- * need C=12), 3 cells, 2 steps per epoch, one epoch per stage. */
+ * need C=12), 3 cells, 8x8 images, 2 steps per epoch, one epoch per
+ * stage. */
+static dataset small_set;
+static void load_small_set(void) { cr_assert_eq(dataset_synthetic(32, 3, 8, 10, 7, 0, &small_set), TD_OK); }
+static void free_small_set(void) { dataset_free(&small_set); }
+
 static void small_config(search_config *c, search_algo algo)
 {
     search_config_defaults(c);
@@ -226,6 +231,7 @@ static void run(const search_config *c, const char *dir, int resume, long stop_a
     o.resume = resume;
     o.stop_after_units = stop_after;
     o.quiet = 1;
+    o.train_set = &small_set;
     search_result tmp;
     td_status s = search_run(c, &o, r ? r : &tmp);
     if (stop_after)
@@ -265,7 +271,7 @@ static void expect_valid_genotype(const char *dir, const search_result *r)
     free(text);
 }
 
-Test(drnas_search, drnas_end_to_end)
+Test(drnas_search, drnas_end_to_end, .init = load_small_set, .fini = free_small_set)
 {
     search_config c;
     small_config(&c, ALGO_DRNAS);
@@ -301,7 +307,7 @@ Test(drnas_search, drnas_end_to_end)
     free(text);
 }
 
-Test(drnas_search, tse_drnas_as_run_end_to_end)
+Test(drnas_search, tse_drnas_as_run_end_to_end, .init = load_small_set, .fini = free_small_set)
 {
     search_config c;
     small_config(&c, ALGO_TSE_DRNAS);
@@ -318,7 +324,7 @@ Test(drnas_search, tse_drnas_as_run_end_to_end)
     cr_expect_eq(steps[1], 3);
 }
 
-Test(drnas_search, tse_drnas_intended_end_to_end)
+Test(drnas_search, tse_drnas_intended_end_to_end, .init = load_small_set, .fini = free_small_set)
 {
     search_config c;
     small_config(&c, ALGO_TSE_DRNAS);
@@ -372,11 +378,11 @@ static void resume_across_the_stages(search_algo algo)
     expect_same(a, d);
 }
 
-Test(drnas_search, drnas_resume_bit_identical_across_the_stages) { resume_across_the_stages(ALGO_DRNAS); }
-Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages) { resume_across_the_stages(ALGO_TSE_DRNAS); }
+Test(drnas_search, drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set) { resume_across_the_stages(ALGO_DRNAS); }
+Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set) { resume_across_the_stages(ALGO_TSE_DRNAS); }
 
 /* The checker must be able to fail: another seed gives other files. */
-Test(drnas_search, another_seed_differs)
+Test(drnas_search, another_seed_differs, .init = load_small_set, .fini = free_small_set)
 {
     search_config c;
     small_config(&c, ALGO_DRNAS);
@@ -397,7 +403,7 @@ Test(drnas_search, another_seed_differs)
     free(tb);
 }
 
-Test(drnas_search, kl_regulariser_refused_clearly)
+Test(drnas_search, kl_regulariser_refused_clearly, .init = load_small_set, .fini = free_small_set)
 {
     search_config c;
     small_config(&c, ALGO_DRNAS);
@@ -409,6 +415,7 @@ Test(drnas_search, kl_regulariser_refused_clearly)
     o.be = backend_cpu();
     o.out_dir = a;
     o.quiet = 1;
+    o.train_set = &small_set;
     search_result r;
     cr_expect_eq(search_run(&c, &o, &r), TD_ERR_UNSUPPORTED);
     cr_expect(strstr(td_error_message(), "not implemented") != NULL, "%s", td_error_message());
