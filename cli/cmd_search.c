@@ -95,6 +95,9 @@ static int search_with(const opt_table *t, int argc, char **argv)
     if (args_has(&a, "help")) {
         args_usage_table("search", "--algo ALGO --out DIR [--budget NAME] [options]", t);
         args_usage_budgets();
+        printf("\ndrnas and tse-drnas start from the DrNAS reference's defaults, not the ones above: C 36, 20 cells,\n"
+               "batch 64, 50 epochs (two stages), lr 0.1 to 0, arch lr 6e-4; tse-drnas adds `none` to the ops.\n"
+               "Their budgets use C a multiple of 12 (k = 6 and 4) and scale the warm-up as 10 of 25 epochs.\n");
         return 0;
     }
     search_config cfg;
