@@ -378,8 +378,14 @@ static void resume_across_the_stages(search_algo algo)
     expect_same(a, d);
 }
 
-Test(drnas_search, drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set) { resume_across_the_stages(ALGO_DRNAS); }
-Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set) { resume_across_the_stages(ALGO_TSE_DRNAS); }
+Test(drnas_search, drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set)
+{
+    resume_across_the_stages(ALGO_DRNAS);
+}
+Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set)
+{
+    resume_across_the_stages(ALGO_TSE_DRNAS);
+}
 
 /* The checker must be able to fail: another seed gives other files. */
 Test(drnas_search, another_seed_differs, .init = load_small_set, .fini = free_small_set)

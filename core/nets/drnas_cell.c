@@ -98,8 +98,9 @@ td_status drnas_supernet_build(layer_builder *b, const drnas_net_config *cfg, in
     const supernet_config *nc = &cfg->net;
     net_io *io = &dio->io;
     if (nc->C < 2 || nc->layers < 3 || nc->in_ch < 1 || nc->hw < 4 || nc->classes < 2 || batch < 1 || cfg->k < 1)
-        return TD_FAIL(TD_ERR_ARG, "DrNAS supernet: bad configuration (C=%d layers=%d k=%d in_ch=%d hw=%d classes=%d batch=%d)",
-                       nc->C, nc->layers, cfg->k, nc->in_ch, nc->hw, nc->classes, batch);
+        return TD_FAIL(TD_ERR_ARG,
+                       "DrNAS supernet: bad configuration (C=%d layers=%d k=%d in_ch=%d hw=%d classes=%d batch=%d)", nc->C,
+                       nc->layers, cfg->k, nc->in_ch, nc->hw, nc->classes, batch);
     /* every cell width (C, 2C, 4C) must split into k parts, and the
      * stride-2 skip (FactorizedReduce) on 2C/k channels needs them even */
     if (nc->C % cfg->k || (2 * nc->C / cfg->k) % 2)

@@ -51,7 +51,8 @@ td_status drnas_config_check(const search_config *c)
                        "search: --drnas-reg kl (the KL regulariser towards Dir(1)) is not implemented; use l2");
     if (c->net.space != SPACE_DARTS)
         return TD_FAIL(TD_ERR_ARG, "search: %s searches the DARTS space only", search_algo_name(c->algo));
-    if (c->epochs < 2) return TD_FAIL(TD_ERR_ARG, "search: %s needs at least 2 epochs (one per stage)", search_algo_name(c->algo));
+    if (c->epochs < 2)
+        return TD_FAIL(TD_ERR_ARG, "search: %s needs at least 2 epochs (one per stage)", search_algo_name(c->algo));
     for (int i = 0; i < 2; i++) {
         int kk = i ? c->drnas_k2 : c->drnas_k1;
         if (c->net.C % kk || (2 * c->net.C / kk) % 2)

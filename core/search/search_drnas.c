@@ -108,7 +108,8 @@ static td_status drnas_unit(search_state *st, int t, double lr)
     return search_weight_step(st, lr, 1);
 }
 
-const search_algorithm search_drnas = {.units_per_epoch = steps, .step_of_unit = same_step, .run_unit = drnas_unit, .stages = &drnas_stage_hooks};
+const search_algorithm search_drnas = {
+    .units_per_epoch = steps, .step_of_unit = same_step, .run_unit = drnas_unit, .stages = &drnas_stage_hooks};
 
 /* ------------------------------------------------------------ TSE-DrNAS */
 
@@ -154,4 +155,7 @@ static td_status tse_drnas_unit(search_state *st, int unit, double lr)
     return search_weight_step(st, lr, 0);
 }
 
-const search_algorithm search_tse_drnas = {.units_per_epoch = tse_units, .step_of_unit = tse_step_of_unit, .run_unit = tse_drnas_unit, .stages = &drnas_stage_hooks};
+const search_algorithm search_tse_drnas = {.units_per_epoch = tse_units,
+                                           .step_of_unit = tse_step_of_unit,
+                                           .run_unit = tse_drnas_unit,
+                                           .stages = &drnas_stage_hooks};
