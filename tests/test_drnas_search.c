@@ -5,7 +5,11 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 
@@ -385,6 +389,42 @@ Test(drnas_search, drnas_resume_bit_identical_across_the_stages, .init = load_sm
 Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages, .init = load_small_set, .fini = free_small_set)
 {
     resume_across_the_stages(ALGO_TSE_DRNAS);
+}
+
+/* SIGKILL once the first checkpoint exists (written after the stage
+ * transition) plus a little more work, then --resume: same final files.
+ * 6 steps per epoch, so the kill lands inside stage 2. */
+Test(drnas_search, sigkill_in_stage_two_then_resume_is_bit_identical, .timeout = 300)
+{
+    const char *bin = getenv("TSEDARTS_BIN");
+    if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
+    char a[256], b[256];
+    out_dir(a, sizeof a, "kill-ref");
+    out_dir(b, sizeof b, "kill");
+    const char *args[] = {bin,         "search",  "--algo",         "drnas",  "--dataset",    "synthetic",
+                          "--channels", "8",      "--drnas-k1",     "4",      "--drnas-k2",   "2",
+                          "--layers",   "3",      "--batch",        "8",      "--epochs",     "2",
+                          "--subset",   "48",     "--eval-images",  "8",      "--drnas-warmup", "0",
+                          "--quiet",    "--out",  a,                NULL};
+    cr_assert_eq(sandbox_run(args, NULL), 0);
+    args[sizeof args / sizeof args[0] - 2] = b;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(bin, (char *const *)args);
+        _exit(127);
+    }
+    char ck[300];
+    cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", b), TD_OK);
+    for (int i = 0; i < 12000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(file_exists(ck), "no checkpoint was written before the kill");
+    cr_assert(WIFSIGNALED(status), "the run ended before the kill: nothing was resumed");
+    const char *resume[] = {bin, "search", "--resume", b, "--quiet", NULL};
+    cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
+    expect_same(a, b);
 }
 
 /* The checker must be able to fail: another seed gives other files. */
