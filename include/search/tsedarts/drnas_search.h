@@ -42,12 +42,13 @@ int drnas_stage_epoch(const search_config *c, int epoch);
 double drnas_lr(const search_config *c, int epoch);
 
 /* Keeps the `keep` largest alphas of each of the `rows` rows of n_ops
- * (first index on ties, as torch.topk on the CPU), sets the others to 0
- * and marks them in keep_out (1 kept). */
+ * (first index on ties), sets the others to 0 and marks them in keep_out
+ * (rows x DOP_COUNT, row-major; 1 kept). */
 void drnas_prune(double *alphas, int rows, int n_ops, int keep, unsigned char *keep_out);
 
 /* The genotype (s.1.5): per row the softmax of the alphas over the kept
- * ops, then the DARTS rule without `none`. alphas: DRNAS_ROWS x n_ops. */
+ * ops, then the DARTS rule without `none`. alphas: DRNAS_ROWS x n_ops;
+ * keep: DRNAS_ROWS x DOP_COUNT (read when masked). */
 void drnas_derive(const double *alphas, int with_none, int masked, const unsigned char *keep,
                   genotype *out);
 

@@ -1,6 +1,7 @@
 /* Architecture search on the supernet: DARTS first and second order and
- * TSE-DARTS (SPEC.md s.2), with checkpoints at every epoch and on request,
- * and resume that ends bit-identical to an uninterrupted run. */
+ * TSE-DARTS (SPEC.md s.2), DrNAS and TSE-DrNAS on their own network
+ * (SPEC-drnas-pdarts s.1, s.3.1), with checkpoints at every epoch and on
+ * request, and resume that ends bit-identical to an uninterrupted run. */
 #ifndef TSEDARTS_SEARCH_H
 #define TSEDARTS_SEARCH_H
 
