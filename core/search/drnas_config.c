@@ -46,9 +46,9 @@ void drnas_config_budget(search_config *c, const budget *b)
 
 td_status drnas_config_check(const search_config *c)
 {
-    if (c->drnas_reg == DRNAS_REG_KL)
+    if (c->drnas_reg == DRNAS_REG_KL && c->algo != ALGO_DRNAS)
         return TD_FAIL(TD_ERR_UNSUPPORTED,
-                       "search: --drnas-reg kl (the KL regulariser towards Dir(1)) is not implemented; use l2");
+                       "search: --drnas-reg kl is for drnas only (the TSE-DrNAS alpha gradient has no architecture loss)");
     if (c->net.space != SPACE_DARTS)
         return TD_FAIL(TD_ERR_ARG, "search: %s searches the DARTS space only", search_algo_name(c->algo));
     if (c->epochs < 2)

@@ -85,7 +85,8 @@ const field_desc search_config_fields[] = {
      .optional = 1,
      .help = "DrNAS: as-run restarts stage 2 at lr_max (the reference's scheduler), intended is one cosine"},
     {.key = "drnas_reg", AT(FIELD_ENUM, drnas_reg), .def = DRNAS_REG_L2, .choices = drnas_regs, .optional = 1,
-     .help = "DrNAS: regulariser of the alphas; l2 is Adam weight decay arch_weight_decay (kl: not available)"},
+     .help = "DrNAS: regulariser of the alphas, scaled by arch_weight_decay: l2 as Adam weight decay, or kl: "
+             "KL(Dir(beta) || Dir(1)) added to the architecture loss (Adam without weight decay)"},
     {.key = "tse_drnas_form", AT(FIELD_ENUM, tse_drnas_form), .def = DRNAS_AS_RUN, .choices = drnas_forms,
      .optional = 1,
      .help = "TSE-DrNAS: as-run (alphas from the previous chunk's training gradients) or intended (Algorithm 1 "

@@ -4,7 +4,8 @@
  * checkpoint holds, so a resumed run draws what the uninterrupted one did.
  *
  * DrNAS, one unit per step, first order: from the stage's warm-up on, an
- * architecture step (Adam, L2 as its weight decay) on a batch drawn anew
+ * architecture step (Adam, L2 as its weight decay, or the KL regulariser
+ * added to the architecture loss) on a batch drawn anew
  * from the architecture half (a fresh permutation every step: sampling
  * with replacement across steps, as next(iter(valid_queue))); then a
  * weight step on the step's train batch, gradient clipped.
@@ -96,12 +97,35 @@ static int same_step(const search_state *st, int unit)
     return unit;
 }
 
+/* With the KL regulariser the architecture loss is CE + scale * KL, scale
+ * = arch_weight_decay (the reference's one reg_scale), and Adam has no
+ * weight decay. */
+static td_status kl_arch_step(search_state *st)
+{
+    model *m = &st->m;
+    drnas_state *d = st->drnas;
+    int n_ops = drnas_ops(d->net.with_none);
+    size_t na = m->n[ROLE_ALPHA];
+    double *alpha = d->host, *grad = d->host + na;
+    TD_CHECK(model_download_f64(m, ROLE_ALPHA, alpha));
+    TD_CHECK(model_download_f64(m, ROLE_GRAD_ALPHA, grad));
+    drnas_kl_add_grad(alpha, DRNAS_ROWS, n_ops, st->cfg.arch_weight_decay, grad);
+    convert_from_f64(grad, m->dt, d->upload, na);
+    TD_CHECK(m->be->upload(st->tmp_a, d->upload, na * dtype_size(m->dt)));
+    st->arch_steps++;
+    return m->be->adam_step(m->role[ROLE_ALPHA], st->tmp_a, st->adam_m, st->adam_v, na, m->dt, st->cfg.arch_lr,
+                            st->cfg.arch_beta1, st->cfg.arch_beta2, st->cfg.arch_eps, 0.0, st->arch_steps);
+}
+
 static td_status drnas_unit(search_state *st, int t, double lr)
 {
     if (arch_epoch(st)) {
         int b = arch_batch(st, t);
         TD_CHECK(search_run_batch(st, K_A, b, 0, NULL));
-        TD_CHECK(search_arch_step(st, st->m.role[ROLE_GRAD_ALPHA]));
+        if (st->cfg.drnas_reg == DRNAS_REG_KL)
+            TD_CHECK(kl_arch_step(st));
+        else
+            TD_CHECK(search_arch_step(st, st->m.role[ROLE_GRAD_ALPHA]));
     }
     int b = search_make_batch(st, 0, t, st->epoch);
     TD_CHECK(search_run_batch(st, K_W, b, 1, NULL));

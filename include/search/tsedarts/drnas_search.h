@@ -52,6 +52,12 @@ void drnas_prune(double *alphas, int rows, int n_ops, int keep, unsigned char *k
 void drnas_derive(const double *alphas, int with_none, int masked, const unsigned char *keep,
                   genotype *out);
 
+/* The KL regulariser (drnas_kl.c): sum over the rows of n_ops alphas of
+ * KL(Dir(ELU(alpha) + 1) || Dir(1)), and `scale` times its gradient in
+ * alpha added to grad. */
+double drnas_kl(const double *alpha, int rows, int n_ops);
+void drnas_kl_add_grad(const double *alpha, int rows, int n_ops, double scale, double *grad);
+
 /* Widens the parameters of a stage-1 network into a stage-2 one (s.1.3
  * (b)): each tensor of the new layout takes the old one's channels and
  * appends copies of channels drawn by (seed, PURPOSE_DRNAS_WIDEN, cell,
