@@ -45,6 +45,7 @@ static int config_from_flags(args *a, search_config *cfg)
         if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 1);
         if (s == TD_OK) s = args_apply_fields(a, cfg);
     }
+    if (s == TD_OK) s = search_config_check(cfg);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;

@@ -518,3 +518,57 @@ Test(drnas_search, kl_regulariser_changes_the_search_and_is_refused_for_tse_drna
     cr_expect_eq(search_run(&c, &o, &r), TD_ERR_UNSUPPORTED);
     cr_expect(strstr(td_error_message(), "drnas only") != NULL, "%s", td_error_message());
 }
+
+/* A config DrNAS cannot run is refused before the run directory is
+ * written, naming the option, so the same directory can be used again. */
+Test(drnas_search, bad_channels_refused_before_anything_is_written, .init = load_small_set, .fini = free_small_set)
+{
+    search_config c;
+    small_config(&c, ALGO_DRNAS);
+    c.net.C = 10;
+    char a[256], path[600];
+    out_dir(a, sizeof a, "bad");
+    search_options o;
+    memset(&o, 0, sizeof o);
+    o.be = backend_cpu();
+    o.out_dir = a;
+    o.quiet = 1;
+    o.train_set = &small_set;
+    search_result r;
+    cr_expect_eq(search_run(&c, &o, &r), TD_ERR_ARG);
+    cr_expect(strstr(td_error_message(), "--channels 10") != NULL, "%s", td_error_message());
+    cr_assert_eq(path_format(path, sizeof path, "%s/config.json", a), TD_OK);
+    cr_expect(!file_exists(path), "config.json written for a refused run");
+}
+
+/* The command line: drnas starts from the reference's defaults, the
+ * budget adapts the sizes, and flags still win over both. */
+Test(drnas_search, command_line_defaults_budget_and_flags)
+{
+    const char *bin = getenv("TSEDARTS_BIN");
+    if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
+    char *dir = sandbox_dir("drnas-cli"), out[600];
+    cr_assert_eq(path_format(out, sizeof out, "%s/config.txt", dir), TD_OK);
+    const char *paper[] = {bin, "search", "--algo", "drnas", "--print-config", NULL};
+    cr_assert_eq(sandbox_run(paper, out), 0);
+    char *text = NULL;
+    cr_assert_eq(file_read_all(out, &text, NULL), TD_OK);
+    static const char *const want[] = {"\"channels\":36", "\"layers\":20", "\"batch\":64", "\"epochs\":50",
+                                       "\"lr_max\":0.1", "\"lr_min\":0.0", "\"arch_lr\":0.0005999"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_expect(strstr(text, want[i]) != NULL, "%s missing from %s", want[i], text);
+    cr_expect(strstr(text, "drnas_with_none") == NULL, "drnas has no none: %s", text);
+    free(text);
+    const char *smoke[] = {bin, "search", "--algo", "tse-drnas", "--budget", "smoke", "--lr-max", "0.2", "--print-config",
+                           NULL};
+    cr_assert_eq(sandbox_run(smoke, out), 0);
+    cr_assert_eq(file_read_all(out, &text, NULL), TD_OK);
+    static const char *const want2[] = {"\"channels\":12", "\"epochs\":2", "\"drnas_warmup\":0",
+                                        "\"drnas_with_none\":1", "\"lr_max\":0.2"};
+    for (size_t i = 0; i < sizeof want2 / sizeof want2[0]; i++)
+        cr_expect(strstr(text, want2[i]) != NULL, "%s missing from %s", want2[i], text);
+    free(text);
+    const char *bad[] = {bin, "search", "--algo", "drnas", "--channels", "16", "--print-config", NULL};
+    cr_expect_eq(sandbox_run(bad, out), 2, "C=16 does not split by 6 and was accepted");
+    free(dir);
+}

@@ -133,7 +133,6 @@ static td_status stage_of_checkpoint(search_state *st, int *stage, unsigned char
 
 static td_status create_model(search_state *st, int from_checkpoint)
 {
-    TD_CHECK(drnas_config_check(&st->cfg));
     drnas_state *d = calloc(1, sizeof *d);
     if (!d) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->drnas = d;
@@ -300,6 +299,7 @@ static td_status softmax_json(search_state *st, json_t *o)
 }
 
 const search_stage_hooks drnas_stage_hooks = {
+    .check_config = drnas_config_check,
     .create_model = create_model,
     .before_run = drnas_before_run,
     .after_epoch = after_epoch,

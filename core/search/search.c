@@ -481,7 +481,9 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
     int from_checkpoint = 0;
-    td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
+    const search_stage_hooks *hooks = stage_hooks(st);
+    td_status s = hooks && hooks->check_config ? hooks->check_config(&st->cfg) : TD_OK;
+    if (s == TD_OK) s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
     if (s == TD_OK) s = search_load_data(st);
     if (s == TD_OK) {
@@ -492,7 +494,6 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
                                &from_checkpoint);
         free(cfg_json);
     }
-    const search_stage_hooks *hooks = stage_hooks(st);
     if (s == TD_OK && hooks && hooks->create_model)
         s = hooks->create_model(st, from_checkpoint);
     else if (s == TD_OK)

@@ -15,6 +15,7 @@ static const char *const algo_names[ALGO_COUNT + 1] = {
     [ALGO_DARTS1] = "darts1", [ALGO_DARTS2] = "darts2", [ALGO_TSE] = "tse", [ALGO_TSE_EXACT] = "tse-exact",
     [ALGO_DRNAS] = "drnas",   [ALGO_TSE_DRNAS] = "tse-drnas", NULL};
 static const char *const drnas_forms[] = {[DRNAS_AS_RUN] = "as-run", [DRNAS_INTENDED] = "intended", NULL};
+static const char *const drnas_nones[] = {"without", "with", NULL};
 static const char *const drnas_regs[] = {[DRNAS_REG_L2] = "l2", [DRNAS_REG_KL] = "kl", NULL};
 static const char *const tse_halves[] = {"half", "all", NULL};
 
@@ -79,8 +80,8 @@ const field_desc search_config_fields[] = {
      .help = "DrNAS: ops kept per edge (top alphas) when stage 2 starts"},
     {.key = "drnas_warmup", AT(FIELD_INT, drnas_warmup), .def = 10, .optional = 1, .min = 0, .max = 100000,
      .help = "DrNAS: epochs at the start of each stage that train the weights only"},
-    {.key = "drnas_with_none", AT(FIELD_BOOL, drnas_with_none), .def = 0, .optional = 1, .no_flag = 1,
-     .help = "DrNAS: `none` among the ops (set by the algorithm: tse-drnas has it, drnas not)"},
+    {.key = "drnas_with_none", AT(FIELD_BOOL, drnas_with_none), .def = 0, .optional = 1, .choices = drnas_nones,
+     .flag = "drnas-none", .help = "DrNAS: `none` among the ops (default: tse-drnas with, drnas without)"},
     {.key = "drnas_lr_schedule", AT(FIELD_ENUM, drnas_lr_schedule), .def = DRNAS_AS_RUN, .choices = drnas_forms,
      .optional = 1,
      .help = "DrNAS: as-run restarts stage 2 at lr_max (the reference's scheduler), intended is one cosine"},
@@ -141,6 +142,11 @@ td_status search_config_budget(search_config *c, const char *name, int deep)
     c->tse_steps = b->search.tse_steps;
     if (search_algo_is_drnas(c->algo)) drnas_config_budget(c, b);
     return TD_OK;
+}
+
+td_status search_config_check(const search_config *c)
+{
+    return search_algo_is_drnas(c->algo) ? drnas_config_check(c) : TD_OK;
 }
 
 td_status search_config_json(const search_config *c, char **json)

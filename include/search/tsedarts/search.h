@@ -79,6 +79,9 @@ void search_config_defaults(search_config *c);
  * For DrNAS algorithms (c->algo set first) the sizes are adapted: see
  * drnas_config_budget. */
 td_status search_config_budget(search_config *c, const char *budget, int deep);
+/* What the algorithm needs of a config before it runs (DrNAS: channels
+ * that split by k, two epochs, ...); an error names the option. */
+td_status search_config_check(const search_config *c);
 /* The reference's defaults for the DrNAS algorithms (c->algo set first);
  * nothing for the others. */
 void search_config_algo_defaults(search_config *c);

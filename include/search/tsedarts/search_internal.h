@@ -71,6 +71,9 @@ struct search_arch;
 
 /* For algorithms whose network changes during the search (DrNAS). */
 typedef struct search_stage_hooks {
+    /* Refuses a configuration the algorithm cannot run, before the run
+     * directory is touched. */
+    td_status (*check_config)(const search_config *c);
     /* Creates st->m for the stage the run is in; from_checkpoint: the
      * stage is read from the checkpoint before its sections are loaded. */
     td_status (*create_model)(search_state *st, int from_checkpoint);
