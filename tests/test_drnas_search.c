@@ -379,6 +379,29 @@ Test(drnas_search, tse_drnas_intended_end_to_end, .init = load_small_set, .fini 
     cr_expect_eq(steps[1], 2);
 }
 
+/* Warm-up in each stage: 4 epochs, 2 per stage, the first of each stage
+ * without architecture steps. DrNAS steps the alphas every step; as-run
+ * TSE-DrNAS (T = 1) at every chunk start of an architecture epoch, the
+ * first of them with the sum the warm-up epoch's last step left. */
+Test(drnas_search, warm_up_in_each_stage, .init = load_small_set, .fini = free_small_set)
+{
+    for (int algo = ALGO_DRNAS; algo <= ALGO_TSE_DRNAS; algo++) {
+        search_config c;
+        small_config(&c, (search_algo)algo);
+        c.epochs = 4;
+        c.drnas_warmup = 1;
+        char a[256];
+        out_dir(a, sizeof a, "warmup");
+        run(&c, a, 0, 0, NULL);
+        long steps[8];
+        cr_assert_eq(arch_steps_per_epoch(a, steps, 8), 4);
+        static const long want[4] = {0, 2, 2, 4};
+        for (int e = 0; e < 4; e++)
+            cr_expect_eq(steps[e], want[e], "%s: %ld architecture steps after epoch %d", search_algo_name(c.algo),
+                         steps[e], e + 1);
+    }
+}
+
 static void expect_same(const char *a, const char *b)
 {
     static const char *const files[] = {"metrics.jsonl", "alphas.safetensors", "weights.safetensors", "genotype.txt",
