@@ -260,10 +260,13 @@ static void out_dir(char *buf, size_t len, const char *tag)
     free(dir);
 }
 
+static int run_threads = 2;
+
 static void run(const search_config *c, const char *dir, int resume, long stop_after, search_result *r)
 {
     search_options o;
     memset(&o, 0, sizeof o);
+    o.threads = run_threads;
     o.be = backend_cpu();
     o.out_dir = dir;
     o.resume = resume;
@@ -420,7 +423,8 @@ static void expect_same(const char *a, const char *b)
 }
 
 /* 2 units per epoch: a stop after 2 units lands right after the stage
- * transition, one after 1 unit inside stage 1, then inside stage 2. */
+ * transition, one after 1 unit inside stage 1, then inside stage 2. One
+ * resumed part runs on 1 thread, the rest on 2. */
 static void resume_across_the_stages(search_algo algo)
 {
     search_config c;
@@ -431,7 +435,9 @@ static void resume_across_the_stages(search_algo algo)
     out_dir(d, sizeof d, "inside");
     run(&c, a, 0, 0, NULL);
     run(&c, b, 0, 2, NULL);
+    run_threads = 1; /* and another thread count */
     run(&c, b, 1, 0, NULL);
+    run_threads = 2;
     expect_same(a, b);
     run(&c, d, 0, 1, NULL);
     run(&c, d, 1, 2, NULL);
