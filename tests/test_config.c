@@ -358,6 +358,12 @@ static void other_text(const field_desc *f, char *buf, size_t len)
         }
         int n = 0;
         while (f->choices[n]) n++;
+        /* DrNAS algorithms start from their own defaults (tested in
+         * test_drnas_search); the flags-over-defaults rule is DARTS's */
+        if (!strcmp(f->key, "algo")) {
+            snprintf(buf, len, "tse-exact");
+            break;
+        }
         snprintf(buf, len, "%s", f->choices[(int)f->def == n - 1 ? 0 : n - 1]);
         break;
     }

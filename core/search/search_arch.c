@@ -12,6 +12,12 @@
 
 td_status search_arch_describe(search_state *st, search_arch *a)
 {
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (alg && alg->stages && alg->stages->describe) {
+        td_status r = alg->stages->describe(st, a);
+        a->skips_removed = -1; /* no skip limit outside PDARTS */
+        return r;
+    }
     memset(a, 0, sizeof *a);
     int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges);
     a->space = space;
@@ -83,6 +89,8 @@ void search_arch_json(const search_arch *a, json_t *o)
 
 td_status search_softmax_json(search_state *st, json_t *o)
 {
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (alg && alg->stages && alg->stages->softmax_json) return alg->stages->softmax_json(st, o);
     int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges),
         C = space_cell_types(space);
     size_t na = st->m.n[ROLE_ALPHA];
