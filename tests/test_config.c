@@ -496,8 +496,12 @@ Test(config, search_train_and_protocol_agree_for_every_budget, .timeout = 300)
             for (size_t k = 0; k < json_array_size(searches); k++) {
                 json_t *so = json_array_get(searches, k);
                 json_t *cfg = json_object_get(so, "config");
-                cr_expect_eq(json_integer_value(json_object_get(cfg, "layers")),
-                             def->deep ? row->search.deep_layers : row->search.layers, "%s %s", row->name, def->id);
+                /* PDARTS: the first stage's cells; DrNAS searches at the
+                 * evaluation depth */
+                int layers = search_algo_staged(def->algo)      ? row->pdarts.layers
+                             : def->deep || search_algo_is_drnas(def->algo) ? row->search.deep_layers
+                                                                         : row->search.layers;
+                cr_expect_eq(json_integer_value(json_object_get(cfg, "layers")), layers, "%s %s", row->name, def->id);
                 char *want = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS), deep[32] = "";
                 if (def->deep) snprintf(deep, sizeof deep, " --layers %d", row->search.deep_layers);
                 snprintf(args, sizeof args, "search --budget %s --algo %s --seed %lld --dataset synthetic --print-config%s",

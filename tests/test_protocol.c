@@ -94,7 +94,17 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     char path[512], *md;
     path_in(path, sizeof path, dir, "report.md");
     cr_assert_eq(file_read_all(path, &md, NULL), TD_OK);
-    cr_expect(strstr(md, "| TSE-DrNAS | 4.35 (0.19) | not run |") != NULL, "report lacks the not-run row");
+    /* all seven rows of Table 2 ran, the extra rows were not asked for */
+    static const char *const rows[] = {"| DARTS (1st) |", "| DARTS (2nd) |", "| TSE-DARTS |", "| TSE-DrNAS |",
+                                       "| TSE-PDARTS |", "| TSE-DARTS-20 |", "| DARTS-20 (1st) |"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *row = strstr(md, rows[i]);
+        cr_expect(row != NULL, "report lacks the row %s", rows[i]);
+        char line[256] = "";
+        if (row) snprintf(line, sizeof line, "%.*s", (int)strcspn(row, "\n"), row);
+        cr_expect(row && !strstr(line, "not run"), "%s did not run: %s", rows[i], line);
+    }
+    cr_expect(strstr(md, "| DrNAS |") == NULL && strstr(md, "| PDARTS |") == NULL, "an extra row nobody asked for");
     cr_expect(strstr(md, "not comparable to the paper") != NULL, "report lacks the budget banner");
     cr_expect(strstr(md, "| TSE-DARTS | 4.64 (0.22) | ") != NULL);
     free(md);

@@ -270,6 +270,10 @@ static td_status describe(search_state *st, search_arch *a)
     TD_CHECK(model_download_f64(&st->m, ROLE_ALPHA, d->host));
     drnas_derive(d->host, d->net.with_none, d->net.masked, d->net.keep[0], &a->geno);
     genotype_format(&a->geno, a->text, sizeof a->text);
+    a->drnas_rule = 1;
+    a->drnas_with_none = d->net.with_none;
+    a->drnas_masked = d->net.masked;
+    memcpy(a->drnas_keep, d->net.keep, sizeof a->drnas_keep);
     return TD_OK;
 }
 

@@ -160,6 +160,10 @@ typedef struct search_arch {
     int nb201_ops[NB201_EDGES];   /* nb201 */
     char text[1024];              /* canonical text of either */
     int skips_removed;            /* PDARTS' final rule: skips its limit removed; -1: other rules */
+    /* DrNAS' rule (s.1.5): the softmax over the kept ops, so the audit
+     * needs what was kept (drnas_derive) */
+    int drnas_rule, drnas_with_none, drnas_masked;
+    unsigned char drnas_keep[2 * DARTS_EDGES][DOP_COUNT];
 } search_arch;
 td_status search_arch_describe(search_state *st, search_arch *a);
 int search_arch_skips(const search_arch *a);  /* skip_connects (normal cell) */
