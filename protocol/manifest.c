@@ -148,6 +148,17 @@ td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN
         if (s == TD_OK) entries[n++] = strdup(rel);
     }
     if (d) closedir(d);
+    /* the report's figures (figures/, drawn by protocol_report) */
+    char figs[4400];
+    char **fig_names = NULL;
+    int nf = s == TD_OK && path_format(figs, sizeof figs, "%s/figures", out_dir) == TD_OK ? list_files(figs, &fig_names) : -1;
+    for (int i = 0; i < nf && s == TD_OK; i++) {
+        if (n == cap) entries = realloc(entries, (size_t)(cap *= 2) * sizeof *entries);
+        char rel[512];
+        s = path_format(rel, sizeof rel, "figures/%s", fig_names[i]);
+        if (s == TD_OK) entries[n++] = strdup(rel);
+    }
+    if (nf >= 0) free_list(fig_names, nf);
     qsort(entries, (size_t)n, sizeof *entries, cmp_str);
     char path[4400], *text = NULL;
     if (s == TD_OK) s = path_format(path, sizeof path, "%s/MANIFEST.sha256", out_dir);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "figures_internal.h"
 #include "protocol_internal.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
@@ -29,7 +30,7 @@ static json_t *stats_json(const double *err, int n)
     return o;
 }
 
-static void cell(char *buf, size_t len, const double *err, int n)
+void protocol_format_stats(char *buf, size_t len, const double *err, int n)
 {
     if (!n) {
         snprintf(buf, len, "pending");
@@ -41,7 +42,8 @@ static void cell(char *buf, size_t len, const double *err, int n)
     snprintf(buf, len, "%.2f (%.2f), n=%d", mean, std, n);
 }
 
-td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n)
+td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n,
+                                const char *figures_missing)
 {
     json_error_t err;
     json_t *plan = json_loads(plan_json, 0, &err);
@@ -93,8 +95,8 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
             json_object_set_new(row, "run", json_true());
             json_object_set_new(row, "eval8", stats_json(r->final8, r->n8));
             json_object_set_new(row, "eval20", stats_json(r->final20, r->n20));
-            cell(c8, sizeof c8, r->final8, r->n8);
-            cell(c20, sizeof c20, r->final20, r->n20);
+            protocol_format_stats(c8, sizeof c8, r->final8, r->n8);
+            protocol_format_stats(c20, sizeof c20, r->final20, r->n20);
             json_object_set_new(row, "selected_search", r->selected >= 0 ? json_integer(r->selected + 1) : json_null());
             json_object_set_new(row, "failures", json_integer(r->failures));
             json_t *searched = json_array();
@@ -152,6 +154,11 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         }
         if (r->failures) MD("\n**%d run(s) failed**; see failure.json in their run directories.\n", r->failures);
     }
+    MD("\n## Figures\n\n");
+    if (figures_missing && figures_missing[0])
+        MD("**Figures missing:** %s\n\n", figures_missing);
+    MD("The search and retraining curves and each search's cells are in `figures/` (SVG and PNG, covered by the "
+       "root manifest); `report.html` shows them with this report on one page.\n");
     MD("\nCompute: every run's wall time is in its `timing.json`, outside the hashed record (it differs between "
        "identical runs); `tsedarts protocol status` sums it per method.\n");
 #undef MD
@@ -185,8 +192,13 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
     int n = 0;
     td_status s = protocol_aggregate(out_dir, plan, res, &n);
     dir_remove_stale_temps(out_dir);
-    if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n);
+    char missing[2048] = "";
+    if (s == TD_OK) s = figures_draw_protocol(out_dir, plan, res, n, missing, sizeof missing);
+    if (s == TD_OK && missing[0]) fprintf(stderr, "tsedarts: warning: report figures missing: %s\n", missing);
+    if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n, missing);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
+    /* last: the page states the root hash, so it stays outside it */
+    if (s == TD_OK) s = protocol_write_report_html(out_dir, plan, res, n, missing, root_hash);
     free(plan);
     return s;
 }

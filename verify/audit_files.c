@@ -133,6 +133,27 @@ td_status audit_run_manifest(const char *run_dir)
     return s;
 }
 
+/* Every file under figures/ is listed in the root manifest as
+ * figures/<name> (the listed ones were matched already). */
+static td_status audit_figures_listed(const char *dir, const listing *l)
+{
+    char figs[4400];
+    TD_CHECK(path_format(figs, sizeof figs, "%s/figures", dir));
+    DIR *d = opendir(figs);
+    if (!d) return TD_OK;
+    td_status s = TD_OK;
+    struct dirent *e;
+    while (s == TD_OK && (e = readdir(d))) {
+        if (is_dot(e->d_name)) continue;
+        char listed[600];
+        s = path_format(listed, sizeof listed, "figures/%s", e->d_name);
+        if (s == TD_OK && listing_find(l, listed) < 0)
+            s = TD_FAIL(TD_ERR_CHECK, "figures/%s: not in MANIFEST.sha256 (extra file)", e->d_name);
+    }
+    closedir(d);
+    return s;
+}
+
 /* The root manifest covers these and the run manifests; nothing else may
  * sit at the top of the tree. */
 static const char *const root_files[] = {"plan.json", "report.json", "report.md"};
@@ -151,7 +172,8 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
         const char *n = l.name[i], *run_end = strncmp(n, "runs/", 5) ? NULL : strchr(n + 5, '/');
         int top = !strcmp(n, root_files[0]) || !strcmp(n, root_files[1]) || !strcmp(n, root_files[2]);
         int run = run_end && run_end > n + 5 && !strcmp(run_end, "/manifest.sha256");
-        if (!top && !run) s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 lists %s, which is not a file it covers", n);
+        int figure = !strncmp(n, "figures/", 8) && n[8] && !strchr(n + 8, '/');
+        if (!top && !run && !figure) s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 lists %s, which is not a file it covers", n);
     }
     if (s == TD_OK) s = listing_match(&l, dir, "MANIFEST.sha256");
     DIR *d = s == TD_OK ? opendir(dir) : NULL;
@@ -162,12 +184,15 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
         /* slurm/: an executor's records, checked on their own
          * (audit_executor_records): how the runs were scheduled is not
          * part of what they computed, so the root hash leaves it out */
+        /* report.html states the root hash, so it cannot be under it
+         * (audit_report_page checks it states the right one) */
         if (is_dot(n) || !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "runs") || !strcmp(n, "slurm") ||
-            listing_find(&l, n) >= 0)
+            !strcmp(n, "figures") || !strcmp(n, "report.html") || listing_find(&l, n) >= 0)
             continue;
         s = TD_FAIL(TD_ERR_CHECK, "%s: extra file at the top of the results tree", n);
     }
     if (d) closedir(d);
+    if (s == TD_OK) s = audit_figures_listed(dir, &l);
     /* every run directory is covered: its manifest is listed */
     if (s == TD_OK) s = path_format(path, sizeof path, "%s/runs", dir);
     d = s == TD_OK ? opendir(path) : NULL;

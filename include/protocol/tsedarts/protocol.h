@@ -113,7 +113,7 @@ void protocol_mean_std(const double *x, int n, double *mean, double *std);
  * recursing, except names in `also`), excluding the manifest itself and
  * unhashed files (timing.json). */
 td_status manifest_write(const char *dir);
-/* The root manifest over plan, report and run manifests; returns the root
+/* The root manifest over plan, report, figures/ and run manifests; returns the root
  * hash (SHA-256 of MANIFEST.sha256). */
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
 
