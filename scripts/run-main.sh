@@ -12,3 +12,5 @@ build/cpu/tsedarts protocol run darts_space --budget mini --out "$out"
 build/cpu/tsedarts verify "$out"
 echo
 cat "$out/report.md"
+echo
+echo "The report as one page, with its figures and cells: $out/report.html"
