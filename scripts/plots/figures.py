@@ -109,8 +109,9 @@ def draw_run(run_dir):
         ax.set_ylabel(ylabel)
         integer_axes(ax, ylabel)
         ax.legend()
-    fig.suptitle(f"{'Search' if search else 'Retraining'}{run_algo(run_dir)}: "
-                 f"{os.path.basename(os.path.normpath(run_dir))[:16]}")
+    # nothing of the directory's name or place: a run copied elsewhere, or
+    # the same run made again, draws the same bytes
+    fig.suptitle(f"{'Search' if search else 'Retraining'}{run_algo(run_dir)}")
     fig.tight_layout()
     figstyle.save(fig, os.path.join(run_dir, "curves"))
 
@@ -220,7 +221,21 @@ def draw_protocol(fig_dir, spec):
     os.replace(tmp, os.path.join(fig_dir, "index.json"))
 
 
+def die_with_parent():
+    """A report killed mid-way draws again when resumed: a drawing left
+    running from the killed one must not write into the new figures/."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        sys.exit(1)
+
+
 def main(argv):
+    die_with_parent()
     usage = "usage: figures.py run RUN_DIR | figures.py protocol FIG_DIR SPEC_JSON"
     if len(argv) < 2 or argv[1] not in ("run", "protocol") or len(argv) != (3 if argv[1] == "run" else 4):
         print(usage, file=sys.stderr)
