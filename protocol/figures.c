@@ -110,9 +110,9 @@ int figures_for_run(const char *run_dir, const genotype *g, FILE *warn)
     return 0;
 }
 
-void figures_cell_name(char *buf, size_t len, const char *method_id, int k)
+void figures_search_name(char *buf, size_t len, const char *kind, const char *method_id, int k)
 {
-    snprintf(buf, len, "cell-%s-%d", method_id, k + 1);
+    snprintf(buf, len, "%s-%s-%d", kind, method_id, k + 1);
 }
 
 /* {"methods": [{"id", "label", "search": [dirs], "select", "final8", "final20"}]} of the finished runs. */
@@ -132,6 +132,8 @@ static td_status protocol_spec(const char *out_dir, const char *plan_json, char 
         json_object_set(o, "label", json_object_get(mo, "label"));
         const char *groups[] = {"search", "select", "final20", "final8"};
         for (int gi = 0; gi < 4; gi++) json_object_set_new(o, groups[gi], json_array());
+        json_t *tasks = json_array();
+        json_object_set_new(o, "search_tasks", tasks);
         for (int i = 0; i < nr; i++) {
             const protocol_run_info *r = &runs[i];
             if (!id || strcmp(r->method, id) || !r->done || !r->hash[0]) continue;
@@ -140,6 +142,7 @@ static td_status protocol_spec(const char *out_dir, const char *plan_json, char 
             s = path_format(dir, sizeof dir, "%s/runs/%s", out_dir, r->hash);
             if (s != TD_OK) break;
             json_array_append_new(json_object_get(o, groups[gi]), json_string(dir));
+            if (gi == 0) json_array_append_new(tasks, json_integer(r->task));
         }
         json_array_append_new(methods, o);
     }
@@ -185,7 +188,7 @@ td_status figures_draw_protocol(const char *out_dir, const char *plan_json, cons
             s = genotype_parse(res[m].genotype[k], "report", &g);
             if (s == TD_OK) {
                 snprintf(g.name, sizeof g.name, "%s search %d", id, k + 1);
-                figures_cell_name(name, sizeof name, id, k);
+                figures_search_name(name, sizeof name, "cell", id, k);
                 s = path_format(base, sizeof base, "%s/%s", dir, name);
             }
             if (s == TD_OK) s = figures_draw_genotype_files(&g, base);

@@ -13,14 +13,15 @@
 int figures_spawn(const char *const *argv, const char *input, char *why, size_t why_len);
 
 /* figures/ of a protocol's results tree, drawn again from the finished
- * runs: the search and retraining figures with their index.json (by the
- * script) and each searched genotype's cells as cell-<method>-<k>.svg/.png
- * (k from 1). What could not be drawn is said in missing ("" when all
+ * runs: the search and retraining figures with their index.json and each
+ * search's own curves as curves-<method>-<k>.svg/.png (by the script), and
+ * each searched genotype's cells as cell-<method>-<k>.svg/.png (k from 1). What could not be drawn is said in missing ("" when all
  * was), and the call still succeeds: a report without figures is a report. */
 td_status figures_draw_protocol(const char *out_dir, const char *plan_json, const method_result *res, int n,
                                 char *missing, size_t missing_len);
 
-/* The name of a search's cell drawing in figures/, without extension. */
-void figures_cell_name(char *buf, size_t len, const char *method_id, int k);
+/* The name in figures/, without extension, of search k's (from 0) drawing
+ * of a kind ("cell", "curves"). */
+void figures_search_name(char *buf, size_t len, const char *kind, const char *method_id, int k);
 
 #endif

@@ -193,10 +193,13 @@ static void put_cells(page *p, const char *out_dir, json_t *mo, const method_res
     for (int k = 0; k < PROTOCOL_SEARCHES; k++) {
         if (!r->genotype[k][0]) continue;
         char name[96], alt[128];
-        figures_cell_name(name, sizeof name, id, k);
+        figures_search_name(name, sizeof name, "cell", id, k);
         snprintf(alt, sizeof alt, "cells found by search %d", k + 1);
         put(p, "<figure%s>", r->selected == k ? " class=\"selected\"" : "");
         if (!put_image(p, out_dir, name, alt, "cell")) put(p, "<p>(no drawing)</p>");
+        figures_search_name(name, sizeof name, "curves", id, k);
+        snprintf(alt, sizeof alt, "search %d per epoch", k + 1);
+        put_image(p, out_dir, name, alt, "cell");
         put(p, "<figcaption>search %d%s: <code>", k + 1, r->selected == k ? " <span class=\"tag\">selected</span>" : "");
         put_escaped(p, r->genotype[k]);
         put(p, "</code></figcaption></figure>\n");
@@ -248,8 +251,9 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
     put(p, "<h2 id=\"retrain\">The retrainings</h2>\n");
     put_figures(p, out_dir, "retrain");
     put(p, "<h2 id=\"cells\">Searched cells</h2>\n<p>Each search's derived normal and reduction cells "
-           "(inputs c_{k-2}, c_{k-1}, intermediate nodes 0 to 3, output c_{k}, the concatenation of the four); the "
-           "one chosen for the extra seeds is framed in green.</p>\n");
+           "(inputs c_{k-2}, c_{k-1}, intermediate nodes 0 to 3, output c_{k}, the concatenation of the four), "
+           "and below them how the search reached them, epoch by epoch; the one chosen for the extra seeds is framed "
+           "in green.</p>\n");
     for (int m = 0; m < n; m++) {
         json_t *mo = json_array_get(methods, (size_t)m);
         put(p, "<h3>");

@@ -648,13 +648,17 @@ Test(protocol, report_page_is_self_contained_and_checked, .timeout = 300)
     json_decref(index);
     /* skips, depth, loss, Hessian, TSE gradient from the search log */
     cr_expect_geq(n_figures, 5);
-    cr_expect_eq(count_of(html, "data:image/svg+xml;base64,"), 4 + n_figures, "not every cell and figure embedded");
+    /* each search: its cells and its curves */
+    cr_expect_eq(count_of(html, "data:image/svg+xml;base64,"), 4 * 2 + n_figures, "not every cell and figure embedded");
     cr_expect(strstr(html, "id=\"fig-search_skips\"") && strstr(html, "id=\"fig-search_tse_gradient\""));
     char cell[700];
-    path_in(cell, sizeof cell, dir, "figures/cell-darts1-2.png");
     png_summary ps;
-    cr_assert_eq(png_summarise(cell, &ps), TD_OK, "%s", td_error_message());
-    cr_expect(png_is_drawn(&ps));
+    const char *drawn[] = {"figures/cell-darts1-2.png", "figures/curves-darts1-4.png", "figures/search_skips.png"};
+    for (int i = 0; i < 3; i++) {
+        path_in(cell, sizeof cell, dir, drawn[i]);
+        cr_assert_eq(png_summarise(cell, &ps), TD_OK, "%s", td_error_message());
+        cr_expect(png_is_drawn(&ps), "%s looks blank", drawn[i]);
+    }
     free(html);
     int failed;
     char *out = verify_output(dir, root, &failed);

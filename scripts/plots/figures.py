@@ -12,10 +12,11 @@ ratio between the exact and first-order TSE gradients per update where
 --tse-analysis ran; for a retraining its loss, accuracy and errors.
 
 SPEC (JSON text) names the protocol's finished runs per method:
-{"methods": [{"id", "label", "search": [dirs], "select": [dirs],
-"final8": [dirs], "final20": [dirs]}]}. Each quantity becomes one figure
-with every method overlaid: the mean over its runs, and a band from the
-lowest to the highest. index.json lists the figures drawn, in order, with
+{"methods": [{"id", "label", "search": [dirs], "search_tasks": [k of each,
+from 0], "select": [dirs], "final8": [dirs], "final20": [dirs]}]}. Each
+quantity becomes one figure with every method overlaid: the mean over its
+runs, and a band from the lowest to the highest; each search also gets its
+own curves as curves-<id>-<k+1>. index.json lists the figures drawn, in order, with
 a title and caption, for the report page.
 
 Exit status: 0 drawn; 2 bad input (named on stderr); 3 matplotlib cannot
@@ -80,10 +81,14 @@ def run_algo(run_dir):
     return f" ({algo})" if isinstance(algo, str) else ""
 
 
-def draw_run(run_dir):
+def draw_run(run_dir, out_base=None):
+    """The run's curves into out_base.svg/.png (default RUN_DIR/curves);
+    False when its log holds nothing to draw."""
     import figstyle
     records, result = load_run(run_dir)
     if not records:
+        if out_base:
+            return False
         raise LogError(f"{run_dir}/metrics.jsonl: no records to draw")
     search = is_search(records)
     quantities = SEARCH_QUANTITIES if search else TRAIN_QUANTITIES
@@ -113,7 +118,8 @@ def draw_run(run_dir):
     # the same run made again, draws the same bytes
     fig.suptitle(f"{'Search' if search else 'Retraining'}{run_algo(run_dir)}")
     fig.tight_layout()
-    figstyle.save(fig, os.path.join(run_dir, "curves"))
+    figstyle.save(fig, out_base or os.path.join(run_dir, "curves"))
+    return True
 
 
 # ---------------------------------------------------------------- protocol
@@ -180,6 +186,11 @@ def draw_protocol(fig_dir, spec):
     logs = [{stage: load_logs(m.get(stage, [])) for stage in ("search", "select", "final8", "final20")}
             for m in methods]
     index = []
+    # each search on its own, shown beside the cells it found
+    for m in methods:
+        tasks = m.get("search_tasks", list(range(len(m.get("search", [])))))
+        for d, k in zip(m.get("search", []), tasks):
+            draw_run(d, os.path.join(fig_dir, f"curves-{m['id']}-{k + 1}"))
     n_search = sum(len(lg["search"]) for lg in logs)
     for name, title, xlabel, ylabel, keys in SEARCH_QUANTITIES:
         panels = [(label, [(m, [series(rec, name, key) for rec, _ in lg["search"]], None)
