@@ -112,10 +112,12 @@ static const char style[] =
     ".missing{background:#fde2e2;border-left:5px solid #c0392b;padding:8px 12px}"
     "figure{margin:1em 0}figure img.plot{max-width:100%;height:auto}"
     "figcaption{font-size:.9em;color:#555;max-width:900px}"
-    ".cells{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:12px}"
-    ".cells figure{border:1px solid #ddd;border-radius:6px;padding:8px;margin:0;background:#fff}"
+    ".cells{display:grid;grid-template-columns:1fr;gap:14px}"
+    ".cells figure{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:10px;align-items:center;"
+    "border:1px solid #ddd;border-radius:6px;padding:10px;margin:0;background:#fff}"
     ".cells figure.selected{border:3px solid #2e8b57;background:#f3fbf6}"
-    ".cells img{width:100%;height:auto}.tag{font-weight:bold;color:#2e8b57}"
+    ".cells img{width:100%;height:auto}.cells figcaption{grid-column:1/3;max-width:none}"
+    ".tag{font-weight:bold;color:#2e8b57}"
     "code,pre{background:#f5f5f5;border-radius:3px}code{padding:1px 4px}pre{padding:8px 12px;overflow-x:auto}";
 
 static void put_table2(page *p, const method_result *res, int n, json_t *methods)
@@ -252,7 +254,7 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
     put_figures(p, out_dir, "retrain");
     put(p, "<h2 id=\"cells\">Searched cells</h2>\n<p>Each search's derived normal and reduction cells "
            "(inputs c_{k-2}, c_{k-1}, intermediate nodes 0 to 3, output c_{k}, the concatenation of the four), "
-           "and below them how the search reached them, epoch by epoch; the one chosen for the extra seeds is framed "
+           "and beside them how the search reached them, epoch by epoch; the one chosen for the extra seeds is framed "
            "in green.</p>\n");
     for (int m = 0; m < n; m++) {
         json_t *mo = json_array_get(methods, (size_t)m);

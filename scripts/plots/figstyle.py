@@ -50,9 +50,9 @@ def save(fig, base):
     plt.close(fig)
 
 
-def panels(n, height=2.8):
-    """A figure of n panels, two per row; returns (fig, list of n axes)."""
-    cols = 1 if n == 1 else 2
+def panels(n, height=2.8, cols=2):
+    """A figure of n panels, cols per row; returns (fig, list of n axes)."""
+    cols = min(cols, n)
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, height * rows), squeeze=False)
     flat = [ax for row in axes for ax in row]

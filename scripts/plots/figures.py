@@ -64,6 +64,10 @@ def plot_line(ax, pts, **kw):
 def integer_axes(ax, ylabel):
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:  # one epoch only: room for integer ticks around it
+        mid = round((lo + hi) / 2)
+        ax.set_xlim(mid - 1, mid + 1)
     if ylabel in ("skip connections", "cell depth"):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
@@ -81,9 +85,15 @@ def run_algo(run_dir):
     return f" ({algo})" if isinstance(algo, str) else ""
 
 
+# a search in a protocol's report, beside its cells: the paper's Fig. 1
+# and 3 only, in one column (the rest is in the methods' figures)
+BESIDE_CELLS = ("search_skips", "search_depth")
+
+
 def draw_run(run_dir, out_base=None):
-    """The run's curves into out_base.svg/.png (default RUN_DIR/curves);
-    False when its log holds nothing to draw."""
+    """The run's curves into RUN_DIR/curves.svg/.png, or with out_base the
+    cells' companion (BESIDE_CELLS) there; False when its log holds nothing
+    to draw."""
     import figstyle
     records, result = load_run(run_dir)
     if not records:
@@ -92,6 +102,8 @@ def draw_run(run_dir, out_base=None):
         raise LogError(f"{run_dir}/metrics.jsonl: no records to draw")
     search = is_search(records)
     quantities = SEARCH_QUANTITIES if search else TRAIN_QUANTITIES
+    if out_base:
+        quantities = [q for q in quantities if q[0] in BESIDE_CELLS]
     drawn = []
     for name, title, xlabel, ylabel, keys in quantities:
         lines = [(label, series(records, name, key)) for label, key in keys]
@@ -101,7 +113,7 @@ def draw_run(run_dir, out_base=None):
     if not drawn:
         raise LogError(f"{run_dir}/metrics.jsonl: none of the logged quantities it knows")
     figstyle.setup()
-    fig, axes = figstyle.panels(len(drawn))
+    fig, axes = figstyle.panels(len(drawn), cols=1 if out_base else 2)
     for ax, (name, title, xlabel, ylabel, lines) in zip(axes, drawn):
         for i, (label, pts) in enumerate(lines):
             plot_line(ax, pts, label=label, color=figstyle.COLOURS[i])
@@ -116,7 +128,8 @@ def draw_run(run_dir, out_base=None):
         ax.legend()
     # nothing of the directory's name or place: a run copied elsewhere, or
     # the same run made again, draws the same bytes
-    fig.suptitle(f"{'Search' if search else 'Retraining'}{run_algo(run_dir)}")
+    if not out_base:
+        fig.suptitle(f"{'Search' if search else 'Retraining'}{run_algo(run_dir)}")
     fig.tight_layout()
     figstyle.save(fig, out_base or os.path.join(run_dir, "curves"))
     return True
@@ -215,15 +228,17 @@ def draw_protocol(fig_dir, spec):
                     rows.append((m, runs, extra))
                 panels.append((stage_title, rows))
             qname = f"{name}_{'train' if key.startswith('train') else 'valid'}" if len(keys) > 1 else name
-            qtitle = f"{title}, {label}"
+            qtitle = f"{title}, {label}" if len(keys) > 1 else title
             has_tests = name == "retrain_error"
             if not protocol_figure(fig_dir, qname, qtitle, xlabel, ylabel, panels, methods):
                 continue
             caption = (f"{qtitle} per epoch in each stage of retraining: each method's mean over its runs, the band "
                        "from the lowest to the highest.")
             if has_tests:
-                caption += (" Stars: test error, measured once after the last epoch (mean; bar from lowest to "
-                            "highest); the logs hold no per-epoch test error.")
+                caption = ("Retraining error in each stage: lines, the error on the held-out validation split per "
+                           "epoch where the run has one (mean over the runs, band from lowest to highest); stars, "
+                           "the test error, measured once after the last epoch (mean; bar from lowest to highest), "
+                           "as the logs hold no per-epoch test error.")
             index.append({"name": qname, "title": qtitle, "group": "retrain", "caption": caption})
     tmp = os.path.join(fig_dir, f"index.json.tmp.{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
