@@ -35,10 +35,9 @@ td_status protocol_retrain_run(const void *method_json, const char *section, con
 td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_result *res, int *n_methods);
 
 /* Writes report.md and report.json from the plan and the aggregated
- * results (deterministic: no wall-clock figures); figures_missing: what
- * figures/ lacks and why ("" when complete). */
-td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n,
-                                const char *figures_missing);
+ * results (deterministic: no wall-clock figures, nothing of the plotting
+ * tools, so the root hash does not depend on them). */
+td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n);
 /* report.html: the same report with its figures embedded, and root_hash. */
 td_status protocol_write_report_html(const char *out_dir, const char *plan_json, const method_result *res, int n,
                                      const char *figures_missing, const char root_hash[SHA256_HEX_LEN]);

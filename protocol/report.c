@@ -42,8 +42,7 @@ void protocol_format_stats(char *buf, size_t len, const double *err, int n)
     snprintf(buf, len, "%.2f (%.2f), n=%d", mean, std, n);
 }
 
-td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n,
-                                const char *figures_missing)
+td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n)
 {
     json_error_t err;
     json_t *plan = json_loads(plan_json, 0, &err);
@@ -154,11 +153,6 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         }
         if (r->failures) MD("\n**%d run(s) failed**; see failure.json in their run directories.\n", r->failures);
     }
-    MD("\n## Figures\n\n");
-    if (figures_missing && figures_missing[0])
-        MD("**Figures missing:** %s\n\n", figures_missing);
-    MD("The search and retraining curves and each search's cells are in `figures/` (SVG and PNG, covered by the "
-       "root manifest); `report.html` shows them with this report on one page.\n");
     MD("\nCompute: every run's wall time is in its `timing.json`, outside the hashed record (it differs between "
        "identical runs); `tsedarts protocol status` sums it per method.\n");
 #undef MD
@@ -195,7 +189,7 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
     char missing[2048] = "";
     if (s == TD_OK) s = figures_draw_protocol(out_dir, plan, res, n, missing, sizeof missing);
     if (s == TD_OK && missing[0]) fprintf(stderr, "tsedarts: warning: report figures missing: %s\n", missing);
-    if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n, missing);
+    if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
     /* last: the page states the root hash, so it stays outside it */
     if (s == TD_OK) s = protocol_write_report_html(out_dir, plan, res, n, missing, root_hash);
