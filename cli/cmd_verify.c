@@ -4,7 +4,24 @@
 
 #include "args.h"
 #include "commands.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/path.h"
 #include "tsedarts/verify.h"
+
+/* A path that cannot be what the command audits is a usage error (exit 2),
+ * told apart from an audit that fails (exit 1). */
+static int not_auditable(const char *dir, const char *const *marks, int n, const char *what)
+{
+    char path[4400];
+    if (!file_exists(dir)) {
+        fprintf(stderr, "tsedarts: error: verify: %s: no such directory\n", dir);
+        return 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (path_format(path, sizeof path, "%s/%s", dir, marks[i]) == TD_OK && file_exists(path)) return 0;
+    fprintf(stderr, "tsedarts: error: verify: %s is not %s (it has no %s)\n", dir, what, marks[0]);
+    return 1;
+}
 
 static const opt_spec specs[] = {
     {"root-hash", 1, "the published root hash to compare with"},
@@ -34,6 +51,8 @@ int cmd_verify(int argc, char **argv)
             fprintf(stderr, "tsedarts: error: verify: --replay takes one run directory; unexpected '%s'\n", a.pos[0]);
             return 2;
         }
+        static const char *const run_marks[] = {"config.json"};
+        if (not_auditable(args_str(&a, "replay", ""), run_marks, 1, "a run directory")) return 2;
         s = verify_replay(args_str(&a, "replay", ""), args_str(&a, "device", NULL), stdout);
         if (s == TD_ERR_UNSUPPORTED) {
             printf("not run: %s\n", td_error_message());
@@ -45,6 +64,8 @@ int cmd_verify(int argc, char **argv)
         }
         return 0;
     }
+    static const char *const tree_marks[] = {"plan.json", "MANIFEST.sha256"};
+    if (not_auditable(a.pos[0], tree_marks, 2, "a results tree written by `tsedarts protocol`")) return 2;
     verify_summary sum;
     s = verify_tree(a.pos[0], args_str(&a, "root-hash", NULL), stdout, &sum);
     return s == TD_OK ? 0 : 1;

@@ -191,8 +191,10 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
     if (s == TD_OK && missing[0]) fprintf(stderr, "tsedarts: warning: report figures missing: %s\n", missing);
     if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
-    /* last: the page states the root hash, so it stays outside it */
+    /* the page states the root hash, so it comes after it, and HOST.sha256
+     * is written again to cover it (MANIFEST.sha256 does not change) */
     if (s == TD_OK) s = protocol_write_report_html(out_dir, plan, res, n, missing, root_hash);
+    if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
     free(plan);
     return s;
 }

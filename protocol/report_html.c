@@ -2,7 +2,7 @@
  * keep, with nothing outside it: Table 2 paper beside ours, the figures
  * and the searched cells embedded as data: URIs, and the root hash with
  * the command that checks it. The page states the root hash, so it cannot
- * be covered by it; everything it shows is (figures/, report.json). */
+ * be under it; it is hashed in HOST.sha256 with its figures. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,15 +267,17 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
                 res[m].failures);
     }
     put(p, "<h2 id=\"audit\">Checking these numbers</h2>\n<p>Root hash (SHA-256 of <code>MANIFEST.sha256</code>, "
-           "which covers the plan, report.md, report.json, every file under figures/ and every run's manifest):</p>\n"
+           "which covers the plan, report.md, report.json and every run's manifest, so every result):</p>\n"
            "<pre>%s</pre>\n<p>In the results directory, run</p>\n<pre>tsedarts verify . --root-hash %s</pre>\n"
            "<p>It checks every file against its manifest, every metrics log's hash chain, that each run directory "
            "is named by its config's hash, that each searched genotype re-derives from the saved alphas, that the "
            "plan was followed, and recomputes the selection and this table from the runs. Its last line must say "
-           "0 failed and print the hash above. This page is not itself covered by the root hash (it states it); "
-           "verify checks that it states the right one. Its figures and cells are the files under figures/, which "
-           "are covered.</p>\n<p>Compute: every run's wall time is in its <code>timing.json</code>, outside the "
-           "hashed record; <code>tsedarts protocol status</code> sums it per method.</p>\n</body></html>\n",
+           "0 failed and print the hash above. This page and its figures (the files under figures/) are drawn by "
+           "matplotlib and Graphviz, whose versions change their bytes, so they are hashed in "
+           "<code>HOST.sha256</code> with the other machine-dependent files, outside the root hash; verify checks "
+           "them against it, and that this page states the root hash of the tree it is in.</p>\n"
+           "<p>Compute: every run's wall time is in its <code>timing.json</code>, outside the hashed record; "
+           "<code>tsedarts protocol status</code> sums it per method.</p>\n</body></html>\n",
         root_hash, root_hash);
     json_decref(plan);
     if (p->oom) {

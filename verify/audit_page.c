@@ -1,7 +1,7 @@
-/* report.html is outside the root manifest because it states the root
- * hash; what is checked instead is that the hash it states is this
- * tree's, so a page left from another state of the tree, or edited, is
- * caught. The figures it embeds are covered, as files under figures/. */
+/* report.html is outside the root hash because it states it (it is
+ * hashed in HOST.sha256); what is checked here is that the hash it states
+ * is this tree's, so a page left from another state of the tree is caught
+ * even where HOST.sha256 was written again over it. */
 #include <stdlib.h>
 #include <string.h>
 
