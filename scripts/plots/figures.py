@@ -156,11 +156,7 @@ def plot_spread(ax, runs_pts, colour, label):
 
 
 def load_logs(dirs):
-    out = []
-    for d in dirs:
-        records, result = load_run(d)
-        out.append((records, result))
-    return out
+    return [load_run(d) for d in dirs]
 
 
 def protocol_figure(fig_dir, name, title, xlabel, ylabel, panels, methods):
@@ -223,7 +219,7 @@ def draw_protocol(fig_dir, spec):
                     tests = [res["test_error"] for _, res in lg[stage]
                              if name == "retrain_error" and res and isinstance(res.get("test_error"), (int, float))]
                     last = [pts[-1][0] for pts in runs if pts]
-                    if tests and (last or lg[stage]):
+                    if tests:  # at the last epoch (1 where no epoch was logged)
                         extra = (max(last) if last else 1, tests)
                     rows.append((m, runs, extra))
                 panels.append((stage_title, rows))
