@@ -26,7 +26,7 @@ import json
 import os
 import sys
 
-from runlog import LogError, epoch_series, is_search, load_run, update_series
+from runlog import LogError, epoch_records, epoch_series, is_search, load_run, update_series
 
 # (name, title, x axis, y axis, [(panel label, log key)]); a panel is drawn
 # when some run logged its key, a figure when some panel is drawn
@@ -64,10 +64,9 @@ def plot_line(ax, pts, **kw):
 def integer_axes(ax, ylabel):
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    lo, hi = ax.get_xlim()
-    if hi - lo < 2:  # one epoch only: room for integer ticks around it
-        mid = round((lo + hi) / 2)
-        ax.set_xlim(mid - 1, mid + 1)
+    if ax.dataLim.width == 0:  # one epoch only: room for integer ticks around it
+        x = round(ax.dataLim.x0)
+        ax.set_xlim(x - 1, x + 1)
     if ylabel in ("skip connections", "cell depth"):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
@@ -175,7 +174,7 @@ def protocol_figure(fig_dir, name, title, xlabel, ylabel, panels, methods):
                 x, vals = extra
                 mean = sum(vals) / len(vals)
                 ax.errorbar([x], [mean], yerr=[[mean - min(vals)], [max(vals) - mean]], marker="*", markersize=9,
-                            color=colour, capsize=3, linestyle="none")
+                            color=colour, capsize=3, linestyle="none", label=f"{methods[m]['label']}, test")
         ax.set_title(ptitle)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -218,9 +217,9 @@ def draw_protocol(fig_dir, spec):
                     extra = None
                     tests = [res["test_error"] for _, res in lg[stage]
                              if name == "retrain_error" and res and isinstance(res.get("test_error"), (int, float))]
-                    last = [pts[-1][0] for pts in runs if pts]
-                    if tests:  # at the last epoch (1 where no epoch was logged)
-                        extra = (max(last) if last else 1, tests)
+                    if tests:  # at the last epoch any of the runs logged (1 where none did)
+                        last = [r["epoch"] + 1 for rec, _ in lg[stage] for r in epoch_records(rec)]
+                        extra = (max(last, default=1), tests)
                     rows.append((m, runs, extra))
                 panels.append((stage_title, rows))
             qname = f"{name}_{'train' if key.startswith('train') else 'valid'}" if len(keys) > 1 else name
