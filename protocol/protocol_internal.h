@@ -41,6 +41,9 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
 /* report.html: the same report with its figures embedded, and root_hash. */
 td_status protocol_write_report_html(const char *out_dir, const char *plan_json, const method_result *res, int n,
                                      const char *figures_missing, const char root_hash[SHA256_HEX_LEN]);
+/* A published figure: "mean (std)", or the mean alone where no std was
+ * published (std < 0). */
+void protocol_format_paper(char *buf, size_t len, double mean, double std);
 /* "mean (std), n=N" of test errors (fractions) in percent, or "pending". */
 void protocol_format_stats(char *buf, size_t len, const double *err, int n);
 

@@ -44,7 +44,7 @@ void protocol_format_stats(char *buf, size_t len, const double *err, int n)
 
 /* A published figure: mean (std), or the mean alone where no std was
  * published (std < 0). */
-static void paper_cell(char *buf, size_t len, double mean, double std)
+void protocol_format_paper(char *buf, size_t len, double mean, double std)
 {
     if (std < 0) snprintf(buf, len, "%.2f", mean);
     else snprintf(buf, len, "%.2f (%.2f)", mean, std);
@@ -128,8 +128,8 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         }
         json_array_append_new(rows, row);
         char p8s[32], p20s[32];
-        paper_cell(p8s, sizeof p8s, d->paper8, d->paper8_std);
-        paper_cell(p20s, sizeof p20s, d->paper20, d->paper20_std);
+        protocol_format_paper(p8s, sizeof p8s, d->paper8, d->paper8_std);
+        protocol_format_paper(p20s, sizeof p20s, d->paper20, d->paper20_std);
         MD("| %s | %s | %s | %s | %s |\n", d->label, p8s, c8, p20s, c20);
     }
     MD("\nReprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, iDARTS "

@@ -134,10 +134,13 @@ static void put_table2(page *p, const method_result *res, int n, json_t *methods
             protocol_format_stats(c8, sizeof c8, res[slot].final8, res[slot].n8);
             protocol_format_stats(c20, sizeof c20, res[slot].final20, res[slot].n20);
         }
+        char p8[64], p20[64];
+        protocol_format_paper(p8, sizeof p8, d->paper8, d->paper8_std);
+        protocol_format_paper(p20, sizeof p20, d->paper20, d->paper20_std);
         put(p, "<tr%s><td>", slot < 0 ? " class=\"notrun\"" : "");
         put_escaped(p, d->label);
-        put(p, "</td><td class=\"num\">%.2f (%.2f)</td><td class=\"num\">%s</td><td class=\"num\">%.2f (%.2f)</td>"
-               "<td class=\"num\">%s</td></tr>\n", d->paper8, d->paper8_std, c8, d->paper20, d->paper20_std, c20);
+        put(p, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+               "<td class=\"num\">%s</td></tr>\n", p8, c8, p20, c20);
     }
     put(p, "</table>\n");
 }
