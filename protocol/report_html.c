@@ -279,7 +279,8 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
            "matplotlib and Graphviz, whose versions change their bytes, so they are hashed in "
            "<code>HOST.sha256</code> with the other machine-dependent files, outside the root hash; verify checks "
            "them against it, and that this page states the root hash of the tree it is in.</p>\n"
-           "<p>Compute: every run's wall time is in its <code>timing.json</code>, outside the hashed record; "
+           "<p>Compute: every run's wall time is in its <code>timing.json</code>, outside the root hash (in its "
+           "<code>host.sha256</code>); "
            "<code>tsedarts protocol status</code> sums it per method.</p>\n</body></html>\n",
         root_hash, root_hash);
     json_decref(plan);
