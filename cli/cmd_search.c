@@ -11,6 +11,7 @@
 #include "run_config.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
+#include "tsedarts/figures.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -149,6 +150,9 @@ static int search_with(const opt_table *t, int argc, char **argv)
                genotype_depth(&res.geno.normal), genotype_skip_count(&res.geno.normal), genotype_depth(&res.geno.reduce),
                genotype_skip_count(&res.geno.reduce));
     }
+    fflush(stdout);
+    if (figures_for_run(opt.out_dir, res.space == SPACE_NB201 ? NULL : &res.geno, stderr))
+        printf("figures in %s: curves.svg%s (and .png)\n", opt.out_dir, res.space == SPACE_NB201 ? "" : ", genotype.svg");
     printf("results in %s (%.1f s, %.3f s per step)\n", opt.out_dir, res.seconds, res.seconds_per_step);
     return 0;
 }
