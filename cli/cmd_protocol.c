@@ -18,7 +18,9 @@ static const opt_spec specs[] = {
     {"budget", 1, "NAME: one of the budgets below (default mini)"},
     {"dataset", 1, "fashion-mnist (default) | cifar10:DIR | synthetic"},
     {"data-dir", 1, "Fashion-MNIST directory"},
-    {"methods", 1, "comma list of darts1,darts2,tse,tse20,darts1-20 (default: all five)"},
+    {"methods", 1,
+     "comma list of darts1,darts2,tse,tse-drnas,tse-pdarts,tse20,darts1-20 (default: these seven, Table 2's rows) "
+     "and the extra rows drnas,pdarts"},
     {"selection", 1, "valid (default: held-out split of the training set) | test (flagged)"},
     {"jobs", 1, "runs at once, each in its own process (default 1)"},
     {"device", 1, DEVICE_HELP},
@@ -118,8 +120,8 @@ int cmd_protocol(int argc, char **argv)
     static const char *const sels[] = {"valid", "test", NULL};
     req.selection = (selection_rule)args_choice(&a, "selection", "valid", sels);
     req.jobs = (int)args_int(&a, "jobs", 1, 1, 64);
-    if (args_has(&a, "methods")) {
-        s = protocol_parse_methods(&req, args_str(&a, "methods", ""));
+    if (args_has(&a, "methods") || b->methods) {
+        s = protocol_parse_methods(&req, args_str(&a, "methods", b->methods));
         if (s != TD_OK) {
             td_error_print(s);
             return 2;

@@ -8,6 +8,7 @@
 
 #include "figures_internal.h"
 #include "protocol_internal.h"
+#include "tsedarts/budget.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
@@ -40,6 +41,15 @@ void protocol_format_stats(char *buf, size_t len, const double *err, int n)
     for (int i = 0; i < n; i++) pct[i] = 100.0 * err[i];
     protocol_mean_std(pct, n, &mean, &std);
     snprintf(buf, len, "%.2f (%.2f), n=%d", mean, std, n);
+}
+
+/* Whether a comma list of method ids names id. */
+static int method_listed(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, id, n) && (p[n] == ',' || !p[n])) return 1;
+    return 0;
 }
 
 /* A published figure: mean (std), or the mean alone where no std was
@@ -78,6 +88,10 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
     MD("| Method | 8-layer eval, paper | 8-layer eval, ours | 20-layer eval, paper | 20-layer eval, ours |\n");
     MD("|---|---|---|---|---|\n");
     json_t *rows = json_array();
+    const struct budget *bud = NULL; /* the string `budget` hides the type name */
+    if (budget_find(budget, &bud) != TD_OK) bud = NULL;
+    const method_def *skipped[8];
+    int n_skipped = 0;
     for (int i = 0; i < protocol_n_methods; i++) {
         const method_def *d = &protocol_methods[i];
         int slot = -1;
@@ -97,7 +111,10 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         char c8[64] = "not run", c20[64] = "not run";
         if (slot < 0) {
             json_object_set_new(row, "run", json_false());
-            json_object_set_new(row, "why_not_run", json_string(d->runnable ? "not in --methods" : "not implemented"));
+            const char *why = !d->runnable ? "not implemented" : "not in --methods";
+            if (d->runnable && bud && bud->methods && !method_listed(bud->methods, d->id)) why = bud->methods_why;
+            json_object_set_new(row, "why_not_run", json_string(why));
+            if (n_skipped < 8) skipped[n_skipped++] = d;
         } else {
             const method_result *r = &res[slot];
             json_object_set_new(row, "run", json_true());
@@ -132,6 +149,11 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         protocol_format_paper(p20s, sizeof p20s, d->paper20, d->paper20_std);
         MD("| %s | %s | %s | %s | %s |\n", d->label, p8s, c8, p20s, c20);
     }
+    for (int i = 0; i < n_skipped; i++) {
+        MD("%s**%s** not run: %s.", i ? " " : "\n", skipped[i]->label,
+           bud && bud->methods && !method_listed(bud->methods, skipped[i]->id) ? bud->methods_why : "not in --methods");
+    }
+    if (n_skipped) MD("\n");
     MD("\nReprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, iDARTS "
        "4.35/2.37 (8-layer/20-layer); DrNAS and PDARTS run here as extra rows with `--methods drnas,pdarts`.\n");
     for (int m = 0; m < n; m++) {

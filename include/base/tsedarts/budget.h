@@ -31,6 +31,9 @@ typedef struct budget {
         int test_images; /* test images scored at the end (-1: all) */
     } train;
     int select_valid_images; /* the protocol's held-out images for selection */
+    /* the protocol's methods when --methods is not given (NULL: every row of
+     * Table 2), with the reason the report gives for the rows left out */
+    const char *methods, *methods_why;
 } budget;
 
 extern const budget budgets[];
