@@ -127,10 +127,8 @@ td_status drnas_supernet_build(layer_builder *b, const drnas_net_config *cfg, in
         int red = darts_is_reduction(nc->layers, i);
         if (red) c_curr *= 2;
         layer_push(b, "cells.%d", i);
-        /* as the DARTS supernet: the second half of the cells keeps its
-         * activations (see supernet.c for the measurements) */
         int recompute = b->recompute;
-        if (i >= (b->grads_alpha_only ? nc->layers / 5 : nc->layers / 2)) b->recompute = 0;
+        if (supernet_cell_keeps_activations(b, nc->layers, i)) b->recompute = 0;
         int out = drnas_cell(b, cfg, s0, s1, c_curr, red, red_prev, weights[red]);
         b->recompute = recompute;
         layer_pop(b);

@@ -7,6 +7,24 @@
 #include "tsedarts/darts.h"
 #include "tsedarts/space.h"
 
+/* The second half of the cells keeps its activations: from the
+ * second stage on a cell's maps hold half the first stage's values
+ * (a quarter from the third) while its pointwise convolutions cost
+ * as much, so recomputing them would buy little memory for a full
+ * share of the time. A backward pass for the alphas alone keeps
+ * about 0.4 times as much per cell (no convolution inputs for
+ * weight gradients, no ReLU outputs, batch norms keep their outputs
+ * only), so it keeps all but the first fifth of the cells in about
+ * the memory of the weight pass. (Batch 64, C=16, 8 cells: weight
+ * pass arena 1472 MiB with cells 4-7 kept, alpha pass 1642 MiB with
+ * cells 1-7; 6.5% less convolution work per DARTS step than with
+ * cells 4-7 in both. 20 cells: weight pass 3636 MiB; alpha pass
+ * 4630 MiB with cells 2-19, 3766 MiB with cells 4-19.) */
+int supernet_cell_keeps_activations(const layer_builder *b, int layers, int i)
+{
+    return i >= (b->grads_alpha_only ? layers / 5 : layers / 2);
+}
+
 int darts_is_reduction(int layers, int i)
 {
     return i == layers / 3 || i == 2 * layers / 3;
@@ -154,22 +172,8 @@ td_status supernet_build_edges(layer_builder *b, const supernet_config *cfg, con
         int red = darts_is_reduction(cfg->layers, i);
         if (red) c_curr *= 2;
         layer_push(b, "cells.%d", i);
-        /* The second half of the cells keeps its activations: from the
-         * second stage on a cell's maps hold half the first stage's values
-         * (a quarter from the third) while its pointwise convolutions cost
-         * as much, so recomputing them would buy little memory for a full
-         * share of the time. A backward pass for the alphas alone keeps
-         * about 0.4 times as much per cell (no convolution inputs for
-         * weight gradients, no ReLU outputs, batch norms keep their outputs
-         * only), so it keeps all but the first fifth of the cells in about
-         * the memory of the weight pass. (Batch 64, C=16, 8 cells: weight
-         * pass arena 1472 MiB with cells 4-7 kept, alpha pass 1642 MiB with
-         * cells 1-7; 6.5% less convolution work per DARTS step than with
-         * cells 4-7 in both. 20 cells: weight pass 3636 MiB; alpha pass
-         * 4630 MiB with cells 2-19, 3766 MiB with cells 4-19.) */
         int recompute = b->recompute;
-        int keep_from = b->grads_alpha_only ? cfg->layers / 5 : cfg->layers / 2;
-        if (i >= keep_from) b->recompute = 0;
+        if (supernet_cell_keeps_activations(b, cfg->layers, i)) b->recompute = 0;
         int out = search_cell(b, cfg, edges, i, s0, s1, c_curr, red, red_prev, weights[red], io);
         b->recompute = recompute;
         layer_pop(b);

@@ -78,6 +78,11 @@ int supernet_edge_op(const supernet_config *cfg, const supernet_edge_ops *edges,
  * The masks are graph inputs in the order of (cell, edge). */
 int supernet_skip_dropout_at(const supernet_config *cfg, const supernet_edge_ops *edges, int cell, int edge);
 
+/* Whether search cell i of `layers` keeps its activations for the
+ * backward pass instead of recomputing them (supernet.c has the
+ * measurements behind the split). */
+int supernet_cell_keeps_activations(const layer_builder *b, int layers, int i);
+
 /* Reduction cells sit at layers/3 and 2*layers/3. */
 int darts_is_reduction(int layers, int i);
 
