@@ -20,6 +20,8 @@ typedef struct st_tensor {
 /* Writes tensors in the given order, atomically; metadata is a flat JSON
  * object of strings (or NULL). */
 td_status safetensors_write(const char *path, const st_tensor *t, int n, const char *metadata_json);
+/* The SHA-256 of the file safetensors_write would write, without writing it. */
+td_status safetensors_sha256(const st_tensor *t, int n, const char *metadata_json, char hex[65]);
 
 typedef struct st_file {
     char *buf;
