@@ -8,9 +8,13 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "quiet_runs.h"
 #include "sandbox.h"
@@ -409,5 +413,52 @@ Test(audit, a_stopped_replay_compares_nothing_and_leaves_no_scratch, .timeout = 
     cr_expect_eq(entries(tmp), 0, "a stopped replay left its scratch directory in %s", tmp);
     free(text);
     unsetenv("TMPDIR");
+    free(base);
+}
+
+/* The scratch directory a replay made in tmp ("" until there is one). */
+static void scratch_of(const char *tmp, char *out, size_t len)
+{
+    out[0] = '\0';
+    DIR *d = opendir(tmp);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, "tsedarts-replay-", 16)) path_in(out, len, tmp, e->d_name);
+    if (d) closedir(d);
+}
+
+Test(audit, sigterm_ends_a_replay_with_143_and_removes_its_scratch, .timeout = 300)
+{
+    const char *bin = getenv("TSEDARTS_BIN");
+    if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
+    char *base = sandbox_dir("audit-sigterm"), run[600], tmp[600], scratch[700] = "", log[800];
+    path_in(run, sizeof run, base, "train");
+    train_config c;
+    tiny_train(&c);
+    c.epochs = 8; /* the signal comes after the first: 7 more to stop in */
+    cr_assert_eq(quiet_train(backend_cpu(), &c, run, 0, 0), TD_OK, "%s", td_error_message());
+    path_in(tmp, sizeof tmp, base, "tmp");
+    cr_assert_eq(dir_create(tmp), TD_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("TMPDIR", tmp, 1);
+        if (!freopen("/dev/null", "w", stdout)) _exit(126);
+        const char *args[] = {bin, "verify", "--replay", run, "--epochs", "all", NULL};
+        execv(bin, (char *const *)args);
+        _exit(127);
+    }
+    /* once the replay's first record is written, it is mid-run */
+    for (int i = 0; i < 12000 && !file_exists(log); i++) {
+        if (!scratch[0]) scratch_of(tmp, scratch, sizeof scratch);
+        if (scratch[0]) path_in(log, sizeof log, scratch, "metrics.jsonl");
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    cr_assert(file_exists(log), "the replay wrote no record");
+    kill(pid, SIGTERM);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status %d (exited %d, code %d)", status,
+              WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    cr_expect_eq(entries(tmp), 0, "a replay stopped by SIGTERM left %s", scratch);
     free(base);
 }
