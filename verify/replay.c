@@ -67,6 +67,7 @@ static void lines_free(lines *l)
 {
     free(l->text);
     free(l->line);
+    memset(l, 0, sizeof *l);
 }
 
 static td_status lines_read(const char *dir, lines *l)
@@ -80,7 +81,10 @@ static td_status lines_read(const char *dir, lines *l)
         char *nl = strchr(p, '\n');
         if (!nl) break; /* a cut-off last line is no record */
         char **grown = realloc(l->line, (size_t)(l->n + 1) * sizeof *grown);
-        if (!grown) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        if (!grown) {
+            lines_free(l);
+            return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        }
         l->line = grown;
         *nl = '\0';
         l->line[l->n++] = p;

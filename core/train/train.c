@@ -306,6 +306,17 @@ static td_status setup_model(train_state *st)
     return st->m.be->zero(st->momentum, bytes);
 }
 
+/* The figures result.json reports: test error and loss on the first
+ * test_images test images, and the held-out error when there is one. */
+static td_status final_evaluation(train_state *st, train_result *res)
+{
+    int nt = st->cfg.test_images < 0 || st->cfg.test_images > st->test.n ? st->test.n : st->cfg.test_images;
+    res->test_count = nt;
+    TD_CHECK(evaluate(st, &st->test, NULL, nt, &res->test_error, &res->test_loss));
+    double vl;
+    return st->n_v ? evaluate(st, &st->train, st->ids_v, st->n_v, &res->valid_error, &vl) : TD_OK;
+}
+
 td_status train_run(const train_config *cfg, const train_options *opt, train_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -375,13 +386,7 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
         s = save_checkpoint(st);
     }
     double secs = now_seconds() - t0;
-    if (s == TD_OK) {
-        int nt = st->cfg.test_images < 0 || st->cfg.test_images > st->test.n ? st->test.n : st->cfg.test_images;
-        s = evaluate(st, &st->test, NULL, nt, &res->test_error, &res->test_loss);
-        res->test_count = nt;
-        double vl;
-        if (s == TD_OK && st->n_v) s = evaluate(st, &st->train, st->ids_v, st->n_v, &res->valid_error, &vl);
-    }
+    if (s == TD_OK) s = final_evaluation(st, res);
     char path[4400];
     if (s == TD_OK) {
         s = path_format(path, sizeof path, "%s/weights.safetensors", opt->out_dir);
@@ -423,13 +428,7 @@ td_status train_reevaluate(const train_config *cfg, const backend *be, const cha
     td_status s = load_data(st);
     if (s == TD_OK) s = setup_model(st);
     if (s == TD_OK) s = model_import_safetensors(&st->m, weights_path);
-    if (s == TD_OK) {
-        int nt = st->cfg.test_images < 0 || st->cfg.test_images > st->test.n ? st->test.n : st->cfg.test_images;
-        s = evaluate(st, &st->test, NULL, nt, &res->test_error, &res->test_loss);
-        res->test_count = nt;
-        double vl;
-        if (s == TD_OK && st->n_v) s = evaluate(st, &st->train, st->ids_v, st->n_v, &res->valid_error, &vl);
-    }
+    if (s == TD_OK) s = final_evaluation(st, res);
     free_state(st);
     free(st);
     return s;
