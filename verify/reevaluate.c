@@ -45,7 +45,7 @@ static td_status compare(const char *run_dir, const train_result *res, FILE *out
         fprintf(out,
                 "ok    reevaluate: test error %.17g (accuracy %.17g) and loss on %d images%s, recomputed from "
                 "weights.safetensors, equal result.json bit for bit\n",
-                res->test_error, 1.0 - res->test_error, res->test_count, held_out ? ", and the held-out error," : "");
+                res->test_error, 1.0 - res->test_error, res->test_count, held_out ? " and the held-out error" : "");
     return s;
 }
 
