@@ -386,18 +386,6 @@ Test(audit, replay_compares_every_record_and_the_final_files, .timeout = 300)
     free(base);
 }
 
-/* Number of entries in dir other than . and .. */
-static int entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "%s", dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
 Test(audit, a_stopped_replay_compares_nothing_and_leaves_no_scratch, .timeout = 300)
 {
     char *base = sandbox_dir("audit-stop"), train[600], tmp[600];
@@ -410,7 +398,7 @@ Test(audit, a_stopped_replay_compares_nothing_and_leaves_no_scratch, .timeout = 
     char *text = audit(replay_all, train, &s);
     cr_expect_eq(s, TD_ERR_INTERRUPTED, "%s", text);
     cr_expect(strstr(text, "stopped by a signal"), "%s", text);
-    cr_expect_eq(entries(tmp), 0, "a stopped replay left its scratch directory in %s", tmp);
+    cr_expect_eq(sandbox_entries(tmp), 0, "a stopped replay left its scratch directory in %s", tmp);
     free(text);
     unsetenv("TMPDIR");
     free(base);
@@ -459,6 +447,6 @@ Test(audit, sigterm_ends_a_replay_with_143_and_removes_its_scratch, .timeout = 3
     waitpid(pid, &status, 0);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status %d (exited %d, code %d)", status,
               WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    cr_expect_eq(entries(tmp), 0, "a replay stopped by SIGTERM left %s", scratch);
+    cr_expect_eq(sandbox_entries(tmp), 0, "a replay stopped by SIGTERM left %s", scratch);
     free(base);
 }
