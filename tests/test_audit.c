@@ -257,7 +257,8 @@ Test(audit, plain_verify_ties_final_files_to_the_log_and_counts_records, .timeou
     }
     struct {
         const char *run, *what, *named;
-        int kind; /* 0 flip a bit of file, 1 keep `keep` records, 2 empty the log, 3 duplicate the last record */
+        int kind; /* 0 flip a bit of file, 1 keep `keep` records, 2 empty the log, 3 duplicate the last record,
+                     4 the first record claims the second epoch */
         const char *file;
         int keep;
     } cases[] = {
@@ -268,6 +269,7 @@ Test(audit, plain_verify_ties_final_files_to_the_log_and_counts_records, .timeou
         {search, "search: log cut to its first record", "holds 1 record(s); a finished run of its config.json (2 epochs) writes 2", 1, NULL, 1},
         {train, "train: log emptied", "holds 0 record(s)", 2, NULL, 0},
         {search, "search: last record written twice", "holds 3 record(s)", 3, NULL, 0},
+        {train, "train: two records of epoch 2", "record 1 is not in epoch order", 4, NULL, 0},
     };
     int caught = 0, n = (int)(sizeof cases / sizeof cases[0]);
     for (int k = 0; k < n; k++) {
@@ -278,6 +280,8 @@ Test(audit, plain_verify_ties_final_files_to_the_log_and_counts_records, .timeou
             keep_records(work, cases[k].keep);
         } else if (cases[k].kind == 2) {
             write_file(work, "metrics.jsonl", "", 0);
+        } else if (cases[k].kind == 4) {
+            edit_record(work, 0, "epoch", json_integer(1));
         } else {
             log_read(work, &l);
             l.rec[l.n] = json_deep_copy(l.rec[l.n - 1]);

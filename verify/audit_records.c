@@ -23,21 +23,39 @@ static int finished(const char *run_dir)
     return file_exists(r) && !file_exists(f);
 }
 
+/* Whether the record is in its place: an epoch record carries the epoch
+ * due next (*due, then advanced), any other record (a tse_gradient one)
+ * the epoch in progress. */
+static int in_order(const char *line, size_t len, json_int_t *due)
+{
+    json_t *o = json_loadb(line, len, 0, NULL);
+    json_t *e = json_object_get(o, "epoch");
+    int epoch_record = json_is_object(o) && !json_object_get(o, "record");
+    int ok = json_is_integer(e) && json_integer_value(e) == *due;
+    if (o) json_decref(o);
+    if (ok && epoch_record) ++*due;
+    return ok;
+}
+
 /* Records (complete lines) of run_dir/metrics.jsonl; *last: the last one
- * (malloc'd, NULL when none). A missing log holds none. */
-static td_status read_log(const char *run_dir, long *records, char **last)
+ * (malloc'd, NULL when none); *misplaced: the first record (from 1) not in
+ * epoch order, 0 when all are. A missing log holds none. */
+static td_status read_log(const char *run_dir, long *records, char **last, long *misplaced)
 {
     char path[4400], *text;
     size_t len;
     *records = 0;
     *last = NULL;
+    *misplaced = 0;
     TD_CHECK(path_format(path, sizeof path, "%s/metrics.jsonl", run_dir));
     if (!file_exists(path)) return TD_OK;
     TD_CHECK(file_read_all(path, &text, &len));
     size_t start = 0, last_start = 0, last_len = 0;
+    json_int_t due = 0;
     for (size_t i = 0; i < len; i++)
         if (text[i] == '\n') {
             ++*records;
+            if (!*misplaced && !in_order(text + start, i - start, &due)) *misplaced = *records;
             last_start = start;
             last_len = i - start;
             start = i + 1;
@@ -84,16 +102,19 @@ static td_status expected_records(const char *run_dir, long *want, int *epochs)
 td_status audit_run_record_count(const char *run_dir)
 {
     if (!finished(run_dir)) return TD_OK;
-    long want, have;
+    long want, have, misplaced;
     int epochs;
     char *last;
     TD_CHECK(expected_records(run_dir, &want, &epochs));
-    TD_CHECK(read_log(run_dir, &have, &last));
+    TD_CHECK(read_log(run_dir, &have, &last, &misplaced));
     free(last);
     if (have != want)
         return TD_FAIL(TD_ERR_CHECK,
                        "%s/metrics.jsonl holds %ld record(s); a finished run of its config.json (%d epochs) writes %ld",
                        run_dir, have, epochs, want);
+    if (misplaced)
+        return TD_FAIL(TD_ERR_CHECK, "%s/metrics.jsonl: record %ld is not in epoch order (epochs 0, 1, ... each once)",
+                       run_dir, misplaced);
     return TD_OK;
 }
 
@@ -118,11 +139,11 @@ td_status audit_run_final_files(const char *run_dir)
 {
     if (!finished(run_dir)) return TD_OK;
     char *cfg, *last;
-    long records;
+    long records, misplaced;
     TD_CHECK(audit_read_config(run_dir, &cfg));
     int search = audit_config_is_search(cfg);
     free(cfg);
-    TD_CHECK(read_log(run_dir, &records, &last));
+    TD_CHECK(read_log(run_dir, &records, &last, &misplaced));
     if (!last) return TD_FAIL(TD_ERR_CHECK, "%s/metrics.jsonl: no records to tie the final files to", run_dir);
     json_t *rec = json_loads(last, 0, NULL);
     free(last);

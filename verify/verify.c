@@ -47,7 +47,7 @@ static const char *const run_what[RUN_CHECKS] = {
     [RUN_CHAIN] = "metrics logs: every hash chain intact",
     [RUN_NAME] = "run directories are named by their config hash",
     [RUN_GENOTYPE] = "searched genotypes re-derive from the saved alphas",
-    [RUN_COUNT] = "metrics logs: each finished run holds the records its config implies",
+    [RUN_COUNT] = "metrics logs: each finished run holds the records its config implies, in epoch order",
     [RUN_FILES] = "final weights and alphas hash to the last epoch record of their run's log",
 };
 

@@ -50,8 +50,8 @@ td_status audit_read_json(const char *run_dir, const char *name, json_t **out);
 /* ------------------------------------- records (audit_records.c) */
 
 /* A finished run's metrics.jsonl holds exactly the records its config
- * implies (search_expected_records, train_expected_records); runs that
- * failed or have not finished are left to the ledger. */
+ * implies (search_expected_records, train_expected_records), in epoch
+ * order; runs that failed or have not finished are left to the ledger. */
 td_status audit_run_record_count(const char *run_dir);
 /* A finished run's weights.safetensors (and a search's alphas.safetensors)
  * hash to the weights_sha256 (alphas_sha256) of its last epoch record. */
