@@ -11,6 +11,21 @@
 #include "tsedarts/runtime.h"
 #include "tsedarts/verify.h"
 
+/* A path that cannot be what the command audits is a usage error (exit 2),
+ * told apart from an audit that fails (exit 1). */
+static int not_auditable(const char *dir, const char *const *marks, int n, const char *what)
+{
+    char path[4400];
+    if (!file_exists(dir)) {
+        fprintf(stderr, "tsedarts: error: verify: %s: no such directory\n", dir);
+        return 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (path_format(path, sizeof path, "%s/%s", dir, marks[i]) == TD_OK && file_exists(path)) return 0;
+    fprintf(stderr, "tsedarts: error: verify: %s is not %s (it has no %s)\n", dir, what, marks[0]);
+    return 1;
+}
+
 static const opt_spec specs[] = {
     {"root-hash", 1, "the published root hash to compare with"},
     {"reevaluate", 1, "recompute this retraining run's test error from its final weights and compare with result.json"},
@@ -91,6 +106,10 @@ int cmd_verify(int argc, char **argv)
                 replay ? "replay" : "reevaluate", a.pos[0]);
         return 2;
     }
+    static const char *const run_marks[] = {"config.json"};
+    if ((replay || reevaluate) &&
+        not_auditable(args_str(&a, replay ? "replay" : "reevaluate", ""), run_marks, 1, "a run directory"))
+        return 2;
     if (replay || reevaluate) {
         /* a stop request ends the run at its next step; the scratch
          * directory is then removed before the process exits */
@@ -104,11 +123,16 @@ int cmd_verify(int argc, char **argv)
                           "replay");
     }
     verify_summary sum;
+    static const char *const tree_marks[] = {"plan.json", "MANIFEST.sha256"};
     char path[4400];
-    /* a results tree has a root manifest; a lone run directory has its
-     * config.json */
-    int lone_run = path_format(path, sizeof path, "%s/MANIFEST.sha256", a.pos[0]) == TD_OK && !file_exists(path) &&
-                   path_format(path, sizeof path, "%s/config.json", a.pos[0]) == TD_OK && file_exists(path);
+    /* a results tree has a plan or a root manifest; a lone run directory
+     * has neither, but its config.json */
+    int lone_run = 1;
+    for (int i = 0; i < 2 && lone_run; i++)
+        lone_run = path_format(path, sizeof path, "%s/%s", a.pos[0], tree_marks[i]) == TD_OK && !file_exists(path);
+    lone_run = lone_run && path_format(path, sizeof path, "%s/config.json", a.pos[0]) == TD_OK && file_exists(path);
+    if (!lone_run && not_auditable(a.pos[0], tree_marks, 2, "a results tree written by `tsedarts protocol` nor a run directory"))
+        return 2;
     if (lone_run) {
         if (args_has(&a, "root-hash")) {
             fprintf(stderr, "tsedarts: error: verify: %s is a run directory; --root-hash is for a results tree\n",

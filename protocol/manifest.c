@@ -1,51 +1,20 @@
-/* sha256sum-compatible manifests ("<hex>  <name>" per line, sorted), per
- * run directory and at the root, and the root hash over them. */
-#include <dirent.h>
+/* sha256sum-compatible manifests per run directory and at the root, and
+ * the root hash over them. Every file is in one list or another; the only
+ * split is between what a run computed (manifest.sha256, MANIFEST.sha256:
+ * the root hash) and what depends on the machine and the moment
+ * (host.sha256, HOST.sha256). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
 
-int manifest_unhashed(const char *name)
+int manifest_host_file(const char *relpath)
 {
-    /* wall-clock timings differ between identical runs */
-    return !strcmp(name, "timing.json");
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Regular files of dir that a manifest covers, sorted. */
-static int list_files(const char *dir, char ***out)
-{
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0, cap = 16;
-    char **names = malloc((size_t)cap * sizeof *names);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !strcmp(e->d_name, "manifest.sha256") || manifest_unhashed(e->d_name)) continue;
-        char *path = path_join(dir, e->d_name);
-        struct stat st;
-        int regular = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-        free(path);
-        if (!regular) continue;
-        if (n == cap) names = realloc(names, (size_t)(cap *= 2) * sizeof *names);
-        names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
-    *out = names;
-    return n;
-}
-
-static void free_list(char **names, int n)
-{
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
+    const char *slash = strrchr(relpath, '/'), *base = slash ? slash + 1 : relpath;
+    return !strcmp(base, "env.json") || !strcmp(base, "timing.json");
 }
 
 /* The manifest text of names (relative to dir): one sha256sum line each.
@@ -73,88 +42,165 @@ static td_status manifest_text(const char *dir, char **names, int n, char **out)
     return TD_OK;
 }
 
+/* The two lists of a run directory: names[0..n) sorted, split in place
+ * into computed (*nc first, order kept) and host files (the rest). */
+static td_status run_lists(const char *dir, char ***names, int *n, int *nc)
+{
+    TD_CHECK(dir_list_files(dir, names, n));
+    char **v = *names;
+    int k = 0;
+    for (int i = 0; i < *n; i++) {
+        if (!strcmp(v[i], "manifest.sha256") || !strcmp(v[i], "host.sha256")) {
+            free(v[i]);
+            v[i] = NULL;
+        }
+    }
+    /* computed files first, then host files, each in sorted order */
+    char **tmp = malloc((size_t)(*n ? *n : 1) * sizeof *tmp);
+    if (!tmp) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < *n; i++)
+            if (v[i] && manifest_host_file(v[i]) == pass) {
+                tmp[k++] = v[i];
+                if (!pass) (*nc)++;
+            }
+    memcpy(v, tmp, (size_t)k * sizeof *v);
+    free(tmp);
+    *n = k;
+    return TD_OK;
+}
+
+static td_status write_lists(const char *dir, const char *computed_name, const char *host_name, char **names, int n,
+                             int nc, char **computed_text)
+{
+    char path[4400], *text = NULL;
+    td_status s = manifest_text(dir, names + nc, n - nc, &text);
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/%s", dir, host_name);
+    if (s == TD_OK) s = file_write_text_atomic(path, text);
+    free(text);
+    text = NULL;
+    if (s == TD_OK) s = manifest_text(dir, names, nc, &text);
+    if (s == TD_OK) s = path_format(path, sizeof path, "%s/%s", dir, computed_name);
+    if (s == TD_OK) s = file_write_text_atomic(path, text);
+    if (s == TD_OK && computed_text) *computed_text = text;
+    else free(text);
+    return s;
+}
+
 td_status manifest_write(const char *dir)
 {
     char **names;
-    int n = list_files(dir, &names);
-    if (n < 0) return TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", dir);
-    char mpath[4400], *text = NULL;
-    td_status s = path_format(mpath, sizeof mpath, "%s/manifest.sha256", dir);
-    if (s == TD_OK) s = manifest_text(dir, names, n, &text);
-    if (s == TD_OK) s = file_write_text_atomic(mpath, text);
+    int n, nc = 0;
+    TD_CHECK(run_lists(dir, &names, &n, &nc));
+    td_status s = write_lists(dir, "manifest.sha256", "host.sha256", names, n, nc, NULL);
+    dir_list_free(names, n);
+    return s;
+}
+
+td_status manifest_write_listed(const char *dir, char **names, int n)
+{
+    char path[4400], *text = NULL;
+    TD_CHECK(path_format(path, sizeof path, "%s/manifest.sha256", dir));
+    TD_CHECK(manifest_text(dir, names, n, &text));
+    td_status s = file_write_text_atomic(path, text);
     free(text);
-    free_list(names, n);
+    return s;
+}
+
+/* The name on a sha256sum line (after "<64 hex>  "), or NULL. */
+static const char *line_name(const char *line, size_t len)
+{
+    return len > 66 && line[64] == ' ' && line[65] == ' ' ? line + 66 : NULL;
+}
+
+/* Compares a manifest on disk with the text it should hold; the message
+ * names the first file that is missing, extra or different. */
+static td_status compare_manifest(const char *dir, const char *mname, const char *want)
+{
+    char path[4400], *have;
+    TD_CHECK(path_format(path, sizeof path, "%s/%s", dir, mname));
+    TD_CHECK(file_read_all(path, &have, NULL));
+    td_status s = TD_OK;
+    const char *a = have, *b = want;
+    while (s == TD_OK && (*a || *b)) {
+        const char *ae = *a ? strchr(a, '\n') : a, *be = *b ? strchr(b, '\n') : b;
+        if (!ae || !be) {
+            s = TD_FAIL(TD_ERR_CHECK, "%s: not a sha256sum manifest (last line unterminated)", path);
+            break;
+        }
+        const char *an = *a ? line_name(a, (size_t)(ae - a)) : NULL, *bn = *b ? line_name(b, (size_t)(be - b)) : NULL;
+        if (*a && !an) {
+            s = TD_FAIL(TD_ERR_CHECK, "%s: holds a line that is not \"<hash>  <name>\"", path);
+            break;
+        }
+        int c = !an ? 1 : !bn ? -1 : strncmp(an, bn, (size_t)((ae - an) > (be - bn) ? (ae - an) : (be - bn)));
+        if (c == 0 && strncmp(a, b, 64) != 0)
+            s = TD_FAIL(TD_ERR_CHECK, "%s/%.*s: hash differs from %s", dir, (int)(ae - an), an, mname);
+        else if (c < 0)
+            s = TD_FAIL(TD_ERR_CHECK, "%s/%.*s: listed in %s but missing", dir, (int)(ae - an), an, mname);
+        else if (c > 0)
+            s = TD_FAIL(TD_ERR_CHECK, "%s/%.*s: not in %s (extra file)", dir, (int)(be - bn), bn, mname);
+        if (c <= 0) a = ae + 1;
+        if (c >= 0) b = be + 1;
+    }
+    free(have);
     return s;
 }
 
 td_status manifest_check(const char *dir)
 {
-    char mpath[4400], *text;
-    TD_CHECK(path_format(mpath, sizeof mpath, "%s/manifest.sha256", dir));
-    TD_CHECK(file_read_all(mpath, &text, NULL));
     char **names;
-    int n = list_files(dir, &names);
-    if (n < 0) {
-        free(text);
-        return TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", dir);
-    }
-    int *seen = calloc((size_t)n + 1, sizeof *seen);
-    td_status s = TD_OK;
-    int line = 0;
-    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && s == TD_OK; l = strtok_r(NULL, "\n", &save)) {
-        line++;
-        if (strlen(l) < 67 || l[64] != ' ' || l[65] != ' ') {
-            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not a sha256sum line", mpath, line);
-            break;
-        }
-        const char *name = l + 66;
-        int idx = -1;
-        for (int i = 0; i < n; i++)
-            if (!strcmp(names[i], name)) idx = i;
-        if (idx < 0) {
-            s = TD_FAIL(TD_ERR_CHECK, "%s/%s: listed in the manifest but missing", dir, name);
-            break;
-        }
-        seen[idx] = 1;
-        char path[4400], hex[SHA256_HEX_LEN];
-        s = path_format(path, sizeof path, "%s/%s", dir, name);
-        if (s == TD_OK) s = sha256_file(path, hex);
-        if (s == TD_OK && strncmp(hex, l, 64) != 0) s = TD_FAIL(TD_ERR_CHECK, "%s: hash differs from the manifest", path);
-    }
-    for (int i = 0; s == TD_OK && i < n; i++)
-        if (!seen[i]) s = TD_FAIL(TD_ERR_CHECK, "%s/%s: not in the manifest (extra file)", dir, names[i]);
-    free(seen);
-    free_list(names, n);
-    free(text);
+    int n, nc = 0;
+    TD_CHECK(run_lists(dir, &names, &n, &nc));
+    char *computed = NULL, *host = NULL;
+    td_status s = manifest_text(dir, names, nc, &computed);
+    if (s == TD_OK) s = manifest_text(dir, names + nc, n - nc, &host);
+    if (s == TD_OK) s = compare_manifest(dir, "manifest.sha256", computed);
+    if (s == TD_OK) s = compare_manifest(dir, "host.sha256", host);
+    free(computed);
+    free(host);
+    dir_list_free(names, n);
     return s;
+}
+
+/* Which root list a file of the tree belongs to: 0 MANIFEST, 1 HOST,
+ * -1 neither (inside a run, covered by its manifests; or slurm/, whose
+ * records are their own). */
+static int root_list_of(const char *rel)
+{
+    if (!strcmp(rel, "MANIFEST.sha256") || !strcmp(rel, "HOST.sha256") || !strncmp(rel, "slurm/", 6)) return -1;
+    if (!strncmp(rel, "runs/", 5)) {
+        const char *slash = strchr(rel + 5, '/');
+        if (!slash) return 0; /* a stray file beside the runs: listed, so verify sees it */
+        if (!strcmp(slash + 1, "manifest.sha256")) return 0;
+        if (!strcmp(slash + 1, "host.sha256")) return 1;
+        return -1;
+    }
+    return manifest_host_file(rel);
 }
 
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN])
 {
-    char runs[4400];
-    TD_CHECK(path_format(runs, sizeof runs, "%s/runs", out_dir));
-    DIR *d = opendir(runs);
-    int n = 0, cap = 64;
-    char **entries = malloc((size_t)cap * sizeof *entries);
-    const char *top[] = {"plan.json", "report.json", "report.md"};
-    for (int i = 0; i < 3; i++) entries[n++] = strdup(top[i]);
-    struct dirent *e;
-    td_status s = TD_OK;
-    while (s == TD_OK && d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        if (n == cap) entries = realloc(entries, (size_t)(cap *= 2) * sizeof *entries);
-        char rel[512];
-        s = path_format(rel, sizeof rel, "runs/%s/manifest.sha256", e->d_name);
-        if (s == TD_OK) entries[n++] = strdup(rel);
+    char **names;
+    int n;
+    TD_CHECK(dir_list_files(out_dir, &names, &n));
+    char **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        dir_list_free(names, n);
+        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     }
-    if (d) closedir(d);
-    qsort(entries, (size_t)n, sizeof *entries, cmp_str);
-    char path[4400], *text = NULL;
-    if (s == TD_OK) s = path_format(path, sizeof path, "%s/MANIFEST.sha256", out_dir);
-    if (s == TD_OK) s = manifest_text(out_dir, entries, n, &text);
-    if (s == TD_OK) s = file_write_text_atomic(path, text);
+    int k = 0, nc = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++)
+            if (root_list_of(names[i]) == pass) {
+                sorted[k++] = names[i];
+                if (!pass) nc++;
+            }
+    char *text = NULL;
+    td_status s = write_lists(out_dir, "MANIFEST.sha256", "HOST.sha256", sorted, k, nc, &text);
     if (s == TD_OK) sha256_buffer(text, strlen(text), root_hash);
-    free_list(entries, n);
     free(text);
+    free(sorted);
+    dir_list_free(names, n);
     return s;
 }

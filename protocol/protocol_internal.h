@@ -40,6 +40,11 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
 
 /* Writes the plan into out_dir (or checks that the one there is the same)
  * and makes runs/, as protocol_run does before its first run. */
+/* Moves every recorded failure of the tree (a run's failure.json and the
+ * rest of that attempt) into the run's attempts/<n>/, so the run is tried
+ * again from the start (retry.c). */
+td_status protocol_retry_failures(const char *out_dir, int quiet);
+
 td_status protocol_prepare_tree(const protocol_request *req, const char *out_dir);
 
 #endif

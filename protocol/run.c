@@ -39,6 +39,7 @@ typedef struct protocol_state {
     dataset train, test;
     int have_sets;
     int completed; /* runs finished in this invocation */
+    int started;   /* runs started in this invocation (fail_run hook) */
     int look_only; /* status: jobs may be writing; touch nothing */
 } protocol_state;
 
@@ -144,17 +145,19 @@ static int deps_done(const protocol_state *ps, const run_entry *r)
     return 1;
 }
 
-/* A run whose dependency failed cannot run: recorded as failed. */
+/* A run whose dependency failed cannot run: recorded as failed. The final
+ * retrainings need all four selections: chosen among fewer, they could
+ * retrain a genotype that a retried search later beats, and the tree
+ * would hold finals the plan does not call for. */
 static int deps_failed(const protocol_state *ps, const run_entry *r)
 {
-    int ok_selects = 0;
     for (int i = 0; i < ps->n_runs; i++) {
         const run_entry *d = &ps->runs[i];
-        if (d->method != r->method) continue;
-        if (r->kind == RUN_SELECT && d->kind == RUN_SEARCH && d->index == r->index && d->failed) return 1;
-        if (d->kind == RUN_SELECT && d->done && !d->failed) ok_selects++;
+        if (d->method != r->method || !d->failed) continue;
+        if (r->kind == RUN_SELECT && d->kind == RUN_SEARCH && d->index == r->index) return 1;
+        if (r->kind >= RUN_FINAL_DEEP && d->kind == RUN_SELECT) return 1;
     }
-    return r->kind >= RUN_FINAL_DEEP && ok_selects == 0;
+    return 0;
 }
 
 static td_status ensure_sets(protocol_state *ps, const search_config *sc)
@@ -192,7 +195,10 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
     const backend *be;
     TD_CHECK(device_open(ps->opt->device, &be));
     td_status s;
-    if (r->kind == RUN_SEARCH) {
+    if (ps->opt->fail_run && ++ps->started == ps->opt->fail_run) {
+        TD_CHECK(dir_create(dir));
+        s = TD_FAIL(TD_ERR_IO, "%s: No space left on device (injected by the fail_run test hook)", dir);
+    } else if (r->kind == RUN_SEARCH) {
         search_config sc;
         TD_CHECK(search_config_parse(r->config, &sc));
         search_options so;
@@ -425,6 +431,22 @@ static td_status schedule(protocol_state *ps)
     }
 }
 
+/* The report is written either way; the exit status says whether the
+ * protocol is complete. */
+static td_status unfinished_runs(const protocol_state *ps)
+{
+    int failed = 0, pending = 0;
+    for (int i = 0; i < ps->n_runs; i++) {
+        failed += ps->runs[i].done && ps->runs[i].failed;
+        pending += !ps->runs[i].done;
+    }
+    if (!failed && !pending) return TD_OK;
+    return TD_FAIL(TD_ERR_STATE,
+                   "protocol incomplete: %d run(s) failed or wait on one that failed, %d pending; the report shows "
+                   "what finished and each failure.json says why; run the same command again to try them again",
+                   failed, pending);
+}
+
 static td_status open_plan(protocol_state *ps, const protocol_request *req, const char *out_dir, int create)
 {
     char *plan_text;
@@ -479,6 +501,7 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     if (s == TD_OK) s = req->jobs > 1 ? device_check_name(o->device) : device_open(o->device, &be);
     if (s == TD_OK) s = open_plan(&ps, req, o->out_dir, 1);
     if (s == TD_OK) s = dir_create(runs_dir);
+    if (s == TD_OK) s = protocol_retry_failures(o->out_dir, o->quiet);
     if (s == TD_OK) s = build_runs(&ps);
     if (s == TD_OK && ps.n_runs) {
         search_config sc;
@@ -487,6 +510,7 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     }
     if (s == TD_OK) s = schedule(&ps);
     if (s == TD_OK) s = protocol_report(o->out_dir, root_hash);
+    if (s == TD_OK) s = unfinished_runs(&ps);
     if (ps.plan) json_decref(ps.plan);
     free(ps.runs);
     if (ps.have_sets) {

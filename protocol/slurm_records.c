@@ -90,6 +90,7 @@ td_status slurm_record(const char *out_dir, json_t *rec)
     if (!text) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     td_status s = file_append_line(path, text);
     free(text);
-    if (s == TD_OK) s = manifest_write(dir);
+    char *listed[] = {"submissions.jsonl"};
+    if (s == TD_OK) s = manifest_write_listed(dir, listed, 1);
     return s;
 }

@@ -311,7 +311,9 @@ td_status slurm_submit(const protocol_request *r, const protocol_options *o, con
     TD_CHECK(slurm_lock(sb.out, "submit", &lock));
     protocol_run_info *runs = NULL;
     int n_runs = 0, any = 0;
-    td_status s = protocol_tree_runs(sb.out, &runs, &n_runs);
+    /* under the submission lock: no job of this tree starts meanwhile */
+    td_status s = protocol_retry_failures(sb.out, o->quiet);
+    if (s == TD_OK) s = protocol_tree_runs(sb.out, &runs, &n_runs);
     if (s == TD_OK) s = slurm_queue(sb.tag, &sb.queue, &sb.n_queue);
     if (s == TD_OK) s = drop_stuck(&sb);
     if (s == TD_OK && !all_finished(runs, n_runs)) s = submit_all(&sb, runs, n_runs, &any);
@@ -320,10 +322,18 @@ td_status slurm_submit(const protocol_request *r, const protocol_options *o, con
     if (s == TD_OK && !any && !o->quiet && !all_finished(runs, n_runs))
         printf("nothing to submit: every unfinished run is queued or running (protocol status)\n");
     free(runs);
+    runs = NULL;
     if (s == TD_OK && wait) s = wait_for_jobs(sb.tag, o->quiet);
     if (s == TD_OK) s = protocol_tree_runs(sb.out, &runs, &n_runs);
     if (s == TD_OK && all_finished(runs, n_runs)) s = protocol_report(o->out_dir, root_hash);
-    if (s == TD_OK) free(runs);
+    int failed = 0;
+    for (int i = 0; s == TD_OK && i < n_runs; i++) failed += runs[i].failed;
+    if (s == TD_OK && failed)
+        s = TD_FAIL(TD_ERR_STATE,
+                    "protocol incomplete: %d run(s) failed or wait on one that failed (each failure.json says why); "
+                    "run the same command again to try them again",
+                    failed);
+    free(runs);
     return s;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of outside input for SECONDS each (default 30):
-# safetensors, checkpoints, genotype text, config JSON, metrics logs, IDX
+# safetensors, checkpoints, genotype text, config JSON, metrics logs, manifests, IDX
 # and CIFAR-10 files. Builds the fuzz preset (clang, libFuzzer, ASan and
 # UBSan), starts each target from its committed seed corpus
 # (fuzz/corpus/<target>; a copy, so runs do not change it), and prints the

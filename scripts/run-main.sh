@@ -12,3 +12,14 @@ build/cpu/tsedarts protocol run darts_space --budget mini --out "$out"
 build/cpu/tsedarts verify "$out"
 echo
 cat "$out/report.md"
+echo
+# the bits this commit's code should give (tests/golden/root-hashes.txt)
+got=$(sha256sum "$out/MANIFEST.sha256" | cut -c1-64)
+want=$(awk '$1 == "mini" {print $2}' tests/golden/root-hashes.txt)
+echo "root hash obtained: $got"
+echo "root hash expected: $want (tests/golden/root-hashes.txt; x86-64 with AVX2 and FMA)"
+if [ "$got" = "$want" ]; then
+    echo "same bits as the reference run"
+else
+    echo "the bits differ from the reference run: see README, \"Same bits where\""
+fi

@@ -52,6 +52,25 @@ Test(cli, a_stray_word_is_an_error_naming_it)
     free(dir);
 }
 
+Test(cli, verify_of_something_that_is_no_tree_or_run_is_a_usage_error)
+{
+    const char *bin = program();
+    char *dir = sandbox_dir("cli-verify"), *text;
+    const char *missing[] = {bin, "verify", "/nonexistent/tree", NULL};
+    cr_expect_eq(run_capture(missing, &text), 2);
+    cr_expect(strstr(text, "no such directory") != NULL, "%s", text);
+    free(text);
+    const char *empty[] = {bin, "verify", dir, NULL};
+    cr_expect_eq(run_capture(empty, &text), 2);
+    cr_expect(strstr(text, "is not a results tree") != NULL, "%s", text);
+    free(text);
+    const char *replay[] = {bin, "verify", "--replay", dir, NULL};
+    cr_expect_eq(run_capture(replay, &text), 2);
+    cr_expect(strstr(text, "is not a run directory") != NULL, "%s", text);
+    free(text);
+    free(dir);
+}
+
 Test(cli, info_gives_the_same_answer_every_time)
 {
     const char *bin = program();

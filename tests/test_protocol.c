@@ -57,6 +57,30 @@ static void path_in(char *buf, size_t len, const char *dir, const char *name)
     cr_assert_eq(path_format(buf, len, "%s/%s", dir, name), TD_OK, "%s", td_error_message());
 }
 
+/* The committed root hash of the tiny protocol (tests/golden/), checked on
+ * the data it was made with: a change to numerics or to any hashed file
+ * shows here and must update the file in the same commit. */
+static void check_golden_root(const char *root)
+{
+    if (strcmp(data_spec(), "fashion-mnist")) {
+        cr_log_warn("golden root hash not checked: it is for Fashion-MNIST, which is not installed");
+        return;
+    }
+    const char *src = getenv("TSEDARTS_SOURCE_DIR");
+    cr_assert_not_null(src, "TSEDARTS_SOURCE_DIR is not set (ctest sets it)");
+    char path[600], *text, golden[SHA256_HEX_LEN] = "";
+    cr_assert_eq(path_format(path, sizeof path, "%s/tests/golden/root-hashes.txt", src), TD_OK);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK, "%s", td_error_message());
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (sscanf(l, "tiny %64s", golden) == 1) break;
+    free(text);
+    cr_assert_eq(strlen(golden), 64, "%s has no tiny root hash", path);
+    cr_expect_str_eq(root, golden,
+                     "the tiny protocol's root hash is %s, %s says %s: if this change alters numerics or a hashed "
+                     "file on purpose, update the file in the same commit and say why",
+                     root, path, golden);
+}
+
 Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
 {
     char *dir = sandbox_dir("protocol-smoke"), root[SHA256_HEX_LEN];
@@ -67,6 +91,7 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     cr_expect_eq(sum.failed, 0);
     cr_expect_geq(sum.checks, 8);
     cr_expect_str_eq(sum.root_hash, root);
+    check_golden_root(root);
     /* the report lists the rows that did not run, and the budget banner */
     char path[512], *md;
     path_in(path, sizeof path, dir, "report.md");
@@ -140,7 +165,7 @@ static void collect(const char *dir, const char *rel, file_list *fl)
         stat(p, &st);
         if (S_ISDIR(st.st_mode)) {
             collect(p, r, fl);
-        } else if (st.st_size < 65536 && strcmp(e->d_name, "timing.json")) {
+        } else if (st.st_size < 65536) {
             if (fl->n == fl->cap) fl->path = realloc(fl->path, (size_t)(fl->cap = fl->cap ? 2 * fl->cap : 256) * 600);
             snprintf(fl->path[fl->n++], 600, "%s", r);
         }
@@ -197,13 +222,21 @@ Test(protocol, tampering_is_detected_and_named, .timeout = 600)
     char run[600];
     snprintf(run, sizeof run, "%s", victim);
     *strrchr(run, '/') = '\0';
-    enum { TRUNCATE, DELETE, RENAME, ADD, EDIT_MANIFEST };
+    enum { TRUNCATE, DELETE, RENAME, ADD, EDIT_MANIFEST, DOTFILE, SUBFOLDER, HIDDEN_RUN, ROOT_DOTFILE, EDIT_TIMING };
     struct {
         int edit;
         const char *what, *name;
     } cases[] = {
-        {TRUNCATE, "truncate", "metrics.jsonl"}, {DELETE, "delete", "result.json"}, {RENAME, "rename", "genotype"},
-        {ADD, "add", "notes.txt"},               {EDIT_MANIFEST, "edit manifest", "manifest"},
+        {TRUNCATE, "truncate", "metrics.jsonl"},
+        {DELETE, "delete", "result.json"},
+        {RENAME, "rename", "genotype"},
+        {ADD, "add", "notes.txt"},
+        {EDIT_MANIFEST, "edit manifest", "manifest"},
+        {DOTFILE, "add a dot file to a run", ".notes"},
+        {SUBFOLDER, "add a file in a subfolder of a run", "extra/notes.txt"},
+        {HIDDEN_RUN, "add runs/.hidden/", ".hidden"},
+        {ROOT_DOTFILE, "add a dot file at the top", ".stash"},
+        {EDIT_TIMING, "edit timing.json", "timing.json"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         copy_afresh(dir, work);
@@ -235,11 +268,97 @@ Test(protocol, tampering_is_detected_and_named, .timeout = 600)
             cr_assert_eq(file_write_text_atomic(a, text), TD_OK);
             free(text);
             break;
+        case DOTFILE:
+            path_in(a, sizeof a, rdir, ".notes");
+            cr_assert_eq(file_write_text_atomic(a, "extra\n"), TD_OK);
+            break;
+        case SUBFOLDER:
+            path_in(a, sizeof a, rdir, "extra");
+            cr_assert_eq(dir_create(a), TD_OK);
+            path_in(b, sizeof b, a, "notes.txt");
+            cr_assert_eq(file_write_text_atomic(b, "extra\n"), TD_OK);
+            break;
+        case HIDDEN_RUN:
+            path_in(a, sizeof a, work, "runs/.hidden");
+            cr_assert_eq(dir_create(a), TD_OK);
+            path_in(b, sizeof b, a, "result.json");
+            cr_assert_eq(file_write_text_atomic(b, "{}\n"), TD_OK);
+            break;
+        case ROOT_DOTFILE:
+            path_in(a, sizeof a, work, ".stash");
+            cr_assert_eq(file_write_text_atomic(a, "extra\n"), TD_OK);
+            break;
+        case EDIT_TIMING:
+            path_in(a, sizeof a, rdir, "timing.json");
+            cr_assert_eq(file_write_text_atomic(a, "{\"wall_seconds\": 1.0, \"resumed\": false}\n"), TD_OK);
+            break;
         }
         cr_expect(verify_fails_naming(work, root, cases[k].name), "%s went unnamed", cases[k].what);
     }
     free(fl.path);
     free(scratch);
+}
+
+/* ----------------------------------------------------------- retry */
+
+Test(protocol, a_failed_run_is_tried_again_and_its_attempt_kept, .timeout = 600)
+{
+    char *dir = sandbox_dir("protocol-retry"), root[SHA256_HEX_LEN];
+    protocol_request r;
+    protocol_request_defaults(&r);
+    snprintf(r.budget, sizeof r.budget, "tiny");
+    snprintf(r.dataset, sizeof r.dataset, "%s", data_spec());
+    cr_assert_eq(protocol_parse_methods(&r, "darts1"), TD_OK, "%s", td_error_message());
+    protocol_options o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = dir;
+    o.quiet = 1;
+    o.device = "cpu";
+    /* the second search fails as on a full disk: the rest goes on, the
+     * report is written, and the protocol says it is not complete */
+    o.fail_run = 2;
+    cr_assert_eq(protocol_run(&r, &o, root), TD_ERR_STATE, "a failed run must not end as success: %s",
+                 td_error_message());
+    /* the search, the selection retraining that needs it, and the six
+     * final retrainings that wait for every selection */
+    cr_expect(strstr(td_error_message(), "8 run(s) failed") != NULL, "%s", td_error_message());
+    char path[600];
+    path_in(path, sizeof path, dir, "report.md");
+    cr_expect(file_exists(path), "no report after a failure");
+    /* run again: the failed search is retried, its attempt kept */
+    o.fail_run = 0;
+    cr_assert_eq(protocol_run(&r, &o, root), TD_OK, "%s", td_error_message());
+    int kept = 0, failures = 0;
+    DIR *d = opendir(strcat(strcpy(path, dir), "/runs"));
+    cr_assert_not_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[900];
+        snprintf(p, sizeof p, "%s/runs/%s/attempts/1/failure.json", dir, e->d_name);
+        kept += file_exists(p);
+        snprintf(p, sizeof p, "%s/runs/%s/failure.json", dir, e->d_name);
+        failures += file_exists(p);
+    }
+    closedir(d);
+    cr_expect_eq(kept, 1, "the failed attempt is kept once, found %d", kept);
+    cr_expect_eq(failures, 0, "a failure.json is left outside attempts/");
+    /* the kept attempt is covered by the manifests: the tree verifies, and
+     * an edit of the kept failure is named */
+    int failed;
+    char *said = verify_output(dir, root, &failed);
+    cr_expect_eq(failed, 0, "verify of the retried tree:\n%s", said);
+    free(said);
+    d = opendir(strcat(strcpy(path, dir), "/runs"));
+    while ((e = readdir(d))) {
+        char p[900];
+        snprintf(p, sizeof p, "%s/runs/%s/attempts/1/failure.json", dir, e->d_name);
+        if (e->d_name[0] != '.' && file_exists(p))
+            cr_assert_eq(file_write_text_atomic(p, "{\"error\": \"nothing happened\"}\n"), TD_OK);
+    }
+    closedir(d);
+    cr_expect(verify_fails_naming(dir, root, "attempts/1/failure.json"), "an edit of a kept attempt went unnamed");
+    free(dir);
 }
 
 /* ------------------------------------------------------------ kill */

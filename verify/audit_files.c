@@ -109,32 +109,75 @@ static td_status listing_match(const listing *l, const char *dir, const char *ma
 
 static int is_dot(const char *n) { return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])); }
 
-td_status audit_run_manifest(const char *run_dir)
+/* env.json and timing.json, at any depth: they depend on the machine and
+ * the moment, so they are hashed in host.sha256 / HOST.sha256, outside the
+ * root hash. */
+static int host_file(const char *rel)
 {
-    char path[4400];
-    TD_CHECK(path_format(path, sizeof path, "%s/manifest.sha256", run_dir));
-    listing l;
-    TD_CHECK(listing_read(path, &l, NULL));
+    const char *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
+    return !strcmp(base, "env.json") || !strcmp(base, "timing.json");
+}
+
+/* Both manifests of dir match, and every file found under dir is in the
+ * one its kind calls for (which(rel): 0 computed, 1 host, -1 neither). */
+static td_status audit_pair(const char *dir, const char *names[2], int (*which)(const char *rel))
+{
+    listing l[2];
+    memset(l, 0, sizeof l);
     td_status s = TD_OK;
-    for (int i = 0; s == TD_OK && i < l.n; i++)
-        if (strchr(l.name[i], '/'))
-            s = TD_FAIL(TD_ERR_CHECK, "%s: lists %s, which is not in the run directory", path, l.name[i]);
-    if (s == TD_OK) s = listing_match(&l, run_dir, path);
-    DIR *d = s == TD_OK ? opendir(run_dir) : NULL;
-    if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", run_dir);
-    struct dirent *e;
-    while (s == TD_OK && (e = readdir(d))) {
-        const char *n = e->d_name;
-        if (is_dot(n) || !strcmp(n, "manifest.sha256") || !strcmp(n, "timing.json")) continue;
-        if (listing_find(&l, n) < 0) s = TD_FAIL(TD_ERR_CHECK, "%s/%s: not in the manifest (extra file)", run_dir, n);
+    for (int k = 0; k < 2 && s == TD_OK; k++) {
+        char path[4400];
+        s = path_format(path, sizeof path, "%s/%s", dir, names[k]);
+        if (s == TD_OK) s = listing_read(path, &l[k], NULL);
+        for (int i = 0; s == TD_OK && i < l[k].n; i++)
+            if (which(l[k].name[i]) != k)
+                s = TD_FAIL(TD_ERR_CHECK, "%s lists %s, which belongs %s", names[k], l[k].name[i],
+                            which(l[k].name[i]) < 0 ? "in no manifest here" : k ? "in the other manifest" : "in the host manifest");
+        if (s == TD_OK) s = listing_match(&l[k], dir, names[k]);
     }
-    if (d) closedir(d);
-    listing_free(&l);
+    char **found = NULL;
+    int n = 0;
+    if (s == TD_OK) s = dir_list_files(dir, &found, &n);
+    for (int i = 0; s == TD_OK && i < n; i++) {
+        int k = which(found[i]);
+        if (k >= 0 && listing_find(&l[k], found[i]) < 0)
+            s = TD_FAIL(TD_ERR_CHECK, "%s/%s: not in %s (extra file)", dir, found[i], names[k]);
+    }
+    if (found) dir_list_free(found, n);
+    listing_free(&l[0]);
+    listing_free(&l[1]);
     return s;
 }
 
-/* The root manifest covers these and the run manifests; nothing else may
- * sit at the top of the tree. */
+static int run_list_of(const char *rel)
+{
+    if (!strcmp(rel, "manifest.sha256") || !strcmp(rel, "host.sha256")) return -1;
+    return host_file(rel);
+}
+
+td_status audit_run_manifest(const char *run_dir)
+{
+    static const char *const names[2] = {"manifest.sha256", "host.sha256"};
+    return audit_pair(run_dir, (const char **)names, run_list_of);
+}
+
+/* The tree's files outside the runs go in MANIFEST.sha256 (host files in
+ * HOST.sha256); of a run, only its two manifests are listed (they cover
+ * the rest); slurm/ is audited on its own (audit_executor_records). */
+static int root_list_of(const char *rel)
+{
+    if (!strcmp(rel, "MANIFEST.sha256") || !strcmp(rel, "HOST.sha256") || !strncmp(rel, "slurm/", 6)) return -1;
+    if (!strncmp(rel, "runs/", 5)) {
+        const char *slash = strchr(rel + 5, '/');
+        if (!slash) return 0;
+        if (!strcmp(slash + 1, "manifest.sha256")) return 0;
+        if (!strcmp(slash + 1, "host.sha256")) return 1;
+        return -1;
+    }
+    return host_file(rel);
+}
+
+/* The root manifest must list these. */
 static const char *const root_files[] = {"plan.json", "report.json", "report.md"};
 
 td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
@@ -147,35 +190,22 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
     for (int i = 0; s == TD_OK && i < 3; i++)
         if (listing_find(&l, root_files[i]) < 0)
             s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 does not list %s", root_files[i]);
-    for (int i = 0; s == TD_OK && i < l.n; i++) {
-        const char *n = l.name[i], *run_end = strncmp(n, "runs/", 5) ? NULL : strchr(n + 5, '/');
-        int top = !strcmp(n, root_files[0]) || !strcmp(n, root_files[1]) || !strcmp(n, root_files[2]);
-        int run = run_end && run_end > n + 5 && !strcmp(run_end, "/manifest.sha256");
-        if (!top && !run) s = TD_FAIL(TD_ERR_CHECK, "MANIFEST.sha256 lists %s, which is not a file it covers", n);
-    }
-    if (s == TD_OK) s = listing_match(&l, dir, "MANIFEST.sha256");
-    DIR *d = s == TD_OK ? opendir(dir) : NULL;
-    if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_IO, "%s: cannot list the directory", dir);
+    static const char *const names[2] = {"MANIFEST.sha256", "HOST.sha256"};
+    if (s == TD_OK) s = audit_pair(dir, (const char **)names, root_list_of);
+    /* every run directory, dot-named ones too, is covered: its manifests
+     * are listed */
+    DIR *d = NULL;
     struct dirent *e;
-    while (s == TD_OK && (e = readdir(d))) {
-        const char *n = e->d_name;
-        /* slurm/: an executor's records, checked on their own
-         * (audit_executor_records): how the runs were scheduled is not
-         * part of what they computed, so the root hash leaves it out */
-        if (is_dot(n) || !strcmp(n, "MANIFEST.sha256") || !strcmp(n, "runs") || !strcmp(n, "slurm") ||
-            listing_find(&l, n) >= 0)
-            continue;
-        s = TD_FAIL(TD_ERR_CHECK, "%s: extra file at the top of the results tree", n);
-    }
-    if (d) closedir(d);
-    /* every run directory is covered: its manifest is listed */
     if (s == TD_OK) s = path_format(path, sizeof path, "%s/runs", dir);
-    d = s == TD_OK ? opendir(path) : NULL;
+    if (s == TD_OK) d = opendir(path);
     if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_CHECK, "%s: no runs directory", path);
     while (s == TD_OK && (e = readdir(d))) {
         if (is_dot(e->d_name)) continue;
-        char listed[512];
-        s = path_format(listed, sizeof listed, "runs/%s/manifest.sha256", e->d_name);
+        char listed[512], sub[4600];
+        struct stat st;
+        s = path_format(sub, sizeof sub, "%s/%s", path, e->d_name);
+        if (s == TD_OK && (lstat(sub, &st) != 0 || !S_ISDIR(st.st_mode))) continue; /* a file: listed above */
+        if (s == TD_OK) s = path_format(listed, sizeof listed, "runs/%s/manifest.sha256", e->d_name);
         if (s == TD_OK && listing_find(&l, listed) < 0)
             s = TD_FAIL(TD_ERR_CHECK, "runs/%s: not listed in MANIFEST.sha256", e->d_name);
     }

@@ -61,7 +61,8 @@ static void check_runs(const char *dir, FILE *out, verify_summary *sum)
     DIR *d = s == TD_OK ? opendir(runs) : NULL;
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
+        const char *n = e->d_name;
+        if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]))) continue;
         nruns++;
         char rdir[4400];
         td_status p = path_format(rdir, sizeof rdir, "%s/%s", runs, e->d_name);

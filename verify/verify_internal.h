@@ -22,13 +22,15 @@
 
 /* ----------------------------------------------- files (audit_files.c) */
 
-/* dir/MANIFEST.sha256 lists plan.json, report.json, report.md and every
- * runs/<name>/manifest.sha256, each with its hash; nothing else is in the
- * tree's top level or in runs/. *root_hash: SHA-256 of MANIFEST.sha256. */
+/* dir/MANIFEST.sha256 lists plan.json, report.json, report.md, every
+ * other file of the tree outside the runs and slurm/, and every
+ * runs/<name>/manifest.sha256; HOST.sha256 lists env.json and timing.json
+ * files outside the runs and every runs/<name>/host.sha256; each with its
+ * hash, nothing found unlisted. *root_hash: SHA-256 of MANIFEST.sha256. */
 td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN]);
-/* run_dir/manifest.sha256 lists every file of the run with its hash; only
- * timing.json (wall-clock time, differs between identical runs) is left
- * out. */
+/* run_dir/manifest.sha256 lists every file of the run at any depth, dot
+ * files included, except env.json and timing.json, which host.sha256
+ * lists; each with its hash, nothing found unlisted. */
 td_status audit_run_manifest(const char *run_dir);
 /* Every line of a metrics log holds "prev": the SHA-256 of the line
  * before it (64 zeros for the first); every line ends in a newline. */

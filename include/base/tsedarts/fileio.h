@@ -28,6 +28,13 @@ td_status dir_make_temp(const char *tag, char **path);
  * Stops at the first entry it cannot remove and names it. */
 td_status dir_remove_tree(const char *path);
 
+/* Every regular file under dir, at any depth, dot files included, as
+ * paths relative to dir ("a/b.json"), sorted by strcmp; *names is
+ * malloc'd (dir_list_free). A symbolic link or special file anywhere
+ * below is an error (TD_ERR_CHECK) that names it. */
+td_status dir_list_files(const char *dir, char ***names, int *n);
+void dir_list_free(char **names, int n);
+
 int file_exists(const char *path);
 
 /* Removes the temporary files an interrupted atomic write left in dir

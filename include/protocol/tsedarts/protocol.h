@@ -56,10 +56,14 @@ typedef struct protocol_options {
     const char *device; /* device name (device.h); NULL: cpu. Each run process opens it. */
     int quiet;
     long stop_after_runs; /* test hook: stop after this many runs completed (0: never) */
+    int fail_run;         /* test hook: the n-th run this invocation starts (1-based) fails
+                             as a full disk would, with a recorded failure (0: none) */
 } protocol_options;
 
 /* Runs (or continues) the whole protocol in out_dir, then writes the
- * report, the manifests and prints the root hash. */
+ * report, the manifests and prints the root hash. Runs that failed
+ * earlier are tried again (their failed attempts kept in the run's
+ * attempts/); TD_ERR_STATE, after the report, while any run failed. */
 td_status protocol_run(const protocol_request *r, const protocol_options *o, char root_hash[SHA256_HEX_LEN]);
 /* Prints how far a protocol directory has come. */
 td_status protocol_status(const char *out_dir);
@@ -109,19 +113,29 @@ int protocol_select(const method_result *m, selection_rule rule);
 /* Mean and sample standard deviation (n - 1); std is 0 for n < 2. */
 void protocol_mean_std(const double *x, int n, double *mean, double *std);
 
-/* Writes a sha256sum-compatible manifest of every file in dir (not
- * recursing, except names in `also`), excluding the manifest itself and
- * unhashed files (timing.json). */
+/* Manifests (sha256sum-compatible, "<hex>  <relative path>" per line,
+ * sorted) cover every file under a run directory, at any depth, dot files
+ * and attempts/ included, in two lists: manifest.sha256 for what the run
+ * computed, host.sha256 for the files that depend on the machine and the
+ * moment (manifest_host_file). Writes both. */
 td_status manifest_write(const char *dir);
-/* The root manifest over plan, report and run manifests; returns the root
- * hash (SHA-256 of MANIFEST.sha256). */
+/* manifest.sha256 of dir over the named files only (slurm/, whose logs
+ * and locks change while jobs run; the auditor allows nothing else). */
+td_status manifest_write_listed(const char *dir, char **names, int n);
+/* MANIFEST.sha256 over every file of the tree outside the runs (plan,
+ * reports, figures, anything else) and every run's manifest.sha256;
+ * HOST.sha256 over the runs' host.sha256 files. slurm/ keeps its own
+ * records. Returns the root hash: the SHA-256 of MANIFEST.sha256, so it
+ * is the same for the same work on another machine. */
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
 
-/* Checks a run directory against its manifest: every listed file present
- * with its hash, no file unlisted. The message names the first fault. */
+/* Checks a run directory against both its manifests: every listed file
+ * present with its hash, no file unlisted. The message names the first
+ * fault. */
 td_status manifest_check(const char *dir);
 
-/* Files never covered by a manifest (they differ between identical runs). */
-int manifest_unhashed(const char *name);
+/* env.json (machine, commit, flags) and timing.json (wall time), at any
+ * depth: hashed in host.sha256, outside the root hash. */
+int manifest_host_file(const char *relpath);
 
 #endif
