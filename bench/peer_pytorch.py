@@ -99,16 +99,26 @@ def make_op(name, c, stride, affine, search):
 
 
 class MixedOp(nn.Module):
-    def __init__(self, c, stride):
-        super().__init__()
-        self._ops = nn.ModuleList([make_op(n, c, stride, False, True) for n in OPS])
+    """names: the edge's candidate ops (PDARTS stages keep a subset); a
+    stride-1 skip_connect is multiplied by the edge's dropout mask when one
+    is given (PDARTS' nn.Dropout, with the 1/(1-p) scale in the mask)."""
 
-    def forward(self, x, w):
-        return sum(wk * op(x) for wk, op in zip(w, self._ops))
+    def __init__(self, c, stride, names=OPS):
+        super().__init__()
+        self.names, self.stride = list(names), stride
+        self._ops = nn.ModuleList([make_op(n, c, stride, False, True) for n in self.names])
+
+    def forward(self, x, w, mask=None):
+        def term(wk, name, op):
+            y = op(x)
+            if mask is not None and name == "skip_connect" and self.stride == 1:
+                y = y * mask
+            return wk * y
+        return sum(term(wk, n, op) for wk, n, op in zip(w, self.names, self._ops))
 
 
 class SearchCell(nn.Module):
-    def __init__(self, cpp, cp, c, reduction, reduction_prev):
+    def __init__(self, cpp, cp, c, reduction, reduction_prev, edge_ops=None):
         super().__init__()
         self.reduction = reduction
         self.preprocess0 = FactorizedReduce(cpp, c, False) if reduction_prev else ReLUConvBN(cpp, c, 1, 1, 0, False)
@@ -116,19 +126,25 @@ class SearchCell(nn.Module):
         self._ops = nn.ModuleList()
         for i in range(4):
             for j in range(2 + i):
-                self._ops.append(MixedOp(c, 2 if reduction and j < 2 else 1))
+                names = edge_ops[len(self._ops)] if edge_ops else OPS
+                self._ops.append(MixedOp(c, 2 if reduction and j < 2 else 1, names))
 
-    def forward(self, s0, s1, weights):
+    def forward(self, s0, s1, weights, masks=None):
+        masks = masks or {}
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         offset = 0
         for i in range(4):
-            states.append(sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states)))
+            states.append(sum(self._ops[offset + j](h, weights[offset + j], masks.get(offset + j))
+                              for j, h in enumerate(states)))
             offset += len(states) - 1
         return torch.cat(states[-4:], dim=1)
 
 
 class Supernet(nn.Module):
-    def __init__(self, C, layers, in_ch=3, classes=10):
+    """edge_ops: {"normal": 14 lists of op names, "reduce": ...} for a PDARTS
+    stage (alpha column j = the edge's j-th op), None for every op."""
+
+    def __init__(self, C, layers, in_ch=3, classes=10, edge_ops=None):
         super().__init__()
         c = 3 * C
         self.stem = nn.Sequential(nn.Conv2d(in_ch, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
@@ -139,21 +155,24 @@ class Supernet(nn.Module):
             red = i in (layers // 3, 2 * layers // 3)
             if red:
                 c *= 2
-            self.cells.append(SearchCell(cpp, cp, c, red, red_prev))
+            self.cells.append(SearchCell(cpp, cp, c, red, red_prev, edge_ops and edge_ops["reduce" if red else "normal"]))
             red_prev = red
             cpp, cp = cp, 4 * c
         self.classifier = nn.Linear(cp, classes)
-        self.alphas_normal = nn.Parameter(1e-3 * torch.randn(14, 8))
-        self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(14, 8))
+        n_ops = len(edge_ops["normal"][0]) if edge_ops else 8
+        self.alphas_normal = nn.Parameter(1e-3 * torch.randn(14, n_ops))
+        self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(14, n_ops))
 
     def weights(self):
         return [p for n, p in self.named_parameters() if not n.startswith("alphas")]
 
-    def forward(self, x):
+    def forward(self, x, masks=None):
+        """masks: {(cell, edge): skip-dropout mask} (PDARTS), or None."""
         s0 = s1 = self.stem(x)
-        for cell in self.cells:
+        for i, cell in enumerate(self.cells):
             w = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
-            s0, s1 = s1, cell(s0, s1, w)
+            cell_masks = {e: m for (c, e), m in masks.items() if c == i} if masks else None
+            s0, s1 = s1, cell(s0, s1, w, cell_masks)
         return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
 
 
@@ -342,7 +361,8 @@ def oracle(args):
     the reference for tsedarts' f32)."""
     meta = json.load(open(os.path.join(args.oracle, "oracle.json")))
     torch.set_num_threads(args.threads)
-    model = Supernet(meta["channels"], meta["layers"], meta["in_channels"], meta["classes"]).double()
+    model = Supernet(meta["channels"], meta["layers"], meta["in_channels"], meta["classes"],
+                     meta.get("edge_ops")).double()
     params = read_safetensors(os.path.join(args.oracle, "weights.safetensors"))
     state = model.state_dict()
     missing = [k for k in state if k not in params and not k.endswith("num_batches_tracked")]
@@ -353,8 +373,12 @@ def oracle(args):
             state[k].copy_(params[k].reshape(state[k].shape).to(state[k].dtype))
     batch = read_safetensors(os.path.join(args.oracle, "batch.safetensors"))
     ours = read_safetensors(os.path.join(args.oracle, "grads.safetensors"))
+    # PDARTS skip dropout: "skip_mask.CELL.EDGE" tensors in the batch file
+    masks = {tuple(int(v) for v in k.split(".")[1:]): t.double() for k, t in batch.items() if k.startswith("skip_mask.")}
+    if meta.get("skip_dropout") and not masks:
+        raise SystemExit("oracle: skip dropout asked for, but the batch holds no masks")
     model.train()
-    loss = F.cross_entropy(model(batch["images"].double()), batch["labels"].long())
+    loss = F.cross_entropy(model(batch["images"].double(), masks or None), batch["labels"].long())
     loss.backward()
     rel = lambda a, b: ((a - b).norm() / max(a.norm(), b.norm(), 1e-30)).item()
     loss_err = abs(loss.item() - ours["loss"].item()) / abs(loss.item())

@@ -1,4 +1,5 @@
-/* tsedarts search: architecture search with darts1, darts2, tse or tse-exact. */
+/* tsedarts search: architecture search with darts1, darts2, tse, tse-exact,
+ * pdarts or tse-pdarts. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +30,17 @@ static const opt_spec own_specs[] = {
 };
 #define N_OWN ((int)(sizeof own_specs / sizeof own_specs[0]))
 
-/* The config of a new run: defaults, then the budget, then the flags. */
+/* The config of a new run: defaults, the algorithm's defaults, then the
+ * budget, then the flags. */
 static int config_from_flags(args *a, search_config *cfg)
 {
     td_status s = TD_OK;
+    if (args_has(a, "algo")) {
+        const char *name = args_str(a, "algo", "");
+        int algo = search_algo_by_name(name);
+        if (algo >= 0) cfg->algo = (search_algo)algo; /* an unknown name is reported with the other flags */
+        search_config_algo_defaults(cfg);
+    }
     if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 0);
     if (s == TD_OK) s = args_apply_fields(a, cfg);
     if (s != TD_OK) {
@@ -40,6 +48,10 @@ static int config_from_flags(args *a, search_config *cfg)
         return 2;
     }
     if (cfg->net.space == SPACE_NB201 && !args_has(a, "layers")) cfg->net.layers = 5;
+    if (search_algo_staged(cfg->algo) && cfg->net.space != SPACE_DARTS) {
+        fprintf(stderr, "tsedarts: error: search: --algo %s searches the darts space only\n", search_algo_name(cfg->algo));
+        return 2;
+    }
     if (cfg->net.space != SPACE_NB201 && cfg->net.layers < 3) {
         fprintf(stderr, "tsedarts: error: search: --layers must be at least 3 (the supernet has two reduction cells)\n");
         return 2;

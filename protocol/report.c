@@ -41,6 +41,14 @@ static void cell(char *buf, size_t len, const double *err, int n)
     snprintf(buf, len, "%.2f (%.2f), n=%d", mean, std, n);
 }
 
+/* A published figure: mean (std), or the mean alone where no std was
+ * published (std < 0). */
+static void paper_cell(char *buf, size_t len, double mean, double std)
+{
+    if (std < 0) snprintf(buf, len, "%.2f", mean);
+    else snprintf(buf, len, "%.2f (%.2f)", mean, std);
+}
+
 td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n)
 {
     json_error_t err;
@@ -74,13 +82,14 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         int slot = -1;
         for (int m = 0; m < n; m++)
             if (!strcmp(json_string_value(json_object_get(json_array_get(methods, (size_t)m), "id")), d->id)) slot = m;
+        if (d->extra && slot < 0) continue; /* a comparison row nobody asked for */
         json_t *row = json_object();
         json_object_set_new(row, "label", json_string(d->label));
         json_t *paper = json_object(), *p8 = json_array(), *p20 = json_array();
         json_array_append_new(p8, json_real(d->paper8));
-        json_array_append_new(p8, json_real(d->paper8_std));
+        json_array_append_new(p8, d->paper8_std < 0 ? json_null() : json_real(d->paper8_std));
         json_array_append_new(p20, json_real(d->paper20));
-        json_array_append_new(p20, json_real(d->paper20_std));
+        json_array_append_new(p20, d->paper20_std < 0 ? json_null() : json_real(d->paper20_std));
         json_object_set_new(paper, "eval8", p8);
         json_object_set_new(paper, "eval20", p20);
         json_object_set_new(row, "paper", paper);
@@ -117,11 +126,13 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
             json_object_set_new(row, "searches", searched);
         }
         json_array_append_new(rows, row);
-        MD("| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %s |\n", d->label, d->paper8, d->paper8_std, c8, d->paper20,
-           d->paper20_std, c20);
+        char p8s[32], p20s[32];
+        paper_cell(p8s, sizeof p8s, d->paper8, d->paper8_std);
+        paper_cell(p20s, sizeof p20s, d->paper20, d->paper20_std);
+        MD("| %s | %s | %s | %s | %s |\n", d->label, p8s, c8, p20s, c20);
     }
     MD("\nReprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, iDARTS "
-       "4.35/2.37 (8-layer/20-layer).\n");
+       "4.35/2.37 (8-layer/20-layer); DrNAS and PDARTS run here as extra rows with `--methods drnas,pdarts`.\n");
     for (int m = 0; m < n; m++) {
         json_t *mo = json_array_get(methods, (size_t)m);
         const method_result *r = &res[m];

@@ -24,14 +24,15 @@ static int finished(const char *run_dir)
 }
 
 /* Whether the record is in its place: an epoch record carries the epoch
- * due next (*due, then advanced), any other record (a tse_gradient one)
- * the epoch in progress. */
+ * due next (*due, then advanced); any other record (a tse_gradient one,
+ * inside an epoch) that names an epoch names the one in progress, and one
+ * between epochs (a pdarts_stage one) names none. */
 static int in_order(const char *line, size_t len, json_int_t *due)
 {
     json_t *o = json_loadb(line, len, 0, NULL);
     json_t *e = json_object_get(o, "epoch");
     int epoch_record = json_is_object(o) && !json_object_get(o, "record");
-    int ok = json_is_integer(e) && json_integer_value(e) == *due;
+    int ok = json_is_object(o) && (epoch_record || e ? json_is_integer(e) && json_integer_value(e) == *due : 1);
     if (o) json_decref(o);
     if (ok && epoch_record) ++*due;
     return ok;
@@ -83,7 +84,7 @@ static td_status expected_records(const char *run_dir, long *want, int *epochs)
         s = search_config_parse(cfg, &c);
         if (s == TD_OK) s = dataset_images(c.dataset, 1, &n);
         if (s == TD_OK) s = search_expected_records(&c, n, want);
-        *epochs = c.epochs;
+        *epochs = s == TD_OK ? search_total_epochs(&c) : 0;
     } else {
         train_config c;
         s = train_config_parse(cfg, &c);

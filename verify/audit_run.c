@@ -1,4 +1,5 @@
-/* One run directory on its own: its name, and a search's genotype. */
+/* One run directory on its own: its name, and a search's genotype (the
+ * DARTS rule, or PDARTS' on its last stage's op lists). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,7 +7,9 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
+#include "tsedarts/pdarts.h"
 #include "tsedarts/safetensors.h"
+#include "tsedarts/search.h"
 #include "verify_internal.h"
 
 td_status audit_read_json(const char *run_dir, const char *name, json_t **out)
@@ -37,8 +40,8 @@ td_status audit_run_name(const char *run_dir, const char *name)
     return TD_OK;
 }
 
-/* alphas_normal and alphas_reduce of a search, 14 x 8 F32 each. */
-static td_status read_alphas(const char *path, double a[2][DARTS_EDGES * DOP_COUNT])
+/* alphas_normal and alphas_reduce of a search, 14 x n_ops F32 each. */
+static td_status read_alphas(const char *path, int n_ops, double a[2][DARTS_EDGES * DOP_COUNT])
 {
     st_file f;
     TD_CHECK(safetensors_open(path, &f));
@@ -47,12 +50,38 @@ static td_status read_alphas(const char *path, double a[2][DARTS_EDGES * DOP_COU
     for (int k = 0; k < 2 && s == TD_OK; k++) {
         st_tensor t;
         s = safetensors_get(&f, names[k], &t);
-        if (s == TD_OK && (strcmp(t.dtype, "F32") || t.bytes != sizeof(float) * DARTS_EDGES * DOP_COUNT))
-            s = TD_FAIL(TD_ERR_CHECK, "%s: %s is not a 14 x 8 F32 tensor", path, names[k]);
-        for (int i = 0; s == TD_OK && i < DARTS_EDGES * DOP_COUNT; i++) a[k][i] = ((const float *)t.data)[i];
+        if (s == TD_OK && (strcmp(t.dtype, "F32") || t.bytes != sizeof(float) * DARTS_EDGES * (size_t)n_ops))
+            s = TD_FAIL(TD_ERR_CHECK, "%s: %s is not a 14 x %d F32 tensor", path, names[k], n_ops);
+        for (int i = 0; s == TD_OK && i < DARTS_EDGES * n_ops; i++) a[k][i] = ((const float *)t.data)[i];
     }
     safetensors_close(&f);
     return s;
+}
+
+/* PDARTS: the last stage's op lists (result.json) and the skip limit
+ * (config.json) with the saved alphas. */
+static td_status pdarts_rederive(const char *run_dir, const char *alphas_path, json_t *result, genotype *out)
+{
+    json_t *stages = json_object_get(result, "stages");
+    size_t n = json_is_array(stages) ? json_array_size(stages) : 0;
+    if (n != PDARTS_STAGES)
+        return TD_FAIL(TD_ERR_CHECK, "%s: result.json lacks the %d PDARTS stages", run_dir, PDARTS_STAGES);
+    supernet_edge_ops edges = {0};
+    TD_CHECK(pdarts_edges_parse(json_array_get(stages, n - 1), &edges));
+    char path[4400], *text;
+    TD_CHECK(path_format(path, sizeof path, "%s/config.json", run_dir));
+    TD_CHECK(file_read_all(path, &text, NULL));
+    search_config c;
+    td_status s = search_config_parse(text, &c);
+    free(text);
+    double a[2][DARTS_EDGES * DOP_COUNT], flat[2 * DARTS_EDGES * DOP_COUNT];
+    if (s == TD_OK) s = read_alphas(alphas_path, edges.n_ops, a);
+    if (s != TD_OK) return s;
+    size_t row = (size_t)DARTS_EDGES * edges.n_ops;
+    memcpy(flat, a[0], row * sizeof *flat);
+    memcpy(flat + row, a[1], row * sizeof *flat);
+    int removed;
+    return pdarts_derive(&edges, flat, c.max_skip, "searched", out, &removed);
 }
 
 td_status audit_run_genotype(const char *run_dir)
@@ -60,23 +89,32 @@ td_status audit_run_genotype(const char *run_dir)
     char path[4400];
     TD_CHECK(path_format(path, sizeof path, "%s/alphas.safetensors", run_dir));
     if (!file_exists(path)) return TD_OK; /* a retraining run */
-    double a[2][DARTS_EDGES * DOP_COUNT];
-    TD_CHECK(read_alphas(path, a));
-    genotype derived, saved;
-    genotype_derive(a[0], a[1], "searched", &derived);
-    char line[1024], saved_line[1024];
-    genotype_format(&derived, line, sizeof line);
-    TD_CHECK(path_format(path, sizeof path, "%s/genotype.txt", run_dir));
-    TD_CHECK(genotype_load(path, &saved));
-    genotype_format(&saved, saved_line, sizeof saved_line);
-    if (strcmp(line, saved_line))
-        return TD_FAIL(TD_ERR_CHECK, "%s: genotype.txt does not re-derive from alphas.safetensors", run_dir);
     json_t *result;
     TD_CHECK(audit_read_json(run_dir, "result.json", &result));
+    const char *rule = json_string_value(json_object_get(result, "derivation"));
+    double a[2][DARTS_EDGES * DOP_COUNT];
+    genotype derived, saved;
+    td_status s;
+    if (rule && !strcmp(rule, "pdarts"))
+        s = pdarts_rederive(run_dir, path, result, &derived);
+    else if ((s = read_alphas(path, DOP_COUNT, a)) == TD_OK)
+        genotype_derive(a[0], a[1], "searched", &derived);
+    if (s != TD_OK) {
+        if (result) json_decref(result);
+        return s;
+    }
+    char line[1024], saved_line[1024];
+    genotype_format(&derived, line, sizeof line);
+    s = path_format(path, sizeof path, "%s/genotype.txt", run_dir);
+    if (s == TD_OK) s = genotype_load(path, &saved);
+    if (s == TD_OK) {
+        genotype_format(&saved, saved_line, sizeof saved_line);
+        if (strcmp(line, saved_line))
+            s = TD_FAIL(TD_ERR_CHECK, "%s: genotype.txt does not re-derive from alphas.safetensors", run_dir);
+    }
     const char *found = json_string_value(json_object_get(result, "genotype"));
-    td_status s = found && !strcmp(found, line)
-                      ? TD_OK
-                      : TD_FAIL(TD_ERR_CHECK, "%s: result.json genotype does not re-derive from the alphas", run_dir);
+    if (s == TD_OK && !(found && !strcmp(found, line)))
+        s = TD_FAIL(TD_ERR_CHECK, "%s: result.json genotype does not re-derive from the alphas", run_dir);
     if (result) json_decref(result);
     return s;
 }

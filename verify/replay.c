@@ -15,9 +15,25 @@
 #include "tsedarts/verify.h"
 #include "verify_internal.h"
 
-/* Epochs of the config, and the run of its first `epochs` (all of them
- * when epochs is its whole length) into scratch. */
-static td_status replay_run(const char *cfg, const backend *be, const char *scratch, int epochs)
+/* All the epochs a run of this config trains (every stage's, for a
+ * staged search). */
+static td_status config_epochs(const char *cfg, int *epochs)
+{
+    if (audit_config_is_search(cfg)) {
+        search_config c;
+        TD_CHECK(search_config_parse(cfg, &c));
+        *epochs = search_total_epochs(&c);
+    } else {
+        train_config c;
+        TD_CHECK(train_config_parse(cfg, &c));
+        *epochs = c.epochs;
+    }
+    return TD_OK;
+}
+
+/* The run of cfg into scratch: its first `epochs` epochs, or with whole
+ * set all of it, outputs included. */
+static td_status replay_run(const char *cfg, const backend *be, const char *scratch, int epochs, int whole)
 {
     td_status s;
     if (audit_config_is_search(cfg)) {
@@ -28,7 +44,7 @@ static td_status replay_run(const char *cfg, const backend *be, const char *scra
         o.be = be;
         o.out_dir = scratch;
         o.quiet = 1;
-        o.stop_after_epochs = epochs < c.epochs ? epochs : 0;
+        o.stop_after_epochs = whole ? 0 : epochs;
         search_result r;
         s = search_run(&c, &o, &r);
     } else {
@@ -39,21 +55,12 @@ static td_status replay_run(const char *cfg, const backend *be, const char *scra
         o.be = be;
         o.out_dir = scratch;
         o.quiet = 1;
-        o.stop_after_epochs = epochs < c.epochs ? epochs : 0;
+        o.stop_after_epochs = whole ? 0 : epochs;
         train_result r;
         s = train_run(&c, &o, &r);
     }
     if (stop_requested()) return TD_FAIL(TD_ERR_INTERRUPTED, "replay stopped by a signal; nothing was compared");
     return s == TD_ERR_INTERRUPTED ? TD_OK : s; /* stopped after the epochs asked for */
-}
-
-static td_status config_epochs(const char *cfg, int *epochs)
-{
-    json_t *o = json_loads(cfg, 0, NULL);
-    json_t *e = json_object_get(o, "epochs");
-    *epochs = json_is_integer(e) ? (int)json_integer_value(e) : -1;
-    if (o) json_decref(o);
-    return *epochs >= 0 ? TD_OK : TD_FAIL(TD_ERR_CHECK, "config.json: no \"epochs\"");
 }
 
 /* A log's lines, in place in *text (malloc'd). */
@@ -177,8 +184,8 @@ static td_status replay_in(const char *run_dir, const backend *be, const char *c
     if (epochs < 1 || epochs > total)
         return TD_FAIL(TD_ERR_ARG, "--epochs %d: the run has %d epoch(s); replay 1 to %d, or all", epochs, total,
                        total);
-    TD_CHECK(replay_run(cfg, be, scratch, epochs));
     int whole = epochs == total, compared;
+    TD_CHECK(replay_run(cfg, be, scratch, epochs, whole));
     TD_CHECK(compare_logs(run_dir, scratch, whole, &compared));
     fprintf(out, "ok    replay: %d of %d epoch(s) of %s: %d record(s), weight hashes included, bit-identical\n",
             epochs, total, run_dir, compared);

@@ -20,6 +20,10 @@ static td_status build_graph(const model *m, graph_kind kind, int batch, graph *
     layer_init(&b, g, kind.train_bn, kind.update_running);
     b.recompute = m->recompute && (kind.grad_w || kind.grad_a);
     b.grads_alpha_only = kind.grad_a && !kind.grad_w && !kind.hvp_w && !kind.hvp_a;
+    /* builders without skip dropout never touch these */
+    io->skip_mask = -1;
+    io->n_skip_masks = 0;
+    io->skip_mask_numel = 0;
     td_status s = m->build(&b, m->net_config, batch, io);
     layer_free(&b);
     if (s == TD_OK) {
@@ -177,6 +181,10 @@ td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t
         const value *mv = &g->values[ne->io.drop_mask];
         TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + mv->offset * es, mask,
                                (size_t)ne->io.n_masks * ne->batch * es));
+    } else if (mask && ne->io.skip_mask >= 0) {
+        /* graph_input places inputs one after another: one upload */
+        const value *mv = &g->values[ne->io.skip_mask];
+        TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + mv->offset * es, mask, ne->io.skip_mask_numel * es));
     }
     TD_CHECK(m->be->upload(ne->io_buf[ROLE_LABEL], labels, (size_t)ne->batch * sizeof(int32_t)));
     TD_CHECK(exec_run(ne->ctx));

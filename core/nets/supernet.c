@@ -12,12 +12,52 @@ int darts_is_reduction(int layers, int i)
     return i == layers / 3 || i == 2 * layers / 3;
 }
 
+/* The input state of alpha row e: rows 0-1 feed node 0, 2-4 node 1, ... */
+static int edge_input(int e)
+{
+    int first = 0;
+    for (int n_in = 2; e >= first + n_in; n_in++) first += n_in;
+    return e - first;
+}
+
+int supernet_ops_per_edge(const supernet_config *cfg, const supernet_edge_ops *edges)
+{
+    return edges && edges->n_ops > 0 ? edges->n_ops : space_ops(cfg->space);
+}
+
+int supernet_edge_op(const supernet_config *cfg, const supernet_edge_ops *edges, int reduce, int edge, int k)
+{
+    return edges && edges->n_ops > 0 ? edges->ops[reduce][edge][k] : space_darts_op(cfg->space, k);
+}
+
+int supernet_skip_dropout_at(const supernet_config *cfg, const supernet_edge_ops *edges, int cell, int edge)
+{
+    if (!edges || !edges->skip_dropout) return 0;
+    int reduce = darts_is_reduction(cfg->layers, cell);
+    if (reduce && edge_input(edge) < 2) return 0; /* stride 2: FactorizedReduce, no dropout */
+    for (int k = 0; k < supernet_ops_per_edge(cfg, edges); k++)
+        if (supernet_edge_op(cfg, edges, reduce, edge, k) == DOP_SKIP_CONNECT) return 1;
+    return 0;
+}
+
+/* The skip's input through inverted dropout. The mask is an input holding 0
+ * or 1/(1-p) (as PyTorch's noise tensor), so the graph does not depend on
+ * p, which changes every epoch. */
+static int skip_dropout(layer_builder *b, int x, net_io *io)
+{
+    int m = graph_input(b->g, b->g->values[x].shape, 0);
+    if (io->skip_mask < 0) io->skip_mask = m;
+    io->n_skip_masks++;
+    io->skip_mask_numel += shape_numel(b->g->values[x].shape);
+    return op_dropout(b->g, x, m, 0.0);
+}
+
 /* Node outputs of one cell as single weighted sums over every op of every
  * incoming edge: out = sum_j sum_k softmax(alpha)[row_j, k] op_k(s_j). */
-static int search_cell(layer_builder *b, int space, int s0, int s1, int C, int reduction, int reduction_prev,
-                       int weights)
+static int search_cell(layer_builder *b, const supernet_config *cfg, const supernet_edge_ops *edges, int cell, int s0,
+                       int s1, int C, int reduction, int reduction_prev, int weights, net_io *io)
 {
-    int n_ops = space_ops(space);
+    int n_ops = supernet_ops_per_edge(cfg, edges);
     graph *g = b->g;
     int states[2 + DARTS_NODES];
     layer_push(b, "preprocess0");
@@ -32,13 +72,15 @@ static int search_cell(layer_builder *b, int space, int s0, int s1, int C, int r
         int n = 0, first = g->n_nodes;
         for (int j = 0; j < 2 + i; j++, edge++) {
             int stride = reduction && j < 2 ? 2 : 1;
+            int dropped = b->train && supernet_skip_dropout_at(cfg, edges, cell, edge);
             layer_push(b, "_ops.%d", edge);
             for (int k = 0; k < n_ops; k++) {
-                int op = space_darts_op(space, k);
+                int op = supernet_edge_op(cfg, edges, reduction, edge, k);
                 layer_push(b, "_ops.%d", k);
                 int y = darts_op(b, op, states[j], C, stride, 0, 1);
                 layer_pop(b);
                 if (op == DOP_NONE) continue; /* contributes exactly zero */
+                if (op == DOP_SKIP_CONNECT && dropped) y = skip_dropout(b, y, io);
                 xs[n] = y;
                 idx[n++] = edge * n_ops + k;
             }
@@ -60,9 +102,18 @@ void supernet_inputs(layer_builder *b, const supernet_config *cfg, int batch, ne
     io->aux_logits = -1;
     io->drop_mask = -1;
     io->n_masks = 0;
+    io->skip_mask = -1;
+    io->n_skip_masks = 0;
+    io->skip_mask_numel = 0;
 }
 
 td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch, net_io *io)
+{
+    return supernet_build_edges(b, cfg, NULL, batch, io);
+}
+
+td_status supernet_build_edges(layer_builder *b, const supernet_config *cfg, const supernet_edge_ops *edges, int batch,
+                               net_io *io)
 {
     graph *g = b->g;
     if (cfg->space == SPACE_NB201) return nb201_build(b, cfg, batch, io);
@@ -79,8 +130,21 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
     layer_pop(b);
     /* Alphas come right after the stem in the registry; their offsets do
      * not depend on the depth of the network. */
-    int adims[2] = {DARTS_EDGES, space_ops(cfg->space)};
-    shape4 as = shape_make(DARTS_EDGES, space_ops(cfg->space), 1, 1);
+    int n_ops = supernet_ops_per_edge(cfg, edges), listed = edges && edges->n_ops > 0;
+    if (edges && (edges->n_ops < 0 || edges->n_ops > DOP_COUNT))
+        return TD_FAIL(TD_ERR_ARG, "supernet: %d ops per edge (at most %d)", edges->n_ops, DOP_COUNT);
+    if (listed && cfg->space != SPACE_DARTS)
+        return TD_FAIL(TD_ERR_ARG, "supernet: per-edge op lists need the darts space");
+    for (int t = 0; t < 2 && listed; t++)
+        for (int e = 0; e < DARTS_EDGES; e++)
+            for (int k = 0; k < n_ops; k++) {
+                int op = edges->ops[t][e][k];
+                if (op < 0 || op >= DOP_COUNT || (k > 0 && op <= edges->ops[t][e][k - 1]))
+                    return TD_FAIL(TD_ERR_ARG, "supernet: %s edge %d: op list not ascending darts ops",
+                                   t ? "reduce" : "normal", e);
+            }
+    int adims[2] = {DARTS_EDGES, n_ops};
+    shape4 as = shape_make(DARTS_EDGES, n_ops, 1, 1);
     io->alphas[0] = graph_param(g, ROLE_ALPHA, "alphas_normal", as, INIT_ALPHA, 0, 2, adims);
     io->alphas[1] = graph_param(g, ROLE_ALPHA, "alphas_reduce", as, INIT_ALPHA, 0, 2, adims);
     int weights[2] = {op_softmax_rows(g, io->alphas[0]), op_softmax_rows(g, io->alphas[1])};
@@ -106,7 +170,7 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
         int recompute = b->recompute;
         int keep_from = b->grads_alpha_only ? cfg->layers / 5 : cfg->layers / 2;
         if (i >= keep_from) b->recompute = 0;
-        int out = search_cell(b, cfg->space, s0, s1, c_curr, red, red_prev, weights[red]);
+        int out = search_cell(b, cfg, edges, i, s0, s1, c_curr, red, red_prev, weights[red], io);
         b->recompute = recompute;
         layer_pop(b);
         s0 = s1;
@@ -122,4 +186,10 @@ td_status supernet_build(layer_builder *b, const supernet_config *cfg, int batch
 td_status supernet_build_fn(layer_builder *b, const void *cfg, int batch, net_io *io)
 {
     return supernet_build(b, (const supernet_config *)cfg, batch, io);
+}
+
+td_status supernet_stage_build_fn(layer_builder *b, const void *stage, int batch, net_io *io)
+{
+    const supernet_stage *s = stage;
+    return supernet_build_edges(b, &s->cfg, &s->edges, batch, io);
 }

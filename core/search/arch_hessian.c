@@ -106,6 +106,6 @@ td_status alpha_hvp(void *vctx, const double *v, double *hv)
     alpha_hvp_ctx *c = vctx;
     if (!c->ne->kind.hvp_a) return TD_FAIL(TD_ERR_ARG, "alpha_hvp: the graph has no alpha tangent");
     TD_CHECK(model_upload_f64(c->m, ROLE_TANGENT_ALPHA, v));
-    TD_CHECK(net_exec_run(c->m, c->ne, c->images, c->labels, NULL));
+    TD_CHECK(net_exec_run(c->m, c->ne, c->images, c->labels, c->mask));
     return model_download_f64(c->m, ROLE_HVP_ALPHA, hv);
 }

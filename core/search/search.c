@@ -30,6 +30,8 @@ const search_algorithm *search_algorithm_for(search_algo a)
     case ALGO_DARTS2: return &search_darts2;
     case ALGO_TSE:
     case ALGO_TSE_EXACT: return &search_tse;
+    case ALGO_PDARTS: return &search_pdarts;
+    case ALGO_TSE_PDARTS: return &search_tse_pdarts;
     default: return NULL;
     }
 }
@@ -72,7 +74,7 @@ td_status search_half_sizes(const search_config *c, int n, int *split, int *n_w,
     /* File order, no permutation before the split (as the reference). */
     *n_w = *split;
     *n_a = n - *split;
-    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT) {
+    if (c->algo == ALGO_TSE || c->algo == ALGO_TSE_EXACT || c->algo == ALGO_TSE_PDARTS) {
         if (c->tse_all_data) *n_w = n;
     }
     if (c->subset > 0) {
@@ -104,6 +106,7 @@ td_status search_load_data(search_state *st)
     st->cfg.net.in_ch = st->train.c;
     st->cfg.net.hw = st->train.h;
     st->cfg.net.classes = st->train.classes;
+    st->net.cfg = st->cfg.net; /* a staged search replaces it with its stage's */
     size_t img = (size_t)c->batch * st->train.c * st->train.h * st->train.w;
     st->images = malloc(img * dtype_size(c->dt));
     st->labels = malloc((size_t)c->batch * sizeof *st->labels);
@@ -171,8 +174,10 @@ td_status search_arch_step(search_state *st, const void *grad)
 td_status search_run_batch(search_state *st, int kind, int b, int count, double *loss)
 {
     net_exec *ne = NULL;
+    const void *mask = NULL;
     TD_CHECK(search_exec(st, kind, b, &ne));
-    TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, NULL));
+    TD_CHECK(search_skip_masks(st, ne, &mask));
+    TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, mask));
     double l = net_exec_loss(ne, st->cfg.dt);
     if (!isfinite(l))
         return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged); lower the learning rate", st->epoch, l);
@@ -231,14 +236,31 @@ td_status search_alloc_buffers(search_state *st)
     return TD_OK;
 }
 
-void search_free_state(search_state *st)
+void search_free_model(search_state *st)
 {
     for (int i = 0; i < st->n_execs; i++) net_exec_destroy(st->execs[i]);
-    void *bufs[] = {st->momentum, st->adam_m, st->adam_v, st->w_snap, st->bn_snap, st->mom_snap,
-                    st->a_acc, st->tmp_w, st->tmp_w2, st->tmp_a, st->tmp_a2, st->tse_snaps};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) st->m.be->release(bufs[i]);
+    st->n_execs = 0;
+    void **bufs[] = {&st->momentum, &st->adam_m, &st->adam_v, &st->w_snap, &st->bn_snap, &st->mom_snap,
+                     &st->a_acc, &st->tmp_w, &st->tmp_w2, &st->tmp_a, &st->tmp_a2, &st->tse_snaps};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        if (*bufs[i]) st->m.be->release(*bufs[i]);
+        *bufs[i] = NULL;
+    }
     if (st->m.be) model_destroy(&st->m);
+}
+
+td_status search_build_model(search_state *st)
+{
+    TD_CHECK(model_create(&st->m, st->opt.be, st->cfg.dt, supernet_stage_build_fn, &st->net));
+    /* same bits either way: recomputation only trades time for memory */
+    st->m.recompute = !st->opt.keep_activations;
+    return search_alloc_buffers(st);
+}
+
+void search_free_state(search_state *st)
+{
+    search_free_model(st);
+    free(st->skip_host);
     if (!st->train_borrowed) dataset_free(&st->train);
     free(st->ids_w);
     free(st->ids_a);
@@ -284,6 +306,14 @@ static char *state_meta(const search_state *st)
     json_object_set_new(o, "tse_groups", json_integer(st->acc.tse_groups));
     json_object_set_new(o, "cos_sum", json_real(st->acc.cos_sum));
     json_object_set_new(o, "cos_n", json_integer(st->acc.cos_n));
+    if (search_algo_staged(st->cfg.algo)) {
+        json_object_set_new(o, "stage", json_integer(st->stage));
+        json_object_set_new(o, "skip_passes", json_integer(st->skip_passes));
+        json_t *ops = json_array();
+        for (int k = 0; k <= st->stage; k++)
+            json_array_append_new(ops, pdarts_stage_json(st->stage_nets[k].cfg.layers, &st->stage_nets[k].edges));
+        json_object_set_new(o, "stage_ops", ops);
+    }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
@@ -316,6 +346,7 @@ static td_status load_checkpoint(search_state *st)
     st->acc.tse_groups = (long)json_integer_value(json_object_get(o, "tse_groups"));
     st->acc.cos_sum = json_number_value(json_object_get(o, "cos_sum"));
     st->acc.cos_n = (long)json_integer_value(json_object_get(o, "cos_n"));
+    st->skip_passes = (long)json_integer_value(json_object_get(o, "skip_passes"));
     json_decref(o);
     return chain_log_open(&st->metrics, st->metrics.path);
 }
@@ -352,7 +383,9 @@ static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
     int b = search_make_batch(st, 1, 0, st->epoch);
     net_exec *ne = NULL;
     TD_CHECK(search_exec(st, K_HVP_A, b, &ne));
-    alpha_hvp_ctx c = {&st->m, ne, st->images, st->labels};
+    const void *mask;
+    TD_CHECK(search_skip_masks(st, ne, &mask));
+    alpha_hvp_ctx c = {&st->m, ne, st->images, st->labels, mask};
     int n = (int)st->m.n[ROLE_ALPHA];
     td_status s;
     if (st->cfg.hessian_lanczos > 0) {
@@ -393,6 +426,11 @@ static td_status end_epoch(search_state *st, double lr)
     TD_CHECK(search_arch_describe(st, &arch));
     json_t *o = json_object();
     json_object_set_new(o, "epoch", json_integer(st->epoch));
+    if (search_algo_staged(st->cfg.algo)) {
+        json_object_set_new(o, "stage", json_integer(st->stage + 1));
+        json_object_set_new(o, "stage_epoch", json_integer(search_stage_epoch(st)));
+        json_object_set_new(o, "skip_dropout_p", json_real(st->net.edges.skip_dropout ? st->skip_p : 0));
+    }
     json_object_set_new(o, "lr", json_real(lr));
     json_object_set_new(o, "train_loss", json_real(st->acc.count ? st->acc.loss_sum / st->acc.count : 0));
     json_object_set_new(o, "train_acc", json_real(st->acc.count ? (double)st->acc.correct / st->acc.count : 0));
@@ -419,9 +457,14 @@ static td_status end_epoch(search_state *st, double lr)
     json_decref(o);
     s = chain_log_append(&st->metrics, rec);
     free(rec);
+    char stage_tag[48] = "";
+    if (search_algo_staged(st->cfg.algo))
+        snprintf(stage_tag, sizeof stage_tag, " (stage %d, %d cells, %d ops/edge)", st->stage + 1, st->net.cfg.layers,
+                 st->net.edges.n_ops);
     if (!st->opt.quiet)
-        progress_line(&st->prog, "epoch %d/%d  lr %.4f  train loss %.4f acc %.3f  %sdepth %d skip %d",
-                      st->epoch + 1, st->cfg.epochs, lr, st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
+        progress_line(&st->prog, "epoch %d/%d%s  lr %.4f  train loss %.4f acc %.3f  %sdepth %d skip %d",
+                      st->epoch + 1, search_total_epochs(&st->cfg), stage_tag, lr,
+                      st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
                       st->acc.count ? (double)st->acc.correct / st->acc.count : 0,
                       arch.space == SPACE_NB201 ? "cell " : "normal ", search_arch_depth(&arch), search_arch_skips(&arch));
     if (!st->opt.quiet && vn) progress_line(&st->prog, "           valid loss %.4f acc %.3f (%d images)", vl, va, vn);
@@ -456,6 +499,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
 {
     memset(res, 0, sizeof *res);
     if (!opt->be) return TD_FAIL(TD_ERR_ARG, "search: no backend given (the caller chooses the device)");
+    if (search_algo_staged(cfg->algo) && cfg->net.space != SPACE_DARTS)
+        return TD_FAIL(TD_ERR_ARG, "search: %s searches the darts space only", search_algo_name(cfg->algo));
     search_state *st = calloc(1, sizeof *st);
     if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->cfg = *cfg;
@@ -474,15 +519,19 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
                                &from_checkpoint);
         free(cfg_json);
     }
-    if (s == TD_OK) s = model_create(&st->m, st->opt.be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
-    /* same bits either way: recomputation only trades time for memory */
-    st->m.recompute = !opt->keep_activations;
-    if (s == TD_OK) s = search_alloc_buffers(st);
+    int staged = search_algo_staged(st->cfg.algo);
+    if (s == TD_OK && staged) {
+        pdarts_full_ops(&st->stage_nets[0].edges);
+        if (from_checkpoint) s = search_peek_stage(st);
+        else search_stage_net(st, 0);
+    }
+    if (s == TD_OK) s = search_build_model(st);
     if (s == TD_OK) {
         if (from_checkpoint) {
             s = load_checkpoint(st);
         } else {
-            s = model_init_params(&st->m, st->cfg.seed);
+            /* stage 0 draws as DARTS does from this seed */
+            s = model_init_params(&st->m, st->cfg.seed ^ ((uint64_t)st->stage << 32));
             if (s == TD_OK) s = chain_log_open(&st->metrics, st->metrics.path);
         }
     }
@@ -490,16 +539,18 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (s == TD_OK && !alg) s = TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s is not available", search_algo_name(st->cfg.algo));
     int S = s == TD_OK ? search_steps_per_epoch(st) : 0;
     int U = s == TD_OK ? alg->units_per_epoch(st) : 0;
-    double total_units = (double)U * st->cfg.epochs;
+    int epochs = search_total_epochs(&st->cfg);
+    double total_units = (double)U * epochs;
     progress_init(&st->prog, total_units, (double)st->epoch * U + st->unit);
     double t0 = now_seconds();
     long units_run = 0;
     if (s == TD_OK && !opt->quiet)
         progress_line(&st->prog, "search %s: %s, C=%d, %d layers, batch %d, %d epochs x %d steps%s", search_algo_name(st->cfg.algo),
-                      st->cfg.dataset, st->cfg.net.C, st->cfg.net.layers, st->cfg.batch, st->cfg.epochs, S,
+                      st->cfg.dataset, st->net.cfg.C, st->net.cfg.layers, st->cfg.batch, epochs, S,
                       from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
-    while (s == TD_OK && st->epoch < st->cfg.epochs) {
-        double lr = cosine_lr(st->cfg.lr_max, st->cfg.lr_min, st->epoch, st->cfg.epochs);
+    while (s == TD_OK && st->epoch < epochs) {
+        double lr = search_epoch_lr(st);
+        st->skip_p = search_epoch_skip_p(st);
         if (st->orders_epoch != st->epoch || !st->orders_ready) {
             search_epoch_orders(st, st->epoch);
             st->orders_ready = 1;
@@ -518,7 +569,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
             units_run++;
             if (!opt->quiet)
                 progress_update(&st->prog, (double)st->epoch * U + st->unit, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
-                                st->epoch + 1, st->cfg.epochs, alg->step_of_unit(st, st->unit), S,
+                                st->epoch + 1, epochs, alg->step_of_unit(st, st->unit), S,
                                 st->acc.count ? st->acc.loss_sum / st->acc.count : 0,
                                 st->acc.count ? (double)st->acc.correct / st->acc.count : 0,
                                 st->prog.rate * S / U);
@@ -529,7 +580,9 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         st->epoch++;
         st->unit = 0;
         memset(&st->acc, 0, sizeof st->acc);
-        s = save_checkpoint(st);
+        /* the checkpoint after a stage's last epoch holds the next stage */
+        if (staged && st->epoch < epochs && st->epoch % st->cfg.epochs == 0) s = search_next_stage(st);
+        if (s == TD_OK) s = save_checkpoint(st);
     }
     double secs = now_seconds() - t0;
     search_arch arch;
@@ -540,6 +593,12 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         snprintf(res->arch, sizeof res->arch, "%s", arch.text);
         json_t *o = json_object();
         search_arch_json(&arch, o);
+        if (staged) {
+            json_t *stages = json_array();
+            for (int k = 0; k <= st->stage; k++)
+                json_array_append_new(stages, pdarts_stage_json(st->stage_nets[k].cfg.layers, &st->stage_nets[k].edges));
+            json_object_set_new(o, "stages", stages);
+        }
         json_object_set_new(o, "config_hash", json_string(st->config_hash));
         char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(o);

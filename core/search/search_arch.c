@@ -1,6 +1,7 @@
 /* What a search has found so far, for each search space: the derived
- * genotype (DARTS rule for darts and s2, argmax per edge for nb201), its
- * text, the summary figures logged per epoch, and softmax(alpha). */
+ * genotype (DARTS rule for darts and s2, argmax per edge for nb201, the
+ * PDARTS rule in PDARTS' last stage), its text, the summary figures logged
+ * per epoch, and softmax(alpha). */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,8 +13,9 @@
 td_status search_arch_describe(search_state *st, search_arch *a)
 {
     memset(a, 0, sizeof *a);
-    int space = st->cfg.net.space, E = space_edges(space), K = space_ops(space);
+    int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges);
     a->space = space;
+    a->skips_removed = -1;
     size_t na = st->m.n[ROLE_ALPHA];
     double *raw = malloc((na + 1) * sizeof *raw);
     if (!raw) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
@@ -21,14 +23,19 @@ td_status search_arch_describe(search_state *st, search_arch *a)
     if (s == TD_OK && space == SPACE_NB201) {
         nb201_derive(raw, a->nb201_ops);
         nb201_format(a->nb201_ops, a->text, sizeof a->text);
+    } else if (s == TD_OK && search_algo_staged(st->cfg.algo) && st->stage == PDARTS_STAGES - 1) {
+        s = pdarts_derive(&st->net.edges, raw, st->cfg.max_skip, "searched", &a->geno, &a->skips_removed);
+        if (s == TD_OK) genotype_format(&a->geno, a->text, sizeof a->text);
     } else if (s == TD_OK) {
-        /* S2 edges hold a subset of the DARTS ops: the others get weight
-         * exactly zero (alpha -inf), so the DARTS rule applies unchanged */
+        /* S2 edges and PDARTS' earlier stages hold a subset of the DARTS
+         * ops: the others get weight exactly zero (alpha -inf), so the DARTS
+         * rule applies unchanged */
         double full[2][DARTS_EDGES * DOP_COUNT];
         for (int c = 0; c < 2; c++)
             for (int e = 0; e < DARTS_EDGES; e++) {
                 for (int k = 0; k < DOP_COUNT; k++) full[c][e * DOP_COUNT + k] = -INFINITY;
-                for (int k = 0; k < K; k++) full[c][e * DOP_COUNT + space_darts_op(space, k)] = raw[(c * E + e) * K + k];
+                for (int k = 0; k < K; k++)
+                    full[c][e * DOP_COUNT + supernet_edge_op(&st->net.cfg, &st->net.edges, c, e, k)] = raw[(c * E + e) * K + k];
             }
         genotype_derive(full[0], full[1], "searched", &a->geno);
         genotype_format(&a->geno, a->text, sizeof a->text);
@@ -68,11 +75,16 @@ void search_arch_json(const search_arch *a, json_t *o)
     json_object_set_new(o, "reduce_depth", json_integer(genotype_depth(&a->geno.reduce)));
     json_object_set_new(o, "normal_skip", json_integer(genotype_skip_count(&a->geno.normal)));
     json_object_set_new(o, "reduce_skip", json_integer(genotype_skip_count(&a->geno.reduce)));
+    if (a->skips_removed >= 0) {
+        json_object_set_new(o, "derivation", json_string("pdarts"));
+        json_object_set_new(o, "skips_removed", json_integer(a->skips_removed));
+    }
 }
 
 td_status search_softmax_json(search_state *st, json_t *o)
 {
-    int space = st->cfg.net.space, E = space_edges(space), K = space_ops(space), C = space_cell_types(space);
+    int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges),
+        C = space_cell_types(space);
     size_t na = st->m.n[ROLE_ALPHA];
     double *a = malloc((na + 1) * sizeof *a);
     if (!a) return TD_FAIL(TD_ERR_MEMORY, "out of memory");

@@ -65,6 +65,9 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
     if (s != TD_OK) return s;
     const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
     if (st->cfg.algo == ALGO_TSE_EXACT) alg = NULL; /* a step has no fixed cost: see bench tse-gradient */
+    /* a PDARTS step's cost depends on its stage; a stage's step is a darts1
+     * or tse step at that stage's size */
+    if (search_algo_staged(st->cfg.algo)) alg = NULL;
     if (s == TD_OK && !alg) s = TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s cannot be benchmarked", search_algo_name(st->cfg.algo));
     double *times = calloc((size_t)(steps > 0 ? steps : 1), sizeof *times);
     int per_step = s == TD_OK ? alg->units_per_epoch(st) / search_steps_per_epoch(st) : 1;

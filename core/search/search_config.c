@@ -7,11 +7,13 @@
 
 #include "tsedarts/budget.h"
 #include "tsedarts/data.h"
+#include "tsedarts/pdarts.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
 
 static const char *const algo_names[ALGO_COUNT + 1] = {
-    [ALGO_DARTS1] = "darts1", [ALGO_DARTS2] = "darts2", [ALGO_TSE] = "tse", [ALGO_TSE_EXACT] = "tse-exact", NULL};
+    [ALGO_DARTS1] = "darts1", [ALGO_DARTS2] = "darts2", [ALGO_TSE] = "tse", [ALGO_TSE_EXACT] = "tse-exact",
+    [ALGO_PDARTS] = "pdarts", [ALGO_TSE_PDARTS] = "tse-pdarts", NULL};
 static const char *const tse_halves[] = {"half", "all", NULL};
 
 const char *search_algo_name(search_algo a) { return a >= 0 && a < ALGO_COUNT ? algo_names[a] : "?"; }
@@ -42,9 +44,9 @@ const field_desc search_config_fields[] = {
     {.key = "pad32", AT(FIELD_BOOL, pad32), .def = 1, .flag = "no-pad",
      .help = "keep Fashion-MNIST at 28x28 instead of zero-padding to 32x32"},
     {.key = "layers", AT(FIELD_INT, net.layers), .def = 8, .min = 1, .max = 100,
-     .help = "cells in the supernet; nb201: cells per stage, 5 unless given"},
+     .help = "cells in the supernet; nb201: cells per stage, 5 unless given; pdarts: of stage 1"},
     {.key = "channels", AT(FIELD_INT, net.C), .def = 16, .min = 2, .max = 1024, .help = "initial channels C"},
-    {.key = "epochs", AT(FIELD_INT, epochs), .def = 50, .min = 1, .max = 100000, .help = "epochs"},
+    {.key = "epochs", AT(FIELD_INT, epochs), .def = 50, .min = 1, .max = 100000, .help = "epochs (pdarts: per stage)"},
     {.key = "batch", AT(FIELD_INT, batch), .def = 64, .min = 1, .max = 100000, .help = "batch size"},
     {.key = "seed", AT(FIELD_U64, seed), .def = 2, .min = 0, .max = 0x7fffffff, .help = "seed of everything random"},
     {.key = "subset", AT(FIELD_INT, subset), .def = 0, .min = 0, .max = 10000000,
@@ -63,6 +65,25 @@ const field_desc search_config_fields[] = {
      .help = "log the largest eigenvalue of the architecture Hessian every K epochs (0: never)"},
     {.key = "hessian_lanczos", AT(FIELD_INT, hessian_lanczos), .def = 0, .optional = 1, .min = 0, .max = 100000,
      .help = "estimate it with K Lanczos steps instead of the full Hessian of 224 HVPs (0: full)"},
+    /* PDARTS (SPEC-drnas-pdarts.md s.2); --algo pdarts sets its own
+     * defaults (search_config_algo_defaults) */
+    {.key = "pdarts_add_layers", AT(FIELD_INT, pdarts_add_layers), .def = 6, .optional = 1, .min = 0, .max = 100,
+     .help = "pdarts: cells added per stage (stages of layers, +N, +2N cells)"},
+    {.key = "skip_dropout1", AT(FIELD_REAL, skip_dropout[0]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
+     .help = "pdarts: skip-connect dropout p0 of stage 1 (pdarts default 0.1, tse-pdarts 0)"},
+    {.key = "skip_dropout2", AT(FIELD_REAL, skip_dropout[1]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
+     .help = "pdarts: ... of stage 2 (pdarts default 0.4, tse-pdarts 0)"},
+    {.key = "skip_dropout3", AT(FIELD_REAL, skip_dropout[2]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
+     .help = "pdarts: ... of stage 3 (pdarts default 0.7, tse-pdarts 0)"},
+    {.key = "warmup_epochs", AT(FIELD_INT, warmup_epochs), .def = 0, .optional = 1, .min = 0, .max = 100000,
+     .help = "pdarts: epochs per stage without architecture steps (pdarts default 10, tse-pdarts 0)"},
+    {.key = "arch_grad_clip", AT(FIELD_REAL, arch_grad_clip), .def = 0, .optional = 1, .min = 0, .max = 1e6,
+     .help = "pdarts: largest norm of the alpha gradient, 0 for none (pdarts default 5)"},
+    {.key = "pdarts_lr_form", AT(FIELD_ENUM, pdarts_lr_form), .def = PDARTS_LR_TORCH11, .optional = 1,
+     .choices = pdarts_lr_form_names,
+     .help = "pdarts: per-stage cosine as PyTorch >= 1.1 runs it (last epoch at lr_min) or as 0.4 did"},
+    {.key = "max_skip", AT(FIELD_INT, max_skip), .def = 2, .optional = 1, .min = 0, .max = 8,
+     .help = "pdarts: skip_connects kept in the final normal cell"},
     {.key = "dtype", AT(FIELD_ENUM, dt), .def = DT_F32, .choices = dtype_float_names, .help = "element type"},
     /* the optimisers (SPEC.md s.2) */
     {.key = "train_portion", AT(FIELD_REAL, train_portion), .def = 0.5, .min = 0.01, .max = 0.99,
@@ -100,10 +121,54 @@ void search_config_defaults(search_config *c)
     fields_defaults(search_config_fields, search_config_n_fields, c);
 }
 
+int search_algo_staged(search_algo a) { return a == ALGO_PDARTS || a == ALGO_TSE_PDARTS; }
+
+int search_total_epochs(const search_config *c) { return (search_algo_staged(c->algo) ? 3 : 1) * c->epochs; }
+
+void search_config_algo_defaults(search_config *c)
+{
+    if (!search_algo_staged(c->algo)) return;
+    /* both: 5 + 0/6/12 cells, 25 epochs a stage, cosine to 0 (s.2.5) */
+    c->net.layers = 5;
+    c->pdarts_add_layers = 6;
+    c->epochs = 25;
+    c->lr_min = 0;
+    if (c->algo == ALGO_PDARTS) {
+        c->batch = 96;
+        c->arch_lr = 6e-4;
+        c->warmup_epochs = 10;
+        c->arch_grad_clip = 5;
+        /* the README's command; the code's own default is 0, 0, 0 */
+        c->skip_dropout[0] = 0.1;
+        c->skip_dropout[1] = 0.4;
+        c->skip_dropout[2] = 0.7;
+    } else {
+        /* as the TSE authors' fork runs (s.3.2): batch 64, arch lr 3e-4 (the
+         * field defaults), no skip dropout, no warm-up, no clipping */
+        c->batch = 64;
+        c->arch_lr = 3e-4;
+        c->warmup_epochs = 0;
+        c->arch_grad_clip = 0;
+        c->skip_dropout[0] = c->skip_dropout[1] = c->skip_dropout[2] = 0;
+    }
+}
+
 td_status search_config_budget(search_config *c, const char *name, int deep)
 {
     const budget *b;
     TD_CHECK(budget_find(name, &b));
+    if (search_algo_staged(c->algo)) {
+        c->net.C = b->search.channels;
+        c->net.layers = b->pdarts.layers;
+        c->pdarts_add_layers = b->pdarts.add_layers;
+        c->epochs = b->pdarts.epochs;
+        if (c->algo == ALGO_PDARTS) c->warmup_epochs = b->pdarts.warmup;
+        if (b->pdarts.batch) c->batch = b->pdarts.batch;
+        c->subset = b->search.subset;
+        c->eval_images = b->search.eval_images;
+        c->tse_steps = b->search.tse_steps;
+        return TD_OK;
+    }
     c->net.C = b->search.channels;
     c->net.layers = deep ? b->search.deep_layers : b->search.layers;
     c->batch = b->search.batch;

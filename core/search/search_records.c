@@ -15,5 +15,7 @@ td_status search_expected_records(const search_config *c, int train_images, long
     if (analysed && c->tse_steps < 1) return TD_FAIL(TD_ERR_ARG, "search config: tse_steps %d", c->tse_steps);
     long groups = analysed ? (steps + c->tse_steps - 1) / c->tse_steps : 0;
     *records = (long)c->epochs * (1 + groups);
+    /* PDARTS: every stage's epochs, and one record per stage end but the last */
+    if (search_algo_staged(c->algo)) *records = (long)search_total_epochs(c) + PDARTS_STAGES - 1;
     return TD_OK;
 }

@@ -35,6 +35,8 @@ static tse_pos position(const search_state *st, int unit)
 
 static int units_per_epoch(const search_state *st) { return 2 * search_steps_per_epoch(st); }
 
+int search_tse_is_rollout(const search_state *st, int unit) { return position(st, unit).rollout; }
+
 static int step_of_unit(const search_state *st, int unit)
 {
     if (unit >= units_per_epoch(st)) return search_steps_per_epoch(st);

@@ -20,6 +20,11 @@ typedef struct budget {
         int tse_steps;
     } search;
     struct {
+        int layers, add_layers; /* stage s has layers + s * add_layers cells */
+        int epochs, warmup;     /* per stage; warm-up: pdarts only */
+        int batch;              /* 0: the algorithm's (pdarts 96, tse-pdarts 64) */
+    } pdarts; /* pdarts and tse-pdarts; channels, subset, images from search */
+    struct {
         int channels, layers, batch, epochs; /* layers: the 20-layer evaluation */
         int shallow_layers;                  /* the 8-layer evaluation */
         int subset;      /* training images used (0: all) */

@@ -25,7 +25,8 @@ typedef enum philox_purpose {
     PURPOSE_DROP_PATH = 6,  /* drop path masks; index = step, cell, op */
     PURPOSE_TEST = 7,       /* test inputs */
     PURPOSE_SYNTH = 8,      /* synthetic dataset */
-    PURPOSE_DIRICHLET = 9   /* Dirichlet samples' gamma draws; index = pass, entry */
+    PURPOSE_DIRICHLET = 9,  /* Dirichlet samples' gamma draws; index = pass, entry */
+    PURPOSE_SKIPDROP = 10   /* PDARTS skip dropout; index = pass, cell, edge */
 } philox_purpose;
 
 /* A sequential reader of one stream: four 32-bit words per block. */

@@ -57,7 +57,8 @@ size_t model_role_bytes(const model *m, value_role r);
 td_status net_exec_create(model *m, graph_kind kind, int batch, net_exec **out);
 void net_exec_destroy(net_exec *ne);
 /* Uploads a batch (images in m->dt, NCHW; int32 labels) and runs. If mask is
- * non-NULL it is uploaded into the drop-path mask input. */
+ * non-NULL it is uploaded into the drop-path mask inputs of an eval net, or
+ * the skip-dropout mask inputs of a search net (io.skip_mask_numel). */
 td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t *labels, const void *mask);
 /* Loss and logits of the last run (host copies). */
 double net_exec_loss(const net_exec *ne, dtype dt);

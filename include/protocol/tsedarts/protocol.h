@@ -18,6 +18,7 @@ typedef struct method_def {
     const char *id;    /* command-line name */
     const char *label; /* as in the paper */
     int runnable;      /* this project implements it */
+    int extra;         /* a comparison row outside Table 2: run and shown only when --methods names it */
     search_algo algo;
     int deep;          /* searched with the budget's deep_layers (20 cells instead of 8) */
     double paper8, paper8_std, paper20, paper20_std; /* test error %, (std) */

@@ -30,6 +30,7 @@ typedef struct alpha_hvp_ctx {
     net_exec *ne;
     const void *images;    /* in m->dt */
     const int32_t *labels;
+    const void *mask;      /* skip-dropout masks of a PDARTS net, one draw for every product (or NULL) */
 } alpha_hvp_ctx;
 td_status alpha_hvp(void *ctx, const double *v, double *hv);
 

@@ -11,7 +11,15 @@
 #include "tsedarts/genotype.h"
 #include "tsedarts/supernet.h"
 
-typedef enum search_algo { ALGO_DARTS1 = 0, ALGO_DARTS2, ALGO_TSE, ALGO_TSE_EXACT, ALGO_COUNT } search_algo;
+typedef enum search_algo {
+    ALGO_DARTS1 = 0,
+    ALGO_DARTS2,
+    ALGO_TSE,
+    ALGO_TSE_EXACT,
+    ALGO_PDARTS,     /* progressive DARTS: three stages (SPEC-drnas-pdarts.md s.2) */
+    ALGO_TSE_PDARTS, /* its TSE form (s.3.2) */
+    ALGO_COUNT
+} search_algo;
 
 const char *search_algo_name(search_algo a);
 int search_algo_by_name(const char *name); /* -1 if unknown */
@@ -42,6 +50,14 @@ typedef struct search_config {
     /* Architecture-Hessian diagnostic (RobustDARTS): every k epochs (0: never) */
     int hessian_every;
     int hessian_lanczos;      /* Lanczos steps instead of the full Hessian (0: full) */
+    /* PDARTS and TSE-PDARTS: `epochs` is per stage, `layers` the first
+     * stage's cells */
+    int pdarts_add_layers;    /* cells added per stage: layers, +N, +2N */
+    double skip_dropout[3];   /* p0 of the skip dropout per stage */
+    int warmup_epochs;        /* stage epochs without architecture steps */
+    double arch_grad_clip;    /* largest norm of the alpha gradient (0: none) */
+    int pdarts_lr_form;       /* enum pdarts_lr_form (pdarts.h) */
+    int max_skip;             /* skip_connects kept in the final normal cell */
     dtype dt;
 } search_config;
 
@@ -51,6 +67,14 @@ extern const int search_config_n_fields;
 
 /* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
 void search_config_defaults(search_config *c);
+/* The defaults that differ by algorithm (c->algo set), before the budget
+ * and the flags: PDARTS' batch, learning rates, clipping, warm-up, skip
+ * dropout (SPEC-drnas-pdarts.md s.2.5, s.3.2); nothing for the others. */
+void search_config_algo_defaults(search_config *c);
+/* Whether the algorithm searches in PDARTS stages, and the number of epochs
+ * a whole search runs (stages x epochs). */
+int search_algo_staged(search_algo a);
+int search_total_epochs(const search_config *c);
 /* The sizes of a budget (budget.h); deep: the deep methods' cell count. */
 td_status search_config_budget(search_config *c, const char *budget, int deep);
 /* Canonical JSON (sorted keys) of everything that determines the result

@@ -6,6 +6,7 @@
 #include "tsedarts/data.h"
 #include "tsedarts/hash.h"
 #include "tsedarts/model.h"
+#include "tsedarts/pdarts.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -46,7 +47,16 @@ typedef struct search_state {
     void *w_snap, *bn_snap, *mom_snap, *a_acc;
     void *tmp_w, *tmp_w2, *tmp_a, *tmp_a2;
     void *tse_snaps; /* exact TSE: T weight snapshots (NULL otherwise) */
-    /* position */
+    /* the network being searched: cfg.net, or the current PDARTS stage's
+     * (cells, op lists, skip dropout); stage_nets keeps every stage's */
+    supernet_stage net;
+    int stage;
+    supernet_stage stage_nets[PDARTS_STAGES];
+    double skip_p;     /* this epoch's skip-dropout probability */
+    long skip_passes;  /* training passes with skip dropout so far: their mask key */
+    void *skip_host;   /* host masks */
+    size_t skip_host_bytes;
+    /* position (epoch counts over all stages) */
     int epoch, unit;
     long arch_steps, weight_steps;
     epoch_stats acc;
@@ -64,9 +74,31 @@ typedef struct search_algorithm {
 } search_algorithm;
 
 const search_algorithm *search_algorithm_for(search_algo a);
-extern const search_algorithm search_darts1, search_darts2, search_tse;
+extern const search_algorithm search_darts1, search_darts2, search_tse, search_pdarts, search_tse_pdarts;
+/* Whether a unit of search_tse is a rollout step (else a retraining one). */
+int search_tse_is_rollout(const search_state *st, int unit);
 
 td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
+/* Model, graphs and optimiser state for st->net, fresh (search.c). */
+td_status search_build_model(search_state *st);
+void search_free_model(search_state *st);
+
+/* PDARTS stages (search_pdarts.c). The epoch within the stage, its
+ * learning rate and skip-dropout probability. */
+int search_stage_epoch(const search_state *st);
+double search_epoch_lr(const search_state *st);
+double search_epoch_skip_p(const search_state *st);
+/* st->net for stage s from st->stage_nets[s] and the config. */
+void search_stage_net(search_state *st, int s);
+/* End of stage st->stage: drop ops, log them, build the next stage's
+ * network with fresh weights, alphas and optimisers. */
+td_status search_next_stage(search_state *st);
+/* The skip-dropout masks of the next training pass of ne (NULL if it has
+ * none), keyed (seed, skipdrop, pass, cell, edge, element). */
+td_status search_skip_masks(search_state *st, const net_exec *ne, const void **mask);
+/* Reads the stage and its op lists from the checkpoint before the model is
+ * built (its size depends on them). */
+td_status search_peek_stage(search_state *st);
 /* Of a training set of n images: the split point, and the images of the
  * weight half (n_w) and the architecture half (n_a) the search uses. */
 td_status search_half_sizes(const search_config *c, int n, int *split, int *n_w, int *n_a);
@@ -94,6 +126,7 @@ typedef struct search_arch {
     genotype geno;                /* darts, s2 */
     int nb201_ops[NB201_EDGES];   /* nb201 */
     char text[1024];              /* canonical text of either */
+    int skips_removed;            /* PDARTS' final rule: skips its limit removed; -1: other rules */
 } search_arch;
 td_status search_arch_describe(search_state *st, search_arch *a);
 int search_arch_skips(const search_arch *a);  /* skip_connects (normal cell) */
