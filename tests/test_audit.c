@@ -19,6 +19,7 @@
 #include "quiet_runs.h"
 #include "sandbox.h"
 #include "tsedarts/backend_cpu.h"
+#include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/hash.h"
@@ -452,5 +453,34 @@ Test(audit, sigterm_ends_a_replay_with_143_and_removes_its_scratch, .timeout = 3
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status %d (exited %d, code %d)", status,
               WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     cr_expect_eq(sandbox_entries(tmp), 0, "a replay stopped by SIGTERM left %s", scratch);
+    free(base);
+}
+
+/* A staged search (TSE-PDARTS): one epoch record per epoch of every stage,
+ * a pdarts_stage record between stages, a new network each stage. */
+Test(audit, a_staged_search_is_counted_tied_and_replayed_across_its_stages, .timeout = 300)
+{
+    char *base = sandbox_dir("audit-staged"), run[600], work[600];
+    path_in(run, sizeof run, base, "tse-pdarts");
+    path_in(work, sizeof work, base, "work");
+    search_config c;
+    search_config_defaults(&c);
+    c.algo = ALGO_TSE_PDARTS;
+    search_config_algo_defaults(&c);
+    cr_assert_eq(search_config_budget(&c, "tiny", 0), TD_OK, "%s", td_error_message());
+    snprintf(c.dataset, sizeof c.dataset, "synthetic");
+    cr_assert_eq(quiet_search(backend_cpu(), &c, run, 0, 0), TD_OK, "%s", td_error_message());
+    expect_pass(plain, run, "staged search");
+    expect_pass(replay_all, run, "staged search, every stage");
+    /* the last stage cut off, at a line's end, its chain intact */
+    copy_afresh(run, work);
+    long want;
+    int images;
+    cr_assert_eq(dataset_images(c.dataset, 1, &images), TD_OK);
+    cr_assert_eq(search_expected_records(&c, images, &want), TD_OK);
+    cr_assert_gt(want, 3, "a staged search of one epoch per stage writes 3 epoch and 2 stage records");
+    keep_records(work, (int)want - 2);
+    expect_caught(plain, work, "staged search without its last stage", "record(s); a finished run of its config.json");
+    expect_caught(replay_all, work, "staged search without its last stage", "metrics.jsonl ends after");
     free(base);
 }
