@@ -172,10 +172,10 @@ int cmd_protocol(int argc, char **argv)
         slurm_config sc;
         s = slurm_options(&a, &sc);
         if (s == TD_OK) s = slurm_submit(&req, &o, &sc, args_has(&a, "wait"), root);
-        if (s == TD_OK && root[0]) printf("protocol finished; report: %s/report.md\nroot hash %s\n", o.out_dir, root);
+        if (s == TD_OK && root[0]) printf("protocol finished; report: %s/report.md (one page: report.html)\nroot hash %s\n", o.out_dir, root);
     } else if (verb == 3) {
         s = protocol_report(o.out_dir, root);
-        if (s == TD_OK) printf("report written to %s/report.md\nroot hash %s\n", o.out_dir, root);
+        if (s == TD_OK) printf("report written to %s/report.md and report.html\nroot hash %s\n", o.out_dir, root);
     } else {
         stop_install_handlers();
         if (o.threads > 0) omp_set_num_threads(o.threads);
@@ -188,7 +188,7 @@ int cmd_protocol(int argc, char **argv)
         if (s == TD_OK) {
             char d[32];
             format_duration(now_seconds() - t0, d, sizeof d);
-            printf("protocol finished in %s; report: %s/report.md\nroot hash %s\n", d, o.out_dir, root);
+            printf("protocol finished in %s; report: %s/report.md (one page: report.html)\nroot hash %s\n", d, o.out_dir, root);
         }
     }
     if (s != TD_OK) {

@@ -11,6 +11,7 @@
 #include "run_config.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
+#include "tsedarts/figures.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
@@ -43,6 +44,7 @@ static int config_from_flags(args *a, search_config *cfg)
     }
     if (args_has(a, "budget")) s = search_config_budget(cfg, args_str(a, "budget", ""), 0);
     if (s == TD_OK) s = args_apply_fields(a, cfg);
+    if (s == TD_OK) s = search_config_check(cfg);
     if (s != TD_OK) {
         td_error_print(s);
         return 2;
@@ -97,6 +99,9 @@ static int search_with(const opt_table *t, int argc, char **argv)
     if (args_has(&a, "help")) {
         args_usage_table("search", "--algo ALGO --out DIR [--budget NAME] [options]", t);
         args_usage_budgets();
+        printf("\ndrnas and tse-drnas start from the DrNAS reference's defaults, not the ones above: C 36, 20 cells,\n"
+               "batch 64, 50 epochs (two stages), lr 0.1 to 0, arch lr 6e-4; tse-drnas adds `none` to the ops.\n"
+               "Their budgets use C a multiple of 12 (k = 6 and 4) and scale the warm-up as 10 of 25 epochs.\n");
         return 0;
     }
     search_config cfg;
@@ -145,6 +150,9 @@ static int search_with(const opt_table *t, int argc, char **argv)
                genotype_depth(&res.geno.normal), genotype_skip_count(&res.geno.normal), genotype_depth(&res.geno.reduce),
                genotype_skip_count(&res.geno.reduce));
     }
+    fflush(stdout);
+    if (figures_for_run(opt.out_dir, res.space == SPACE_NB201 ? NULL : &res.geno, stderr))
+        printf("figures in %s: curves.svg%s (and .png)\n", opt.out_dir, res.space == SPACE_NB201 ? "" : ", genotype.svg");
     printf("results in %s (%.1f s, %.3f s per step)\n", opt.out_dir, res.seconds, res.seconds_per_step);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "device_arg.h"
 #include "run_config.h"
 #include "tsedarts/data.h"
+#include "tsedarts/figures.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
 
@@ -117,6 +118,8 @@ static int train_with(const opt_table *t, int argc, char **argv)
     printf("test error %.4f (%.2f%%) on %d images, test loss %.4f\n", res.test_error, 100 * res.test_error,
            res.test_count, res.test_loss);
     if (res.valid_error >= 0) printf("held-out validation error %.4f\n", res.valid_error);
+    fflush(stdout);
+    if (figures_for_run(opt.out_dir, NULL, stderr)) printf("curves in %s/curves.svg and .png\n", opt.out_dir);
     printf("results in %s (%.1f s per epoch)\n", opt.out_dir, res.seconds_per_epoch);
     return 0;
 }

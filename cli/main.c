@@ -15,7 +15,7 @@ static const command commands[] = {
     {"verify", cmd_verify, "audit a results tree or a run; recompute its test error; replay its epochs"},
     {"search", cmd_search, "architecture search: darts1, darts2 or tse"},
     {"train", cmd_train, "retrain a genotype from scratch and report test error"},
-    {"genotype", cmd_genotype, "show a genotype as text, DARTS Python syntax or Graphviz DOT"},
+    {"genotype", cmd_genotype, "show a genotype as text, DARTS Python syntax, Graphviz DOT, or drawn (SVG, PNG)"},
     {"bench", cmd_bench, "benchmark a search step (time, GFLOP/s, memory)"},
     {"info", cmd_info, "print a network's parameter counts"},
     {"selftest", cmd_selftest, "check every primitive: gradients and f32/f64 (or GPU/CPU) parity"},

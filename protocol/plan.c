@@ -13,12 +13,13 @@ const method_def protocol_methods[] = {
     {"darts1", "DARTS (1st)", 1, 0, ALGO_DARTS1, 0, 4.87, 0.18, 3.00, 0.14},
     {"darts2", "DARTS (2nd)", 1, 0, ALGO_DARTS2, 0, 4.91, 0.22, 2.76, 0.09},
     {"tse", "TSE-DARTS", 1, 0, ALGO_TSE, 0, 4.64, 0.22, 2.73, 0.12},
-    {"tse-drnas", "TSE-DrNAS", 0, 0, ALGO_TSE, 0, 4.35, 0.19, 2.90, 0.14},
+    {"tse-drnas", "TSE-DrNAS", 1, 0, ALGO_TSE_DRNAS, 0, 4.35, 0.19, 2.90, 0.14},
     {"tse-pdarts", "TSE-PDARTS", 1, 0, ALGO_TSE_PDARTS, 0, 4.61, 0.22, 3.19, 0.12},
     {"tse20", "TSE-DARTS-20", 1, 0, ALGO_TSE, 1, 4.47, 0.18, 2.68, 0.04},
     {"darts1-20", "DARTS-20 (1st)", 1, 0, ALGO_DARTS1, 1, 5.06, 0.39, 2.89, 0.11},
     /* the baselines the paper reprints (its 8-layer figures are the TSE
      * authors' own evaluations; PDARTS published no 20-layer std: -1) */
+    {"drnas", "DrNAS", 1, 1, ALGO_DRNAS, 0, 4.47, 0.28, 2.46, 0.03},
     {"pdarts", "PDARTS", 1, 1, ALGO_PDARTS, 0, 4.47, 0.15, 2.50, -1},
 };
 const int protocol_n_methods = (int)(sizeof protocol_methods / sizeof protocol_methods[0]);

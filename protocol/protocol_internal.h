@@ -35,8 +35,17 @@ td_status protocol_retrain_run(const void *method_json, const char *section, con
 td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_result *res, int *n_methods);
 
 /* Writes report.md and report.json from the plan and the aggregated
- * results (deterministic: no wall-clock figures). */
+ * results (deterministic: no wall-clock figures, nothing of the plotting
+ * tools, so the root hash does not depend on them). */
 td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n);
+/* report.html: the same report with its figures embedded, and root_hash. */
+td_status protocol_write_report_html(const char *out_dir, const char *plan_json, const method_result *res, int n,
+                                     const char *figures_missing, const char root_hash[SHA256_HEX_LEN]);
+/* A published figure: "mean (std)", or the mean alone where no std was
+ * published (std < 0). */
+void protocol_format_paper(char *buf, size_t len, double mean, double std);
+/* "mean (std), n=N" of test errors (fractions) in percent, or "pending". */
+void protocol_format_stats(char *buf, size_t len, const double *err, int n);
 
 /* Writes the plan into out_dir (or checks that the one there is the same)
  * and makes runs/, as protocol_run does before its first run. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "figures_internal.h"
 #include "protocol_internal.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
@@ -29,7 +30,7 @@ static json_t *stats_json(const double *err, int n)
     return o;
 }
 
-static void cell(char *buf, size_t len, const double *err, int n)
+void protocol_format_stats(char *buf, size_t len, const double *err, int n)
 {
     if (!n) {
         snprintf(buf, len, "pending");
@@ -43,7 +44,7 @@ static void cell(char *buf, size_t len, const double *err, int n)
 
 /* A published figure: mean (std), or the mean alone where no std was
  * published (std < 0). */
-static void paper_cell(char *buf, size_t len, double mean, double std)
+void protocol_format_paper(char *buf, size_t len, double mean, double std)
 {
     if (std < 0) snprintf(buf, len, "%.2f", mean);
     else snprintf(buf, len, "%.2f (%.2f)", mean, std);
@@ -102,8 +103,8 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
             json_object_set_new(row, "run", json_true());
             json_object_set_new(row, "eval8", stats_json(r->final8, r->n8));
             json_object_set_new(row, "eval20", stats_json(r->final20, r->n20));
-            cell(c8, sizeof c8, r->final8, r->n8);
-            cell(c20, sizeof c20, r->final20, r->n20);
+            protocol_format_stats(c8, sizeof c8, r->final8, r->n8);
+            protocol_format_stats(c20, sizeof c20, r->final20, r->n20);
             json_object_set_new(row, "selected_search", r->selected >= 0 ? json_integer(r->selected + 1) : json_null());
             json_object_set_new(row, "failures", json_integer(r->failures));
             json_t *searched = json_array();
@@ -127,8 +128,8 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         }
         json_array_append_new(rows, row);
         char p8s[32], p20s[32];
-        paper_cell(p8s, sizeof p8s, d->paper8, d->paper8_std);
-        paper_cell(p20s, sizeof p20s, d->paper20, d->paper20_std);
+        protocol_format_paper(p8s, sizeof p8s, d->paper8, d->paper8_std);
+        protocol_format_paper(p20s, sizeof p20s, d->paper20, d->paper20_std);
         MD("| %s | %s | %s | %s | %s |\n", d->label, p8s, c8, p20s, c20);
     }
     MD("\nReprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, iDARTS "
@@ -196,7 +197,14 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
     int n = 0;
     td_status s = protocol_aggregate(out_dir, plan, res, &n);
     dir_remove_stale_temps(out_dir);
+    char missing[2048] = "";
+    if (s == TD_OK) s = figures_draw_protocol(out_dir, plan, res, n, missing, sizeof missing);
+    if (s == TD_OK && missing[0]) fprintf(stderr, "tsedarts: warning: report figures missing: %s\n", missing);
     if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n);
+    if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
+    /* the page states the root hash, so it comes after it, and HOST.sha256
+     * is written again to cover it (MANIFEST.sha256 does not change) */
+    if (s == TD_OK) s = protocol_write_report_html(out_dir, plan, res, n, missing, root_hash);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
     free(plan);
     return s;

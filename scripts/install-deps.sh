@@ -13,6 +13,8 @@ packages=(
   dataset-fashion-mnist             # the embedded default data
   slurm-wlm munge                   # the Slurm executor's test: a one-node cluster
   clang libclang-rt-14-dev libomp-14-dev  # the fuzz targets (libFuzzer) and OpenMP for clang
+  python3-matplotlib graphviz       # figures (curves, report) and cells drawn (dot)
+  chromium                          # looking at report.html headless (screenshots)
 )
 missing=()
 for p in "${packages[@]}"; do

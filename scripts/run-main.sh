@@ -23,3 +23,5 @@ if [ "$got" = "$want" ]; then
 else
     echo "the bits differ from the reference run: see README, \"Same bits where\""
 fi
+echo
+echo "The report as one page, with its figures and cells: $out/report.html"

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tsedarts/figures.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 
@@ -139,4 +140,17 @@ const char *sandbox_oracle_python(void)
                        "(install Debian's python3-torch: scripts/install-deps.sh)");
     cr_skip_test("not run: no Python with torch (install Debian's python3-torch)");
     return NULL;
+}
+
+void sandbox_require_plots(void)
+{
+    const char *py[] = {figures_python(), "-c", "import matplotlib", NULL};
+    const char *dot[] = {figures_dot(), "-V", NULL};
+    const char *missing = sandbox_run(py, NULL) != 0 ? "a Python with matplotlib" : sandbox_run(dot, NULL) != 0 ? "Graphviz's dot" : NULL;
+    if (!missing) return;
+    const char *require = getenv("TSEDARTS_REQUIRE_PLOTS");
+    if (require && strcmp(require, "1") == 0)
+        cr_assert_fail("no %s (%s, %s), and TSEDARTS_REQUIRE_PLOTS=1 requires the figures (install python3-matplotlib "
+                       "and graphviz: scripts/install-deps.sh)", missing, figures_python(), figures_dot());
+    cr_skip_test("not run: no %s (install python3-matplotlib and graphviz)", missing);
 }

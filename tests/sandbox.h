@@ -33,4 +33,10 @@ const char *sandbox_python_with_torch(void);
  * independent implementation cannot drop out unnoticed. */
 const char *sandbox_oracle_python(void);
 
+/* For the figure tests: the Python with matplotlib (figures_python()) and
+ * Graphviz's dot both run; where either does not, the calling test is
+ * skipped (not run), or, with TSEDARTS_REQUIRE_PLOTS=1 (CI sets it),
+ * fails, so the figures cannot drop out of CI unnoticed. */
+void sandbox_require_plots(void);
+
 #endif

@@ -18,9 +18,11 @@
 
 #include "../protocol/protocol_internal.h"
 #include "hand_runs.h"
+#include "png_check.h"
 #include "sandbox.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
+#include "tsedarts/figures.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
@@ -96,7 +98,17 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     char path[512], *md;
     path_in(path, sizeof path, dir, "report.md");
     cr_assert_eq(file_read_all(path, &md, NULL), TD_OK);
-    cr_expect(strstr(md, "| TSE-DrNAS | 4.35 (0.19) | not run |") != NULL, "report lacks the not-run row");
+    /* all seven rows of Table 2 ran, the extra rows were not asked for */
+    static const char *const rows[] = {"| DARTS (1st) |", "| DARTS (2nd) |", "| TSE-DARTS |", "| TSE-DrNAS |",
+                                       "| TSE-PDARTS |", "| TSE-DARTS-20 |", "| DARTS-20 (1st) |"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *row = strstr(md, rows[i]);
+        cr_expect(row != NULL, "report lacks the row %s", rows[i]);
+        char line[256] = "";
+        if (row) snprintf(line, sizeof line, "%.*s", (int)strcspn(row, "\n"), row);
+        cr_expect(row && !strstr(line, "not run"), "%s did not run: %s", rows[i], line);
+    }
+    cr_expect(strstr(md, "| DrNAS |") == NULL && strstr(md, "| PDARTS |") == NULL, "an extra row nobody asked for");
     cr_expect(strstr(md, "not comparable to the paper") != NULL, "report lacks the budget banner");
     cr_expect(strstr(md, "| TSE-DARTS | 4.64 (0.22) | ") != NULL);
     free(md);
@@ -705,6 +717,111 @@ Test(protocol, aggregation_of_a_hand_made_tree, .timeout = 120)
     free(scratch);
 }
 
+/* Every src= and href= of the page is a data: URI or an anchor, and no
+ * address outside it appears anywhere. */
+static void expect_self_contained(const char *html)
+{
+    const char *attrs[] = {"src=\"", "href=\""};
+    for (int a = 0; a < 2; a++)
+        for (const char *p = strstr(html, attrs[a]); p; p = strstr(p + 1, attrs[a])) {
+            const char *v = p + strlen(attrs[a]);
+            cr_expect(!strncmp(v, "data:", 5) || v[0] == '#', "report.html refers outside itself: %.60s", p);
+        }
+    const char *outside[] = {"http:", "https:", "file:", "<link", "<script", "url("};
+    for (int i = 0; i < 6; i++) cr_expect(strstr(html, outside[i]) == NULL, "report.html holds '%s'", outside[i]);
+}
+
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+Test(protocol, report_page_is_self_contained_and_checked, .timeout = 300)
+{
+    char *scratch = sandbox_dir("protocol-page"), dir[600], root[SHA256_HEX_LEN];
+    path_in(dir, sizeof dir, scratch, "tree");
+    hand_tree(dir, 1, root);
+    /* the hand tree's searches get a real search log, as a run leaves it */
+    protocol_run_info *runs;
+    int nr;
+    cr_assert_eq(protocol_tree_runs(dir, &runs, &nr), TD_OK, "%s", td_error_message());
+    const char *src = getenv("TSEDARTS_SOURCE_DIR");
+    cr_assert_not_null(src);
+    char fixture[700], *log;
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/figures/search/metrics.jsonl", src);
+    cr_assert_eq(file_read_all(fixture, &log, NULL), TD_OK, "%s", td_error_message());
+    for (int i = 0; i < nr; i++) {
+        if (runs[i].stage != STAGE_SEARCH) continue;
+        char rdir[800], path[900];
+        snprintf(rdir, sizeof rdir, "%s/runs/%s", dir, runs[i].hash);
+        path_in(path, sizeof path, rdir, "metrics.jsonl");
+        cr_assert_eq(file_write_text_atomic(path, log), TD_OK);
+        cr_assert_eq(manifest_write(rdir), TD_OK);
+    }
+    free(log);
+    free(runs);
+    cr_assert_eq(protocol_report(dir, root), TD_OK, "%s", td_error_message());
+    char *html = read_text(dir, "report.html");
+    expect_self_contained(html);
+    char verify_line[200];
+    snprintf(verify_line, sizeof verify_line, "tsedarts verify . --root-hash %s", root);
+    cr_expect(strstr(html, verify_line) != NULL, "report.html does not say how to check the root hash");
+    cr_expect(strstr(html, "<td class=\"num\">3.12 (1.56), n=3</td>") != NULL, "Table 2 lacks ours");
+    cr_expect(strstr(html, "<td class=\"num\">3.00 (0.14)</td>") != NULL, "Table 2 lacks the paper's");
+    cr_expect_eq(count_of(html, "<figure class=\"selected\">"), 1, "not one cell marked as chosen");
+    /* the other tests run without matplotlib and dot where they are
+     * missing; the figures only where they are present */
+    if (strstr(html, "Figures missing")) {
+        sandbox_require_plots();
+        cr_expect_fail("report.html says figures are missing although the tools are present");
+    }
+    json_t *index = load_json(dir, "figures/index.json");
+    int n_figures = (int)json_array_size(json_object_get(index, "figures"));
+    json_decref(index);
+    /* skips, depth, loss, Hessian, TSE gradient from the search log */
+    cr_expect_geq(n_figures, 5);
+    /* each search: its cells and its curves */
+    cr_expect_eq(count_of(html, "data:image/svg+xml;base64,"), 4 * 2 + n_figures, "not every cell and figure embedded");
+    cr_expect(strstr(html, "id=\"fig-search_skips\"") && strstr(html, "id=\"fig-search_tse_gradient\""));
+    char cell[700];
+    png_summary ps;
+    const char *drawn[] = {"figures/cell-darts1-2.png", "figures/curves-darts1-4.png", "figures/search_skips.png"};
+    for (int i = 0; i < 3; i++) {
+        path_in(cell, sizeof cell, dir, drawn[i]);
+        cr_assert_eq(png_summarise(cell, &ps), TD_OK, "%s", td_error_message());
+        cr_expect(png_is_drawn(&ps), "%s looks blank", drawn[i]);
+    }
+    free(html);
+    int failed;
+    char *out = verify_output(dir, root, &failed);
+    cr_expect_eq(failed, 0, "%s", out);
+    cr_expect(strstr(out, "ok    report.html states this tree's root hash") != NULL, "%s", out);
+    free(out);
+    /* a figure changed, a figure added, a page with another hash: each named */
+    char work[700];
+    path_in(work, sizeof work, scratch, "work");
+    copy_afresh(dir, work);
+    replace_in(work, "figures/index.json", "search_skips", "search_skipz");
+    cr_expect(verify_fails_naming(work, root, "figures/index.json"));
+    copy_afresh(dir, work);
+    char extra[800];
+    path_in(extra, sizeof extra, work, "figures/extra.svg");
+    cr_assert_eq(file_write_text_atomic(extra, "<svg/>"), TD_OK);
+    cr_expect(verify_fails_naming(work, root, "figures/extra.svg"));
+    copy_afresh(dir, work);
+    char other[SHA256_HEX_LEN];
+    memcpy(other, root, sizeof other);
+    other[0] = other[0] == '0' ? '1' : '0';
+    char from[80], to[80];
+    snprintf(from, sizeof from, "--root-hash %s", root);
+    snprintf(to, sizeof to, "--root-hash %s", other);
+    replace_in(work, "report.html", from, to);
+    cr_expect(verify_fails_naming(work, root, "report.html"));
+    free(scratch);
+}
+
 /* A report written by a runner whose aggregation is wrong, manifests
  * rebuilt so that every hash holds: the tree an audit that re-ran the
  * runner's own code would pass, had that code the same fault. verify
@@ -769,6 +886,10 @@ static void edit_tree(const char *work, int edit)
     if (edit != EDIT_MD_ONLY && edit != EDIT_RESULT) save_json(work, "report.json", rep);
     json_decref(rep);
     char root[SHA256_HEX_LEN];
+    /* the page states the old root hash; such a runner would not leave one */
+    char page[700];
+    path_in(page, sizeof page, work, "report.html");
+    unlink(page);
     cr_assert_eq(manifest_write_root(work, root), TD_OK);
 }
 

@@ -7,6 +7,7 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
+#include "tsedarts/drnas_search.h"
 #include "tsedarts/pdarts.h"
 #include "tsedarts/safetensors.h"
 #include "tsedarts/search.h"
@@ -84,6 +85,36 @@ static td_status pdarts_rederive(const char *run_dir, const char *alphas_path, j
     return pdarts_derive(&edges, flat, c.max_skip, "searched", out, &removed);
 }
 
+/* DrNAS (SPEC-drnas-pdarts s.1.5): the softmax over the kept columns that
+ * result.json lists (after the pruning), with or without `none`. */
+static td_status drnas_rederive(const char *alphas_path, json_t *result, genotype *out)
+{
+    int with_none = json_is_true(json_object_get(result, "drnas_with_none"));
+    int n_ops = drnas_ops(with_none);
+    json_t *kept = json_object_get(result, "drnas_kept_columns");
+    unsigned char keep[DRNAS_ROWS][DOP_COUNT];
+    memset(keep, 0, sizeof keep);
+    if (kept && json_array_size(kept) != DRNAS_ROWS)
+        return TD_FAIL(TD_ERR_CHECK, "result.json: drnas_kept_columns has %zu rows, not %d", json_array_size(kept),
+                       DRNAS_ROWS);
+    for (int r = 0; kept && r < DRNAS_ROWS; r++) {
+        json_t *row = json_array_get(kept, (size_t)r);
+        for (size_t i = 0; i < json_array_size(row); i++) {
+            json_int_t j = json_integer_value(json_array_get(row, i));
+            if (!json_is_integer(json_array_get(row, i)) || j < 0 || j >= n_ops)
+                return TD_FAIL(TD_ERR_CHECK, "result.json: drnas_kept_columns row %d names no column of %d", r, n_ops);
+            keep[r][j] = 1;
+        }
+    }
+    double a[2][DARTS_EDGES * DOP_COUNT], flat[DRNAS_ROWS * DOP_COUNT];
+    TD_CHECK(read_alphas(alphas_path, n_ops, a));
+    size_t row = (size_t)DARTS_EDGES * n_ops;
+    memcpy(flat, a[0], row * sizeof *flat);
+    memcpy(flat + row, a[1], row * sizeof *flat);
+    drnas_derive(flat, with_none, kept != NULL, keep[0], out);
+    return TD_OK;
+}
+
 td_status audit_run_genotype(const char *run_dir)
 {
     char path[4400];
@@ -97,6 +128,8 @@ td_status audit_run_genotype(const char *run_dir)
     td_status s;
     if (rule && !strcmp(rule, "pdarts"))
         s = pdarts_rederive(run_dir, path, result, &derived);
+    else if (rule && !strcmp(rule, "drnas"))
+        s = drnas_rederive(path, result, &derived);
     else if ((s = read_alphas(path, DOP_COUNT, a)) == TD_OK)
         genotype_derive(a[0], a[1], "searched", &derived);
     if (s != TD_OK) {

@@ -95,6 +95,9 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
                 : TD_OK;
         report(out, sum, s, "root hash matches the published one");
     }
+    char page[4400];
+    if (path_format(page, sizeof page, "%s/report.html", dir) == TD_OK && file_exists(page))
+        report(out, sum, audit_report_page(dir, sum->root_hash), "report.html states this tree's root hash");
     char records[4400];
     if (path_format(records, sizeof records, "%s/slurm", dir) == TD_OK && file_exists(records))
         report(out, sum, audit_executor_records(dir),

@@ -39,6 +39,8 @@ td_status audit_chain(const char *path);
  * matches, it holds nothing else but logs/ and locks/, and
  * submissions.jsonl's hash chain holds. */
 td_status audit_executor_records(const char *dir);
+/* report.html (optional) states root_hash (audit_page.c). */
+td_status audit_report_page(const char *dir, const char *root_hash);
 
 /* ------------------------------------------------- runs (audit_run.c) */
 

@@ -135,12 +135,18 @@ void genotype_format_python(const genotype *g, char *buf, size_t len)
 
 void genotype_format_dot(const genotype *g, char *buf, size_t len)
 {
-    size_t at = put(buf, len, 0, "digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, style=filled];\n", g->name);
-    const genotype_cell *cells[2] = {&g->normal, &g->reduce};
-    const char *names[2] = {"normal", "reduce"};
+    size_t at = put(buf, len, 0,
+                    "digraph \"%s\" {\n  rankdir=LR;\n  graph [fontname=\"DejaVu Sans\", fontsize=14];\n"
+                    "  node [shape=box, style=\"filled,rounded\", fontname=\"DejaVu Sans\", fontsize=13, penwidth=1.2];\n"
+                    "  edge [fontname=\"DejaVu Sans\", fontsize=10];\n",
+                    g->name);
+    /* dot stacks the clusters of a left-to-right graph bottom-up in the
+     * order given: the reduction cell comes first so the normal one is on top */
+    const genotype_cell *cells[2] = {&g->reduce, &g->normal};
+    const char *names[2] = {"reduce", "normal"}, *titles[2] = {"reduction cell", "normal cell"};
     for (int c = 0; c < 2; c++) {
         const char *p = names[c];
-        at = put(buf, len, at, "  subgraph cluster_%s {\n    label=\"%s cell\";\n", p, p);
+        at = put(buf, len, at, "  subgraph cluster_%s {\n    label=\"%s\";\n", p, titles[c]);
         at = put(buf, len, at, "    \"%s_c_k-2\" [label=\"c_{k-2}\", fillcolor=darkseagreen2];\n", p);
         at = put(buf, len, at, "    \"%s_c_k-1\" [label=\"c_{k-1}\", fillcolor=darkseagreen2];\n", p);
         for (int i = 0; i < DARTS_NODES; i++) at = put(buf, len, at, "    \"%s_%d\" [label=\"%d\", fillcolor=lightblue];\n", p, i, i);

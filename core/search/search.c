@@ -32,6 +32,8 @@ const search_algorithm *search_algorithm_for(search_algo a)
     case ALGO_TSE_EXACT: return &search_tse;
     case ALGO_PDARTS: return &search_pdarts;
     case ALGO_TSE_PDARTS: return &search_tse_pdarts;
+    case ALGO_DRNAS: return &search_drnas;
+    case ALGO_TSE_DRNAS: return &search_tse_drnas;
     default: return NULL;
     }
 }
@@ -63,6 +65,19 @@ td_status search_exec(search_state *st, int kind, int batch, net_exec **out)
     st->execs[st->n_execs++] = ne;
     *out = ne;
     return TD_OK;
+}
+
+/* The algorithm's per-pass inputs, if it has any (DrNAS: Dirichlet draws). */
+static td_status before_run(search_state *st, net_exec *ne)
+{
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    return alg && alg->stages && alg->stages->before_run ? alg->stages->before_run(st, ne) : TD_OK;
+}
+
+static const search_stage_hooks *stage_hooks(const search_state *st)
+{
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    return alg ? alg->stages : NULL;
 }
 
 /* ------------------------------------------------------------ data */
@@ -177,6 +192,7 @@ td_status search_run_batch(search_state *st, int kind, int b, int count, double 
     const void *mask = NULL;
     TD_CHECK(search_exec(st, kind, b, &ne));
     TD_CHECK(search_skip_masks(st, ne, &mask));
+    TD_CHECK(before_run(st, ne));
     TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, mask));
     double l = net_exec_loss(ne, st->cfg.dt);
     if (!isfinite(l))
@@ -259,6 +275,8 @@ td_status search_build_model(search_state *st)
 
 void search_free_state(search_state *st)
 {
+    const search_stage_hooks *h = stage_hooks(st);
+    if (h && h->free_state) h->free_state(st);
     search_free_model(st);
     free(st->skip_host);
     if (!st->train_borrowed) dataset_free(&st->train);
@@ -314,6 +332,8 @@ static char *state_meta(const search_state *st)
             json_array_append_new(ops, pdarts_stage_json(st->stage_nets[k].cfg.layers, &st->stage_nets[k].edges));
         json_object_set_new(o, "stage_ops", ops);
     }
+    const search_stage_hooks *h = stage_hooks(st);
+    if (h && h->save_meta) h->save_meta(st, o);
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
@@ -347,7 +367,10 @@ static td_status load_checkpoint(search_state *st)
     st->acc.cos_sum = json_number_value(json_object_get(o, "cos_sum"));
     st->acc.cos_n = (long)json_integer_value(json_object_get(o, "cos_n"));
     st->skip_passes = (long)json_integer_value(json_object_get(o, "skip_passes"));
+    const search_stage_hooks *h = stage_hooks(st);
+    td_status r = h && h->load_meta ? h->load_meta(st, o) : TD_OK;
     json_decref(o);
+    if (r != TD_OK) return r;
     return chain_log_open(&st->metrics, st->metrics.path);
 }
 
@@ -365,6 +388,7 @@ static td_status evaluate(search_state *st, double *loss, double *acc, int *coun
         data_make_batch(&st->train, st->ids_a + start, b, &none, st->cfg.seed, 0, st->cfg.dt, st->images, st->labels);
         net_exec *ne = NULL;
         TD_CHECK(search_exec(st, K_EVAL, b, &ne));
+        TD_CHECK(before_run(st, ne));
         TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, NULL));
         ls += net_exec_loss(ne, st->cfg.dt) * b;
         correct += net_exec_correct(ne, st->cfg.dt, st->labels);
@@ -508,7 +532,9 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
     char path[4400];
     int from_checkpoint = 0;
-    td_status s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
+    const search_stage_hooks *hooks = stage_hooks(st);
+    td_status s = hooks && hooks->check_config ? hooks->check_config(&st->cfg) : TD_OK;
+    if (s == TD_OK) s = path_format(st->ckpt_path, sizeof st->ckpt_path, "%s/checkpoint.bin", opt->out_dir);
     if (s == TD_OK) s = path_format(st->metrics.path, sizeof st->metrics.path, "%s/metrics.jsonl", opt->out_dir);
     if (s == TD_OK) s = search_load_data(st);
     if (s == TD_OK) {
@@ -525,7 +551,15 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         if (from_checkpoint) s = search_peek_stage(st);
         else search_stage_net(st, 0);
     }
-    if (s == TD_OK) s = search_build_model(st);
+    if (s == TD_OK && hooks && hooks->create_model) {
+        /* DrNAS: its own network, of the stage the run is in */
+        s = hooks->create_model(st, from_checkpoint);
+        /* same bits either way: recomputation only trades time for memory */
+        st->m.recompute = !opt->keep_activations;
+        if (s == TD_OK) s = search_alloc_buffers(st);
+    } else if (s == TD_OK) {
+        s = search_build_model(st);
+    }
     if (s == TD_OK) {
         if (from_checkpoint) {
             s = load_checkpoint(st);
@@ -549,7 +583,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
                       st->cfg.dataset, st->net.cfg.C, st->net.cfg.layers, st->cfg.batch, epochs, S,
                       from_checkpoint ? " (resumed)" : opt->resume ? " (restarted: no checkpoint yet)" : "");
     while (s == TD_OK && st->epoch < epochs) {
-        double lr = search_epoch_lr(st);
+        double lr = hooks && hooks->lr_of_epoch ? hooks->lr_of_epoch(st, st->epoch) : search_epoch_lr(st);
         st->skip_p = search_epoch_skip_p(st);
         if (st->orders_epoch != st->epoch || !st->orders_ready) {
             search_epoch_orders(st, st->epoch);
@@ -582,6 +616,9 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         memset(&st->acc, 0, sizeof st->acc);
         /* the checkpoint after a stage's last epoch holds the next stage */
         if (staged && st->epoch < epochs && st->epoch % st->cfg.epochs == 0) s = search_next_stage(st);
+        /* a stage transition happens before the checkpoint, so a resumed
+         * run starts the next epoch from the new stage's state */
+        if (s == TD_OK && hooks && hooks->after_epoch) s = hooks->after_epoch(st);
         if (s == TD_OK) s = save_checkpoint(st);
     }
     double secs = now_seconds() - t0;

@@ -12,6 +12,12 @@
 
 td_status search_arch_describe(search_state *st, search_arch *a)
 {
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (alg && alg->stages && alg->stages->describe) {
+        td_status r = alg->stages->describe(st, a);
+        a->skips_removed = -1; /* no skip limit outside PDARTS */
+        return r;
+    }
     memset(a, 0, sizeof *a);
     int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges);
     a->space = space;
@@ -79,10 +85,28 @@ void search_arch_json(const search_arch *a, json_t *o)
         json_object_set_new(o, "derivation", json_string("pdarts"));
         json_object_set_new(o, "skips_removed", json_integer(a->skips_removed));
     }
+    if (a->drnas_rule) {
+        json_object_set_new(o, "derivation", json_string("drnas"));
+        json_object_set_new(o, "drnas_with_none", json_boolean(a->drnas_with_none));
+        if (a->drnas_masked) {
+            /* per alpha row (normal rows, then reduce), the columns kept */
+            int n_ops = a->drnas_with_none ? DOP_COUNT : DOP_COUNT - 1;
+            json_t *rows = json_array();
+            for (int r = 0; r < 2 * DARTS_EDGES; r++) {
+                json_t *row = json_array();
+                for (int j = 0; j < n_ops; j++)
+                    if (a->drnas_keep[r][j]) json_array_append_new(row, json_integer(j));
+                json_array_append_new(rows, row);
+            }
+            json_object_set_new(o, "drnas_kept_columns", rows);
+        }
+    }
 }
 
 td_status search_softmax_json(search_state *st, json_t *o)
 {
+    const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
+    if (alg && alg->stages && alg->stages->softmax_json) return alg->stages->softmax_json(st, o);
     int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges),
         C = space_cell_types(space);
     size_t na = st->m.n[ROLE_ALPHA];

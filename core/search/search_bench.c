@@ -35,6 +35,9 @@ static int cmp_double(const void *a, const void *b)
  * caller's), parameters initialised, epoch 0's orders drawn. */
 static td_status bench_state_open(const search_config *cfg, const backend *be, int keep_activations, search_state **out)
 {
+    if (search_algo_is_drnas(cfg->algo))
+        return TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s cannot be benchmarked (its network is not the DARTS supernet)",
+                       search_algo_name(cfg->algo));
     search_state *st = calloc(1, sizeof *st);
     if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     st->cfg = *cfg;

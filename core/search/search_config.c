@@ -10,13 +10,20 @@
 #include "tsedarts/pdarts.h"
 #include "tsedarts/search.h"
 #include "tsedarts/space.h"
+#include "tsedarts/drnas_search.h"
 
 static const char *const algo_names[ALGO_COUNT + 1] = {
     [ALGO_DARTS1] = "darts1", [ALGO_DARTS2] = "darts2", [ALGO_TSE] = "tse", [ALGO_TSE_EXACT] = "tse-exact",
-    [ALGO_PDARTS] = "pdarts", [ALGO_TSE_PDARTS] = "tse-pdarts", NULL};
+    [ALGO_PDARTS] = "pdarts", [ALGO_TSE_PDARTS] = "tse-pdarts",  [ALGO_DRNAS] = "drnas",
+    [ALGO_TSE_DRNAS] = "tse-drnas", NULL};
+static const char *const drnas_forms[] = {[DRNAS_AS_RUN] = "as-run", [DRNAS_INTENDED] = "intended", NULL};
+static const char *const drnas_nones[] = {"without", "with", NULL};
+static const char *const drnas_regs[] = {[DRNAS_REG_L2] = "l2", [DRNAS_REG_KL] = "kl", NULL};
 static const char *const tse_halves[] = {"half", "all", NULL};
 
 const char *search_algo_name(search_algo a) { return a >= 0 && a < ALGO_COUNT ? algo_names[a] : "?"; }
+
+int search_algo_is_drnas(search_algo a) { return a == ALGO_DRNAS || a == ALGO_TSE_DRNAS; }
 
 int search_algo_by_name(const char *name)
 {
@@ -84,6 +91,28 @@ const field_desc search_config_fields[] = {
      .help = "pdarts: per-stage cosine as PyTorch >= 1.1 runs it (last epoch at lr_min) or as 0.4 did"},
     {.key = "max_skip", AT(FIELD_INT, max_skip), .def = 2, .optional = 1, .min = 0, .max = 8,
      .help = "pdarts: skip_connects kept in the final normal cell"},
+    /* DrNAS and TSE-DrNAS (SPEC-drnas-pdarts s.1.4, s.3.1); optional, so
+     * the other algorithms' configs keep their hashes */
+    {.key = "drnas_k1", AT(FIELD_INT, drnas_k1), .def = 6, .optional = 1, .min = 1, .max = 64,
+     .help = "DrNAS: stage 1 sends 1/K of the channels through the mixed ops"},
+    {.key = "drnas_k2", AT(FIELD_INT, drnas_k2), .def = 4, .optional = 1, .min = 1, .max = 64,
+     .help = "DrNAS: the same for stage 2 (the ops are widened from C/k1 to C/k2 channels)"},
+    {.key = "drnas_keep", AT(FIELD_INT, drnas_keep), .def = 4, .optional = 1, .min = 1, .max = 8,
+     .help = "DrNAS: ops kept per edge (top alphas) when stage 2 starts"},
+    {.key = "drnas_warmup", AT(FIELD_INT, drnas_warmup), .def = 10, .optional = 1, .min = 0, .max = 100000,
+     .help = "DrNAS: epochs at the start of each stage that train the weights only"},
+    {.key = "drnas_with_none", AT(FIELD_BOOL, drnas_with_none), .def = 0, .optional = 1, .choices = drnas_nones,
+     .flag = "drnas-none", .help = "DrNAS: `none` among the ops (default: tse-drnas with, drnas without)"},
+    {.key = "drnas_lr_schedule", AT(FIELD_ENUM, drnas_lr_schedule), .def = DRNAS_AS_RUN, .choices = drnas_forms,
+     .optional = 1,
+     .help = "DrNAS: as-run restarts stage 2 at lr_max (the reference's scheduler), intended is one cosine"},
+    {.key = "drnas_reg", AT(FIELD_ENUM, drnas_reg), .def = DRNAS_REG_L2, .choices = drnas_regs, .optional = 1,
+     .help = "DrNAS: regulariser of the alphas, scaled by arch_weight_decay: l2 as Adam weight decay, or kl: "
+             "KL(Dir(beta) || Dir(1)) added to the architecture loss (Adam without weight decay)"},
+    {.key = "tse_drnas_form", AT(FIELD_ENUM, tse_drnas_form), .def = DRNAS_AS_RUN, .choices = drnas_forms,
+     .optional = 1,
+     .help = "TSE-DrNAS: as-run (alphas from the previous chunk's training gradients) or intended (Algorithm 1 "
+             "with a restored rollout)"},
     {.key = "dtype", AT(FIELD_ENUM, dt), .def = DT_F32, .choices = dtype_float_names, .help = "element type"},
     /* the optimisers (SPEC.md s.2) */
     {.key = "train_portion", AT(FIELD_REAL, train_portion), .def = 0.5, .min = 0.01, .max = 0.99,
@@ -127,6 +156,10 @@ int search_total_epochs(const search_config *c) { return (search_algo_staged(c->
 
 void search_config_algo_defaults(search_config *c)
 {
+    if (search_algo_is_drnas(c->algo)) {
+        drnas_config_defaults(c);
+        return;
+    }
     if (!search_algo_staged(c->algo)) return;
     /* both: 5 + 0/6/12 cells, 25 epochs a stage, cosine to 0 (s.2.5) */
     c->net.layers = 5;
@@ -176,7 +209,13 @@ td_status search_config_budget(search_config *c, const char *name, int deep)
     c->subset = b->search.subset;
     c->eval_images = b->search.eval_images;
     c->tse_steps = b->search.tse_steps;
+    if (search_algo_is_drnas(c->algo)) drnas_config_budget(c, b);
     return TD_OK;
+}
+
+td_status search_config_check(const search_config *c)
+{
+    return search_algo_is_drnas(c->algo) ? drnas_config_check(c) : TD_OK;
 }
 
 td_status search_config_json(const search_config *c, char **json)

@@ -72,5 +72,7 @@ static td_status darts2_unit(search_state *st, int t, double lr)
     return weight_half(st, t, lr);
 }
 
-const search_algorithm search_darts1 = {units_per_epoch, step_of_unit, darts1_unit};
-const search_algorithm search_darts2 = {units_per_epoch, step_of_unit, darts2_unit};
+const search_algorithm search_darts1 = {
+    .units_per_epoch = units_per_epoch, .step_of_unit = step_of_unit, .run_unit = darts1_unit};
+const search_algorithm search_darts2 = {
+    .units_per_epoch = units_per_epoch, .step_of_unit = step_of_unit, .run_unit = darts2_unit};

@@ -237,5 +237,7 @@ static td_status tse_pdarts_unit(search_state *st, int unit, double lr)
 static int tse_units(const search_state *st) { return search_tse.units_per_epoch(st); }
 static int tse_step_of_unit(const search_state *st, int unit) { return search_tse.step_of_unit(st, unit); }
 
-const search_algorithm search_pdarts = {steps_per_epoch, step_is_unit, pdarts_unit};
-const search_algorithm search_tse_pdarts = {tse_units, tse_step_of_unit, tse_pdarts_unit};
+const search_algorithm search_pdarts = {
+    .units_per_epoch = steps_per_epoch, .step_of_unit = step_is_unit, .run_unit = pdarts_unit};
+const search_algorithm search_tse_pdarts = {
+    .units_per_epoch = tse_units, .step_of_unit = tse_step_of_unit, .run_unit = tse_pdarts_unit};

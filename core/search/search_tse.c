@@ -132,4 +132,5 @@ static td_status tse_unit(search_state *st, int unit, double lr)
     return TD_OK;
 }
 
-const search_algorithm search_tse = {units_per_epoch, step_of_unit, tse_unit};
+const search_algorithm search_tse = {
+    .units_per_epoch = units_per_epoch, .step_of_unit = step_of_unit, .run_unit = tse_unit};

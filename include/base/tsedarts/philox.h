@@ -26,7 +26,10 @@ typedef enum philox_purpose {
     PURPOSE_TEST = 7,       /* test inputs */
     PURPOSE_SYNTH = 8,      /* synthetic dataset */
     PURPOSE_DIRICHLET = 9,  /* Dirichlet samples' gamma draws; index = pass, entry */
-    PURPOSE_SKIPDROP = 10   /* PDARTS skip dropout; index = pass, cell, edge */
+    PURPOSE_SKIPDROP = 10,  /* PDARTS skip dropout; index = pass, cell, edge */
+    /* DrNAS (11-15 free) */
+    PURPOSE_DRNAS_ARCH_BATCH = 16, /* architecture batches drawn anew each step; index = step */
+    PURPOSE_DRNAS_WIDEN = 17       /* copied channels; index = cell, edge, op, slot */
 } philox_purpose;
 
 /* A sequential reader of one stream: four 32-bit words per block. */

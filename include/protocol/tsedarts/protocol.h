@@ -124,8 +124,10 @@ td_status manifest_write(const char *dir);
  * and locks change while jobs run; the auditor allows nothing else). */
 td_status manifest_write_listed(const char *dir, char **names, int n);
 /* MANIFEST.sha256 over every file of the tree outside the runs (plan,
- * reports, figures, anything else) and every run's manifest.sha256;
- * HOST.sha256 over the runs' host.sha256 files. slurm/ keeps its own
+ * reports, anything else) and every run's manifest.sha256; HOST.sha256
+ * over the runs' host.sha256 files and the report's figures/ and
+ * report.html (drawn by outside tools, whose versions change their bytes;
+ * the page also states the root hash). slurm/ keeps its own
  * records. Returns the root hash: the SHA-256 of MANIFEST.sha256, so it
  * is the same for the same work on another machine. */
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN]);

@@ -1,6 +1,7 @@
 /* Architecture search on the supernet: DARTS first and second order and
- * TSE-DARTS (SPEC.md s.2), with checkpoints at every epoch and on request,
- * and resume that ends bit-identical to an uninterrupted run. */
+ * TSE-DARTS (SPEC.md s.2), DrNAS and TSE-DrNAS on their own network
+ * (SPEC-drnas-pdarts s.1, s.3.1), with checkpoints at every epoch and on
+ * request, and resume that ends bit-identical to an uninterrupted run. */
 #ifndef TSEDARTS_SEARCH_H
 #define TSEDARTS_SEARCH_H
 
@@ -18,11 +19,19 @@ typedef enum search_algo {
     ALGO_TSE_EXACT,
     ALGO_PDARTS,     /* progressive DARTS: three stages (SPEC-drnas-pdarts.md s.2) */
     ALGO_TSE_PDARTS, /* its TSE form (s.3.2) */
+    ALGO_DRNAS,      /* DrNAS (SPEC-drnas-pdarts s.1) */
+    ALGO_TSE_DRNAS,  /* TSE-DrNAS (s.3.1) */
     ALGO_COUNT
 } search_algo;
 
 const char *search_algo_name(search_algo a);
 int search_algo_by_name(const char *name); /* -1 if unknown */
+/* DrNAS and TSE-DrNAS: their own supernet, stages and defaults. */
+int search_algo_is_drnas(search_algo a);
+
+/* How TSE-DrNAS and the DrNAS learning rate follow the reference. */
+enum { DRNAS_AS_RUN = 0, DRNAS_INTENDED = 1 };
+enum { DRNAS_REG_L2 = 0, DRNAS_REG_KL = 1 };
 
 typedef struct search_config {
     search_algo algo;
@@ -58,6 +67,15 @@ typedef struct search_config {
     double arch_grad_clip;    /* largest norm of the alpha gradient (0: none) */
     int pdarts_lr_form;       /* enum pdarts_lr_form (pdarts.h) */
     int max_skip;             /* skip_connects kept in the final normal cell */
+    /* DrNAS and TSE-DrNAS (SPEC-drnas-pdarts s.1, s.3.1): two stages of
+     * epochs - epochs/2 and epochs/2 epochs */
+    int drnas_k1, drnas_k2;   /* partial-channel divisor of stage 1 and 2 */
+    int drnas_keep;           /* ops kept per edge by the pruning between the stages */
+    int drnas_warmup;         /* stage-local epochs without architecture steps */
+    int drnas_with_none;      /* `none` among the ops (the TSE fork) */
+    int drnas_lr_schedule;    /* DRNAS_AS_RUN (stage-2 restart quirk) or DRNAS_INTENDED */
+    int drnas_reg;            /* DRNAS_REG_L2 (Adam weight decay) or DRNAS_REG_KL */
+    int tse_drnas_form;       /* DRNAS_AS_RUN (delayed sums of the real steps) or DRNAS_INTENDED */
     dtype dt;
 } search_config;
 
@@ -69,14 +87,20 @@ extern const int search_config_n_fields;
 void search_config_defaults(search_config *c);
 /* The defaults that differ by algorithm (c->algo set), before the budget
  * and the flags: PDARTS' batch, learning rates, clipping, warm-up, skip
- * dropout (SPEC-drnas-pdarts.md s.2.5, s.3.2); nothing for the others. */
+ * dropout (SPEC-drnas-pdarts.md s.2.5, s.3.2); DrNAS's network, schedule
+ * and optimisers (s.1.4); nothing for the DARTS algorithms. */
 void search_config_algo_defaults(search_config *c);
 /* Whether the algorithm searches in PDARTS stages, and the number of epochs
  * a whole search runs (stages x epochs). */
 int search_algo_staged(search_algo a);
 int search_total_epochs(const search_config *c);
-/* The sizes of a budget (budget.h); deep: the deep methods' cell count. */
+/* The sizes of a budget (budget.h); deep: the deep methods' cell count.
+ * For DrNAS algorithms (c->algo set first) the sizes are adapted: see
+ * drnas_config_budget. */
 td_status search_config_budget(search_config *c, const char *budget, int deep);
+/* What the algorithm needs of a config before it runs (DrNAS: channels
+ * that split by k, two epochs, ...); an error names the option. */
+td_status search_config_check(const search_config *c);
 /* Canonical JSON (sorted keys) of everything that determines the result
  * (malloc'd). */
 td_status search_config_json(const search_config *c, char **json);

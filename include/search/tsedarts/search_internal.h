@@ -56,6 +56,7 @@ typedef struct search_state {
     long skip_passes;  /* training passes with skip dropout so far: their mask key */
     void *skip_host;   /* host masks */
     size_t skip_host_bytes;
+    struct drnas_state *drnas; /* DrNAS algorithms (drnas_search.h), else NULL */
     /* position (epoch counts over all stages) */
     int epoch, unit;
     long arch_steps, weight_steps;
@@ -71,16 +72,48 @@ typedef struct search_algorithm {
     int (*units_per_epoch)(const search_state *st);
     int (*step_of_unit)(const search_state *st, int unit); /* for progress */
     td_status (*run_unit)(search_state *st, int unit, double lr);
+    /* Optional (NULL: the DARTS supernet and behaviour). */
+    const struct search_stage_hooks *stages;
 } search_algorithm;
 
+struct json_t;
+struct search_arch;
+
+/* For algorithms whose network changes during the search (DrNAS). */
+typedef struct search_stage_hooks {
+    /* Refuses a configuration the algorithm cannot run, before the run
+     * directory is touched. */
+    td_status (*check_config)(const search_config *c);
+    /* Creates st->m for the stage the run is in; from_checkpoint: the
+     * stage is read from the checkpoint before its sections are loaded. */
+    td_status (*create_model)(search_state *st, int from_checkpoint);
+    /* Before every run of a graph: per-pass inputs (Dirichlet draws). */
+    td_status (*before_run)(search_state *st, net_exec *ne);
+    /* After an epoch is complete and st->epoch advanced, before the
+     * checkpoint: a stage transition. */
+    td_status (*after_epoch)(search_state *st);
+    /* The learning rate of an epoch. */
+    double (*lr_of_epoch)(const search_state *st, int epoch);
+    /* Their own fields of the checkpoint's meta object. */
+    void (*save_meta)(const search_state *st, struct json_t *meta);
+    td_status (*load_meta)(search_state *st, struct json_t *meta);
+    /* The architecture (genotype rule) and the logged weights. */
+    td_status (*describe)(search_state *st, struct search_arch *a);
+    td_status (*softmax_json)(search_state *st, struct json_t *o);
+    void (*free_state)(search_state *st);
+} search_stage_hooks;
+
 const search_algorithm *search_algorithm_for(search_algo a);
-extern const search_algorithm search_darts1, search_darts2, search_tse, search_pdarts, search_tse_pdarts;
+extern const search_algorithm search_darts1, search_darts2, search_tse, search_pdarts, search_tse_pdarts, search_drnas,
+    search_tse_drnas;
 /* Whether a unit of search_tse is a rollout step (else a retraining one). */
 int search_tse_is_rollout(const search_state *st, int unit);
 
 td_status search_exec(search_state *st, int kind, int batch, net_exec **out);
 /* Model, graphs and optimiser state for st->net, fresh (search.c). */
 td_status search_build_model(search_state *st);
+/* Releases the graphs, the optimiser state and the model (a PDARTS or
+ * DrNAS stage transition builds them anew). */
 void search_free_model(search_state *st);
 
 /* PDARTS stages (search_pdarts.c). The epoch within the stage, its
@@ -127,6 +160,10 @@ typedef struct search_arch {
     int nb201_ops[NB201_EDGES];   /* nb201 */
     char text[1024];              /* canonical text of either */
     int skips_removed;            /* PDARTS' final rule: skips its limit removed; -1: other rules */
+    /* DrNAS' rule (s.1.5): the softmax over the kept ops, so the audit
+     * needs what was kept (drnas_derive) */
+    int drnas_rule, drnas_with_none, drnas_masked;
+    unsigned char drnas_keep[2 * DARTS_EDGES][DOP_COUNT];
 } search_arch;
 td_status search_arch_describe(search_state *st, search_arch *a);
 int search_arch_skips(const search_arch *a);  /* skip_connects (normal cell) */
