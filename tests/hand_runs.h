@@ -11,8 +11,10 @@
  * node's pair stronger than the second. */
 void hand_alphas(const genotype *g, double normal[], double reduce[]);
 
-/* In run_dir: metrics.jsonl with the records config_json implies, the
- * last carrying the hashes of weights.safetensors (a stand-in: plain
+/* In run_dir: metrics.jsonl with the records config_json implies (with
+ * made-up lr, train_loss and train_acc, and a search's cells, for the
+ * report's plots), the last
+ * carrying the hashes of weights.safetensors (a stand-in: plain
  * verify hashes it, never reads it) and, for a search (searched not NULL),
  * of alphas.safetensors holding hand_alphas(searched); a search also gets
  * its genotype.txt. */
