@@ -89,6 +89,17 @@ td_status sandbox_copy_tree(const char *src, const char *dst)
     return s;
 }
 
+int sandbox_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s: cannot list it", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
 int sandbox_run(const char *const *argv, const char *out_path)
 {
     fflush(NULL);

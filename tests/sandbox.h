@@ -15,6 +15,10 @@ char *sandbox_dir(const char *tag);
  * regular files, byte for byte. */
 td_status sandbox_copy_tree(const char *src, const char *dst);
 
+/* Number of entries in dir other than . and .. (fails the test when dir
+ * cannot be listed). */
+int sandbox_entries(const char *dir);
+
 /* Runs argv (argv[0] a path, or a name looked up in PATH) with stdout and
  * stderr sent to out_path (NULL: discarded). Returns its exit status, or
  * -1 when it could not start or did not exit normally. */

@@ -29,18 +29,6 @@ Test(paths, a_path_that_does_not_fit_is_an_error)
     free(p);
 }
 
-/* Number of entries in dir other than . and .. */
-static int entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "%s", dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
 Test(paths, scratch_directories_are_new_and_private_under_tmpdir)
 {
     char *base = sandbox_dir("paths-tmpdir");
@@ -54,7 +42,7 @@ Test(paths, scratch_directories_are_new_and_private_under_tmpdir)
     struct stat st;
     cr_assert_eq(stat(a, &st), 0);
     cr_expect(S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700, "mode %o", (unsigned)st.st_mode);
-    cr_expect_eq(entries(base), 2);
+    cr_expect_eq(sandbox_entries(base), 2);
     unsetenv("TMPDIR");
     char *c;
     cr_assert_eq(dir_make_temp("x", &c), TD_OK);
@@ -95,7 +83,7 @@ Test(paths, tree_removal_removes_links_not_what_they_point_to)
     struct stat st;
     cr_expect_neq(lstat(tree, &st), 0, "the tree is still there");
     cr_expect(file_exists(path), "removal followed a link: %s is gone", path);
-    cr_expect_eq(entries(outside), 1);
+    cr_expect_eq(sandbox_entries(outside), 1);
     /* nothing to remove is not an error */
     cr_expect_eq(dir_remove_tree(tree), TD_OK);
     free(base);
@@ -126,7 +114,7 @@ Test(paths, replay_removes_its_scratch_directory_on_failure_and_success, .timeou
     cr_assert_eq(path_format(run, sizeof run, "%s/bad-run", base), TD_OK);
     failing_run(run);
     cr_expect_neq(verify_replay(run, NULL, devnull), TD_OK, "a config without its fields replayed");
-    cr_expect_eq(entries(tmp), 0, "a failed replay left its scratch directory in %s", tmp);
+    cr_expect_eq(sandbox_entries(tmp), 0, "a failed replay left its scratch directory in %s", tmp);
     /* success: a small search, replayed */
     search_config c;
     search_config_defaults(&c);
@@ -146,7 +134,7 @@ Test(paths, replay_removes_its_scratch_directory_on_failure_and_success, .timeou
     search_result r;
     cr_assert_eq(search_run(&c, &o, &r), TD_OK, "%s", td_error_message());
     cr_expect_eq(verify_replay(run, NULL, devnull), TD_OK, "%s", td_error_message());
-    cr_expect_eq(entries(tmp), 0, "a replay left its scratch directory in %s", tmp);
+    cr_expect_eq(sandbox_entries(tmp), 0, "a replay left its scratch directory in %s", tmp);
     /* the replay runs on the recorded device and refuses another */
     cr_expect_eq(verify_replay(run, "cpu", devnull), TD_OK, "%s", td_error_message());
     cr_expect_eq(verify_replay(run, "cuda:1", devnull), TD_ERR_UNSUPPORTED, "replayed a CPU run on another device");
@@ -159,7 +147,7 @@ Test(paths, replay_removes_its_scratch_directory_on_failure_and_success, .timeou
     cr_assert_eq(file_write_text_atomic(env_path, env), TD_OK);
     free(env);
     cr_expect_eq(verify_replay(run, NULL, devnull), TD_ERR_UNSUPPORTED, "replayed a run made with other kernels");
-    cr_expect_eq(entries(tmp), 0, "a refused replay left a scratch directory in %s", tmp);
+    cr_expect_eq(sandbox_entries(tmp), 0, "a refused replay left a scratch directory in %s", tmp);
     fclose(devnull);
     unsetenv("TMPDIR");
     free(base);

@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "../protocol/protocol_internal.h"
+#include "hand_runs.h"
 #include "png_check.h"
 #include "sandbox.h"
+#include "tsedarts/darts.h"
 #include "tsedarts/data.h"
 #include "tsedarts/figures.h"
 #include "tsedarts/fileio.h"
@@ -527,8 +529,10 @@ static const double hand_deep[3] = {1 / 64., 2 / 64., 3 / 64.};   /* 1.5625, 3.1
 static const double hand_shallow[3] = {2 / 64., 2 / 64., 5 / 64.}; /* 3.125, 3.125, 7.8125 % */
 
 /* runs/<sha256 of config>/ as a finished run leaves it: config.json,
- * result.json (result gains config_hash; it is consumed), manifest. */
-static void hand_run(const char *dir, const char *config, json_t *result)
+ * result.json (result gains config_hash; it is consumed), the log and
+ * final files (hand_runs.h; searched: a search's genotype, else NULL),
+ * manifest. */
+static void hand_run(const char *dir, const char *config, json_t *result, const genotype *searched)
 {
     char hash[SHA256_HEX_LEN], runs[600], rdir[700], path[800];
     sha256_buffer(config, strlen(config), hash);
@@ -546,6 +550,7 @@ static void hand_run(const char *dir, const char *config, json_t *result)
     path_in(path, sizeof path, rdir, "result.json");
     cr_assert_eq(file_write_text_atomic(path, text), TD_OK);
     free(text);
+    cr_assert_eq(hand_run_files(rdir, config, searched), TD_OK, "%s", td_error_message());
     cr_assert_eq(manifest_write(rdir), TD_OK, "%s", td_error_message());
 }
 
@@ -581,9 +586,12 @@ static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
     for (int k = 0; k < 4; k++) {
         json_t *so = json_array_get(json_object_get(mo, "searches"), (size_t)k);
         char *cfg = json_dumps(json_object_get(so, "config"), JSON_COMPACT | JSON_SORT_KEYS);
-        genotype g;
-        cr_assert_eq(genotype_load(hand_genotypes[k], &g), TD_OK, "%s", td_error_message());
-        snprintf(g.name, sizeof g.name, "searched");
+        genotype known, g;
+        cr_assert_eq(genotype_load(hand_genotypes[k], &known), TD_OK, "%s", td_error_message());
+        /* the search's result as verify re-derives it from its alphas */
+        double an[DARTS_EDGES * DOP_COUNT], ar[DARTS_EDGES * DOP_COUNT];
+        hand_alphas(&known, an, ar);
+        genotype_derive(an, ar, "searched", &g);
         char line[1024];
         genotype_format(&g, line, sizeof line);
         json_t *res = json_object();
@@ -592,14 +600,14 @@ static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
         json_object_set_new(res, "reduce_depth", json_integer(genotype_depth(&g.reduce)));
         json_object_set_new(res, "normal_skip", json_integer(genotype_skip_count(&g.normal)));
         json_object_set_new(res, "reduce_skip", json_integer(genotype_skip_count(&g.reduce)));
-        hand_run(dir, cfg, res);
+        hand_run(dir, cfg, res, &g);
         free(cfg);
         cr_assert_eq(protocol_rename_genotype("darts1", k, line, renamed[k], sizeof renamed[k]), TD_OK);
         int seed = (int)json_integer_value(json_object_get(json_object_get(mo, "select"), "seed"));
         cr_assert_eq(protocol_retrain_run(mo, "select", renamed[k], seed, config, sizeof config, hash), TD_OK);
         res = test_result(hand_test[k]);
         json_object_set_new(res, "valid_error", json_real(hand_valid[k]));
-        hand_run(dir, config, res);
+        hand_run(dir, config, res, NULL);
     }
     const char *sections[2] = {"final_deep", "final_shallow"};
     const double *errors[2] = {hand_deep, hand_shallow};
@@ -609,7 +617,7 @@ static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
             int seed = (int)json_integer_value(json_array_get(seeds, (size_t)i));
             cr_assert_eq(protocol_retrain_run(mo, sections[f], renamed[finals_of], seed, config, sizeof config, hash),
                          TD_OK);
-            hand_run(dir, config, test_result(errors[f][i]));
+            hand_run(dir, config, test_result(errors[f][i]), NULL);
         }
     json_decref(plan);
     cr_assert_eq(protocol_report(dir, root), TD_OK, "%s", td_error_message());
@@ -788,7 +796,12 @@ Test(protocol, report_page_is_self_contained_and_checked, .timeout = 300)
     free(html);
     int failed;
     char *out = verify_output(dir, root, &failed);
-    cr_expect_eq(failed, 0, "%s", out);
+    /* the searches carry another run's log (for the figures), not one of
+     * their own config: the record checks, and only they, say so */
+    cr_expect_eq(failed, 2, "%s", out);
+    cr_expect(strstr(out, "FAIL  metrics logs: each finished run holds the records its config implies") &&
+                  strstr(out, "FAIL  final weights and alphas hash to the last epoch record"),
+              "%s", out);
     cr_expect(strstr(out, "ok    report.html states this tree's root hash") != NULL, "%s", out);
     free(out);
     /* a figure changed, a figure added, a page with another hash: each named */

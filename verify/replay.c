@@ -1,165 +1,207 @@
-/* verify --replay: the first epoch of a recorded run, executed again from
- * its config, must give the same first metrics record, bit for bit. Only
- * meaningful on the platform that produced the run. */
+/* verify --replay: a recorded run executed again from its config, for some
+ * epochs or all of them, must write the same metrics records, bit for bit:
+ * losses, accuracies and, in every epoch record, the hashes of the weights
+ * and alphas it reached. The whole run must also leave the same files.
+ * Only meaningful on the platform that produced the run. */
 #include <jansson.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
-#include "tsedarts/rundir.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
 #include "tsedarts/verify.h"
+#include "verify_internal.h"
 
-/* The run's env.json as JSON. */
-static td_status load_env(const char *run_dir, json_t **env)
+/* All the epochs a run of this config trains (every stage's, for a
+ * staged search). */
+static td_status config_epochs(const char *cfg, int *epochs)
 {
-    char path[4400], *text;
-    TD_CHECK(path_format(path, sizeof path, "%s/env.json", run_dir));
-    TD_CHECK(file_read_all(path, &text, NULL));
-    json_error_t err;
-    *env = json_loads(text, 0, &err);
-    free(text);
-    if (!json_is_object(*env)) {
-        if (*env) json_decref(*env);
-        return TD_FAIL(TD_ERR_FORMAT, "%s: unreadable fingerprint (line %d: %s)", path, err.line, err.text);
+    if (audit_config_is_search(cfg)) {
+        search_config c;
+        TD_CHECK(search_config_parse(cfg, &c));
+        *epochs = search_total_epochs(&c);
+    } else {
+        train_config c;
+        TD_CHECK(train_config_parse(cfg, &c));
+        *epochs = c.epochs;
     }
     return TD_OK;
 }
 
-static td_status differs(const char *what, const char *recorded, const char *here)
-{
-    return TD_FAIL(TD_ERR_UNSUPPORTED,
-                   "cannot replay here: the run's %s is '%s', here it is '%s'; runs are bit-identical only on the "
-                   "same platform, build, code and device",
-                   what, recorded ? recorded : "?", here ? here : "?");
-}
-
-/* Whether two device names differ at most in their index ("cuda:0", "cuda:1"). */
-static int same_kind(const char *a, const char *b)
-{
-    if (!a || !b) return 0;
-    size_t la = strcspn(a, ":"), lb = strcspn(b, ":");
-    return la == lb && !strncmp(a, b, la);
-}
-
-/* The fingerprint fields that can change results: the build and the CPU,
- * then every field of the device's description but its thread count (the
- * kernels' reductions do not depend on it) and which of several devices of
- * one kind it was (the name's ":N"). */
-static td_status same_platform(json_t *env, const backend *be)
-{
-    char *mine = fingerprint_json(omp_get_max_threads(), NULL);
-    char *dev = be->describe ? be->describe() : NULL;
-    json_error_t err;
-    json_t *here = mine ? json_loads(mine, 0, &err) : NULL, *here_dev = dev ? json_loads(dev, 0, &err) : NULL;
-    free(mine);
-    free(dev);
-    td_status s = here && here_dev ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "cannot describe this machine");
-    const char *fields[] = {"tsedarts_commit", "compiler", "c_flags", "cpu"};
-    for (int i = 0; s == TD_OK && i < 4; i++) {
-        const char *x = json_string_value(json_object_get(env, fields[i]));
-        const char *y = json_string_value(json_object_get(here, fields[i]));
-        if (!x || !y || strcmp(x, y)) s = differs(fields[i], x, y);
-    }
-    json_t *rec_dev = json_object_get(env, "device");
-    const char *key;
-    json_t *v;
-    /* runs from before devices were described ran on the CPU, which
-     * replay_device has already chosen */
-    if (s == TD_OK && json_is_object(rec_dev)) json_object_foreach(here_dev, key, v)
-        {
-            if (!strcmp(key, "threads")) continue;
-            json_t *r = json_object_get(rec_dev, key);
-            if (r && json_equal(r, v)) continue;
-            if (!strcmp(key, "name") && same_kind(json_string_value(r), json_string_value(v))) continue;
-            char *x = r ? json_dumps(r, JSON_ENCODE_ANY) : NULL, *y = json_dumps(v, JSON_ENCODE_ANY);
-            char what[256];
-            snprintf(what, sizeof what, "device %s", key);
-            s = differs(what, x, y);
-            free(x);
-            free(y);
-            break;
-        }
-    if (here) json_decref(here);
-    if (here_dev) json_decref(here_dev);
-    return s;
-}
-
-/* The device the run was recorded on, or the one asked for: another
- * device of the same kind (cuda:1 for cuda:0 on a machine of identical
- * GPUs) replays the same bits, and same_platform refuses any other. */
-static td_status replay_device(const char *run_dir, const char *asked, const backend **be)
-{
-    char *recorded;
-    TD_CHECK(rundir_recorded_device(run_dir, &recorded));
-    td_status s = device_open(asked ? asked : recorded, be);
-    free(recorded);
-    return s;
-}
-
-static td_status first_line(const char *path, char **line)
-{
-    char *text;
-    TD_CHECK(file_read_all(path, &text, NULL));
-    char *nl = strchr(text, '\n');
-    if (!nl) {
-        free(text);
-        return TD_FAIL(TD_ERR_CHECK, "%s: no complete first record", path);
-    }
-    *nl = '\0';
-    *line = text;
-    return TD_OK;
-}
-
-/* Runs the first epoch of cfg (a search or training config) into scratch. */
-static td_status replay_first_epoch(const char *cfg, const backend *be, const char *scratch)
+/* The run of cfg into scratch: its first `epochs` epochs, or with whole
+ * set all of it, outputs included. */
+static td_status replay_run(const char *cfg, const backend *be, const char *scratch, int epochs, int whole)
 {
     td_status s;
-    if (strstr(cfg, "\"algo\"")) {
+    if (audit_config_is_search(cfg)) {
         search_config c;
-        s = search_config_parse(cfg, &c);
+        TD_CHECK(search_config_parse(cfg, &c));
         search_options o;
         memset(&o, 0, sizeof o);
         o.be = be;
         o.out_dir = scratch;
         o.quiet = 1;
-        o.stop_after_epochs = 1;
+        o.stop_after_epochs = whole ? 0 : epochs;
         search_result r;
-        if (s == TD_OK) s = search_run(&c, &o, &r);
+        s = search_run(&c, &o, &r);
     } else {
         train_config c;
-        s = train_config_parse(cfg, &c);
+        TD_CHECK(train_config_parse(cfg, &c));
         train_options o;
         memset(&o, 0, sizeof o);
         o.be = be;
         o.out_dir = scratch;
         o.quiet = 1;
-        o.stop_after_epochs = 1;
+        o.stop_after_epochs = whole ? 0 : epochs;
         train_result r;
-        if (s == TD_OK) s = train_run(&c, &o, &r);
+        s = train_run(&c, &o, &r);
     }
-    return s == TD_ERR_INTERRUPTED ? TD_OK : s; /* stopped after the first epoch, as asked */
+    if (stop_requested()) return TD_FAIL(TD_ERR_INTERRUPTED, "replay stopped by a signal; nothing was compared");
+    return s == TD_ERR_INTERRUPTED ? TD_OK : s; /* stopped after the epochs asked for */
 }
 
-td_status verify_replay(const char *run_dir, const char *device, FILE *out)
+/* A log's lines, in place in *text (malloc'd). */
+typedef struct lines {
+    char *text;
+    int n;
+    char **line;
+} lines;
+
+static void lines_free(lines *l)
+{
+    free(l->text);
+    free(l->line);
+    memset(l, 0, sizeof *l);
+}
+
+static td_status lines_read(const char *dir, lines *l)
+{
+    memset(l, 0, sizeof *l);
+    char path[4400];
+    TD_CHECK(path_format(path, sizeof path, "%s/metrics.jsonl", dir));
+    if (!file_exists(path)) return TD_OK;
+    TD_CHECK(file_read_all(path, &l->text, NULL));
+    for (char *p = l->text; *p;) {
+        char *nl = strchr(p, '\n');
+        if (!nl) break; /* a cut-off last line is no record */
+        char **grown = realloc(l->line, (size_t)(l->n + 1) * sizeof *grown);
+        if (!grown) {
+            lines_free(l);
+            return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        }
+        l->line = grown;
+        *nl = '\0';
+        l->line[l->n++] = p;
+        p = nl + 1;
+    }
+    return TD_OK;
+}
+
+/* Names what differs between two records: the first key whose value
+ * differs, or a key only one of them has. */
+static td_status records_differ(int k, const char *recorded, const char *replayed)
+{
+    json_t *a = json_loads(recorded, 0, NULL), *b = json_loads(replayed, 0, NULL);
+    json_t *ep = json_object_get(b, "epoch");
+    char where[64] = "", what[512] = "";
+    if (json_is_integer(ep)) snprintf(where, sizeof where, ", epoch %lld", (long long)json_integer_value(ep) + 1);
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v)
+    {
+        json_t *w = json_object_get(a, key);
+        if (w && json_equal(w, v)) continue;
+        char *x = w ? json_dumps(w, JSON_ENCODE_ANY) : NULL, *y = json_dumps(v, JSON_ENCODE_ANY);
+        snprintf(what, sizeof what, "\"%s\" recorded %s, replayed %s", key, x ? x : "(absent)", y ? y : "?");
+        free(x);
+        free(y);
+        break;
+    }
+    if (!what[0]) snprintf(what, sizeof what, "the recorded record has fields the replay does not write");
+    if (a) json_decref(a);
+    if (b) json_decref(b);
+    return TD_FAIL(TD_ERR_CHECK, "record %d%s differs from the replay: %s", k + 1, where, what);
+}
+
+/* The replayed records against the recorded ones; with whole, the log
+ * must also end where the replay's does. */
+static td_status compare_logs(const char *run_dir, const char *scratch, int whole, int *compared)
+{
+    lines want, got;
+    TD_CHECK(lines_read(run_dir, &want));
+    td_status s = lines_read(scratch, &got);
+    *compared = 0;
+    for (int k = 0; s == TD_OK && k < got.n; k++) {
+        if (k >= want.n)
+            s = TD_FAIL(TD_ERR_CHECK, "%s/metrics.jsonl ends after %d record(s); the replay writes record %d", run_dir,
+                        want.n, k + 1);
+        else if (strcmp(want.line[k], got.line[k]))
+            s = records_differ(k, want.line[k], got.line[k]);
+        else
+            ++*compared;
+    }
+    if (s == TD_OK && !got.n) s = TD_FAIL(TD_ERR_CHECK, "the replay wrote no records");
+    if (s == TD_OK && whole && want.n != got.n)
+        s = TD_FAIL(TD_ERR_CHECK, "%s/metrics.jsonl holds %d records; the whole run, replayed, writes %d", run_dir,
+                    want.n, got.n);
+    lines_free(&want);
+    lines_free(&got);
+    return s;
+}
+
+/* The files a finished run leaves, byte for byte. */
+static td_status compare_files(const char *run_dir, const char *scratch, int search, char *listed, size_t len)
+{
+    static const char *const search_files[] = {"weights.safetensors", "alphas.safetensors", "genotype.txt",
+                                               "result.json"};
+    static const char *const train_files[] = {"weights.safetensors", "result.json"};
+    const char *const *names = search ? search_files : train_files;
+    int n = search ? 4 : 2;
+    listed[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        char a[4400], b[4400], ha[SHA256_HEX_LEN], hb[SHA256_HEX_LEN];
+        TD_CHECK(path_format(a, sizeof a, "%s/%s", run_dir, names[i]));
+        TD_CHECK(path_format(b, sizeof b, "%s/%s", scratch, names[i]));
+        if (!file_exists(a)) return TD_FAIL(TD_ERR_CHECK, "%s: missing; the replayed run writes it", a);
+        TD_CHECK(sha256_file(a, ha));
+        TD_CHECK(sha256_file(b, hb));
+        if (strcmp(ha, hb)) return TD_FAIL(TD_ERR_CHECK, "%s differs from the replayed run's", a);
+        snprintf(listed + strlen(listed), len - strlen(listed), "%s%s", i ? ", " : "", names[i]);
+    }
+    return TD_OK;
+}
+
+/* The replay itself, in scratch (which the caller removes). */
+static td_status replay_in(const char *run_dir, const backend *be, const char *cfg, int epochs, const char *scratch,
+                           FILE *out)
+{
+    int total;
+    TD_CHECK(config_epochs(cfg, &total));
+    if (epochs == VERIFY_REPLAY_ALL) epochs = total;
+    if (epochs < 1 || epochs > total)
+        return TD_FAIL(TD_ERR_ARG, "--epochs %d: the run has %d epoch(s); replay 1 to %d, or all", epochs, total,
+                       total);
+    int whole = epochs == total, compared;
+    TD_CHECK(replay_run(cfg, be, scratch, epochs, whole));
+    TD_CHECK(compare_logs(run_dir, scratch, whole, &compared));
+    fprintf(out, "ok    replay: %d of %d epoch(s) of %s: %d record(s), weight hashes included, bit-identical\n",
+            epochs, total, run_dir, compared);
+    if (!whole) return TD_OK;
+    char listed[256];
+    TD_CHECK(compare_files(run_dir, scratch, audit_config_is_search(cfg), listed, sizeof listed));
+    fprintf(out, "ok    replay: the final files (%s) are bit-identical\n", listed);
+    return TD_OK;
+}
+
+td_status verify_replay_epochs(const char *run_dir, const char *device, int epochs, FILE *out)
 {
     const backend *be;
-    json_t *env;
-    TD_CHECK(replay_device(run_dir, device, &be));
-    TD_CHECK(load_env(run_dir, &env));
-    td_status ps = same_platform(env, be);
-    json_decref(env);
-    if (ps != TD_OK) return ps;
-    char path[4400], *cfg;
-    TD_CHECK(path_format(path, sizeof path, "%s/config.json", run_dir));
-    TD_CHECK(file_read_all(path, &cfg, NULL));
-    size_t n = strlen(cfg);
-    while (n && cfg[n - 1] == '\n') cfg[--n] = '\0';
+    TD_CHECK(audit_open_device(run_dir, device, &be));
+    char *cfg;
+    TD_CHECK(audit_read_config(run_dir, &cfg));
     char *scratch;
     td_status s = dir_make_temp("replay", &scratch);
     if (s != TD_OK) {
@@ -167,19 +209,8 @@ td_status verify_replay(const char *run_dir, const char *device, FILE *out)
         return s;
     }
     /* from here every path out goes through the removal below */
-    s = replay_first_epoch(cfg, be, scratch);
+    s = replay_in(run_dir, be, cfg, epochs, scratch, out);
     free(cfg);
-    char *want = NULL, *got = NULL;
-    if (s == TD_OK) s = path_format(path, sizeof path, "%s/metrics.jsonl", run_dir);
-    if (s == TD_OK) s = first_line(path, &want);
-    if (s == TD_OK) s = path_format(path, sizeof path, "%s/metrics.jsonl", scratch);
-    if (s == TD_OK) s = first_line(path, &got);
-    if (s == TD_OK && strcmp(want, got))
-        s = TD_FAIL(TD_ERR_CHECK, "replayed first epoch differs from the record:\n  recorded %s\n  replayed %s", want,
-                    got);
-    if (s == TD_OK) fprintf(out, "ok    replay: the first epoch of %s is bit-identical to its record\n", run_dir);
-    free(want);
-    free(got);
     char why[1024] = "";
     if (s != TD_OK) snprintf(why, sizeof why, "%s", td_error_message());
     td_status r = dir_remove_tree(scratch);
@@ -189,4 +220,9 @@ td_status verify_replay(const char *run_dir, const char *device, FILE *out)
     char also[1024];
     snprintf(also, sizeof also, "%s", td_error_message());
     return TD_FAIL(s, "%s; also %s", why, also);
+}
+
+td_status verify_replay(const char *run_dir, const char *device, FILE *out)
+{
+    return verify_replay_epochs(run_dir, device, 1, out);
 }

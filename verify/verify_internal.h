@@ -51,6 +51,28 @@ td_status audit_run_genotype(const char *run_dir);
 /* Reads run_dir/name as JSON; *out is NULL (and TD_OK) when it is absent. */
 td_status audit_read_json(const char *run_dir, const char *name, json_t **out);
 
+/* ------------------------------------- records (audit_records.c) */
+
+/* A finished run's metrics.jsonl holds exactly the records its config
+ * implies (search_expected_records, train_expected_records), in epoch
+ * order; runs that failed or have not finished are left to the ledger. */
+td_status audit_run_record_count(const char *run_dir);
+/* A finished run's weights.safetensors (and a search's alphas.safetensors)
+ * hash to the weights_sha256 (alphas_sha256) of its last epoch record. */
+td_status audit_run_final_files(const char *run_dir);
+
+/* ------------------------------- re-execution (platform.c, replay.c) */
+
+/* Opens the device the run records (or the one asked for) and refuses
+ * (TD_ERR_UNSUPPORTED, saying why) when this machine, build or device
+ * differs from the run's env.json in anything that can change bits. */
+struct backend;
+td_status audit_open_device(const char *run_dir, const char *asked, const struct backend **be);
+/* run_dir/config.json without its trailing newline (malloc'd). */
+td_status audit_read_config(const char *run_dir, char **text);
+/* Whether a config.json's text is a search's (it names an algorithm). */
+int audit_config_is_search(const char *config_text);
+
 /* --------------------------------------- the ledger (audit_ledger.c) */
 
 /* One planned run as its directory records it. */

@@ -37,6 +37,14 @@ static td_status alloc_set(dataset *d, const char *name, int n, int c, int h, in
     return TD_OK;
 }
 
+/* Images in each set: what the loaders below read, and what an audit
+ * counts a run's steps from without the data (dataset_images). */
+#define FASHION_TRAIN 60000
+#define FASHION_TEST 10000
+#define CIFAR_TRAIN_FILES 5
+#define SYNTHETIC_TRAIN 2048
+#define SYNTHETIC_TEST 512
+
 td_status dataset_dims(const char *spec, int pad32, int *channels, int *side, int *classes)
 {
     *classes = 10;
@@ -87,7 +95,7 @@ static td_status read_cifar_file(const char *path, dataset *d, int first)
 
 td_status dataset_load_cifar10(const char *dir, int train, dataset *out)
 {
-    int files = train ? 5 : 1;
+    int files = train ? CIFAR_TRAIN_FILES : 1;
     TD_CHECK(alloc_set(out, train ? "cifar10-train" : "cifar10-test", files * CIFAR_PER_FILE, 3, 32, 32, 10));
     char path[4096];
     for (int k = 0; k < files; k++) {
@@ -171,7 +179,7 @@ static td_status idx_expect_end(gzFile f, const char *path)
 
 td_status dataset_load_fashion_mnist(const char *dir, int train, int pad32, dataset *out)
 {
-    uint32_t n = train ? 60000 : 10000;
+    uint32_t n = train ? FASHION_TRAIN : FASHION_TEST;
     const char *prefix = train ? "train" : "t10k";
     char ipath[4096], lpath[4096];
     TD_CHECK(path_format(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte.gz", dir, prefix));
@@ -270,6 +278,20 @@ td_status dataset_load_named(const char *name, const char *data_dir, int pad32, 
 {
     if (!strcmp(name, "fashion-mnist")) return dataset_load_fashion_mnist(data_dir, train, pad32, out);
     if (!strncmp(name, "cifar10:", 8)) return dataset_load_cifar10(name + 8, train, out);
-    if (!strcmp(name, "synthetic")) return dataset_synthetic(train ? 2048 : 512, 3, 32, 10, 7, !train, out);
+    if (!strcmp(name, "synthetic"))
+        return dataset_synthetic(train ? SYNTHETIC_TRAIN : SYNTHETIC_TEST, 3, 32, 10, 7, !train, out);
     return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", name);
+}
+
+td_status dataset_images(const char *spec, int train, int *n)
+{
+    if (!strcmp(spec, "fashion-mnist"))
+        *n = train ? FASHION_TRAIN : FASHION_TEST;
+    else if (!strncmp(spec, "cifar10:", 8))
+        *n = (train ? CIFAR_TRAIN_FILES : 1) * CIFAR_PER_FILE;
+    else if (!strcmp(spec, "synthetic"))
+        *n = train ? SYNTHETIC_TRAIN : SYNTHETIC_TEST;
+    else
+        return TD_FAIL(TD_ERR_ARG, "unknown dataset '%s' (fashion-mnist, cifar10:DIR or synthetic)", spec);
+    return TD_OK;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tsedarts/fileio.h"
+#include "tsedarts/hash.h"
 #include "tsedarts/path.h"
 
 static size_t dtype_bytes(const char *dt)
@@ -14,7 +15,10 @@ static size_t dtype_bytes(const char *dt)
     return 0;
 }
 
-td_status safetensors_write(const char *path, const st_tensor *t, int n, const char *metadata_json)
+/* The file as parts: the 8-byte length and the padded JSON header (*header,
+ * malloc'd), then each tensor's data; parts and lens hold n + 1 entries. */
+static td_status encode(const st_tensor *t, int n, const char *metadata_json, char **header, const void **parts,
+                        size_t *lens)
 {
     json_t *hdr = json_object();
     if (metadata_json) {
@@ -55,20 +59,49 @@ td_status safetensors_write(const char *path, const st_tensor *t, int n, const c
     size_t hl = strlen(text);
     size_t padded = (hl + 7) / 8 * 8; /* data starts 8-byte aligned */
     char *h = malloc(padded + 8);
+    if (!h) {
+        free(text);
+        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    }
     uint64_t le = padded;
     for (int i = 0; i < 8; i++) h[i] = (char)((le >> (8 * i)) & 0xff);
     memcpy(h + 8, text, hl);
     memset(h + 8 + hl, ' ', padded - hl);
     free(text);
-    const void **parts = malloc((size_t)(n + 1) * sizeof *parts);
-    size_t *lens = malloc((size_t)(n + 1) * sizeof *lens);
+    *header = h;
     parts[0] = h;
     lens[0] = padded + 8;
     for (int i = 0; i < n; i++) {
         parts[i + 1] = t[i].data;
         lens[i + 1] = t[i].bytes;
     }
-    td_status s = file_write_atomic(path, n + 1, parts, lens);
+    return TD_OK;
+}
+
+td_status safetensors_write(const char *path, const st_tensor *t, int n, const char *metadata_json)
+{
+    const void **parts = malloc((size_t)(n + 1) * sizeof *parts);
+    size_t *lens = malloc((size_t)(n + 1) * sizeof *lens);
+    char *h = NULL;
+    td_status s = parts && lens ? encode(t, n, metadata_json, &h, parts, lens) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    if (s == TD_OK) s = file_write_atomic(path, n + 1, parts, lens);
+    free(parts);
+    free(lens);
+    free(h);
+    return s;
+}
+
+td_status safetensors_sha256(const st_tensor *t, int n, const char *metadata_json, char hex[SHA256_HEX_LEN])
+{
+    const void **parts = malloc((size_t)(n + 1) * sizeof *parts);
+    size_t *lens = malloc((size_t)(n + 1) * sizeof *lens);
+    char *h = NULL;
+    td_status s = parts && lens ? encode(t, n, metadata_json, &h, parts, lens) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    if (s == TD_OK) {
+        sha256_ctx *c = sha256_begin();
+        for (int i = 0; i <= n; i++) sha256_update(c, parts[i], lens[i]);
+        sha256_end(c, hex);
+    }
     free(parts);
     free(lens);
     free(h);

@@ -43,7 +43,10 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-static td_status export_roles(const model *m, const char *path, long batches_tracked, int weights, int alphas)
+/* Writes the roles to path, or, with path NULL, only hashes the file that
+ * would be written into hex. */
+static td_status export_roles(const model *m, const char *path, long batches_tracked, int weights, int alphas,
+                              char *hex)
 {
     const graph *g = m->layout;
     host_params h;
@@ -78,7 +81,8 @@ static td_status export_roles(const model *m, const char *path, long batches_tra
             n++;
         }
     }
-    if (s == TD_OK) s = safetensors_write(path, t, n, "{\"format\":\"pt\",\"producer\":\"tsedarts\"}");
+    static const char meta[] = "{\"format\":\"pt\",\"producer\":\"tsedarts\"}";
+    if (s == TD_OK) s = path ? safetensors_write(path, t, n, meta) : safetensors_sha256(t, n, meta, hex);
     for (int i = 0; i < cap; i++) free(names[i]);
     free(names);
     free(tracked);
@@ -89,12 +93,20 @@ static td_status export_roles(const model *m, const char *path, long batches_tra
 
 td_status model_export_safetensors(const model *m, const char *path, long batches_tracked)
 {
-    return export_roles(m, path, batches_tracked, 1, 1);
+    return export_roles(m, path, batches_tracked, 1, 1, NULL);
 }
 
 td_status model_export_alphas(const model *m, const char *path)
 {
-    return export_roles(m, path, 0, 0, 1);
+    return export_roles(m, path, 0, 0, 1, NULL);
+}
+
+td_status model_export_sha256(const model *m, long batches_tracked, char weights_hex[SHA256_HEX_LEN],
+                              char alphas_hex[SHA256_HEX_LEN])
+{
+    TD_CHECK(export_roles(m, NULL, batches_tracked, 1, 1, weights_hex));
+    if (alphas_hex) TD_CHECK(export_roles(m, NULL, 0, 0, 1, alphas_hex));
+    return TD_OK;
 }
 
 td_status model_import_safetensors(model *m, const char *path)

@@ -426,6 +426,19 @@ static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
     return s;
 }
 
+/* The hashes of weights.safetensors and alphas.safetensors as they would
+ * be written now (model_export_sha256); taken after the epoch's
+ * evaluations, so the last record's are those of the files write_outputs
+ * leaves, and a replay or resume must reach the same state every epoch. */
+static td_status record_state_hashes(search_state *st, json_t *o)
+{
+    char w[SHA256_HEX_LEN], a[SHA256_HEX_LEN];
+    TD_CHECK(model_export_sha256(&st->m, st->weight_steps, w, a));
+    json_object_set_new(o, "weights_sha256", json_string(w));
+    json_object_set_new(o, "alphas_sha256", json_string(a));
+    return TD_OK;
+}
+
 static td_status end_epoch(search_state *st, double lr)
 {
     double vl = 0, va = 0, h_max = 0, h_secs = 0;
@@ -459,6 +472,7 @@ static td_status end_epoch(search_state *st, double lr)
     json_object_set_new(o, "arch_steps", json_integer(st->arch_steps));
     search_arch_json(&arch, o);
     td_status s = search_softmax_json(st, o);
+    if (s == TD_OK) s = record_state_hashes(st, o);
     if (s != TD_OK) {
         json_decref(o);
         return s;

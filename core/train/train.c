@@ -259,9 +259,16 @@ static td_status end_epoch(train_state *st, double lr)
         json_object_set_new(o, "valid_error", json_real(ve));
         json_object_set_new(o, "valid_images", json_integer(st->n_v));
     }
-    char *rec = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* the hash of weights.safetensors as it would be written now
+     * (model_export_sha256): after the last epoch, that of the file the
+     * run leaves, since the final evaluations change no weight */
+    char w[SHA256_HEX_LEN];
+    td_status s = model_export_sha256(&st->m, st->steps_done, w, NULL);
+    json_object_set_new(o, "weights_sha256", json_string(w));
+    char *rec = s == TD_OK ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    td_status s = chain_log_append(&st->metrics, rec);
+    if (s != TD_OK) return s;
+    s = chain_log_append(&st->metrics, rec);
     free(rec);
     if (!st->opt.quiet) {
         char vtxt[96] = "";
@@ -297,6 +304,17 @@ static td_status setup_model(train_state *st)
     st->momentum = st->m.be->alloc(bytes);
     if (!st->momentum) return TD_FAIL(TD_ERR_MEMORY, "out of memory for the momentum buffer");
     return st->m.be->zero(st->momentum, bytes);
+}
+
+/* The figures result.json reports: test error and loss on the first
+ * test_images test images, and the held-out error when there is one. */
+static td_status final_evaluation(train_state *st, train_result *res)
+{
+    int nt = st->cfg.test_images < 0 || st->cfg.test_images > st->test.n ? st->test.n : st->cfg.test_images;
+    res->test_count = nt;
+    TD_CHECK(evaluate(st, &st->test, NULL, nt, &res->test_error, &res->test_loss));
+    double vl;
+    return st->n_v ? evaluate(st, &st->train, st->ids_v, st->n_v, &res->valid_error, &vl) : TD_OK;
 }
 
 td_status train_run(const train_config *cfg, const train_options *opt, train_result *res)
@@ -368,13 +386,7 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
         s = save_checkpoint(st);
     }
     double secs = now_seconds() - t0;
-    if (s == TD_OK) {
-        int nt = st->cfg.test_images < 0 || st->cfg.test_images > st->test.n ? st->test.n : st->cfg.test_images;
-        s = evaluate(st, &st->test, NULL, nt, &res->test_error, &res->test_loss);
-        res->test_count = nt;
-        double vl;
-        if (s == TD_OK && st->n_v) s = evaluate(st, &st->train, st->ids_v, st->n_v, &res->valid_error, &vl);
-    }
+    if (s == TD_OK) s = final_evaluation(st, res);
     char path[4400];
     if (s == TD_OK) {
         s = path_format(path, sizeof path, "%s/weights.safetensors", opt->out_dir);
@@ -396,6 +408,27 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     }
     res->epochs_done = st->epoch;
     res->seconds_per_epoch = run_steps ? secs / run_steps * S : 0;
+    free_state(st);
+    free(st);
+    return s;
+}
+
+td_status train_reevaluate(const train_config *cfg, const backend *be, const char *weights_path, train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->valid_error = -1;
+    if (!be) return TD_FAIL(TD_ERR_ARG, "train: no backend given (the caller chooses the device)");
+    train_state *st = calloc(1, sizeof *st);
+    if (!st) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    st->cfg = *cfg;
+    st->opt.be = be;
+    st->opt.quiet = 1;
+    /* the same data, model and evaluation as the end of train_run, with
+     * the weights read back from the run's file instead of trained */
+    td_status s = load_data(st);
+    if (s == TD_OK) s = setup_model(st);
+    if (s == TD_OK) s = model_import_safetensors(&st->m, weights_path);
+    if (s == TD_OK) s = final_evaluation(st, res);
     free_state(st);
     free(st);
     return s;

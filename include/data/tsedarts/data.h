@@ -34,6 +34,8 @@ void dataset_free(dataset *d);
 /* Image channels, side and classes a dataset spec loads as, without
  * loading it ("fashion-mnist", "cifar10:DIR", "synthetic"). */
 td_status dataset_dims(const char *spec, int pad32, int *channels, int *side, int *classes);
+/* Images in its training (train = 1) or test set, without loading it. */
+td_status dataset_images(const char *spec, int train, int *n);
 
 /* Fisher-Yates permutation of [0, n) from the stream (seed, purpose, index). */
 void data_permutation(uint64_t seed, uint32_t purpose, uint64_t index, int n, int *out);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsedarts/hash.h"
 #include "tsedarts/status.h"
 
 typedef struct st_tensor {
@@ -20,6 +21,8 @@ typedef struct st_tensor {
 /* Writes tensors in the given order, atomically; metadata is a flat JSON
  * object of strings (or NULL). */
 td_status safetensors_write(const char *path, const st_tensor *t, int n, const char *metadata_json);
+/* The SHA-256 of the file safetensors_write would write, without writing it. */
+td_status safetensors_sha256(const st_tensor *t, int n, const char *metadata_json, char hex[SHA256_HEX_LEN]);
 
 typedef struct st_file {
     char *buf;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "tsedarts/exec.h"
+#include "tsedarts/hash.h"
 #include "tsedarts/layers.h"
 #include "tsedarts/supernet.h"
 
@@ -72,6 +73,15 @@ td_status model_export_alphas(const model *m, const char *path);
 /* Loads weights, alphas and BN statistics by name; every parameter of the
  * model must be present with its PyTorch shape. */
 td_status model_import_safetensors(model *m, const char *path);
+/* The SHA-256 of the files model_export_safetensors (weights_hex) and, when
+ * alphas_hex is not NULL, model_export_alphas would write now. That byte
+ * form (F32 little-endian tensors under their PyTorch names, after the
+ * safetensors header) is the same on every device and is what a run's
+ * weights.safetensors and alphas.safetensors hold, so an audit can tie the
+ * published files to the metrics log; an f64 run is pinned through its f32
+ * rounding, as the files hold it. */
+td_status model_export_sha256(const model *m, long batches_tracked, char weights_hex[SHA256_HEX_LEN],
+                              char alphas_hex[SHA256_HEX_LEN]);
 
 /* Host copies of a role buffer in f64, and back. */
 td_status model_download_f64(const model *m, value_role r, double *dst);

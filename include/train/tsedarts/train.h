@@ -64,6 +64,11 @@ typedef struct train_result {
 
 td_status train_run(const train_config *cfg, const train_options *opt, train_result *res);
 
+/* The final evaluation of train_run (test error and loss, and the held-out
+ * error when cfg holds images out) of the weights in weights_path (a
+ * weights.safetensors train_run wrote for cfg), on be. */
+td_status train_reevaluate(const train_config *cfg, const backend *be, const char *weights_path, train_result *res);
+
 /* Drop-path masks of one step: n_masks vectors of batch entries, each
  * 1 / keep with probability keep = 1 - prob * epoch / epochs, else 0, drawn
  * from (seed, drop path, epoch << 32 | step). */
