@@ -1,8 +1,11 @@
 /* The command line as a careless or hurried user meets it: a stray word is
- * an error naming it, `info` gives the same answer every time, and a run
+ * an error naming it, `info` gives the same answer every time, a run
  * stopped by SIGTERM exits 143 (128 + the signal, as a shell expects) with
- * a checkpoint it resumes from. */
+ * a checkpoint it resumes from, and the workers of `protocol run --jobs`
+ * stop (checkpointed) when the protocol process is killed. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,5 +110,85 @@ Test(cli, sigterm_exits_143_with_a_checkpoint_to_resume, .timeout = 300)
     waitpid(pid, &status, 0);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status %d (exited %d, code %d)", status,
               WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    free(dir);
+}
+
+/* Processes other than `self` whose command line holds `needle`. */
+static int processes_holding(const char *needle, pid_t self)
+{
+    DIR *d = opendir("/proc");
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == self) continue;
+        char path[64], cmd[8192];
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t len = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < len; i++)
+            if (!cmd[i]) cmd[i] = ' ';
+        cmd[len] = '\0';
+        /* a zombie has an empty command line: it writes nothing */
+        n += len && strstr(cmd, needle) != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+Test(cli, protocol_workers_end_when_the_protocol_is_killed, .timeout = 300)
+{
+    const char *bin = program();
+    char *dir = sandbox_dir("cli-jobs"), out[4200], runs[4300];
+    cr_assert_eq(path_format(out, sizeof out, "%s/tree", dir), TD_OK);
+    cr_assert_eq(path_format(runs, sizeof runs, "%s/runs", out), TD_OK);
+    /* mini: a search lasts far longer than the workers take to stop */
+    const char *args[] = {bin, "protocol", "run", "darts_space", "--budget", "mini", "--dataset", "synthetic",
+                          "--methods", "darts1", "--jobs", "2", "--threads", "2", "--quiet", "--out", out, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(bin, (char *const *)args);
+        _exit(127);
+    }
+    /* wait until both workers have forked (each made its run directory) */
+    int started = 0;
+    for (int i = 0; i < 12000 && started < 2; i++) {
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        DIR *d = opendir(runs);
+        started = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d))) started += e->d_name[0] != '.';
+        if (d) closedir(d);
+    }
+    cr_assert_geq(started, 2, "the workers did not start");
+    cr_assert_geq(processes_holding(out, getpid()), 2, "no worker processes found");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* each worker is asked to stop and ends at its next checkpoint */
+    int left = 1;
+    for (int i = 0; i < 6000 && left; i++) {
+        left = processes_holding(out, getpid());
+        if (left) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    cr_expect_eq(left, 0, "%d worker(s) went on writing after the protocol was killed", left);
+    /* they stopped, not finished: each left a checkpoint to resume from */
+    DIR *d = opendir(runs);
+    int interrupted = 0, finished = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char ck[4600], res[4600];
+        snprintf(ck, sizeof ck, "%s/%s/checkpoint.bin", runs, e->d_name);
+        snprintf(res, sizeof res, "%s/%s/result.json", runs, e->d_name);
+        interrupted += file_exists(ck) && !file_exists(res);
+        finished += file_exists(res);
+    }
+    if (d) closedir(d);
+    cr_expect_eq(finished, 0, "%d run(s) ran to the end after the protocol was killed", finished);
+    cr_expect_geq(interrupted, 2, "the stopped runs left no checkpoint");
     free(dir);
 }
