@@ -13,7 +13,7 @@ typedef struct command {
 static const command commands[] = {
     {"protocol", cmd_protocol, "the paper's protocol on the DARTS space (Table 2), with an audit trail"},
     {"verify", cmd_verify, "audit a results tree or a run; recompute its test error; replay its epochs"},
-    {"search", cmd_search, "architecture search: darts1, darts2 or tse"},
+    {"search", cmd_search, "architecture search: darts1, darts2, tse, tse-exact, drnas, tse-drnas, pdarts, tse-pdarts"},
     {"train", cmd_train, "retrain a genotype from scratch and report test error"},
     {"genotype", cmd_genotype, "show a genotype as text, DARTS Python syntax, Graphviz DOT, or drawn (SVG, PNG)"},
     {"bench", cmd_bench, "benchmark a search step (time, GFLOP/s, memory)"},
