@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oracle_grads.h"
 #include "sandbox.h"
 
 #include "tsedarts/autodiff.h"
@@ -125,23 +126,8 @@ static void oracle_case(const char *tag, const supernet_config *cfg_in, const su
     cr_assert_eq(path_format(path, sizeof path, "%s/batch.safetensors", dir), TD_OK);
     cr_assert_eq(safetensors_write(path, bt, n_bt, NULL), TD_OK);
     /* our loss and gradients, under the parameters' names */
-    st_tensor *gt = calloc((size_t)g->n_params + 1, sizeof *gt);
-    int n = 0;
-    for (int p = 0; p < g->n_params; p++) {
-        const param *pr = &g->params[p];
-        if (pr->role == ROLE_BNSTAT) continue;
-        st_tensor *t = &gt[n++];
-        t->name = pr->name;
-        t->dtype = "F32";
-        t->ndim = pr->torch_ndim;
-        for (int d = 0; d < pr->torch_ndim; d++) t->dims[d] = pr->torch_dims[d];
-        t->data = (float *)rb.ptr[pr->role == ROLE_WEIGHT ? ROLE_GRAD_WEIGHT : ROLE_GRAD_ALPHA] + pr->offset;
-        t->bytes = shape_numel(pr->shape) * sizeof(float);
-    }
-    float lv = *(float *)exec_value_ptr(ctx, loss);
-    gt[n++] = (st_tensor){"loss", "F32", 0, {0}, &lv, sizeof lv};
     cr_assert_eq(path_format(path, sizeof path, "%s/grads.safetensors", dir), TD_OK);
-    cr_assert_eq(safetensors_write(path, gt, n, NULL), TD_OK);
+    cr_assert_eq(oracle_write_grads(g, &rb, ctx, loss, path), TD_OK, "%s", td_error_message());
     cr_assert_eq(path_format(path, sizeof path, "%s/oracle.json", dir), TD_OK);
     char *ops = edges && edges->n_ops ? edge_ops_json(edges) : NULL;
     char meta[20000];
@@ -160,7 +146,6 @@ static void oracle_case(const char *tag, const supernet_config *cfg_in, const su
     cr_expect_eq(rc, 0, "the PyTorch peer disagrees:\n%s", out);
     free(out);
     free(dir);
-    free(gt);
     exec_destroy(ctx);
     role_buffers_free(&rb);
     model_destroy(&m);

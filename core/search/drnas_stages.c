@@ -270,6 +270,7 @@ static td_status describe(search_state *st, search_arch *a)
     TD_CHECK(model_download_f64(&st->m, ROLE_ALPHA, d->host));
     drnas_derive(d->host, d->net.with_none, d->net.masked, d->net.keep[0], &a->geno);
     genotype_format(&a->geno, a->text, sizeof a->text);
+    a->skips_removed = -1; /* no skip limit: that is PDARTS' rule */
     a->drnas_rule = 1;
     a->drnas_with_none = d->net.with_none;
     a->drnas_masked = d->net.masked;

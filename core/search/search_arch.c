@@ -13,11 +13,7 @@
 td_status search_arch_describe(search_state *st, search_arch *a)
 {
     const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
-    if (alg && alg->stages && alg->stages->describe) {
-        td_status r = alg->stages->describe(st, a);
-        a->skips_removed = -1; /* no skip limit outside PDARTS */
-        return r;
-    }
+    if (alg && alg->stages && alg->stages->describe) return alg->stages->describe(st, a);
     memset(a, 0, sizeof *a);
     int space = st->net.cfg.space, E = space_edges(space), K = supernet_ops_per_edge(&st->net.cfg, &st->net.edges);
     a->space = space;
