@@ -26,11 +26,14 @@ static const opt_spec own_specs[] = {
 };
 #define N_OWN ((int)(sizeof own_specs / sizeof own_specs[0]))
 
-/* The config of a new run: defaults, then the budget, then the flags. */
+/* The config of a new run: defaults, then the budget (for --net linear,
+ * the budget's baseline, as the protocol runs it), then the flags. */
 static int config_from_flags(args *a, train_config *cfg)
 {
     td_status s = TD_OK;
-    if (args_has(a, "budget")) s = train_config_budget(cfg, args_str(a, "budget", ""), 0);
+    int linear = args_has(a, "net") && !strcmp(args_str(a, "net", ""), "linear");
+    if (args_has(a, "budget"))
+        s = linear ? train_config_baseline(cfg, args_str(a, "budget", "")) : train_config_budget(cfg, args_str(a, "budget", ""), 0);
     if (s == TD_OK) s = args_apply_fields(a, cfg);
     if (s != TD_OK) {
         td_error_print(s);

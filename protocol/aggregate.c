@@ -155,3 +155,75 @@ td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_
     json_decref(plan);
     return s;
 }
+
+td_status protocol_aggregate_baseline(const char *out_dir, const char *plan_json, baseline_result *b)
+{
+    memset(b, 0, sizeof *b);
+    json_error_t err;
+    json_t *plan = json_loads(plan_json, 0, &err);
+    if (!plan) return TD_FAIL(TD_ERR_FORMAT, "plan: %s", err.text);
+    const json_t *base = json_object_get(plan, "baseline");
+    const char *hash = json_string_value(json_object_get(base, "run"));
+    td_status s = TD_OK;
+    if (base && !hash) s = TD_FAIL(TD_ERR_FORMAT, "plan: the baseline has no run hash");
+    if (s == TD_OK && hash) {
+        b->planned = 1;
+        const json_t *c = json_object_get(base, "config");
+        const char *dataset = json_string_value(json_object_get(c, "dataset"));
+        int subset = (int)json_integer_value(json_object_get(c, "subset"));
+        int test = (int)json_integer_value(json_object_get(c, "test_images"));
+        int n_train = 0, n_test = 0;
+        if (dataset && dataset_images(dataset, 1, &n_train) == TD_OK && dataset_images(dataset, 0, &n_test) == TD_OK) {
+            b->train_images = subset > 0 && subset < n_train ? subset : n_train;
+            b->test_images = test >= 0 && test < n_test ? test : n_test;
+        }
+        int failed = 0;
+        s = read_run(out_dir, hash, NULL, 0, NULL, &b->test_error, NULL, NULL, &failed, &b->done);
+        b->failed = failed > 0;
+    }
+    json_decref(plan);
+    return s;
+}
+
+void protocol_count_below(const baseline_result *b, const method_result *res, int n, int *retrained, int *below)
+{
+    *retrained = *below = 0;
+    for (int m = 0; m < n; m++) {
+        const method_result *r = &res[m];
+        double e[PROTOCOL_SEARCHES + 2 * PROTOCOL_FINAL_SEEDS];
+        int k = 0;
+        for (int i = 0; i < PROTOCOL_SEARCHES; i++)
+            if (r->select_done[i]) e[k++] = r->select_test[i];
+        for (int i = 0; i < r->n20; i++) e[k++] = r->final20[i];
+        for (int i = 0; i < r->n8; i++) e[k++] = r->final8[i];
+        *retrained += k;
+        if (b->done)
+            for (int i = 0; i < k; i++) *below += e[i] < b->test_error;
+    }
+}
+
+void protocol_baseline_text(const baseline_result *b, const method_result *res, int n, char *buf, size_t len)
+{
+    if (!b->planned) {
+        snprintf(buf, len, "No linear baseline: this plan predates it.");
+        return;
+    }
+    int at = snprintf(buf, len,
+                      "Linear baseline: a linear classifier trained on the final retrainings' %d images (each "
+                      "selection run sees as many) and scored on the same %d test images: ",
+                      b->train_images, b->test_images);
+    if (at < 0 || (size_t)at >= len) return;
+    if (b->failed) {
+        snprintf(buf + at, len - (size_t)at, "failed (see its failure.json).");
+        return;
+    }
+    if (!b->done) {
+        snprintf(buf + at, len - (size_t)at, "pending.");
+        return;
+    }
+    int retrained, below;
+    protocol_count_below(b, res, n, &retrained, &below);
+    snprintf(buf + at, len - (size_t)at, "%.2f%% test error. Retrained networks below it: %d of %d%s.",
+             100.0 * b->test_error, below, retrained,
+             retrained && below == retrained ? " (all)" : "");
+}

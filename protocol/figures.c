@@ -115,7 +115,8 @@ void figures_search_name(char *buf, size_t len, const char *kind, const char *me
     snprintf(buf, len, "%s-%s-%d", kind, method_id, k + 1);
 }
 
-/* {"methods": [{"id", "label", "search": [dirs], "select", "final8", "final20"}]} of the finished runs. */
+/* {"methods": [{"id", "label", "search": [dirs], "select", "final8", "final20"}], "baseline": dir} of the
+ * finished runs. */
 static td_status protocol_spec(const char *out_dir, const char *plan_json, char **spec)
 {
     json_error_t err;
@@ -148,6 +149,13 @@ static td_status protocol_spec(const char *out_dir, const char *plan_json, char 
     }
     json_t *root = json_object();
     json_object_set_new(root, "methods", methods);
+    /* the linear baseline: a line the retraining errors are read against */
+    for (int i = 0; s == TD_OK && i < nr; i++) {
+        char dir[4400];
+        if (strcmp(runs[i].method, "baseline") || !runs[i].done || !runs[i].hash[0]) continue;
+        s = path_format(dir, sizeof dir, "%s/runs/%s", out_dir, runs[i].hash);
+        if (s == TD_OK) json_object_set_new(root, "baseline", json_string(dir));
+    }
     *spec = s == TD_OK ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (s == TD_OK && !*spec) s = TD_FAIL(TD_ERR_MEMORY, "out of memory");
     json_decref(root);

@@ -13,8 +13,12 @@ extern const int protocol_final_seeds[PROTOCOL_FINAL_SEEDS];
 td_status protocol_configs(const protocol_request *r, const method_def *m, search_config *sc, train_config *t20,
                            train_config *t8, int *select_valid_images);
 
-/* Kinds of runs, in dependency order. */
-typedef enum run_kind { RUN_SEARCH = 0, RUN_SELECT, RUN_FINAL_DEEP, RUN_FINAL_SHALLOW } run_kind;
+/* The request's linear baseline (budget.h): its config as the plan
+ * declares it. */
+td_status protocol_baseline_config(const protocol_request *r, train_config *c);
+
+/* Kinds of runs, in dependency order; the baseline needs nothing. */
+typedef enum run_kind { RUN_SEARCH = 0, RUN_SELECT, RUN_FINAL_DEEP, RUN_FINAL_SHALLOW, RUN_BASELINE } run_kind;
 
 /* The retraining config of a run from its plan template. */
 td_status protocol_train_config(const char *template_json, const char *genotype_line, int seed, train_config *out);
@@ -34,13 +38,30 @@ td_status protocol_retrain_run(const void *method_json, const char *section, con
 /* Aggregates every method from the run directories, following the plan. */
 td_status protocol_aggregate(const char *out_dir, const char *plan_json, method_result *res, int *n_methods);
 
+/* The linear baseline's outcome (budget.h), and how the retrained
+ * networks compare with it. */
+typedef struct baseline_result {
+    int planned;      /* the plan declares one (plans before version 2 did not) */
+    int done, failed; /* result.json, failure.json */
+    double test_error;
+    int train_images, test_images; /* what its config reads */
+} baseline_result;
+td_status protocol_aggregate_baseline(const char *out_dir, const char *plan_json, baseline_result *b);
+/* Retrained networks with a test error (selection runs and final ones),
+ * and how many of them are below the baseline's. */
+void protocol_count_below(const baseline_result *b, const method_result *res, int n, int *retrained, int *below);
+/* What the report says of the baseline, as plain text. */
+void protocol_baseline_text(const baseline_result *b, const method_result *res, int n, char *buf, size_t len);
+
 /* Writes report.md and report.json from the plan and the aggregated
  * results (deterministic: no wall-clock figures, nothing of the plotting
  * tools, so the root hash does not depend on them). */
-td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n);
+td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n,
+                                const baseline_result *base);
 /* report.html: the same report with its figures embedded, and root_hash. */
 td_status protocol_write_report_html(const char *out_dir, const char *plan_json, const method_result *res, int n,
-                                     const char *figures_missing, const char root_hash[SHA256_HEX_LEN]);
+                                     const baseline_result *base, const char *figures_missing,
+                                     const char root_hash[SHA256_HEX_LEN]);
 /* A published figure: "mean (std)", or the mean alone where no std was
  * published (std < 0). */
 void protocol_format_paper(char *buf, size_t len, double mean, double std);

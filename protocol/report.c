@@ -60,7 +60,26 @@ void protocol_format_paper(char *buf, size_t len, double mean, double std)
     else snprintf(buf, len, "%.2f (%.2f)", mean, std);
 }
 
-td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n)
+static json_t *baseline_json(const baseline_result *b, const method_result *res, int n, const json_t *plan)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "label", json_string("linear classifier"));
+    json_object_set(o, "run", json_object_get(json_object_get(plan, "baseline"), "run"));
+    json_object_set_new(o, "train_images", json_integer(b->train_images));
+    json_object_set_new(o, "test_images", json_integer(b->test_images));
+    json_object_set_new(o, "status", json_string(b->failed ? "failed" : b->done ? "done" : "pending"));
+    if (b->done) {
+        int retrained, below;
+        protocol_count_below(b, res, n, &retrained, &below);
+        json_object_set_new(o, "test_error_percent", json_real(100.0 * b->test_error));
+        json_object_set_new(o, "retrained", json_integer(retrained));
+        json_object_set_new(o, "retrained_below_baseline", json_integer(below));
+    }
+    return o;
+}
+
+td_status protocol_write_report(const char *out_dir, const char *plan_json, const method_result *res, int n,
+                                const baseline_result *base)
 {
     json_error_t err;
     json_t *plan = json_loads(plan_json, 0, &err);
@@ -72,8 +91,13 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
     size_t cap = 1 << 16, len = 0;
     char *md = malloc(cap);
 #define MD(...) (len += (size_t)snprintf(md + len, cap - len, __VA_ARGS__))
+    const struct budget *bud = NULL; /* the string `budget` hides the type name */
+    if (budget_find(budget, &bud) != TD_OK) bud = NULL;
     MD("# Table 2 on the DARTS space: paper and reproduction\n\n");
-    if (!comparable)
+    if (!comparable && bud && bud->scope)
+        MD("> **Budget `%s`: scaled-down settings. These numbers are not comparable to the paper's.** %s\n\n", budget,
+           bud->scope);
+    else if (!comparable)
         MD("> **Budget `%s`: scaled-down settings. These numbers are not comparable to the paper's;** they show that "
            "the protocol runs end to end. Use `--budget paper` (SPEC.md settings) for a reproduction.\n\n",
            budget);
@@ -88,8 +112,6 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
     MD("| Method | 8-layer eval, paper | 8-layer eval, ours | 20-layer eval, paper | 20-layer eval, ours |\n");
     MD("|---|---|---|---|---|\n");
     json_t *rows = json_array();
-    const struct budget *bud = NULL; /* the string `budget` hides the type name */
-    if (budget_find(budget, &bud) != TD_OK) bud = NULL;
     const method_def *skipped[8];
     int n_skipped = 0;
     for (int i = 0; i < protocol_n_methods; i++) {
@@ -154,6 +176,9 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
            bud && bud->methods && !method_listed(bud->methods, skipped[i]->id) ? bud->methods_why : "not in --methods");
     }
     if (n_skipped) MD("\n");
+    char base_text[512];
+    protocol_baseline_text(base, res, n, base_text, sizeof base_text);
+    MD("\n%s\n", base_text);
     MD("\nReprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, iDARTS "
        "4.35/2.37 (8-layer/20-layer); DrNAS and PDARTS run here as extra rows with `--methods drnas,pdarts`.\n");
     for (int m = 0; m < n; m++) {
@@ -197,6 +222,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
     json_object_set_new(rep, "final_statistics", json_string("mean and sample standard deviation (n - 1) of test error "
                                                              "in percent over the extra seeds"));
     json_object_set_new(rep, "rows", rows);
+    if (base->planned) json_object_set_new(rep, "baseline", baseline_json(base, res, n, plan));
     char *rj = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(rep);
     char path[4400];
@@ -216,17 +242,19 @@ td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
     TD_CHECK(path_format(path, sizeof path, "%s/plan.json", out_dir));
     TD_CHECK(file_read_all(path, &plan, NULL));
     method_result res[PROTOCOL_MAX_METHODS];
+    baseline_result base;
     int n = 0;
     td_status s = protocol_aggregate(out_dir, plan, res, &n);
+    if (s == TD_OK) s = protocol_aggregate_baseline(out_dir, plan, &base);
     dir_remove_stale_temps(out_dir);
     char missing[2048] = "";
     if (s == TD_OK) s = figures_draw_protocol(out_dir, plan, res, n, missing, sizeof missing);
     if (s == TD_OK && missing[0]) fprintf(stderr, "tsedarts: warning: report figures missing: %s\n", missing);
-    if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n);
+    if (s == TD_OK) s = protocol_write_report(out_dir, plan, res, n, &base);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
     /* the page states the root hash, so it comes after it, and HOST.sha256
      * is written again to cover it (MANIFEST.sha256 does not change) */
-    if (s == TD_OK) s = protocol_write_report_html(out_dir, plan, res, n, missing, root_hash);
+    if (s == TD_OK) s = protocol_write_report_html(out_dir, plan, res, n, &base, missing, root_hash);
     if (s == TD_OK) s = manifest_write_root(out_dir, root_hash);
     free(plan);
     return s;

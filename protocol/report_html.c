@@ -11,6 +11,7 @@
 
 #include "figures_internal.h"
 #include "protocol_internal.h"
+#include "tsedarts/budget.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 
@@ -63,6 +64,24 @@ static void put_escaped(page *p, const char *s)
     }
 }
 
+/* Text written for report.md, where `x` is code: escaped, with each
+ * backquoted span in <code>. */
+static void put_md_text(page *p, const char *s)
+{
+    int in_code = 0;
+    char one[2] = {0, 0};
+    for (; s && *s; s++) {
+        if (*s == '`') {
+            put(p, in_code ? "</code>" : "<code>");
+            in_code = !in_code;
+            continue;
+        }
+        one[0] = *s;
+        put_escaped(p, one);
+    }
+    if (in_code) put(p, "</code>");
+}
+
 static void put_base64(page *p, const unsigned char *d, size_t n)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -109,6 +128,7 @@ static const char style[] =
     "th,td{border:1px solid #ccc;padding:4px 9px;text-align:left}th{background:#f2f2f2}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums}tr.notrun td{color:#888}"
     ".banner{background:#fff4d6;border-left:5px solid #e0a800;padding:8px 12px}"
+    ".baseline{background:#eef5fb;border-left:5px solid #3b7dd8;padding:8px 12px}"
     ".missing{background:#fde2e2;border-left:5px solid #c0392b;padding:8px 12px}"
     "figure{margin:1em 0}figure img.plot{max-width:100%;height:auto}"
     "figcaption{font-size:.9em;color:#555;max-width:900px}"
@@ -213,7 +233,8 @@ static void put_cells(page *p, const char *out_dir, json_t *mo, const method_res
 }
 
 td_status protocol_write_report_html(const char *out_dir, const char *plan_json, const method_result *res, int n,
-                                     const char *figures_missing, const char root_hash[SHA256_HEX_LEN])
+                                     const baseline_result *base, const char *figures_missing,
+                                     const char root_hash[SHA256_HEX_LEN])
 {
     json_error_t err;
     json_t *plan = json_loads(plan_json, 0, &err);
@@ -225,7 +246,15 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
     put(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
            "<title>Table 2 on the DARTS space: paper and reproduction</title>\n<style>%s</style></head><body>\n", style);
     put(p, "<h1>Table 2 on the DARTS space: paper and reproduction</h1>\n");
-    if (!json_is_true(json_object_get(plan, "comparable_to_paper"))) {
+    const struct budget *bud = NULL;
+    if (!budget || budget_find(budget, &bud) != TD_OK) bud = NULL;
+    if (!json_is_true(json_object_get(plan, "comparable_to_paper")) && bud && bud->scope) {
+        put(p, "<p class=\"banner\"><b>Budget <code>");
+        put_escaped(p, budget);
+        put(p, "</code>: scaled-down settings. These numbers are not comparable to the paper's.</b> ");
+        put_md_text(p, bud->scope);
+        put(p, "</p>\n");
+    } else if (!json_is_true(json_object_get(plan, "comparable_to_paper"))) {
         put(p, "<p class=\"banner\"><b>Budget <code>");
         put_escaped(p, budget);
         put(p, "</code>: scaled-down settings. These numbers are not comparable to the paper's;</b> they show that "
@@ -249,6 +278,11 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
                                                                         "of the training set");
     put(p, "<h2 id=\"table2\">Table 2</h2>\n");
     put_table2(p, res, n, methods);
+    char base_text[512];
+    protocol_baseline_text(base, res, n, base_text, sizeof base_text);
+    put(p, "<p class=\"baseline\">");
+    put_escaped(p, base_text);
+    put(p, "</p>\n");
     put(p, "<p>Reprinted baselines the paper did not run: DrNAS 4.47/2.46, PC-DARTS 4.31/2.57, PDARTS 4.47/2.50, "
            "iDARTS 4.35/2.37 (8-layer/20-layer).</p>\n");
     put(p, "<h2 id=\"search\">The searches</h2>\n");

@@ -23,7 +23,7 @@
 
 typedef struct run_entry {
     run_kind kind;
-    int method, index, seed; /* method slot in the plan, search index, seed */
+    int method, index, seed; /* method slot in the plan (-1: the baseline), search index, seed */
     char config[8192];       /* canonical config JSON ("" until known) */
     char hash[SHA256_HEX_LEN];
     int done, failed;
@@ -36,8 +36,9 @@ typedef struct protocol_state {
     json_t *plan;
     run_entry *runs;
     int n_runs;
-    dataset train, test;
-    int have_sets;
+    int n_baseline; /* 1 when the plan declares a baseline: runs[0] */
+    dataset train[2], test[2]; /* the sets both runs of a kind borrow, by pad32 */
+    int have_sets[2];
     int completed; /* runs finished in this invocation */
     int started;   /* runs started in this invocation (fail_run hook) */
     int look_only; /* status: jobs may be writing; touch nothing */
@@ -92,6 +93,13 @@ static td_status run_dir(const protocol_state *ps, const run_entry *r, char *buf
 static json_t *plan_method(const protocol_state *ps, int m)
 {
     return json_array_get(json_object_get(ps->plan, "methods"), (size_t)m);
+}
+
+/* The method id a run belongs to: "baseline" for the linear baseline. */
+static const char *run_method_id(const protocol_state *ps, const run_entry *r)
+{
+    if (r->kind == RUN_BASELINE) return "baseline";
+    return json_string_value(json_object_get(plan_method(ps, r->method), "id"));
 }
 
 /* The genotype a search found, renamed after its method and search. */
@@ -160,14 +168,48 @@ static int deps_failed(const protocol_state *ps, const run_entry *r)
     return 0;
 }
 
-static td_status ensure_sets(protocol_state *ps, const search_config *sc)
+/* Loads the sets once for every run that reads them with this pad32
+ * (searches pad Fashion-MNIST to 32; a plain retraining keeps 28). */
+static td_status ensure_sets(protocol_state *ps, const char *name, const char *data_dir, int pad32)
 {
-    if (ps->have_sets) return TD_OK;
-    TD_CHECK(dataset_load_named(sc->dataset, sc->data_dir, sc->pad32, 1, &ps->train));
-    TD_CHECK(dataset_load_named(sc->dataset, sc->data_dir, sc->pad32, 0, &ps->test));
-    memcpy(ps->test.mean, ps->train.mean, sizeof ps->test.mean);
-    memcpy(ps->test.std, ps->train.std, sizeof ps->test.std);
-    ps->have_sets = 1;
+    int p = pad32 != 0;
+    if (ps->have_sets[p]) return TD_OK;
+    TD_CHECK(dataset_load_named(name, data_dir, pad32, 1, &ps->train[p]));
+    TD_CHECK(dataset_load_named(name, data_dir, pad32, 0, &ps->test[p]));
+    memcpy(ps->test[p].mean, ps->train[p].mean, sizeof ps->test[p].mean);
+    memcpy(ps->test[p].std, ps->train[p].std, sizeof ps->test[p].std);
+    ps->have_sets[p] = 1;
+    return TD_OK;
+}
+
+static void free_sets(protocol_state *ps)
+{
+    for (int p = 0; p < 2; p++)
+        if (ps->have_sets[p]) {
+            dataset_free(&ps->train[p]);
+            dataset_free(&ps->test[p]);
+            ps->have_sets[p] = 0;
+        }
+}
+
+/* The sets of the first search and of the baseline (whose pad32 every
+ * retraining shares), loaded before any worker forks. */
+static td_status preload_sets(protocol_state *ps)
+{
+    for (int i = 0; i < ps->n_runs; i++) {
+        const run_entry *r = &ps->runs[i];
+        if (r->kind == RUN_SEARCH) {
+            search_config sc;
+            TD_CHECK(search_config_parse(r->config, &sc));
+            TD_CHECK(ensure_sets(ps, sc.dataset, sc.data_dir, sc.pad32));
+            break;
+        }
+    }
+    if (ps->n_baseline) {
+        train_config tc;
+        TD_CHECK(train_config_parse(ps->runs[0].config, &tc));
+        TD_CHECK(ensure_sets(ps, tc.dataset, tc.data_dir, tc.pad32));
+    }
     return TD_OK;
 }
 
@@ -208,7 +250,7 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
         so.threads = threads;
         so.be = be;
         so.quiet = 1;
-        so.train_set = ps->have_sets ? &ps->train : NULL;
+        so.train_set = ps->have_sets[sc.pad32 != 0] ? &ps->train[sc.pad32 != 0] : NULL;
         search_result res;
         s = search_run(&sc, &so, &res);
     } else {
@@ -221,8 +263,9 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
         to.threads = threads;
         to.be = be;
         to.quiet = 1;
-        to.train_set = ps->have_sets ? &ps->train : NULL;
-        to.test_set = ps->have_sets ? &ps->test : NULL;
+        int p = tc.pad32 != 0;
+        to.train_set = ps->have_sets[p] ? &ps->train[p] : NULL;
+        to.test_set = ps->have_sets[p] ? &ps->test[p] : NULL;
         train_result res;
         s = train_run(&tc, &to, &res);
     }
@@ -286,8 +329,28 @@ static td_status build_runs(protocol_state *ps)
 {
     json_t *methods = json_object_get(ps->plan, "methods");
     int nm = (int)json_array_size(methods);
-    ps->runs = calloc((size_t)nm * (PROTOCOL_SEARCHES * 2 + 2 * PROTOCOL_FINAL_SEEDS), sizeof *ps->runs);
+    ps->runs = calloc((size_t)nm * (PROTOCOL_SEARCHES * 2 + 2 * PROTOCOL_FINAL_SEEDS) + 1, sizeof *ps->runs);
     if (!ps->runs) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    /* the baseline first: it needs nothing and takes seconds */
+    const json_t *base = json_object_get(ps->plan, "baseline");
+    if (base) {
+        run_entry *r = &ps->runs[ps->n_runs++];
+        r->kind = RUN_BASELINE;
+        r->method = -1;
+        char *cj = json_dumps(json_object_get(base, "config"), JSON_COMPACT | JSON_SORT_KEYS);
+        size_t n = cj ? strlen(cj) : 0;
+        if (!cj || n >= sizeof r->config) {
+            free(cj);
+            return TD_FAIL(TD_ERR_FORMAT, "plan: the baseline has no config, or one over %zu bytes", sizeof r->config - 1);
+        }
+        memcpy(r->config, cj, n + 1);
+        free(cj);
+        sha256_buffer(r->config, n, r->hash);
+        train_config tc;
+        TD_CHECK(train_config_parse(r->config, &tc));
+        r->seed = (int)tc.seed;
+        ps->n_baseline = 1;
+    }
     for (int m = 0; m < nm; m++) {
         json_t *mo = json_array_get(methods, (size_t)m), *searches = json_object_get(mo, "searches");
         for (int k = 0; k < PROTOCOL_SEARCHES; k++) {
@@ -329,7 +392,8 @@ static td_status build_runs(protocol_state *ps)
 
 static const char *kind_name(run_kind k)
 {
-    static const char *const n[] = {"search", "selection retraining", "deep retraining", "shallow retraining"};
+    static const char *const n[] = {"search", "selection retraining", "deep retraining", "shallow retraining",
+                                    "linear baseline"};
     return n[k];
 }
 
@@ -364,10 +428,9 @@ static td_status schedule(protocol_state *ps)
             if (finished) continue;
             if (stop_requested() || (ps->opt->stop_after_runs && ps->completed >= ps->opt->stop_after_runs))
                 return TD_FAIL(TD_ERR_INTERRUPTED, "protocol stopped; run it again to continue");
-            const json_t *mo = plan_method(ps, r->method);
             if (!ps->opt->quiet)
-                progress_line(&prog, "[%s] %s %d: run %.12s", json_string_value(json_object_get(mo, "id")),
-                              kind_name(r->kind), r->index + 1, r->hash);
+                progress_line(&prog, "[%s] %s %d: run %.12s", run_method_id(ps, r), kind_name(r->kind), r->index + 1,
+                              r->hash);
             if (jobs == 1) {
                 td_status s = execute(ps, r, per_job);
                 if (s != TD_OK) return s;
@@ -503,20 +566,13 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     if (s == TD_OK) s = dir_create(runs_dir);
     if (s == TD_OK) s = protocol_retry_failures(o->out_dir, o->quiet);
     if (s == TD_OK) s = build_runs(&ps);
-    if (s == TD_OK && ps.n_runs) {
-        search_config sc;
-        s = search_config_parse(ps.runs[0].config, &sc);
-        if (s == TD_OK) s = ensure_sets(&ps, &sc);
-    }
+    if (s == TD_OK) s = preload_sets(&ps);
     if (s == TD_OK) s = schedule(&ps);
     if (s == TD_OK) s = protocol_report(o->out_dir, root_hash);
     if (s == TD_OK) s = unfinished_runs(&ps);
     if (ps.plan) json_decref(ps.plan);
     free(ps.runs);
-    if (ps.have_sets) {
-        dataset_free(&ps.train);
-        dataset_free(&ps.test);
-    }
+    free_sets(&ps);
     return s;
 }
 
@@ -571,13 +627,15 @@ int protocol_stage_tasks(protocol_stage st)
 
 const char *protocol_stage_name(protocol_stage st) { return stage_names[st]; }
 
-/* Runs of one method, in build_runs' order: searches, selections, deep
- * then shallow finals; a stage's task k is the k-th of its runs. */
-static int run_index(int method, protocol_stage st, int task)
+/* Runs in build_runs' order: the baseline (method -1, the final stage's
+ * task 0), then per method searches, selections, deep then shallow
+ * finals; a stage's task k is the k-th of its runs. */
+static int run_index(const protocol_state *ps, int method, protocol_stage st, int task)
 {
+    if (method < 0) return 0;
     int per_method = 2 * PROTOCOL_SEARCHES + 2 * PROTOCOL_FINAL_SEEDS;
-    return method * per_method + (st == STAGE_SEARCH ? 0 : PROTOCOL_SEARCHES) + (st == STAGE_FINAL ? PROTOCOL_SEARCHES : 0) +
-           task;
+    return ps->n_baseline + method * per_method + (st == STAGE_SEARCH ? 0 : PROTOCOL_SEARCHES) +
+           (st == STAGE_FINAL ? PROTOCOL_SEARCHES : 0) + task;
 }
 
 td_status protocol_tree_runs(const char *out_dir, protocol_run_info **out, int *n)
@@ -594,7 +652,7 @@ td_status protocol_tree_runs(const char *out_dir, protocol_run_info **out, int *
     for (int i = 0; s == TD_OK && i < ps.n_runs; i++) {
         const run_entry *r = &ps.runs[i];
         protocol_run_info *p = &info[i];
-        snprintf(p->method, sizeof p->method, "%s", json_string_value(json_object_get(plan_method(&ps, r->method), "id")));
+        snprintf(p->method, sizeof p->method, "%s", run_method_id(&ps, r));
         p->stage = r->kind == RUN_SEARCH ? STAGE_SEARCH : r->kind == RUN_SELECT ? STAGE_SELECT : STAGE_FINAL;
         p->task = r->kind == RUN_FINAL_SHALLOW ? PROTOCOL_FINAL_SEEDS + r->index : r->index;
         p->done = r->done && !r->failed;
@@ -620,13 +678,19 @@ td_status protocol_run_one(const protocol_options *o, const char *method_id, pro
         return TD_FAIL(TD_ERR_ARG, "%s stage has tasks 0..%d, not %d", stage_names[st], protocol_stage_tasks(st) - 1, task);
     protocol_state ps;
     td_status s = open_tree(&ps, o);
-    int m = -1;
+    int m = -2;
     json_t *methods = json_object_get(ps.plan, "methods");
     for (size_t i = 0; s == TD_OK && i < json_array_size(methods); i++)
         if (!strcmp(json_string_value(json_object_get(json_array_get(methods, i), "id")), method_id)) m = (int)i;
-    if (s == TD_OK && m < 0) s = TD_FAIL(TD_ERR_ARG, "%s/plan.json has no method %s", o->out_dir, method_id);
+    /* the baseline is one run: the final stage's task 0 */
+    if (s == TD_OK && ps.n_baseline && !strcmp(method_id, "baseline")) {
+        m = -1;
+        if (st != STAGE_FINAL || task != 0)
+            s = TD_FAIL(TD_ERR_ARG, "the baseline is one run: baseline/final/0, not %s/%d", stage_names[st], task);
+    }
+    if (s == TD_OK && m < -1) s = TD_FAIL(TD_ERR_ARG, "%s/plan.json has no method %s", o->out_dir, method_id);
     if (s == TD_OK) s = scan_tree(&ps);
-    run_entry *r = s == TD_OK ? &ps.runs[run_index(m, st, task)] : NULL;
+    run_entry *r = s == TD_OK ? &ps.runs[run_index(&ps, m, st, task)] : NULL;
     if (s == TD_OK && !r->done && !deps_done(&ps, r))
         s = TD_FAIL(TD_ERR_STATE, "%s %s %d: the runs it needs have not finished", method_id, stage_names[st], task);
     if (s == TD_OK && r->done) {

@@ -111,6 +111,11 @@ Test(protocol, smoke_end_to_end_then_verify, .timeout = 600)
     cr_expect(strstr(md, "| DrNAS |") == NULL && strstr(md, "| PDARTS |") == NULL, "an extra row nobody asked for");
     cr_expect(strstr(md, "not comparable to the paper") != NULL, "report lacks the budget banner");
     cr_expect(strstr(md, "| TSE-DARTS | 4.64 (0.22) | ") != NULL);
+    /* the linear baseline ran on the retrainings' images and is reported */
+    cr_expect(strstr(md, "Linear baseline: a linear classifier trained on the final retrainings' 64 images (each "
+                         "selection run sees as many) and scored on the same 64 test images: ") != NULL,
+              "report lacks the baseline:\n%s", md);
+    cr_expect(strstr(md, "Retrained networks below it: ") != NULL, "report lacks the count below the baseline");
     free(md);
     fclose(devnull);
     /* a second run on the same directory changes nothing */
@@ -527,6 +532,9 @@ static const double hand_valid[4] = {0.5, 0.25, 0.25, 0.375};   /* selects searc
 static const double hand_test[4] = {0.0625, 0.5, 0.25, 0.03125}; /* would select search 4 */
 static const double hand_deep[3] = {1 / 64., 2 / 64., 3 / 64.};   /* 1.5625, 3.125, 4.6875 % */
 static const double hand_shallow[3] = {2 / 64., 2 / 64., 5 / 64.}; /* 3.125, 3.125, 7.8125 % */
+/* 6.25 %: below it strictly are selection run 4, the three deep seeds and
+ * two shallow ones, 6 of the 10 retrained networks */
+static const double hand_baseline = 4 / 64.;
 
 /* runs/<sha256 of config>/ as a finished run leaves it: config.json,
  * result.json (result gains config_hash; it is consumed), the log and
@@ -619,6 +627,10 @@ static void hand_tree(const char *dir, int finals_of, char root[SHA256_HEX_LEN])
                          TD_OK);
             hand_run(dir, config, test_result(errors[f][i]), NULL);
         }
+    char *base = json_dumps(json_object_get(json_object_get(plan, "baseline"), "config"), JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_not_null(base, "the plan declares no baseline");
+    hand_run(dir, base, test_result(hand_baseline), NULL);
+    free(base);
     json_decref(plan);
     cr_assert_eq(protocol_report(dir, root), TD_OK, "%s", td_error_message());
 }
@@ -831,7 +843,17 @@ Test(protocol, report_page_is_self_contained_and_checked, .timeout = 300)
  * rebuilt so that every hash holds: the tree an audit that re-ran the
  * runner's own code would pass, had that code the same fault. verify
  * recomputes selection and statistics itself and must refuse each. */
-enum { EDIT_NONE, EDIT_POPULATION_STD, EDIT_MEAN, EDIT_TIE_TO_HIGHER, EDIT_SELECT_BY_TEST, EDIT_MD_ONLY, EDIT_RESULT };
+enum {
+    EDIT_NONE,
+    EDIT_POPULATION_STD,
+    EDIT_MEAN,
+    EDIT_TIE_TO_HIGHER,
+    EDIT_SELECT_BY_TEST,
+    EDIT_MD_ONLY,
+    EDIT_RESULT,
+    EDIT_BELOW_BASELINE,
+    EDIT_BASELINE_MD
+};
 
 static void edit_tree(const char *work, int edit)
 {
@@ -863,6 +885,13 @@ static void edit_tree(const char *work, int edit)
         replace_in(work, "report.md", "Selected genotype (search 2)", line);
         break;
     }
+    case EDIT_BELOW_BASELINE: /* every network said to beat the baseline */
+        json_object_set_new(json_object_get(rep, "baseline"), "retrained_below_baseline", json_integer(10));
+        replace_in(work, "report.md", "below it: 6 of 10.", "below it: 10 of 10 (all).");
+        break;
+    case EDIT_BASELINE_MD: /* a weaker baseline printed */
+        replace_in(work, "report.md", "6.25% test error", "9.25% test error");
+        break;
     case EDIT_MD_ONLY: /* the printed 8-layer mean only */
         replace_in(work, "report.md", "4.69 (2.71), n=3", "4.59 (2.71), n=3");
         break;
@@ -915,6 +944,8 @@ Test(protocol, verify_recomputes_what_the_report_claims, .timeout = 120)
         {EDIT_SELECT_BY_TEST, "selected_search is 4; recomputed from the runs: 2"},
         {EDIT_MD_ONLY, "report.md: DARTS (1st), 8-layer eval: '4.59 (2.71), n=3'"},
         {EDIT_RESULT, "eval20 test error 3 is 4.6875; recomputed from the runs: 6.25"},
+        {EDIT_BELOW_BASELINE, "retrained_below_baseline is 10; recomputed from the runs: 6"},
+        {EDIT_BASELINE_MD, "no line says of the baseline \"6.25% test error. Retrained networks below it: 6 of 10\""},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         copy_afresh(dir, work);
@@ -933,6 +964,40 @@ Test(protocol, verify_recomputes_what_the_report_claims, .timeout = 120)
         free(out);
     }
     free(scratch);
+}
+
+/* A baseline trained on fewer images than the networks it is measured
+ * against (an easy one to beat), declared in the plan with a matching
+ * hash, run, and hashed: the plan itself is refused. */
+Test(protocol, a_baseline_on_other_images_is_refused, .timeout = 120)
+{
+    char *dir = sandbox_dir("protocol-hand"), root[SHA256_HEX_LEN], path[600];
+    hand_tree(dir, 1, root);
+    json_t *plan = load_json(dir, "plan.json"), *base = json_object_get(plan, "baseline");
+    json_t *config = json_object_get(base, "config");
+    char *old = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS), old_hash[SHA256_HEX_LEN], hash[SHA256_HEX_LEN];
+    sha256_buffer(old, strlen(old), old_hash);
+    free(old);
+    json_object_set_new(config, "subset", json_integer(16));
+    char *text = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+    sha256_buffer(text, strlen(text), hash);
+    json_object_set_new(base, "run", json_string(hash));
+    save_json(dir, "plan.json", plan);
+    json_decref(plan);
+    char rdir[700];
+    path_in(path, sizeof path, dir, "runs");
+    path_in(rdir, sizeof rdir, path, old_hash);
+    cr_assert_eq(dir_remove_tree(rdir), TD_OK, "%s", td_error_message());
+    hand_run(dir, text, test_result(hand_baseline), NULL);
+    free(text);
+    cr_assert_eq(manifest_write_root(dir, root), TD_OK);
+    int failed;
+    char *out = verify_output(dir, NULL, &failed);
+    cr_expect(failed >= 1 && strstr(out, "FAIL  plan followed") &&
+                  strstr(out, "the baseline's subset is not that of darts1's final retrainings"),
+              "%s", out);
+    free(out);
+    free(dir);
 }
 
 /* A runner that gave the extra seeds to the wrong genotype: the runs

@@ -210,6 +210,53 @@ static td_status ledger_finals(run_dirs *r, const json_t *mo, audit_method *m)
     return TD_OK;
 }
 
+/* The baseline must be a linear classifier measured on the data the final
+ * retrainings read: the same images and the same test images. */
+static td_status baseline_same_data(const json_t *config, const json_t *methods)
+{
+    static const char *const same[] = {"dataset", "data_dir", "pad32", "subset", "test_images", "valid_images",
+                                       "split_seed"};
+    const char *net = json_string_value(json_object_get(config, "net"));
+    if (!net || strcmp(net, "linear"))
+        return TD_FAIL(TD_ERR_CHECK, "plan.json: the baseline is not a linear classifier (net \"%s\")", net ? net : "");
+    for (size_t i = 0; i < json_array_size(methods); i++) {
+        const json_t *mo = json_array_get(methods, i);
+        const json_t *t = json_object_get(json_object_get(mo, "final_deep"), "template");
+        for (size_t k = 0; k < sizeof same / sizeof same[0]; k++)
+            if (!json_equal(json_object_get(config, same[k]), json_object_get(t, same[k])))
+                return TD_FAIL(TD_ERR_CHECK, "plan.json: the baseline's %s is not that of %s's final retrainings",
+                               same[k], json_string_value(json_object_get(mo, "id")));
+    }
+    return TD_OK;
+}
+
+static td_status ledger_baseline(run_dirs *r, const json_t *plan, audit_ledger *l)
+{
+    const json_t *base = json_object_get(plan, "baseline");
+    json_int_t version = json_integer_value(json_object_get(plan, "plan_version"));
+    if (!base) {
+        if (version >= 2) return TD_FAIL(TD_ERR_CHECK, "plan.json: version %lld declares no baseline", (long long)version);
+        return TD_OK;
+    }
+    l->has_baseline = 1;
+    const json_t *config = json_object_get(base, "config");
+    const char *run = json_string_value(json_object_get(base, "run"));
+    char *text = json_is_object(config) ? json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char hex[SHA256_HEX_LEN] = "";
+    if (text) sha256_buffer(text, strlen(text), hex);
+    free(text);
+    if (!run || strcmp(run, hex)) return TD_FAIL(TD_ERR_CHECK, "plan.json: the baseline's run hash does not match its config");
+    TD_CHECK(baseline_same_data(config, json_object_get(plan, "methods")));
+    TD_CHECK(runs_claim(r, config, &l->baseline));
+    if (strcmp(l->baseline.name, run))
+        return TD_FAIL(TD_ERR_CHECK, "the declared baseline (runs/%.12s) never ran", run);
+    if (!l->baseline.ok && !l->baseline.failed)
+        return TD_FAIL(TD_ERR_CHECK, "the baseline (runs/%.12s) has neither result.json nor failure.json", run);
+    if (l->baseline.ok && isnan(l->baseline.test_error))
+        return TD_FAIL(TD_ERR_CHECK, "runs/%s/result.json: the baseline has no test_error", run);
+    return TD_OK;
+}
+
 static void count_failures(audit_method *m)
 {
     m->failures = 0;
@@ -238,6 +285,7 @@ td_status audit_ledger_build(const char *dir, audit_ledger *l)
     if (!l->m) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     run_dirs r;
     td_status s = runs_list(dir, &r);
+    if (s == TD_OK) s = ledger_baseline(&r, l->plan, l);
     for (int i = 0; s == TD_OK && i < l->n; i++) {
         const json_t *mo = json_array_get(methods, (size_t)i);
         audit_method *m = &l->m[i];

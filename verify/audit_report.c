@@ -33,6 +33,26 @@ static td_status cell_figures(const audit_run *search, int depth[2], int skips[2
     return TD_OK;
 }
 
+/* Retrained networks with a test error (selection runs and final ones)
+ * and how many of them are below the baseline's. */
+static void below_baseline(const audit_ledger *l, int *retrained, int *below)
+{
+    *retrained = *below = 0;
+    for (int i = 0; i < l->n; i++) {
+        const audit_method *m = &l->m[i];
+        const audit_run *runs[AUDIT_SEARCHES + 2 * AUDIT_SEEDS];
+        int k = 0;
+        for (int j = 0; j < AUDIT_SEARCHES; j++) runs[k++] = &m->select[j];
+        for (int f = 0; f < 2; f++)
+            for (int j = 0; j < AUDIT_SEEDS; j++) runs[k++] = &m->final[f][j];
+        for (int j = 0; j < k; j++) {
+            if (!runs[j]->ok) continue;
+            (*retrained)++;
+            *below += l->baseline.ok && runs[j]->test_error < l->baseline.test_error;
+        }
+    }
+}
+
 /* ------------------------------------------------------ report.json */
 
 static td_status json_near(const json_t *v, double want, const char *label, const char *what)
@@ -140,6 +160,23 @@ static const json_t *row_labelled(const json_t *rows, const char *label)
     return NULL;
 }
 
+static td_status json_baseline(const json_t *b, const audit_ledger *l)
+{
+    if (!json_is_object(b)) return TD_FAIL(TD_ERR_CHECK, "report.json: the plan's baseline is not reported");
+    const char *status = json_string_value(json_object_get(b, "status"));
+    const char *want = l->baseline.failed ? "failed" : "done";
+    if (!status || strcmp(status, want))
+        return TD_FAIL(TD_ERR_CHECK, "report.json: the baseline's status is \"%s\"; its run says \"%s\"",
+                       status ? status : "", want);
+    if (!l->baseline.ok) return TD_OK;
+    int retrained, below;
+    below_baseline(l, &retrained, &below);
+    TD_CHECK(json_near(json_object_get(b, "test_error_percent"), 100.0 * l->baseline.test_error, "baseline",
+                       "test_error_percent"));
+    TD_CHECK(json_int_is(json_object_get(b, "retrained"), retrained, "baseline", "retrained"));
+    return json_int_is(json_object_get(b, "retrained_below_baseline"), below, "baseline", "retrained_below_baseline");
+}
+
 static td_status check_json(const json_t *rep, const audit_ledger *l)
 {
     const json_t *plan = l->plan;
@@ -163,7 +200,7 @@ static td_status check_json(const json_t *rep, const audit_ledger *l)
         if (!row) return TD_FAIL(TD_ERR_CHECK, "report.json: no row for %s", l->m[i].label);
         TD_CHECK(json_row(row, &l->m[i]));
     }
-    return TD_OK;
+    return l->has_baseline ? json_baseline(json_object_get(rep, "baseline"), l) : TD_OK;
 }
 
 /* -------------------------------------------------------- report.md */
@@ -310,6 +347,15 @@ static td_status check_md(const md_doc *d, const audit_ledger *l)
         return TD_FAIL(TD_ERR_CHECK, "report.md: the test-set selection banner does not match the plan's rule");
     TD_CHECK(md_table2(d, l));
     for (int i = 0; i < l->n; i++) TD_CHECK(md_section(d, &l->m[i]));
+    if (l->has_baseline && l->baseline.ok) {
+        int retrained, below;
+        below_baseline(l, &retrained, &below);
+        char line[160];
+        snprintf(line, sizeof line, ": %.2f%% test error. Retrained networks below it: %d of %d",
+                 100.0 * l->baseline.test_error, below, retrained);
+        if (md_find(d, 0, d->n, line) < 0)
+            return TD_FAIL(TD_ERR_CHECK, "report.md: no line says of the baseline \"%s\"", line + 2);
+    }
     return TD_OK;
 }
 

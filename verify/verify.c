@@ -107,15 +107,18 @@ td_status verify_tree(const char *dir, const char *expect_root, FILE *out, verif
     audit_ledger l;
     s = audit_ledger_build(dir, &l);
     report(out, sum, s,
-           "plan followed: 4 declared searches per method, each retrained, the best by the plan's rule (selected "
-           "here) retrained with 3 more seeds at both depths, no undeclared runs");
+           l.has_baseline ? "plan followed: 4 declared searches per method, each retrained, the best by the plan's "
+                            "rule (selected here) retrained with 3 more seeds at both depths, the linear baseline on "
+                            "the final retrainings' images, no undeclared runs"
+                          : "plan followed: 4 declared searches per method, each retrained, the best by the plan's "
+                            "rule (selected here) retrained with 3 more seeds at both depths, no undeclared runs");
     if (s == TD_OK)
         s = audit_report(dir, &l);
     else
         s = TD_FAIL(TD_ERR_CHECK, "not checked: the runs do not follow the plan (above)");
     report(out, sum, s,
-           "report: selection, test errors, mean and sample std (n - 1) recomputed here from the run results match "
-           "report.json and report.md");
+           "report: selection, test errors, mean and sample std (n - 1), and the networks below the linear "
+           "baseline, recomputed here from the run results, match report.json and report.md");
     audit_ledger_free(&l);
     fprintf(out, "\n%d checks, %d failed; root hash %s\n", sum->checks, sum->failed, sum->root_hash);
     return sum->failed ? TD_FAIL(TD_ERR_CHECK, "%d of %d checks failed", sum->failed, sum->checks) : TD_OK;

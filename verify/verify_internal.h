@@ -101,12 +101,16 @@ typedef struct audit_ledger {
     int select_by_test; /* the plan's "selection" is "test" */
     int n;
     audit_method *m;
+    int has_baseline;      /* the plan declares a linear baseline (plan version 2 on) */
+    audit_run baseline;
 } audit_ledger;
 
 /* Reads plan.json and the run directories into l, checking that the runs
  * are exactly those the plan implies: its searches, a selection run for
- * each found genotype, and 3 seeds at both depths for the genotype that
- * verify itself selects. l is usable (and must be freed) even on failure. */
+ * each found genotype, 3 seeds at both depths for the genotype that
+ * verify itself selects, and the linear baseline, whose config must read
+ * the final retrainings' images. l is usable (and must be freed) even on
+ * failure. */
 td_status audit_ledger_build(const char *dir, audit_ledger *l);
 void audit_ledger_free(audit_ledger *l);
 

@@ -98,6 +98,17 @@ void train_config_defaults(train_config *c)
     fields_defaults(train_config_fields, train_config_n_fields, c);
 }
 
+/* The regularisers meant for long trainings off, and Fashion-MNIST at its
+ * own size (budget.h, train.plain). */
+static void plain_recipe(train_config *c)
+{
+    c->augment = 0;
+    c->cutout = 0;
+    c->net.drop_path = 0;
+    c->net.auxiliary = 0;
+    c->pad32 = 0;
+}
+
 td_status train_config_budget(train_config *c, const char *name, int shallow)
 {
     const budget *b;
@@ -108,6 +119,24 @@ td_status train_config_budget(train_config *c, const char *name, int shallow)
     c->epochs = b->train.epochs;
     c->subset = b->train.subset;
     c->test_images = b->train.test_images;
+    if (b->train.plain) plain_recipe(c);
+    return TD_OK;
+}
+
+td_status train_config_baseline(train_config *c, const char *name)
+{
+    const budget *b;
+    TD_CHECK(train_config_budget(c, name, 1));
+    TD_CHECK(budget_find(name, &b));
+    c->net.linear = 1;
+    c->epochs = b->baseline.epochs;
+    c->lr = b->baseline.lr;
+    /* crops, flips and cutout only blur what a linear model can learn; it
+     * has no auxiliary head and no cells to drop */
+    c->augment = 0;
+    c->cutout = 0;
+    c->net.drop_path = 0;
+    c->net.auxiliary = 0;
     return TD_OK;
 }
 

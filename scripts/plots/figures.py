@@ -158,8 +158,9 @@ def load_logs(dirs):
     return [load_run(d) for d in dirs]
 
 
-def protocol_figure(fig_dir, name, title, xlabel, ylabel, panels, methods):
-    """panels: [(panel title, [(method index, [series per run], extra)])]."""
+def protocol_figure(fig_dir, name, title, xlabel, ylabel, panels, methods, hline=None):
+    """panels: [(panel title, [(method index, [series per run], extra)])];
+    hline: a level drawn across every panel (the linear baseline's error)."""
     import figstyle
     kept = [(t, rows) for t, rows in panels if any(any(runs) or extra for _, runs, extra in rows)]
     if not kept:
@@ -175,6 +176,8 @@ def protocol_figure(fig_dir, name, title, xlabel, ylabel, panels, methods):
                 mean = sum(vals) / len(vals)
                 ax.errorbar([x], [mean], yerr=[[mean - min(vals)], [max(vals) - mean]], marker="*", markersize=9,
                             color=colour, capsize=3, linestyle="none", label=f"{methods[m]['label']}, test")
+        if hline is not None:
+            ax.axhline(hline, color="0.3", linestyle="--", linewidth=1, label="linear baseline, test")
         ax.set_title(ptitle)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
@@ -194,6 +197,11 @@ def draw_protocol(fig_dir, spec):
     logs = [{stage: load_logs(m.get(stage, [])) for stage in ("search", "select", "final8", "final20")}
             for m in methods]
     index = []
+    baseline = None
+    if isinstance(spec.get("baseline"), str):
+        _, res = load_run(spec["baseline"])
+        if res and isinstance(res.get("test_error"), (int, float)):
+            baseline = res["test_error"]
     # each search on its own, shown beside the cells it found
     for m in methods:
         tasks = m.get("search_tasks", list(range(len(m.get("search", [])))))
@@ -225,7 +233,8 @@ def draw_protocol(fig_dir, spec):
             qname = f"{name}_{'train' if key.startswith('train') else 'valid'}" if len(keys) > 1 else name
             qtitle = f"{title}, {label}" if len(keys) > 1 else title
             has_tests = name == "retrain_error"
-            if not protocol_figure(fig_dir, qname, qtitle, xlabel, ylabel, panels, methods):
+            if not protocol_figure(fig_dir, qname, qtitle, xlabel, ylabel, panels, methods,
+                                   baseline if has_tests else None):
                 continue
             caption = (f"{qtitle} per epoch in each stage of retraining: each method's mean over its runs, the band "
                        "from the lowest to the highest.")
@@ -233,7 +242,9 @@ def draw_protocol(fig_dir, spec):
                 caption = ("Retraining error in each stage: lines, the error on the held-out validation split per "
                            "epoch where the run has one (mean over the runs, band from lowest to highest); stars, "
                            "the test error, measured once after the last epoch (mean; bar from lowest to highest), "
-                           "as the logs hold no per-epoch test error.")
+                           "as the logs hold no per-epoch test error." +
+                           (" Dashed: the test error of the linear baseline, trained on the final retrainings' "
+                            "images." if baseline is not None else ""))
             index.append({"name": qname, "title": qtitle, "group": "retrain", "caption": caption})
     tmp = os.path.join(fig_dir, f"index.json.tmp.{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:

@@ -11,6 +11,10 @@
 typedef struct budget {
     const char *name;
     const char *about; /* one line for --help */
+    /* the report's banner: what a protocol at this budget can and cannot
+     * show (NULL: that it runs end to end, and that the paper's budget is
+     * the one comparable with it) */
+    const char *scope;
     int spec;          /* SPEC.md's settings: results comparable with the paper */
     struct {
         int channels, layers, batch, epochs;
@@ -29,7 +33,19 @@ typedef struct budget {
         int shallow_layers;                  /* the 8-layer evaluation */
         int subset;      /* training images used (0: all) */
         int test_images; /* test images scored at the end (-1: all) */
+        /* no augmentation, cutout, drop path or auxiliary head, and
+         * Fashion-MNIST at its own 28x28: a dozen epochs on a thousand
+         * images learn more without the regularisers meant for 600 */
+        int plain;
     } train;
+    /* The linear classifier every retrained network is measured against:
+     * trained on the final retrainings' images, scored on their test
+     * images, with the batch and recipe of the retrainings and its own
+     * epochs and rate (a linear model wants a smaller one). */
+    struct {
+        int epochs;
+        double lr;
+    } baseline;
     int select_valid_images; /* the protocol's held-out images for selection */
     /* the protocol's methods when --methods is not given (NULL: every row of
      * Table 2), with the reason the report gives for the rows left out */

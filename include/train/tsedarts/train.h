@@ -36,6 +36,9 @@ void train_config_defaults(train_config *c);
 /* The sizes of a budget (budget.h); shallow: the shallow evaluation's
  * cells instead of the 20-layer one's. */
 td_status train_config_budget(train_config *c, const char *budget, int shallow);
+/* The budget's linear baseline: a linear classifier on the retrainings'
+ * images and test images, with the budget's baseline epochs and rate. */
+td_status train_config_baseline(train_config *c, const char *budget);
 /* Canonical JSON (sorted keys), malloc'd. */
 td_status train_config_json(const train_config *c, char **json);
 /* Every field must be present and no other. */
