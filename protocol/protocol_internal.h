@@ -62,6 +62,14 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
 td_status protocol_write_report_html(const char *out_dir, const char *plan_json, const method_result *res, int n,
                                      const baseline_result *base, const char *figures_missing,
                                      const char root_hash[SHA256_HEX_LEN]);
+/* " At this budget the 8-layer and 20-layer columns are retrainings of
+ * 4 and 5 cells ..." where the plan's evaluations are not 8 and 20 cells;
+ * "" where they are. plan_json: the plan (a json_t). */
+void protocol_depths_text(const void *plan_json, char *buf, size_t len);
+/* The rows of Table 2 a plan leaves out, one sentence per reason, in
+ * markdown ("**TSE-DrNAS** and **TSE-PDARTS** not run: ..."); "" when
+ * none. plan_methods: the plan's "methods" array (a json_t). */
+void protocol_not_run_text(const char *budget, const void *plan_methods, char *buf, size_t len);
 /* A published figure: "mean (std)", or the mean alone where no std was
  * published (std < 0). */
 void protocol_format_paper(char *buf, size_t len, double mean, double std);

@@ -52,6 +52,60 @@ static int method_listed(const char *list, const char *id)
     return 0;
 }
 
+void protocol_depths_text(const void *plan_json, char *buf, size_t len)
+{
+    const json_t *mo = json_array_get(json_object_get((const json_t *)plan_json, "methods"), 0);
+    const json_t *deep = json_object_get(json_object_get(mo, "final_deep"), "template");
+    const json_t *shallow = json_object_get(json_object_get(mo, "final_shallow"), "template");
+    json_int_t ld = json_integer_value(json_object_get(deep, "layers"));
+    json_int_t ls = json_integer_value(json_object_get(shallow, "layers"));
+    json_int_t c = json_integer_value(json_object_get(deep, "channels"));
+    buf[0] = '\0';
+    if (mo && (ld != 20 || ls != 8))
+        snprintf(buf, len, " At this budget the 8-layer and 20-layer columns are retrainings of %lld and %lld cells "
+                 "with %lld channels.", (long long)ls, (long long)ld, (long long)c);
+}
+
+void protocol_not_run_text(const char *budget_name, const void *plan_methods, char *buf, size_t len)
+{
+    const json_t *methods = plan_methods;
+    const struct budget *bud = NULL;
+    if (!budget_name || budget_find(budget_name, &bud) != TD_OK) bud = NULL;
+    const method_def *skipped[16];
+    const char *why[16];
+    int n = 0;
+    for (int i = 0; i < protocol_n_methods && n < 16; i++) {
+        const method_def *d = &protocol_methods[i];
+        int ran = 0;
+        for (size_t m = 0; m < json_array_size(methods); m++)
+            ran |= !strcmp(json_string_value(json_object_get(json_array_get(methods, m), "id")), d->id);
+        if (ran || d->extra) continue; /* a comparison row nobody asked for is not missing */
+        skipped[n] = d;
+        why[n++] = !d->runnable ? "not implemented"
+                   : bud && bud->methods && !method_listed(bud->methods, d->id) ? bud->methods_why
+                                                                               : "not in --methods";
+    }
+    /* one sentence per reason, naming every row it keeps out */
+    size_t at = 0;
+    buf[0] = '\0';
+#define PUT(...) (at += at < len ? (size_t)snprintf(buf + at, len - at, __VA_ARGS__) : 0)
+    int said[16] = {0}, sentences = 0;
+    for (int i = 0; i < n; i++) {
+        if (said[i]) continue;
+        int count = 0, total = 0;
+        for (int j = i; j < n; j++) total += !said[j] && !strcmp(why[j], why[i]);
+        PUT("%s", sentences++ ? " " : "");
+        for (int j = i; j < n; j++) {
+            if (said[j] || strcmp(why[j], why[i])) continue;
+            said[j] = 1;
+            count++;
+            PUT("%s**%s**", count == 1 ? "" : count == total ? " and " : ", ", skipped[j]->label);
+        }
+        PUT(" not run: %s.", why[i]);
+    }
+#undef PUT
+}
+
 /* A published figure: mean (std), or the mean alone where no std was
  * published (std < 0). */
 void protocol_format_paper(char *buf, size_t len, double mean, double std)
@@ -104,15 +158,17 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
     if (!strcmp(selection, "test"))
         MD("> **Test-set selection:** the best of the four searches was chosen by its *test* error, which biases the "
            "reported test error downwards.\n\n");
+    char depths[256];
+    protocol_depths_text(plan, depths, sizeof depths);
     MD("Dataset: `%s`. Test error in %%, mean (standard deviation) over the selected genotype's %d extra seeds "
-       "(the selection run excluded; sample standard deviation, n - 1). Selection: %s.\n\n",
+       "(the selection run excluded; sample standard deviation, n - 1). Selection: %s.%s\n\n",
        json_string_value(json_object_get(plan, "dataset")), PROTOCOL_FINAL_SEEDS,
        !strcmp(selection, "test") ? "lowest test error of the selection retraining"
-                                  : "lowest error on a held-out validation split of the training set");
+                                  : "lowest error on a held-out validation split of the training set",
+       depths);
     MD("| Method | 8-layer eval, paper | 8-layer eval, ours | 20-layer eval, paper | 20-layer eval, ours |\n");
     MD("|---|---|---|---|---|\n");
     json_t *rows = json_array();
-    const method_def *skipped[8];
     int n_skipped = 0;
     for (int i = 0; i < protocol_n_methods; i++) {
         const method_def *d = &protocol_methods[i];
@@ -136,7 +192,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
             const char *why = !d->runnable ? "not implemented" : "not in --methods";
             if (d->runnable && bud && bud->methods && !method_listed(bud->methods, d->id)) why = bud->methods_why;
             json_object_set_new(row, "why_not_run", json_string(why));
-            if (n_skipped < 8) skipped[n_skipped++] = d;
+            n_skipped++;
         } else {
             const method_result *r = &res[slot];
             json_object_set_new(row, "run", json_true());
@@ -171,11 +227,11 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         protocol_format_paper(p20s, sizeof p20s, d->paper20, d->paper20_std);
         MD("| %s | %s | %s | %s | %s |\n", d->label, p8s, c8, p20s, c20);
     }
-    for (int i = 0; i < n_skipped; i++) {
-        MD("%s**%s** not run: %s.", i ? " " : "\n", skipped[i]->label,
-           bud && bud->methods && !method_listed(bud->methods, skipped[i]->id) ? bud->methods_why : "not in --methods");
+    if (n_skipped) {
+        char not_run[2048];
+        protocol_not_run_text(budget, methods, not_run, sizeof not_run);
+        MD("\n%s\n", not_run);
     }
-    if (n_skipped) MD("\n");
     char base_text[512];
     protocol_baseline_text(base, res, n, base_text, sizeof base_text);
     MD("\n%s\n", base_text);

@@ -64,11 +64,11 @@ static void put_escaped(page *p, const char *s)
     }
 }
 
-/* Text written for report.md, where `x` is code: escaped, with each
- * backquoted span in <code>. */
+/* Text written for report.md, where `x` is code and **x** bold: escaped,
+ * each backquoted span in <code>, each starred one in <b>. */
 static void put_md_text(page *p, const char *s)
 {
-    int in_code = 0;
+    int in_code = 0, in_bold = 0;
     char one[2] = {0, 0};
     for (; s && *s; s++) {
         if (*s == '`') {
@@ -76,10 +76,17 @@ static void put_md_text(page *p, const char *s)
             in_code = !in_code;
             continue;
         }
+        if (!in_code && s[0] == '*' && s[1] == '*') {
+            put(p, in_bold ? "</b>" : "<b>");
+            in_bold = !in_bold;
+            s++;
+            continue;
+        }
         one[0] = *s;
         put_escaped(p, one);
     }
     if (in_code) put(p, "</code>");
+    if (in_bold) put(p, "</b>");
 }
 
 static void put_base64(page *p, const unsigned char *d, size_t n)
@@ -149,6 +156,7 @@ static void put_table2(page *p, const method_result *res, int n, json_t *methods
         int slot = -1;
         for (int m = 0; m < n; m++)
             if (!strcmp(json_string_value(json_object_get(json_array_get(methods, (size_t)m), "id")), d->id)) slot = m;
+        if (d->extra && slot < 0) continue; /* a comparison row nobody asked for, as in report.md */
         char c8[64] = "not run", c20[64] = "not run";
         if (slot >= 0) {
             protocol_format_stats(c8, sizeof c8, res[slot].final8, res[slot].n8);
@@ -271,13 +279,23 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
     }
     put(p, "<p>Dataset <code>");
     put_escaped(p, json_string_value(json_object_get(plan, "dataset")));
+    char depths[256];
+    protocol_depths_text(plan, depths, sizeof depths);
     put(p, "</code>. Test error in %%, mean (standard deviation) over the selected genotype's %d extra seeds (the "
-           "selection run excluded; sample standard deviation, n - 1). Selection: %s.</p>\n",
-        PROTOCOL_FINAL_SEEDS, selection && !strcmp(selection, "test") ? "lowest test error of the selection retraining"
-                                                                      : "lowest error on a held-out validation split "
-                                                                        "of the training set");
+           "selection run excluded; sample standard deviation, n - 1). Selection: %s.%s</p>\n",
+        PROTOCOL_FINAL_SEEDS,
+        selection && !strcmp(selection, "test") ? "lowest test error of the selection retraining"
+                                                : "lowest error on a held-out validation split of the training set",
+        depths);
     put(p, "<h2 id=\"table2\">Table 2</h2>\n");
     put_table2(p, res, n, methods);
+    char not_run[2048];
+    protocol_not_run_text(budget, methods, not_run, sizeof not_run);
+    if (not_run[0]) {
+        put(p, "<p>");
+        put_md_text(p, not_run);
+        put(p, "</p>\n");
+    }
     char base_text[512];
     protocol_baseline_text(base, res, n, base_text, sizeof base_text);
     put(p, "<p class=\"baseline\">");

@@ -73,7 +73,7 @@ const budget budgets[] = {
         .select_valid_images = 512,
         .methods = "darts1,darts2,tse",
         .methods_why = "not in `mini` by default, to stay within 40 minutes on 2 cores (a deep or staged search "
-                       "costs several DARTS searches, and each row retrains ten networks); `--methods` adds it",
+                       "costs several DARTS searches, and each row retrains ten networks); `--methods` runs any row",
     },
     {
         .name = "paper",
