@@ -966,6 +966,15 @@ Test(protocol, verify_recomputes_what_the_report_claims, .timeout = 120)
     free(scratch);
 }
 
+/* verify fails the tree at "plan followed", saying why. */
+static void expect_plan_not_followed(const char *dir, const char *root, const char *why)
+{
+    int failed;
+    char *out = verify_output(dir, root, &failed);
+    cr_expect(failed >= 1 && strstr(out, "FAIL  plan followed") && strstr(out, why), "wanted '%s' in:\n%s", why, out);
+    free(out);
+}
+
 /* A baseline trained on fewer images than the networks it is measured
  * against (an easy one to beat), declared in the plan with a matching
  * hash, run, and hashed: the plan itself is refused. */
@@ -991,12 +1000,7 @@ Test(protocol, a_baseline_on_other_images_is_refused, .timeout = 120)
     hand_run(dir, text, test_result(hand_baseline), NULL);
     free(text);
     cr_assert_eq(manifest_write_root(dir, root), TD_OK);
-    int failed;
-    char *out = verify_output(dir, NULL, &failed);
-    cr_expect(failed >= 1 && strstr(out, "FAIL  plan followed") &&
-                  strstr(out, "the baseline's subset is not that of darts1's final retrainings"),
-              "%s", out);
-    free(out);
+    expect_plan_not_followed(dir, NULL, "the baseline's subset is not that of darts1's final retrainings");
     free(dir);
 }
 
@@ -1006,11 +1010,6 @@ Test(protocol, verify_selects_on_its_own_which_genotype_earns_the_seeds, .timeou
 {
     char *dir = sandbox_dir("protocol-hand"), root[SHA256_HEX_LEN];
     hand_tree(dir, 3, root);
-    int failed;
-    char *out = verify_output(dir, root, &failed);
-    cr_expect(failed >= 1 && strstr(out, "FAIL  plan followed") &&
-                  strstr(out, "the selected genotype (search 2) lacks its final_deep seed 1 run"),
-              "%s", out);
-    free(out);
+    expect_plan_not_followed(dir, root, "the selected genotype (search 2) lacks its final_deep seed 1 run");
     free(dir);
 }
