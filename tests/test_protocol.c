@@ -1004,6 +1004,31 @@ Test(protocol, a_baseline_on_other_images_is_refused, .timeout = 120)
     free(dir);
 }
 
+/* A tree without its baseline: a plan that drops the declaration, or a
+ * declared baseline whose run is gone, manifests rebuilt both times. */
+Test(protocol, a_missing_baseline_is_refused, .timeout = 120)
+{
+    char *scratch = sandbox_dir("protocol-hand"), dir[600], work[600], root[SHA256_HEX_LEN], path[700];
+    path_in(dir, sizeof dir, scratch, "tree");
+    path_in(work, sizeof work, scratch, "work");
+    hand_tree(dir, 1, root);
+    copy_afresh(dir, work);
+    json_t *plan = load_json(work, "plan.json");
+    char run[SHA256_HEX_LEN + 8];
+    snprintf(run, sizeof run, "runs/%s", json_string_value(json_object_get(json_object_get(plan, "baseline"), "run")));
+    json_object_del(plan, "baseline");
+    save_json(work, "plan.json", plan);
+    json_decref(plan);
+    cr_assert_eq(manifest_write_root(work, root), TD_OK);
+    expect_plan_not_followed(work, NULL, "plan.json: version 2 declares no baseline");
+    copy_afresh(dir, work);
+    path_in(path, sizeof path, work, run);
+    cr_assert_eq(dir_remove_tree(path), TD_OK, "%s", td_error_message());
+    cr_assert_eq(manifest_write_root(work, root), TD_OK);
+    expect_plan_not_followed(work, NULL, "the declared baseline (runs/");
+    free(scratch);
+}
+
 /* A runner that gave the extra seeds to the wrong genotype: the runs
  * themselves do not follow the plan under verify's selection. */
 Test(protocol, verify_selects_on_its_own_which_genotype_earns_the_seeds, .timeout = 120)
