@@ -66,6 +66,14 @@ void protocol_depths_text(const void *plan_json, char *buf, size_t len)
                  "with %lld channels.", (long long)ls, (long long)ld, (long long)c);
 }
 
+/* Why a row of Table 2 did not run under this budget (bud may be NULL). */
+static const char *why_not_run(const struct budget *bud, const method_def *d)
+{
+    if (!d->runnable) return "not implemented";
+    if (bud && bud->methods && !method_listed(bud->methods, d->id)) return bud->methods_why;
+    return "not in --methods";
+}
+
 void protocol_not_run_text(const char *budget_name, const void *plan_methods, char *buf, size_t len)
 {
     const json_t *methods = plan_methods;
@@ -81,9 +89,7 @@ void protocol_not_run_text(const char *budget_name, const void *plan_methods, ch
             ran |= !strcmp(json_string_value(json_object_get(json_array_get(methods, m), "id")), d->id);
         if (ran || d->extra) continue; /* a comparison row nobody asked for is not missing */
         skipped[n] = d;
-        why[n++] = !d->runnable ? "not implemented"
-                   : bud && bud->methods && !method_listed(bud->methods, d->id) ? bud->methods_why
-                                                                               : "not in --methods";
+        why[n++] = why_not_run(bud, d);
     }
     /* one sentence per reason, naming every row it keeps out */
     size_t at = 0;
@@ -189,9 +195,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         char c8[64] = "not run", c20[64] = "not run";
         if (slot < 0) {
             json_object_set_new(row, "run", json_false());
-            const char *why = !d->runnable ? "not implemented" : "not in --methods";
-            if (d->runnable && bud && bud->methods && !method_listed(bud->methods, d->id)) why = bud->methods_why;
-            json_object_set_new(row, "why_not_run", json_string(why));
+            json_object_set_new(row, "why_not_run", json_string(why_not_run(bud, d)));
             n_skipped++;
         } else {
             const method_result *r = &res[slot];
