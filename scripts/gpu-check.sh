@@ -3,7 +3,9 @@
 # the CUDA backend, runs every gpu test and `selftest --device cuda`, runs
 # a smoke search twice and compares the hashes of its files, and times a
 # search step (darts1 and tse; batch 64, C=16; 8 and 20 layers) against the
-# PyTorch peer on the same GPU. One summary goes to $OUT/gpu-summary.txt,
+# PyTorch peer on the same GPU, then the retraining step, batch 256, the
+# per-op profile, DrNAS and PDARTS smoke searches, and the tiny protocol
+# with verify. One summary goes to $OUT/gpu-summary.txt,
 # everything printed to $OUT/gpu-details.log.
 #
 # Before it travels (here, with network): scripts/gpu-deps.sh fetches the
@@ -125,14 +127,39 @@ echo "$h1" | sed 's/^/    /' | tee -a "$summary"
 
 # --- ours against the PyTorch peer, same GPU
 say "bench: batch 64, C=16, f32; ours deterministic (pinned algorithms, CUDA graphs), peer cudnn.benchmark on"
-for layers in 8 20; do
-  for algo in darts1 tse; do
+# GPU_CHECK_QUICK=1 times ours on darts1 at 8 cells only and skips the peer,
+# for a session whose device minutes are short
+layer_list="8 20" algo_list="darts1 tse"
+[ "${GPU_CHECK_QUICK:-0}" = 1 ] && layer_list=8 algo_list=darts1
+for layers in $layer_list; do
+  for algo in $algo_list; do
     step "ours $algo L=$layers" 90 "$bin" bench step --device cuda --algo "$algo" --batch 64 --channels 16 \
       --layers "$layers" --steps 5
     grep -E '^step:|peak cuda' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
+    [ "${GPU_CHECK_QUICK:-0}" = 1 ] && continue
     step "peer $algo L=$layers" 90 python3 bench/peer_pytorch.py --device cuda --algo "$algo" --batch 64 \
       --channels 16 --layers "$layers" --steps 5 --warmup 2
     grep -E '^step:|peak GPU' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
   done
 done
+
+# --- the retraining step (DARTS_V2, C=36, 20 cells, batch 96, auxiliary
+# head, drop path), the per-op profile, batch 256
+step "ours train DARTS_V2" 120 "$bin" bench train --device cuda --steps 5
+grep -E '^train step:' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+step "batch 256 darts1 L=8" 120 "$bin" bench step --device cuda --algo darts1 --batch 256 --steps 2 --warmup 1
+grep -E '^step:|needs .* bytes|error' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+step "profile darts1 L=8" 120 "$bin" bench step --device cuda --algo darts1 --steps 2 --warmup 1 --profile
+sed -n '/kernel profile/,$p' "$details" | head -14 | sed 's/^/    /' | tee -a "$summary"
+
+# --- the searches never yet run on a GPU, and the tiny protocol with verify
+for algo in drnas pdarts; do
+  rm -rf "/tmp/gpu-$algo"
+  step "smoke $algo" 120 "$bin" search --device cuda --algo "$algo" --budget smoke --dataset synthetic --quiet \
+    --out "/tmp/gpu-$algo"
+done
+rm -rf /tmp/gpu-tiny
+step "tiny protocol" 180 "$bin" protocol run darts_space --budget tiny --device cuda --out /tmp/gpu-tiny --jobs 4
+step "verify tiny" 60 "$bin" verify /tmp/gpu-tiny
+grep -E 'checks, .* failed' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
 say "done in $(($(date +%s) - t_start)) s"

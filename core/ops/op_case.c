@@ -91,7 +91,7 @@ graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_C
     op_case_inputs(g, c, in);
     if (inputs) memcpy(inputs, in, sizeof in);
     int y = op_case_build(g, c, in);
-    if (y > 0 && g->nodes[g->n_nodes - 1].out == y) graph_bind(g, y, ROLE_OUTPUT, (size_t)-1);
+    if (y >= 0 && g->nodes[g->n_nodes - 1].out == y) graph_bind(g, y, ROLE_OUTPUT, (size_t)-1);
     for (int r = 0; r < ROLE_COUNT; r++) host[r] = calloc(g->role_size[r] + 1, sizeof(double));
     for (int k = 0; k < c->nin; k++) {
         const value *v = &g->values[in[k]];
