@@ -21,22 +21,30 @@ static const opt_spec specs[] = {
 };
 
 /* One case in one element type on a device against the CPU's f64; prints
- * its row and returns whether it passed. */
-static int device_row(const backend *be, const op_case *c, dtype dt)
+ * its row and returns whether it passed. An f32 row also says whether the
+ * device gave the CPU's f32 bits in every value of every node (*same). */
+static int device_row(const backend *be, const op_case *c, dtype dt, int *same)
 {
     op_tolerance tol = dt == DT_F64 ? (op_tolerance){TOL_GPU_F64_RTOL, TOL_GPU_F64_ATOL} : op_case_f32_tolerance(c);
     double *host[ROLE_COUNT];
     graph *g = op_case_graph(c, host, NULL);
-    compare_result res;
-    compare_side on_device = {be, dt}, on_cpu = {backend_cpu(), DT_F64};
+    compare_result res, bits;
+    compare_side on_device = {be, dt}, on_cpu = {backend_cpu(), DT_F64}, on_cpu_same = {backend_cpu(), dt};
     td_status s = compare_run(g, on_device, on_cpu, host, tol.rtol, tol.atol, &res);
     int ok = s == TD_OK && res.first_bad_node < 0;
+    *same = 0;
+    if (ok && dt == DT_F32) {
+        /* no tolerance: only the count of differing values matters */
+        s = compare_run(g, on_device, on_cpu_same, host, 0, 0, &bits);
+        ok = s == TD_OK;
+        *same = ok && bits.values_differing == 0;
+    }
     char shape[48] = "-", tl[32];
     int out = g->nodes[g->n_nodes - 1].out;
     if (out >= 0) shape_format(g->values[out].shape, shape, sizeof shape);
     snprintf(tl, sizeof tl, "%.0e, %.0e", tol.atol, tol.rtol);
-    printf("%-34s %-22s %-5s %12.3g %10.3g %18s %s\n", c->label, shape, dtype_name(dt), res.max_abs_err,
-           res.worst_ratio, tl, ok ? "pass" : "FAIL");
+    printf("%-34s %-22s %-5s %12.3g %10.3g %18s %-9s %s\n", c->label, shape, dtype_name(dt), res.max_abs_err,
+           res.worst_ratio, tl, dt == DT_F64 ? "" : *same ? "same" : "differ", ok ? "pass" : "FAIL");
     if (s != TD_OK) printf("    %s\n", td_error_message());
     if (res.first_bad_node >= 0) printf("    %s\n", res.message);
     op_case_host_free(host);
@@ -44,23 +52,40 @@ static int device_row(const backend *be, const op_case *c, dtype dt)
     return ok;
 }
 
-/* Every case, f64 and f32, on a device against the CPU's f64. */
+/* Every case, f64 and f32, on a device against the CPU's f64; then the
+ * ops whose f32 cases all gave the CPU's f32 bits. */
 static int selftest_device(const backend *be)
 {
-    printf("%-34s %-22s %-5s %12s %10s %18s %s\n", "case", "output shape", "dtype", "max |err|", "max ratio",
-           "tolerance (a, r)", "result");
-    int failed = 0, rows = 0;
+    printf("%-34s %-22s %-5s %12s %10s %18s %-9s %s\n", "case", "output shape", "dtype", "max |err|", "max ratio",
+           "tolerance (a, r)", "f32 bits", "result");
+    int failed = 0, rows = 0, same_cases = 0, f32_cases = 0;
+    int op_cases[OP_COUNT] = {0}, op_same[OP_COUNT] = {0};
     for (int wide = 0; wide < 2; wide++) {
         int n = wide ? op_wide_case_count() : op_case_count();
         for (int i = 0; i < n; i++) {
             const op_case *c = wide ? op_wide_case_at(i) : op_case_at(i);
-            for (int d = 0; d < 2; d++, rows++) failed += !device_row(be, c, d ? DT_F32 : DT_F64);
+            for (int d = 0; d < 2; d++, rows++) {
+                int same;
+                failed += !device_row(be, c, d ? DT_F32 : DT_F64, &same);
+                if (!d) continue;
+                f32_cases++;
+                same_cases += same;
+                op_cases[c->op]++;
+                op_same[c->op] += same;
+            }
         }
     }
     printf("\n%s against cpu/f64: passes when |a - b| <= atol + rtol |b| (max ratio: the worst |a - b| / (atol + rtol "
            "|b|)); f64 to 1e-12, f32 to its op family's bar\n",
            be->name);
-    printf("%d of %d rows passed\n", rows - failed, rows);
+    printf("f32 bits: %d of %d cases give the CPU's f32 bits in every value of every node\n", same_cases, f32_cases);
+    printf("ops whose every f32 case does:");
+    for (int op = 0; op < OP_COUNT; op++)
+        if (op_cases[op] && op_same[op] == op_cases[op]) printf(" %s", op_name((op_kind)op));
+    printf("\nops with f32 cases that differ:");
+    for (int op = 0; op < OP_COUNT; op++)
+        if (op_cases[op] && op_same[op] < op_cases[op]) printf(" %s (%d of %d)", op_name((op_kind)op), op_cases[op] - op_same[op], op_cases[op]);
+    printf("\n%d of %d rows passed\n", rows - failed, rows);
     return failed ? 1 : 0;
 }
 

@@ -8,9 +8,10 @@
 
 gpu_context gpu;
 
-/* cuDNN and cuBLAS share one workspace of fixed size, so the algorithms
- * they may choose never depend on how much memory happens to be free. */
-#define GPU_WORKSPACE_BYTES ((size_t)64 << 20)
+/* cuBLAS gets a workspace of fixed size, so the kernels it chooses never
+ * depend on how much memory happens to be free; cuDNN's grows to the
+ * largest size a pinned algorithm asked for (conv.cu). */
+#define GPU_BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
 td_status gpu_fail_cuda(cudaError_t e, const char *call, const char *file, int line)
 {
@@ -32,25 +33,40 @@ td_status gpu_fail_cublas(cublasStatus_t e, const char *call, const char *file, 
 static void *retired[MAX_RETIRED];
 static int n_retired;
 
+/* Grows a device buffer to at least bytes (what: its name, for errors).
+ * Only outside stream capture: the executor runs a graph directly before
+ * recording it, so the recording needs no more. A buffer it outgrew stays
+ * allocated until exit, since recordings made earlier still point into it
+ * (all runs share one stream, so sharing it is safe). */
+static td_status grow_buffer(void **buf, size_t *have, size_t bytes, const char *what)
+{
+    if (bytes <= *have) return TD_OK;
+    if (gpu.capturing)
+        return TD_FAIL(TD_ERR_STATE, "cuda: %zu bytes of %s needed inside a captured run (have %zu)", bytes, what,
+                       *have);
+    if (*buf) {
+        if (n_retired == MAX_RETIRED) return TD_FAIL(TD_ERR_MEMORY, "cuda: %s grew too often", what);
+        retired[n_retired++] = *buf;
+    }
+    *buf = NULL;
+    *have = 0;
+    size_t want = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes + bytes / 4;
+    CUDA_CHECK(cudaMalloc(buf, want));
+    *have = want;
+    return TD_OK;
+}
+
 td_status gpu_scratch(size_t bytes, void **p)
 {
-    if (bytes > gpu.scratch_bytes) {
-        if (gpu.capturing)
-            return TD_FAIL(TD_ERR_STATE, "cuda: %zu bytes of scratch needed inside a captured run (have %zu)", bytes,
-                           gpu.scratch_bytes);
-        /* a recorded run may hold the old buffer: keep it until exit (all
-         * runs share one stream, so sharing it is safe) */
-        if (gpu.scratch) {
-            if (n_retired == MAX_RETIRED) return TD_FAIL(TD_ERR_MEMORY, "cuda: scratch grew too often");
-            retired[n_retired++] = gpu.scratch;
-        }
-        gpu.scratch = NULL;
-        gpu.scratch_bytes = 0;
-        size_t want = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes + bytes / 4;
-        CUDA_CHECK(cudaMalloc(&gpu.scratch, want));
-        gpu.scratch_bytes = want;
-    }
+    TD_CHECK(grow_buffer(&gpu.scratch, &gpu.scratch_bytes, bytes, "scratch"));
     *p = gpu.scratch;
+    return TD_OK;
+}
+
+td_status gpu_conv_workspace(size_t bytes, void **p)
+{
+    TD_CHECK(grow_buffer(&gpu.workspace, &gpu.workspace_bytes, bytes, "cuDNN workspace"));
+    *p = gpu.workspace;
     return TD_OK;
 }
 
@@ -104,9 +120,12 @@ static void cuda_release(void *p)
     cudaFree(p);
 }
 
-/* Everything this backend holds: allocations, the fixed workspace and
- * the kernels' scratch. */
-static size_t cuda_memory_peak(void) { return bytes_peak + 2 * gpu.workspace_bytes + gpu.scratch_bytes; }
+/* Everything this backend holds: allocations, the workspaces and the
+ * kernels' scratch. */
+static size_t cuda_memory_peak(void)
+{
+    return bytes_peak + GPU_BLAS_WORKSPACE_BYTES + gpu.workspace_bytes + gpu.scratch_bytes;
+}
 
 static td_status cuda_upload(void *dst, const void *src, size_t bytes)
 {
@@ -192,13 +211,28 @@ static void cuda_replay_free(void *handle)
 
 static char device_name[32];
 
+/* The device for env.json, or NULL with the error set when a version
+ * cannot be read: a run must not record a version it does not know. */
 static char *cuda_describe(void)
 {
     int driver = 0, runtime = 0, blas = 0;
-    cudaDriverGetVersion(&driver);
-    cudaRuntimeGetVersion(&runtime);
-    cublasGetVersion(gpu.blas, &blas);
+    cudaError_t e = cudaDriverGetVersion(&driver);
+    if (e == cudaSuccess) e = cudaRuntimeGetVersion(&runtime);
+    if (e != cudaSuccess) {
+        gpu_fail_cuda(e, "cudaDriverGetVersion / cudaRuntimeGetVersion", __FILE__, __LINE__);
+        return NULL;
+    }
+    cublasStatus_t be = cublasGetVersion(gpu.blas, &blas);
+    if (be != CUBLAS_STATUS_SUCCESS) {
+        gpu_fail_cublas(be, "cublasGetVersion", __FILE__, __LINE__);
+        return NULL;
+    }
     size_t dnn = cudnnGetVersion();
+    if (!driver || !runtime || !blas || !dnn) {
+        TD_FAIL(TD_ERR_BACKEND, "cuda: a version reads 0 (driver %d, runtime %d, cuBLAS %d, cuDNN %zu)", driver,
+                runtime, blas, dnn);
+        return NULL;
+    }
     const char *fmt =
         "{\"name\": \"%s\", \"model\": \"%s\", \"compute_capability\": \"%d.%d\", \"sm_count\": %d, "
         "\"memory_mib\": %zu, \"driver\": %d, \"cuda_runtime\": %d, \"cudnn\": %zu, \"cublas\": %d, "
@@ -207,9 +241,12 @@ static char *cuda_describe(void)
     int n = snprintf(NULL, 0, fmt, device_name, gpu.prop.name, gpu.prop.major, gpu.prop.minor,
                      gpu.prop.multiProcessorCount, gpu.prop.totalGlobalMem >> 20, driver, runtime, dnn, blas, algos);
     char *s = (char *)malloc((size_t)n + 1);
-    if (s)
-        snprintf(s, (size_t)n + 1, fmt, device_name, gpu.prop.name, gpu.prop.major, gpu.prop.minor,
-                 gpu.prop.multiProcessorCount, gpu.prop.totalGlobalMem >> 20, driver, runtime, dnn, blas, algos);
+    if (!s) {
+        TD_FAIL(TD_ERR_MEMORY, "cuda: out of memory describing the device");
+        return NULL;
+    }
+    snprintf(s, (size_t)n + 1, fmt, device_name, gpu.prop.name, gpu.prop.major, gpu.prop.minor,
+             gpu.prop.multiProcessorCount, gpu.prop.totalGlobalMem >> 20, driver, runtime, dnn, blas, algos);
     return s;
 }
 
@@ -224,13 +261,31 @@ static void cuda_close(void)
     for (int i = 0; i < n_retired; i++) cudaFree(retired[i]);
     n_retired = 0;
     if (gpu.workspace) cudaFree(gpu.workspace);
+    if (gpu.blas_workspace) cudaFree(gpu.blas_workspace);
     if (gpu.dnn) cudnnDestroy(gpu.dnn);
     if (gpu.blas) cublasDestroy(gpu.blas);
     if (gpu.stream) cudaStreamDestroy(gpu.stream);
     memset(&gpu, 0, sizeof gpu);
 }
 
-/* Opens device idx: stream, handles, the fixed workspace. */
+/* TSEDARTS_GPU_CONV: which kernels run the pointwise and depthwise
+ * convolutions. A speed switch that changes bits, so env.json records it
+ * (gpu_conv_algorithms_json) and a replay under the other one is refused. */
+static td_status gpu_conv_switch(int *own)
+{
+    const char *v = getenv("TSEDARTS_GPU_CONV");
+    if (!v || !*v || !strcmp(v, "own")) {
+        *own = 1;
+        return TD_OK;
+    }
+    if (!strcmp(v, "cudnn")) {
+        *own = 0;
+        return TD_OK;
+    }
+    return TD_FAIL(TD_ERR_ARG, "TSEDARTS_GPU_CONV is '%s': use own (the default) or cudnn", v);
+}
+
+/* Opens device idx: stream, handles, cuBLAS's workspace. */
 static td_status cuda_open(int idx)
 {
     int count = 0;
@@ -248,13 +303,11 @@ static td_status cuda_open(int idx)
     CUBLAS_CHECK(cublasSetPointerMode(gpu.blas, CUBLAS_POINTER_MODE_HOST));
     CUDNN_CHECK(cudnnCreate(&gpu.dnn));
     CUDNN_CHECK(cudnnSetStream(gpu.dnn, gpu.stream));
-    CUDA_CHECK(cudaMalloc(&gpu.workspace, GPU_WORKSPACE_BYTES));
-    gpu.workspace_bytes = GPU_WORKSPACE_BYTES;
-    /* cuBLAS gets its own part of the workspace: a fixed size keeps its
-     * kernel choice (and so its bits) the same on every run */
-    CUBLAS_CHECK(cublasSetWorkspace(gpu.blas, (char *)gpu.workspace + GPU_WORKSPACE_BYTES / 2,
-                                    GPU_WORKSPACE_BYTES / 2));
-    gpu.workspace_bytes = GPU_WORKSPACE_BYTES / 2; /* cuDNN's half */
+    /* no atomics in cuBLAS either: its results must not depend on timing */
+    CUBLAS_CHECK(cublasSetAtomicsMode(gpu.blas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    CUDA_CHECK(cudaMalloc(&gpu.blas_workspace, GPU_BLAS_WORKSPACE_BYTES));
+    CUBLAS_CHECK(cublasSetWorkspace(gpu.blas, gpu.blas_workspace, GPU_BLAS_WORKSPACE_BYTES));
+    TD_CHECK(gpu_conv_switch(&gpu.conv_own));
     return TD_OK;
 }
 

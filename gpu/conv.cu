@@ -1,19 +1,30 @@
-/* Convolutions (forward, and the data and filter adjoints) on cuDNN's legacy API with pinned algorithms. */
+/* Convolutions (forward, and the data and filter adjoints): the own kernels for pointwise and depthwise shapes
+ * (conv_own.h) unless TSEDARTS_GPU_CONV=cudnn, and cuDNN's legacy API with pinned algorithms for the rest. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "gpu_internal.h"
+#include "conv_own.h"
 
-/* Determinism (DESIGN.md): the algorithms are pinned, never searched, and all three are deterministic: forward
+/* Determinism: the cuDNN algorithms are pinned, never searched, and all three are deterministic: forward
  * IMPLICIT_PRECOMP_GEMM (IMPLICIT_GEMM where cuDNN says PRECOMP does not serve a shape), backward data ALGO_1,
  * backward filter ALGO_1; CUDNN_FMA_MATH (no TF32, no tensor-op conversions); compute type = element type. A shape
- * the pinned algorithm cannot serve, or that needs more than the fixed workspace, is an error naming the op. */
+ * the pinned algorithm cannot serve is an error naming the op. Each call is given the workspace size its plan
+ * asked for (the buffer is the largest asked for so far), so the bits never depend on a spare size. */
 const char *gpu_conv_algorithms_json(void)
 {
-    return "{\"conv_fwd\": \"IMPLICIT_PRECOMP_GEMM (IMPLICIT_GEMM where PRECOMP is unsupported)\", "
-           "\"conv_bwd_data\": \"ALGO_1\", \"conv_bwd_filter\": \"ALGO_1\", \"conv_math\": \"CUDNN_FMA_MATH\", "
-           "\"conv_mode\": \"CUDNN_CROSS_CORRELATION\", "
-           "\"matmul\": \"cublasGemmEx, CUBLAS_PEDANTIC_MATH, compute = element type (32F_PEDANTIC / 64F_PEDANTIC)\"}";
+    return gpu.conv_own
+               ? "{\"conv_kernels\": \"own pointwise and depthwise (TSEDARTS_GPU_CONV=own), cuDNN for the rest\", "
+                 "\"conv_fwd\": \"IMPLICIT_PRECOMP_GEMM (IMPLICIT_GEMM where PRECOMP is unsupported)\", "
+                 "\"conv_bwd_data\": \"ALGO_1\", \"conv_bwd_filter\": \"ALGO_1\", \"conv_math\": \"CUDNN_FMA_MATH\", "
+                 "\"conv_mode\": \"CUDNN_CROSS_CORRELATION\", "
+                 "\"matmul\": \"cublasGemmEx, CUBLAS_PEDANTIC_MATH, atomics not allowed, compute = element type "
+                 "(32F_PEDANTIC / 64F_PEDANTIC)\"}"
+               : "{\"conv_kernels\": \"cuDNN for every convolution (TSEDARTS_GPU_CONV=cudnn)\", "
+                 "\"conv_fwd\": \"IMPLICIT_PRECOMP_GEMM (IMPLICIT_GEMM where PRECOMP is unsupported)\", "
+                 "\"conv_bwd_data\": \"ALGO_1\", \"conv_bwd_filter\": \"ALGO_1\", \"conv_math\": \"CUDNN_FMA_MATH\", "
+                 "\"conv_mode\": \"CUDNN_CROSS_CORRELATION\", "
+                 "\"matmul\": \"cublasGemmEx, CUBLAS_PEDANTIC_MATH, atomics not allowed, compute = element type "
+                 "(32F_PEDANTIC / 64F_PEDANTIC)\"}";
 }
 
 /* What a plan is made for. The three ops see the same three tensors in different roles, so the key names them by
@@ -34,6 +45,7 @@ typedef struct conv_plan {
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t conv;
     int algo; /* a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by key.op */
+    size_t workspace; /* the bytes cuDNN asked for with this algorithm */
 } conv_plan;
 
 /* The cache: a growable array searched linearly (a network has a few dozen distinct convolutions). */
@@ -193,13 +205,12 @@ static td_status plan_choose(conv_plan *p)
         DNN_TRY(k, cudnnGetConvolutionBackwardFilterWorkspaceSize(gpu.dnn, p->x, p->y, p->conv, p->w, algo, &bytes));
         p->algo = (int)algo;
     }
-    if (bytes > gpu.workspace_bytes) {
-        char why[160];
-        snprintf(why, sizeof why, "the pinned algorithm needs %zu bytes of workspace, more than the fixed %zu", bytes,
-                 gpu.workspace_bytes);
-        return conv_fail(k, TD_ERR_UNSUPPORTED, __FILE__, __LINE__, why);
-    }
-    return TD_OK;
+    p->workspace = bytes;
+    /* plans are made on a shape's first, direct run: the buffer grows before any recording */
+    void *ws;
+    return gpu_conv_workspace(bytes, &ws) == TD_OK
+               ? TD_OK
+               : conv_fail(k, TD_ERR_MEMORY, __FILE__, __LINE__, td_error_message());
 }
 
 /* Creates the descriptors of a plan for k; on failure nothing is left allocated. */
@@ -251,11 +262,32 @@ void gpu_conv_release(void)
     n_plans = cap_plans = 0;
 }
 
-/* The plan of a node, for element type T. */
-template <typename T> static td_status conv_plan_for(const kernel_args *a, conv_key *k, const conv_plan **p)
+/* The own kernels serve the node when the switch allows and the shape is theirs; *served says whether they did. */
+template <typename T> static td_status conv_try_own(const kernel_args *a, const conv_key *k, int *served)
+{
+    *served = 0;
+    TD_CHECK(key_check(k));
+    if (!gpu.conv_own) return TD_OK;
+    if (conv_own_pointwise(a)) {
+        *served = 1;
+        return conv_pw_run<T>(a, conv_geom_of(a));
+    }
+    if (conv_own_depthwise(a, sizeof(T))) {
+        *served = 1;
+        return conv_dw_run<T>(a, conv_geom_of(a));
+    }
+    return TD_OK;
+}
+
+/* The plan of a node, for element type T, and the workspace it asked for; or the own kernels ran it (*served). */
+template <typename T>
+static td_status conv_plan_for(const kernel_args *a, conv_key *k, const conv_plan **p, void **ws, int *served)
 {
     *k = key_of(a, sizeof(T) == sizeof(double));
-    return plan_get(k, p);
+    TD_CHECK(conv_try_own<T>(a, k, served));
+    if (*served) return TD_OK;
+    TD_CHECK(plan_get(k, p));
+    return gpu_conv_workspace((*p)->workspace, ws);
 }
 
 /* conv2d: (x, w) -> y; y overwritten (beta = 0). alpha and beta have the element type, as cuDNN requires. */
@@ -263,11 +295,13 @@ template <typename T> static td_status conv2d(const kernel_args *a)
 {
     conv_key k;
     const conv_plan *p;
-    TD_CHECK(conv_plan_for<T>(a, &k, &p));
+    void *ws;
+    int served;
+    TD_CHECK(conv_plan_for<T>(a, &k, &p, &ws, &served));
+    if (served) return TD_OK;
     const T one = 1, zero = 0;
     DNN_TRY(&k, cudnnConvolutionForward(gpu.dnn, &one, p->x, a->in[0], p->w, a->in[1], p->conv,
-                                        (cudnnConvolutionFwdAlgo_t)p->algo, gpu.workspace, gpu.workspace_bytes, &zero,
-                                        p->y, a->out));
+                                        (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->workspace, &zero, p->y, a->out));
     return TD_OK;
 }
 
@@ -276,11 +310,14 @@ template <typename T> static td_status conv2d_bwd_data(const kernel_args *a)
 {
     conv_key k;
     const conv_plan *p;
-    TD_CHECK(conv_plan_for<T>(a, &k, &p));
+    void *ws;
+    int served;
+    TD_CHECK(conv_plan_for<T>(a, &k, &p, &ws, &served));
+    if (served) return TD_OK;
     const T one = 1, zero = 0;
     DNN_TRY(&k, cudnnConvolutionBackwardData(gpu.dnn, &one, p->w, a->in[1], p->y, a->in[0], p->conv,
-                                             (cudnnConvolutionBwdDataAlgo_t)p->algo, gpu.workspace,
-                                             gpu.workspace_bytes, &zero, p->x, a->out));
+                                             (cudnnConvolutionBwdDataAlgo_t)p->algo, ws, p->workspace, &zero,
+                                             p->x, a->out));
     return TD_OK;
 }
 
@@ -289,11 +326,14 @@ template <typename T> static td_status conv2d_bwd_filter(const kernel_args *a)
 {
     conv_key k;
     const conv_plan *p;
-    TD_CHECK(conv_plan_for<T>(a, &k, &p));
+    void *ws;
+    int served;
+    TD_CHECK(conv_plan_for<T>(a, &k, &p, &ws, &served));
+    if (served) return TD_OK;
     const T one = 1, zero = 0;
     DNN_TRY(&k, cudnnConvolutionBackwardFilter(gpu.dnn, &one, p->x, a->in[0], p->y, a->in[1], p->conv,
-                                               (cudnnConvolutionBwdFilterAlgo_t)p->algo, gpu.workspace,
-                                               gpu.workspace_bytes, &zero, p->w, a->out));
+                                               (cudnnConvolutionBwdFilterAlgo_t)p->algo, ws, p->workspace, &zero,
+                                               p->w, a->out));
     return TD_OK;
 }
 

@@ -25,8 +25,10 @@ typedef struct gpu_context {
     cudaStream_t stream;
     cublasHandle_t blas;
     cudnnHandle_t dnn;
-    void *workspace; /* cuDNN and cuBLAS: fixed size, allocated at open */
+    void *workspace; /* cuDNN's: the largest a plan asked for (gpu_conv_workspace) */
     size_t workspace_bytes;
+    void *blas_workspace; /* cuBLAS's: fixed size, allocated at open */
+    int conv_own; /* TSEDARTS_GPU_CONV: 1 own pointwise and depthwise kernels, 0 cuDNN for all */
     void *scratch; /* kernels' temporaries (partial sums), grown by gpu_scratch */
     size_t scratch_bytes;
     int capturing; /* inside stream capture: nothing may be allocated */
@@ -68,6 +70,8 @@ td_status gpu_fail_cublas(cublasStatus_t e, const char *call, const char *file, 
  * so the recording needs no more), and a buffer it outgrew stays allocated
  * until exit, since recordings made earlier still point into it. */
 td_status gpu_scratch(size_t bytes, void **p);
+/* cuDNN's workspace of at least bytes, grown the same way. */
+td_status gpu_conv_workspace(size_t bytes, void **p);
 
 /* Threads per block for element-wise kernels, and a grid covering n. */
 #define GPU_THREADS 256

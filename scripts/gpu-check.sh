@@ -104,11 +104,13 @@ grep -q 'CUDA backend ON' "$details" || { say "stop: the CUDA backend was not co
 step build 300 cmake --build "$build" -j "$(nproc)" || { say "stop: build failed"; exit 1; }
 bin=$build/tsedarts
 
-# --- gpu tests and selftest
+# --- gpu tests and selftest, on both sides of the convolution switch
 step "ctest -L gpu" 330 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300
 grep -E 'tests passed|Not Run|Skipped|Failed|\*\*\*' "$details" | tail -6 | sed 's/^/    /' | tee -a "$summary"
-step "selftest --device cuda" 120 "$bin" selftest --device cuda
-grep -E 'rows passed|not run' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+for conv in own cudnn; do
+  step "selftest ($conv convs)" 120 env TSEDARTS_GPU_CONV=$conv "$bin" selftest --device cuda
+  grep -E 'rows passed|not run|^f32 bits|^ops whose|^ops with' "$details" | tail -4 | sed 's/^/    /' | tee -a "$summary"
+done
 if [ $gpu = 0 ]; then
   say "dry run complete: built with the CUDA backend; no GPU, so nothing ran on one ($(($(date +%s) - t_start)) s)"
   exit 0
@@ -125,41 +127,69 @@ h2=$(cd /tmp/gpu-smoke-2 && sha256sum weights.safetensors alphas.safetensors met
 if [ -n "$h1" ] && [ "$h1" = "$h2" ]; then say "    same bits twice: yes"; else say "    same bits twice: NO"; fi
 echo "$h1" | sed 's/^/    /' | tee -a "$summary"
 
-# --- ours against the PyTorch peer, same GPU
-say "bench: batch 64, C=16, f32; ours deterministic (pinned algorithms, CUDA graphs), peer cudnn.benchmark on"
-# GPU_CHECK_QUICK=1 times ours on darts1 at 8 cells only and skips the peer,
-# for a session whose device minutes are short
-layer_list="8 20" algo_list="darts1 tse"
-[ "${GPU_CHECK_QUICK:-0}" = 1 ] && layer_list=8 algo_list=darts1
-for layers in $layer_list; do
-  for algo in $algo_list; do
-    step "ours $algo L=$layers" 90 "$bin" bench step --device cuda --algo "$algo" --batch 64 --channels 16 \
-      --layers "$layers" --steps 5
-    grep -E '^step:|peak cuda' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
-    [ "${GPU_CHECK_QUICK:-0}" = 1 ] && continue
-    step "peer $algo L=$layers" 90 python3 bench/peer_pytorch.py --device cuda --algo "$algo" --batch 64 \
-      --channels 16 --layers "$layers" --steps 5 --warmup 2
-    grep -E '^step:|peak GPU' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
-  done
-done
+# --- ours (both convolution paths) against the PyTorch peer (its fastest
+# mode: cudnn.benchmark, TF32 as PyTorch sets it; and its deterministic
+# mode: use_deterministic_algorithms, no TF32), same GPU, same run.
+# seconds: the figure of the last "step: S s/step" line in the log
+last_step() { grep -E '^(train )?step:' "$details" | tail -1 | sed -E 's/.*step: ([0-9.]+) s\/step.*/\1/'; }
+# timed NAME ARGS...: a step, its figure in the summary, kept in $t
+timed() {
+  local name=$1
+  shift
+  t=
+  step "$name" 150 "$@" && t=$(last_step)
+  say "    ${t:-?} s/step"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "?" }'; }
+# compare WHAT OURS_ARGS -- PEER_ARGS: ours on both paths, the peer in both
+# modes, then one line of ratios
+compare() {
+  local what=$1 ours=() peer=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do ours+=("$1"); shift; done
+  shift
+  peer=("$@")
+  timed "ours $what (own convs)" env TSEDARTS_GPU_CONV=own "$bin" "${ours[@]}"; local own=$t
+  timed "ours $what (cudnn convs)" env TSEDARTS_GPU_CONV=cudnn "$bin" "${ours[@]}"; local old=$t
+  timed "peer $what (fastest)" python3 bench/peer_pytorch.py "${peer[@]}"; local fast=$t
+  timed "peer $what (deterministic)" python3 bench/peer_pytorch.py "${peer[@]}" --deterministic; local det=$t
+  say "    $what: own convs are $(ratio "$old" "$own") faster than cudnn convs; against the peer: \
+$(ratio "$fast" "$own") (fastest), $(ratio "$det" "$own") (deterministic)"
+}
+say "bench: f32; ours deterministic (pinned algorithms, CUDA graphs); search steps batch 64, C=16"
+compare "darts1 L=8" bench step --device cuda --algo darts1 --batch 64 --channels 16 --layers 8 --steps 5 -- \
+  --device cuda --algo darts1 --batch 64 --channels 16 --layers 8 --steps 5 --warmup 2
+say "retraining step: DARTS_V2, C=36, 20 cells, batch 96, auxiliary head, drop path"
+compare "train" bench train --device cuda --steps 5 -- --train-step --device cuda --steps 5 --warmup 2
 
-# --- the retraining step (DARTS_V2, C=36, 20 cells, batch 96, auxiliary
-# head, drop path), the per-op profile, batch 256
-step "ours train DARTS_V2" 120 "$bin" bench train --device cuda --steps 5
-grep -E '^train step:' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+# --- batch 256 and the per-op profile
 step "batch 256 darts1 L=8" 120 "$bin" bench step --device cuda --algo darts1 --batch 256 --steps 2 --warmup 1
-grep -E '^step:|needs .* bytes|error' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+grep -E '^step:|error' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
 step "profile darts1 L=8" 120 "$bin" bench step --device cuda --algo darts1 --steps 2 --warmup 1 --profile
-sed -n '/kernel profile/,$p' "$details" | head -14 | sed 's/^/    /' | tee -a "$summary"
+sed -n '/kernel profile/,$p' "$details" | head -16 | sed 's/^/    /' | tee -a "$summary"
+grep -E 'launches per step' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
 
-# --- the searches never yet run on a GPU, and the tiny protocol with verify
+# --- the rest of the matrix (GPU_CHECK_QUICK=1 leaves it out)
+if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
+  for cfg in "darts2 8" "tse 8" "darts1 20" "darts2 20" "tse 20"; do
+    set -- $cfg
+    n=$([ "$2" = 20 ] && echo 3 || echo 5)
+    compare "$1 L=$2" bench step --device cuda --algo "$1" --batch 64 --channels 16 --layers "$2" --steps $n -- \
+      --device cuda --algo "$1" --batch 64 --channels 16 --layers "$2" --steps $n --warmup 1
+  done
+fi
+
+# --- DrNAS, PDARTS, and the tiny protocol with verify and a replay
 for algo in drnas pdarts; do
   rm -rf "/tmp/gpu-$algo"
   step "smoke $algo" 120 "$bin" search --device cuda --algo "$algo" --budget smoke --dataset synthetic --quiet \
     --out "/tmp/gpu-$algo"
 done
 rm -rf /tmp/gpu-tiny
-step "tiny protocol" 180 "$bin" protocol run darts_space --budget tiny --device cuda --out /tmp/gpu-tiny --jobs 4
+step "tiny protocol" 180 "$bin" protocol run darts_space --budget tiny --dataset synthetic --device cuda \
+  --out /tmp/gpu-tiny --jobs 4
 step "verify tiny" 60 "$bin" verify /tmp/gpu-tiny
 grep -E 'checks, .* failed' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+run=$(ls -d /tmp/gpu-tiny/runs/*/ 2>/dev/null | head -1)
+[ -n "$run" ] && step "replay one run" 120 "$bin" verify --replay "$run" --epochs all
 say "done in $(($(date +%s) - t_start)) s"

@@ -28,6 +28,18 @@ Test(device, names_open_or_are_refused_with_a_reason)
     if (s != TD_OK) cr_expect(strstr(td_error_message(), "cuda") != NULL, "%s", td_error_message());
 }
 
+/* A mistyped GPU switch is an error of the caller's, on any machine:
+ * never a device "not usable" (which a test counts as not run). */
+Test(device, an_unknown_gpu_switch_is_refused_by_name)
+{
+    cr_assert_eq(setenv("TSEDARTS_GPU_CONV", "fastest", 1), 0);
+    const backend *be;
+    cr_expect_eq(device_open("cuda", &be), TD_ERR_ARG);
+    cr_expect(strstr(td_error_message(), "TSEDARTS_GPU_CONV is 'fastest'") != NULL, "%s", td_error_message());
+    cr_expect_eq(device_open("cpu", &be), TD_OK, "the CPU has no such switch to refuse");
+    unsetenv("TSEDARTS_GPU_CONV");
+}
+
 /* Nothing below the programs picks a device: a run without one is refused. */
 Test(device, search_and_train_need_a_backend)
 {

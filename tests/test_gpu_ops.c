@@ -5,6 +5,8 @@
  * evidence for revising the bars. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tsedarts/backend_cpu.h"
 #include "tsedarts/compare.h"
@@ -52,3 +54,68 @@ static void check_all(int wide)
 
 Test(gpu_ops, every_case_against_the_cpu) { check_all(0); }
 Test(gpu_ops, every_wide_case_against_the_cpu) { check_all(1); }
+
+/* The convolution cases the own kernels serve with the CPU's f32 order of
+ * addition (gpu/conv_geometry.h): pointwise forward and data gradient,
+ * depthwise forward, and depthwise data gradients the CPU computes by its
+ * flipped-kernel or stride-2 kernel. ip = {stride, pad, dil, groups}. */
+static int own_conv_keeps_cpu_bits(const op_case *c)
+{
+    if (c->op != OP_CONV2D && c->op != OP_CONV2D_BWD_DATA) return 0;
+    shape4 w = c->in[1];
+    int s = c->ip[0], p = c->ip[1], d = c->ip[2], groups = c->ip[3];
+    if (w.h == 1 && w.w == 1 && p == 0 && groups == 1) return 1;
+    int channels = c->op == OP_CONV2D ? c->in[0].c : w.n;
+    int depthwise = groups == channels && w.c == 1 && w.h == w.w;
+    return depthwise && (c->op == OP_CONV2D || s == 2 || (s == 1 && 2 * p == d * (w.h - 1)));
+}
+
+Test(gpu_ops, own_convolutions_give_the_cpus_f32_bits)
+{
+    const backend *be = gpu();
+    int checked = 0;
+    for (int wide = 0; wide < 2; wide++) {
+        int n = wide ? op_wide_case_count() : op_case_count();
+        for (int i = 0; i < n; i++) {
+            const op_case *c = wide ? op_wide_case_at(i) : op_case_at(i);
+            if (!own_conv_keeps_cpu_bits(c)) continue;
+            double *host[ROLE_COUNT];
+            graph *g = op_case_graph(c, host, NULL);
+            compare_result res;
+            compare_side on_gpu = {be, DT_F32}, on_cpu = {backend_cpu(), DT_F32};
+            cr_assert_eq(compare_run(g, on_gpu, on_cpu, host, 0, 0, &res), TD_OK, "%s", td_error_message());
+            cr_expect_eq(res.values_differing, 0, "%s: %ld values differ from the CPU's f32 (largest by %.3g)",
+                         c->label, res.values_differing, res.max_abs_err);
+            checked++;
+            op_case_host_free(host);
+            graph_destroy(g);
+        }
+    }
+    fprintf(stderr, "own convolutions: %d cases compared bit for bit with the CPU's f32\n", checked);
+    cr_expect_geq(checked, 12, "the pointwise and depthwise cases were not found");
+}
+
+/* The other side of the TSEDARTS_GPU_CONV switch: every convolution on
+ * cuDNN, against the CPU as before (each test runs in its own process, so
+ * the switch is read fresh when the device opens). */
+Test(gpu_ops, convolutions_on_cudnn_against_the_cpu)
+{
+    cr_assert_eq(setenv("TSEDARTS_GPU_CONV", "cudnn", 1), 0);
+    const backend *be = gpu();
+    char *desc = be->describe();
+    cr_assert(desc && strstr(desc, "TSEDARTS_GPU_CONV=cudnn"), "env.json does not record the switch: %s", desc);
+    free(desc);
+    int checked = 0;
+    for (int wide = 0; wide < 2; wide++) {
+        int n = wide ? op_wide_case_count() : op_case_count();
+        for (int i = 0; i < n; i++) {
+            const op_case *c = wide ? op_wide_case_at(i) : op_case_at(i);
+            if (c->op != OP_CONV2D && c->op != OP_CONV2D_BWD_DATA && c->op != OP_CONV2D_BWD_FILTER) continue;
+            uint64_t seed = 1000 + (uint64_t)op_case_index(c);
+            check_case(be, c, seed, DT_F64);
+            check_case(be, c, seed, DT_F32);
+            checked++;
+        }
+    }
+    cr_expect_gt(checked, 20);
+}

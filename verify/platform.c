@@ -57,7 +57,7 @@ static td_status same_platform(json_t *env, const backend *be)
     json_t *here = mine ? json_loads(mine, 0, &err) : NULL, *here_dev = dev ? json_loads(dev, 0, &err) : NULL;
     free(mine);
     free(dev);
-    td_status s = here && here_dev ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "cannot describe this machine");
+    td_status s = here && here_dev ? TD_OK : TD_FAIL(TD_ERR_BACKEND, "cannot describe this machine: %s", td_error_message());
     const char *fields[] = {"tsedarts_commit", "compiler", "c_flags", "cpu"};
     for (int i = 0; s == TD_OK && i < 4; i++) {
         const char *x = json_string_value(json_object_get(env, fields[i]));

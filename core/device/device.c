@@ -30,6 +30,12 @@ td_status device_open(const char *name, const backend **out)
     }
     int idx = cuda_index(name);
     if (idx < 0) return TD_FAIL(TD_ERR_ARG, "unknown device '%s' (cpu, cuda or cuda:N)", name);
+    /* the GPU's speed switches are refused by name before any device is
+     * touched, so a mistyped one is an error here, never a device "not
+     * usable"; the values are those gpu/backend_cuda.cu reads */
+    const char *conv = getenv("TSEDARTS_GPU_CONV");
+    if (conv && *conv && strcmp(conv, "own") && strcmp(conv, "cudnn"))
+        return TD_FAIL(TD_ERR_ARG, "TSEDARTS_GPU_CONV is '%s': use own (the default) or cudnn", conv);
     const char *why = NULL;
     *out = backend_cuda(idx, &why);
     if (!*out) return TD_FAIL(TD_ERR_UNSUPPORTED, "device %s cannot be used: %s", name, why ? why : "unknown reason");

@@ -51,6 +51,7 @@ static td_status compare_value(const graph *g, int i, int out, const exec_ctx *c
     size_t worst_i = 0;
     int nonfinite = 0;
     for (size_t e = 0; e < n; e++) {
+        if (memcmp(&va[e], &vb[e], sizeof va[e])) res->values_differing++;
         int fa = isfinite(va[e]), fb = isfinite(vb[e]);
         if (fa != fb) {
             nonfinite = 1;

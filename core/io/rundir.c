@@ -66,6 +66,8 @@ static td_status write_start_files(const char *dir, const char *config_json, int
     char path[4400];
     TD_CHECK(path_format(path, sizeof path, "%s/env.json", dir));
     char *device = be->describe ? be->describe() : NULL;
+    /* a device that cannot say what it is (its versions) records nothing */
+    if (be->describe && !device) return TD_FAIL(TD_ERR_BACKEND, "env.json: %s", td_error_message());
     char *fp = fingerprint_json(threads, device);
     free(device);
     td_status s = fp ? file_write_text_atomic(path, fp) : TD_FAIL(TD_ERR_MEMORY, "out of memory");

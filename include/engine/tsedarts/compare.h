@@ -17,6 +17,7 @@ typedef struct compare_result {
     double worst_ratio;    /* max over nodes of err / (atol + rtol |ref|) */
     int worst_node;
     double max_abs_err;    /* max over compared elements of |a - b| */
+    long values_differing; /* elements whose bits differ (as f64: -0 and +0 differ) */
     char message[512];     /* describes the first bad node */
 } compare_result;
 
