@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """PyTorch peer of tsedarts, written from SPEC.md (not from the DARTS code).
 
-Three uses:
+Four uses:
   timing   python3 bench/peer_pytorch.py --algo darts1 --batch 64 --layers 8 --channels 16 --threads 2
            prints "step: <seconds> s/step" for the same search step tsedarts benchmarks
+  train    python3 bench/peer_pytorch.py --train-step --genotype DARTS_V2 --batch 96 --layers 20 --channels 36
+           the same, for the retraining step `tsedarts bench train` times (auxiliary
+           head, drop path, gradient clipping, SGD)
+           Both timing modes take --device cpu|cuda, --steps, --warmup, --threads and
+           --deterministic (deterministic algorithms, cuDNN autotuning and TF32 off).
   counts   python3 bench/peer_pytorch.py --count-eval DARTS_V2 --layers 20 --channels 36
   oracle   python3 bench/peer_pytorch.py --oracle DIR
            loads tsedarts' safetensors export of a supernet and one batch with
@@ -173,10 +178,25 @@ class Supernet(nn.Module):
             w = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
             cell_masks = {e: m for (c, e), m in masks.items() if c == i} if masks else None
             s0, s1 = s1, cell(s0, s1, w, cell_masks)
-        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+        return self.classifier(global_pool(s1))
+
+
+def global_pool(x):
+    """The global average pool as a mean: adaptive_avg_pool2d's CUDA backward
+    has no deterministic implementation, so --deterministic would refuse it."""
+    return x.mean((2, 3))
 
 
 # --------------------------------------------------- evaluation network
+
+def drop_path(x, drop_prob):
+    """Drops an op's output for whole samples: one Bernoulli keep per sample,
+    the kept ones scaled by 1/keep so the mean is unchanged (tsedarts' masks
+    hold the same 0 or 1/keep)."""
+    keep = 1.0 - drop_prob
+    mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x * mask.div_(keep)
+
 
 class EvalCell(nn.Module):
     def __init__(self, genotype, cpp, cp, c, reduction, reduction_prev):
@@ -187,11 +207,17 @@ class EvalCell(nn.Module):
         self.indices = [i for _, i in ops]
         self._ops = nn.ModuleList([make_op(n, c, 2 if reduction and i < 2 else 1, True, False) for n, i in ops])
 
-    def forward(self, s0, s1):
+    def forward(self, s0, s1, drop_prob=0.0):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
+
+        def edge(k):
+            h = self._ops[k](states[self.indices[k]])
+            # every op but an identity is droppable (evalnet.c counts the same masks)
+            if self.training and drop_prob > 0 and not isinstance(self._ops[k], nn.Identity):
+                h = drop_path(h, drop_prob)
+            return h
         for i in range(4):
-            a, b = 2 * i, 2 * i + 1
-            states.append(self._ops[a](states[self.indices[a]]) + self._ops[b](states[self.indices[b]]))
+            states.append(edge(2 * i) + edge(2 * i + 1))
         return torch.cat(states[2:], dim=1)
 
 
@@ -215,6 +241,7 @@ class EvalNet(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(in_ch, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
         cpp, cp, c = c, c, C
         self.cells = nn.ModuleList()
+        self.aux_at = 2 * layers // 3
         red_prev = False
         for i in range(layers):
             red = i in (layers // 3, 2 * layers // 3)
@@ -223,11 +250,21 @@ class EvalNet(nn.Module):
             self.cells.append(EvalCell(genotype, cpp, cp, c, red, red_prev))
             red_prev = red
             cpp, cp = cp, 4 * c
-            if i == 2 * layers // 3:
+            if i == self.aux_at:
                 c_aux = cp
-        if auxiliary:
-            self.auxiliary_head = AuxHead(c_aux, classes)
+        self.auxiliary_head = AuxHead(c_aux, classes) if auxiliary else None
         self.classifier = nn.Linear(cp, classes)
+
+    def forward(self, x, drop_prob=0.0):
+        """(logits, auxiliary logits); the head runs in training only, on
+        the output of cell 2 layers / 3, as in tsedarts' training graphs."""
+        s0 = s1 = self.stem(x)
+        logits_aux = None
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, drop_prob)
+            if i == self.aux_at and self.auxiliary_head is not None and self.training:
+                logits_aux = self.auxiliary_head(s1)
+        return self.classifier(global_pool(s1)), logits_aux
 
 
 def load_genotype(name):
@@ -311,13 +348,80 @@ def search_step(model, algo, x, y, xv, yv, w_opt, a_opt, lr):
         w_opt.step()
 
 
-def timing(args):
+# The retraining step of `tsedarts bench train` (train_config.c defaults,
+# evalnet.h, train.c train_bench): the loss CE + 0.4 CE_aux, gradients
+# clipped to norm 5, SGD lr 0.025, momentum 0.9 (not Nesterov), weight decay
+# 3e-4 on every weight. Drop path grows linearly from 0 to 0.2 over 600
+# epochs and train_bench times epoch 1, so each op is dropped with
+# probability 0.2 / 600; the masks cost the same whatever the probability.
+AUX_WEIGHT = 0.4
+DROP_PATH_PROB, TRAIN_EPOCHS, BENCH_EPOCH = 0.2, 600, 1
+TRAIN_LR, TRAIN_MOMENTUM, TRAIN_WEIGHT_DECAY, TRAIN_GRAD_CLIP = 0.025, 0.9, 3e-4, 5.0
+
+
+def train_step(model, opt, x, y, drop_prob):
+    opt.zero_grad()
+    logits, logits_aux = model(x, drop_prob)
+    loss = F.cross_entropy(logits, y) + AUX_WEIGHT * F.cross_entropy(logits_aux, y)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), TRAIN_GRAD_CLIP)
+    opt.step()
+
+
+# ----------------------------------------------------------------- timing
+
+def set_mode(args):
+    """Sets the backend flags of the mode and names it for the first line.
+    Default: the peer in its fastest mode on CUDA, cuDNN picking the fastest
+    algorithm per shape (not deterministic), TF32 as PyTorch allows it by
+    default. --deterministic: the settings a run repeatable to the bit needs
+    (CUBLAS_WORKSPACE_CONFIG is set in main, before CUDA starts)."""
     torch.set_num_threads(args.threads)
-    dev = torch.device(args.device)
+    if args.deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        mode = "deterministic"
+    else:
+        torch.backends.cudnn.benchmark = args.device == "cuda"
+        mode = "default" + (", cudnn.benchmark" if torch.backends.cudnn.benchmark else "")
+    on_off = lambda b: "on" if b else "off"
+    tf32 = (f"TF32 matmul {on_off(torch.backends.cuda.matmul.allow_tf32)}, "
+            f"cuDNN TF32 {on_off(torch.backends.cudnn.allow_tf32)}")
+    return f"{mode} mode, {tf32}" + ("" if args.device == "cuda" else " (these two apply on CUDA only)")
+
+
+def time_steps(step, dev, warmup, steps):
+    """Median seconds of `steps` calls of step() after `warmup` ones; on CUDA
+    each is bracketed by synchronisations, so the median is of whole steps."""
+    times = []
+    for k in range(warmup + steps):
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        if k >= warmup:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2])
+
+
+def print_timing(med, dev):
+    print(f"step: {med:.4f} s/step")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = f"  peak resident memory: {rss:.0f} MiB"
     if dev.type == "cuda":
-        # the peer in its fastest mode: cuDNN picks the fastest algorithm per
-        # shape (not deterministic), TF32 as PyTorch allows it by default
-        torch.backends.cudnn.benchmark = True
+        line += f", peak GPU memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
+    print(line)
+
+
+def timing(args):
+    mode = set_mode(args)
+    dev = torch.device(args.device)
     torch.manual_seed(0)
     model = Supernet(args.channels, args.layers).to(dev)
     nw = sum(p.numel() for p in model.weights())
@@ -328,25 +432,31 @@ def timing(args):
     xv = torch.randn(args.batch, 3, 32, 32, device=dev)
     yv = torch.randint(0, 10, (args.batch,), device=dev)
     print(f"peer step: {args.algo}, batch {args.batch}, C={args.channels}, {args.layers} layers, "
-          f"{args.threads} threads, {dev}, torch {torch.__version__}, {nw} weights", flush=True)
-    times = []
-    for k in range(args.warmup + args.steps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        search_step(model, args.algo, x, y, xv, yv, w_opt, a_opt, 0.025)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        if k >= args.warmup:
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    med = times[len(times) // 2] if len(times) % 2 else 0.5 * (times[len(times) // 2 - 1] + times[len(times) // 2])
-    print(f"step: {med:.4f} s/step")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    line = f"  peak resident memory: {rss:.0f} MiB"
-    if dev.type == "cuda":
-        line += f", peak GPU memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB"
-    print(line)
+          f"{args.threads} threads, {dev}, torch {torch.__version__}, {nw} weights, {mode}", flush=True)
+    med = time_steps(lambda: search_step(model, args.algo, x, y, xv, yv, w_opt, a_opt, 0.025),
+                     dev, args.warmup, args.steps)
+    print_timing(med, dev)
+
+
+def train_timing(args):
+    mode = set_mode(args)
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    model = EvalNet(load_genotype(args.genotype), args.channels, args.layers, True).to(dev).train()
+    nw = sum(p.numel() for p in model.parameters())
+    n_aux = sum(p.numel() for p in model.auxiliary_head.parameters())
+    opt = torch.optim.SGD(model.parameters(), lr=TRAIN_LR, momentum=TRAIN_MOMENTUM,
+                          weight_decay=TRAIN_WEIGHT_DECAY, nesterov=False)
+    drop_prob = DROP_PATH_PROB * BENCH_EPOCH / TRAIN_EPOCHS
+    # synthetic data made once on the device: the batch's loading is not timed
+    x = torch.randn(args.batch, 3, 32, 32, device=dev)
+    y = torch.randint(0, 10, (args.batch,), device=dev)
+    print(f"peer train step: {args.genotype}, batch {args.batch}, C={args.channels}, {args.layers} layers, 3x32x32, "
+          f"auxiliary head (weight {AUX_WEIGHT}), drop path {drop_prob:.6f}, clip {TRAIN_GRAD_CLIP}, "
+          f"{args.threads} threads, {dev}, torch {torch.__version__}, "
+          f"{nw} weights with the auxiliary head ({nw - n_aux} without), {mode}", flush=True)
+    med = time_steps(lambda: train_step(model, opt, x, y, drop_prob), dev, args.warmup, args.steps)
+    print_timing(med, dev)
 
 
 def count_eval(args):
@@ -402,17 +512,30 @@ def oracle(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--algo", default="darts1", choices=["darts1", "darts2", "tse"])
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--channels", type=int, default=16)
+    # size defaults: the search step's (64, 8, 16), or with --train-step
+    # those of `tsedarts bench train` (96, 20, 36)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--channels", type=int)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--deterministic", action="store_true",
+                    help="deterministic algorithms, cuDNN autotuning and TF32 off (both timing modes)")
+    ap.add_argument("--train-step", action="store_true", help="time the retraining step instead of a search step")
+    ap.add_argument("--genotype", default="DARTS_V2", help="genotype NAME or FILE of --train-step")
     ap.add_argument("--count-eval", metavar="GENOTYPE")
     ap.add_argument("--count-supernet", action="store_true")
     ap.add_argument("--oracle", metavar="DIR")
     args = ap.parse_args()
+    for k, search, train in (("batch", 64, 96), ("layers", 8, 20), ("channels", 16, 36)):
+        if getattr(args, k) is None:
+            setattr(args, k, train if args.train_step else search)
+    if args.deterministic:
+        # read by cuBLAS when PyTorch first creates its handle: nothing has
+        # touched CUDA yet, so setting it here is early enough
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
     if args.count_eval:
         count_eval(args)
     elif args.count_supernet:
@@ -420,6 +543,8 @@ def main():
         print(f"supernet weights: {sum(p.numel() for p in m.weights())}")
     elif args.oracle:
         oracle(args)
+    elif args.train_step:
+        train_timing(args)
     else:
         timing(args)
 
