@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The first run on a GPU, prepared as one command. It builds tsedarts with
-# the CUDA backend, runs every gpu test and `selftest --device cuda`, runs
-# a smoke search twice and compares the hashes of its files, and times a
-# search step (darts1 and tse; batch 64, C=16; 8 and 20 layers) against the
-# PyTorch peer on the same GPU, then the retraining step, batch 256, the
-# per-op profile, DrNAS and PDARTS smoke searches, and the tiny protocol
-# with verify. One summary goes to $OUT/gpu-summary.txt,
-# everything printed to $OUT/gpu-details.log.
+# The check of the CUDA backend on a GPU, prepared as one command. It
+# builds tsedarts with the CUDA backend, runs every gpu test and
+# `selftest --device cuda` on both sides of the convolution switch
+# (TSEDARTS_GPU_CONV=own|cudnn; selftest also says which ops give the CPU's
+# f32 bits), runs a smoke search twice and compares the hashes of its
+# files, times the search step (darts1 at 8 cells first, then darts2, tse
+# and 20 cells) and the retraining step, ours on both convolution paths
+# against the PyTorch peer in its fastest and its deterministic mode on the
+# same GPU, then batch 256, the per-op GPU-time profile, DrNAS and PDARTS
+# smoke searches, and the tiny protocol with verify and a replay. One
+# summary goes to $OUT/gpu-summary.txt, everything printed to
+# $OUT/gpu-details.log. GPU_CHECK_QUICK=1 leaves out the darts2/tse/20-cell
+# timings.
 #
 # Before it travels (here, with network): scripts/gpu-deps.sh fetches the
 # packages the GPU machine lacks into .deps/debs. On the GPU machine, with
