@@ -176,9 +176,9 @@ grep -E 'launches per step' "$details" | tail -1 | sed 's/^/    /' | tee -a "$su
 
 # --- the rest of the matrix (GPU_CHECK_QUICK=1 leaves it out)
 if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
-  for cfg in "darts2 8" "tse 8" "darts1 20" "darts2 20" "tse 20"; do
+  for cfg in "darts2 8" "tse 8" "darts1 20" "tse 20" "darts2 20"; do
     set -- $cfg
-    n=$([ "$2" = 20 ] && echo 3 || echo 5)
+    n=$([ "$2" = 20 ] && echo 2 || echo 3)
     compare "$1 L=$2" bench step --device cuda --algo "$1" --batch 64 --channels 16 --layers "$2" --steps $n -- \
       --device cuda --algo "$1" --batch 64 --channels 16 --layers "$2" --steps $n --warmup 1
   done
