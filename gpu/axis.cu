@@ -1,14 +1,16 @@
 /* Per-axis ops on the GPU (ref/axis_impl.h): sums keeping N or C, broadcasts, batch norm's per-channel maps. */
 #include "axis_sums.cuh"
+#include "block_sum.cuh"
+#include "elementwise.cuh"
 
 /* --- the sums: a fixed two-level reduction ------------------------------------------------------------------
  * The L values of kept index j are cut into P consecutive parts; a block of SUMS_THREADS threads reduces one
  * part, thread t adding the part's values t, t + SUMS_THREADS, ... in that order, then the block adds its
- * threads' sums by a fixed tree in shared memory into one partial; a second kernel adds each index's P
- * partials in order. P, the parts and the tree depend on the shape alone (never on the device or on timing),
- * so a run repeats bit for bit, and every job on the same shape makes the same sums. Accumulated in double
- * (products of two f32 are exact there), rounded to T once at the end. fused.cu runs its groups' sums through
- * the same gpu_axis_sums (axis_sums.cuh). */
+ * threads' sums by a fixed tree into one partial (block_tree_sum: halving, the last five steps as warp
+ * shuffles); a second kernel adds each index's P partials in order. P, the parts and the tree depend on the
+ * shape alone (never on the device or on timing), so a run repeats bit for bit, and every job on the same
+ * shape makes the same sums. Accumulated in double (products of two f32 are exact there), rounded to T once
+ * at the end. fused.cu runs its groups' sums through the same gpu_axis_sums (axis_sums.cuh). */
 
 #define SUMS_THREADS 256 /* a power of two: the tree halves it */
 #define SUMS_ITEMS 8     /* values per thread a part aims at, before the cap on parts */
@@ -51,21 +53,6 @@ static int sums_layout_make(shape4 s, int axis, sums_layout *ly)
     return 1;
 }
 
-/* Adds the block's SUMS_THREADS values of a and of b by halving: sums end in a[0], b[0]. The caller wrote its
- * own entries; every thread of the block must call. */
-__device__ static void sums_tree(double *a, double *b)
-{
-    unsigned t = threadIdx.x;
-    for (unsigned half = SUMS_THREADS / 2; half > 0; half >>= 1) {
-        __syncthreads();
-        if (t < half) {
-            a[t] += a[t + half];
-            b[t] += b[t + half];
-        }
-    }
-    __syncthreads();
-}
-
 /* Part blockIdx.x of kept indices blockIdx.y, blockIdx.y + gridDim.y, ...: its sums of v and v z into
  * part_sum and part_dot (K x P). Also stores v where the job asks (each value belongs to one part). */
 template <typename T>
@@ -96,30 +83,12 @@ __global__ void __launch_bounds__(SUMS_THREADS) sums_parts_kernel(axis_sums_job<
             s += (double)v;
             d += (double)v * (double)(jb.z ? jb.z[e] : v);
         }
-        sh_sum[t] = s;
-        sh_dot[t] = d;
-        sums_tree(sh_sum, sh_dot);
+        s = block_tree_sum<SUMS_THREADS>(s, sh_sum);
+        d = block_tree_sum<SUMS_THREADS>(d, sh_dot);
         if (t == 0) {
-            part_sum[(size_t)j * ly.P + blockIdx.x] = sh_sum[0];
-            part_dot[(size_t)j * ly.P + blockIdx.x] = sh_dot[0];
+            part_sum[(size_t)j * ly.P + blockIdx.x] = s;
+            part_dot[(size_t)j * ly.P + blockIdx.x] = d;
         }
-        __syncthreads(); /* the next index reuses the shared arrays */
-    }
-}
-
-/* One thread per kept index adds its P partials in order and writes the wanted results. */
-template <typename T>
-__global__ void sums_finish_kernel(sums_layout ly, const double *part_sum, const double *part_dot, T *sum, T *dot)
-{
-    GPU_FOR(j, (size_t)ly.K)
-    {
-        double s = 0, d = 0;
-        for (unsigned p = 0; p < ly.P; p++) {
-            s += part_sum[j * ly.P + p];
-            d += part_dot[j * ly.P + p];
-        }
-        if (sum) sum[j] = (T)s;
-        if (dot) dot[j] = (T)d;
     }
 }
 
@@ -138,11 +107,19 @@ template <typename T> td_status gpu_axis_sums(const axis_sums_job<T> *job, const
     dim3 grid(ly.P, ly.K < SUMS_MAX_GRID_Y ? ly.K : SUMS_MAX_GRID_Y);
     sums_parts_kernel<T><<<grid, SUMS_THREADS, 0, gpu.stream>>>(*job, ly, part_sum, part_dot);
     LAUNCH_CHECK("sums_parts_kernel");
-    /* a second launch: the results are written after every block has read its values */
-    sums_finish_kernel<T><<<gpu_blocks(ly.K), GPU_THREADS, 0, gpu.stream>>>(ly, part_sum, part_dot, job->sum,
-                                                                            job->dot);
-    LAUNCH_CHECK("sums_finish_kernel");
-    return TD_OK;
+    /* a second launch, one thread per kept index adding its P partials in order and writing the wanted
+     * results: they are written after every block has read its values */
+    T *sum = job->sum, *dot = job->dot;
+    unsigned P = ly.P;
+    return gpu_map("sums_finish", ly.K, [=] __device__(auto j) {
+        double s = 0, d = 0;
+        for (unsigned p = 0; p < P; p++) {
+            s += part_sum[(size_t)j * P + p];
+            d += part_dot[(size_t)j * P + p];
+        }
+        if (sum) sum[j] = (T)s;
+        if (dot) dot[j] = (T)d;
+    });
 }
 
 template td_status gpu_axis_sums<float>(const axis_sums_job<float> *job, const char *what);
@@ -181,107 +158,68 @@ template <typename T> static td_status dot_axis_run(const kernel_args *a)
 }
 
 /* y (out shape) = v[kept index]. */
-template <typename T> __global__ void bcast_axis_kernel(const T *v, T *y, size_t n, axis_map m)
-{
-    GPU_FOR(e, n) y[e] = v[axis_of(m, e)];
-}
-
-/* y = x v[kept index]. */
-template <typename T> __global__ void scale_axis_kernel(const T *x, const T *v, T *y, size_t n, axis_map m)
-{
-    GPU_FOR(e, n) y[e] = x[e] * v[axis_of(m, e)];
-}
-
-/* y = x sc[j] + bias[j] (bias NULL: x sc[j]). */
-template <typename T>
-__global__ void affine_axis_kernel(const T *x, const T *sc, const T *bias, T *y, size_t n, axis_map m)
-{
-    GPU_FOR(e, n)
-    {
-        size_t j = axis_of(m, e);
-        y[e] = axis_affine_value(x[e], sc[j], bias ? bias[j] : (T)0, bias != NULL);
-    }
-}
-
-/* y = (ca[j] u + cb[j] v) + ce[j]. */
-template <typename T>
-__global__ void lincomb_axis_kernel(const T *u, const T *v, const T *ca, const T *cb, const T *ce, T *y, size_t n,
-                                    axis_map m)
-{
-    GPU_FOR(e, n)
-    {
-        size_t j = axis_of(m, e);
-        y[e] = axis_lincomb_value(ca[j], u[e], cb[j], v[e], ce[j]);
-    }
-}
-
 template <typename T> static td_status bcast_axis_run(const kernel_args *a)
 {
     axis_map m;
     if (!axis_map_make(a->out_shape, a->nd->p.axis, &m)) return axis_unsupported(a, a->out_shape);
-    size_t n = shape_numel(a->out_shape);
-    bcast_axis_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_out<T>(a), n, m);
-    LAUNCH_CHECK("bcast_axis_kernel");
-    return TD_OK;
+    const T *v = gpu_in<T>(a, 0);
+    T *y = gpu_out<T>(a);
+    return gpu_map("bcast_axis", shape_numel(a->out_shape), [=] __device__(auto e) { y[e] = v[axis_of(m, e)]; });
 }
 
+/* y = x v[kept index]. */
 template <typename T> static td_status scale_axis_run(const kernel_args *a)
 {
     axis_map m;
     if (!axis_map_make(a->out_shape, a->nd->p.axis, &m)) return axis_unsupported(a, a->out_shape);
-    size_t n = shape_numel(a->out_shape);
-    scale_axis_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_in<T>(a, 1),
-                                                                        gpu_out<T>(a), n, m);
-    LAUNCH_CHECK("scale_axis_kernel");
-    return TD_OK;
+    const T *x = gpu_in<T>(a, 0), *v = gpu_in<T>(a, 1);
+    T *y = gpu_out<T>(a);
+    return gpu_map("scale_axis", shape_numel(a->out_shape),
+                   [=] __device__(auto e) { y[e] = x[e] * v[axis_of(m, e)]; });
 }
 
+/* y = x sc[j] + bias[j] (bias NULL: x sc[j]). */
 template <typename T> static td_status affine_axis_run(const kernel_args *a)
 {
     axis_map m;
     if (!axis_map_make(a->out_shape, a->nd->p.axis, &m)) return axis_unsupported(a, a->out_shape);
-    size_t n = shape_numel(a->out_shape);
-    const T *bias = a->nin > 2 ? gpu_in<T>(a, 2) : NULL;
-    affine_axis_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_in<T>(a, 1), bias,
-                                                                         gpu_out<T>(a), n, m);
-    LAUNCH_CHECK("affine_axis_kernel");
-    return TD_OK;
+    const T *x = gpu_in<T>(a, 0), *sc = gpu_in<T>(a, 1), *bias = a->nin > 2 ? gpu_in<T>(a, 2) : NULL;
+    T *y = gpu_out<T>(a);
+    return gpu_map("affine_axis", shape_numel(a->out_shape), [=] __device__(auto e) {
+        auto j = axis_of(m, e);
+        y[e] = axis_affine_value(x[e], sc[j], bias ? bias[j] : (T)0, bias != NULL);
+    });
 }
 
+/* y = (ca[j] u + cb[j] v) + ce[j]. */
 template <typename T> static td_status lincomb_axis_run(const kernel_args *a)
 {
     axis_map m;
     if (!axis_map_make(a->out_shape, a->nd->p.axis, &m)) return axis_unsupported(a, a->out_shape);
-    size_t n = shape_numel(a->out_shape);
-    lincomb_axis_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), gpu_in<T>(a, 1), gpu_in<T>(a, 2), gpu_in<T>(a, 3), gpu_in<T>(a, 4), gpu_out<T>(a), n, m);
-    LAUNCH_CHECK("lincomb_axis_kernel");
-    return TD_OK;
+    const T *u = gpu_in<T>(a, 0), *v = gpu_in<T>(a, 1), *ca = gpu_in<T>(a, 2), *cb = gpu_in<T>(a, 3),
+            *ce = gpu_in<T>(a, 4);
+    T *y = gpu_out<T>(a);
+    return gpu_map("lincomb_axis", shape_numel(a->out_shape), [=] __device__(auto e) {
+        auto j = axis_of(m, e);
+        y[e] = axis_lincomb_value(ca[j], u[e], cb[j], v[e], ce[j]);
+    });
 }
 
 /* The running statistics (C) of batch norm, in place from the batch's mean m and biased variance v:
  * r = (1 - mom) r + mom s, the variance unbiased by count / (count - 1) first. mom and the unbias factor are
- * rounded to T as the ref rounds them; 1 - mom is computed in T. */
-template <typename T>
-__global__ void bn_running_update_kernel(const T *m, const T *v, T *rm, T *rv, size_t n, T mom, T unbias)
-{
-    GPU_FOR(c, n)
-    {
-        rm[c] = (1 - mom) * rm[c] + mom * m[c];
-        rv[c] = (1 - mom) * rv[c] + mom * (v[c] * unbias);
-    }
-}
-
-/* A sink: (m, v, running mean, running var), all (1, C, 1, 1); p.a the momentum, p.b the count N H W. */
+ * rounded to T as the ref rounds them; 1 - mom is computed in T.
+ * A sink: (m, v, running mean, running var), all (1, C, 1, 1); p.a the momentum, p.b the count N H W. */
 template <typename T> static td_status bn_running_update_run(const kernel_args *a)
 {
     size_t n = shape_numel(a->in_shape[0]);
     T mom = (T)a->nd->p.a;
     T unbias = (T)(a->nd->p.b / (a->nd->p.b - 1.0));
-    bn_running_update_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), gpu_in<T>(a, 1), (T *)a->in[2], (T *)a->in[3], n, mom, unbias);
-    LAUNCH_CHECK("bn_running_update_kernel");
-    return TD_OK;
+    const T *m = gpu_in<T>(a, 0), *v = gpu_in<T>(a, 1);
+    T *rm = (T *)a->in[2], *rv = (T *)a->in[3];
+    return gpu_map("bn_running_update", n, [=] __device__(auto c) {
+        rm[c] = (1 - mom) * rm[c] + mom * m[c];
+        rv[c] = (1 - mom) * rv[c] + mom * (v[c] * unbias);
+    });
 }
 
 GPU_INSTANTIATE(sum_axis, sum_axis_run)

@@ -38,9 +38,10 @@ static inline int axis_map_make(shape4 s, int axis, axis_map *m)
     return axis == AXIS_C || axis == AXIS_N;
 }
 
-__device__ static inline size_t axis_of(const axis_map &m, size_t e)
+/* In e's index type I (gpu_map's: 32-bit where the tensor has under 2^31 elements, when hw and c fit too). */
+template <typename I> __device__ static inline I axis_of(const axis_map &m, I e)
 {
-    return m.axis == AXIS_C ? (e / m.hw) % m.c : e / (m.hw * m.c);
+    return m.axis == AXIS_C ? (e / (I)m.hw) % (I)m.c : e / (I)(m.hw * m.c);
 }
 
 /* What is summed is v, made from x before summing. */

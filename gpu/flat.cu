@@ -1,8 +1,11 @@
 /* Flat-buffer operations of the CUDA backend: axpy, scale, sum of squares, and the SGD and Adam steps. */
-#include "gpu_internal.h"
+#include "block_sum.cuh"
+#include "elementwise.cuh"
 
-/* Each operation follows ref/flat_impl.h operation for operation: scalars
- * rounded to T on the host, state updated in T (f32 in float). */
+/* Each element-wise operation follows ref/flat_impl.h operation for
+ * operation: scalars rounded to T on the host, state updated in T (f32 in
+ * float). The sum of squares keeps the reference's chunks but not its
+ * order inside them (below). */
 
 static td_status flat_bad_type(const char *what, dtype dt)
 {
@@ -12,16 +15,11 @@ static td_status flat_bad_type(const char *what, dtype dt)
 /* --- axpy, scale --------------------------------------------------------- */
 
 /* y <- y + a x */
-template <typename T> static __global__ void axpy_kernel(T *y, const T *x, size_t n, T a)
+template <typename T> static td_status flat_axpy(void *yv, const void *xv, size_t n, double a)
 {
-    GPU_FOR(i, n) y[i] = y[i] + a * x[i];
-}
-
-template <typename T> static td_status flat_axpy(void *y, const void *x, size_t n, double a)
-{
-    axpy_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>((T *)y, (const T *)x, n, (T)a);
-    LAUNCH_CHECK("flat_axpy");
-    return TD_OK;
+    T *y = (T *)yv, ar = (T)a;
+    const T *x = (const T *)xv;
+    return gpu_map("flat_axpy", n, [=] __device__(auto i) { y[i] = y[i] + ar * x[i]; });
 }
 
 td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a)
@@ -31,16 +29,10 @@ td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a)
     return flat_bad_type("flat_axpy", dt);
 }
 
-template <typename T> static __global__ void scale_kernel(T *x, size_t n, T s)
+template <typename T> static td_status flat_scale(void *xv, size_t n, double s)
 {
-    GPU_FOR(i, n) x[i] = x[i] * s;
-}
-
-template <typename T> static td_status flat_scale(void *x, size_t n, double s)
-{
-    scale_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>((T *)x, n, (T)s);
-    LAUNCH_CHECK("flat_scale");
-    return TD_OK;
+    T *x = (T *)xv, sr = (T)s;
+    return gpu_map("flat_scale", n, [=] __device__(auto i) { x[i] = x[i] * sr; });
 }
 
 td_status gpu_flat_scale(void *x, size_t n, dtype dt, double s)
@@ -52,33 +44,27 @@ td_status gpu_flat_scale(void *x, size_t n, dtype dt, double s)
 
 /* --- sum of squares ------------------------------------------------------ */
 
-/* In the reference's order, in double: chunk b of BACKEND_REDUCE_CHUNK values
- * summed one after the other from 0, then the chunk sums in order from 0.
- * A block per chunk: its threads read the chunk (coalesced) and square the
- * values into shared memory, then one thread adds them in order. */
+/* In double, in the reference's chunks (chunk b holds the values from
+ * b C to (b + 1) C, C = BACKEND_REDUCE_CHUNK), each summed by a tree: a
+ * block per chunk, thread t squaring and adding the chunk's values t,
+ * t + SQ_THREADS, ... in that order from 0, then the threads' sums by
+ * block_tree_sum; then one block adds the chunk sums the same way
+ * (gpu_total_kernel). The order depends on n alone, so a run repeats bit
+ * for bit; it is not the reference's one-after-the-other order, so the
+ * total agrees with the CPU's to rounding, not bit for bit. */
 #define SQ_THREADS 256
 
-template <typename T> static __global__ void sum_squares_chunk_kernel(const T *x, size_t n, double *partial)
+template <typename T>
+static __global__ void __launch_bounds__(SQ_THREADS) sum_squares_chunk_kernel(const T *x, size_t n, double *partial)
 {
-    __shared__ double sq[BACKEND_REDUCE_CHUNK];
+    __shared__ double sh[SQ_THREADS];
     size_t lo = (size_t)blockIdx.x * BACKEND_REDUCE_CHUNK;
-    int len = n - lo < BACKEND_REDUCE_CHUNK ? (int)(n - lo) : BACKEND_REDUCE_CHUNK;
-    for (int i = threadIdx.x; i < len; i += SQ_THREADS) sq[i] = (double)x[lo + i] * (double)x[lo + i];
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        double acc = 0;
-        for (int i = 0; i < len; i++) acc += sq[i];
-        partial[blockIdx.x] = acc;
-    }
-}
-
-/* One thread: the chunk sums in order, into partial[nb]. */
-static __global__ void sum_squares_total_kernel(double *partial, size_t nb)
-{
-    if (blockIdx.x != 0 || threadIdx.x != 0) return;
-    double total = 0;
-    for (size_t b = 0; b < nb; b++) total += partial[b];
-    partial[nb] = total;
+    unsigned len = n - lo < BACKEND_REDUCE_CHUNK ? (unsigned)(n - lo) : BACKEND_REDUCE_CHUNK;
+    const T *xc = x + lo;
+    double acc = 0;
+    for (unsigned i = threadIdx.x; i < len; i += SQ_THREADS) acc += (double)xc[i] * (double)xc[i];
+    acc = block_tree_sum<SQ_THREADS>(acc, sh);
+    if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
 template <typename T> static td_status flat_sum_squares(const void *x, size_t n, double *out)
@@ -93,7 +79,7 @@ template <typename T> static td_status flat_sum_squares(const void *x, size_t n,
         sum_squares_chunk_kernel<T><<<(unsigned)nb, SQ_THREADS, 0, gpu.stream>>>((const T *)x, n, partial);
         LAUNCH_CHECK("flat_sum_squares chunks");
     }
-    sum_squares_total_kernel<<<1, 1, 0, gpu.stream>>>(partial, nb);
+    gpu_total_kernel<double><<<1, GPU_THREADS, 0, gpu.stream>>>(partial, nb, partial + nb);
     LAUNCH_CHECK("flat_sum_squares total");
     /* never part of a captured run, so it may wait for its result */
     CUDA_CHECK(cudaMemcpyAsync(out, partial + nb, sizeof *out, cudaMemcpyDeviceToHost, gpu.stream));
@@ -113,25 +99,18 @@ td_status gpu_flat_sum_squares(const void *x, size_t n, dtype dt, double *out)
 /* PyTorch SGD as the reference writes it: d = g + wd w; buf = mom buf + d;
  * w -= lr (nesterov ? d + mom buf : buf). */
 template <typename T>
-static __global__ void sgd_kernel(T *w, const T *g, T *buf, size_t n, T lr, T mom, T wd, int nesterov)
-{
-    GPU_FOR(i, n)
-    {
-        T d = g[i] + wd * w[i];
-        T b = mom * buf[i] + d;
-        buf[i] = b;
-        w[i] = w[i] - lr * (nesterov ? d + mom * b : b);
-    }
-}
-
-template <typename T>
-static td_status sgd_step(void *w, const void *g, void *buf, size_t n, double lr, double momentum, double wd,
+static td_status sgd_step(void *wv, const void *gv, void *bufv, size_t n, double lr, double momentum, double wd,
                           int nesterov)
 {
-    sgd_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>((T *)w, (const T *)g, (T *)buf, n, (T)lr,
-                                                                  (T)momentum, (T)wd, nesterov);
-    LAUNCH_CHECK("sgd_step");
-    return TD_OK;
+    T *w = (T *)wv, *buf = (T *)bufv;
+    const T *g = (const T *)gv;
+    T lr_r = (T)lr, mom = (T)momentum, wd_r = (T)wd;
+    return gpu_map("sgd_step", n, [=] __device__(auto i) {
+        T d = g[i] + wd_r * w[i];
+        T b = mom * buf[i] + d;
+        buf[i] = b;
+        w[i] = w[i] - lr_r * (nesterov ? d + mom * b : b);
+    });
 }
 
 td_status gpu_sgd_step(void *w, const void *g, void *buf, size_t n, dtype dt, double lr, double momentum, double wd,
@@ -157,11 +136,13 @@ static __device__ inline double dev_sqrt(double x) { return sqrt(x); }
 /* g' = g + wd p; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g' g';
  * p -= step_size (m / (sqrt(v) / bc2_sqrt + eps)) */
 template <typename T>
-static __global__ void adam_kernel(T *p, const T *g, T *m, T *v, size_t n, T step_size, T bc2_sqrt, T b1, T b2, T e,
-                                   T wd)
+static td_status adam_step(void *pv, const void *gv, void *mv, void *vv, size_t n, const adam_scalars *s)
 {
-    GPU_FOR(i, n)
-    {
+    T *p = (T *)pv, *m = (T *)mv, *v = (T *)vv;
+    const T *g = (const T *)gv;
+    T step_size = (T)s->step_size, bc2_sqrt = (T)s->bc2_sqrt, b1 = (T)s->b1, b2 = (T)s->b2, e = (T)s->eps,
+      wd = (T)s->wd;
+    return gpu_map("adam_step", n, [=] __device__(auto i) {
         T gi = g[i] + wd * p[i];
         T mi = b1 * m[i] + (T(1) - b1) * gi;
         T vi = b2 * v[i] + (T(1) - b2) * gi * gi;
@@ -169,17 +150,7 @@ static __global__ void adam_kernel(T *p, const T *g, T *m, T *v, size_t n, T ste
         v[i] = vi;
         T denom = dev_sqrt(vi) / bc2_sqrt + e;
         p[i] = p[i] - step_size * (mi / denom);
-    }
-}
-
-template <typename T>
-static td_status adam_step(void *p, const void *g, void *m, void *v, size_t n, const adam_scalars *s)
-{
-    adam_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>((T *)p, (const T *)g, (T *)m, (T *)v, n,
-                                                                   (T)s->step_size, (T)s->bc2_sqrt, (T)s->b1,
-                                                                   (T)s->b2, (T)s->eps, (T)s->wd);
-    LAUNCH_CHECK("adam_step");
-    return TD_OK;
+    });
 }
 
 td_status gpu_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,

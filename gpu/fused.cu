@@ -1,5 +1,6 @@
 /* The fused batch-norm groups (fusion.h) on the GPU, each giving the bits of its members run one by one. */
 #include "axis_sums.cuh"
+#include "elementwise.cuh"
 
 /* Every group, for both element types: the reductions go through the same gpu_axis_sums as sum_axis and
  * dot_axis (same parts, same tree, same order), and a value that is never stored (xc, S = w G) is recomputed
@@ -9,32 +10,6 @@
 int gpu_fuses(fused_kind kind, dtype dt)
 {
     return (dt == DT_F32 || dt == DT_F64) && kind > FUSED_NONE && kind < FUSED_KIND_END;
-}
-
-/* scale_axis(xc, r) with xc = affine_axis(x, sc, bias) recomputed: y (N, C, H, W), sc, bias, r (C). */
-template <typename T>
-__global__ void centred_scale_kernel(const T *x, const T *sc, const T *bias, const T *r, T *y, size_t n,
-                                     axis_map m)
-{
-    GPU_FOR(e, n)
-    {
-        size_t c = axis_of(m, e);
-        T xc = axis_affine_value(x[e], sc[c], bias ? bias[c] : (T)0, bias != NULL);
-        y[e] = xc * r[c];
-    }
-}
-
-/* lincomb_axis(S, V, ca, cb, ce) with S = w[widx] G recomputed: y, G, V (N, C, H, W); ca, cb, ce (C). */
-template <typename T>
-__global__ void scaled_lincomb_kernel(const T *w, int widx, const T *G, const T *V, const T *ca, const T *cb,
-                                      const T *ce, T *y, size_t n, axis_map m)
-{
-    T wv = w[widx];
-    GPU_FOR(e, n)
-    {
-        size_t c = axis_of(m, e);
-        y[e] = axis_lincomb_value(ca[c], axis_share_value(wv, G[e]), cb[c], V[e], ce[c]);
-    }
 }
 
 /* FUSED_SUM_DOT: sum_axis(G), dot_axis(G, Z); both results stored. */
@@ -66,18 +41,21 @@ template <typename T> static td_status centred_dot(const kernel_args *affine, co
     return gpu_axis_sums(&jb, store_xc ? "fused centred_dot" : "fused centred_variance");
 }
 
-/* FUSED_CENTRED_SCALE: scale_axis(xc, r), xc recomputed from the unstored head's inputs. */
+/* FUSED_CENTRED_SCALE: scale_axis(xc, r), xc recomputed from the unstored head's inputs:
+ * y (N, C, H, W), sc, bias, r (C). */
 template <typename T> static td_status centred_scale(const kernel_args *affine, const kernel_args *scale)
 {
     axis_map m;
     if (!axis_map_make(scale->out_shape, scale->nd->p.axis, &m))
         return TD_FAIL(TD_ERR_UNSUPPORTED, "cuda fused centred_scale: axis %d", scale->nd->p.axis);
-    size_t n = shape_numel(scale->out_shape);
+    const T *x = gpu_in<T>(affine, 0), *sc = gpu_in<T>(affine, 1), *r = gpu_in<T>(scale, 1);
     const T *bias = affine->nin > 2 ? gpu_in<T>(affine, 2) : NULL;
-    centred_scale_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(affine, 0), gpu_in<T>(affine, 1), bias, gpu_in<T>(scale, 1), gpu_out<T>(scale), n, m);
-    LAUNCH_CHECK("centred_scale_kernel");
-    return TD_OK;
+    T *y = gpu_out<T>(scale);
+    return gpu_map("centred_scale", shape_numel(scale->out_shape), [=] __device__(auto e) {
+        auto c = axis_of(m, e);
+        T xc = axis_affine_value(x[e], sc[c], bias ? bias[c] : (T)0, bias != NULL);
+        y[e] = xc * r[c];
+    });
 }
 
 /* The weight index of a one-term weighted_sum (w, G): host data, passed to the kernels by value. */
@@ -100,18 +78,21 @@ static td_status scaled_pair(const kernel_args *share, const kernel_args *sum, c
     return gpu_axis_sums(&jb, "fused scaled_pair");
 }
 
-/* FUSED_SCALED_LINCOMB: lincomb_axis(S, V, ca, cb, ce), S = w G recomputed. */
+/* FUSED_SCALED_LINCOMB: lincomb_axis(S, V, ca, cb, ce), S = w[widx] G recomputed: y, G, V (N, C, H, W);
+ * ca, cb, ce (C). */
 template <typename T> static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
 {
     axis_map m;
     if (!axis_map_make(lc->out_shape, lc->nd->p.axis, &m))
         return TD_FAIL(TD_ERR_UNSUPPORTED, "cuda fused scaled_lincomb: axis %d", lc->nd->p.axis);
-    size_t n = shape_numel(lc->out_shape);
-    scaled_lincomb_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(share, 0), share_weight_index(share), gpu_in<T>(share, 1), gpu_in<T>(lc, 1), gpu_in<T>(lc, 2),
-        gpu_in<T>(lc, 3), gpu_in<T>(lc, 4), gpu_out<T>(lc), n, m);
-    LAUNCH_CHECK("scaled_lincomb_kernel");
-    return TD_OK;
+    const T *w = gpu_in<T>(share, 0), *G = gpu_in<T>(share, 1), *V = gpu_in<T>(lc, 1), *ca = gpu_in<T>(lc, 2),
+            *cb = gpu_in<T>(lc, 3), *ce = gpu_in<T>(lc, 4);
+    int widx = share_weight_index(share);
+    T *y = gpu_out<T>(lc);
+    return gpu_map("scaled_lincomb", shape_numel(lc->out_shape), [=] __device__(auto e) {
+        auto c = axis_of(m, e);
+        y[e] = axis_lincomb_value(ca[c], axis_share_value(w[widx], G[e]), cb[c], V[e], ce[c]);
+    });
 }
 
 template <typename T> static td_status run_fused(fused_kind kind, const kernel_args *const *m)

@@ -1,12 +1,15 @@
 /* Shared by the CUDA backend's files: the device context, status checks
  * that turn every CUDA, cuDNN and cuBLAS error into a td_status naming the
- * call, the per-op kernel declarations, and launch helpers.
+ * call, the per-op kernel declarations, and launch helpers (the element-wise
+ * launcher gpu_map is in elementwise.cuh, the block sums in block_sum.cuh).
  *
- * Determinism (DESIGN.md): one stream; cuDNN with pinned algorithms and
- * CUDNN_FMA_MATH (no TF32); cuBLAS with TF32 off and a fixed workspace;
- * every other reduction in a fixed order (a thread per output, or a
- * fixed-shape tree in shared memory), no floating-point atomics; so a run
- * repeats bit for bit, captured as a CUDA graph or not. */
+ * Determinism (README.md, "Building and running on a GPU" and "Same bits
+ * where"): one stream; cuDNN with pinned algorithms and CUDNN_FMA_MATH (no
+ * TF32); cuBLAS with TF32 off and a fixed workspace; every other reduction
+ * in a fixed order that depends on the shape alone (a thread per output, or
+ * a fixed-shape tree: shared memory, then warp shuffles), no floating-point
+ * atomics; so a run repeats bit for bit on one GPU model, captured as a
+ * CUDA graph or not. */
 #ifndef TSEDARTS_GPU_INTERNAL_H
 #define TSEDARTS_GPU_INTERNAL_H
 
@@ -73,14 +76,16 @@ td_status gpu_scratch(size_t bytes, void **p);
 /* cuDNN's workspace of at least bytes, grown the same way. */
 td_status gpu_conv_workspace(size_t bytes, void **p);
 
-/* Threads per block for element-wise kernels, and a grid covering n. */
+/* Threads per block for element-wise kernels, and a grid covering n (at
+ * most 2^31 - 1 blocks; a grid-stride loop covers the rest). */
 #define GPU_THREADS 256
 static inline unsigned gpu_blocks(size_t n)
 {
     size_t b = (n + GPU_THREADS - 1) / GPU_THREADS;
     return (unsigned)(b ? (b < 0x7fffffffu ? b : 0x7fffffffu) : 1);
 }
-/* Grid-stride loop over [0, n). */
+/* Grid-stride loop over [0, n) in size_t, for kernels written out by hand
+ * (pool.cu); the element-wise ops go through gpu_map (elementwise.cuh). */
 #define GPU_FOR(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)blockDim.x * gridDim.x)
 
 /* Typed views of the kernel arguments. */

@@ -1,7 +1,7 @@
 /* Row ops on (rows, cols, 1, 1) tensors: matmul (cuBLAS), row softmax and log-softmax, label gather and scatter. */
 #include <math.h>
 
-#include "gpu_internal.h"
+#include "elementwise.cuh"
 
 /* --- matmul: (A, B) -> op(A) op(B) ------------------------------------- */
 
@@ -54,14 +54,19 @@ template <typename T> __device__ static inline T row_max(const T *x, size_t L)
     return mx;
 }
 
-/* One thread per row (R rows of L), in the CPU's order: the maximum, then e^(x - max) stored and summed left to
- * right in T (float for f32, as the CPU does), then each divided by the sum. x may equal y: each element is read
- * before it is written. */
-template <typename T> __global__ void softmax_rows_kernel(const T *x, T *y, size_t R, size_t L)
+/* Rows are along n, each of c h w elements (ref/rows_impl.h). One thread per row (R rows of L), in the CPU's
+ * order: the maximum, then e^(x - max) stored and summed left to right in T (float for f32, as the CPU does),
+ * then each divided by the sum. x may equal y: each element is read before it is written. */
+template <typename T> static td_status softmax_rows(const kernel_args *a)
 {
-    GPU_FOR(r, R) {
-        const T *xr = x + r * L;
-        T *yr = y + r * L;
+    shape4 s = a->out_shape;
+    size_t R = (size_t)s.n, L = (size_t)s.c * s.h * s.w;
+    if (R == 0 || L == 0) return TD_OK;
+    const T *x = gpu_in<T>(a, 0);
+    T *y = gpu_out<T>(a);
+    return gpu_map("softmax_rows", R, [=] __device__(auto r) {
+        const T *xr = x + (size_t)r * L;
+        T *yr = y + (size_t)r * L;
         T mx = row_max(xr, L);
         T sum = 0;
         for (size_t i = 0; i < L; i++) {
@@ -69,43 +74,27 @@ template <typename T> __global__ void softmax_rows_kernel(const T *x, T *y, size
             sum += yr[i];
         }
         for (size_t i = 0; i < L; i++) yr[i] /= sum;
-    }
+    });
 }
 
 /* One thread per row, in the CPU's order: the maximum, the sum of e^(x - max) left to right in T, then
  * x - (max + log sum). */
-template <typename T> __global__ void log_softmax_rows_kernel(const T *x, T *y, size_t R, size_t L)
-{
-    GPU_FOR(r, R) {
-        const T *xr = x + r * L;
-        T *yr = y + r * L;
-        T mx = row_max(xr, L);
-        T sum = 0;
-        for (size_t i = 0; i < L; i++) sum += dev_exp(xr[i] - mx);
-        T lse = mx + dev_log(sum);
-        for (size_t i = 0; i < L; i++) yr[i] = xr[i] - lse;
-    }
-}
-
-/* Rows are along n, each of c h w elements (ref/rows_impl.h). */
-template <typename T> static td_status softmax_rows(const kernel_args *a)
-{
-    shape4 s = a->out_shape;
-    size_t R = (size_t)s.n, L = (size_t)s.c * s.h * s.w;
-    if (R == 0 || L == 0) return TD_OK;
-    softmax_rows_kernel<T><<<gpu_blocks(R), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_out<T>(a), R, L);
-    LAUNCH_CHECK("softmax_rows_kernel");
-    return TD_OK;
-}
-
 template <typename T> static td_status log_softmax_rows(const kernel_args *a)
 {
     shape4 s = a->out_shape;
     size_t R = (size_t)s.n, L = (size_t)s.c * s.h * s.w;
     if (R == 0 || L == 0) return TD_OK;
-    log_softmax_rows_kernel<T><<<gpu_blocks(R), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), gpu_out<T>(a), R, L);
-    LAUNCH_CHECK("log_softmax_rows_kernel");
-    return TD_OK;
+    const T *x = gpu_in<T>(a, 0);
+    T *y = gpu_out<T>(a);
+    return gpu_map("log_softmax_rows", R, [=] __device__(auto r) {
+        const T *xr = x + (size_t)r * L;
+        T *yr = y + (size_t)r * L;
+        T mx = row_max(xr, L);
+        T sum = 0;
+        for (size_t i = 0; i < L; i++) sum += dev_exp(xr[i] - mx);
+        T lse = mx + dev_log(sum);
+        for (size_t i = 0; i < L; i++) yr[i] = xr[i] - lse;
+    });
 }
 
 /* --- pick_labels and place_labels -------------------------------------- */
@@ -116,45 +105,38 @@ template <typename T> static td_status log_softmax_rows(const kernel_args *a)
  * a wrong but finite value. */
 
 /* y[n] = z[n, labels[n]]; z is (N, C, 1, 1), labels int32 (N, 1, 1, 1). No sums. */
-template <typename T> __global__ void pick_labels_kernel(const T *z, const int32_t *labels, T *y, size_t N, int C)
+template <typename T> static td_status pick_labels(const kernel_args *a)
 {
-    GPU_FOR(n, N) {
+    shape4 zs = a->in_shape[0];
+    size_t N = (size_t)zs.n;
+    if (N == 0) return TD_OK;
+    const T *z = gpu_in<T>(a, 0);
+    const int32_t *labels = (const int32_t *)a->in[1];
+    T *y = gpu_out<T>(a);
+    int C = zs.c;
+    return gpu_map("pick_labels", N, [=] __device__(auto n) {
         int32_t l = labels[n];
-        y[n] = l >= 0 && l < C ? z[n * C + l] : (T)NAN;
-    }
+        y[n] = l >= 0 && l < C ? z[(size_t)n * C + l] : (T)NAN;
+    });
 }
 
 /* y (N, C, 1, 1) = v[n] at (n, labels[n]), zero elsewhere: one thread per element of y. No sums. */
-template <typename T> __global__ void place_labels_kernel(const T *v, const int32_t *labels, T *y, size_t N, int C)
-{
-    GPU_FOR(i, N * C) {
-        size_t n = i / C;
-        int c = (int)(i % C);
-        int32_t l = labels[n];
-        y[i] = l >= 0 && l < C ? (c == l ? v[n] : (T)0) : (T)NAN;
-    }
-}
-
-template <typename T> static td_status pick_labels(const kernel_args *a)
-{
-    shape4 z = a->in_shape[0];
-    size_t N = (size_t)z.n;
-    if (N == 0) return TD_OK;
-    pick_labels_kernel<T><<<gpu_blocks(N), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), (const int32_t *)a->in[1], gpu_out<T>(a), N, z.c);
-    LAUNCH_CHECK("pick_labels_kernel");
-    return TD_OK;
-}
-
 template <typename T> static td_status place_labels(const kernel_args *a)
 {
     shape4 o = a->out_shape;
     size_t N = (size_t)o.n;
     if (N == 0 || o.c == 0) return TD_OK;
-    place_labels_kernel<T><<<gpu_blocks(N * o.c), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), (const int32_t *)a->in[1], gpu_out<T>(a), N, o.c);
-    LAUNCH_CHECK("place_labels_kernel");
-    return TD_OK;
+    const T *v = gpu_in<T>(a, 0);
+    const int32_t *labels = (const int32_t *)a->in[1];
+    T *y = gpu_out<T>(a);
+    int C = o.c;
+    return gpu_map("place_labels", N * C, [=] __device__(auto i) {
+        using I = decltype(i);
+        I n = i / (I)C;
+        int c = (int)(i % (I)C);
+        int32_t l = labels[n];
+        y[i] = l >= 0 && l < C ? (c == l ? v[n] : (T)0) : (T)NAN;
+    });
 }
 
 GPU_INSTANTIATE(matmul, matmul)
@@ -166,25 +148,19 @@ GPU_INSTANTIATE(place_labels, place_labels)
 /* --- mask_renorm_rows: (x, m) -> x*m / row sum of x*m -------------------- */
 
 /* One thread per row, the sum left to right in T, as the CPU. */
-template <typename T> static __global__ void mask_renorm_rows_kernel(const T *x, const T *m, T *y, int R, int L)
-{
-    GPU_FOR(r, (size_t)R)
-    {
-        const T *xr = x + r * L, *mr = m + r * L;
-        T *yr = y + r * L;
-        T sum = 0;
-        for (int j = 0; j < L; j++) sum += xr[j] * mr[j];
-        for (int j = 0; j < L; j++) yr[j] = xr[j] * mr[j] / sum;
-    }
-}
-
 template <typename T> static td_status mask_renorm_rows(const kernel_args *a)
 {
     shape4 s = a->out_shape;
-    mask_renorm_rows_kernel<T><<<gpu_blocks((size_t)s.n), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), gpu_in<T>(a, 1), gpu_out<T>(a), s.n, s.c);
-    LAUNCH_CHECK("mask_renorm_rows");
-    return TD_OK;
+    const T *x = gpu_in<T>(a, 0), *m = gpu_in<T>(a, 1);
+    T *y = gpu_out<T>(a);
+    int L = s.c;
+    return gpu_map("mask_renorm_rows", (size_t)s.n, [=] __device__(auto r) {
+        const T *xr = x + (size_t)r * L, *mr = m + (size_t)r * L;
+        T *yr = y + (size_t)r * L;
+        T sum = 0;
+        for (int j = 0; j < L; j++) sum += xr[j] * mr[j];
+        for (int j = 0; j < L; j++) yr[j] = xr[j] * mr[j] / sum;
+    });
 }
 
 GPU_INSTANTIATE(mask_renorm_rows, mask_renorm_rows)

@@ -1,13 +1,16 @@
 /* Sum kernels (sums family): the mixed op's weighted sum, its weight gradient (dots), and the full sum. */
-#include "gpu_internal.h"
+#include "block_sum.cuh"
+#include "elementwise.cuh"
 
-/* Long sums follow the reference (ref/sums_impl.h) operation for operation,
- * so f32 and f64 give the CPU's bits: fixed chunks of BACKEND_REDUCE_CHUNK
- * values; inside a chunk, position i goes to lane i mod DOT_LANES, each lane
- * adds its values in increasing i from 0, the lanes are combined pairwise
- * (lane j += lane j + w for w = 8, 4, 2, 1); then the chunk totals are added
- * in chunk order from 0 by one thread. Sums accumulate in T, as the
- * reference's do (f32 in float). */
+/* Long sums follow the reference (ref/sums_impl.h) inside each chunk:
+ * fixed chunks of BACKEND_REDUCE_CHUNK values; inside a chunk, position i
+ * goes to lane i mod DOT_LANES, each lane adds its values in increasing i
+ * from 0, the lanes are combined pairwise (lane j += lane j + w for
+ * w = 8, 4, 2, 1). The chunk totals of a dot are then added in chunk order
+ * from 0, as the reference does, so dots give the CPU's bits; those of
+ * sum_all by one block's fixed tree (gpu_total_kernel), which gives the
+ * CPU's bits up to two chunks and agrees to rounding beyond. Sums
+ * accumulate in T, as the reference's do (f32 in float). */
 #define DOT_LANES 16 /* DOT_LANES of ref/sums_impl.h */
 #define DOT_CHUNKS_PER_BLOCK (GPU_THREADS / DOT_LANES)
 static_assert(BACKEND_REDUCE_CHUNK % DOT_LANES == 0, "chunks start on lane 0");
@@ -42,35 +45,30 @@ static sum_terms<T> sum_group(const kernel_args *a, int first_in, const int *idx
 
 /* One thread per element, terms in list order: y = w0 x0, then y += wj xj
  * (without w: y = x0, y += xj). The first group starts the sum, later
- * groups continue from y. w is device memory, read here. */
-template <typename T> static __global__ void weighted_sum_kernel(const T *w, sum_terms<T> t, int first, T *y, size_t n)
-{
-    GPU_FOR(i, n)
-    {
-        int j = 0;
-        T acc;
-        if (first) {
-            acc = w ? w[t.idx[0]] * t.x[0][i] : t.x[0][i];
-            j = 1;
-        } else {
-            acc = y[i];
-        }
-        for (; j < t.k; j++) acc = w ? acc + w[t.idx[j]] * t.x[j][i] : acc + t.x[j][i];
-        y[i] = acc;
-    }
-}
-
+ * groups continue from y. w is device memory, read on the device. */
 template <typename T> static td_status weighted_sum_op(const kernel_args *a)
 {
     int has_w = a->nd->p.wlen > 0, k = a->nd->p.idx_len;
     const int *idx = graph_node_index(a->g, a->nd);
     const T *w = has_w ? gpu_in<T>(a, 0) : NULL;
+    T *y = gpu_out<T>(a);
     size_t n = shape_numel(a->out_shape);
     if (k < 1) return TD_FAIL(TD_ERR_ARG, "weighted_sum: no terms");
     for (int k0 = 0; k0 < k; k0 += SUM_GROUP) {
         sum_terms<T> t = sum_group<T>(a, has_w, idx, k, k0);
-        weighted_sum_kernel<T><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>(w, t, k0 == 0, gpu_out<T>(a), n);
-        LAUNCH_CHECK("weighted_sum");
+        int first = k0 == 0;
+        TD_CHECK(gpu_map("weighted_sum", n, [=] __device__(auto i) {
+            int j = 0;
+            T acc;
+            if (first) {
+                acc = w ? w[t.idx[0]] * t.x[0][i] : t.x[0][i];
+                j = 1;
+            } else {
+                acc = y[i];
+            }
+            for (; j < t.k; j++) acc = w ? acc + w[t.idx[j]] * t.x[j][i] : acc + t.x[j][i];
+            y[i] = acc;
+        }));
     }
     return TD_OK;
 }
@@ -122,21 +120,6 @@ template <typename T> static __global__ void dots_partial_kernel(const T *g, sum
     if (lane == 0 && b < nb) partial[(size_t)(t.j0 + j) * nb + b] = s;
 }
 
-/* One thread per output position i: the first group starts from 0, later
- * groups from y; the totals of the terms placed at i are added in term
- * order, as the reference's zeroing then y[idx[j]] += total. */
-template <typename T> static __global__ void dots_place_kernel(sum_terms<T> t, int first, const T *partial,
-                                                               size_t nb, T *y, size_t wl)
-{
-    GPU_FOR(i, wl)
-    {
-        T acc = first ? T(0) : y[i];
-        for (int j = 0; j < t.k; j++)
-            if ((size_t)t.idx[j] == i) acc += ordered_total(partial + (size_t)(t.j0 + j) * nb, nb);
-        y[i] = acc;
-    }
-}
-
 template <typename T> static td_status dots_op(const kernel_args *a)
 {
     int k = a->nd->p.idx_len;
@@ -147,7 +130,7 @@ template <typename T> static td_status dots_op(const kernel_args *a)
     void *scratch;
     td_status st = gpu_scratch(((size_t)k * nb + 1) * sizeof(T), &scratch);
     if (st != TD_OK) return st;
-    T *partial = (T *)scratch;
+    T *partial = (T *)scratch, *y = gpu_out<T>(a);
     for (int k0 = 0; k0 < k; k0 += SUM_GROUP) {
         sum_terms<T> t = sum_group<T>(a, 1, idx, k, k0);
         if (nb > 0) {
@@ -155,9 +138,16 @@ template <typename T> static td_status dots_op(const kernel_args *a)
             dots_partial_kernel<T><<<grid, GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), t, n, nb, partial);
             LAUNCH_CHECK("dots partial sums");
         }
-        dots_place_kernel<T><<<gpu_blocks(wl), GPU_THREADS, 0, gpu.stream>>>(t, k0 == 0, partial, nb, gpu_out<T>(a),
-                                                                              wl);
-        LAUNCH_CHECK("dots totals");
+        /* one thread per output position i: the first group starts from 0,
+         * later groups from y; the totals of the terms placed at i are added
+         * in term order, as the reference's zeroing then y[idx[j]] += total */
+        int first = k0 == 0;
+        TD_CHECK(gpu_map("dots totals", wl, [=] __device__(auto i) {
+            T acc = first ? T(0) : y[i];
+            for (int j = 0; j < t.k; j++)
+                if ((size_t)t.idx[j] == (size_t)i) acc += ordered_total(partial + (size_t)(t.j0 + j) * nb, nb);
+            y[i] = acc;
+        }));
     }
     return TD_OK;
 }
@@ -172,12 +162,6 @@ template <typename T> static __global__ void sum_partial_kernel(const T *x, size
     if (lane == 0 && b < nb) partial[b] = s;
 }
 
-/* One thread: the chunk totals in order. */
-template <typename T> static __global__ void sum_total_kernel(const T *partial, size_t nb, T *y)
-{
-    if (blockIdx.x == 0 && threadIdx.x == 0) y[0] = ordered_total(partial, nb);
-}
-
 template <typename T> static td_status sum_all_op(const kernel_args *a)
 {
     size_t n = shape_numel(a->in_shape[0]);
@@ -190,7 +174,8 @@ template <typename T> static td_status sum_all_op(const kernel_args *a)
         sum_partial_kernel<T><<<chunk_blocks(nb), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0), n, nb, partial);
         LAUNCH_CHECK("sum_all partial sums");
     }
-    sum_total_kernel<T><<<1, 1, 0, gpu.stream>>>(partial, nb, gpu_out<T>(a));
+    /* one block: the chunk totals by a fixed tree */
+    gpu_total_kernel<T><<<1, GPU_THREADS, 0, gpu.stream>>>(partial, nb, gpu_out<T>(a));
     LAUNCH_CHECK("sum_all total");
     return TD_OK;
 }

@@ -8,9 +8,11 @@
 #include "tsedarts/graph.h"
 
 /* Full reductions (sum_all, dots, the flat sum of squares) add fixed
- * chunks of this many elements, then the chunks' sums in order. Every
- * backend uses the same chunks, so their sums group the same terms and
- * never depend on how many threads or blocks run them. */
+ * chunks of this many elements, then the chunks' sums: in order on the CPU,
+ * by a fixed tree on the GPU for sum_all and the sum of squares
+ * (gpu/block_sum.cuh). Every backend uses the same chunks, so their sums
+ * group the same terms and never depend on how many threads or blocks run
+ * them. */
 #define BACKEND_REDUCE_CHUNK 4096
 
 typedef struct kernel_args {
