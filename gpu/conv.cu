@@ -268,6 +268,7 @@ template <typename T> static td_status conv2d(const kernel_args *a)
     DNN_TRY(&k, cudnnConvolutionForward(gpu.dnn, &one, p->x, a->in[0], p->w, a->in[1], p->conv,
                                         (cudnnConvolutionFwdAlgo_t)p->algo, gpu.workspace, gpu.workspace_bytes, &zero,
                                         p->y, a->out));
+    gpu.launches++; /* one cuDNN call, counted as one launch */
     return TD_OK;
 }
 
@@ -281,6 +282,7 @@ template <typename T> static td_status conv2d_bwd_data(const kernel_args *a)
     DNN_TRY(&k, cudnnConvolutionBackwardData(gpu.dnn, &one, p->w, a->in[1], p->y, a->in[0], p->conv,
                                              (cudnnConvolutionBwdDataAlgo_t)p->algo, gpu.workspace,
                                              gpu.workspace_bytes, &zero, p->x, a->out));
+    gpu.launches++; /* one cuDNN call, counted as one launch */
     return TD_OK;
 }
 
@@ -294,6 +296,7 @@ template <typename T> static td_status conv2d_bwd_filter(const kernel_args *a)
     DNN_TRY(&k, cudnnConvolutionBackwardFilter(gpu.dnn, &one, p->x, a->in[0], p->y, a->in[1], p->conv,
                                                (cudnnConvolutionBwdFilterAlgo_t)p->algo, gpu.workspace,
                                                gpu.workspace_bytes, &zero, p->w, a->out));
+    gpu.launches++; /* one cuDNN call, counted as one launch */
     return TD_OK;
 }
 

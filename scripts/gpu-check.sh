@@ -135,7 +135,7 @@ for layers in $layer_list; do
   for algo in $algo_list; do
     step "ours $algo L=$layers" 90 "$bin" bench step --device cuda --algo "$algo" --batch 64 --channels 16 \
       --layers "$layers" --steps 5
-    grep -E '^step:|peak cuda' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
+    grep -E '^step:|peak cuda|launches per step' "$details" | tail -3 | sed 's/^/    /' | tee -a "$summary"
     [ "${GPU_CHECK_QUICK:-0}" = 1 ] && continue
     step "peer $algo L=$layers" 90 python3 bench/peer_pytorch.py --device cuda --algo "$algo" --batch 64 \
       --channels 16 --layers "$layers" --steps 5 --warmup 2
