@@ -269,6 +269,8 @@ Test(exec_profile, a_replay_counts_what_was_recorded)
     cr_expect_eq(p->dispatches, 12);
     cr_expect_eq(p->launches, 24);
     cr_expect_eq(p->replayed_launches, 18);
+    cr_expect_eq(p->recorded_launches, 6);
+    cr_expect_eq(fake.launches, 12, "the backend counted the direct run and the recording");
     cr_expect_eq(fake.pushes, 0);
     bound_close(&r);
     graph_destroy(g);

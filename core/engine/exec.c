@@ -460,6 +460,7 @@ static td_status run_recorded(exec_ctx *ctx)
     TD_CHECK(ctx->be->capture_end(&ctx->replay));
     ctx->replay_dispatches = t.dispatches;
     ctx->replay_launches = t.launches;
+    profile.recorded_launches += t.launches;
     return run_replay(ctx);
 }
 

@@ -99,10 +99,12 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
             if (ne->batch == st->cfg.batch && st->exec_kind[i] != K_EVAL)
                 r->gflop_per_step += graph_gflop(ne->g, ne->ctx->needed) * search_bench_uses(st->cfg.algo, st->exec_kind[i]);
         }
-        /* the backend's count misses what replays ran; the executor has it */
+        /* the backend counts what was recorded, not what replays ran; the
+         * executor knows both */
+        const exec_profile *p = exec_profile_get();
         if (be->launches)
             r->launches_per_step =
-                (double)(be->launches() - launches0 + exec_profile_get()->replayed_launches) / steps;
+                (double)(be->launches() - launches0 - p->recorded_launches + p->replayed_launches) / steps;
         r->arena_mib = (double)st->m.ws.bytes / (1 << 20);
         size_t es = dtype_size(st->cfg.dt);
         r->param_mib = (double)es * (2.0 * st->m.n[ROLE_WEIGHT] + 2.0 * st->m.n[ROLE_ALPHA] + st->m.n[ROLE_BNSTAT]) / (1 << 20);

@@ -114,6 +114,7 @@ typedef struct exec_profile {
     long launches;          /* launches those calls made (backend.h launches; 0 without the hook) */
     long replays;           /* runs replayed from a recording */
     long replayed_launches; /* the part of launches that replays ran */
+    long recorded_launches; /* launches the backend counted while recording (run only by the replays) */
 } exec_profile;
 
 void exec_profile_enable(int on);
