@@ -28,26 +28,66 @@ static const opt_spec specs[] = {
     {"genotype", 1, "train: genotype name or file (default DARTS_V2)"},
     {"warmup", 1, "untimed steps first (default 2: on a GPU the second is the one recorded)"},
     {"keep-activations", 0, "store every activation instead of recomputing cell nodes (more memory)"},
-    {"profile", 0, "time every kernel and print the largest shares (adds a sync per node)"},
+    {"profile", 0,
+     "time every node and print the largest shares (runs are not recorded; a GPU times them by events on its "
+     "stream, the CPU by the host clock)"},
     {"help", 0, "show this help"},
 };
 #define N_SPECS ((int)(sizeof specs / sizeof specs[0]))
+
+/* How many calls the graphs made into the backend per step and, on a
+ * backend that counts them, how many launches (total: every launch of the
+ * step, the graphs' included; -1 where unknown). */
+static void print_counts(const backend *be, int steps, double total)
+{
+    const exec_profile *p = exec_profile_get();
+    double nodes = (double)p->launches / steps, calls = (double)p->dispatches / steps;
+    if (!be->launches) {
+        printf("  dispatches per step: %.0f (calls into the backend by graph nodes, a fused group counting one; "
+               "OpenMP parallel regions are not counted)\n",
+               calls);
+        return;
+    }
+    if (total >= 0)
+        printf("  launches per step: %.0f (kernels, each cuDNN or cuBLAS call counting one; %.0f by graph nodes, "
+               "%.0f by optimisers and other flat operations)\n",
+               total, nodes, total - nodes);
+    else
+        printf("  launches per step by graph nodes: %.0f (kernels, each cuDNN or cuBLAS call counting one; optimisers "
+               "not counted)\n",
+               nodes);
+    printf("  graph nodes per step: %.0f calls into the backend, %.0f of %.0f runs replayed from recordings (%.0f "
+           "launches)\n",
+           calls, (double)p->replays / steps, (double)p->runs / steps, (double)p->replayed_launches / steps);
+}
 
 static void print_profile(int steps)
 {
     const exec_profile *p = exec_profile_get();
     double total = 0;
-    for (int i = 0; i < OP_COUNT; i++) total += p->seconds[i];
-    printf("  kernel profile (%.3f s in kernels per %s):\n", total / steps, steps > 1 ? "step" : "run");
-    printf("    %-20s %8s %7s %10s %9s\n", "op", "s", "share", "calls", "GFLOP/s");
+    long launches = 0;
+    for (int i = 0; i < OP_COUNT; i++) {
+        total += p->seconds[i];
+        launches += p->launches_by_op[i];
+    }
+    printf("  kernel profile (%.3f s in kernels per %s; %s; runs not recorded):\n", total / steps,
+           steps > 1 ? "step" : "run",
+           p->device_clock ? "device clock: events on the stream around each node, read once after each run"
+                           : "host clock, with a synchronisation after each node");
+    if (launches)
+        printf("    %-20s %8s %7s %10s %9s %10s\n", "op", "s", "share", "calls", "GFLOP/s", "launches");
+    else
+        printf("    %-20s %8s %7s %10s %9s\n", "op", "s", "share", "calls", "GFLOP/s");
     for (int shown = 0; shown < 24; shown++) {
         int best = -1;
         for (int i = 0; i < OP_COUNT; i++)
             if (p->seconds[i] > 0 && (best < 0 || p->seconds[i] > p->seconds[best])) best = i;
         if (best < 0) break;
-        printf("    %-20s %8.4f %6.1f%% %10ld %9.2f\n", op_name((op_kind)best), p->seconds[best] / steps,
+        printf("    %-20s %8.4f %6.1f%% %10ld %9.2f", op_name((op_kind)best), p->seconds[best] / steps,
                100 * p->seconds[best] / total, p->calls[best] / steps,
                p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0);
+        if (launches) printf(" %10ld", p->launches_by_op[best] / steps);
+        printf("\n");
         ((exec_profile *)p)->seconds[best] = -1;
     }
     printf("    convolutions by kind:\n");
@@ -85,7 +125,8 @@ static int bench_tse_gradient(const search_config *cfg, const backend *be, int T
     return 0;
 }
 
-static int bench_train(const char *geno, int batch, int layers, int C, dtype dt, const backend *be, int warmup, int steps)
+static int bench_train(const char *geno, int batch, int layers, int C, dtype dt, const backend *be, int warmup, int steps,
+                       int prof)
 {
     train_config cfg;
     train_config_defaults(&cfg);
@@ -101,6 +142,7 @@ static int bench_train(const char *geno, int batch, int layers, int C, dtype dt,
     printf("bench train: %s, batch %d, C=%d, %d layers, 3x32x32, auxiliary head, drop path, %d threads, %s %s\n", geno,
            batch, C, layers, omp_get_max_threads(), be->name, dtype_name(dt));
     fflush(stdout);
+    exec_profile_enable(prof);
     double med = 0, arena = 0;
     s = train_bench(&cfg, be, warmup, steps, &med, &arena);
     if (s != TD_OK) {
@@ -113,6 +155,8 @@ static int bench_train(const char *geno, int batch, int layers, int C, dtype dt,
     printf("  epoch: %.0f s on CIFAR-10 (50,000 images), %.0f s on Fashion-MNIST (60,000)\n",
            med * ((50000 + batch - 1) / batch), med * ((60000 + batch - 1) / batch));
     printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB)\n", ru.ru_maxrss / 1024.0, arena);
+    print_counts(be, steps, -1);
+    if (prof) print_profile(steps);
     return 0;
 }
 
@@ -157,7 +201,7 @@ int cmd_bench(int argc, char **argv)
     if (train)
         return bench_train(args_str(&a, "genotype", "DARTS_V2"), (int)args_int(&a, "batch", 96, 1, 4096),
                            (int)args_int(&a, "layers", 20, 3, 200), (int)args_int(&a, "channels", 36, 2, 2048), cfg.dt,
-                           be, warmup, steps);
+                           be, warmup, steps, args_has(&a, "profile"));
     if (tse_grad) return bench_tse_gradient(&cfg, be, T, args_has(&a, "keep-activations"), args_has(&a, "profile"));
     printf("bench step: %s, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", search_algo_name(cfg.algo),
            cfg.batch, cfg.net.C, cfg.net.layers, omp_get_max_threads(), be->name, dtype_name(cfg.dt));
@@ -179,6 +223,7 @@ int cmd_bench(int argc, char **argv)
     printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB, parameters and optimiser state %.0f MiB)\n",
            ru.ru_maxrss / 1024.0, r.arena_mib, r.param_mib);
     if (be->memory_peak) printf("  peak %s memory: %.0f MiB\n", be->name, be->memory_peak() / 1048576.0);
+    print_counts(be, steps, r.launches_per_step);
     if (prof) print_profile(steps);
     return 0;
 }

@@ -256,6 +256,7 @@ static char open_error[512];
 
 static void cuda_close(void)
 {
+    gpu_profile_release();
     gpu_conv_release();
     if (gpu.scratch) cudaFree(gpu.scratch);
     for (int i = 0; i < n_retired; i++) cudaFree(retired[i]);
@@ -352,6 +353,7 @@ extern "C" const backend *backend_cuda(int idx, const char **why)
     cuda_backend.capture_abort = cuda_capture_abort;
     cuda_backend.replay = cuda_replay;
     cuda_backend.replay_free = cuda_replay_free;
+    gpu_profile_register(&cuda_backend);
     atexit(cuda_close);
     return &cuda_backend;
 }

@@ -302,6 +302,7 @@ template <typename T> static td_status conv2d(const kernel_args *a)
     const T one = 1, zero = 0;
     DNN_TRY(&k, cudnnConvolutionForward(gpu.dnn, &one, p->x, a->in[0], p->w, a->in[1], p->conv,
                                         (cudnnConvolutionFwdAlgo_t)p->algo, ws, p->workspace, &zero, p->y, a->out));
+    gpu.launches++; /* one cuDNN call, counted as one launch */
     return TD_OK;
 }
 
@@ -318,6 +319,7 @@ template <typename T> static td_status conv2d_bwd_data(const kernel_args *a)
     DNN_TRY(&k, cudnnConvolutionBackwardData(gpu.dnn, &one, p->w, a->in[1], p->y, a->in[0], p->conv,
                                              (cudnnConvolutionBwdDataAlgo_t)p->algo, ws, p->workspace, &zero,
                                              p->x, a->out));
+    gpu.launches++; /* one cuDNN call, counted as one launch */
     return TD_OK;
 }
 
@@ -334,6 +336,7 @@ template <typename T> static td_status conv2d_bwd_filter(const kernel_args *a)
     DNN_TRY(&k, cudnnConvolutionBackwardFilter(gpu.dnn, &one, p->x, a->in[0], p->y, a->in[1], p->conv,
                                                (cudnnConvolutionBwdFilterAlgo_t)p->algo, ws, p->workspace, &zero,
                                                p->w, a->out));
+    gpu.launches++; /* one cuDNN call, counted as one launch */
     return TD_OK;
 }
 

@@ -35,6 +35,7 @@ typedef struct gpu_context {
     void *scratch; /* kernels' temporaries (partial sums), grown by gpu_scratch */
     size_t scratch_bytes;
     int capturing; /* inside stream capture: nothing may be allocated */
+    long launches; /* kernels launched and library calls made (profile.cu) */
     cudaDeviceProp prop;
 } gpu_context;
 
@@ -60,11 +61,13 @@ td_status gpu_fail_cublas(cublasStatus_t e, const char *call, const char *file, 
         cublasStatus_t e_ = (call);                                                             \
         if (e_ != CUBLAS_STATUS_SUCCESS) return gpu_fail_cublas(e_, #call, __FILE__, __LINE__); \
     } while (0)
-/* After a kernel launch: a bad configuration is reported naming the kernel. */
+/* After a kernel launch: a bad configuration is reported naming the
+ * kernel; a good one is counted (every launch is followed by this). */
 #define LAUNCH_CHECK(kernel_name)                                                        \
     do {                                                                                 \
         cudaError_t e_ = cudaGetLastError();                                             \
         if (e_ != cudaSuccess) return gpu_fail_cuda(e_, "launch " kernel_name, __FILE__, __LINE__); \
+        gpu.launches++;                                                                  \
     } while (0)
 
 /* Scratch memory of at least bytes, for use by the kernels of one node
@@ -118,6 +121,11 @@ td_status gpu_sgd_step(void *w, const void *g, void *buf, size_t n, dtype dt, do
                        int nesterov);
 td_status gpu_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
                         double beta2, double eps, double wd, long step);
+
+/* profile.cu: the device clock, the launch count and NVTX ranges
+ * (backend.h timer_mark, launches, range_push), and their release. */
+void gpu_profile_register(backend *be);
+void gpu_profile_release(void);
 
 /* conv.cu: the pinned cuDNN algorithms, for env.json. */
 const char *gpu_conv_algorithms_json(void);

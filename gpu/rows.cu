@@ -35,6 +35,7 @@ template <typename T> static td_status matmul(const kernel_args *a)
     CUBLAS_CHECK(cublasGemmEx(gpu.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &one,
                               a->in[1], blas_type<T>::data, bs.c, a->in[0], blas_type<T>::data, as.c, &zero, a->out,
                               blas_type<T>::data, N, blas_type<T>::compute, CUBLAS_GEMM_DEFAULT));
+    gpu.launches++; /* one cuBLAS call, counted as one launch */
     return TD_OK;
 }
 

@@ -139,11 +139,13 @@ echo "$h1" | sed 's/^/    /' | tee -a "$summary"
 last_step() { grep -E '^(train )?step:' "$details" | tail -1 | sed -E 's/.*step: ([0-9.]+) s\/step.*/\1/'; }
 # timed NAME ARGS...: a step, its figure in the summary, kept in $t
 timed() {
-  local name=$1
+  local name=$1 from
   shift
   t=
+  from=$(wc -l <"$details")
   step "$name" 150 "$@" && t=$(last_step)
   say "    ${t:-?} s/step"
+  tail -n +$((from + 1)) "$details" | grep -E 'launches per step' | tail -1 | sed 's/^ */    /' | tee -a "$summary"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "?" }'; }
 # compare WHAT OURS_ARGS -- PEER_ARGS: ours on both paths, the peer in both

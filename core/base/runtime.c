@@ -124,6 +124,24 @@ static void cpu_model(char *buf, size_t len)
     fclose(f);
 }
 
+int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* The executor's switches (exec.h): a synchronisation after every node,
+ * runs never recorded, NVTX ranges. Each leaves the bits as they are and
+ * only slows a run, which is why env.json says which were on. */
+static json_t *switches_json(void)
+{
+    static const char *const names[] = {"TSEDARTS_SYNC_EACH_NODE", "TSEDARTS_NO_GRAPHS", "TSEDARTS_NVTX"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        json_object_set_new(o, names[i], json_boolean(env_flag(names[i])));
+    return o;
+}
+
 char *fingerprint_json(int threads, const char *device_json)
 {
     json_t *o = json_object();
@@ -147,6 +165,7 @@ char *fingerprint_json(int threads, const char *device_json)
     json_object_set_new(o, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION)));
     json_object_set_new(o, "zlib", json_string(zlibVersion()));
     json_object_set_new(o, "jansson", json_string(JANSSON_VERSION));
+    json_object_set_new(o, "switches", switches_json());
     if (device_json) {
         json_error_t err;
         json_t *d = json_loads(device_json, 0, &err);

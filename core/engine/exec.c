@@ -1,5 +1,6 @@
 #include "tsedarts/exec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
     ctx->g = g;
     ctx->be = be;
     ctx->dt = dt;
+    snprintf(ctx->name, sizeof ctx->name, "graph of %d nodes", g->n_nodes);
     size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1), nv = (size_t)(g->n_values ? g->n_values : 1);
     ctx->needed = malloc(nn);
     ctx->next_needed = malloc(nn * sizeof *ctx->next_needed);
@@ -113,6 +115,8 @@ void exec_destroy(exec_ctx *ctx)
     fusion_plan_free(&ctx->fusion);
     free(ctx->in_ptr);
     free(ctx->in_shape);
+    free(ctx->mark_node);
+    free(ctx->mark_launches);
     free(ctx);
 }
 
@@ -165,6 +169,21 @@ static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape
     return TD_OK;
 }
 
+/* Names node i (and its fused group) in front of the backend's message:
+ * "exec: node 12 (relu)<when>: <message>". */
+static td_status node_failed(const exec_ctx *ctx, int i, td_status s, const char *when)
+{
+    char why[600];
+    snprintf(why, sizeof why, "%s", td_error_message());
+    const char *op = op_name(ctx->g->nodes[i].op);
+    if (ctx->fusion.role && ctx->fusion.role[i] == FUSED_ROLE_RUNS) {
+        const fused_instance *in = &ctx->fusion.inst[ctx->fusion.runs[i]];
+        return TD_FAIL(s, "exec: node %d (%s, fused group %s up to node %d)%s: %s", i, op, fused_kind_name(in->kind),
+                       in->last, when, why);
+    }
+    return TD_FAIL(s, "exec: node %d (%s)%s: %s", i, op, when, why);
+}
+
 td_status exec_run_node(exec_ctx *ctx, int i)
 {
     if (!ctx->needed[i]) return TD_OK;
@@ -180,14 +199,15 @@ td_status exec_run_node(exec_ctx *ctx, int i)
     }
     kernel_args a;
     TD_CHECK(node_args(ctx, i, ctx->in_ptr, ctx->in_shape, &a));
-    return ctx->be->run_node(&a);
+    td_status s = ctx->be->run_node(&a);
+    return s == TD_OK ? TD_OK : node_failed(ctx, i, s, "");
 }
 
-/* Runs fused instance id (fusion_plan.h); returns its last node, or -1
- * on failure (*st). */
-static int run_instance(exec_ctx *ctx, int id, td_status *st)
+/* Runs the fused instance that runs at node i (fusion_plan.h); returns
+ * its last node, or -1 on failure (*st). */
+static int run_instance(exec_ctx *ctx, int i, td_status *st)
 {
-    const fused_instance *in = &ctx->fusion.inst[id];
+    const fused_instance *in = &ctx->fusion.inst[ctx->fusion.runs[i]];
     int n = fused_group_of(in->kind)->n;
     void *ptr[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
     shape4 shape[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
@@ -198,6 +218,7 @@ static int run_instance(exec_ctx *ctx, int id, td_status *st)
         members[q] = &args[q];
     }
     *st = ctx->be->run_fused(in->kind, members);
+    if (*st != TD_OK) *st = node_failed(ctx, i, *st, "");
     return *st == TD_OK ? in->last : -1;
 }
 
@@ -208,7 +229,7 @@ static int run_step(exec_ctx *ctx, int i, td_status *st)
 {
     switch (ctx->fusion.role[i]) {
     case FUSED_ROLE_RUNS:
-        return run_instance(ctx, ctx->fusion.runs[i], st);
+        return run_instance(ctx, i, st);
     case FUSED_ROLE_SILENT:
         return i;
     default:
@@ -223,6 +244,8 @@ static exec_profile profile;
 void exec_profile_enable(int on) { profiling = on; }
 const exec_profile *exec_profile_get(void) { return &profile; }
 void exec_profile_reset(void) { memset(&profile, 0, sizeof profile); }
+
+int exec_sync_each_node(void) { return env_flag("TSEDARTS_SYNC_EACH_NODE"); }
 
 double exec_node_gflop(const graph *g, const node *nd)
 {
@@ -262,7 +285,7 @@ conv_class exec_conv_class(const graph *g, const node *nd)
     return CONV_DENSE;
 }
 
-static void profile_add(const exec_ctx *ctx, int i, double dt)
+static void profile_add(const exec_ctx *ctx, int i, double dt, long launches)
 {
     const node *nd = &ctx->g->nodes[i];
     op_kind op = nd->op;
@@ -270,6 +293,7 @@ static void profile_add(const exec_ctx *ctx, int i, double dt)
     profile.seconds[op] += dt;
     profile.gflop[op] += gf;
     profile.calls[op]++;
+    profile.launches_by_op[op] += launches;
     if (op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_FILTER) {
         conv_class c = exec_conv_class(ctx->g, nd);
         profile.conv_seconds[op - OP_CONV2D][c] += dt;
@@ -277,34 +301,128 @@ static void profile_add(const exec_ctx *ctx, int i, double dt)
     }
 }
 
-/* Every node once, in order, each directly or as a fused kernel. */
-static td_status run_nodes(exec_ctx *ctx)
+/* Trace ranges (backend.h range_push) while profiling or where
+ * TSEDARTS_NVTX asks; otherwise a run pays one test per node. */
+static int ranges_on(const backend *be)
 {
-    for (int i = 0; i < ctx->g->n_nodes; i++) {
-        if (!ctx->needed[i]) continue;
-        double t0 = profiling ? now_seconds() : 0;
-        td_status st = TD_OK;
-        int last = run_step(ctx, i, &st);
-        if (last < 0) return st;
-        if (profiling) {
-            TD_CHECK(ctx->be->sync());
-            /* nodes run as one are charged to the first; the second
-             * counts a call */
-            profile_add(ctx, i, now_seconds() - t0);
-            if (last != i) profile_add(ctx, last, 0.0);
-        }
-        i = last;
+    static int asked = -1;
+    if (asked < 0) asked = env_flag("TSEDARTS_NVTX");
+    return be->range_push && (profiling || asked);
+}
+
+static void range_push_node(const exec_ctx *ctx, int i)
+{
+    char name[64];
+    const node *nd = &ctx->g->nodes[i];
+    if (ctx->fusion.role && ctx->fusion.role[i] == FUSED_ROLE_RUNS)
+        snprintf(name, sizeof name, "%s #%d (fused %s)", op_name(nd->op), i,
+                 fused_kind_name(ctx->fusion.inst[ctx->fusion.runs[i]].kind));
+    else
+        snprintf(name, sizeof name, "%s #%d", op_name(nd->op), i);
+    ctx->be->range_push(name);
+}
+
+static long launches_now(const backend *be) { return be->launches ? be->launches() : 0; }
+
+/* The device-clock profile of a run whose marks 0..n were recorded: one
+ * synchronisation, then each interval charged to its node. */
+static td_status profile_read_marks(exec_ctx *ctx, int n)
+{
+    TD_CHECK(ctx->be->sync());
+    for (int k = 1; k <= n; k++) {
+        double dt;
+        TD_CHECK(ctx->be->timer_read(k - 1, k, &dt));
+        profile_add(ctx, ctx->mark_node[k], dt, ctx->mark_launches[k]);
     }
+    profile.device_clock = 1;
     return TD_OK;
 }
 
-/* Recording is off while profiling (which times each node) and where
- * TSEDARTS_NO_GRAPHS is set (to compare a recorded run with a direct one). */
+/* What one pass over the nodes called and launched. */
+typedef struct run_tally {
+    long dispatches, launches;
+} run_tally;
+
+/* Every node once, in order, each directly or as a fused kernel. While
+ * profiling, on a device clock a mark follows each kernel call (mark 0
+ * precedes the first) and the marks are read at the end; on the host
+ * clock each call is timed with a synchronisation after it. */
+static td_status run_nodes(exec_ctx *ctx, run_tally *t)
+{
+    const backend *be = ctx->be;
+    int marks = profiling && be->timer_mark && be->timer_read, ranges = ranges_on(be);
+    int sync_each = exec_sync_each_node(), n_marks = 0;
+    if (marks && !ctx->mark_node) {
+        size_t n = (size_t)ctx->g->n_nodes + 1;
+        ctx->mark_node = malloc(n * sizeof *ctx->mark_node);
+        ctx->mark_launches = malloc(n * sizeof *ctx->mark_launches);
+        if (!ctx->mark_node || !ctx->mark_launches) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    }
+    if (marks) TD_CHECK(be->timer_mark(0));
+    long run_l0 = launches_now(be);
+    for (int i = 0; i < ctx->g->n_nodes; i++) {
+        if (!ctx->needed[i]) continue;
+        if (ctx->fusion.role[i] == FUSED_ROLE_SILENT) {
+            if (profiling) profile_add(ctx, i, 0.0, 0); /* covered by a kernel before, or by one after */
+            continue;
+        }
+        double t0 = profiling && !marks ? now_seconds() : 0;
+        long l0 = profiling ? launches_now(be) : 0;
+        if (ranges) range_push_node(ctx, i);
+        td_status st = TD_OK;
+        int last = run_step(ctx, i, &st);
+        if (ranges) be->range_pop();
+        if (last < 0) return st;
+        t->dispatches++;
+        if (sync_each && (st = be->sync()) != TD_OK) return node_failed(ctx, i, st, ", at the synchronisation after it");
+        if (profiling) {
+            long launched = launches_now(be) - l0;
+            if (marks) {
+                TD_CHECK(be->timer_mark(++n_marks));
+                ctx->mark_node[n_marks] = i;
+                ctx->mark_launches[n_marks] = launched;
+            } else {
+                TD_CHECK(be->sync());
+                profile_add(ctx, i, now_seconds() - t0, launched);
+            }
+            if (last != i) profile_add(ctx, last, 0.0, 0); /* its kernel's second node counts a call */
+        }
+        i = last;
+    }
+    t->launches += launches_now(be) - run_l0;
+    return marks ? profile_read_marks(ctx, n_marks) : TD_OK;
+}
+
+/* A run's nodes launched one by one: counted as they ran. */
+static td_status run_direct(exec_ctx *ctx)
+{
+    run_tally t = {0, 0};
+    td_status s = run_nodes(ctx, &t);
+    profile.dispatches += t.dispatches;
+    profile.launches += t.launches;
+    return s;
+}
+
+/* A recording launched as one: counted as it was recorded. */
+static td_status run_replay(exec_ctx *ctx)
+{
+    TD_CHECK(ctx->be->replay(ctx->replay));
+    profile.replays++;
+    profile.dispatches += ctx->replay_dispatches;
+    profile.launches += ctx->replay_launches;
+    profile.replayed_launches += ctx->replay_launches;
+    return TD_OK;
+}
+
+/* Recording is off while profiling (which times each node, so runs every
+ * node directly), under TSEDARTS_SYNC_EACH_NODE (no synchronisation is
+ * possible inside a recording) and where TSEDARTS_NO_GRAPHS is set (to
+ * compare a recorded run with a direct one). */
 static int may_record(const exec_ctx *ctx)
 {
     static int disabled = -1;
-    if (disabled < 0) disabled = getenv("TSEDARTS_NO_GRAPHS") != NULL;
-    return ctx->be->capture_begin && !profiling && !disabled;
+    if (disabled < 0) disabled = env_flag("TSEDARTS_NO_GRAPHS");
+    return ctx->be->capture_begin && !profiling && !disabled && !exec_sync_each_node();
 }
 
 /* Whether the run would use the pointers the recording was made with;
@@ -322,22 +440,36 @@ static int same_bases(exec_ctx *ctx)
 /* On a backend that records, a run's kernels are launched once as a
  * recording of them (a CUDA graph) instead of one by one: the same kernels
  * with the same pointers, so the same bits, without the launch cost. */
-td_status exec_run(exec_ctx *ctx)
+static td_status run_recorded(exec_ctx *ctx)
 {
-    if (!may_record(ctx)) return run_nodes(ctx);
+    if (!may_record(ctx)) return run_direct(ctx);
     if (!same_bases(ctx)) {
         if (ctx->replay) ctx->be->replay_free(ctx->replay);
         ctx->replay = NULL;
         ctx->runs_with_bases = 0;
     }
-    if (ctx->replay) return ctx->be->replay(ctx->replay);
-    if (ctx->runs_with_bases++ == 0) return run_nodes(ctx); /* sizes the backend's scratch */
+    if (ctx->replay) return run_replay(ctx);
+    if (ctx->runs_with_bases++ == 0) return run_direct(ctx); /* sizes the backend's scratch */
     TD_CHECK(ctx->be->capture_begin());
-    td_status s = run_nodes(ctx);
+    run_tally t = {0, 0}; /* recorded, not run: counted when replayed */
+    td_status s = run_nodes(ctx, &t);
     if (s != TD_OK) {
         ctx->be->capture_abort();
         return s;
     }
     TD_CHECK(ctx->be->capture_end(&ctx->replay));
-    return ctx->be->replay(ctx->replay);
+    ctx->replay_dispatches = t.dispatches;
+    ctx->replay_launches = t.launches;
+    profile.recorded_launches += t.launches;
+    return run_replay(ctx);
+}
+
+td_status exec_run(exec_ctx *ctx)
+{
+    int ranges = ranges_on(ctx->be);
+    if (ranges) ctx->be->range_push(ctx->name);
+    td_status s = run_recorded(ctx);
+    if (ranges) ctx->be->range_pop();
+    profile.runs++;
+    return s;
 }

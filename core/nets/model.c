@@ -144,6 +144,11 @@ td_status net_exec_create(model *m, graph_kind kind, int batch, net_exec **out)
         ne->logits_at = (int)ne->g->values[ne->io.logits].offset;
         ne->aux_at = ne->io.aux_logits >= 0 ? (int)ne->g->values[ne->io.aux_logits].offset : -1;
         ne->ctx->be = m->be;
+        /* what a trace calls its runs: what the graph computes, and the batch */
+        graph_kind k = ne->kind;
+        snprintf(ne->ctx->name, sizeof ne->ctx->name, "%s%s%s%s%s, batch %d", k.train_bn ? "train" : "eval",
+                 k.grad_w ? " grad_w" : "", k.grad_a ? " grad_a" : "", k.hvp_w ? " hvp_w" : "",
+                 k.hvp_a ? " hvp_a" : "", batch);
     }
     if (s != TD_OK) {
         for (int i = 0; i < 3; i++)

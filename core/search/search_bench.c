@@ -78,8 +78,12 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
      * they are adjacent, so a timed step is two consecutive units. */
     if (st->cfg.algo == ALGO_TSE) st->cfg.tse_steps = 1;
     int unit = 0;
+    long launches0 = 0;
     for (int k = 0; s == TD_OK && k < warmup + steps; k++) {
-        if (k == warmup) exec_profile_reset();
+        if (k == warmup) {
+            exec_profile_reset();
+            launches0 = be->launches ? be->launches() : 0;
+        }
         double t0 = now_seconds();
         for (int u = 0; s == TD_OK && u < per_step; u++) s = alg->run_unit(st, unit++ % alg->units_per_epoch(st), 0.025);
         if (s == TD_OK) s = be->sync();
@@ -95,6 +99,12 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
             if (ne->batch == st->cfg.batch && st->exec_kind[i] != K_EVAL)
                 r->gflop_per_step += graph_gflop(ne->g, ne->ctx->needed) * search_bench_uses(st->cfg.algo, st->exec_kind[i]);
         }
+        /* the backend counts what was recorded, not what replays ran; the
+         * executor knows both */
+        const exec_profile *p = exec_profile_get();
+        if (be->launches)
+            r->launches_per_step =
+                (double)(be->launches() - launches0 - p->recorded_launches + p->replayed_launches) / steps;
         r->arena_mib = (double)st->m.ws.bytes / (1 << 20);
         size_t es = dtype_size(st->cfg.dt);
         r->param_mib = (double)es * (2.0 * st->m.n[ROLE_WEIGHT] + 2.0 * st->m.n[ROLE_ALPHA] + st->m.n[ROLE_BNSTAT]) / (1 << 20);

@@ -34,7 +34,14 @@ void progress_update(progress *p, double done_units, const char *fmt, ...) __att
 void progress_line(progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void format_duration(double seconds, char *buf, int len);
 
-/* A JSON object (as text) describing build, machine and libraries. */
+/* Whether environment variable name asks for something: set, and neither
+ * empty nor "0". */
+int env_flag(const char *name);
+
+/* A JSON object (as text) describing build, machine and libraries, and
+ * the switches of the environment that change how a run executes but not
+ * its bits ("switches": TSEDARTS_SYNC_EACH_NODE, TSEDARTS_NO_GRAPHS,
+ * TSEDARTS_NVTX, each true or false), since a run under them is slower. */
 char *fingerprint_json(int threads, const char *device_json);
 
 /* Hash-chained JSON lines: each record gets "prev" = SHA-256 of the

@@ -49,6 +49,15 @@ typedef struct exec_ctx {
     void *replay;
     void *replay_bases[ROLE_COUNT + 1]; /* role_base[], then the arena */
     int runs_with_bases;
+    long replay_dispatches, replay_launches; /* what the recording holds */
+    /* What a trace calls a run (exec_run's range): the caller may write
+     * it; "graph of N nodes" otherwise. */
+    char name[64];
+    /* Profiling on a device clock: per mark k >= 1, the node charged with
+     * the time since mark k - 1 and the launches it made (room for every
+     * node; made on the first profiled run). */
+    int *mark_node;
+    long *mark_launches;
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */
@@ -82,13 +91,30 @@ const char *conv_class_name(conv_class c);
 conv_class exec_conv_class(const graph *g, const node *nd);
 
 /* Per-op time and work accumulated over every run while enabled; the three
- * convolution ops also by class (conv[op - OP_CONV2D][class]). */
+ * convolution ops also by class (conv[op - OP_CONV2D][class]). On a backend
+ * with a device clock (backend.h timer_mark) each node's time is the
+ * interval between marks recorded on the stream around it, read once at
+ * the end of each run after one synchronisation; elsewhere (the CPU) it is
+ * the host clock around the node, with a synchronisation after it. Either
+ * way profiling runs every node directly, never a recorded run. A fused
+ * group's time, calls and launches are charged to its first node; its
+ * other members count a call. */
 typedef struct exec_profile {
     double seconds[OP_COUNT];
     double gflop[OP_COUNT];
     long calls[OP_COUNT];
+    long launches_by_op[OP_COUNT];
     double conv_seconds[3][CONV_CLASS_COUNT];
     double conv_gflop[3][CONV_CLASS_COUNT];
+    int device_clock; /* some run was timed on the device's clock */
+    /* Counted on every run, profiled or not. A replayed run counts the
+     * dispatches and launches of its recording. */
+    long runs;              /* exec_run calls */
+    long dispatches;        /* calls into the backend for nodes: run_node, or run_fused for a group */
+    long launches;          /* launches those calls made (backend.h launches; 0 without the hook) */
+    long replays;           /* runs replayed from a recording */
+    long replayed_launches; /* the part of launches that replays ran */
+    long recorded_launches; /* launches the backend counted while recording (run only by the replays) */
 } exec_profile;
 
 void exec_profile_enable(int on);
@@ -96,6 +122,12 @@ const exec_profile *exec_profile_get(void);
 void exec_profile_reset(void);
 /* Multiply-adds x 2 of a node (convolutions and matmuls; 0 otherwise). */
 double exec_node_gflop(const graph *g, const node *nd);
+
+/* Whether TSEDARTS_SYNC_EACH_NODE asks for a synchronisation after every
+ * node, so that a kernel that faults is named (node index and op) instead
+ * of surfacing at a later call. Runs are then never recorded. A run under
+ * it is slower but gives the same bits; env.json records it. */
+int exec_sync_each_node(void);
 
 /* Runs every needed node in order. */
 td_status exec_run(exec_ctx *ctx);

@@ -73,6 +73,24 @@ typedef struct backend {
     td_status (*capture_abort)(void);
     td_status (*replay)(void *handle);
     void (*replay_free)(void *handle);
+    /* Optional (NULL where absent): timing on the device's own clock, for
+     * a backend whose kernels run after run_node has returned. The CPU has
+     * none: its kernels have finished when run_node returns, so the host
+     * clock times them. timer_mark(k) records mark k (0, 1, ...) on the
+     * stream behind everything launched before it, without waiting; the
+     * marks are made once and reused by every run. timer_read(from, to,
+     * &s), after sync(): the seconds between two marks of the last run. */
+    td_status (*timer_mark)(int k);
+    td_status (*timer_read)(int from, int to, double *seconds);
+    /* Optional: the launches made since the backend opened: kernels, and
+     * each library call (cuDNN, cuBLAS) counting one whatever it runs.
+     * Copies and memsets are not counted, nor is a replay (the executor
+     * counts what it recorded). */
+    long (*launches)(void);
+    /* Optional: named, nested ranges for an external trace (NVTX, which
+     * nsys and ncu show). The executor calls them only when asked. */
+    void (*range_push)(const char *name);
+    void (*range_pop)(void);
 } backend;
 
 #endif

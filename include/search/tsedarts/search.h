@@ -149,6 +149,11 @@ typedef struct search_bench_result {
     double gflop_per_step; /* convolution and matmul work, counted from the graphs */
     double arena_mib;      /* activation workspace */
     double param_mib;      /* weights, alphas, statistics, gradients, optimiser state */
+    /* Launches per timed step on a backend that counts them (backend.h
+     * launches; 0 elsewhere): the graphs' (recorded ones included, as
+     * exec_profile counts them) and the optimisers' and other flat
+     * operations'. */
+    double launches_per_step;
 } search_bench_result;
 
 td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
