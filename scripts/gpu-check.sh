@@ -175,6 +175,9 @@ grep -E '^step:|error' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary
 step "profile darts1 L=8" 120 "$bin" bench step --device cuda --algo darts1 --steps 2 --warmup 1 --profile
 sed -n '/kernel profile/,$p' "$details" | head -16 | sed 's/^/    /' | tee -a "$summary"
 grep -E 'launches per step' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+step "sync after each node" 120 env TSEDARTS_SYNC_EACH_NODE=1 "$bin" bench step --device cuda --algo darts1 --steps 1 \
+  --warmup 1
+grep -E '^step:' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
 
 # --- the rest of the matrix (GPU_CHECK_QUICK=1 leaves it out)
 if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
