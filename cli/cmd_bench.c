@@ -155,6 +155,7 @@ static int bench_train(const char *geno, int batch, int layers, int C, dtype dt,
     printf("  epoch: %.0f s on CIFAR-10 (50,000 images), %.0f s on Fashion-MNIST (60,000)\n",
            med * ((50000 + batch - 1) / batch), med * ((60000 + batch - 1) / batch));
     printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB)\n", ru.ru_maxrss / 1024.0, arena);
+    if (be->memory_peak) printf("  peak %s memory: %.0f MiB\n", be->name, be->memory_peak() / 1048576.0);
     print_counts(be, steps, -1);
     if (prof) print_profile(steps);
     return 0;
