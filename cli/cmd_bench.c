@@ -27,7 +27,7 @@ static const opt_spec specs[] = {
     {"tse-steps", 1, "tse-gradient: trajectory length T (default 100)"},
     {"genotype", 1, "train: genotype name or file (default DARTS_V2)"},
     {"warmup", 1, "untimed steps first (default 2: on a GPU the second is the one recorded)"},
-    {"keep-activations", 0, "store every activation instead of recomputing cell nodes (more memory)"},
+    ACTIVATIONS_OPT_SPECS,
     {"profile", 0,
      "time every node and print the largest shares (runs are not recorded; a GPU times them by events on its "
      "stream, the CPU by the host clock)"},
@@ -100,7 +100,7 @@ static void print_profile(int steps)
         }
 }
 
-static int bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep, int prof)
+static int bench_tse_gradient(const search_config *cfg, const backend *be, int T, activation_policy keep, int prof)
 {
     printf("bench tse-gradient: T=%d, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", T, cfg->batch, cfg->net.C,
            cfg->net.layers, omp_get_max_threads(), be->name, dtype_name(cfg->dt));
@@ -192,6 +192,7 @@ int cmd_bench(int argc, char **argv)
      * second is recorded: the timed steps are replays */
     int steps = (int)args_int(&a, "steps", 5, 1, 1000), warmup = (int)args_int(&a, "warmup", 2, 0, 1000);
     int T = (int)args_int(&a, "tse-steps", 100, 1, 100000);
+    activation_policy activations = cli_activations(&a);
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;
@@ -203,14 +204,14 @@ int cmd_bench(int argc, char **argv)
         return bench_train(args_str(&a, "genotype", "DARTS_V2"), (int)args_int(&a, "batch", 96, 1, 4096),
                            (int)args_int(&a, "layers", 20, 3, 200), (int)args_int(&a, "channels", 36, 2, 2048), cfg.dt,
                            be, warmup, steps, args_has(&a, "profile"));
-    if (tse_grad) return bench_tse_gradient(&cfg, be, T, args_has(&a, "keep-activations"), args_has(&a, "profile"));
+    if (tse_grad) return bench_tse_gradient(&cfg, be, T, activations, args_has(&a, "profile"));
     printf("bench step: %s, batch %d, C=%d, %d layers, 3x32x32, %d threads, %s %s\n", search_algo_name(cfg.algo),
            cfg.batch, cfg.net.C, cfg.net.layers, omp_get_max_threads(), be->name, dtype_name(cfg.dt));
     fflush(stdout);
     int prof = args_has(&a, "profile");
     exec_profile_enable(prof);
     search_bench_result r;
-    s = search_bench(&cfg, be, warmup, steps, args_has(&a, "keep-activations"), &r);
+    s = search_bench(&cfg, be, warmup, steps, activations, &r);
     if (s != TD_OK) {
         td_error_print(s);
         return 1;
@@ -224,6 +225,11 @@ int cmd_bench(int argc, char **argv)
     printf("  peak resident memory: %.0f MiB (activation arena %.0f MiB, parameters and optimiser state %.0f MiB)\n",
            ru.ru_maxrss / 1024.0, r.arena_mib, r.param_mib);
     if (be->memory_peak) printf("  peak %s memory: %.0f MiB\n", be->name, be->memory_peak() / 1048576.0);
+    printf("  activations: %d of %d training graphs recompute their cells (%s)\n", r.graphs_recomputing, r.graphs,
+           activations == ACTIVATIONS_KEEP        ? "--keep-activations"
+           : activations == ACTIVATIONS_RECOMPUTE ? "--recompute"
+           : be->device_memory                    ? "kept where they fit 75% of free device memory"
+                                                  : "recomputed on the CPU by default");
     print_counts(be, steps, r.launches_per_step);
     if (prof) print_profile(steps);
     return 0;

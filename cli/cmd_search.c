@@ -24,7 +24,7 @@ static const opt_spec own_specs[] = {
     {"out", 1, "output directory (required unless --resume)"},
     {"resume", 1, "continue the run in DIR from its last checkpoint"},
     {"stop-after", 1, "stop (checkpointed, as on SIGINT) after N units of work; for testing resume"},
-    {"keep-activations", 0, "store every activation instead of recomputing (more memory, same results)"},
+    ACTIVATIONS_OPT_SPECS,
     {"print-config", 0, "print the config.json this run would write, then stop without running"},
     {"quiet", 0, "no progress output"},
     {"help", 0, "show this help"},
@@ -117,7 +117,7 @@ static int search_with(const opt_table *t, int argc, char **argv)
     opt.threads = (int)args_int(&a, "threads", 0, 0, 1024);
     opt.stop_after_units = args_int(&a, "stop-after", 0, 0, 1L << 40);
     opt.quiet = args_has(&a, "quiet");
-    opt.keep_activations = args_has(&a, "keep-activations");
+    opt.activations = cli_activations(&a);
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;

@@ -23,3 +23,11 @@ const backend *cli_device(args *a, const char *command, const char *resume_dir)
     free(recorded);
     return s == TD_OK ? be : NULL;
 }
+
+activation_policy cli_activations(args *a)
+{
+    int keep = args_has(a, "keep-activations"), recompute = args_has(a, "recompute");
+    if (keep && recompute && a->error == TD_OK)
+        a->error = TD_FAIL(TD_ERR_ARG, "--keep-activations and --recompute ask for opposite things: give one");
+    return keep ? ACTIVATIONS_KEEP : recompute ? ACTIVATIONS_RECOMPUTE : ACTIVATIONS_AUTO;
+}

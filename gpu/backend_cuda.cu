@@ -127,6 +127,16 @@ static size_t cuda_memory_peak(void)
     return bytes_peak + GPU_BLAS_WORKSPACE_BYTES + gpu.workspace_bytes + gpu.scratch_bytes;
 }
 
+static size_t cuda_memory_free(void)
+{
+    size_t free_bytes = 0, total = 0;
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess) {
+        cudaGetLastError(); /* unknown counts as nothing free: the caller then saves memory */
+        return 0;
+    }
+    return free_bytes;
+}
+
 static td_status cuda_upload(void *dst, const void *src, size_t bytes)
 {
     /* from pageable memory the copy has left src when this returns */
@@ -348,6 +358,7 @@ extern "C" const backend *backend_cuda(int idx, const char **why)
     cuda_backend.sgd_step = gpu_sgd_step;
     cuda_backend.adam_step = gpu_adam_step;
     cuda_backend.memory_peak = cuda_memory_peak;
+    cuda_backend.memory_free = cuda_memory_free;
     cuda_backend.capture_begin = cuda_capture_begin;
     cuda_backend.capture_end = cuda_capture_end;
     cuda_backend.capture_abort = cuda_capture_abort;

@@ -107,6 +107,10 @@ static td_status fenced_adam_step(void *p, const void *g, void *m, void *v, size
 
 static char *fenced_describe(void) { return backend_cpu()->describe(); }
 
+static size_t free_memory = (size_t)1 << 50;
+void fenced_set_free_memory(size_t bytes) { free_memory = bytes; }
+static size_t fenced_memory_free(void) { return free_memory; }
+
 const backend *backend_fenced(void)
 {
     static backend b;
@@ -129,6 +133,7 @@ const backend *backend_fenced(void)
         b.flat_sum_squares = fenced_flat_sum_squares;
         b.sgd_step = fenced_sgd_step;
         b.adam_step = fenced_adam_step;
+        b.memory_free = fenced_memory_free;
     }
     return &b;
 }

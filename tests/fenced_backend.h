@@ -5,8 +5,12 @@
 #ifndef TSEDARTS_TEST_FENCED_BACKEND_H
 #define TSEDARTS_TEST_FENCED_BACKEND_H
 
+#include <stddef.h>
+
 #include "tsedarts/backend.h"
 
 const backend *backend_fenced(void);
+/* What its memory_free reports (a device's free memory; default: plenty). */
+void fenced_set_free_memory(size_t bytes);
 
 #endif

@@ -74,6 +74,40 @@ static void search_both(search_algo algo, const char *tag, int hessian)
     free(fenced);
 }
 
+/* On a device the training graphs keep their activations where they fit
+ * and recompute them where they do not: the decision is taken (seen in a
+ * benchmark's count), and either way the files are the CPU's, which
+ * recomputes by default. */
+static void keep_or_recompute(search_algo algo, const char *tag)
+{
+    search_config c;
+    small_search(&c, algo);
+    search_bench_result r;
+    fenced_set_free_memory((size_t)1 << 50);
+    cr_assert_eq(search_bench(&c, backend_fenced(), 0, 1, ACTIVATIONS_AUTO, &r), TD_OK, "%s", td_error_message());
+    cr_expect(r.graphs > 0 && r.graphs_recomputing == 0, "%s: %d of %d graphs recompute with memory to spare", tag,
+              r.graphs_recomputing, r.graphs);
+    fenced_set_free_memory(0);
+    cr_assert_eq(search_bench(&c, backend_fenced(), 0, 1, ACTIVATIONS_AUTO, &r), TD_OK, "%s", td_error_message());
+    cr_expect(r.graphs_recomputing > 0, "%s: no graph recomputes with no memory free", tag);
+    char *cpu = dir_for(tag, "cpu-recomputed"), *tight = dir_for(tag, "tight"), *roomy = dir_for(tag, "roomy");
+    cr_assert_eq(quiet_search(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(quiet_search(backend_fenced(), &c, tight, 0, 0), TD_OK, "%s", td_error_message());
+    fenced_set_free_memory((size_t)1 << 50);
+    cr_assert_eq(quiet_search(backend_fenced(), &c, roomy, 0, 0), TD_OK, "%s", td_error_message());
+    const char *files[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt",
+                           "result.json", NULL};
+    expect_same_files(cpu, tight, files);
+    expect_same_files(cpu, roomy, files);
+    free(cpu);
+    free(tight);
+    free(roomy);
+}
+
+Test(fenced, darts1_keeps_or_recomputes_to_the_same_bits) { keep_or_recompute(ALGO_DARTS1, "keep-darts1"); }
+Test(fenced, darts2_keeps_or_recomputes_to_the_same_bits) { keep_or_recompute(ALGO_DARTS2, "keep-darts2"); }
+Test(fenced, tse_keeps_or_recomputes_to_the_same_bits) { keep_or_recompute(ALGO_TSE, "keep-tse"); }
+
 Test(fenced, darts1) { search_both(ALGO_DARTS1, "darts1", 0); }
 Test(fenced, darts2) { search_both(ALGO_DARTS2, "darts2", 0); }
 Test(fenced, tse) { search_both(ALGO_TSE, "tse", 0); }

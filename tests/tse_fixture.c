@@ -45,7 +45,7 @@ void fixture_init_on(tse_fixture *f, const backend *be, int smooth, int recomput
     f->dt = dt;
     model *m = &f->m;
     cr_assert_eq(model_create(m, be, dt, supernet_build_fn, &f->net), TD_OK);
-    m->recompute = recompute;
+    m->activations = recompute ? ACTIVATIONS_RECOMPUTE : ACTIVATIONS_KEEP;
     cr_assert_eq(model_init_params(m, 11), TD_OK);
     graph_kind kinds[3] = {{1, 0, 1, 1, 0, 0}, {1, 1, 1, 0, 0, 0}, {1, 1, 1, 0, 1, 0}};
     for (int k = 0; k < 3; k++) cr_assert_eq(net_exec_create(m, kinds[k], f->batch, &f->exec[k]), TD_OK);

@@ -104,6 +104,18 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
     return TD_OK;
 }
 
+td_status exec_plan_bytes(const graph *g, const backend *be, dtype dt, size_t *bytes)
+{
+    /* the plan exec_create makes, without its arena: a shared workspace
+     * is grown only when an executor is made with it */
+    workspace none = {be, dt, NULL, (size_t)-1};
+    exec_ctx *ctx;
+    TD_CHECK(exec_create_impl(g, be, dt, &none, 1, &ctx));
+    *bytes = ctx->arena_bytes;
+    exec_destroy(ctx);
+    return TD_OK;
+}
+
 void exec_destroy(exec_ctx *ctx)
 {
     if (!ctx) return;

@@ -12,13 +12,13 @@ static const value_role shared_roles[] = {ROLE_WEIGHT,         ROLE_ALPHA,      
                                           ROLE_HVP_WEIGHT,     ROLE_HVP_ALPHA};
 #define N_SHARED ((int)(sizeof shared_roles / sizeof shared_roles[0]))
 
-static td_status build_graph(const model *m, graph_kind kind, int batch, graph **out, net_io *io)
+static td_status build_graph(const model *m, graph_kind kind, int batch, int recompute, graph **out, net_io *io)
 {
     graph *g = graph_create();
     if (!g) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     layer_builder b;
     layer_init(&b, g, kind.train_bn, kind.update_running);
-    b.recompute = m->recompute && (kind.grad_w || kind.grad_a);
+    b.recompute = recompute && (kind.grad_w || kind.grad_a);
     b.grads_alpha_only = kind.grad_a && !kind.grad_w && !kind.hvp_w && !kind.hvp_a;
     /* builders without skip dropout never touch these */
     io->skip_mask = -1;
@@ -54,7 +54,7 @@ td_status model_create(model *m, const backend *be, dtype dt, net_builder_fn bui
     m->ws.dt = dt;
     net_io io;
     graph_kind k = {0, 0, 1, 1, 0, 0};
-    TD_CHECK(build_graph(m, k, 1, &m->layout, &io));
+    TD_CHECK(build_graph(m, k, 1, 0, &m->layout, &io));
     for (int i = 0; i < N_SHARED; i++) {
         value_role r = shared_roles[i];
         m->n[r] = m->layout->role_size[r];
@@ -115,13 +115,35 @@ td_status model_upload_f64(model *m, value_role r, const double *src)
     return s;
 }
 
+/* Builds the graph of kind for batch by the model's activation policy:
+ * under ACTIVATIONS_AUTO on a device, with every activation kept when that
+ * plan's arena, beyond the shared arena the model already holds, fits
+ * ACTIVATIONS_FIT_SHARE of the device's free memory; else recomputing. */
+static td_status build_by_policy(const model *m, graph_kind kind, int batch, graph **g, net_io *io, int *recomputes)
+{
+    int trains = kind.grad_w || kind.grad_a;
+    int recompute = m->activations == ACTIVATIONS_RECOMPUTE ||
+                    (m->activations == ACTIVATIONS_AUTO && (!m->be->device_memory || !m->be->memory_free));
+    *recomputes = trains && recompute;
+    TD_CHECK(build_graph(m, kind, batch, recompute, g, io));
+    if (m->activations != ACTIVATIONS_AUTO || recompute || !trains) return TD_OK;
+    size_t arena;
+    TD_CHECK(exec_plan_bytes(*g, m->be, m->dt, &arena));
+    size_t more = arena > m->ws.bytes ? arena - m->ws.bytes : 0;
+    if ((double)more <= ACTIVATIONS_FIT_SHARE * (double)m->be->memory_free()) return TD_OK;
+    graph_destroy(*g);
+    *g = NULL;
+    *recomputes = 1;
+    return build_graph(m, kind, batch, 1, g, io);
+}
+
 td_status net_exec_create(model *m, graph_kind kind, int batch, net_exec **out)
 {
     net_exec *ne = calloc(1, sizeof *ne);
     if (!ne) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     ne->kind = kind;
     ne->batch = batch;
-    td_status s = build_graph(m, kind, batch, &ne->g, &ne->io);
+    td_status s = build_by_policy(m, kind, batch, &ne->g, &ne->io, &ne->recomputes);
     for (int i = 0; s == TD_OK && i < N_SHARED; i++) {
         value_role r = shared_roles[i];
         if (ne->g->role_size[r] != m->n[r])

@@ -197,7 +197,7 @@ static td_status transition(search_state *st)
     if (s == TD_OK) drnas_prune(alpha, DRNAS_ROWS, drnas_ops(d->net.with_none), st->cfg.drnas_keep, keep[0]);
     /* the stage-1 layout stays alive until the weights are widened */
     graph *old_layout = NULL;
-    int recompute = m->recompute;
+    activation_policy activations = m->activations;
     if (s == TD_OK) {
         old_layout = m->layout;
         m->layout = NULL;
@@ -205,7 +205,7 @@ static td_status transition(search_state *st)
         d->net = stage_net(&st->cfg, 1, keep[0]);
         d->stage = 1;
         s = model_create(&st->m, st->opt.be, st->cfg.dt, drnas_build_fn, &d->net);
-        st->m.recompute = recompute;
+        st->m.activations = activations;
     }
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) {

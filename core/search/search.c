@@ -269,7 +269,7 @@ td_status search_build_model(search_state *st)
 {
     TD_CHECK(model_create(&st->m, st->opt.be, st->cfg.dt, supernet_stage_build_fn, &st->net));
     /* same bits either way: recomputation only trades time for memory */
-    st->m.recompute = !st->opt.keep_activations;
+    st->m.activations = st->opt.activations;
     return search_alloc_buffers(st);
 }
 
@@ -555,7 +555,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         /* DrNAS: its own network, of the stage the run is in */
         s = hooks->create_model(st, from_checkpoint);
         /* same bits either way: recomputation only trades time for memory */
-        st->m.recompute = !opt->keep_activations;
+        st->m.activations = opt->activations;
         if (s == TD_OK) s = search_alloc_buffers(st);
     } else if (s == TD_OK) {
         s = search_build_model(st);

@@ -33,7 +33,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* A search state on synthetic data (3x32x32 images; the network is the
  * caller's), parameters initialised, epoch 0's orders drawn. */
-static td_status bench_state_open(const search_config *cfg, const backend *be, int keep_activations, search_state **out)
+static td_status bench_state_open(const search_config *cfg, const backend *be, activation_policy activations, search_state **out)
 {
     if (search_algo_is_drnas(cfg->algo))
         return TD_FAIL(TD_ERR_UNSUPPORTED, "algorithm %s cannot be benchmarked (its network is not the DARTS supernet)",
@@ -46,7 +46,7 @@ static td_status bench_state_open(const search_config *cfg, const backend *be, i
     st->opt.quiet = 1;
     td_status s = search_load_data(st);
     if (s == TD_OK) s = model_create(&st->m, be, st->cfg.dt, supernet_build_fn, &st->cfg.net);
-    st->m.recompute = !keep_activations;
+    st->m.activations = activations;
     if (s == TD_OK) s = search_alloc_buffers(st);
     if (s == TD_OK) s = model_init_params(&st->m, st->cfg.seed);
     if (s == TD_OK) search_epoch_orders(st, 0);
@@ -59,12 +59,12 @@ static td_status bench_state_open(const search_config *cfg, const backend *be, i
     return TD_OK;
 }
 
-td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
+td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, activation_policy activations,
                        search_bench_result *r)
 {
     memset(r, 0, sizeof *r);
     search_state *st = NULL;
-    td_status s = bench_state_open(cfg, be, keep_activations, &st);
+    td_status s = bench_state_open(cfg, be, activations, &st);
     if (s != TD_OK) return s;
     const search_algorithm *alg = search_algorithm_for(st->cfg.algo);
     if (st->cfg.algo == ALGO_TSE_EXACT) alg = NULL; /* a step has no fixed cost: see bench tse-gradient */
@@ -106,6 +106,11 @@ td_status search_bench(const search_config *cfg, const backend *be, int warmup, 
             r->launches_per_step =
                 (double)(be->launches() - launches0 - p->recorded_launches + p->replayed_launches) / steps;
         r->arena_mib = (double)st->m.ws.bytes / (1 << 20);
+        for (int k = 0; k < st->n_execs; k++)
+            if (st->execs[k]->kind.grad_w || st->execs[k]->kind.grad_a) {
+                r->graphs++;
+                r->graphs_recomputing += st->execs[k]->recomputes;
+            }
         size_t es = dtype_size(st->cfg.dt);
         r->param_mib = (double)es * (2.0 * st->m.n[ROLE_WEIGHT] + 2.0 * st->m.n[ROLE_ALPHA] + st->m.n[ROLE_BNSTAT]) / (1 << 20);
     }
@@ -130,14 +135,14 @@ static td_status bench_run(void *vctx, tse_pass pass, int t, double *loss)
     return search_run_batch(c->st, kind, b, 0, loss);
 }
 
-td_status search_bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep_activations,
+td_status search_bench_tse_gradient(const search_config *cfg, const backend *be, int T, activation_policy activations,
                                     tse_gradient_bench *r)
 {
     memset(r, 0, sizeof *r);
     search_config c0 = *cfg;
     c0.algo = ALGO_TSE; /* the snapshots are allocated here, for T steps */
     search_state *st = NULL;
-    td_status s = bench_state_open(&c0, be, keep_activations, &st);
+    td_status s = bench_state_open(&c0, be, activations, &st);
     if (s != TD_OK) return s;
     model *m = &st->m;
     size_t es = dtype_size(st->cfg.dt), nw = m->n[ROLE_WEIGHT], na = m->n[ROLE_ALPHA];

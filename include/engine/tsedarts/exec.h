@@ -70,6 +70,8 @@ td_status exec_create_plain(const graph *g, const backend *be, dtype dt, exec_ct
  * needed). */
 td_status exec_create_shared(const graph *g, const backend *be, dtype dt, workspace *ws, exec_ctx **out);
 void exec_destroy(exec_ctx *ctx);
+/* The activation arena exec_create would allocate for g, allocating none. */
+td_status exec_plan_bytes(const graph *g, const backend *be, dtype dt, size_t *bytes);
 
 /* Points a role at a buffer of at least g->role_size[role] elements. */
 void exec_bind(exec_ctx *ctx, value_role role, void *base);

@@ -68,6 +68,8 @@ typedef struct backend {
     /* Optional: the most memory this backend's allocations held at once,
      * in bytes (a device's own count; the host's is the process's RSS). */
     size_t (*memory_peak)(void);
+    /* Bytes the device can still allocate now; NULL on the CPU. */
+    size_t (*memory_free)(void);
     td_status (*capture_begin)(void);
     td_status (*capture_end)(void **handle);
     td_status (*capture_abort)(void);

@@ -20,6 +20,19 @@ typedef struct graph_kind {
     int hvp_a;          /* ... along ROLE_TANGENT_ALPHA */
 } graph_kind;
 
+/* Whether training graphs recompute their marked segments (a cell's mixed
+ * ops) in the backward pass instead of storing them. The bits are the same
+ * either way: it trades time for memory. */
+typedef enum activation_policy {
+    /* recompute on the CPU, whose small memory is the point; on a device,
+     * keep a graph's activations when its arena fits ACTIVATIONS_FIT_SHARE
+     * of the device's free memory, else recompute */
+    ACTIVATIONS_AUTO = 0,
+    ACTIVATIONS_KEEP,
+    ACTIVATIONS_RECOMPUTE
+} activation_policy;
+#define ACTIVATIONS_FIT_SHARE 0.75
+
 /* Builds the forward pass of a network for a batch into g. */
 typedef td_status (*net_builder_fn)(layer_builder *b, const void *net_config, int batch, net_io *io);
 
@@ -32,7 +45,7 @@ typedef struct model {
     void *role[ROLE_COUNT]; /* WEIGHT, ALPHA, BNSTAT, GRAD_WEIGHT, GRAD_ALPHA */
     size_t n[ROLE_COUNT];   /* elements per role */
     workspace ws;           /* activations shared by every graph */
-    int recompute;          /* training graphs recompute marked segments */
+    activation_policy activations;
 } model;
 
 typedef struct net_exec {
@@ -45,6 +58,7 @@ typedef struct net_exec {
     void *host_out;           /* OUTPUT downloaded */
     int loss_at, logits_at;   /* offsets in OUTPUT */
     int aux_at;               /* aux logits offset or -1 */
+    int recomputes;           /* the graph recomputes its marked segments */
 } net_exec;
 
 td_status model_create(model *m, const backend *be, dtype dt, net_builder_fn build, const void *net_config);

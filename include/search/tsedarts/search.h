@@ -10,6 +10,7 @@
 #include "tsedarts/backend.h"
 #include "tsedarts/fields.h"
 #include "tsedarts/genotype.h"
+#include "tsedarts/model.h"
 #include "tsedarts/supernet.h"
 
 typedef enum search_algo {
@@ -116,7 +117,7 @@ typedef struct search_options {
     int stop_after_epochs; /* stop (as if signalled) once this many epochs are done; 0 = never */
     int quiet;
     const struct dataset *train_set; /* preloaded training set matching cfg (NULL: load) */
-    int keep_activations; /* do not recompute in the backward pass (more memory, less time) */
+    activation_policy activations; /* keep or recompute in the backward pass (the same bits; model.h) */
 } search_options;
 
 typedef struct search_result {
@@ -154,9 +155,10 @@ typedef struct search_bench_result {
      * exec_profile counts them) and the optimisers' and other flat
      * operations'. */
     double launches_per_step;
+    int graphs, graphs_recomputing; /* the step's training graphs, and how many recompute */
 } search_bench_result;
 
-td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, int keep_activations,
+td_status search_bench(const search_config *cfg, const backend *be, int warmup, int steps, activation_policy activations,
                        search_bench_result *r);
 
 /* One first-order TSE gradient (T rollout steps with alpha gradients) and
@@ -169,6 +171,6 @@ typedef struct tse_gradient_bench {
     double param_mib;                /* |w| */
 } tse_gradient_bench;
 
-td_status search_bench_tse_gradient(const search_config *cfg, const backend *be, int T, int keep_activations,
+td_status search_bench_tse_gradient(const search_config *cfg, const backend *be, int T, activation_policy activations,
                                     tse_gradient_bench *r);
 #endif
