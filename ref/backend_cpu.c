@@ -49,6 +49,56 @@ static td_status cpu_run_node(const kernel_args *a)
     return k(a);
 }
 
+/* Horizontal batches: members too small to split their own work run side
+ * by side, one per thread, in one parallel region instead of one region
+ * (or none) each; members large enough to split run one after another,
+ * each split as when it runs alone. A kernel gives the same bits on any
+ * number of threads, so either way each member's results are its own. */
+static size_t member_work(const kernel_args *a)
+{
+    size_t w = shape_numel(a->out_shape);
+    for (int k = 0; k < a->nin; k++)
+        if (shape_numel(a->in_shape[k]) > w) w = shape_numel(a->in_shape[k]);
+    return w;
+}
+
+static int side_by_side(int n, const kernel_args *first)
+{
+    size_t w = member_work(first);
+    return n > 1 && w < ref_parallel_min && w * (size_t)n >= ref_parallel_min;
+}
+
+/* Runs member k of a batch (a node, or a fused group of per nodes). */
+static td_status run_member(const kernel_args *const *m, int k, fused_kind kind, int per)
+{
+    return kind == FUSED_NONE ? cpu_run_node(m[k]) : ref_run_fused(kind, m + (size_t)k * per);
+}
+
+static td_status run_members(int n, const kernel_args *const *m, fused_kind kind, int per)
+{
+    if (!side_by_side(n, m[0])) {
+        for (int k = 0; k < n; k++) TD_CHECK(run_member(m, k, kind, per));
+        return TD_OK;
+    }
+    int failed = -1;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < n; k++)
+        if (run_member(m, k, kind, per) != TD_OK) {
+#pragma omp critical(cpu_batch_failed)
+            if (failed < 0 || k < failed) failed = k;
+        }
+    /* the message was set on a worker thread: the failing member again,
+     * here, sets it on this one */
+    return failed < 0 ? TD_OK : run_member(m, failed, kind, per);
+}
+
+static int cpu_batches(op_kind op, dtype dt) { return op >= 0 && op < OP_COUNT && (dt == DT_F32 || dt == DT_F64); }
+static td_status cpu_run_batched(int n, const kernel_args *const *m) { return run_members(n, m, FUSED_NONE, 1); }
+static td_status cpu_run_fused_batched(fused_kind kind, int n, const kernel_args *const *m)
+{
+    return run_members(n, m, kind, fused_group_of(kind)->n);
+}
+
 static td_status cpu_sync(void) { return TD_OK; }
 
 /* The kernels' vector width is fixed when the library is compiled. */
@@ -79,6 +129,10 @@ static const backend cpu_backend = {
     .run_node = cpu_run_node,
     .run_fused = ref_run_fused,
     .fuses = ref_fuses,
+    .batches = cpu_batches,
+    .run_batched = cpu_run_batched,
+    .fused_batches = ref_fuses,
+    .run_fused_batched = cpu_run_fused_batched,
     .sync = cpu_sync,
     .flat_copy = ref_flat_copy,
     .flat_axpy = ref_flat_axpy,

@@ -136,6 +136,11 @@ static backend fake_backend(int device)
     be.name = "fake";
     be.run_node = fake_run_node;
     be.run_fused = fake_run_fused;
+    /* no batches: each node or group a call of its own, as counted here */
+    be.batches = NULL;
+    be.run_batched = NULL;
+    be.fused_batches = NULL;
+    be.run_fused_batched = NULL;
     be.sync = fake_sync;
     be.range_push = fake_push;
     be.range_pop = fake_pop;

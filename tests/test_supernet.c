@@ -238,6 +238,8 @@ Test(supernet, fused_kernels_give_identical_bits)
 {
     backend counting = *backend_cpu();
     counting.run_fused = counting_run_fused;
+    counting.fused_batches = NULL; /* every group through run_fused, where it is counted */
+    counting.run_fused_batched = NULL;
     void *out[2][ROLE_COUNT];
     size_t bytes[ROLE_COUNT];
     run_small_supernet(1, 0, &counting, out[0], bytes);

@@ -77,7 +77,16 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
         s = fusion_plan_build(g, ctx->needed, ctx->next_needed, fused ? be : &plain, dt, &ctx->fusion, live_until,
                               unplaced);
     }
-    if (s == TD_OK) s = planner_plan_hinted(g, ctx->needed, ARENA_ALIGN_ELEMS, live_until, unplaced, &ctx->plan);
+    /* the fused groups' recomputed heads are read where their kernels run:
+     * the schedule lists those reads, so live_until is not needed */
+    if (s == TD_OK)
+        s = schedule_build(g, ctx->needed, &ctx->fusion, be, dt, fused ? schedule_default_window(be) : 0, &ctx->sched);
+    if (s == TD_OK) s = planner_plan_steps(g, &ctx->sched, ARENA_ALIGN_ELEMS, unplaced, &ctx->plan);
+    if (s == TD_OK && !(ctx->covered = calloc(nn, 1))) s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    for (int k = 0; s == TD_OK && k < ctx->sched.n_units; k++) {
+        int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(&ctx->fusion, ctx->sched.unit[k], members);
+        for (int q = 0; q < n; q++) ctx->covered[members[q]] = 1;
+    }
     free(live_until);
     free(unplaced);
     if (s != TD_OK) {
@@ -129,6 +138,12 @@ void exec_destroy(exec_ctx *ctx)
     free(ctx->in_shape);
     free(ctx->mark_node);
     free(ctx->mark_launches);
+    schedule_free(&ctx->sched);
+    free(ctx->covered);
+    free(ctx->bargs);
+    free(ctx->bmembers);
+    free(ctx->bptr);
+    free(ctx->bshape);
     free(ctx);
 }
 
@@ -234,20 +249,83 @@ static int run_instance(exec_ctx *ctx, int i, td_status *st)
     return *st == TD_OK ? in->last : -1;
 }
 
-/* Runs node i, alone or as a fused kernel; returns the last node it
- * covered (i, or later when a kernel stood for several) or -1 on failure
- * (*st). */
-static int run_step(exec_ctx *ctx, int i, td_status *st)
+/* The arguments of nodes[0 .. n), in the context's batch buffers. */
+static td_status gather_args(exec_ctx *ctx, const int *nodes, int n)
 {
-    switch (ctx->fusion.role[i]) {
-    case FUSED_ROLE_RUNS:
-        return run_instance(ctx, i, st);
-    case FUSED_ROLE_SILENT:
-        return i;
-    default:
-        *st = exec_run_node(ctx, i);
-        return *st == TD_OK ? i : -1;
+    int inputs = 0;
+    for (int k = 0; k < n; k++) inputs += ctx->g->nodes[nodes[k]].nin;
+    if (n > ctx->bargs_cap) {
+        int cap = 2 * n;
+        kernel_args *a = realloc(ctx->bargs, (size_t)cap * sizeof *a);
+        if (a) ctx->bargs = a;
+        const kernel_args **m = realloc(ctx->bmembers, (size_t)cap * sizeof *m);
+        if (m) ctx->bmembers = m;
+        if (!a || !m) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+        ctx->bargs_cap = cap;
     }
+    if (inputs > ctx->bptr_cap) {
+        int cap = 2 * inputs;
+        void **p = realloc(ctx->bptr, (size_t)cap * sizeof *p);
+        if (p) ctx->bptr = p;
+        shape4 *sh = realloc(ctx->bshape, (size_t)cap * sizeof *sh);
+        if (sh) ctx->bshape = sh;
+        if (!p || !sh) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+        ctx->bptr_cap = cap;
+    }
+    for (int k = 0, at = 0; k < n; k++) {
+        TD_CHECK(node_args(ctx, nodes[k], ctx->bptr + at, ctx->bshape + at, &ctx->bargs[k]));
+        ctx->bmembers[k] = &ctx->bargs[k];
+        at += ctx->g->nodes[nodes[k]].nin;
+    }
+    return TD_OK;
+}
+
+/* Names a failed batched step's members: "exec: batch of 14 relu nodes
+ * (12, 40, ...): <message>". */
+static td_status batch_failed(const exec_ctx *ctx, int k0, int n, td_status s)
+{
+    char why[600], list[160] = "";
+    snprintf(why, sizeof why, "%s", td_error_message());
+    size_t len = 0;
+    for (int k = 0; k < n && len + 16 < sizeof list; k++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", k ? ", " : "", ctx->sched.unit[k0 + k]);
+    int u = ctx->sched.unit[k0];
+    const char *what = ctx->fusion.role[u] == FUSED_ROLE_RUNS
+                           ? fused_kind_name(ctx->fusion.inst[ctx->fusion.runs[u]].kind)
+                           : op_name(ctx->g->nodes[u].op);
+    return TD_FAIL(s, "exec: batch of %d %s nodes (%s): %s", n, what, list, why);
+}
+
+/* Units k0 .. k0 + n - 1 of the schedule, matching ones, as one batched
+ * call: plain nodes by run_batched, fused groups by run_fused_batched
+ * (their members instance by instance). */
+static td_status run_batch(exec_ctx *ctx, int k0, int n)
+{
+    const backend *be = ctx->be;
+    int u0 = ctx->sched.unit[k0], fused = ctx->fusion.role[u0] == FUSED_ROLE_RUNS;
+    fused_kind kind = fused ? ctx->fusion.inst[ctx->fusion.runs[u0]].kind : FUSED_NONE;
+    int per = fused ? fused_group_of(kind)->n : 1;
+    int nodes[SCHEDULE_MAX_BATCH * FUSED_MAX_MEMBERS];
+    for (int k = 0; k < n; k++) {
+        int u = ctx->sched.unit[k0 + k];
+        if (!fused) nodes[k] = u;
+        else
+            for (int q = 0; q < per; q++) nodes[k * per + q] = ctx->fusion.inst[ctx->fusion.runs[u]].member[q];
+    }
+    TD_CHECK(gather_args(ctx, nodes, n * per));
+    td_status s = fused ? be->run_fused_batched(kind, n, ctx->bmembers) : be->run_batched(n, ctx->bmembers);
+    return s == TD_OK ? TD_OK : batch_failed(ctx, k0, n, s);
+}
+
+/* Step t of the schedule: one unit (a node alone, or a fused group's
+ * kernel) or a batch of matching units. */
+static td_status run_schedule_step(exec_ctx *ctx, int t)
+{
+    int k0 = ctx->sched.step_first[t], n = ctx->sched.step_first[t + 1] - k0, u = ctx->sched.unit[k0];
+    if (n > 1) return run_batch(ctx, k0, n);
+    if (ctx->fusion.role[u] != FUSED_ROLE_RUNS) return exec_run_node(ctx, u);
+    td_status st = TD_OK;
+    return run_instance(ctx, u, &st) < 0 ? st : TD_OK;
 }
 
 static int profiling;
@@ -322,13 +400,17 @@ static int ranges_on(const backend *be)
     return be->range_push && (profiling || asked);
 }
 
-static void range_push_node(const exec_ctx *ctx, int i)
+static void range_push_step(const exec_ctx *ctx, int t)
 {
-    char name[64];
+    char name[80];
+    int k0 = ctx->sched.step_first[t], n = ctx->sched.step_first[t + 1] - k0, i = ctx->sched.unit[k0];
     const node *nd = &ctx->g->nodes[i];
-    if (ctx->fusion.role && ctx->fusion.role[i] == FUSED_ROLE_RUNS)
-        snprintf(name, sizeof name, "%s #%d (fused %s)", op_name(nd->op), i,
-                 fused_kind_name(ctx->fusion.inst[ctx->fusion.runs[i]].kind));
+    int fused = ctx->fusion.role && ctx->fusion.role[i] == FUSED_ROLE_RUNS;
+    const char *kind = fused ? fused_kind_name(ctx->fusion.inst[ctx->fusion.runs[i]].kind) : "";
+    if (n > 1)
+        snprintf(name, sizeof name, "%s #%d%s%s (batch of %d)", op_name(nd->op), i, fused ? ", fused " : "", kind, n);
+    else if (fused)
+        snprintf(name, sizeof name, "%s #%d (fused %s)", op_name(nd->op), i, kind);
     else
         snprintf(name, sizeof name, "%s #%d", op_name(nd->op), i);
     ctx->be->range_push(name);
@@ -336,15 +418,28 @@ static void range_push_node(const exec_ctx *ctx, int i)
 
 static long launches_now(const backend *be) { return be->launches ? be->launches() : 0; }
 
+/* Step t's time and launches, charged to its first unit's node; every
+ * other node its kernel computed counts a call. */
+static void profile_step(exec_ctx *ctx, int t, double dt, long launched)
+{
+    for (int k = ctx->sched.step_first[t]; k < ctx->sched.step_first[t + 1]; k++) {
+        int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(&ctx->fusion, ctx->sched.unit[k], members);
+        for (int q = 0; q < n; q++) {
+            int first = k == ctx->sched.step_first[t] && q == 0;
+            profile_add(ctx, members[q], first ? dt : 0.0, first ? launched : 0);
+        }
+    }
+}
+
 /* The device-clock profile of a run whose marks 0..n were recorded: one
- * synchronisation, then each interval charged to its node. */
+ * synchronisation, then each interval charged to its step. */
 static td_status profile_read_marks(exec_ctx *ctx, int n)
 {
     TD_CHECK(ctx->be->sync());
     for (int k = 1; k <= n; k++) {
         double dt;
         TD_CHECK(ctx->be->timer_read(k - 1, k, &dt));
-        profile_add(ctx, ctx->mark_node[k], dt, ctx->mark_launches[k]);
+        profile_step(ctx, ctx->mark_node[k], dt, ctx->mark_launches[k]);
     }
     profile.device_clock = 1;
     return TD_OK;
@@ -355,52 +450,50 @@ typedef struct run_tally {
     long dispatches, launches;
 } run_tally;
 
-/* Every node once, in order, each directly or as a fused kernel. While
- * profiling, on a device clock a mark follows each kernel call (mark 0
- * precedes the first) and the marks are read at the end; on the host
- * clock each call is timed with a synchronisation after it. */
+/* Every step of the schedule once, in order: a node, a fused kernel or a
+ * batch. While profiling, on a device clock a mark follows each step
+ * (mark 0 precedes the first) and the marks are read at the end; on the
+ * host clock each step is timed with a synchronisation after it. */
 static td_status run_nodes(exec_ctx *ctx, run_tally *t)
 {
     const backend *be = ctx->be;
     int marks = profiling && be->timer_mark && be->timer_read, ranges = ranges_on(be);
     int sync_each = exec_sync_each_node(), n_marks = 0;
     if (marks && !ctx->mark_node) {
-        size_t n = (size_t)ctx->g->n_nodes + 1;
+        size_t n = (size_t)ctx->sched.n_steps + 1;
         ctx->mark_node = malloc(n * sizeof *ctx->mark_node);
         ctx->mark_launches = malloc(n * sizeof *ctx->mark_launches);
         if (!ctx->mark_node || !ctx->mark_launches) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     }
     if (marks) TD_CHECK(be->timer_mark(0));
     long run_l0 = launches_now(be);
-    for (int i = 0; i < ctx->g->n_nodes; i++) {
-        if (!ctx->needed[i]) continue;
-        if (ctx->fusion.role[i] == FUSED_ROLE_SILENT) {
-            if (profiling) profile_add(ctx, i, 0.0, 0); /* covered by a kernel before, or by one after */
-            continue;
-        }
+    for (int step = 0; step < ctx->sched.n_steps; step++) {
         double t0 = profiling && !marks ? now_seconds() : 0;
         long l0 = profiling ? launches_now(be) : 0;
-        if (ranges) range_push_node(ctx, i);
-        td_status st = TD_OK;
-        int last = run_step(ctx, i, &st);
+        if (ranges) range_push_step(ctx, step);
+        td_status st = run_schedule_step(ctx, step);
         if (ranges) be->range_pop();
-        if (last < 0) return st;
+        if (st != TD_OK) return st;
         t->dispatches++;
-        if (sync_each && (st = be->sync()) != TD_OK) return node_failed(ctx, i, st, ", at the synchronisation after it");
+        if (sync_each && (st = be->sync()) != TD_OK) {
+            int u = ctx->sched.unit[ctx->sched.step_first[step]];
+            return node_failed(ctx, u, st, ", at the synchronisation after it");
+        }
         if (profiling) {
             long launched = launches_now(be) - l0;
             if (marks) {
                 TD_CHECK(be->timer_mark(++n_marks));
-                ctx->mark_node[n_marks] = i;
+                ctx->mark_node[n_marks] = step;
                 ctx->mark_launches[n_marks] = launched;
             } else {
                 TD_CHECK(be->sync());
-                profile_add(ctx, i, now_seconds() - t0, launched);
+                profile_step(ctx, step, now_seconds() - t0, launched);
             }
-            if (last != i) profile_add(ctx, last, 0.0, 0); /* its kernel's second node counts a call */
         }
-        i = last;
     }
+    /* the heads the fused groups recompute count a call each */
+    for (int i = 0; profiling && i < ctx->g->n_nodes; i++)
+        if (ctx->needed[i] && !ctx->covered[i]) profile_add(ctx, i, 0.0, 0);
     t->launches += launches_now(be) - run_l0;
     return marks ? profile_read_marks(ctx, n_marks) : TD_OK;
 }

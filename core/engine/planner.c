@@ -1,6 +1,8 @@
 /* Activation memory planner: greedy best-fit by liveness. */
 #include "tsedarts/planner.h"
 
+#include "tsedarts/schedule.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,60 @@ td_status planner_plan_hinted(const graph *g, const unsigned char *needed, size_
         /* Inputs are released only after the output is placed, so a kernel
          * never writes over what it reads. */
         for (int v = free_head[i]; v >= 0; v = free_next[v]) live_free(&live, v);
+    }
+    plan->arena_elems = top;
+    free(live.b);
+    free(free_head);
+    free(free_next);
+    return TD_OK;
+}
+
+td_status planner_plan_steps(const graph *g, const exec_schedule *sched, size_t align, const unsigned char *unplaced,
+                             memory_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    int nv = g->n_values, ns = sched->n_steps;
+    plan->offset = calloc((size_t)(nv ? nv : 1), sizeof *plan->offset);
+    plan->first = malloc((size_t)(nv ? nv : 1) * sizeof *plan->first);
+    plan->last = malloc((size_t)(nv ? nv : 1) * sizeof *plan->last);
+    plan->align = align ? align : 1;
+    int *free_head = malloc((size_t)(ns ? ns : 1) * sizeof *free_head);
+    int *free_next = malloc((size_t)(nv ? nv : 1) * sizeof *free_next);
+    if (!plan->offset || !plan->first || !plan->last || !free_head || !free_next) {
+        free(free_head);
+        free(free_next);
+        planner_free(plan);
+        return TD_FAIL(TD_ERR_MEMORY, "planner: out of memory");
+    }
+    for (int v = 0; v < nv; v++) plan->first[v] = plan->last[v] = -1;
+    for (int t = 0; t < ns; t++) {
+        for (int k = sched->woff[t]; k < sched->woff[t + 1]; k++) {
+            int v = sched->wval[k];
+            if (plan->first[v] < 0) plan->first[v] = t;
+            if (t > plan->last[v]) plan->last[v] = t;
+        }
+        for (int k = sched->roff[t]; k < sched->roff[t + 1]; k++)
+            if (t > plan->last[sched->rval[k]]) plan->last[sched->rval[k]] = t;
+    }
+    /* a value read but made by no step is not an activation of this plan */
+    for (int v = 0; v < nv; v++)
+        if ((unplaced && unplaced[v]) || plan->first[v] < 0 || g->values[v].role != ROLE_ACT)
+            plan->first[v] = plan->last[v] = -1;
+    for (int t = 0; t < ns; t++) free_head[t] = -1;
+    for (int v = 0; v < nv; v++) {
+        if (plan->first[v] < 0) continue;
+        free_next[v] = free_head[plan->last[v]];
+        free_head[plan->last[v]] = v;
+    }
+    live_set live = {0};
+    size_t top = 0;
+    for (int t = 0; t < ns; t++) {
+        for (int k = sched->woff[t]; k < sched->woff[t + 1]; k++) {
+            int v = sched->wval[k];
+            if (plan->first[v] == t)
+                plan->offset[v] = live_alloc(&live, round_up(shape_numel(g->values[v].shape), plan->align), v, &top);
+        }
+        for (int v = free_head[t]; v >= 0; v = free_next[v]) live_free(&live, v);
     }
     plan->arena_elems = top;
     free(live.b);

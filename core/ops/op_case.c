@@ -60,18 +60,21 @@ int op_case_build(graph *g, const op_case *c, const int *in)
     return d ? d->build_case(g, c, in) : -1;
 }
 
-void op_case_inputs(graph *g, const op_case *c, int *in)
+void op_case_inputs_copy(graph *g, const op_case *c, int copy, int *in)
 {
     for (int k = 0; k < c->nin; k++) {
         if (c->kind[k] == IN_BNSTAT) {
             char name[64];
-            snprintf(name, sizeof name, "running_%d", k);
+            if (copy) snprintf(name, sizeof name, "running_%d_%d", k, copy);
+            else snprintf(name, sizeof name, "running_%d", k);
             in[k] = graph_param(g, ROLE_BNSTAT, name, c->in[k], k == 2 ? INIT_ZEROS : INIT_ONES, 0, 0, NULL);
         } else {
             in[k] = graph_input(g, c->in[k], c->kind[k] == IN_LABELS);
         }
     }
 }
+
+void op_case_inputs(graph *g, const op_case *c, int *in) { op_case_inputs_copy(g, c, 0, in); }
 
 int op_case_input_differentiable(const op_case *c, int k)
 {
@@ -93,6 +96,12 @@ graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_C
     int y = op_case_build(g, c, in);
     if (y >= 0 && g->nodes[g->n_nodes - 1].out == y) graph_bind(g, y, ROLE_OUTPUT, (size_t)-1);
     for (int r = 0; r < ROLE_COUNT; r++) host[r] = calloc(g->role_size[r] + 1, sizeof(double));
+    op_case_fill(g, c, in, seed, host);
+    return g;
+}
+
+void op_case_fill(const graph *g, const op_case *c, const int *in, uint64_t seed, double *host[ROLE_COUNT])
+{
     for (int k = 0; k < c->nin; k++) {
         const value *v = &g->values[in[k]];
         size_t n = shape_numel(v->shape);
@@ -115,7 +124,6 @@ graph *op_case_graph_seeded(const op_case *c, uint64_t seed, double *host[ROLE_C
             }
         }
     }
-    return g;
 }
 
 void op_case_host_free(double *host[ROLE_COUNT])

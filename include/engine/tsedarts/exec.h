@@ -6,6 +6,7 @@
 #include "tsedarts/fusion_plan.h"
 #include "tsedarts/graph.h"
 #include "tsedarts/planner.h"
+#include "tsedarts/schedule.h"
 
 /* An activation arena that several executors share: they run one after
  * another, never at once, so one arena sized for the largest plan serves
@@ -58,6 +59,17 @@ typedef struct exec_ctx {
      * node; made on the first profiled run). */
     int *mark_node;
     long *mark_launches;
+    /* The order of the kernel calls and the batches (schedule.h), and
+     * per node whether some unit's kernel computes it (the others a fused
+     * group recomputes: counted once per run while profiling). */
+    exec_schedule sched;
+    unsigned char *covered;
+    /* A batched step's member arguments, grown as needed. */
+    kernel_args *bargs;
+    const kernel_args **bmembers;
+    void **bptr;
+    shape4 *bshape;
+    int bargs_cap, bptr_cap;
 } exec_ctx;
 
 /* Plans memory and allocates the activation arena. */

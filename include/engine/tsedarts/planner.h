@@ -23,6 +23,14 @@ td_status planner_plan(const graph *g, const unsigned char *needed,
  * writes or reads it; its first and last are -1). */
 td_status planner_plan_hinted(const graph *g, const unsigned char *needed, size_t align, const int *live_until,
                               const unsigned char *unplaced, memory_plan *plan);
+/* The same over the steps of an executor's schedule (schedule.h): time is
+ * the step, a value is live from the step that makes it to the last step
+ * that reads it, and a step's outputs are placed before the values it
+ * last reads are released, so no kernel of a step (a batch's members run
+ * at once) writes over what another reads. */
+struct exec_schedule;
+td_status planner_plan_steps(const graph *g, const struct exec_schedule *sched, size_t align,
+                             const unsigned char *unplaced, memory_plan *plan);
 void planner_free(memory_plan *plan);
 
 /* Independent check that no two values live at the same time overlap;

@@ -52,6 +52,12 @@ int op_case_build(graph *g, const op_case *c, const int *in);
 
 /* Creates the inputs of a case in g: ROLE_INPUT / ROLE_LABEL / BN stats. */
 void op_case_inputs(graph *g, const op_case *c, int *in);
+/* The same for copy number copy of the case in one graph (its statistics
+ * named apart; copy 0 is op_case_inputs). */
+void op_case_inputs_copy(graph *g, const op_case *c, int copy, int *in);
+/* Fills the case's inputs in (values of g) in the host role arrays with
+ * the deterministic draws op_case_graph_seeded makes from seed. */
+void op_case_fill(const graph *g, const op_case *c, const int *in, uint64_t seed, double *host[ROLE_COUNT]);
 
 /* Whether input k of the case gets finite-difference checks. */
 int op_case_input_differentiable(const op_case *c, int k);

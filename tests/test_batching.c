@@ -1,0 +1,288 @@
+/* Horizontal batching (engine/schedule.c, backend.h run_batched): nodes
+ * of one op and shape that do not depend on each other run as one call,
+ * and each gives the bits it gives alone. Checked for every op of the
+ * registry (three copies of each case in one graph, batched against run
+ * one by one), for the fused groups and a whole supernet, for whole
+ * searches, and for the schedule's own promises: every value written
+ * before it is read, no two live values in the same memory. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quiet_runs.h"
+#include "sandbox.h"
+#include "tsedarts/autodiff.h"
+#include "tsedarts/backend_cpu.h"
+#include "tsedarts/buffers.h"
+#include "tsedarts/fileio.h"
+#include "tsedarts/layers.h"
+#include "tsedarts/op_registry.h"
+#include "tsedarts/params.h"
+#include "tsedarts/path.h"
+#include "tsedarts/philox.h"
+#include "tsedarts/supernet.h"
+
+#define COPIES 3
+
+/* COPIES copies of case c in one graph, each with its own inputs drawn
+ * from its own stream; host[] gets every role's initial contents. */
+static graph *copies_of(const op_case *c, double *host[ROLE_COUNT])
+{
+    graph *g = graph_create();
+    int in[COPIES][OP_CASE_MAX_IN];
+    for (int k = 0; k < COPIES; k++) {
+        op_case_inputs_copy(g, c, k, in[k]);
+        int y = op_case_build(g, c, in[k]);
+        if (y >= 0 && g->nodes[g->n_nodes - 1].out == y) graph_bind(g, y, ROLE_OUTPUT, (size_t)-1);
+    }
+    cr_assert_eq(graph_status(g), TD_OK, "%s: %s", c->label, td_error_message());
+    for (int r = 0; r < ROLE_COUNT; r++) host[r] = calloc(g->role_size[r] + 1, sizeof(double));
+    for (int k = 0; k < COPIES; k++) op_case_fill(g, c, in[k], 900 + (uint64_t)k, host);
+    return g;
+}
+
+/* Runs g from host on be in dt, batched (an executor that fuses and
+ * batches) or plain (every node alone); returns every role's final
+ * contents (f64) and, through steps, how many calls the run took. */
+static void run_graph(const graph *g, double *const host[ROLE_COUNT], const backend *be, dtype dt, int batched,
+                      double *out[ROLE_COUNT], int *steps)
+{
+    role_buffers rb = {0};
+    cr_assert_eq(role_buffers_alloc(&rb, g, be, dt), TD_OK);
+    for (int r = 1; r < ROLE_COUNT; r++)
+        if (g->role_size[r]) cr_assert_eq(role_buffers_upload_f64(&rb, (value_role)r, host[r], g->role_size[r]), TD_OK);
+    exec_ctx *ctx;
+    cr_assert_eq(batched ? exec_create(g, be, dt, &ctx) : exec_create_plain(g, be, dt, &ctx), TD_OK, "%s",
+                 td_error_message());
+    role_buffers_bind(&rb, ctx);
+    cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
+    *steps = ctx->sched.n_steps;
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        out[r] = calloc(g->role_size[r] + 1, sizeof(double));
+        if (g->role_size[r]) cr_assert_eq(role_buffers_download_f64(&rb, (value_role)r, out[r], g->role_size[r]), TD_OK);
+    }
+    out[0] = NULL;
+    exec_destroy(ctx);
+    role_buffers_free(&rb);
+}
+
+/* Bit for bit (f64 copies of f32 or f64 values: -0 and +0 differ). */
+static int same_roles(const graph *g, double *const a[ROLE_COUNT], double *const b[ROLE_COUNT], char *why, size_t len)
+{
+    for (int r = 1; r < ROLE_COUNT; r++)
+        for (size_t i = 0; i < g->role_size[r]; i++)
+            if (memcmp(&a[r][i], &b[r][i], sizeof(double))) {
+                snprintf(why, len, "role %s element %zu: %.17g batched, %.17g alone", role_name((value_role)r), i,
+                         a[r][i], b[r][i]);
+                return 0;
+            }
+    return 1;
+}
+
+static void free_roles(double *r[ROLE_COUNT])
+{
+    for (int k = 0; k < ROLE_COUNT; k++) free(r[k]);
+}
+
+static void every_case(int wide, dtype dt)
+{
+    int n = wide ? op_wide_case_count() : op_case_count(), batched_cases = 0;
+    cr_assert_gt(n, 0);
+    for (int i = 0; i < n; i++) {
+        const op_case *c = wide ? op_wide_case_at(i) : op_case_at(i);
+        double *host[ROLE_COUNT], *alone[ROLE_COUNT], *together[ROLE_COUNT];
+        graph *g = copies_of(c, host);
+        int steps_alone, steps_together;
+        run_graph(g, host, backend_cpu(), dt, 0, alone, &steps_alone);
+        run_graph(g, host, backend_cpu(), dt, 1, together, &steps_together);
+        char why[256];
+        cr_expect(same_roles(g, together, alone, why, sizeof why), "%s %s: %s", c->label, dtype_name(dt), why);
+        /* the copies' nodes of the case's op went as one call */
+        cr_expect_lt(steps_together, steps_alone, "%s: nothing was batched (%d calls either way)", c->label,
+                     steps_alone);
+        batched_cases += steps_together < steps_alone;
+        free_roles(alone);
+        free_roles(together);
+        op_case_host_free(host);
+        graph_destroy(g);
+    }
+    fprintf(stderr, "%s cases, %s: %d of %d ran batched, each member's bits its own\n", wide ? "wide" : "small",
+            dtype_name(dt), batched_cases, n);
+}
+
+Test(batching, every_op_case_batched_gives_the_bits_of_its_members_alone)
+{
+    every_case(0, DT_F32);
+    every_case(0, DT_F64);
+}
+
+Test(batching, every_wide_case_batched_gives_the_bits_of_its_members_alone) { every_case(1, DT_F32); }
+
+/* A supernet's training graph (batch norms' fused groups, mixed ops,
+ * their gradients, recomputed cells): batched against plain, every role
+ * bit for bit, and the batched run takes far fewer calls. */
+Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
+{
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    b.recompute = 1;
+    supernet_config cfg = {4, 5, 1, 8, 10, 0};
+    net_io io;
+    cr_assert_eq(supernet_build(&b, &cfg, 4, &io), TD_OK);
+    layer_free(&b);
+    graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+    double *host[ROLE_COUNT];
+    for (int r = 0; r < ROLE_COUNT; r++) host[r] = calloc(g->role_size[r] + 1, sizeof(double));
+    params_init(g, 3, DT_F64, host[ROLE_WEIGHT], host[ROLE_ALPHA], host[ROLE_BNSTAT]);
+    philox_stream s;
+    philox_stream_init(&s, 3, PURPOSE_TEST, 1);
+    for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) host[ROLE_INPUT][i] = 2 * philox_next_uniform_f64(&s) - 1;
+    for (size_t i = 0; i < g->role_size[ROLE_LABEL]; i++) host[ROLE_LABEL][i] = (double)(i % 10);
+    double *alone[ROLE_COUNT], *together[ROLE_COUNT];
+    int steps_alone, steps_together;
+    /* the plain executor fuses nothing: against it, the batched one both
+     * fuses and batches; setting TSEDARTS_BATCH=0 isolates the fusion */
+    run_graph(g, host, backend_cpu(), DT_F32, 0, alone, &steps_alone);
+    run_graph(g, host, backend_cpu(), DT_F32, 1, together, &steps_together);
+    char why[256];
+    cr_expect(same_roles(g, together, alone, why, sizeof why), "%s", why);
+    double *unbatched[ROLE_COUNT];
+    int steps_unbatched;
+    cr_assert_eq(setenv("TSEDARTS_BATCH", "0", 1), 0);
+    run_graph(g, host, backend_cpu(), DT_F32, 1, unbatched, &steps_unbatched);
+    unsetenv("TSEDARTS_BATCH");
+    cr_expect(same_roles(g, together, unbatched, why, sizeof why), "%s", why);
+    fprintf(stderr, "supernet step: %d calls plain, %d fused, %d fused and batched\n", steps_alone, steps_unbatched,
+            steps_together);
+    cr_expect_lt(steps_together * 3, steps_unbatched, "batching saved too few calls");
+    free_roles(alone);
+    free_roles(together);
+    free_roles(unbatched);
+    for (int r = 0; r < ROLE_COUNT; r++) free(host[r]);
+    graph_destroy(g);
+}
+
+/* The schedule keeps its promises on that graph: each step reads only
+ * values made by an earlier step (or given), no step reads what another
+ * member of its own batch makes, and the memory plan over the steps has
+ * no two live values overlapping. */
+Test(batching, the_schedule_orders_reads_after_writes_and_plans_sound_memory)
+{
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    b.recompute = 1;
+    supernet_config cfg = {4, 5, 1, 8, 10, 0};
+    net_io io;
+    cr_assert_eq(supernet_build(&b, &cfg, 4, &io), TD_OK);
+    layer_free(&b);
+    graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+    int windows[] = {0, 16, 1024};
+    for (int w = 0; w < 3; w++) {
+        char wv[16];
+        snprintf(wv, sizeof wv, "%d", windows[w]);
+        cr_assert_eq(setenv("TSEDARTS_BATCH_WINDOW", wv, 1), 0);
+        exec_ctx *ctx;
+        cr_assert_eq(exec_create(g, backend_cpu(), DT_F32, &ctx), TD_OK, "%s", td_error_message());
+        const exec_schedule *sc = &ctx->sched;
+        /* where each node's kernel runs: its step and unit (-1: a head its
+         * group recomputes, which runs nowhere by itself) */
+        int *step_of = malloc((size_t)g->n_nodes * sizeof *step_of), *unit_of = malloc((size_t)g->n_nodes * sizeof *unit_of);
+        for (int i = 0; i < g->n_nodes; i++) step_of[i] = unit_of[i] = -1;
+        for (int t = 0; t < sc->n_steps; t++)
+            for (int k = sc->step_first[t]; k < sc->step_first[t + 1]; k++) {
+                int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(&ctx->fusion, sc->unit[k], members);
+                for (int q = 0; q < n; q++) step_of[members[q]] = t, unit_of[members[q]] = k;
+            }
+        int bad = 0;
+        for (int t = 0; t < sc->n_steps && !bad; t++)
+            for (int k = sc->step_first[t]; k < sc->step_first[t + 1] && !bad; k++) {
+                int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(&ctx->fusion, sc->unit[k], members);
+                for (int q = 0; q < n && !bad; q++) {
+                    const node *nd = &g->nodes[members[q]];
+                    const int *in = graph_node_inputs(g, nd);
+                    for (int j = 0; j < nd->nin && !bad; j++) {
+                        int p = g->values[in[j]].producer;
+                        if (p >= 0 && unit_of[p] < 0) { /* a recomputed head: its own inputs are what is read */
+                            const int *hin = graph_node_inputs(g, &g->nodes[p]);
+                            for (int h = 0; h < g->nodes[p].nin && !bad; h++) {
+                                int hp = g->values[hin[h]].producer;
+                                bad = hp >= 0 && (step_of[hp] < 0 || step_of[hp] >= t);
+                            }
+                            continue;
+                        }
+                        /* made by an earlier step, or by this very unit */
+                        bad = p >= 0 && !(step_of[p] >= 0 && step_of[p] < t) && unit_of[p] != k;
+                    }
+                    if (bad) cr_expect(0, "window %d: node %d (step %d) reads a value made later or by another member of its batch",
+                                       windows[w], members[q], t);
+                }
+            }
+        free(step_of);
+        free(unit_of);
+        char first[200] = "";
+        cr_expect_eq(planner_count_overlaps(g, &ctx->plan, first, sizeof first), 0, "window %d: %s", windows[w],
+                     first);
+        if (windows[w] == 0) cr_expect_eq(sc->n_steps, sc->n_units, "window 0 batches nothing");
+        else cr_expect_lt(sc->n_steps, sc->n_units, "window %d batched nothing", windows[w]);
+        exec_destroy(ctx);
+    }
+    unsetenv("TSEDARTS_BATCH_WINDOW");
+    graph_destroy(g);
+}
+
+/* Whole searches, batched or not: the same files, byte for byte. */
+static void search_with_and_without(search_algo algo, const char *tag)
+{
+    search_config c;
+    search_config_defaults(&c);
+    c.algo = algo;
+    search_config_algo_defaults(&c);
+    snprintf(c.dataset, sizeof c.dataset, "synthetic");
+    c.net.C = 4;
+    c.net.layers = 3;
+    c.batch = 8;
+    c.epochs = 1;
+    c.subset = 24;
+    c.eval_images = 8;
+    c.tse_steps = 2;
+    if (algo == ALGO_DRNAS) { /* one epoch per stage; channels that split into its partial channels */
+        c.epochs = 2;
+        c.net.C = 8;
+        c.drnas_k1 = 4;
+        c.drnas_k2 = 2;
+        c.drnas_warmup = 0;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "batch-%s-on", tag);
+    char *on = sandbox_dir(name);
+    snprintf(name, sizeof name, "batch-%s-off", tag);
+    char *off = sandbox_dir(name);
+    cr_assert_eq(quiet_search(backend_cpu(), &c, on, 0, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(setenv("TSEDARTS_BATCH", "0", 1), 0);
+    cr_assert_eq(quiet_search(backend_cpu(), &c, off, 0, 0), TD_OK, "%s", td_error_message());
+    unsetenv("TSEDARTS_BATCH");
+    const char *files[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt", NULL};
+    for (int i = 0; files[i]; i++) {
+        char pa[4200], pb[4200], *ta, *tb;
+        size_t na, nb;
+        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", on, files[i]), TD_OK);
+        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", off, files[i]), TD_OK);
+        cr_assert_eq(file_read_all(pa, &ta, &na), TD_OK, "%s", td_error_message());
+        cr_assert_eq(file_read_all(pb, &tb, &nb), TD_OK, "%s", td_error_message());
+        cr_expect(na == nb && !memcmp(ta, tb, na), "%s: %s differs batched and not", tag, files[i]);
+        free(ta);
+        free(tb);
+    }
+    free(on);
+    free(off);
+}
+
+Test(batching, darts1_search_is_the_same_batched) { search_with_and_without(ALGO_DARTS1, "darts1"); }
+Test(batching, darts2_search_is_the_same_batched) { search_with_and_without(ALGO_DARTS2, "darts2"); }
+Test(batching, tse_search_is_the_same_batched) { search_with_and_without(ALGO_TSE, "tse"); }
+Test(batching, exact_tse_search_is_the_same_batched) { search_with_and_without(ALGO_TSE_EXACT, "tse-exact"); }
+Test(batching, drnas_search_is_the_same_batched) { search_with_and_without(ALGO_DRNAS, "drnas"); }
