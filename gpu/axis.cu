@@ -2,6 +2,7 @@
 #include "axis_sums.cuh"
 #include "block_sum.cuh"
 #include "elementwise.cuh"
+#include "pointwise_math.cuh"
 
 /* --- the sums: a fixed two-level reduction ------------------------------------------------------------------
  * The L values of kept index j are cut into P consecutive parts; a block of SUMS_THREADS threads reduces one
@@ -217,8 +218,8 @@ template <typename T> static td_status bn_running_update_run(const kernel_args *
     const T *m = gpu_in<T>(a, 0), *v = gpu_in<T>(a, 1);
     T *rm = (T *)a->in[2], *rv = (T *)a->in[3];
     return gpu_map("bn_running_update", n, [=] __device__(auto c) {
-        rm[c] = (1 - mom) * rm[c] + mom * m[c];
-        rv[c] = (1 - mom) * rv[c] + mom * (v[c] * unbias);
+        rm[c] = running_mean_value(rm[c], m[c], mom);
+        rv[c] = running_var_value(rv[c], v[c], mom, unbias);
     });
 }
 

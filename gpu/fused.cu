@@ -110,8 +110,9 @@ template <typename T> static td_status run_fused(fused_kind kind, const kernel_a
 
 /* The members are in the group's order (fusion.h), as the executor matched them; checked here against the
  * declaration so that a changed pattern fails loudly instead of reading the wrong inputs. */
-td_status gpu_run_fused(fused_kind kind, const kernel_args *const *members)
+td_status gpu_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
+    if (kind == FUSED_CHAIN) return gpu_run_chain(n, members);
     const fused_group *grp = fused_group_of(kind);
     if (!grp) return TD_FAIL(TD_ERR_UNSUPPORTED, "cuda backend: no fused kernel %s", fused_kind_name(kind));
     for (int q = 0; q < grp->n; q++)

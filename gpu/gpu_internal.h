@@ -111,7 +111,9 @@ TD_OP_LIST(GPU_DECLARE_OP)
 
 /* fused.cu */
 int gpu_fuses(fused_kind kind, dtype dt);
-td_status gpu_run_fused(fused_kind kind, const kernel_args *const *members);
+td_status gpu_run_fused(fused_kind kind, int n, const kernel_args *const *members);
+/* fused_chain.cu */
+td_status gpu_run_chain(int n, const kernel_args *const *members);
 
 /* flat.cu */
 td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);

@@ -1,5 +1,6 @@
 /* Element-wise kernels (pointwise family): relu, relu_bwd, softplus, sigmoid, exp, powadd, axpby, mul, fill, const. */
 #include "elementwise.cuh"
+#include "pointwise_math.cuh"
 
 /* The math library by element type, as the reference's RX(): float calls
  * the f-suffixed function, so f32 is computed in float as on the CPU. */
@@ -9,8 +10,6 @@ static __device__ inline float dev_log1p(float x) { return log1pf(x); }
 static __device__ inline double dev_log1p(double x) { return log1p(x); }
 static __device__ inline float dev_fabs(float x) { return fabsf(x); }
 static __device__ inline double dev_fabs(double x) { return fabs(x); }
-static __device__ inline float dev_pow(float x, float y) { return powf(x, y); }
-static __device__ inline double dev_pow(double x, double y) { return pow(x, y); }
 
 /* --- relu, relu_bwd ------------------------------------------------------ */
 
@@ -74,36 +73,29 @@ template <typename T> static td_status powadd_op(const kernel_args *a)
     const T *x = gpu_in<T>(a, 0);
     T *y = gpu_out<T>(a);
     T eps = (T)a->nd->p.a, pw = (T)a->nd->p.b;
-    return gpu_map("powadd", shape_numel(a->out_shape), [=] __device__(auto i) { y[i] = dev_pow(x[i] + eps, pw); });
+    return gpu_map("powadd", shape_numel(a->out_shape), [=] __device__(auto i) { y[i] = powadd_value(x[i], eps, pw); });
 }
 
 /* --- axpby, mul ---------------------------------------------------------- */
 
-/* (x[, z]) -> s x + t z with s = p.a, t = p.b rounded to T; the reference's
- * special cases are kept so that every case gives its bits: one input,
- * y = s x (a copy when s == 1, as the reference's memcpy); two, x + z when
- * s = t = 1, else s x + t z: two products rounded, then their sum (no FMA,
- * as on the CPU). */
+/* (x[, z]) -> s x + t z (pointwise_math.cuh axpby_value: the reference's
+ * special cases, no FMA, as on the CPU) */
 template <typename T> static td_status axpby_op(const kernel_args *a)
 {
     size_t n = shape_numel(a->out_shape);
     T s = (T)a->nd->p.a, t = (T)a->nd->p.b;
     const T *x = gpu_in<T>(a, 0);
     T *y = gpu_out<T>(a);
-    if (a->nin == 1) {
-        if (s == 1) return gpu_map("axpby", n, [=] __device__(auto i) { y[i] = x[i]; });
-        return gpu_map("axpby", n, [=] __device__(auto i) { y[i] = s * x[i]; });
-    }
+    if (a->nin == 1) return gpu_map("axpby", n, [=] __device__(auto i) { y[i] = axpby_value(x[i], T(0), s, t, 0); });
     const T *z = gpu_in<T>(a, 1);
-    if (s == 1 && t == 1) return gpu_map("axpby", n, [=] __device__(auto i) { y[i] = x[i] + z[i]; });
-    return gpu_map("axpby", n, [=] __device__(auto i) { y[i] = s * x[i] + t * z[i]; });
+    return gpu_map("axpby", n, [=] __device__(auto i) { y[i] = axpby_value(x[i], z[i], s, t, 1); });
 }
 
 template <typename T> static td_status mul_op(const kernel_args *a)
 {
     const T *x = gpu_in<T>(a, 0), *z = gpu_in<T>(a, 1);
     T *y = gpu_out<T>(a);
-    return gpu_map("mul", shape_numel(a->out_shape), [=] __device__(auto i) { y[i] = x[i] * z[i]; });
+    return gpu_map("mul", shape_numel(a->out_shape), [=] __device__(auto i) { y[i] = mul_value(x[i], z[i]); });
 }
 
 /* --- fill, const --------------------------------------------------------- */

@@ -49,6 +49,18 @@ static td_status cpu_run_node(const kernel_args *a)
     return k(a);
 }
 
+/* A fused group: the chain's members one after another (the bits of
+ * running them alone, by construction), the patterned groups by their
+ * kernels. */
+static td_status cpu_run_fused(fused_kind kind, int n, const kernel_args *const *m)
+{
+    if (kind != FUSED_CHAIN) return ref_run_fused(kind, m);
+    for (int q = 0; q < n; q++) TD_CHECK(cpu_run_node(m[q]));
+    return TD_OK;
+}
+
+static int cpu_fuses(fused_kind kind, dtype dt) { return kind == FUSED_CHAIN ? dt == DT_F32 || dt == DT_F64 : ref_fuses(kind, dt); }
+
 /* Horizontal batches: members too small to split their own work run side
  * by side, one per thread, in one parallel region instead of one region
  * (or none) each; members large enough to split run one after another,
@@ -71,7 +83,7 @@ static int side_by_side(int n, const kernel_args *first)
 /* Runs member k of a batch (a node, or a fused group of per nodes). */
 static td_status run_member(const kernel_args *const *m, int k, fused_kind kind, int per)
 {
-    return kind == FUSED_NONE ? cpu_run_node(m[k]) : ref_run_fused(kind, m + (size_t)k * per);
+    return kind == FUSED_NONE ? cpu_run_node(m[k]) : cpu_run_fused(kind, per, m + (size_t)k * per);
 }
 
 static td_status run_members(int n, const kernel_args *const *m, fused_kind kind, int per)
@@ -94,9 +106,9 @@ static td_status run_members(int n, const kernel_args *const *m, fused_kind kind
 
 static int cpu_batches(op_kind op, dtype dt) { return op >= 0 && op < OP_COUNT && (dt == DT_F32 || dt == DT_F64); }
 static td_status cpu_run_batched(int n, const kernel_args *const *m) { return run_members(n, m, FUSED_NONE, 1); }
-static td_status cpu_run_fused_batched(fused_kind kind, int n, const kernel_args *const *m)
+static td_status cpu_run_fused_batched(fused_kind kind, int per, int n, const kernel_args *const *m)
 {
-    return run_members(n, m, kind, fused_group_of(kind)->n);
+    return run_members(n, m, kind, per);
 }
 
 static td_status cpu_sync(void) { return TD_OK; }
@@ -127,11 +139,11 @@ static const backend cpu_backend = {
     .download = cpu_copy,
     .zero = cpu_zero,
     .run_node = cpu_run_node,
-    .run_fused = ref_run_fused,
-    .fuses = ref_fuses,
+    .run_fused = cpu_run_fused,
+    .fuses = cpu_fuses,
     .batches = cpu_batches,
     .run_batched = cpu_run_batched,
-    .fused_batches = ref_fuses,
+    .fused_batches = cpu_fuses,
     .run_fused_batched = cpu_run_fused_batched,
     .sync = cpu_sync,
     .flat_copy = ref_flat_copy,

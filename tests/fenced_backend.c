@@ -59,15 +59,15 @@ static td_status fenced_run_node(const kernel_args *a)
 
 static int fenced_fuses(fused_kind kind, dtype dt) { return backend_cpu()->fuses(kind, dt); }
 
-static td_status fenced_run_fused(fused_kind kind, const kernel_args *const *members)
+static td_status fenced_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
     opened_args o[FUSED_MAX_MEMBERS];
     const kernel_args *m[FUSED_MAX_MEMBERS];
-    for (int q = 0; q < fused_group_of(kind)->n; q++) {
+    for (int q = 0; q < n; q++) {
         TD_CHECK(open_args(members[q], &o[q]));
         m[q] = &o[q].a;
     }
-    return backend_cpu()->run_fused(kind, m);
+    return backend_cpu()->run_fused(kind, n, m);
 }
 
 static td_status fenced_sync(void) { return TD_OK; }

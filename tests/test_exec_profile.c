@@ -62,10 +62,10 @@ static td_status fake_run_node(const kernel_args *a)
     return backend_cpu()->run_node(a);
 }
 
-static td_status fake_run_fused(fused_kind kind, const kernel_args *const *members)
+static td_status fake_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
     fake.fused_calls++;
-    return backend_cpu()->run_fused(kind, members);
+    return backend_cpu()->run_fused(kind, n, members);
 }
 
 static td_status fake_sync(void)

@@ -228,10 +228,10 @@ Test(supernet, recompute_gives_identical_bits)
  * the bits of their nodes run in turn; the counting backend shows that
  * each kind ran. */
 static int fused_runs[FUSED_KIND_END];
-static td_status counting_run_fused(fused_kind kind, const kernel_args *const *members)
+static td_status counting_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
     fused_runs[kind]++;
-    return backend_cpu()->run_fused(kind, members);
+    return backend_cpu()->run_fused(kind, n, members);
 }
 
 Test(supernet, fused_kernels_give_identical_bits)

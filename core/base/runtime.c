@@ -131,14 +131,20 @@ int env_flag(const char *name)
 }
 
 /* The executor's switches (exec.h): a synchronisation after every node,
- * runs never recorded, NVTX ranges. Each leaves the bits as they are and
- * only slows a run, which is why env.json says which were on. */
+ * runs never recorded, NVTX ranges, batching and its window. Each leaves
+ * the bits as they are and only changes a run's speed (and memory), which
+ * is why env.json says which were on. */
 static json_t *switches_json(void)
 {
     static const char *const names[] = {"TSEDARTS_SYNC_EACH_NODE", "TSEDARTS_NO_GRAPHS", "TSEDARTS_NVTX"};
     json_t *o = json_object();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         json_object_set_new(o, names[i], json_boolean(env_flag(names[i])));
+    /* batching (engine/schedule.h) is on unless TSEDARTS_BATCH=0; its
+     * window, when TSEDARTS_BATCH_WINDOW sets one */
+    const char *batch = getenv("TSEDARTS_BATCH"), *window = getenv("TSEDARTS_BATCH_WINDOW");
+    json_object_set_new(o, "TSEDARTS_BATCH", json_boolean(!(batch && !strcmp(batch, "0"))));
+    json_object_set_new(o, "TSEDARTS_BATCH_WINDOW", window && *window ? json_string(window) : json_null());
     return o;
 }
 

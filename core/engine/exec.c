@@ -235,7 +235,7 @@ td_status exec_run_node(exec_ctx *ctx, int i)
 static int run_instance(exec_ctx *ctx, int i, td_status *st)
 {
     const fused_instance *in = &ctx->fusion.inst[ctx->fusion.runs[i]];
-    int n = fused_group_of(in->kind)->n;
+    int n = in->n;
     void *ptr[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
     shape4 shape[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
     kernel_args args[FUSED_MAX_MEMBERS];
@@ -244,7 +244,7 @@ static int run_instance(exec_ctx *ctx, int i, td_status *st)
         if ((*st = node_args(ctx, in->member[q], ptr[q], shape[q], &args[q])) != TD_OK) return -1;
         members[q] = &args[q];
     }
-    *st = ctx->be->run_fused(in->kind, members);
+    *st = ctx->be->run_fused(in->kind, n, members);
     if (*st != TD_OK) *st = node_failed(ctx, i, *st, "");
     return *st == TD_OK ? in->last : -1;
 }
@@ -304,7 +304,7 @@ static td_status run_batch(exec_ctx *ctx, int k0, int n)
     const backend *be = ctx->be;
     int u0 = ctx->sched.unit[k0], fused = ctx->fusion.role[u0] == FUSED_ROLE_RUNS;
     fused_kind kind = fused ? ctx->fusion.inst[ctx->fusion.runs[u0]].kind : FUSED_NONE;
-    int per = fused ? fused_group_of(kind)->n : 1;
+    int per = fused ? ctx->fusion.inst[ctx->fusion.runs[u0]].n : 1;
     int nodes[SCHEDULE_MAX_BATCH * FUSED_MAX_MEMBERS];
     for (int k = 0; k < n; k++) {
         int u = ctx->sched.unit[k0 + k];
@@ -313,7 +313,7 @@ static td_status run_batch(exec_ctx *ctx, int k0, int n)
             for (int q = 0; q < per; q++) nodes[k * per + q] = ctx->fusion.inst[ctx->fusion.runs[u]].member[q];
     }
     TD_CHECK(gather_args(ctx, nodes, n * per));
-    td_status s = fused ? be->run_fused_batched(kind, n, ctx->bmembers) : be->run_batched(n, ctx->bmembers);
+    td_status s = fused ? be->run_fused_batched(kind, per, n, ctx->bmembers) : be->run_batched(n, ctx->bmembers);
     return s == TD_OK ? TD_OK : batch_failed(ctx, k0, n, s);
 }
 

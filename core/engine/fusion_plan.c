@@ -46,6 +46,7 @@ static int match(const graph *g, const fused_group *grp, int h, const int *next_
     if (!member_fits(g, &grp->m[0], h, h) || role[h]) return 0;
     int v = hn->out;
     out->kind = grp->kind;
+    out->n = grp->n;
     out->member[0] = h;
     for (int q = 1; q < grp->n; q++) {
         int c = -1;
@@ -84,7 +85,7 @@ static td_status push(fusion_plan *fp, const fused_instance *in, int *cap)
  * recomputed there, which run nothing themselves. */
 static void assign_roles(const fused_group *grp, const fused_instance *in, int id, fusion_plan *fp)
 {
-    for (int q = 0; q < grp->n; q++) {
+    for (int q = 0; q < in->n; q++) {
         int i = in->member[q];
         if (q == grp->runs_at) {
             fp->role[i] = FUSED_ROLE_RUNS;
@@ -108,7 +109,7 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     int n_found = 0, covered = 0, last = h;
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
         const fused_group *grp = fused_group_of((fused_kind)k);
-        if (grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
+        if (k == FUSED_CHAIN || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
         fused_instance in;
         int ok = be->fuses((fused_kind)k, dt) && match(g, grp, h, next_needed, rd, fp->role, &in);
         if (!ok) {
@@ -117,7 +118,7 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
         }
         for (int q = 1; q < grp->n; q++) {
             for (int p = 0; p < n_found; p++)
-                for (int r = 1; r < fused_group_of(found[p].kind)->n; r++)
+                for (int r = 1; r < found[p].n; r++)
                     if (found[p].member[r] == in.member[q]) return TD_OK; /* a node claimed twice */
             if (in.member[q] > last) last = in.member[q];
             covered += reads(g, in.member[q], v);
@@ -133,6 +134,31 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     const int *in = graph_node_inputs(g, &g->nodes[h]);
     for (int q = 0; q < g->nodes[h].nin; q++)
         if (live_until[in[q]] < last) live_until[in[q]] = last;
+    return TD_OK;
+}
+
+/* The chains, after every patterned group has taken its nodes: each run
+ * of two or more consecutive needed nodes that fit (fusion.h), not yet in
+ * a group, of one size, up to FUSED_MAX_MEMBERS long. */
+static td_status find_chains(const graph *g, const unsigned char *needed, const int *next_needed, fusion_plan *fp,
+                             int *cap)
+{
+    for (int h = 0; h < g->n_nodes; h++) {
+        if (!needed[h] || fp->role[h]) continue;
+        const node *hn = &g->nodes[h];
+        size_t elems = shape_numel(g->values[hn->out >= 0 ? hn->out : graph_node_inputs(g, hn)[0]].shape);
+        if (!fused_chain_member_fits(g, hn, elems)) continue;
+        fused_instance in = {.kind = FUSED_CHAIN, .n = 1, .member = {h}};
+        for (int c = next_needed[h]; c >= 0 && in.n < FUSED_MAX_MEMBERS && !fp->role[c] &&
+                                     fused_chain_member_fits(g, &g->nodes[c], elems);
+             c = next_needed[c])
+            in.member[in.n++] = c;
+        if (in.n < 2) continue;
+        in.last = in.member[in.n - 1];
+        TD_CHECK(push(fp, &in, cap));
+        assign_roles(fused_group_of(FUSED_CHAIN), &in, fp->n_inst - 1, fp);
+        h = in.last;
+    }
     return TD_OK;
 }
 
@@ -172,7 +198,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
             for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
                 const fused_group *grp = fused_group_of((fused_kind)k);
                 fused_instance in;
-                if (!grp->head_stored || !be->fuses((fused_kind)k, dt) ||
+                if (k == FUSED_CHAIN || !grp->head_stored || !be->fuses((fused_kind)k, dt) ||
                     !match(g, grp, h, next_needed, &rd, fp->role, &in))
                     continue;
                 s = push(fp, &in, &cap);
@@ -181,6 +207,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
             }
         }
     }
+    if (s == TD_OK && be->run_fused && be->fuses && be->fuses(FUSED_CHAIN, dt)) s = find_chains(g, needed, next_needed, fp, &cap);
     free(rd.first);
     free(rd.last);
     free(rd.count);

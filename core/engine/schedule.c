@@ -41,7 +41,7 @@ int schedule_unit_members(const fusion_plan *fp, int u, int *members)
     const fused_instance *in = &fp->inst[fp->runs[u]];
     const fused_group *grp = fused_group_of(in->kind);
     int n = 0;
-    for (int q = grp->runs_at; q < grp->n; q++) {
+    for (int q = grp->runs_at; q < in->n; q++) {
         members[n++] = in->member[q];
         if (in->member[q] == in->last) break;
     }
@@ -117,9 +117,10 @@ static int units_match(const graph *g, const fusion_plan *fp, const backend *be,
     if (fx != fy) return 0;
     if (!fx) return be->batches && be->run_batched && be->batches(g->nodes[x].op, dt) && nodes_match(g, x, y);
     const fused_instance *a = &fp->inst[fp->runs[x]], *b = &fp->inst[fp->runs[y]];
-    if (a->kind != b->kind || !be->fused_batches || !be->run_fused_batched || !be->fused_batches(a->kind, dt))
+    if (a->kind != b->kind || a->n != b->n || !be->fused_batches || !be->run_fused_batched ||
+        !be->fused_batches(a->kind, dt))
         return 0;
-    for (int q = 0; q < fused_group_of(a->kind)->n; q++)
+    for (int q = 0; q < a->n; q++)
         if (!nodes_match(g, a->member[q], b->member[q])) return 0;
     return 1;
 }

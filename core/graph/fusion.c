@@ -55,8 +55,30 @@ static const fused_group groups[FUSED_KIND_END] = {
                               .required = 1},
 };
 
+/* The chain's members are found by fusion_plan.c, not by a pattern: n
+ * is 0 here, and each instance says its own. */
+static const fused_group chain_group = {.kind = FUSED_CHAIN, .n = 0, .head_stored = 1, .runs_at = 0};
+
+int fused_chain_member_fits(const graph *g, const node *nd, size_t elems)
+{
+    switch (nd->op) {
+    case OP_AXPBY:
+    case OP_MUL:
+    case OP_POWADD:
+    case OP_BN_RUNNING_UPDATE: break;
+    default: return 0;
+    }
+    if (nd->nin > FUSED_MAX_MEMBER_INPUTS || elems > FUSED_CHAIN_MAX_ELEMS) return 0;
+    if (nd->out >= 0 && shape_numel(g->values[nd->out].shape) != elems) return 0;
+    const int *in = graph_node_inputs(g, nd);
+    for (int k = 0; k < nd->nin; k++)
+        if (g->values[in[k]].is_int || shape_numel(g->values[in[k]].shape) != elems) return 0;
+    return 1;
+}
+
 const fused_group *fused_group_of(fused_kind k)
 {
+    if (k == FUSED_CHAIN) return &chain_group;
     return k > FUSED_NONE && k < FUSED_KIND_END ? &groups[k] : NULL;
 }
 

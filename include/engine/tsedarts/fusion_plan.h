@@ -8,6 +8,7 @@
 
 typedef struct fused_instance {
     fused_kind kind;
+    int n;                         /* members (the group's count; a chain's own) */
     int member[FUSED_MAX_MEMBERS]; /* node indices, in the group's member order */
     int last;                      /* the last node its kernel covers */
 } fused_instance;

@@ -40,22 +40,23 @@ typedef struct backend {
     td_status (*run_node)(const kernel_args *a);
     /* Optional (NULL where absent): the fused groups (fusion.h) the
      * backend implements for an element type, and running one given its
-     * members' arguments in the group's member order. The executor finds
+     * n members' arguments in the group's member order (n is the group's
+     * count; a chain's own length). The executor finds
      * the groups and plans memory for them; a fused kernel gives the bits
      * of run_node on its members one after the other. */
     int (*fuses)(fused_kind kind, dtype dt);
-    td_status (*run_fused)(fused_kind kind, const kernel_args *const *members);
+    td_status (*run_fused)(fused_kind kind, int n, const kernel_args *const *members);
     /* Optional (NULL where absent): horizontal batches. n nodes of one op
      * with equal shapes and parameters (a weighted sum's index list aside),
      * none reading another's output, run by one call (one launch on a GPU);
-     * the same for n instances of one fused group, their members instance
-     * by instance (n x the group's size arguments). Each member's results
+     * the same for n instances of one fused group of per members each,
+     * their members instance by instance (n x per arguments). Each member's results
      * are those run_node (or run_fused) gives it alone, bit for bit.
      * batches / fused_batches: which ops and groups the backend batches. */
     int (*batches)(op_kind op, dtype dt);
     td_status (*run_batched)(int n, const kernel_args *const *members);
     int (*fused_batches)(fused_kind kind, dtype dt);
-    td_status (*run_fused_batched)(fused_kind kind, int n, const kernel_args *const *members);
+    td_status (*run_fused_batched)(fused_kind kind, int per, int n, const kernel_args *const *members);
     td_status (*sync)(void);
     /* Flat-buffer operations on n elements of dt, for optimisers and
      * snapshots. Sums run in a fixed order (reproducible). */

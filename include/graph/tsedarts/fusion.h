@@ -11,14 +11,18 @@
 #include "tsedarts/graph.h"
 
 /* Columns: enum suffix, name. The patterns are in fused_groups[]
- * (core/graph/fusion.c). All are batch norm's, over channels. */
+ * (core/graph/fusion.c). All are batch norm's, over channels; the chain
+ * is the run of small arithmetic nodes around its statistics (the means,
+ * variances, their reciprocal roots, the running update, the backward's
+ * coefficients), of any length from 2 to FUSED_MAX_MEMBERS. */
 #define TD_FUSED_GROUP_LIST(X)                                                                           \
     X(SUM_DOT, "sum_dot")                   /* sum_axis(G), dot_axis(G, Z): G read once */             \
     X(CENTRED_DOT, "centred_dot")           /* affine_axis(x) -> xc, dot_axis(xc, xc) in one pass */   \
     X(CENTRED_VARIANCE, "centred_variance") /* the same, xc never stored (plane-sized scratch) */       \
     X(CENTRED_SCALE, "centred_scale")       /* scale_axis(xc, r) with that xc recomputed from x */      \
     X(SCALED_PAIR, "scaled_pair")           /* S = w G never stored: sum_axis(S), dot_axis(S, Z) */     \
-    X(SCALED_LINCOMB, "scaled_lincomb")     /* lincomb_axis(S, ...) with that S recomputed from G */
+    X(SCALED_LINCOMB, "scaled_lincomb")     /* lincomb_axis(S, ...) with that S recomputed from G */     \
+    X(CHAIN, "chain")                       /* consecutive per-channel arithmetic: one pass, any length */
 
 typedef enum fused_kind {
     FUSED_NONE = 0,
@@ -46,7 +50,7 @@ typedef enum fused_input {
     FUSED_IN_HEAD_IN0      /* the head's first input */
 } fused_input;
 
-#define FUSED_MAX_MEMBERS 3
+#define FUSED_MAX_MEMBERS 8
 #define FUSED_MAX_MEMBER_INPUTS 5
 
 typedef struct fused_member {
@@ -73,6 +77,14 @@ typedef struct fused_group {
 } fused_group;
 
 const fused_group *fused_group_of(fused_kind k);
+
+/* The chain (FUSED_CHAIN): a run of consecutive needed nodes, each one of
+ * these ops on tensors of one size (every input and output the same
+ * number of elements, at most FUSED_CHAIN_MAX_ELEMS), none stored only in
+ * part: a kernel computes every member for one element index in turn, so
+ * a member reads an earlier member's result where that member wrote it. */
+#define FUSED_CHAIN_MAX_ELEMS 65536
+int fused_chain_member_fits(const graph *g, const node *nd, size_t elems);
 
 /* Whether node nd fits member m's op and axis (not its inputs). */
 int fused_member_op_fits(const fused_member *m, const graph *g, const node *nd);
