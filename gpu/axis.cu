@@ -57,8 +57,7 @@ static int sums_layout_make(shape4 s, int axis, sums_layout *ly)
 /* Part blockIdx.x of kept indices blockIdx.y, blockIdx.y + gridDim.y, ...: its sums of v and v z into
  * part_sum and part_dot (K x P). Also stores v where the job asks (each value belongs to one part). */
 template <typename T>
-__global__ void __launch_bounds__(SUMS_THREADS) sums_parts_kernel(axis_sums_job<T> jb, sums_layout ly,
-                                                                   double *part_sum, double *part_dot)
+__device__ void sums_parts(const axis_sums_job<T> &jb, const sums_layout &ly, double *part_sum, double *part_dot)
 {
     __shared__ double sh_sum[SUMS_THREADS], sh_dot[SUMS_THREADS];
     unsigned t = threadIdx.x, k0 = blockIdx.x * ly.chunk, k1 = k0 + ly.chunk < ly.L ? k0 + ly.chunk : ly.L;
@@ -106,8 +105,9 @@ template <typename T> td_status gpu_axis_sums(const axis_sums_job<T> *job, const
     TD_CHECK(gpu_scratch(2 * (size_t)ly.K * ly.P * sizeof(double), &scratch));
     double *part_sum = (double *)scratch, *part_dot = part_sum + (size_t)ly.K * ly.P;
     dim3 grid(ly.P, ly.K < SUMS_MAX_GRID_Y ? ly.K : SUMS_MAX_GRID_Y);
-    sums_parts_kernel<T><<<grid, SUMS_THREADS, 0, gpu.stream>>>(*job, ly, part_sum, part_dot);
-    LAUNCH_CHECK("sums_parts_kernel");
+    const axis_sums_job<T> jb = *job;
+    TD_CHECK(gpu_launch<SUMS_THREADS>("sums_parts", grid, 0,
+                                      [=] __device__() { sums_parts<T>(jb, ly, part_sum, part_dot); }));
     /* a second launch, one thread per kept index adding its P partials in order and writing the wanted
      * results: they are written after every block has read its values */
     T *sum = job->sum, *dot = job->dot;

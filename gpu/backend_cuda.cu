@@ -58,8 +58,10 @@ static td_status grow_buffer(void **buf, size_t *have, size_t bytes, const char 
 
 td_status gpu_scratch(size_t bytes, void **p)
 {
-    TD_CHECK(grow_buffer(&gpu.scratch, &gpu.scratch_bytes, bytes, "scratch"));
-    *p = gpu.scratch;
+    /* a batch's members run at once: each gets a part of its own */
+    size_t part = (bytes + 255) / 256 * 256, parts = gpu.batch_n > 1 ? (size_t)gpu.batch_n : 1;
+    TD_CHECK(grow_buffer(&gpu.scratch, &gpu.scratch_bytes, part * parts, "scratch"));
+    *p = (char *)gpu.scratch + (parts > 1 ? (size_t)gpu.batch_k * part : 0);
     return TD_OK;
 }
 
@@ -163,7 +165,7 @@ static td_status cuda_flat_copy(void *dst, const void *src, size_t bytes)
     return TD_OK;
 }
 
-static td_status cuda_run_node(const kernel_args *a)
+td_status gpu_run_node(const kernel_args *a)
 {
     if (a->dt != DT_F32 && a->dt != DT_F64)
         return TD_FAIL(TD_ERR_ARG, "cuda backend: unsupported element type %s", dtype_name(a->dt));
@@ -347,8 +349,18 @@ extern "C" const backend *backend_cuda(int idx, const char **why)
     cuda_backend.upload = cuda_upload;
     cuda_backend.download = cuda_download;
     cuda_backend.zero = cuda_zero;
-    cuda_backend.run_node = cuda_run_node;
+    cuda_backend.run_node = gpu_run_node;
     cuda_backend.fuses = gpu_fuses;
+    /* horizontal batches are written but have not yet run on a GPU: they
+     * are used where TSEDARTS_BATCH=1 asks, so one check can time and
+     * compare both; every other run launches node by node */
+    const char *batch = getenv("TSEDARTS_BATCH");
+    if (batch && !strcmp(batch, "1")) {
+        cuda_backend.batches = gpu_batches;
+        cuda_backend.run_batched = gpu_run_batched;
+        cuda_backend.fused_batches = gpu_fused_batches;
+        cuda_backend.run_fused_batched = gpu_run_fused_batched;
+    }
     cuda_backend.run_fused = gpu_run_fused;
     cuda_backend.sync = cuda_sync;
     cuda_backend.flat_copy = cuda_flat_copy;

@@ -68,7 +68,7 @@ static size_t dw_plane_elems(const dw_pass &p)
     return (size_t)conv_padded_rows(p.in_h, p.border) * conv_padded_pitch(p.in_w, p.border);
 }
 
-template <typename T> static __global__ void __launch_bounds__(DW_THREADS) dw_pass_kernel(const T *in, const T *w, T *out, dw_pass p)
+template <typename T> static __device__ void dw_pass_block(const T *in, const T *w, T *out, const dw_pass &p)
 {
     extern __shared__ unsigned char dw_smem[];
     T *stage = (T *)dw_smem;
@@ -137,9 +137,8 @@ template <typename T> static td_status dw_pass_run(const T *in, const T *w, T *o
     /* fewer planes per block where they would not fit in shared memory */
     while (p.per_block > 1 && dw_pass_smem(p, sizeof(T)) > DW_SHARED_BYTES) p.per_block--;
     unsigned blocks = (unsigned)((p.planes + p.per_block - 1) / p.per_block);
-    dw_pass_kernel<T><<<blocks, DW_THREADS, dw_pass_smem(p, sizeof(T)), gpu.stream>>>(in, w, out, p);
-    LAUNCH_CHECK("conv depthwise");
-    return TD_OK;
+    return gpu_launch<DW_THREADS>("conv depthwise", dim3(blocks), dw_pass_smem(p, sizeof(T)),
+                                  [=] __device__() { dw_pass_block<T>(in, w, out, p); });
 }
 
 /* dw[c][t] over the images of one slice: block (c, slice); each thread
@@ -148,7 +147,7 @@ template <typename T> static td_status dw_pass_run(const T *in, const T *w, T *o
  * threads' sums, warps by a fixed shuffle tree and the warps in order.
  * Written to part[slice][c][t]. */
 template <typename T, int K>
-static __global__ void __launch_bounds__(DW_THREADS) dwf_slice_kernel(const T *x, const T *dy, T *part, conv_geom g, conv_slices sl)
+static __device__ void dwf_slice_block(const T *x, const T *dy, T *part, const conv_geom &g, const conv_slices &sl)
 {
     __shared__ T warp_sums[DW_THREADS / 32][K * K];
     const int c = blockIdx.x, slice = blockIdx.y;
@@ -190,9 +189,8 @@ static __global__ void __launch_bounds__(DW_THREADS) dwf_slice_kernel(const T *x
 
 template <typename T, int K> static td_status dwf_launch(const T *x, const T *dy, T *part, const conv_geom &g, conv_slices sl)
 {
-    dwf_slice_kernel<T, K><<<dim3((unsigned)g.C, (unsigned)sl.count), DW_THREADS, 0, gpu.stream>>>(x, dy, part, g, sl);
-    LAUNCH_CHECK("conv depthwise filter gradient");
-    return TD_OK;
+    return gpu_launch<DW_THREADS>("conv depthwise filter gradient", dim3((unsigned)g.C, (unsigned)sl.count), 0,
+                                  [=] __device__() { dwf_slice_block<T, K>(x, dy, part, g, sl); });
 }
 
 template <typename T> static td_status dw_filter_gradient(const T *x, const T *dy, T *dw, const conv_geom &g)

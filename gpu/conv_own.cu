@@ -41,21 +41,13 @@ int conv_own_depthwise(const kernel_args *a, size_t elem_bytes)
            fits_int(g) && conv_own_depthwise_fits(a, g, elem_bytes);
 }
 
-template <typename T> static __global__ void sum_slices_kernel(const T *part, int count, int M, T *out)
+template <typename T> td_status conv_sum_slices(const T *part, int count, int M, T *out)
 {
-    GPU_FOR(m, (size_t)M)
-    {
+    return gpu_map("conv filter gradient slices", (size_t)M, [=] __device__(auto m) {
         T s = 0;
         for (int k = 0; k < count; k++) s += part[(size_t)k * M + m];
         out[m] = s;
-    }
-}
-
-template <typename T> td_status conv_sum_slices(const T *part, int count, int M, T *out)
-{
-    sum_slices_kernel<T><<<gpu_blocks((size_t)M), GPU_THREADS, 0, gpu.stream>>>(part, count, M, out);
-    LAUNCH_CHECK("conv filter gradient slices");
-    return TD_OK;
+    });
 }
 
 template td_status conv_sum_slices<float>(const float *, int, int, float *);

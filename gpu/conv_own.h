@@ -7,7 +7,7 @@
 #define TSEDARTS_GPU_CONV_OWN_H
 
 #include "conv_geometry.h"
-#include "gpu_internal.h"
+#include "elementwise.cuh"
 
 /* The convolution of a node by its forward meaning (x, w, y: see conv.cu). */
 conv_geom conv_geom_of(const kernel_args *a);

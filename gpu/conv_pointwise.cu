@@ -28,8 +28,7 @@ typedef struct pw_product {
     conv_geom g;
 } pw_product;
 
-template <typename T>
-static __global__ void __launch_bounds__(PW_THREADS) pw_product_kernel(const T *A, const T *X, T *Y, pw_product p)
+template <typename T> static __device__ void pw_product_block(const T *A, const T *X, T *Y, const pw_product &p)
 {
     __shared__ T ws[PW_ROWS][PW_KCHUNK];
     const int r0 = blockIdx.y * PW_ROWS;
@@ -67,9 +66,8 @@ static __global__ void __launch_bounds__(PW_THREADS) pw_product_kernel(const T *
 template <typename T> static td_status pw_product_run(const T *A, const T *X, T *Y, const pw_product &p)
 {
     dim3 grid((unsigned)((p.N * p.Q + PW_THREADS - 1) / PW_THREADS), (unsigned)((p.R + PW_ROWS - 1) / PW_ROWS));
-    pw_product_kernel<T><<<grid, PW_THREADS, 0, gpu.stream>>>(A, X, Y, p);
-    LAUNCH_CHECK("conv pointwise product");
-    return TD_OK;
+    return gpu_launch<PW_THREADS>("conv pointwise product", grid, 0,
+                                  [=] __device__() { pw_product_block<T>(A, X, Y, p); });
 }
 
 /* dW[co][ci] over one slice of the (image, pixel) terms j = n Q + q:
@@ -77,8 +75,8 @@ template <typename T> static td_status pw_product_run(const T *A, const T *X, T 
  * pass through shared memory in chunks of 32, each entry summing its
  * slice's terms in order. Written to part[slice][co][ci]. */
 template <typename T>
-static __global__ void __launch_bounds__(CONV_PWF_TILE *CONV_PWF_TILE)
-    pwf_slice_kernel(const T *x, const T *dy, T *part, conv_geom g, conv_slices sl, int co_tiles)
+static __device__ void pwf_slice_block(const T *x, const T *dy, T *part, const conv_geom &g, const conv_slices &sl,
+                                       int co_tiles)
 {
     __shared__ T sdy[CONV_PWF_TILE][CONV_PWF_CHUNK + 1];
     __shared__ T sx[CONV_PWF_TILE][CONV_PWF_CHUNK + 1]; /* +1: the 16 rows fall in distinct banks */
@@ -115,8 +113,8 @@ template <typename T> static td_status pw_filter_gradient(const T *x, const T *d
         part = (T *)scratch;
     }
     dim3 grid((unsigned)(co_tiles * ci_tiles), (unsigned)sl.count);
-    pwf_slice_kernel<T><<<grid, CONV_PWF_TILE * CONV_PWF_TILE, 0, gpu.stream>>>(x, dy, part, g, sl, co_tiles);
-    LAUNCH_CHECK("conv pointwise filter gradient");
+    TD_CHECK(gpu_launch<CONV_PWF_TILE * CONV_PWF_TILE>(
+        "conv pointwise filter gradient", grid, 0, [=] __device__() { pwf_slice_block<T>(x, dy, part, g, sl, co_tiles); }));
     if (sl.count > 1) TD_CHECK(conv_sum_slices<T>(part, sl.count, (int)M, dw));
     return TD_OK;
 }

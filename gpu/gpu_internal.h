@@ -35,6 +35,11 @@ typedef struct gpu_context {
     void *scratch; /* kernels' temporaries (partial sums), grown by gpu_scratch */
     size_t scratch_bytes;
     int capturing; /* inside stream capture: nothing may be allocated */
+    /* A horizontal batch under way (batched.cu): its size (0 outside
+     * one), the member whose op is running, and a count of batches, by
+     * which a launch site knows its held launches are this batch's. */
+    int batch_n, batch_k;
+    long batch_gen;
     long launches; /* kernels launched and library calls made (profile.cu) */
     cudaDeviceProp prop;
 } gpu_context;
@@ -71,7 +76,8 @@ td_status gpu_fail_cublas(cublasStatus_t e, const char *call, const char *file, 
     } while (0)
 
 /* Scratch memory of at least bytes, for use by the kernels of one node
- * (every run is on one stream, so nodes take turns). It grows only outside
+ * (every run is on one stream, so nodes take turns); in a batch, each
+ * member's own part. It grows only outside
  * stream capture (the executor runs a graph directly before recording it,
  * so the recording needs no more), and a buffer it outgrew stays allocated
  * until exit, since recordings made earlier still point into it. */
@@ -108,6 +114,16 @@ TD_OP_LIST(GPU_DECLARE_OP)
 #define GPU_INSTANTIATE(name, tmpl)                                                \
     td_status gpu_##name##_f32(const kernel_args *a) { return tmpl<float>(a); }   \
     td_status gpu_##name##_f64(const kernel_args *a) { return tmpl<double>(a); }
+
+/* The backend's own node runner (backend_cuda.cu), and horizontal batches
+ * (batched.cu; at most GPU_BATCH_MAX members, the scheduler's
+ * SCHEDULE_MAX_BATCH). */
+#define GPU_BATCH_MAX 32
+td_status gpu_run_node(const kernel_args *a);
+int gpu_batches(op_kind op, dtype dt);
+td_status gpu_run_batched(int n, const kernel_args *const *members);
+int gpu_fused_batches(fused_kind kind, dtype dt);
+td_status gpu_run_fused_batched(fused_kind kind, int per, int n, const kernel_args *const *members);
 
 /* fused.cu */
 int gpu_fuses(fused_kind kind, dtype dt);

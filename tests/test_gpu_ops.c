@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "op_copies.h"
 #include "tsedarts/backend_cpu.h"
 #include "tsedarts/compare.h"
 #include "tsedarts/device.h"
@@ -119,3 +120,39 @@ Test(gpu_ops, convolutions_on_cudnn_against_the_cpu)
     }
     cr_expect_gt(checked, 20);
 }
+
+/* Horizontal batches on the GPU (gpu/batched.cu, on where
+ * TSEDARTS_BATCH=1): three copies of every case in one graph, batched
+ * against each node alone, on the GPU, bit for bit; each test runs in its
+ * own process, so the switch is read fresh when the device opens. */
+static void batched_cases(int wide)
+{
+    cr_assert_eq(setenv("TSEDARTS_BATCH", "1", 1), 0);
+    const backend *be = gpu();
+    cr_assert(be->run_batched, "TSEDARTS_BATCH=1 did not turn batching on");
+    int n = wide ? op_wide_case_count() : op_case_count(), batched = 0;
+    for (int i = 0; i < n; i++) {
+        const op_case *c = wide ? op_wide_case_at(i) : op_case_at(i);
+        for (int d = 0; d < 2; d++) {
+            dtype dt = d ? DT_F64 : DT_F32;
+            double *host[ROLE_COUNT], *alone[ROLE_COUNT], *together[ROLE_COUNT];
+            graph *g = copies_of(c, host);
+            int steps_alone, steps_together;
+            run_graph(g, host, be, dt, 0, alone, &steps_alone);
+            run_graph(g, host, be, dt, 1, together, &steps_together);
+            char why[256];
+            cr_expect(same_roles(g, together, alone, why, sizeof why), "%s %s: %s", c->label, dtype_name(dt), why);
+            batched += steps_together < steps_alone;
+            free_roles(alone);
+            free_roles(together);
+            op_case_host_free(host);
+            graph_destroy(g);
+        }
+    }
+    fprintf(stderr, "%s cases: %d of %d case and type pairs ran batched on the GPU, each member's bits its own\n",
+            wide ? "wide" : "small", batched, 2 * n);
+    cr_expect_gt(batched, n / 2, "too few cases were batched");
+}
+
+Test(gpu_ops, batched_cases_give_the_bits_of_their_members_alone) { batched_cases(0); }
+Test(gpu_ops, batched_wide_cases_give_the_bits_of_their_members_alone) { batched_cases(1); }

@@ -265,6 +265,28 @@ Test(gpu_steps, recorded_and_direct_runs_give_the_same_bits, .timeout = 600)
     free(b);
 }
 
+/* Horizontal batches (TSEDARTS_BATCH=1 on a GPU) change launches, not
+ * bits: a search batched and one node by node write the same files. */
+static void batched_and_not(const char *algo)
+{
+    const char *bin = program();
+    char *a = sandbox_dir("gpu-batched"), *b = sandbox_dir("gpu-unbatched"), oa[4200], ob[4200];
+    cr_assert_eq(path_format(oa, sizeof oa, "%s/run", a), TD_OK);
+    cr_assert_eq(path_format(ob, sizeof ob, "%s/run", b), TD_OK);
+    const char *batched[] = {bin, SEARCH_ARGS(algo), oa, NULL}, *plain[] = {bin, SEARCH_ARGS(algo), ob, NULL};
+    setenv("TSEDARTS_BATCH", "1", 1);
+    cr_assert_eq(sandbox_run(batched, NULL), 0, "batched %s run failed", algo);
+    setenv("TSEDARTS_BATCH", "0", 1);
+    cr_assert_eq(sandbox_run(plain, NULL), 0, "unbatched %s run failed", algo);
+    unsetenv("TSEDARTS_BATCH");
+    expect_same_bytes(oa, ob);
+    free(a);
+    free(b);
+}
+
+Test(gpu_steps, darts2_batched_and_not_give_the_same_bits, .timeout = 600) { batched_and_not("darts2"); }
+Test(gpu_steps, tse_batched_and_not_give_the_same_bits, .timeout = 600) { batched_and_not("tse"); }
+
 Test(gpu_steps, sigkill_then_resume_gives_the_same_bits, .timeout = 600)
 {
     const char *bin = program();

@@ -140,10 +140,11 @@ static json_t *switches_json(void)
     json_t *o = json_object();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         json_object_set_new(o, names[i], json_boolean(env_flag(names[i])));
-    /* batching (engine/schedule.h) is on unless TSEDARTS_BATCH=0; its
-     * window, when TSEDARTS_BATCH_WINDOW sets one */
+    /* batching (engine/schedule.h): TSEDARTS_BATCH as given (the CPU
+     * batches unless "0", a GPU only where "1"), and the window, when
+     * TSEDARTS_BATCH_WINDOW sets one */
     const char *batch = getenv("TSEDARTS_BATCH"), *window = getenv("TSEDARTS_BATCH_WINDOW");
-    json_object_set_new(o, "TSEDARTS_BATCH", json_boolean(!(batch && !strcmp(batch, "0"))));
+    json_object_set_new(o, "TSEDARTS_BATCH", batch && *batch ? json_string(batch) : json_null());
     json_object_set_new(o, "TSEDARTS_BATCH_WINDOW", window && *window ? json_string(window) : json_null());
     return o;
 }

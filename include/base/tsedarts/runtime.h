@@ -41,8 +41,9 @@ int env_flag(const char *name);
 /* A JSON object (as text) describing build, machine and libraries, and
  * the switches of the environment that change how a run executes but not
  * its bits ("switches": TSEDARTS_SYNC_EACH_NODE, TSEDARTS_NO_GRAPHS and
- * TSEDARTS_NVTX, each true or false; TSEDARTS_BATCH, true unless "0", and
- * TSEDARTS_BATCH_WINDOW, its value or null), since they change its speed. */
+ * TSEDARTS_NVTX, each true or false; TSEDARTS_BATCH and
+ * TSEDARTS_BATCH_WINDOW, each its value or null), since they change its
+ * speed. */
 char *fingerprint_json(int threads, const char *device_json);
 
 /* Hash-chained JSON lines: each record gets "prev" = SHA-256 of the
