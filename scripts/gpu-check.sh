@@ -6,7 +6,7 @@
 # f32 bits), runs a smoke search twice and compares the hashes of its
 # files, times the search step (darts1 at 8 cells first, then darts2, tse
 # and 20 cells) and the retraining step, ours on both convolution paths
-# against the PyTorch peer in its fastest and its deterministic mode on the
+# and batched (TSEDARTS_BATCH=1), against the PyTorch peer in its fastest and its deterministic mode on the
 # same GPU, then batch 256, the per-op GPU-time profile, DrNAS and PDARTS
 # smoke searches, and the tiny protocol with verify and a replay. One
 # summary goes to $OUT/gpu-summary.txt, everything printed to
@@ -156,12 +156,16 @@ compare() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do ours+=("$1"); shift; done
   shift
   peer=("$@")
+  timed "ours $what (own convs, batched)" env TSEDARTS_GPU_CONV=own TSEDARTS_BATCH=1 "$bin" "${ours[@]}"
+  local batched=$t
   timed "ours $what (own convs)" env TSEDARTS_GPU_CONV=own "$bin" "${ours[@]}"; local own=$t
   timed "ours $what (cudnn convs)" env TSEDARTS_GPU_CONV=cudnn "$bin" "${ours[@]}"; local old=$t
   timed "peer $what (fastest)" python3 bench/peer_pytorch.py "${peer[@]}"; local fast=$t
   timed "peer $what (deterministic)" python3 bench/peer_pytorch.py "${peer[@]}" --deterministic; local det=$t
   say "    $what: own convs are $(ratio "$old" "$own") faster than cudnn convs; against the peer: \
 $(ratio "$fast" "$own") (fastest), $(ratio "$det" "$own") (deterministic)"
+  say "    $what, batched: $(ratio "$own" "$batched") faster than unbatched; against the peer: \
+$(ratio "$fast" "$batched") (fastest), $(ratio "$det" "$batched") (deterministic)"
 }
 say "bench: f32; ours deterministic (pinned algorithms, CUDA graphs); search steps batch 64, C=16"
 compare "darts1 L=8" bench step --device cuda --algo darts1 --batch 64 --channels 16 --layers 8 --steps 5 -- \
