@@ -29,6 +29,20 @@ template <typename I, typename F> static __global__ void gpu_map_kernel(I n, F f
  * mixes in values of its own shape (all at most n) keeps them in the index type, and converts to size_t where an
  * address can pass n (another tensor's offset). The order of the per-element work does not matter: each index
  * writes only its own outputs. name says which op failed to launch. */
+/* After a launch: a bad one is reported naming the op and the launcher; a good one is counted, as
+ * LAUNCH_CHECK counts the others. */
+static inline td_status launched(const char *name, const char *launcher)
+{
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        char call[128];
+        snprintf(call, sizeof call, "launch %s (%s)", name, launcher);
+        return gpu_fail_cuda(e, call, __FILE__, __LINE__);
+    }
+    gpu.launches++;
+    return TD_OK;
+}
+
 template <typename F> static td_status gpu_map_held(const char *name, size_t n, F f);
 template <typename F> static td_status gpu_map(const char *name, size_t n, F f)
 {
@@ -37,16 +51,7 @@ template <typename F> static td_status gpu_map(const char *name, size_t n, F f)
         gpu_map_kernel<uint32_t><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>((uint32_t)n, f);
     else
         gpu_map_kernel<uint64_t><<<gpu_blocks(n), GPU_THREADS, 0, gpu.stream>>>((uint64_t)n, f);
-    /* a bad launch is reported naming the op; then LAUNCH_CHECK, which every launch passes through */
-    cudaError_t e = cudaPeekAtLastError();
-    if (e != cudaSuccess) {
-        char call[96];
-        cudaGetLastError();
-        snprintf(call, sizeof call, "launch %s", name);
-        return gpu_fail_cuda(e, call, __FILE__, __LINE__);
-    }
-    LAUNCH_CHECK("gpu_map");
-    return TD_OK;
+    return launched(name, "gpu_map");
 }
 
 /* --- launches with their own grid ------------------------------------------------------------------------- */
@@ -59,15 +64,7 @@ template <int B, typename F> static td_status gpu_launch(const char *name, dim3 
 {
     if (gpu.batch_n > 1) return gpu_launch_held<B>(name, grid, smem, f);
     gpu_launch_kernel<B, F><<<grid, B, smem, gpu.stream>>>(f);
-    cudaError_t e = cudaPeekAtLastError();
-    if (e != cudaSuccess) {
-        char call[96];
-        cudaGetLastError();
-        snprintf(call, sizeof call, "launch %s", name);
-        return gpu_fail_cuda(e, call, __FILE__, __LINE__);
-    }
-    LAUNCH_CHECK("gpu_launch");
-    return TD_OK;
+    return launched(name, "gpu_launch");
 }
 
 /* --- held launches (a batch) ----------------------------------------------------------------------------- */
@@ -128,8 +125,7 @@ template <typename F> static td_status gpu_map_held(const char *name, size_t n, 
     else
         gpu_map_held_kernel<uint64_t, F><<<grid, GPU_THREADS, 0, gpu.stream>>>((uint64_t)n, site.pack);
     site.count = 0;
-    LAUNCH_CHECK("gpu_map (batched)");
-    return TD_OK;
+    return launched(name, "gpu_map (batched)");
 }
 
 template <int B, typename F> static __global__ void __launch_bounds__(B) gpu_launch_held_kernel(const held_closures<F> pack)
@@ -151,8 +147,7 @@ template <int B, typename F> static td_status gpu_launch_held(const char *name, 
     if (!fire) return TD_OK;
     gpu_launch_held_kernel<B, F><<<dim3(grid.x, grid.y, (unsigned)site.count), B, smem, gpu.stream>>>(site.pack);
     site.count = 0;
-    LAUNCH_CHECK("gpu_launch (batched)");
-    return TD_OK;
+    return launched(name, "gpu_launch (batched)");
 }
 
 #endif

@@ -57,10 +57,10 @@ Test(batching, every_op_case_batched_gives_the_bits_of_its_members_alone)
 
 Test(batching, every_wide_case_batched_gives_the_bits_of_its_members_alone) { every_case(1, DT_F32); }
 
-/* A supernet's training graph (batch norms' fused groups, mixed ops,
- * their gradients, recomputed cells): batched against plain, every role
- * bit for bit, and the batched run takes far fewer calls. */
-Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
+/* A small supernet's training graph: batch norms' fused groups and
+ * chains, mixed ops, the gradients of weights and alphas, cells recomputed
+ * in the backward pass. */
+static graph *small_training_graph(void)
 {
     graph *g = graph_create();
     layer_builder b;
@@ -72,6 +72,15 @@ Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
     layer_free(&b);
     graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
     cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+    return g;
+}
+
+/* A supernet's training graph (batch norms' fused groups, mixed ops,
+ * their gradients, recomputed cells): batched against plain, every role
+ * bit for bit, and the batched run takes far fewer calls. */
+Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
+{
+    graph *g = small_training_graph();
     double *host[ROLE_COUNT];
     for (int r = 0; r < ROLE_COUNT; r++) host[r] = calloc(g->role_size[r] + 1, sizeof(double));
     params_init(g, 3, DT_F64, host[ROLE_WEIGHT], host[ROLE_ALPHA], host[ROLE_BNSTAT]);
@@ -109,16 +118,7 @@ Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
  * no two live values overlapping. */
 Test(batching, the_schedule_orders_reads_after_writes_and_plans_sound_memory)
 {
-    graph *g = graph_create();
-    layer_builder b;
-    layer_init(&b, g, 1, 1);
-    b.recompute = 1;
-    supernet_config cfg = {4, 5, 1, 8, 10, 0};
-    net_io io;
-    cr_assert_eq(supernet_build(&b, &cfg, 4, &io), TD_OK);
-    layer_free(&b);
-    graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
-    cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK, "%s", td_error_message());
+    graph *g = small_training_graph();
     int windows[] = {0, 16, 1024};
     for (int w = 0; w < 3; w++) {
         char wv[16];

@@ -59,26 +59,23 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
     size_t nn = (size_t)(g->n_nodes ? g->n_nodes : 1), nv = (size_t)(g->n_values ? g->n_values : 1);
     ctx->needed = malloc(nn);
     ctx->next_needed = malloc(nn * sizeof *ctx->next_needed);
-    int *live_until = malloc(nv * sizeof *live_until);
     unsigned char *unplaced = calloc(nv, 1);
     td_status s = TD_OK;
-    if (!ctx->needed || !ctx->next_needed || !live_until || !unplaced) s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+    if (!ctx->needed || !ctx->next_needed || !unplaced) s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     if (s == TD_OK) {
         graph_needed_nodes(g, ctx->needed);
         for (int i = g->n_nodes - 1, next = -1; i >= 0; i--) {
             ctx->next_needed[i] = next;
             if (ctx->needed[i]) next = i;
         }
-        for (int v = 0; v < g->n_values; v++) live_until[v] = -1;
         /* a plain context plans with no group: every value stored, every
          * node run by its own kernel */
         backend plain = *be;
         plain.fuses = NULL;
-        s = fusion_plan_build(g, ctx->needed, ctx->next_needed, fused ? be : &plain, dt, &ctx->fusion, live_until,
-                              unplaced);
+        s = fusion_plan_build(g, ctx->needed, ctx->next_needed, fused ? be : &plain, dt, &ctx->fusion, unplaced);
     }
-    /* the fused groups' recomputed heads are read where their kernels run:
-     * the schedule lists those reads, so live_until is not needed */
+    /* a fused group reads the inputs of a head it recomputes where its
+     * kernel runs: the schedule lists those reads for the planner */
     if (s == TD_OK)
         s = schedule_build(g, ctx->needed, &ctx->fusion, be, dt, fused ? schedule_default_window(be) : 0, &ctx->sched);
     if (s == TD_OK) s = planner_plan_steps(g, &ctx->sched, ARENA_ALIGN_ELEMS, unplaced, &ctx->plan);
@@ -87,7 +84,6 @@ static td_status exec_create_impl(const graph *g, const backend *be, dtype dt, w
         int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(&ctx->fusion, ctx->sched.unit[k], members);
         for (int q = 0; q < n; q++) ctx->covered[members[q]] = 1;
     }
-    free(live_until);
     free(unplaced);
     if (s != TD_OK) {
         exec_destroy(ctx);

@@ -101,12 +101,12 @@ static void assign_roles(const fused_group *grp, const fused_instance *in, int i
  * of its output a member of exactly one of them, every required group of
  * its op found. Returns how many were recorded. */
 static td_status try_unstored(const graph *g, int h, const int *next_needed, const readers *rd, const backend *be,
-                              dtype dt, fusion_plan *fp, int *cap, int *live_until, unsigned char *unplaced)
+                              dtype dt, fusion_plan *fp, int *cap, unsigned char *unplaced)
 {
     int v = g->nodes[h].out;
     if (v < 0 || g->values[v].role != ROLE_ACT || fp->role[h]) return TD_OK;
     fused_instance found[FUSED_KIND_END];
-    int n_found = 0, covered = 0, last = h;
+    int n_found = 0, covered = 0;
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
         const fused_group *grp = fused_group_of((fused_kind)k);
         if (k == FUSED_CHAIN || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
@@ -120,7 +120,6 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
             for (int p = 0; p < n_found; p++)
                 for (int r = 1; r < found[p].n; r++)
                     if (found[p].member[r] == in.member[q]) return TD_OK; /* a node claimed twice */
-            if (in.member[q] > last) last = in.member[q];
             covered += reads(g, in.member[q], v);
         }
         found[n_found++] = in;
@@ -131,9 +130,6 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
         assign_roles(fused_group_of(found[p].kind), &found[p], fp->n_inst - 1, fp);
     }
     unplaced[v] = 1;
-    const int *in = graph_node_inputs(g, &g->nodes[h]);
-    for (int q = 0; q < g->nodes[h].nin; q++)
-        if (live_until[in[q]] < last) live_until[in[q]] = last;
     return TD_OK;
 }
 
@@ -163,7 +159,7 @@ static td_status find_chains(const graph *g, const unsigned char *needed, const 
 }
 
 td_status fusion_plan_build(const graph *g, const unsigned char *needed, const int *next_needed, const backend *be,
-                            dtype dt, fusion_plan *fp, int *live_until, unsigned char *unplaced)
+                            dtype dt, fusion_plan *fp, unsigned char *unplaced)
 {
     memset(fp, 0, sizeof *fp);
     int nn = g->n_nodes, nv = g->n_values, cap = 0;
@@ -192,7 +188,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
     if (s == TD_OK && be->run_fused && be->fuses) {
         /* first the groups that leave a value unstored, then the rest */
         for (int h = 0; s == TD_OK && h < nn; h++)
-            if (needed[h]) s = try_unstored(g, h, next_needed, &rd, be, dt, fp, &cap, live_until, unplaced);
+            if (needed[h]) s = try_unstored(g, h, next_needed, &rd, be, dt, fp, &cap, unplaced);
         for (int h = 0; s == TD_OK && h < nn; h++) {
             if (!needed[h] || fp->role[h]) continue;
             for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {

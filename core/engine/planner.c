@@ -62,63 +62,39 @@ static void live_free(live_set *s, int value)
         }
 }
 
-td_status planner_plan(const graph *g, const unsigned char *needed,
-                       size_t align, memory_plan *plan)
+td_status planner_plan(const graph *g, const unsigned char *needed, size_t align, memory_plan *plan)
 {
-    return planner_plan_hinted(g, needed, align, NULL, NULL, plan);
-}
-
-td_status planner_plan_hinted(const graph *g, const unsigned char *needed, size_t align, const int *live_until,
-                              const unsigned char *unplaced, memory_plan *plan)
-{
-    memset(plan, 0, sizeof *plan);
-    int nv = g->n_values;
-    plan->offset = calloc((size_t)nv, sizeof *plan->offset);
-    plan->first = malloc((size_t)nv * sizeof *plan->first);
-    plan->last = malloc((size_t)nv * sizeof *plan->last);
-    plan->align = align ? align : 1;
-    if (!plan->offset || !plan->first || !plan->last) {
-        planner_free(plan);
-        return TD_FAIL(TD_ERR_MEMORY, "planner: out of memory");
+    /* one step per needed node, in order: it makes its output, reads its inputs */
+    int nn = g->n_nodes, steps = 0, nin = 0;
+    for (int i = 0; i < nn; i++)
+        if (needed[i]) steps++, nin += g->nodes[i].nin;
+    exec_schedule s = {0};
+    s.n_steps = steps;
+    s.woff = malloc((size_t)(steps + 1) * sizeof(int));
+    s.roff = malloc((size_t)(steps + 1) * sizeof(int));
+    s.wval = malloc((size_t)(steps ? steps : 1) * sizeof(int));
+    s.rval = malloc((size_t)(nin ? nin : 1) * sizeof(int));
+    td_status st = s.woff && s.roff && s.wval && s.rval ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "planner: out of memory");
+    if (st == TD_OK) {
+        int t = 0, w = 0, r = 0;
+        for (int i = 0; i < nn; i++) {
+            if (!needed[i]) continue;
+            s.woff[t] = w;
+            s.roff[t] = r;
+            if (g->nodes[i].out >= 0) s.wval[w++] = g->nodes[i].out;
+            const int *in = graph_node_inputs(g, &g->nodes[i]);
+            for (int k = 0; k < g->nodes[i].nin; k++) s.rval[r++] = in[k];
+            t++;
+        }
+        s.woff[t] = w;
+        s.roff[t] = r;
+        st = planner_plan_steps(g, &s, align, NULL, plan);
     }
-    for (int v = 0; v < nv; v++) plan->first[v] = plan->last[v] = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (!needed[i]) continue;
-        const node *nd = &g->nodes[i];
-        if (nd->out >= 0) plan->first[nd->out] = plan->last[nd->out] = i;
-        const int *in = graph_node_inputs(g, nd);
-        for (int k = 0; k < nd->nin; k++) plan->last[in[k]] = i;
-    }
-    for (int v = 0; v < nv; v++) {
-        if (unplaced && unplaced[v]) plan->first[v] = plan->last[v] = -1;
-        if (live_until && plan->first[v] >= 0 && live_until[v] > plan->last[v]) plan->last[v] = live_until[v];
-    }
-    /* Values freed after each node: bucket by last use. */
-    int *free_head = malloc((size_t)g->n_nodes * sizeof *free_head);
-    int *free_next = malloc((size_t)nv * sizeof *free_next);
-    for (int i = 0; i < g->n_nodes; i++) free_head[i] = -1;
-    for (int v = 0; v < nv; v++) {
-        if (g->values[v].role != ROLE_ACT || plan->first[v] < 0) continue;
-        int l = plan->last[v];
-        free_next[v] = free_head[l];
-        free_head[l] = v;
-    }
-    live_set live = {0};
-    size_t top = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (!needed[i]) continue;
-        int out = g->nodes[i].out;
-        if (out >= 0 && g->values[out].role == ROLE_ACT && plan->first[out] >= 0)
-            plan->offset[out] = live_alloc(&live, round_up(shape_numel(g->values[out].shape), plan->align), out, &top);
-        /* Inputs are released only after the output is placed, so a kernel
-         * never writes over what it reads. */
-        for (int v = free_head[i]; v >= 0; v = free_next[v]) live_free(&live, v);
-    }
-    plan->arena_elems = top;
-    free(live.b);
-    free(free_head);
-    free(free_next);
-    return TD_OK;
+    free(s.woff);
+    free(s.roff);
+    free(s.wval);
+    free(s.rval);
+    return st;
 }
 
 td_status planner_plan_steps(const graph *g, const exec_schedule *sched, size_t align, const unsigned char *unplaced,

@@ -29,11 +29,12 @@ typedef struct fusion_plan {
 } fusion_plan;
 
 /* Finds the groups be implements for dt among the needed nodes
- * (next_needed[i]: the next needed node after i, or -1). For each unstored
- * value sets unplaced[v] and extends live_until[] of the inputs it is
- * recomputed from to its last reader. */
+ * (next_needed[i]: the next needed node after i, or -1), and sets
+ * unplaced[v] for each value left unstored (the groups that read it
+ * recompute it from the inputs of its node, which the executor's schedule
+ * counts as their reads). */
 td_status fusion_plan_build(const graph *g, const unsigned char *needed, const int *next_needed, const backend *be,
-                            dtype dt, fusion_plan *fp, int *live_until, unsigned char *unplaced);
+                            dtype dt, fusion_plan *fp, unsigned char *unplaced);
 void fusion_plan_free(fusion_plan *fp);
 
 #endif

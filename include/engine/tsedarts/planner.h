@@ -15,19 +15,14 @@ typedef struct memory_plan {
  * A value is live from its producer until its last needed consumer (or only
  * during its producer when nothing reads it). Offsets are multiples of
  * align elements. */
-td_status planner_plan(const graph *g, const unsigned char *needed,
-                       size_t align, memory_plan *plan);
-/* The same, with what the executor's fused kernels change (either may be
- * NULL): a value v stays live at least until node live_until[v] (-1: no
- * change), and a value with unplaced[v] set gets no memory (no kernel
- * writes or reads it; its first and last are -1). */
-td_status planner_plan_hinted(const graph *g, const unsigned char *needed, size_t align, const int *live_until,
-                              const unsigned char *unplaced, memory_plan *plan);
+td_status planner_plan(const graph *g, const unsigned char *needed, size_t align, memory_plan *plan);
 /* The same over the steps of an executor's schedule (schedule.h): time is
  * the step, a value is live from the step that makes it to the last step
  * that reads it, and a step's outputs are placed before the values it
  * last reads are released, so no kernel of a step (a batch's members run
- * at once) writes over what another reads. */
+ * at once) writes over what another reads. A value with unplaced[v] set
+ * (NULL: none) gets no memory: no kernel writes or reads it (a fused
+ * group's unstored head); its first and last are -1. */
 struct exec_schedule;
 td_status planner_plan_steps(const graph *g, const struct exec_schedule *sched, size_t align,
                              const unsigned char *unplaced, memory_plan *plan);
