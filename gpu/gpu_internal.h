@@ -104,6 +104,8 @@ TD_OP_LIST(GPU_DECLARE_OP)
 /* fused.cu */
 int gpu_fuses(fused_kind kind, dtype dt);
 td_status gpu_run_fused(fused_kind kind, const kernel_args *const *members);
+/* pool.cu: maxpool_argmax with the gather_at of its maxima, as one kernel (FUSED_ARGMAX_GATHER). */
+td_status gpu_maxpool_argmax_gather(const kernel_args *argmax, const kernel_args *gather);
 
 /* flat.cu */
 td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);

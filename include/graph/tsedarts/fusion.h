@@ -11,14 +11,16 @@
 #include "tsedarts/graph.h"
 
 /* Columns: enum suffix, name. The patterns are in fused_groups[]
- * (core/graph/fusion.c). All are batch norm's, over channels. */
+ * (core/graph/fusion.c). All but the last are batch norm's, over channels;
+ * the last is max pooling's. */
 #define TD_FUSED_GROUP_LIST(X)                                                                           \
     X(SUM_DOT, "sum_dot")                   /* sum_axis(G), dot_axis(G, Z): G read once */             \
     X(CENTRED_DOT, "centred_dot")           /* affine_axis(x) -> xc, dot_axis(xc, xc) in one pass */   \
     X(CENTRED_VARIANCE, "centred_variance") /* the same, xc never stored (plane-sized scratch) */       \
     X(CENTRED_SCALE, "centred_scale")       /* scale_axis(xc, r) with that xc recomputed from x */      \
     X(SCALED_PAIR, "scaled_pair")           /* S = w G never stored: sum_axis(S), dot_axis(S, Z) */     \
-    X(SCALED_LINCOMB, "scaled_lincomb")     /* lincomb_axis(S, ...) with that S recomputed from G */
+    X(SCALED_LINCOMB, "scaled_lincomb")     /* lincomb_axis(S, ...) with that S recomputed from G */    \
+    X(ARGMAX_GATHER, "argmax_gather")       /* maxpool_argmax(x) -> idx, gather_at(x, idx): one pass */
 
 typedef enum fused_kind {
     FUSED_NONE = 0,
