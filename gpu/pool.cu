@@ -201,7 +201,10 @@ template <typename T> static td_status maxpool_argmax_run(const kernel_args *a, 
     return TD_OK;
 }
 
-template <typename T> static td_status maxpool_argmax_node(const kernel_args *a) { return maxpool_argmax_run<T>(a, NULL); }
+template <typename T> static td_status maxpool_argmax_node(const kernel_args *a)
+{
+    return maxpool_argmax_run<T>(a, NULL);
+}
 
 td_status gpu_maxpool_argmax_gather(const kernel_args *argmax, const kernel_args *gather)
 {

@@ -24,8 +24,8 @@ static int fits(const kernel_args *a, shape4 x, shape4 y, geom *g)
 {
     const node_params *p = P;
     op_kind op = a->nd->op;
-    if (p->k != 3 || p->pad != 1 || (p->stride != 1 && p->stride != 2) || ((op == OP_AVGPOOL || op == OP_AVGPOOL_BWD) && p->count_pad) ||
-        (op == OP_SCATTER_AT && p->stride != 1))
+    if (p->k != 3 || p->pad != 1 || (p->stride != 1 && p->stride != 2) ||
+        ((op == OP_AVGPOOL || op == OP_AVGPOOL_BWD) && p->count_pad) || (op == OP_SCATTER_AT && p->stride != 1))
         return 0;
     g->H = x.h;
     g->W = x.w;
@@ -95,7 +95,8 @@ static void window_mean(const float *xp, const geom *g, const float *cnt, float 
         if (g->s == 2 && g->Wo >= 8) {
             for (; ow + 8 <= g->Wo; ow += 8) {
                 vf8 acc = vf8_zero();
-                for (int t = 0; t < 9; t++) acc = vf8_add(acc, vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow));
+                for (int t = 0; t < 9; t++)
+                    acc = vf8_add(acc, vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow));
                 vf8_store(yr + ow, acc);
             }
         }

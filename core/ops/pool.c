@@ -41,7 +41,7 @@ static int pool_shape(graph *g, op_kind op, int nin, const int *in, const node_p
     return 1;
 }
 
-/* Case parameters: ip = {k, stride, pad, count_pad}; the adjoints' sp is
+/* Case parameters: ip = {k, stride, pad, count_pad}; avgpool_bwd's sp is
  * the x shape. */
 
 /* --- max pooling ------------------------------------------------------- */
@@ -114,8 +114,9 @@ int op_gather_at(graph *g, int x, int idx, int k, int stride, int pad)
 static int gather_at_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
 {
     NIN(2);
-    NEED(window_indices_fit(g, in[1], vshape(g, in[0]), p), "gather_at: indices %s are not x %s pooled by window %d stride %d pad %d",
-         op_fmt_shape(0, vshape(g, in[1])), op_fmt_shape(1, vshape(g, in[0])), p->k, p->stride, p->pad);
+    NEED(window_indices_fit(g, in[1], vshape(g, in[0]), p),
+         "gather_at: indices %s are not x %s pooled by window %d stride %d pad %d", op_fmt_shape(0, vshape(g, in[1])),
+         op_fmt_shape(1, vshape(g, in[0])), p->k, p->stride, p->pad);
     *out = vshape(g, in[1]);
     return 1;
 }
