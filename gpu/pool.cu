@@ -96,9 +96,8 @@ template <typename T> __global__ void maxpool_argmax_kernel(const T *x, int32_t 
     }
 }
 
-/* y (N, C, Ho, Wo) = x (N, C, H, W) at each output's index. The CPU refuses an index outside its window; here the
- * indices are on the device and the host may not read them (a run is captured into a CUDA graph), so such an
- * output gets NaN instead, never a read out of place. One thread per output. */
+/* y (N, C, Ho, Wo) = x (N, C, H, W) at each output's index; NaN for an index outside its window (a wrong graph),
+ * as on the CPU, never a read out of place. One thread per output. */
 template <typename T> __global__ void gather_at_kernel(const T *x, const int32_t *idx, T *y, pool_geom g)
 {
     size_t out_plane = (size_t)g.Ho * g.Wo, n = (size_t)g.N * g.C * out_plane;
@@ -112,8 +111,8 @@ template <typename T> __global__ void gather_at_kernel(const T *x, const int32_t
 
 /* dx (N, C, H, W): the sum of the gradients gr (N, C, Ho, Wo) of the windows whose index is this pixel.
  * One thread per input pixel visits the windows holding it in row-major (oh, ow) order, the order in which
- * the ref's scatter adds them, from zero: the same sums without atomics. (An index outside its window, which
- * the CPU refuses, is never added here.) */
+ * the ref's scatter adds them, from zero: the same sums without atomics. (An index outside its window is
+ * never added, as on the CPU.) */
 template <typename T> __global__ void scatter_at_kernel(const T *gr, const int32_t *idx, T *dx, pool_geom g)
 {
     size_t in_plane = (size_t)g.H * g.W, out_plane = (size_t)g.Ho * g.Wo, n = (size_t)g.N * g.C * in_plane;

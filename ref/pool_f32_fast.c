@@ -120,70 +120,83 @@ static void window_mean(const float *xp, const geom *g, const float *cnt, float 
 }
 
 /* The first maximum of output (oh, ow)'s window from tap t0 on, as an
- * index within the unpadded plane (xp is padded). */
-static int first_max_from(const float *xp, const geom *g, int oh, int ow, int t0)
+ * index within the unpadded plane (xp is padded), and its value. */
+static inline int first_max_from(const float *xp, const geom *g, int oh, int ow, int t0, float *value)
 {
     size_t corner = (size_t)(oh * g->s) * g->Wp + (size_t)ow * g->s;
     int corner_u = (oh * g->s - 1) * g->W + ow * g->s - 1, best = t0;
     float bv = xp[corner + (size_t)(t0 / 3) * g->Wp + t0 % 3];
-    for (int t = t0 + 1; t < 9; t++) {
+    for (int t = t0 + 1; t < 9; t++) { /* selects, not branches: which tap wins is data */
         float v = xp[corner + (size_t)(t / 3) * g->Wp + t % 3];
-        if (v > bv) {
-            bv = v;
-            best = t;
-        }
+        int gt = v > bv;
+        bv = gt ? v : bv;
+        best = gt ? t : best;
     }
+    *value = bv;
     return corner_u + (best / 3) * g->W + best % 3;
 }
 
 /* Index (within the unpadded plane) of each output's first maximum: a
- * later tap replaces the best only when strictly greater. Every window
- * starts at its top-left tap, which is padding in the first row and column
- * of outputs; those windows are done again from their first in-image pixel,
- * the plain kernels' start (the results differ only where that pixel is
- * NaN or -inf, but then they do, and a padding index would be no index). */
-static void argmax_plane(const float *xp, const geom *g, int32_t *idx, float *ev, float *od)
+ * later tap replaces the best only when strictly greater; with ymax, the
+ * maximum too (the best tap's bits, so x at the index). The vectors track
+ * the best tap's offset from the window's corner, the corner added once at
+ * the end. Every window starts at its top-left tap, which is padding in the
+ * first row and column of outputs: from there the scan is the plain
+ * kernels' (which start at the first in-image pixel) unless that pixel is
+ * NaN or -inf, and those windows are done again from it. */
+static void argmax_plane(const float *xp, const geom *g, int32_t *idx, float *ymax, float *ev, float *od)
 {
     int Wh = (g->Wp + 1) / 2;
+    vi8 tap[9]; /* lane j's offset of tap t from output ow's corner: ow + j is j (stride 1) or 2 j (stride 2) apart */
+    for (int t = 0; t < 9; t++) tap[t] = g->s == 1 ? vi8_ramp((t / 3) * g->W + t % 3) : vi8_ramp2((t / 3) * g->W + t % 3);
     if (g->s == 2 && g->Wo >= 8) split_plane(xp, g, ev, od);
     for (int oh = 0; oh < g->Ho; oh++) {
         int ow = 0;
         if (g->s == 2 && g->Wo >= 8) {
             for (; ow + 8 <= g->Wo; ow += 8) {
-                /* output ow + j's tap t sits at index base_t + 2 j */
-                int base = (2 * oh - 1) * g->W + 2 * ow - 1;
                 vf8 bv = vf8_load(half_tap(ev, od, Wh, 2 * oh, 0) + ow);
-                vi8 bi = vi8_ramp2(base);
+                vi8 bi = tap[0];
                 for (int t = 1; t < 9; t++) {
                     vf8 v = vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow);
                     vf8 gt = vf8_gt(v, bv);
                     bv = vf8_select(gt, v, bv);
-                    bi = vi8_select(gt, vi8_ramp2(base + (t / 3) * g->W + t % 3), bi);
+                    bi = vi8_select(gt, tap[t], bi);
                 }
-                vi8_store(idx + oh * g->Wo + ow, bi);
+                vi8_store(idx + oh * g->Wo + ow, vi8_add(bi, (2 * oh - 1) * g->W + 2 * ow - 1));
+                if (ymax) vf8_store(ymax + oh * g->Wo + ow, bv);
             }
         }
         if (g->s == 1) {
             for (; ow + 8 <= g->Wo; ow += 8) {
-                size_t corner = (size_t)oh * g->Wp + ow;
-                int base = (oh - 1) * g->W + ow - 1;
-                vf8 bv = vf8_load(xp + corner);
-                vi8 bi = vi8_ramp(base);
+                const float *corner = xp + (size_t)oh * g->Wp + ow;
+                vf8 bv = vf8_load(corner);
+                vi8 bi = tap[0];
                 for (int t = 1; t < 9; t++) {
-                    vf8 v = vf8_load(xp + corner + (size_t)(t / 3) * g->Wp + t % 3);
+                    vf8 v = vf8_load(corner + (size_t)(t / 3) * g->Wp + t % 3);
                     vf8 gt = vf8_gt(v, bv);
                     bv = vf8_select(gt, v, bv);
-                    bi = vi8_select(gt, vi8_ramp(base + (t / 3) * g->W + t % 3), bi);
+                    bi = vi8_select(gt, tap[t], bi);
                 }
-                vi8_store(idx + oh * g->Wo + ow, bi);
+                vi8_store(idx + oh * g->Wo + ow, vi8_add(bi, (oh - 1) * g->W + ow - 1));
+                if (ymax) vf8_store(ymax + oh * g->Wo + ow, bv);
             }
         }
-        for (; ow < g->Wo; ow++) idx[oh * g->Wo + ow] = first_max_from(xp, g, oh, ow, 0);
+        for (; ow < g->Wo; ow++) {
+            float m;
+            idx[oh * g->Wo + ow] = first_max_from(xp, g, oh, ow, 0, &m);
+            if (ymax) ymax[oh * g->Wo + ow] = m;
+        }
     }
     /* the first in-image tap: row 1 in the first output row, column 1 in
      * the first output column */
-    for (int ow = 0; ow < g->Wo; ow++) idx[ow] = first_max_from(xp, g, 0, ow, 3 + (ow == 0));
-    for (int oh = 1; oh < g->Ho; oh++) idx[oh * g->Wo] = first_max_from(xp, g, oh, 0, 1);
+    for (int o = 0; o < g->Wo + g->Ho - 1; o++) {
+        int oh = o < g->Wo ? 0 : o - g->Wo + 1, ow = o < g->Wo ? o : 0, t0 = (oh == 0 ? 3 : 0) + (ow == 0);
+        size_t first = (size_t)(oh * g->s + t0 / 3) * g->Wp + (size_t)ow * g->s + t0 % 3;
+        if (xp[first] > -INFINITY) continue; /* not NaN, not -inf: the scan from the corner was right */
+        float m;
+        idx[oh * g->Wo + ow] = first_max_from(xp, g, oh, ow, t0, &m);
+        if (ymax) ymax[oh * g->Wo + ow] = m;
+    }
 }
 
 /* Stride-1 scatter_at as a gather: dx at index p sums, in the row-major
@@ -254,11 +267,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                 const float *xp = IN(0) + pl * in_plane;
                 int32_t *idx = (int32_t *)a->out + pl * out_plane;
                 pad_interior(xp, g, buf);
-                argmax_plane(buf, g, idx, ev, od);
-                if (max_out) {
-                    float *y = max_out + pl * out_plane;
-                    for (size_t o = 0; o < out_plane; o++) y[o] = xp[idx[o]];
-                }
+                argmax_plane(buf, g, idx, max_out ? max_out + pl * out_plane : NULL, ev, od);
                 break;
             }
             case OP_SCATTER_AT: { /* stride 1 only (fits) */

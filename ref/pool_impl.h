@@ -24,25 +24,16 @@ static inline void pool_window(const pool_geom *g, int oh, int ow, int *h0, int 
     *w1 = ws + g->k > g->W ? g->W : ws + g->k;
 }
 
-/* gather_at and scatter_at read indices that must each lie in their own
- * window (maxpool_argmax's do): anything else is a wrong graph, refused
- * here rather than read or written out of place. No division: a window
- * has at most k rows to try. */
-static inline td_status pool_indices_check(const int32_t *idx, const pool_geom *g, size_t work, const char *op)
+/* Whether index i lies in the window [h0, h1) x [w0, w1) of a plane W
+ * wide: one unsigned comparison per window row, no branch, no division.
+ * gather_at and scatter_at require it (maxpool_argmax's indices do);
+ * where it fails, a wrong graph, the gather reads NaN and the scatter adds
+ * nothing, as on the GPU. */
+static inline int pool_index_in(int i, int W, int h0, int h1, int w0, int w1)
 {
-    long bad = -1; /* the last wrong one, whatever the thread count */
-#pragma omp parallel for schedule(static) reduction(max : bad) if (work >= REF_PARALLEL_MIN)
-    for (int pl = 0; pl < g->N * g->C; pl++)
-        for (int oh = 0; oh < g->Ho; oh++)
-            for (int ow = 0; ow < g->Wo; ow++) {
-                long e = ((long)pl * g->Ho + oh) * g->Wo + ow;
-                int h0, h1, w0, w1, in = 0;
-                pool_window(g, oh, ow, &h0, &h1, &w0, &w1);
-                for (int h = h0; h < h1; h++) in |= idx[e] - h * g->W >= w0 && idx[e] - h * g->W < w1;
-                if (!in && e > bad) bad = e;
-            }
-    if (bad >= 0) return TD_FAIL(TD_ERR_ARG, "%s: index %d of output %ld lies outside its window", op, idx[bad], bad);
-    return TD_OK;
+    int in = 0;
+    for (int h = h0; h < h1; h++) in |= (unsigned)(i - h * W - w0) < (unsigned)(w1 - w0);
+    return in;
 }
 #endif
 
@@ -99,27 +90,34 @@ td_status FN(ref_gather_at)(const kernel_args *a)
 {
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, P);
     const int32_t *idx = a->in[1];
-    TD_CHECK(pool_indices_check(idx, &g, ref_work(a), op_name(a->nd->op)));
     const REAL *x = IN(0);
     REAL *y = OUT;
     size_t in_plane = (size_t)g.H * g.W, out_plane = (size_t)g.Ho * g.Wo;
 #pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
-    for (int pl = 0; pl < g.N * g.C; pl++)
-        for (size_t o = 0; o < out_plane; o++) y[pl * out_plane + o] = x[pl * in_plane + idx[pl * out_plane + o]];
+    for (int pl = 0; pl < g.N * g.C; pl++) {
+        const REAL *xp = x + pl * in_plane;
+        const int32_t *ip = idx + pl * out_plane;
+        REAL *yp = y + pl * out_plane;
+        for (int oh = 0; oh < g.Ho; oh++)
+            for (int ow = 0; ow < g.Wo; ow++) {
+                int h0, h1, w0, w1, i = ip[oh * g.Wo + ow];
+                pool_window(&g, oh, ow, &h0, &h1, &w0, &w1);
+                yp[oh * g.Wo + ow] = pool_index_in(i, g.W, h0, h1, w0, w1) ? xp[i] : (REAL)NAN;
+            }
+    }
     return TD_OK;
 }
 
-/* Each plane from zero, adding g at the indices in row-major output order:
- * the order every backend keeps. */
+/* Each plane from zero, adding g at the indices in row-major output
+ * order: the order every backend keeps. */
 td_status FN(ref_scatter_at)(const kernel_args *a)
 {
-    pool_geom g = pool_geom_make(a->out_shape, a->in_shape[0], P);
-    const int32_t *idx = a->in[1];
-    TD_CHECK(pool_indices_check(idx, &g, ref_work(a), op_name(a->nd->op)));
 #if REAL_IS_F32
     td_status fast;
     if (pool_f32_fast(a, &fast)) return fast;
 #endif
+    pool_geom g = pool_geom_make(a->out_shape, a->in_shape[0], P);
+    const int32_t *idx = a->in[1];
     const REAL *gr = IN(0);
     REAL *dx = OUT;
     size_t in_plane = (size_t)g.H * g.W, out_plane = (size_t)g.Ho * g.Wo;
@@ -129,7 +127,12 @@ td_status FN(ref_scatter_at)(const kernel_args *a)
         const int32_t *ip = idx + pl * out_plane;
         REAL *dp = dx + pl * in_plane;
         for (size_t i = 0; i < in_plane; i++) dp[i] = 0;
-        for (size_t o = 0; o < out_plane; o++) dp[ip[o]] += gp[o];
+        for (int oh = 0; oh < g.Ho; oh++)
+            for (int ow = 0; ow < g.Wo; ow++) {
+                int h0, h1, w0, w1, i = ip[oh * g.Wo + ow];
+                pool_window(&g, oh, ow, &h0, &h1, &w0, &w1);
+                if (pool_index_in(i, g.W, h0, h1, w0, w1)) dp[i] += gp[oh * g.Wo + ow];
+            }
     }
     return TD_OK;
 }

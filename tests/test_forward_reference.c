@@ -189,6 +189,68 @@ Test(forward, max_pooling_takes_each_windows_first_maximum)
         }
 }
 
+/* gather_at and scatter_at require each index to lie in its own window;
+ * one that does not (a wrong graph: here int32 inputs, where graphs use
+ * maxpool_argmax's output) gathers NaN and scatters nowhere, on the f32
+ * fast scatter and the plain kernels alike (and on the GPU). The valid
+ * ones are checked against the definition, sums in output order. */
+static void check_foreign_indices(dtype dt, int H, int W, int k, int s, int p)
+{
+    graph *g = graph_create();
+    shape4 xs = shape_make(1, 2, H, W);
+    int x = graph_input(g, xs, 0);
+    shape4 ys = shape_make(1, 2, (H + 2 * p - k) / s + 1, (W + 2 * p - k) / s + 1);
+    int idx = graph_input(g, ys, 1), G = graph_input(g, ys, 0);
+    int y = graph_bind(g, op_gather_at(g, x, idx, k, s, p), ROLE_OUTPUT, (size_t)-1);
+    int dx = graph_bind(g, op_scatter_at(g, G, idx, xs, k, s, p), ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_status(g), TD_OK, "%s", g->error);
+    host_run r;
+    cr_assert_eq(host_run_init(&r, g, dt), TD_OK);
+    host_fill_uniform(&r, x, 5, -1.0, 1.0);
+    host_fill_uniform(&r, G, 6, -1.0, 1.0);
+    size_t n = shape_numel(ys);
+    int *want = malloc(n * sizeof *want);
+    uint32_t seed = 777u + (uint32_t)(W * 10 + s);
+    for (size_t o = 0; o < n; o++) {
+        int ow = (int)(o % ys.w), oh = (int)(o / ys.w % ys.h), h0 = oh * s - p, w0 = ow * s - p;
+        seed = seed * 1664525u + 1013904223u;
+        int kh = (int)(seed >> 20) % k, kw = (int)(seed >> 12) % k, ih = h0 + kh, iw = w0 + kw;
+        int valid = ih >= 0 && ih < H && iw >= 0 && iw < W && (seed >> 28) % 4 != 0;
+        /* invalid: in the plane but outside the window, before it, or past the plane */
+        int bad[3] = {(h0 + k + 1 < H ? h0 + k + 1 : 0) * W + (w0 < 0 ? 0 : w0), -1, H * W + 3};
+        want[o] = valid ? ih * W + iw : -1;
+        host_set_label(&r, idx, o, valid ? want[o] : bad[(seed >> 8) % 3]);
+    }
+    cr_assert_eq(host_run_exec(&r), TD_OK, "%s", td_error_message());
+    int wrong = 0;
+    for (size_t o = 0; o < n; o++) {
+        size_t pl = o / (size_t)(ys.h * ys.w) * (size_t)(H * W);
+        double got = host_get(&r, y, o);
+        wrong += want[o] < 0 ? !isnan(got) : got != host_get(&r, x, pl + (size_t)want[o]);
+    }
+    for (size_t e = 0; e < shape_numel(xs); e++) {
+        size_t pl = e / (size_t)(H * W) * n / (size_t)xs.c;
+        double acc = 0;
+        for (size_t o = pl; o < pl + n / (size_t)xs.c; o++)
+            if (want[o] >= 0 && (size_t)want[o] == e % (size_t)(H * W)) acc += host_get(&r, G, o);
+        wrong += fabs(host_get(&r, dx, e) - acc) > (dt == DT_F64 ? EXACT : 1e-6);
+    }
+    cr_expect_eq(wrong, 0, "%s, %dx%d, window %d stride %d pad %d: %d values wrong", dtype_name(dt), H, W, k, s, p,
+                 wrong);
+    free(want);
+    host_run_free(&r);
+    graph_destroy(g);
+}
+
+Test(forward, indices_outside_their_windows_gather_nan_and_scatter_nowhere)
+{
+    for (int dt = DT_F32; dt <= DT_F64; dt++) {
+        check_foreign_indices((dtype)dt, 6, 19, 3, 1, 1);
+        check_foreign_indices((dtype)dt, 7, 9, 3, 2, 1);
+        check_foreign_indices((dtype)dt, 5, 5, 2, 2, 0);
+    }
+}
+
 Test(forward, batch_norm_train_eval_and_running_statistics)
 {
     graph *g = graph_create();

@@ -46,7 +46,8 @@ int op_dropout(graph *g, int x, int m, double p);
  * greater, so a NaN wins only as the window's first pixel), then y =
  * gather_at(x, idx). scatter_at is gather_at's adjoint: g summed at the
  * indices, onto xshape. Both take the pooling's geometry and require every
- * index to lie in its own window (as maxpool_argmax's do). */
+ * index to lie in its own window, as maxpool_argmax's do (one that does
+ * not gathers NaN and scatters nowhere, on every backend). */
 int op_maxpool_argmax(graph *g, int x, int k, int stride, int pad);
 int op_gather_at(graph *g, int x, int idx, int k, int stride, int pad);
 int op_scatter_at(graph *g, int gr, int idx, shape4 xshape, int k, int stride, int pad);
