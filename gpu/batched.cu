@@ -41,7 +41,8 @@ int gpu_batches(op_kind op, dtype dt)
     }
 }
 
-int gpu_fused_batches(fused_kind kind, dtype dt) { return gpu_fuses(kind, dt); }
+/* every group but max pooling's, whose kernel is launched directly */
+int gpu_fused_batches(fused_kind kind, dtype dt) { return kind != FUSED_ARGMAX_GATHER && gpu_fuses(kind, dt); }
 
 /* Runs member k of n with its launches held; the last member's fire. */
 static td_status run_held(int n, const kernel_args *const *m, int per, fused_kind kind)

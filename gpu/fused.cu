@@ -104,6 +104,7 @@ template <typename T> static td_status run_fused(fused_kind kind, const kernel_a
     case FUSED_CENTRED_SCALE: return centred_scale<T>(m[0], m[1]);
     case FUSED_SCALED_PAIR: return scaled_pair<T>(m[0], m[1], m[2]);
     case FUSED_SCALED_LINCOMB: return scaled_lincomb<T>(m[0], m[1]);
+    case FUSED_ARGMAX_GATHER: return gpu_maxpool_argmax_gather(m[0], m[1]); /* pool.cu */
     default: return TD_FAIL(TD_ERR_UNSUPPORTED, "cuda backend: no fused kernel %s", fused_kind_name(kind));
     }
 }

@@ -130,6 +130,8 @@ int gpu_fuses(fused_kind kind, dtype dt);
 td_status gpu_run_fused(fused_kind kind, int n, const kernel_args *const *members);
 /* fused_chain.cu */
 td_status gpu_run_chain(int n, const kernel_args *const *members);
+/* pool.cu: maxpool_argmax with the gather_at of its maxima, as one kernel (FUSED_ARGMAX_GATHER). */
+td_status gpu_maxpool_argmax_gather(const kernel_args *argmax, const kernel_args *gather);
 
 /* flat.cu */
 td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);

@@ -1,4 +1,4 @@
-/* Pooling on the GPU: window max, its gather and scatter by argmax, window mean, global mean, adjoints. */
+/* Pooling on the GPU: window argmax, the gather at it and the scatter to it, window mean, global mean, adjoints. */
 #include "gpu_internal.h"
 
 /* The geometry of one pooling: x is (N, C, H, W), the pooled y (N, C, Ho, Wo); window k, stride s, padding p. */
@@ -44,7 +44,7 @@ __device__ static inline int pool_count(const pool_geom &g, int count_pad, int o
 
 /* Index within the plane of the window's first maximum in row-major order: the first in-image pixel is the
  * start, a later one replaces it only when strictly greater. So a NaN wins only as the first pixel (then it
- * stays), exactly the ref's rule; max, gather and scatter all use this one function. */
+ * stays), exactly the ref's rule. */
 template <typename T> __device__ static inline int pool_argmax(const T *xp, const pool_geom &g, int oh, int ow)
 {
     int h0, h1, w0, w1;
@@ -60,6 +60,16 @@ template <typename T> __device__ static inline int pool_argmax(const T *xp, cons
     return best;
 }
 
+/* Whether index i (within the plane) lies in output (oh, ow)'s window, as gather_at and scatter_at require. */
+__device__ static inline bool pool_index_in_window(const pool_geom &g, int oh, int ow, int i)
+{
+    int h0, h1, w0, w1;
+    pool_window(g, oh, ow, &h0, &h1, &w0, &w1);
+    if (i < 0) return false;
+    int h = i / g.W, w = i % g.W;
+    return h >= h0 && h < h1 && w >= w0 && w < w1;
+}
+
 /* The outputs whose windows hold input row (or column) i: [*lo, *hi], empty when *lo > *hi. Window o spans
  * [o s - p, o s - p + k) before clipping, and clipping only drops out-of-image pixels. */
 __device__ static inline void pool_windows_holding(int i, int k, int s, int p, int n_out, int *lo, int *hi)
@@ -70,8 +80,9 @@ __device__ static inline void pool_windows_holding(int i, int k, int s, int p, i
     *hi = last < n_out - 1 ? last : n_out - 1;
 }
 
-/* y (N, C, Ho, Wo) = x (N, C, H, W) at each window's argmax. One thread per output. */
-template <typename T> __global__ void maxpool_kernel(const T *x, T *y, pool_geom g)
+/* idx (N, C, Ho, Wo) = each window's argmax, an index within its plane; y, when not NULL, the maximum it points
+ * at (gather_at fused in: FUSED_ARGMAX_GATHER). One thread per output. */
+template <typename T> __global__ void maxpool_argmax_kernel(const T *x, int32_t *idx, T *y, pool_geom g)
 {
     size_t out_plane = (size_t)g.Ho * g.Wo, n = (size_t)g.N * g.C * out_plane;
     GPU_FOR(o, n)
@@ -79,40 +90,45 @@ template <typename T> __global__ void maxpool_kernel(const T *x, T *y, pool_geom
         size_t pl = o / out_plane;
         int r = (int)(o % out_plane);
         const T *xp = x + pl * g.H * g.W;
-        y[o] = xp[pool_argmax(xp, g, r / g.Wo, r % g.Wo)];
+        int i = pool_argmax(xp, g, r / g.Wo, r % g.Wo);
+        idx[o] = i;
+        if (y) y[o] = xp[i];
     }
 }
 
-/* y (N, C, Ho, Wo) = t (N, C, H, W) at the argmax of x's windows: maxpool's JVP. One thread per output. */
-template <typename T> __global__ void maxpool_gather_kernel(const T *x, const T *t, T *y, pool_geom g)
+/* y (N, C, Ho, Wo) = x (N, C, H, W) at each output's index; NaN for an index outside its window (a wrong graph),
+ * as on the CPU, never a read out of place. One thread per output. */
+template <typename T> __global__ void gather_at_kernel(const T *x, const int32_t *idx, T *y, pool_geom g)
 {
     size_t out_plane = (size_t)g.Ho * g.Wo, n = (size_t)g.N * g.C * out_plane;
     GPU_FOR(o, n)
     {
-        size_t pl = o / out_plane, in_off = pl * g.H * g.W;
-        int r = (int)(o % out_plane);
-        y[o] = t[in_off + pool_argmax(x + in_off, g, r / g.Wo, r % g.Wo)];
+        size_t pl = o / out_plane;
+        int r = (int)(o % out_plane), i = idx[o];
+        y[o] = pool_index_in_window(g, r / g.Wo, r % g.Wo, i) ? x[pl * g.H * g.W + i] : (T)NAN;
     }
 }
 
-/* dx (N, C, H, W): the sum of the gradients gr (N, C, Ho, Wo) of the windows whose argmax is this pixel.
+/* dx (N, C, H, W): the sum of the gradients gr (N, C, Ho, Wo) of the windows whose index is this pixel.
  * One thread per input pixel visits the windows holding it in row-major (oh, ow) order, the order in which
- * the ref's scatter adds them, from zero: the same sums without atomics. */
-template <typename T> __global__ void maxpool_scatter_kernel(const T *x, const T *gr, T *dx, pool_geom g)
+ * the ref's scatter adds them, from zero: the same sums without atomics. (An index outside its window is
+ * never added, as on the CPU.) */
+template <typename T> __global__ void scatter_at_kernel(const T *gr, const int32_t *idx, T *dx, pool_geom g)
 {
     size_t in_plane = (size_t)g.H * g.W, out_plane = (size_t)g.Ho * g.Wo, n = (size_t)g.N * g.C * in_plane;
     GPU_FOR(e, n)
     {
         size_t pl = e / in_plane;
         int here = (int)(e % in_plane), h = here / g.W, w = here % g.W;
-        const T *xp = x + pl * in_plane, *gp = gr + pl * out_plane;
+        const T *gp = gr + pl * out_plane;
+        const int32_t *ip = idx + pl * out_plane;
         int oh0, oh1, ow0, ow1;
         pool_windows_holding(h, g.k, g.s, g.p, g.Ho, &oh0, &oh1);
         pool_windows_holding(w, g.k, g.s, g.p, g.Wo, &ow0, &ow1);
         T acc = 0;
         for (int oh = oh0; oh <= oh1; oh++)
             for (int ow = ow0; ow <= ow1; ow++)
-                if (pool_argmax(xp, g, oh, ow) == here) acc += gp[oh * g.Wo + ow];
+                if (ip[oh * g.Wo + ow] == here) acc += gp[oh * g.Wo + ow];
         dx[e] = acc;
     }
 }
@@ -173,33 +189,46 @@ template <typename T> __global__ void gap_bwd_kernel(const T *gr, T *dx, size_t 
     GPU_FOR(e, n) dx[e] = gr[e / hw] / (T)hw;
 }
 
-template <typename T> static td_status maxpool_run(const kernel_args *a)
+/* maxpool_argmax's kernel, writing the maxima into y too when y is not NULL. */
+template <typename T> static td_status maxpool_argmax_run(const kernel_args *a, T *y)
 {
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, &a->nd->p);
     TD_CHECK(pool_check(a, &g));
-    maxpool_kernel<T><<<gpu_blocks(shape_numel(a->out_shape)), GPU_THREADS, 0, gpu.stream>>>(gpu_in<T>(a, 0),
-                                                                                             gpu_out<T>(a), g);
-    LAUNCH_CHECK("maxpool_kernel");
+    maxpool_argmax_kernel<T><<<gpu_blocks(shape_numel(a->out_shape)), GPU_THREADS, 0, gpu.stream>>>(
+        gpu_in<T>(a, 0), (int32_t *)a->out, y, g);
+    LAUNCH_CHECK("maxpool_argmax_kernel");
     return TD_OK;
 }
 
-template <typename T> static td_status maxpool_gather_run(const kernel_args *a)
+template <typename T> static td_status maxpool_argmax_node(const kernel_args *a)
+{
+    return maxpool_argmax_run<T>(a, NULL);
+}
+
+td_status gpu_maxpool_argmax_gather(const kernel_args *argmax, const kernel_args *gather)
+{
+    if (argmax->dt == DT_F32) return maxpool_argmax_run<float>(argmax, gpu_out<float>(gather));
+    if (argmax->dt == DT_F64) return maxpool_argmax_run<double>(argmax, gpu_out<double>(gather));
+    return TD_FAIL(TD_ERR_UNSUPPORTED, "cuda fused argmax_gather: element type %s", dtype_name(argmax->dt));
+}
+
+template <typename T> static td_status gather_at_run(const kernel_args *a)
 {
     pool_geom g = pool_geom_make(a->in_shape[0], a->out_shape, &a->nd->p);
     TD_CHECK(pool_check(a, &g));
-    maxpool_gather_kernel<T><<<gpu_blocks(shape_numel(a->out_shape)), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), gpu_in<T>(a, 1), gpu_out<T>(a), g);
-    LAUNCH_CHECK("maxpool_gather_kernel");
+    gather_at_kernel<T><<<gpu_blocks(shape_numel(a->out_shape)), GPU_THREADS, 0, gpu.stream>>>(
+        gpu_in<T>(a, 0), (const int32_t *)a->in[1], gpu_out<T>(a), g);
+    LAUNCH_CHECK("gather_at_kernel");
     return TD_OK;
 }
 
-template <typename T> static td_status maxpool_scatter_run(const kernel_args *a)
+template <typename T> static td_status scatter_at_run(const kernel_args *a)
 {
-    pool_geom g = pool_geom_make(a->in_shape[0], a->in_shape[1], &a->nd->p);
+    pool_geom g = pool_geom_make(a->out_shape, a->in_shape[0], &a->nd->p);
     TD_CHECK(pool_check(a, &g));
-    maxpool_scatter_kernel<T><<<gpu_blocks(shape_numel(a->out_shape)), GPU_THREADS, 0, gpu.stream>>>(
-        gpu_in<T>(a, 0), gpu_in<T>(a, 1), gpu_out<T>(a), g);
-    LAUNCH_CHECK("maxpool_scatter_kernel");
+    scatter_at_kernel<T><<<gpu_blocks(shape_numel(a->out_shape)), GPU_THREADS, 0, gpu.stream>>>(
+        gpu_in<T>(a, 0), (const int32_t *)a->in[1], gpu_out<T>(a), g);
+    LAUNCH_CHECK("scatter_at_kernel");
     return TD_OK;
 }
 
@@ -257,9 +286,9 @@ template <typename T> static td_status global_avgpool_bwd_run(const kernel_args 
     return TD_OK;
 }
 
-GPU_INSTANTIATE(maxpool, maxpool_run)
-GPU_INSTANTIATE(maxpool_gather, maxpool_gather_run)
-GPU_INSTANTIATE(maxpool_scatter, maxpool_scatter_run)
+GPU_INSTANTIATE(maxpool_argmax, maxpool_argmax_node)
+GPU_INSTANTIATE(gather_at, gather_at_run)
+GPU_INSTANTIATE(scatter_at, scatter_at_run)
 GPU_INSTANTIATE(avgpool, avgpool_run)
 GPU_INSTANTIATE(avgpool_bwd, avgpool_bwd_run)
 GPU_INSTANTIATE(global_avgpool, global_avgpool_run)

@@ -1,4 +1,6 @@
-/* The CPU's kernels of the fused groups (fusion.h), all the batch norms':
+/* The CPU's kernels of the fused groups (fusion.h). Max pooling's argmax
+ * and gather are the pooling family's (ref/pool_impl.h); the rest are the
+ * batch norms':
  *  - sum_axis(G) then dot_axis(G, Z) (the backward's two statistics): G is
  *    read once for both;
  *  - affine_axis(x) = xc then dot_axis(xc, xc) (the forward's centring and
@@ -214,6 +216,8 @@ td_status ref_run_fused(fused_kind kind, const kernel_args *const *m)
     }
     case FUSED_SCALED_LINCOMB:
         return scaled_lincomb(a, b);
+    case FUSED_ARGMAX_GATHER: /* maxpool_argmax(x) -> idx, gather_at(x, idx) */
+        return ref_maxpool_argmax_gather_f32(a, b);
     default:
         return TD_FAIL(TD_ERR_UNSUPPORTED, "cpu backend: no fused kernel %s", fused_kind_name(kind));
     }

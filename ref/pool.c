@@ -1,4 +1,5 @@
-/* Pooling family: max (with gather/scatter adjoints), average, global. */
+/* Pooling family: max (the argmax, the gather at it, the scatter to it),
+ * average, global. */
 #include "ref_pool_fast.h"
 #include "ref_template.h"
 

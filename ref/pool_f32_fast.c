@@ -2,8 +2,9 @@
  * 1 or 2). Planes are copied into a padded buffer so windows need no
  * bounds checks: zeros for averages (a zero tap adds nothing, so sums stay
  * bit-identical to the plain kernels) and -inf for maxima (padding never
- * wins). The argmax is the first maximum in row-major window order, as in
- * the plain kernels. */
+ * wins). The argmax is the first maximum in row-major window order, from
+ * the window's first in-image pixel, as in the plain kernels; indices are
+ * within the unpadded plane. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,9 @@ typedef struct geom {
 static int fits(const kernel_args *a, shape4 x, shape4 y, geom *g)
 {
     const node_params *p = P;
-    if (p->k != 3 || p->pad != 1 || (p->stride != 1 && p->stride != 2) || (a->nd->op == OP_AVGPOOL && p->count_pad) ||
-        (a->nd->op == OP_AVGPOOL_BWD && p->count_pad))
+    op_kind op = a->nd->op;
+    if (p->k != 3 || p->pad != 1 || (p->stride != 1 && p->stride != 2) ||
+        ((op == OP_AVGPOOL || op == OP_AVGPOOL_BWD) && p->count_pad) || (op == OP_SCATTER_AT && p->stride != 1))
         return 0;
     g->H = x.h;
     g->W = x.w;
@@ -80,9 +82,9 @@ static void window_counts(const geom *g, float *cnt)
         for (int ow = 0; ow < g->Wo; ow++) cnt[oh * g->Wo + ow] = window_count(g, oh, ow);
 }
 
-/* Sum (avg, then divided by cnt) or max over each window, in row-major tap
- * order. */
-static void window_reduce(const float *xp, const geom *g, int is_max, const float *cnt, float *y, float *ev, float *od)
+/* The mean of each window: its sum in row-major tap order, divided by
+ * cnt. */
+static void window_mean(const float *xp, const geom *g, const float *cnt, float *y, float *ev, float *od)
 {
     int Wh = (g->Wp + 1) / 2;
     if (g->s == 2 && g->Wo >= 8) split_plane(xp, g, ev, od);
@@ -92,110 +94,124 @@ static void window_reduce(const float *xp, const geom *g, int is_max, const floa
         int ow = 0;
         if (g->s == 2 && g->Wo >= 8) {
             for (; ow + 8 <= g->Wo; ow += 8) {
-                vf8 acc = is_max ? vf8_load(half_tap(ev, od, Wh, 2 * oh, 0) + ow) : vf8_zero();
-                for (int t = is_max ? 1 : 0; t < 9; t++) {
-                    vf8 v = vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow);
-                    acc = is_max ? vf8_max(acc, v) : vf8_add(acc, v);
-                }
+                vf8 acc = vf8_zero();
+                for (int t = 0; t < 9; t++)
+                    acc = vf8_add(acc, vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow));
                 vf8_store(yr + ow, acc);
             }
         }
-        if (g->s == 1 && !is_max) {
+        if (g->s == 1) {
             for (; ow + 8 <= g->Wo; ow += 8) {
                 vf8 acc = vf8_zero();
                 for (int kh = 0; kh < 3; kh++)
                     for (int kw = 0; kw < 3; kw++) acc = vf8_add(acc, vf8_load(r0 + (size_t)kh * g->Wp + ow + kw));
                 vf8_store(yr + ow, acc);
             }
-        } else if (g->s == 1) {
-            for (; ow + 8 <= g->Wo; ow += 8) {
-                vf8 m = vf8_load(r0 + ow);
-                for (int t = 1; t < 9; t++) m = vf8_max(m, vf8_load(r0 + (size_t)(t / 3) * g->Wp + ow + t % 3));
-                vf8_store(yr + ow, m);
-            }
         }
         for (; ow < g->Wo; ow++) {
             const float *w0 = r0 + (size_t)ow * g->s;
-            float acc = is_max ? w0[0] : 0.0f;
-            for (int t = is_max ? 1 : 0; t < 9; t++) {
-                float v = w0[(size_t)(t / 3) * g->Wp + t % 3];
-                acc = is_max ? (v > acc ? v : acc) : acc + v;
-            }
+            float acc = 0.0f;
+            for (int t = 0; t < 9; t++) acc += w0[(size_t)(t / 3) * g->Wp + t % 3];
             yr[ow] = acc;
         }
-        if (!is_max) {
-            const float *cr = cnt + (size_t)oh * g->Wo;
-            for (int o = 0; o < g->Wo; o++) yr[o] = yr[o] / cr[o];
-        }
+        const float *cr = cnt + (size_t)oh * g->Wo;
+        for (int o = 0; o < g->Wo; o++) yr[o] = yr[o] / cr[o];
     }
 }
 
-/* Offset (in the padded plane) of each output's first maximum: a later tap
- * replaces the best only when strictly greater. */
-static void argmax_plane(const float *xp, const geom *g, int *idx, float *ev, float *od)
+/* The first maximum of output (oh, ow)'s window from tap t0 on, as an
+ * index within the unpadded plane (xp is padded), and its value. */
+static inline int first_max_from(const float *xp, const geom *g, int oh, int ow, int t0, float *value)
+{
+    size_t corner = (size_t)(oh * g->s) * g->Wp + (size_t)ow * g->s;
+    int corner_u = (oh * g->s - 1) * g->W + ow * g->s - 1, best = t0;
+    float bv = xp[corner + (size_t)(t0 / 3) * g->Wp + t0 % 3];
+    for (int t = t0 + 1; t < 9; t++) { /* selects, not branches: which tap wins is data */
+        float v = xp[corner + (size_t)(t / 3) * g->Wp + t % 3];
+        int gt = v > bv;
+        bv = gt ? v : bv;
+        best = gt ? t : best;
+    }
+    *value = bv;
+    return corner_u + (best / 3) * g->W + best % 3;
+}
+
+/* Index (within the unpadded plane) of each output's first maximum: a
+ * later tap replaces the best only when strictly greater; with ymax, the
+ * maximum too (the best tap's bits, so x at the index). The vectors track
+ * the best tap's offset from the window's corner, the corner added once at
+ * the end. Every window starts at its top-left tap, which is padding in the
+ * first row and column of outputs: from there the scan is the plain
+ * kernels' (which start at the first in-image pixel) unless that pixel is
+ * NaN or -inf, and those windows are done again from it. */
+static void argmax_plane(const float *xp, const geom *g, int32_t *idx, float *ymax, float *ev, float *od)
 {
     int Wh = (g->Wp + 1) / 2;
+    vi8 tap[9]; /* lane j's offset of tap t from output ow's corner: ow + j is j (stride 1) or 2 j (stride 2) apart */
+    for (int t = 0; t < 9; t++) tap[t] = g->s == 1 ? vi8_ramp((t / 3) * g->W + t % 3) : vi8_ramp2((t / 3) * g->W + t % 3);
     if (g->s == 2 && g->Wo >= 8) split_plane(xp, g, ev, od);
     for (int oh = 0; oh < g->Ho; oh++) {
         int ow = 0;
         if (g->s == 2 && g->Wo >= 8) {
             for (; ow + 8 <= g->Wo; ow += 8) {
-                /* output ow + j's tap t sits at padded offset base_t + 2 j */
-                size_t base = (size_t)(2 * oh) * g->Wp + 2 * (size_t)ow;
                 vf8 bv = vf8_load(half_tap(ev, od, Wh, 2 * oh, 0) + ow);
-                vi8 bi = vi8_ramp2((int)base);
+                vi8 bi = tap[0];
                 for (int t = 1; t < 9; t++) {
                     vf8 v = vf8_load(half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow);
                     vf8 gt = vf8_gt(v, bv);
                     bv = vf8_select(gt, v, bv);
-                    bi = vi8_select(gt, vi8_ramp2((int)(base + (size_t)(t / 3) * g->Wp + t % 3)), bi);
+                    bi = vi8_select(gt, tap[t], bi);
                 }
-                vi8_store(idx + oh * g->Wo + ow, bi);
+                vi8_store(idx + oh * g->Wo + ow, vi8_add(bi, (2 * oh - 1) * g->W + 2 * ow - 1));
+                if (ymax) vf8_store(ymax + oh * g->Wo + ow, bv);
             }
         }
         if (g->s == 1) {
             for (; ow + 8 <= g->Wo; ow += 8) {
-                size_t base = (size_t)oh * g->Wp + ow;
-                vf8 bv = vf8_load(xp + base);
-                vi8 bi = vi8_ramp((int)base);
+                const float *corner = xp + (size_t)oh * g->Wp + ow;
+                vf8 bv = vf8_load(corner);
+                vi8 bi = tap[0];
                 for (int t = 1; t < 9; t++) {
-                    size_t o = base + (size_t)(t / 3) * g->Wp + t % 3;
-                    vf8 v = vf8_load(xp + o);
+                    vf8 v = vf8_load(corner + (size_t)(t / 3) * g->Wp + t % 3);
                     vf8 gt = vf8_gt(v, bv);
                     bv = vf8_select(gt, v, bv);
-                    bi = vi8_select(gt, vi8_ramp((int)o), bi);
+                    bi = vi8_select(gt, tap[t], bi);
                 }
-                vi8_store(idx + oh * g->Wo + ow, bi);
+                vi8_store(idx + oh * g->Wo + ow, vi8_add(bi, (oh - 1) * g->W + ow - 1));
+                if (ymax) vf8_store(ymax + oh * g->Wo + ow, bv);
             }
         }
         for (; ow < g->Wo; ow++) {
-            size_t base = (size_t)(oh * g->s) * g->Wp + (size_t)ow * g->s, best = base;
-            float bv = xp[base];
-            for (int t = 1; t < 9; t++) {
-                size_t o = base + (size_t)(t / 3) * g->Wp + t % 3;
-                if (xp[o] > bv) {
-                    bv = xp[o];
-                    best = o;
-                }
-            }
-            idx[oh * g->Wo + ow] = (int)best;
+            float m;
+            idx[oh * g->Wo + ow] = first_max_from(xp, g, oh, ow, 0, &m);
+            if (ymax) ymax[oh * g->Wo + ow] = m;
         }
+    }
+    /* the first in-image tap: row 1 in the first output row, column 1 in
+     * the first output column */
+    for (int o = 0; o < g->Wo + g->Ho - 1; o++) {
+        int oh = o < g->Wo ? 0 : o - g->Wo + 1, ow = o < g->Wo ? o : 0, t0 = (oh == 0 ? 3 : 0) + (ow == 0);
+        size_t first = (size_t)(oh * g->s + t0 / 3) * g->Wp + (size_t)ow * g->s + t0 % 3;
+        if (xp[first] > -INFINITY) continue; /* not NaN, not -inf: the scan from the corner was right */
+        float m;
+        idx[oh * g->Wo + ow] = first_max_from(xp, g, oh, ow, t0, &m);
+        if (ymax) ymax[oh * g->Wo + ow] = m;
     }
 }
 
-/* Stride-1 max pooling's backward as a gather: dx at padded offset p sums,
- * in the row-major order of the outputs (the order of the scatter, so the
- * same bits: the added zeros change nothing), the gradients of the nine
- * outputs around it whose argmax is p. idx and gr are padded by one
- * output on each side (argmax -1 there, gradient 0). */
-static void scatter_as_gather(const int *idxp, const float *grp, const geom *g, float *dx)
+/* Stride-1 scatter_at as a gather: dx at index p sums, in the row-major
+ * order of the outputs (the order of the plain scatter, so the same bits:
+ * the added zeros change nothing), the gradients of the nine outputs
+ * around it whose index is p. idx and gr are padded by one output on each
+ * side (index -1 there, gradient 0). */
+static void scatter_as_gather(const int32_t *idxp, const float *grp, const geom *g, float *dx)
 {
     int Wq = g->Wo + 2;
     for (int ih = 0; ih < g->H; ih++) {
         float *xr = dx + (size_t)ih * g->W;
         int iw = 0;
         for (; iw + 8 <= g->W; iw += 8) {
-            vi8 here = vi8_ramp((ih + 1) * g->Wp + iw + 1);
+            vi8 here = vi8_ramp(ih * g->W + iw);
             vf8 acc = vf8_zero();
             for (int t = 0; t < 9; t++) {
                 size_t o = (size_t)(ih + t / 3) * Wq + iw + t % 3; /* output (ih - 1 + t/3, iw - 1 + t%3) */
@@ -204,7 +220,7 @@ static void scatter_as_gather(const int *idxp, const float *grp, const geom *g, 
             vf8_store(xr + iw, acc);
         }
         for (; iw < g->W; iw++) {
-            int here = (ih + 1) * g->Wp + iw + 1;
+            int here = ih * g->W + iw;
             float acc = 0;
             for (int t = 0; t < 9; t++) {
                 size_t o = (size_t)(ih + t / 3) * Wq + iw + t % 3;
@@ -215,7 +231,9 @@ static void scatter_as_gather(const int *idxp, const float *grp, const geom *g, 
     }
 }
 
-static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, int kind)
+/* max_out: with maxpool_argmax, where the maxima go too (gather_at fused
+ * in), or NULL. */
+static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, int kind, float *max_out)
 {
     int failed = 0;
     size_t padded_out = (size_t)(g->Ho + 2) * (g->Wo + 2);
@@ -228,51 +246,39 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
         int Wh = (g->Wp + 1) / 2;
         float *ev = malloc((size_t)g->Hp * Wh * sizeof *ev), *od = malloc((size_t)g->Hp * Wh * sizeof *od);
         float *pad2 = malloc((size_t)(g->Hp * g->Wp > (int)padded_out ? g->Hp * g->Wp : (int)padded_out) * sizeof *pad2);
-        int *idx = malloc((size_t)g->Ho * g->Wo * sizeof *idx), *idxp = malloc(padded_out * sizeof *idxp);
-        if (!buf || !pad2 || !idx || !idxp || !ev || !od) failed = 1;
-        /* borders, once per call: -inf for maxima, 0 for sums, argmax -1 */
+        int32_t *idxp = malloc(padded_out * sizeof *idxp);
+        if (!buf || !pad2 || !idxp || !ev || !od) failed = 1;
+        /* borders, once per call: -inf for maxima, 0 for sums, index -1 */
         size_t padded_in = (size_t)g->Hp * g->Wp;
-        if (buf) fill_floats(buf, padded_in, kind == OP_AVGPOOL || kind == OP_AVGPOOL_BWD ? 0.0f : -INFINITY);
+        if (buf) fill_floats(buf, padded_in, kind == OP_MAXPOOL_ARGMAX ? -INFINITY : 0.0f);
         if (pad2) fill_floats(pad2, padded_in > padded_out ? padded_in : padded_out, 0.0f);
         if (idxp)
             for (size_t o = 0; o < padded_out; o++) idxp[o] = -1;
 #pragma omp for schedule(static)
         for (int pl = 0; pl < nplanes; pl++) {
-            if (!buf || !pad2 || !idx || !idxp || !ev || !od) continue;
+            if (!buf || !pad2 || !idxp || !ev || !od) continue;
             size_t in_plane = (size_t)g->H * g->W, out_plane = (size_t)g->Ho * g->Wo;
             switch (kind) {
-            case OP_MAXPOOL:
             case OP_AVGPOOL:
                 pad_interior(IN(0) + pl * in_plane, g, buf);
-                window_reduce(buf, g, kind == OP_MAXPOOL, cnt, OUT + pl * out_plane, ev, od);
+                window_mean(buf, g, cnt, OUT + pl * out_plane, ev, od);
                 break;
-            case OP_MAXPOOL_GATHER: {
-                pad_interior(IN(0) + pl * in_plane, g, buf);
-                argmax_plane(buf, g, idx, ev, od);
-                pad_interior(IN(1) + pl * in_plane, g, pad2);
-                float *y = OUT + pl * out_plane;
-                for (size_t o = 0; o < out_plane; o++) y[o] = pad2[idx[o]];
+            case OP_MAXPOOL_ARGMAX: {
+                const float *xp = IN(0) + pl * in_plane;
+                int32_t *idx = (int32_t *)a->out + pl * out_plane;
+                pad_interior(xp, g, buf);
+                argmax_plane(buf, g, idx, max_out ? max_out + pl * out_plane : NULL, ev, od);
                 break;
             }
-            case OP_MAXPOOL_SCATTER: {
-                pad_interior(IN(0) + pl * in_plane, g, buf);
-                const float *gr = IN(1) + pl * out_plane;
-                if (g->s == 1) {
-                    int Wq = g->Wo + 2;
-                    argmax_plane(buf, g, idx, ev, od);
-                    for (int oh = 0; oh < g->Ho; oh++) {
-                        memcpy(idxp + (size_t)(oh + 1) * Wq + 1, idx + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *idxp);
-                        vf8_copy(pad2 + (size_t)(oh + 1) * Wq + 1, gr + (size_t)oh * g->Wo, g->Wo);
-                    }
-                    scatter_as_gather(idxp, pad2, g, OUT + pl * in_plane);
-                    break;
+            case OP_SCATTER_AT: { /* stride 1 only (fits) */
+                const float *gr = IN(0) + pl * out_plane;
+                const int32_t *idx = (const int32_t *)a->in[1] + pl * out_plane;
+                int Wq = g->Wo + 2;
+                for (int oh = 0; oh < g->Ho; oh++) {
+                    memcpy(idxp + (size_t)(oh + 1) * Wq + 1, idx + (size_t)oh * g->Wo, (size_t)g->Wo * sizeof *idxp);
+                    vf8_copy(pad2 + (size_t)(oh + 1) * Wq + 1, gr + (size_t)oh * g->Wo, g->Wo);
                 }
-                argmax_plane(buf, g, idx, ev, od);
-                memset(pad2, 0, (size_t)g->Hp * g->Wp * sizeof *pad2);
-                for (size_t o = 0; o < out_plane; o++) pad2[idx[o]] += gr[o];
-                float *dx = OUT + pl * in_plane;
-                for (int h = 0; h < g->H; h++)
-                    memcpy(dx + (size_t)h * g->W, pad2 + (size_t)(h + 1) * g->Wp + 1, (size_t)g->W * sizeof *dx);
+                scatter_as_gather(idxp, pad2, g, OUT + pl * in_plane);
                 break;
             }
             case OP_AVGPOOL_BWD: {
@@ -319,7 +325,6 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
         }
         free(buf);
         free(pad2);
-        free(idx);
         free(idxp);
         free(ev);
         free(od);
@@ -328,13 +333,28 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
     return failed ? TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", op_name(a->nd->op)) : TD_OK;
 }
 
+/* x and the pooled y of a node of the family. */
+static void node_shapes(const kernel_args *a, shape4 *x, shape4 *y)
+{
+    int backward = a->nd->op == OP_AVGPOOL_BWD || a->nd->op == OP_SCATTER_AT;
+    *x = backward ? a->out_shape : a->in_shape[0];
+    *y = backward ? a->in_shape[0] : a->out_shape;
+}
+
 int pool_f32_fast(const kernel_args *a, td_status *result)
 {
-    op_kind op = a->nd->op;
-    shape4 x = op == OP_AVGPOOL_BWD || op == OP_MAXPOOL_SCATTER ? a->out_shape : a->in_shape[0];
-    shape4 y = op == OP_AVGPOOL_BWD ? a->in_shape[0] : op == OP_MAXPOOL_SCATTER ? a->in_shape[1] : a->out_shape;
+    shape4 x, y;
+    node_shapes(a, &x, &y);
     geom g;
     if (!fits(a, x, y, &g)) return 0;
-    *result = run_planes(a, &g, x.n * x.c, op);
+    *result = run_planes(a, &g, x.n * x.c, a->nd->op, NULL);
+    return 1;
+}
+
+int pool_f32_fast_argmax(const kernel_args *a, float *y, td_status *result)
+{
+    geom g;
+    if (!fits(a, a->in_shape[0], a->out_shape, &g)) return 0;
+    *result = run_planes(a, &g, a->in_shape[0].n * a->in_shape[0].c, OP_MAXPOOL_ARGMAX, y);
     return 1;
 }

@@ -9,6 +9,9 @@
 #define REF_DECLARE(name)                          \
     td_status name##_f32(const kernel_args *a); \
     td_status name##_f64(const kernel_args *a);
+#define REF_DECLARE_FUSED(name)                                                \
+    td_status name##_f32(const kernel_args *head, const kernel_args *next); \
+    td_status name##_f64(const kernel_args *head, const kernel_args *next);
 
 /* ref_<op>_f32 and ref_<op>_f64 for every op of the list: an op without
  * its kernels fails to link. */
@@ -19,6 +22,8 @@ TD_OP_LIST(REF_DECLARE_OP)
 /* Several nodes as one kernel (backend.h run_fused, fuses). */
 td_status ref_run_fused(fused_kind kind, const kernel_args *const *members);
 int ref_fuses(fused_kind kind, dtype dt);
+/* pool.c: maxpool_argmax with the gather_at of its maxima (FUSED_ARGMAX_GATHER). */
+REF_DECLARE_FUSED(ref_maxpool_argmax_gather)
 
 td_status ref_flat_copy(void *dst, const void *src, size_t bytes);
 td_status ref_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);

@@ -22,6 +22,7 @@ static inline vf8 vf8_gt(vf8 a, vf8 b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ);
 static inline vf8 vf8_select(vf8 mask, vf8 a, vf8 b) { return _mm256_blendv_ps(b, a, mask); }
 static inline vi8 vi8_ramp(int start) { return _mm256_add_epi32(_mm256_set1_epi32(start), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
 static inline vi8 vi8_ramp2(int start) { return _mm256_add_epi32(_mm256_set1_epi32(start), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)); }
+static inline vi8 vi8_add(vi8 a, int k) { return _mm256_add_epi32(a, _mm256_set1_epi32(k)); }
 static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
 {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(b), _mm256_castsi256_ps(a), mask));
@@ -111,6 +112,11 @@ static inline vi8 vi8_ramp2(int start)
     vi8 r;
     for (int i = 0; i < 8; i++) r.v[i] = start + 2 * i;
     return r;
+}
+static inline vi8 vi8_add(vi8 a, int k)
+{
+    for (int i = 0; i < 8; i++) a.v[i] += k;
+    return a;
 }
 static inline vi8 vi8_select(vf8 mask, vi8 a, vi8 b)
 {

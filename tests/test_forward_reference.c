@@ -5,8 +5,10 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
+#include "tsedarts/backend_cpu.h"
 #include "tsedarts/layers.h"
 
 #define EXACT 1e-12
@@ -69,8 +71,10 @@ Test(forward, pooling_matches_the_definition)
 {
     for (int stride = 1; stride <= 2; stride++) {
         graph *g = graph_create();
+        layer_builder b;
+        layer_init(&b, g, 0, 0);
         int x = graph_input(g, shape_make(2, 3, 7, 6), 0);
-        int mx = graph_bind(g, op_maxpool(g, x, 3, stride, 1), ROLE_OUTPUT, (size_t)-1);
+        int mx = graph_bind(g, layer_maxpool(&b, x, 3, stride, 1), ROLE_OUTPUT, (size_t)-1);
         int av = graph_bind(g, op_avgpool(g, x, 3, stride, 1, 0), ROLE_OUTPUT, (size_t)-1);
         int ai = graph_bind(g, op_avgpool(g, x, 3, stride, 1, 1), ROLE_OUTPUT, (size_t)-1);
         host_run r;
@@ -98,8 +102,152 @@ Test(forward, pooling_matches_the_definition)
                         cr_expect_leq(fabs(at(&r, av, n, c, oh, ow) - sum / cnt), EXACT);
                         cr_expect_leq(fabs(at(&r, ai, n, c, oh, ow) - sum / 9), EXACT);
                     }
+        layer_free(&b);
         host_run_free(&r);
         graph_destroy(g);
+    }
+}
+
+/* The window index rule on data made of ties, signed zeros, NaN and -inf,
+ * in both element types, on every CPU path (the f32 fast path's vector
+ * and scalar parts at stride 1 and 2, the plain kernels, the fused kernel):
+ * each index is the first in-image pixel of its window unless a later one
+ * is strictly greater, and the gathered maximum is that pixel, bit for bit.
+ * So a NaN wins only as its window's first pixel, padding never. */
+static double tricky_value(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    switch ((*s >> 24) % 16) {
+    case 0: return NAN;
+    case 1: return -INFINITY;
+    case 2: return -0.0;
+    case 3: return 0.0;
+    default: return (double)((int)((*s >> 16) % 5) - 3); /* -3 .. 1, many ties */
+    }
+}
+
+static int expected_index(const host_run *r, int x, int pl, int H, int W, int k, int s, int p, int oh, int ow)
+{
+    size_t base = (size_t)pl * H * W;
+    int best = -1;
+    double bv = 0;
+    for (int ih = oh * s - p; ih < oh * s - p + k; ih++)
+        for (int iw = ow * s - p; iw < ow * s - p + k; iw++) {
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            double v = host_get(r, x, base + (size_t)ih * W + iw);
+            if (best < 0 || v > bv) {
+                best = ih * W + iw;
+                bv = v;
+            }
+        }
+    return best;
+}
+
+static void check_window_indices(dtype dt, int fused, int H, int W, int k, int s, int p)
+{
+    graph *g = graph_create();
+    int x = graph_input(g, shape_make(2, 3, H, W), 0);
+    int idx = op_maxpool_argmax(g, x, k, s, p);
+    int y = graph_bind(g, op_gather_at(g, x, idx, k, s, p), ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_status(g), TD_OK, "%s", g->error);
+    host_run r;
+    cr_assert_eq(host_run_init(&r, g, dt), TD_OK);
+    if (!fused) {
+        exec_destroy(r.ctx);
+        cr_assert_eq(exec_create_plain(g, backend_cpu(), dt, &r.ctx), TD_OK);
+        for (int role = 1; role < ROLE_COUNT; role++) exec_bind(r.ctx, (value_role)role, r.role[role]);
+    }
+    uint32_t seed = 12345u + (uint32_t)(H * 100 + W * 10 + s);
+    size_t n = shape_numel(g->values[x].shape);
+    for (size_t i = 0; i < n; i++) host_set(&r, x, i, tricky_value(&seed));
+    cr_assert_eq(host_run_exec(&r), TD_OK, "%s", td_error_message());
+    shape4 ys = g->values[y].shape;
+    int wrong = 0;
+    for (int pl = 0; pl < 6; pl++)
+        for (int oh = 0; oh < ys.h; oh++)
+            for (int ow = 0; ow < ys.w; ow++) {
+                size_t o = ((size_t)pl * ys.h + oh) * ys.w + ow;
+                int want = expected_index(&r, x, pl, H, W, k, s, p, oh, ow);
+                double got = host_get(&r, y, o), at_want = host_get(&r, x, (size_t)pl * H * W + want);
+                int same = memcmp(&got, &at_want, sizeof got) == 0 || (isnan(got) && isnan(at_want));
+                if ((int)host_get(&r, idx, o) != want || !same) wrong++;
+            }
+    cr_expect_eq(wrong, 0, "%s %s, %dx%d planes, window %d stride %d pad %d: %d outputs break the rule",
+                 dtype_name(dt), fused ? "fused" : "plain", H, W, k, s, p, wrong);
+    host_run_free(&r);
+    graph_destroy(g);
+}
+
+Test(forward, max_pooling_takes_each_windows_first_maximum)
+{
+    for (int dt = DT_F32; dt <= DT_F64; dt++)
+        for (int fused = 0; fused < 2; fused++) {
+            check_window_indices((dtype)dt, fused, 7, 19, 3, 1, 1); /* vectors of 8 and a scalar tail */
+            check_window_indices((dtype)dt, fused, 9, 21, 3, 2, 1); /* stride-2 vectors */
+            check_window_indices((dtype)dt, fused, 5, 6, 3, 2, 1);
+            check_window_indices((dtype)dt, fused, 7, 9, 2, 2, 0); /* DrNAS's reduction */
+        }
+}
+
+/* gather_at and scatter_at require each index to lie in its own window;
+ * one that does not (a wrong graph: here int32 inputs, where graphs use
+ * maxpool_argmax's output) gathers NaN and scatters nowhere, on the f32
+ * fast scatter and the plain kernels alike (and on the GPU). The valid
+ * ones are checked against the definition, sums in output order. */
+static void check_foreign_indices(dtype dt, int H, int W, int k, int s, int p)
+{
+    graph *g = graph_create();
+    shape4 xs = shape_make(1, 2, H, W);
+    int x = graph_input(g, xs, 0);
+    shape4 ys = shape_make(1, 2, (H + 2 * p - k) / s + 1, (W + 2 * p - k) / s + 1);
+    int idx = graph_input(g, ys, 1), G = graph_input(g, ys, 0);
+    int y = graph_bind(g, op_gather_at(g, x, idx, k, s, p), ROLE_OUTPUT, (size_t)-1);
+    int dx = graph_bind(g, op_scatter_at(g, G, idx, xs, k, s, p), ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_status(g), TD_OK, "%s", g->error);
+    host_run r;
+    cr_assert_eq(host_run_init(&r, g, dt), TD_OK);
+    host_fill_uniform(&r, x, 5, -1.0, 1.0);
+    host_fill_uniform(&r, G, 6, -1.0, 1.0);
+    size_t n = shape_numel(ys);
+    int *want = malloc(n * sizeof *want);
+    uint32_t seed = 777u + (uint32_t)(W * 10 + s);
+    for (size_t o = 0; o < n; o++) {
+        int ow = (int)(o % ys.w), oh = (int)(o / ys.w % ys.h), h0 = oh * s - p, w0 = ow * s - p;
+        seed = seed * 1664525u + 1013904223u;
+        int kh = (int)(seed >> 20) % k, kw = (int)(seed >> 12) % k, ih = h0 + kh, iw = w0 + kw;
+        int valid = ih >= 0 && ih < H && iw >= 0 && iw < W && (seed >> 28) % 4 != 0;
+        /* invalid: in the plane but outside the window, before it, or past the plane */
+        int bad[3] = {(h0 + k + 1 < H ? h0 + k + 1 : 0) * W + (w0 < 0 ? 0 : w0), -1, H * W + 3};
+        want[o] = valid ? ih * W + iw : -1;
+        host_set_label(&r, idx, o, valid ? want[o] : bad[(seed >> 8) % 3]);
+    }
+    cr_assert_eq(host_run_exec(&r), TD_OK, "%s", td_error_message());
+    int wrong = 0;
+    for (size_t o = 0; o < n; o++) {
+        size_t pl = o / (size_t)(ys.h * ys.w) * (size_t)(H * W);
+        double got = host_get(&r, y, o);
+        wrong += want[o] < 0 ? !isnan(got) : got != host_get(&r, x, pl + (size_t)want[o]);
+    }
+    for (size_t e = 0; e < shape_numel(xs); e++) {
+        size_t pl = e / (size_t)(H * W) * n / (size_t)xs.c;
+        double acc = 0;
+        for (size_t o = pl; o < pl + n / (size_t)xs.c; o++)
+            if (want[o] >= 0 && (size_t)want[o] == e % (size_t)(H * W)) acc += host_get(&r, G, o);
+        wrong += fabs(host_get(&r, dx, e) - acc) > (dt == DT_F64 ? EXACT : 1e-6);
+    }
+    cr_expect_eq(wrong, 0, "%s, %dx%d, window %d stride %d pad %d: %d values wrong", dtype_name(dt), H, W, k, s, p,
+                 wrong);
+    free(want);
+    host_run_free(&r);
+    graph_destroy(g);
+}
+
+Test(forward, indices_outside_their_windows_gather_nan_and_scatter_nowhere)
+{
+    for (int dt = DT_F32; dt <= DT_F64; dt++) {
+        check_foreign_indices((dtype)dt, 6, 19, 3, 1, 1);
+        check_foreign_indices((dtype)dt, 7, 9, 3, 2, 1);
+        check_foreign_indices((dtype)dt, 5, 5, 2, 2, 0);
     }
 }
 

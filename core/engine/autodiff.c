@@ -142,28 +142,29 @@ static int ct_any(const cotangents *c, int v) { return c->count[v] > 0 || c->sum
 
 /* A ReLU's backward takes its mask from the ReLU's output (see the OP_RELU
  * rule), which keeps the output alive until then. Where nothing else of
- * the backward pass reads that output but the ReLU's input is read at or
- * after this point anyway (a batch-norm output kept for its own backward,
- * a cell state kept for pooling), the mask is taken from the input instead:
- * x > 0 exactly when relu(x) > 0, so the bits are the same and the output
- * dies in the forward pass. Nodes from first_new on are the backward pass. */
+ * the backward pass reads that output but the backward pass reads the
+ * ReLU's input anyway (a batch-norm output kept for its own backward, a
+ * cell state kept for the alpha gradients), the mask is taken from the
+ * input instead: x > 0 exactly when relu(x) > 0, so the bits are the same,
+ * and the output dies in the forward pass while x, kept past the forward
+ * pass either way, lives on until the mask is read. Never more memory:
+ * where both were kept, now x alone is. Nodes from first_new on are the
+ * backward pass. */
 static void masks_from_inputs(graph *g, int first_new)
 {
     int nv = g->n_values, nn = g->n_nodes;
-    int *last_use = malloc((size_t)nv * sizeof *last_use);
-    unsigned char *other_bwd_use = calloc((size_t)nv, 1);
-    if (!last_use || !other_bwd_use) {
-        free(last_use);
+    unsigned char *bwd_use = calloc((size_t)nv, 1), *other_bwd_use = calloc((size_t)nv, 1);
+    if (!bwd_use || !other_bwd_use) {
+        free(bwd_use);
         free(other_bwd_use);
         return; /* an optimisation only: the graph stays correct */
     }
-    for (int v = 0; v < nv; v++) last_use[v] = -1;
-    for (int i = 0; i < nn; i++) {
+    for (int i = first_new; i < nn; i++) {
         const node *nd = &g->nodes[i];
         const int *in = graph_node_inputs(g, nd);
         for (int k = 0; k < nd->nin; k++) {
-            last_use[in[k]] = i;
-            if (i >= first_new && !(nd->op == OP_RELU_BWD && k == 0)) other_bwd_use[in[k]] = 1;
+            bwd_use[in[k]] = 1;
+            if (!(nd->op == OP_RELU_BWD && k == 0)) other_bwd_use[in[k]] = 1;
         }
     }
     for (int i = first_new; i < nn; i++) {
@@ -173,11 +174,10 @@ static void masks_from_inputs(graph *g, int first_new)
         int m = in[0], p = g->values[m].producer;
         if (p < 0 || g->nodes[p].op != OP_RELU || other_bwd_use[m]) continue;
         int x = graph_node_inputs(g, &g->nodes[p])[0];
-        if (g->values[x].role == ROLE_ACT && last_use[x] < i) continue;
+        if (g->values[x].role == ROLE_ACT && !bwd_use[x]) continue;
         in[0] = x;
-        if (last_use[x] < i) last_use[x] = i;
     }
-    free(last_use);
+    free(bwd_use);
     free(other_bwd_use);
 }
 

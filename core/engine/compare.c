@@ -20,11 +20,12 @@ static td_status setup(const graph *g, compare_side s, double *const host[ROLE_C
 
 static td_status fetch(const exec_ctx *ctx, int v, double *dst, size_t n)
 {
-    size_t es = dtype_size(ctx->dt);
+    dtype t = ctx->g->values[v].is_int ? DT_I32 : ctx->dt; /* window indices */
+    size_t es = dtype_size(t);
     void *tmp = malloc(n * es + 1);
     if (!tmp) return TD_FAIL(TD_ERR_MEMORY, "compare: out of memory");
     td_status s = ctx->be->download(tmp, exec_value_ptr(ctx, v), n * es);
-    convert_to_f64(tmp, ctx->dt, dst, n);
+    convert_to_f64(tmp, t, dst, n);
     free(tmp);
     return s;
 }

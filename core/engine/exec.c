@@ -151,7 +151,8 @@ void exec_bind(exec_ctx *ctx, value_role role, void *base)
 void *exec_value_ptr(const exec_ctx *ctx, int v)
 {
     const value *val = &ctx->g->values[v];
-    size_t es = val->is_int ? 4 : dtype_size(ctx->dt);
+    /* the planner counts in the arena's elements, int32 values included */
+    size_t es = val->is_int && val->role != ROLE_ACT ? 4 : dtype_size(ctx->dt);
     char *base;
     size_t off;
     if (val->role == ROLE_ACT) {

@@ -53,6 +53,14 @@ static const fused_group groups[FUSED_KIND_END] = {
                               .head_stored = 0,
                               .runs_at = 1,
                               .required = 1},
+    /* max pooling: each window's maximum written beside its index, which
+     * is kept for the backward pass (one pass over x, as before the index
+     * was a node of its own) */
+    [FUSED_ARGMAX_GATHER] = {.kind = FUSED_ARGMAX_GATHER,
+                             .n = 2,
+                             .m = {{OP_MAXPOOL_ARGMAX, FUSED_HEAD, {ANY}}, {OP_GATHER_AT, FUSED_NEXT, {IN0, OUT}}},
+                             .head_stored = 1,
+                             .runs_at = 0},
 };
 
 /* The chain's members are found by fusion_plan.c, not by a pattern: n

@@ -67,10 +67,13 @@ int layer_relu(layer_builder *b, int x)
     return y;
 }
 
+/* The window indices are kept for the backward pass, which sends the
+ * gradient to them instead of finding each window's maximum again; the
+ * two nodes run as one kernel (FUSED_ARGMAX_GATHER). */
 int layer_maxpool(layer_builder *b, int x, int k, int stride, int pad)
 {
     if (b->smooth) return op_avgpool(b->g, x, k, stride, pad, 0);
-    return op_maxpool(b->g, x, k, stride, pad);
+    return op_gather_at(b->g, x, op_maxpool_argmax(b->g, x, k, stride, pad), k, stride, pad);
 }
 
 int layer_conv(layer_builder *b, const char *name, int x, int cout, int k,

@@ -40,7 +40,9 @@ int graph_add_node(graph *g, op_kind op, int nin, const int *in, const node_para
     }
     shape4 out;
     if (!d->shape(g, op, nin, in, &params, &out)) return -1;
-    return graph_append_node(g, op, nin, in, &params, out);
+    int y = graph_append_node(g, op, nin, in, &params, out);
+    if (y >= 0 && out.n >= 0 && d->int_output) g->values[y].is_int = 1;
+    return y;
 }
 
 int op_refuse_derivative(graph *g, op_kind op, const char *why)
@@ -84,8 +86,10 @@ int graph_bind(graph *g, int v, value_role role, size_t offset)
 {
     if (g->status != TD_OK || !op_valid_value(g, v)) return -1;
     value *val = &g->values[v];
+    /* the role buffers a value can be bound to hold reals */
+    if (val->is_int) return graph_fail(g, "graph_bind: value %d is int32: only reals can be bound", v);
     int target = v;
-    if (val->role != ROLE_ACT || val->producer < 0 || val->is_int) {
+    if (val->role != ROLE_ACT || val->producer < 0) {
         target = op_axpby(g, v, -1, 1.0, 0.0);
         if (target < 0) return -1;
     }

@@ -1,11 +1,11 @@
-/* Pooling: window max (with its gather and scatter by argmax, which are
- * its derivatives), window mean and its adjoint, global average and its
- * adjoint. */
+/* Pooling: window max (an argmax, then a gather at it; the scatter to it
+ * is the gather's adjoint), window mean and its adjoint, global average
+ * and its adjoint. */
 #include "op_family.h"
 
 /* f32 against f64. Evidence: test_f32_f64 prints the worst |a - b| /
- * (1e-7 + 1e-7 |b|) per op; the largest seen in this family was 0.82
- * (maxpool_scatter), and test_wide_kernels 1.5 on the wide cases (the
+ * (1e-7 + 1e-7 |b|) per op; the largest seen in this family was 0.80
+ * (scatter_at), and test_wide_kernels 1.9 on the wide cases (the
  * scatter's sums of up to nine window terms). The project-wide bars (atol
  * 2e-6, rtol 1e-6; wide 4e-5, 2e-5, set by the convolutions) leave far
  * more than that; a wrong window position errs by 1e-2 or more. */
@@ -30,18 +30,7 @@ static shape4 pool_out_shape(shape4 x, const node_params *p)
     return shape_make(x.n, x.c, (x.h + 2 * p->pad - p->k) / p->stride + 1, (x.w + 2 * p->pad - p->k) / p->stride + 1);
 }
 
-/* Case parameters: ip = {k, stride, pad, count_pad}; the adjoints' sp is
- * the x shape. */
-
-/* --- maxpool: (x) -> window max ---------------------------------------- */
-
-int op_maxpool(graph *g, int x, int k, int stride, int pad)
-{
-    if (op_any_bad(g, 1, &x)) return -1;
-    node_params p = pool_params(k, stride, pad);
-    return graph_add_node(g, OP_MAXPOOL, 1, &x, &p);
-}
-
+/* The pooled x, for the ops whose one input is x. */
 static int pool_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
 {
     NIN(1);
@@ -52,169 +41,195 @@ static int pool_shape(graph *g, op_kind op, int nin, const int *in, const node_p
     return 1;
 }
 
-static void maxpool_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+/* Case parameters: ip = {k, stride, pad, count_pad}; avgpool_bwd's sp is
+ * the x shape. */
+
+/* --- max pooling ------------------------------------------------------- */
+/* Two nodes (layer_maxpool builds them): idx = maxpool_argmax(x), then
+ * y = gather_at(x, idx). The backward sends G to those same indices
+ * (scatter_at) and the forward-mode rule gathers the tangent there, so no
+ * rule scans a window again; backends run the pair as one kernel
+ * (FUSED_ARGMAX_GATHER). gather_at and scatter_at carry the pooling's
+ * geometry and require each index to lie in its own window: that is what
+ * lets the scatter visit, for each pixel, only the windows holding it. */
+
+static int window_indices_fit(graph *g, int idx, shape4 x, const node_params *p)
 {
-    (void)want;
-    const node_params *p = a->p;
-    ct[0] = op_maxpool_scatter(g, a->in[0], G, p->k, p->stride, p->pad);
+    shape4 s = pool_out_shape(x, p);
+    return s.n > 0 && shape_equal(s, vshape(g, idx));
 }
 
-static int maxpool_jvp(graph *g, const op_rule_args *a, const int *t)
+/* --- maxpool_argmax: (x) -> int32 index of each window's first maximum - */
+
+int op_maxpool_argmax(graph *g, int x, int k, int stride, int pad)
 {
-    const node_params *p = a->p;
-    return op_maxpool_gather(g, a->in[0], t[0], p->k, p->stride, p->pad);
+    if (op_any_bad(g, 1, &x)) return -1;
+    node_params p = pool_params(k, stride, pad);
+    return graph_add_node(g, OP_MAXPOOL_ARGMAX, 1, &x, &p);
 }
 
-static int maxpool_case(graph *g, const op_case *c, const int *in)
+/* The index is an int32 value, which no role buffer can hold: the cases
+ * read it through gather_at, so every check sees both the indices (node by
+ * node) and the maxima they pick. */
+static int maxpool_argmax_case(graph *g, const op_case *c, const int *in)
 {
-    return op_maxpool(g, in[0], c->ip[0], c->ip[1], c->ip[2]);
+    int idx = op_maxpool_argmax(g, in[0], c->ip[0], c->ip[1], c->ip[2]);
+    return op_gather_at(g, in[0], idx, c->ip[0], c->ip[1], c->ip[2]);
 }
 
-static const op_case maxpool_cases[] = {
-    {"maxpool 3x3 s1 p1", OP_MAXPOOL, 1, {S(2, 3, 6, 7)}, {R}, {3, 1, 1}},
-    {"maxpool 3x3 s2 p1 odd", OP_MAXPOOL, 1, {S(1, 2, 5, 5)}, {R}, {3, 2, 1}},
-    {"maxpool 3x3 s2 p1 even", OP_MAXPOOL, 1, {S(2, 2, 6, 6)}, {R}, {3, 2, 1}},
+static const op_case maxpool_argmax_cases[] = {
+    {"maxpool_argmax 3x3 s1 p1", OP_MAXPOOL_ARGMAX, 1, {S(2, 3, 6, 7)}, {R}, {3, 1, 1}},
+    {"maxpool_argmax 3x3 s2 p1 odd", OP_MAXPOOL_ARGMAX, 1, {S(1, 2, 5, 5)}, {R}, {3, 2, 1}},
+    {"maxpool_argmax 3x3 s2 p1 even", OP_MAXPOOL_ARGMAX, 1, {S(2, 2, 6, 6)}, {R}, {3, 2, 1}},
 };
 
-static const op_case maxpool_wide_cases[] = {
-    {"wide maxpool 3x3 s1 32x32", OP_MAXPOOL, 1, {S(2, 8, 32, 32)}, {R}, {3, 1, 1}},
-    {"wide maxpool 3x3 s1 13x13", OP_MAXPOOL, 1, {S(2, 8, 13, 13)}, {R}, {3, 1, 1}},
-    {"wide maxpool 3x3 s2 32x32", OP_MAXPOOL, 1, {S(2, 8, 32, 32)}, {R}, {3, 2, 1}},
+static const op_case maxpool_argmax_wide_cases[] = {
+    {"wide maxpool_argmax 3x3 s1 32x32", OP_MAXPOOL_ARGMAX, 1, {S(2, 8, 32, 32)}, {R}, {3, 1, 1}},
+    {"wide maxpool_argmax 3x3 s1 13x13", OP_MAXPOOL_ARGMAX, 1, {S(2, 8, 13, 13)}, {R}, {3, 1, 1}},
+    {"wide maxpool_argmax 3x3 s2 32x32", OP_MAXPOOL_ARGMAX, 1, {S(2, 8, 32, 32)}, {R}, {3, 2, 1}},
 };
 
-const op_def op_def_maxpool = {
-    .op = OP_MAXPOOL,
+const op_def op_def_maxpool_argmax = {
+    .op = OP_MAXPOOL_ARGMAX,
+    .nondiff_inputs = 1u << 0, /* an index has no derivative */
+    .int_output = 1,
     .shape = pool_shape,
-    .vjp = maxpool_vjp,
-    .jvp = maxpool_jvp,
-    .build_case = maxpool_case,
-    OP_CASES(maxpool_cases),
-    OP_WIDE_CASES(maxpool_wide_cases),
+    .build_case = maxpool_argmax_case,
+    OP_CASES(maxpool_argmax_cases),
+    OP_WIDE_CASES(maxpool_argmax_wide_cases),
     .f32_vs_f64 = &pool_tol,
     .f32_vs_f64_wide = &pool_wide_tol,
 };
 
-/* --- maxpool_gather: (x, t) -> t at the argmax of x's windows ---------- */
+/* --- gather_at: (x, idx) -> x at each window's index ------------------- */
 
-int op_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad)
+int op_gather_at(graph *g, int x, int idx, int k, int stride, int pad)
 {
-    int in[2] = {x, t};
+    int in[2] = {x, idx};
     if (op_any_bad(g, 2, in)) return -1;
     node_params p = pool_params(k, stride, pad);
-    return graph_add_node(g, OP_MAXPOOL_GATHER, 2, in, &p);
+    return graph_add_node(g, OP_GATHER_AT, 2, in, &p);
 }
 
-static int maxpool_gather_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
+static int gather_at_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
+{
+    NIN(2);
+    NEED(window_indices_fit(g, in[1], vshape(g, in[0]), p),
+         "gather_at: indices %s are not x %s pooled by window %d stride %d pad %d", op_fmt_shape(0, vshape(g, in[1])),
+         op_fmt_shape(1, vshape(g, in[0])), p->k, p->stride, p->pad);
+    *out = vshape(g, in[1]);
+    return 1;
+}
+
+static void gather_at_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+{
+    (void)want;
+    const node_params *p = a->p;
+    ct[0] = op_scatter_at(g, G, a->in[1], vshape(g, a->in[0]), p->k, p->stride, p->pad);
+}
+
+static int gather_at_jvp(graph *g, const op_rule_args *a, const int *t)
+{
+    const node_params *p = a->p;
+    return op_gather_at(g, t[0], a->in[1], p->k, p->stride, p->pad);
+}
+
+/* in = {x, s}: gathers x at the window maxima of an independent s, so
+ * that finite differences in x never cross a change of index. */
+static int gather_at_case(graph *g, const op_case *c, const int *in)
+{
+    int idx = op_maxpool_argmax(g, in[1], c->ip[0], c->ip[1], c->ip[2]);
+    return op_gather_at(g, in[0], idx, c->ip[0], c->ip[1], c->ip[2]);
+}
+
+static const op_case gather_at_cases[] = {
+    {"gather_at 3x3 s1", OP_GATHER_AT, 2, {S(2, 3, 6, 7), S(2, 3, 6, 7)}, {R, R}, {3, 1, 1}},
+    {"gather_at 3x3 s2", OP_GATHER_AT, 2, {S(1, 2, 5, 5), S(1, 2, 5, 5)}, {R, R}, {3, 2, 1}},
+};
+
+static const op_case gather_at_wide_cases[] = {
+    {"wide gather_at 3x3 s1 32x32", OP_GATHER_AT, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R}, {3, 1, 1}},
+    {"wide gather_at 3x3 s2 28x28", OP_GATHER_AT, 2, {S(2, 8, 28, 28), S(2, 8, 28, 28)}, {R, R}, {3, 2, 1}},
+};
+
+const op_def op_def_gather_at = {
+    .op = OP_GATHER_AT,
+    .int_inputs = 1u << 1,
+    .nondiff_inputs = 1u << 1,
+    .shape = gather_at_shape,
+    .vjp = gather_at_vjp,
+    .jvp = gather_at_jvp,
+    .build_case = gather_at_case,
+    OP_CASES(gather_at_cases),
+    OP_WIDE_CASES(gather_at_wide_cases),
+    .f32_vs_f64 = &pool_tol,
+    .f32_vs_f64_wide = &pool_wide_tol,
+};
+
+/* --- scatter_at: (g, idx) -> g sent to each window's index ------------- */
+
+int op_scatter_at(graph *g, int gr, int idx, shape4 xshape, int k, int stride, int pad)
+{
+    int in[2] = {gr, idx};
+    if (op_any_bad(g, 2, in)) return -1;
+    node_params p = pool_params(k, stride, pad);
+    p.shape = xshape;
+    return graph_add_node(g, OP_SCATTER_AT, 2, in, &p);
+}
+
+static int scatter_at_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
 {
     NIN(2);
     SAME(in[0], in[1]);
-    shape4 s = pool_out_shape(vshape(g, in[0]), p);
-    NEED(s.n > 0, "maxpool_gather: window does not fit");
-    *out = s;
+    NEED(window_indices_fit(g, in[1], p->shape, p), "scatter_at: g %s is not x %s pooled by window %d stride %d pad %d",
+         op_fmt_shape(0, vshape(g, in[0])), op_fmt_shape(1, p->shape), p->k, p->stride, p->pad);
+    *out = p->shape;
     return 1;
 }
 
-static void maxpool_gather_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
+static void scatter_at_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
 {
     (void)want;
     const node_params *p = a->p;
-    ct[1] = op_maxpool_scatter(g, a->in[0], G, p->k, p->stride, p->pad);
+    ct[0] = op_gather_at(g, G, a->in[1], p->k, p->stride, p->pad);
 }
 
-static int maxpool_gather_jvp(graph *g, const op_rule_args *a, const int *t)
+static int scatter_at_jvp(graph *g, const op_rule_args *a, const int *t)
 {
     const node_params *p = a->p;
-    return t[1] >= 0 ? op_maxpool_gather(g, a->in[0], t[1], p->k, p->stride, p->pad) : -1;
+    return op_scatter_at(g, t[0], a->in[1], p->shape, p->k, p->stride, p->pad);
 }
 
-static int maxpool_gather_case(graph *g, const op_case *c, const int *in)
+/* in = {g, s}: g sent to the window maxima of s, which has x's shape. */
+static int scatter_at_case(graph *g, const op_case *c, const int *in)
 {
-    return op_maxpool_gather(g, in[0], in[1], c->ip[0], c->ip[1], c->ip[2]);
+    int idx = op_maxpool_argmax(g, in[1], c->ip[0], c->ip[1], c->ip[2]);
+    return op_scatter_at(g, in[0], idx, c->in[1], c->ip[0], c->ip[1], c->ip[2]);
 }
 
-static const op_case maxpool_gather_cases[] = {
-    {"maxpool_gather 3x3 s1", OP_MAXPOOL_GATHER, 2, {S(2, 3, 6, 7), S(2, 3, 6, 7)}, {R, R}, {3, 1, 1}},
-    {"maxpool_gather 3x3 s2", OP_MAXPOOL_GATHER, 2, {S(1, 2, 5, 5), S(1, 2, 5, 5)}, {R, R}, {3, 2, 1}},
+/* The 2x2 case is DrNAS's reduction pooling; its fifth row and column lie
+ * in no window. */
+static const op_case scatter_at_cases[] = {
+    {"scatter_at 3x3 s1", OP_SCATTER_AT, 2, {S(2, 3, 6, 7), S(2, 3, 6, 7)}, {R, R}, {3, 1, 1}},
+    {"scatter_at 2x2 s2 p0", OP_SCATTER_AT, 2, {S(1, 2, 2, 2), S(1, 2, 5, 5)}, {R, R}, {2, 2, 0}},
 };
 
-static const op_case maxpool_gather_wide_cases[] = {
-    {"wide maxpool_gather 3x3 s1 32x32", OP_MAXPOOL_GATHER, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R}, {3, 1, 1}},
-    {"wide maxpool_gather 3x3 s2 28x28", OP_MAXPOOL_GATHER, 2, {S(2, 8, 28, 28), S(2, 8, 28, 28)}, {R, R}, {3, 2, 1}},
+static const op_case scatter_at_wide_cases[] = {
+    {"wide scatter_at 3x3 s1 32x32", OP_SCATTER_AT, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R}, {3, 1, 1}},
+    {"wide scatter_at 3x3 s1 13x13", OP_SCATTER_AT, 2, {S(2, 8, 13, 13), S(2, 8, 13, 13)}, {R, R}, {3, 1, 1}},
+    {"wide scatter_at 3x3 s2 32x32", OP_SCATTER_AT, 2, {S(2, 8, 16, 16), S(2, 8, 32, 32)}, {R, R}, {3, 2, 1}},
 };
 
-const op_def op_def_maxpool_gather = {
-    .op = OP_MAXPOOL_GATHER,
-    .nondiff_inputs = 1u << 0,
-    .shape = maxpool_gather_shape,
-    .vjp = maxpool_gather_vjp,
-    .jvp = maxpool_gather_jvp,
-    .build_case = maxpool_gather_case,
-    OP_CASES(maxpool_gather_cases),
-    OP_WIDE_CASES(maxpool_gather_wide_cases),
-    .f32_vs_f64 = &pool_tol,
-    .f32_vs_f64_wide = &pool_wide_tol,
-};
-
-/* --- maxpool_scatter: (x, g) -> g sent to the argmax of x's windows ---- */
-
-int op_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad)
-{
-    int in[2] = {x, gr};
-    if (op_any_bad(g, 2, in)) return -1;
-    node_params p = pool_params(k, stride, pad);
-    return graph_add_node(g, OP_MAXPOOL_SCATTER, 2, in, &p);
-}
-
-static int maxpool_scatter_shape(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out)
-{
-    NIN(2);
-    shape4 s = pool_out_shape(vshape(g, in[0]), p);
-    NEED(s.n > 0 && shape_equal(s, vshape(g, in[1])), "maxpool_scatter: g does not match the pooled x");
-    *out = vshape(g, in[0]);
-    return 1;
-}
-
-static void maxpool_scatter_vjp(graph *g, const op_rule_args *a, int G, const unsigned char *want, int *ct)
-{
-    (void)want;
-    const node_params *p = a->p;
-    ct[1] = op_maxpool_gather(g, a->in[0], G, p->k, p->stride, p->pad);
-}
-
-static int maxpool_scatter_jvp(graph *g, const op_rule_args *a, const int *t)
-{
-    const node_params *p = a->p;
-    return t[1] >= 0 ? op_maxpool_scatter(g, a->in[0], t[1], p->k, p->stride, p->pad) : -1;
-}
-
-static int maxpool_scatter_case(graph *g, const op_case *c, const int *in)
-{
-    return op_maxpool_scatter(g, in[0], in[1], c->ip[0], c->ip[1], c->ip[2]);
-}
-
-static const op_case maxpool_scatter_cases[] = {
-    {"maxpool_scatter 3x3 s1", OP_MAXPOOL_SCATTER, 2, {S(2, 3, 6, 7), S(2, 3, 6, 7)}, {R, R}, {3, 1, 1}},
-    {"maxpool_scatter 3x3 s2", OP_MAXPOOL_SCATTER, 2, {S(1, 2, 5, 5), S(1, 2, 3, 3)}, {R, R}, {3, 2, 1}},
-};
-
-static const op_case maxpool_scatter_wide_cases[] = {
-    {"wide maxpool_scatter 3x3 s1 32x32", OP_MAXPOOL_SCATTER, 2, {S(2, 8, 32, 32), S(2, 8, 32, 32)}, {R, R},
-     {3, 1, 1}},
-    {"wide maxpool_scatter 3x3 s1 13x13", OP_MAXPOOL_SCATTER, 2, {S(2, 8, 13, 13), S(2, 8, 13, 13)}, {R, R},
-     {3, 1, 1}},
-    {"wide maxpool_scatter 3x3 s2 32x32", OP_MAXPOOL_SCATTER, 2, {S(2, 8, 32, 32), S(2, 8, 16, 16)}, {R, R},
-     {3, 2, 1}},
-};
-
-const op_def op_def_maxpool_scatter = {
-    .op = OP_MAXPOOL_SCATTER,
-    .nondiff_inputs = 1u << 0,
-    .shape = maxpool_scatter_shape,
-    .vjp = maxpool_scatter_vjp,
-    .jvp = maxpool_scatter_jvp,
-    .build_case = maxpool_scatter_case,
-    OP_CASES(maxpool_scatter_cases),
-    OP_WIDE_CASES(maxpool_scatter_wide_cases),
+const op_def op_def_scatter_at = {
+    .op = OP_SCATTER_AT,
+    .int_inputs = 1u << 1,
+    .nondiff_inputs = 1u << 1,
+    .shape = scatter_at_shape,
+    .vjp = scatter_at_vjp,
+    .jvp = scatter_at_jvp,
+    .build_case = scatter_at_case,
+    OP_CASES(scatter_at_cases),
+    OP_WIDE_CASES(scatter_at_wide_cases),
     .f32_vs_f64 = &pool_tol,
     .f32_vs_f64_wide = &pool_wide_tol,
 };

@@ -11,10 +11,11 @@
 #include "tsedarts/graph.h"
 
 /* Columns: enum suffix, name. The patterns are in fused_groups[]
- * (core/graph/fusion.c). All are batch norm's, over channels; the chain
- * is the run of small arithmetic nodes around its statistics (the means,
- * variances, their reciprocal roots, the running update, the backward's
- * coefficients), of any length from 2 to FUSED_MAX_MEMBERS. */
+ * (core/graph/fusion.c). The first six are batch norm's, over channels;
+ * argmax_gather is max pooling's; the chain is the run of small arithmetic
+ * nodes around a batch norm's statistics (the means, variances, their
+ * reciprocal roots, the running update, the backward's coefficients), of
+ * any length from 2 to FUSED_MAX_MEMBERS. */
 #define TD_FUSED_GROUP_LIST(X)                                                                           \
     X(SUM_DOT, "sum_dot")                   /* sum_axis(G), dot_axis(G, Z): G read once */             \
     X(CENTRED_DOT, "centred_dot")           /* affine_axis(x) -> xc, dot_axis(xc, xc) in one pass */   \
@@ -22,6 +23,7 @@
     X(CENTRED_SCALE, "centred_scale")       /* scale_axis(xc, r) with that xc recomputed from x */      \
     X(SCALED_PAIR, "scaled_pair")           /* S = w G never stored: sum_axis(S), dot_axis(S, Z) */     \
     X(SCALED_LINCOMB, "scaled_lincomb")     /* lincomb_axis(S, ...) with that S recomputed from G */     \
+    X(ARGMAX_GATHER, "argmax_gather")       /* maxpool_argmax(x) -> idx, gather_at(x, idx): one pass */   \
     X(CHAIN, "chain")                       /* consecutive per-channel arithmetic: one pass, any length */
 
 typedef enum fused_kind {

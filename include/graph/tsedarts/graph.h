@@ -31,9 +31,9 @@
     X(RELU_BWD, relu_bwd)                   /* (x, g) -> g * [x > 0]           pointwise */ \
     X(SOFTPLUS, softplus)                   /* (x) -> log(1 + e^x)             pointwise */ \
     X(SIGMOID, sigmoid)                     /* (x) -> 1 / (1 + e^-x)           pointwise */ \
-    X(MAXPOOL, maxpool)                     /* (x) -> window max               pool */      \
-    X(MAXPOOL_GATHER, maxpool_gather)       /* (x, t) -> t at argmax of x      pool */      \
-    X(MAXPOOL_SCATTER, maxpool_scatter)     /* (x, g) -> g sent to argmax      pool */      \
+    X(MAXPOOL_ARGMAX, maxpool_argmax)       /* (x) -> int32 window argmax      pool */      \
+    X(GATHER_AT, gather_at)                 /* (x, idx) -> x at each idx       pool */      \
+    X(SCATTER_AT, scatter_at)               /* (g, idx) -> g sent to each idx  pool */      \
     X(AVGPOOL, avgpool)                     /* (x) -> window mean              pool */      \
     X(AVGPOOL_BWD, avgpool_bwd)             /* (g) -> adjoint of avgpool       pool */      \
     X(GAP, global_avgpool)                  /* (x) -> (N, C, 1, 1) mean        pool */      \
@@ -132,7 +132,7 @@ typedef struct value {
     value_role role;
     size_t offset;  /* elements into the role buffer (planner for ACT) */
     int producer;   /* node index, -1 for leaves */
-    int is_int;     /* int32 (labels) */
+    int is_int;     /* int32 (labels, window indices) */
     int param;      /* parameter index for WEIGHT/ALPHA/BNSTAT, else -1 */
 } value;
 

@@ -22,8 +22,11 @@ typedef struct op_rule_args {
 
 typedef struct op_def {
     op_kind op;
-    unsigned int_inputs;     /* bit k: input k holds int32 labels */
+    unsigned int_inputs;     /* bit k: input k holds int32 (labels, window indices) */
     unsigned nondiff_inputs; /* bit k: input k gets no derivative (labels, masks, argmax sources) */
+    /* The output holds int32 (window indices): it takes no derivative, and
+     * only ops that declare the input in int_inputs may read it. */
+    int int_output;
     /* Checks the inputs and parameters and sets *out (out->n < 0: a sink);
      * on misuse records the error (graph_fail) and returns 0. */
     int (*shape)(graph *g, op_kind op, int nin, const int *in, const node_params *p, shape4 *out);

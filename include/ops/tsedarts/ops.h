@@ -40,9 +40,17 @@ int op_elu(graph *g, int x);
 int op_dropout(graph *g, int x, int m, double p);
 
 /* pool */
-int op_maxpool(graph *g, int x, int k, int stride, int pad);
-int op_maxpool_gather(graph *g, int x, int t, int k, int stride, int pad);
-int op_maxpool_scatter(graph *g, int x, int gr, int k, int stride, int pad);
+/* Max pooling is two nodes: idx = maxpool_argmax(x), the index within its
+ * plane of each window's first maximum (int32, shaped like the pooled x;
+ * padding never wins, a later pixel replaces the best only when strictly
+ * greater, so a NaN wins only as the window's first pixel), then y =
+ * gather_at(x, idx). scatter_at is gather_at's adjoint: g summed at the
+ * indices, onto xshape. Both take the pooling's geometry and require every
+ * index to lie in its own window, as maxpool_argmax's do (one that does
+ * not gathers NaN and scatters nowhere, on every backend). */
+int op_maxpool_argmax(graph *g, int x, int k, int stride, int pad);
+int op_gather_at(graph *g, int x, int idx, int k, int stride, int pad);
+int op_scatter_at(graph *g, int gr, int idx, shape4 xshape, int k, int stride, int pad);
 int op_avgpool(graph *g, int x, int k, int stride, int pad, int count_pad);
 int op_avgpool_bwd(graph *g, int gr, shape4 xshape, int k, int stride, int pad, int count_pad);
 int op_gap(graph *g, int x);
