@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tsedarts/fileio.h"
@@ -13,12 +14,9 @@
 
 size_t file_size_of(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fclose(f);
-    return n < 0 ? 0 : (size_t)n;
+    /* stat, not open: a FIFO in the run directory must not block here */
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
 }
 
 td_status rundir_recorded_device(const char *dir, char **name)
