@@ -61,6 +61,11 @@ td_status audit_run_record_count(const char *run_dir);
  * hash to the weights_sha256 (alphas_sha256) of its last epoch record. */
 td_status audit_run_final_files(const char *run_dir);
 
+/* A run's checkpoint.bin (where there is one) was saved by this run: its
+ * config hash is this config.json's, and the log it was saved beside is a
+ * prefix of metrics.jsonl, record for record. */
+td_status audit_run_checkpoint(const char *run_dir);
+
 /* ------------------------------- re-execution (platform.c, replay.c) */
 
 /* Opens the device the run records (or the one asked for) and refuses
