@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "verify_internal.h"
@@ -170,7 +171,12 @@ static td_status audit_pair(const char *dir, const char *names[2], int (*which)(
     for (int i = 0; s == TD_OK && i < n; i++) {
         int k = which(found[i]);
         if (k >= 0 && listing_find(&l[k], found[i]) < 0)
-            s = TD_FAIL(TD_ERR_CHECK, "%s/%s: not in %s (extra file)", dir, found[i], names[k]);
+            s = !strcmp(found[i], DIR_LOCK_NAME)
+                    ? TD_FAIL(TD_ERR_CHECK,
+                              "%s/%s: a writer's lock: the directory is being written, or its writer died before it "
+                              "finished (run the same command again to finish it, then verify)",
+                              dir, found[i])
+                    : TD_FAIL(TD_ERR_CHECK, "%s/%s: not in %s (extra file)", dir, found[i], names[k]);
     }
     if (found) dir_list_free(found, n);
     listing_free(&l[0]);
