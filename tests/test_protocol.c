@@ -28,6 +28,7 @@
 #include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/protocol.h"
+#include "tsedarts/protocol_slurm.h"
 #include "tsedarts/verify.h"
 #include "tsedarts/backend_cpu.h"
 
@@ -1097,5 +1098,51 @@ Test(protocol, a_missing_plotting_tool_never_deletes_a_figure, .timeout = 120)
     char *out = verify_output(dir, root, &failed);
     cr_expect_eq(failed, 0, "%s", out);
     free(out);
+    free(dir);
+}
+
+/* report.html is hashed outside the root hash (HOST.sha256), so a forger
+ * can write HOST.sha256 again over an edited page: each figure the page
+ * states is checked against the runs instead, as report.md's are. */
+Test(protocol, an_edited_number_on_the_report_page_fails_plain_verify, .timeout = 120)
+{
+    char *scratch = sandbox_dir("protocol-page-edit"), dir[600], work[600], root[SHA256_HEX_LEN];
+    path_in(dir, sizeof dir, scratch, "tree");
+    path_in(work, sizeof work, scratch, "work");
+    hand_tree(dir, 1, root);
+    static const char *const edits[][2] = {
+        {"", ""}, /* the control: HOST.sha256 written again over the same page */
+        {"<td class=\"num\">3.12 (1.56), n=3</td>", "<td class=\"num\">2.12 (1.56), n=3</td>"},
+        {"<td class=\"num\">4.87 (0.18)</td>", "<td class=\"num\">5.87 (0.18)</td>"},
+        {"<td class=\"num\">0.3750</td>", "<td class=\"num\">0.2750</td>"},
+        {"6.25% test error", "9.25% test error"},
+        {"below it: 6 of 10", "below it: 10 of 10"},
+        {"<tr><td>2 <span class=\"tag\">selected</span></td>", "<tr><td>2</td>"},
+    };
+    for (size_t k = 0; k < sizeof edits / sizeof edits[0]; k++) {
+        copy_afresh(dir, work);
+        if (edits[k][0][0]) replace_in(work, "report.html", edits[k][0], edits[k][1]);
+        char again[SHA256_HEX_LEN];
+        cr_assert_eq(manifest_write_root(work, again), TD_OK);
+        cr_assert_str_eq(again, root, "the page is outside the root hash");
+        int failed;
+        char *out = verify_output(work, root, &failed);
+        if (!k)
+            cr_expect_eq(failed, 0, "the control failed:\n%s", out);
+        else
+            cr_expect(failed == 1 && strstr(out, "FAIL  report.html states this tree's root hash"),
+                      "the page edited ('%s' -> '%s') passed:\n%s", edits[k][0], edits[k][1], out);
+        free(out);
+    }
+    free(scratch);
+}
+
+/* protocol cancel on a tree that ran here: a clear answer, no squeue. */
+Test(protocol, cancel_on_a_tree_that_ran_locally_says_so, .timeout = 120)
+{
+    char *dir = sandbox_dir("protocol-cancel"), root[SHA256_HEX_LEN];
+    hand_tree(dir, 1, root);
+    cr_expect_eq(slurm_cancel(dir), TD_ERR_STATE);
+    cr_expect(strstr(td_error_message(), "holds no Slurm submissions") != NULL, "%s", td_error_message());
     free(dir);
 }
