@@ -332,3 +332,27 @@ Test(audit_abuse, a_resume_names_an_edited_record_as_an_edit, .timeout = 300)
     free(log);
     free(dir);
 }
+
+/* A listed text file replaced by a 40 GB sparse one: refused by its size,
+ * not hashed for minutes first. */
+Test(audit_abuse, a_giant_in_place_of_a_listed_text_file_is_refused_unhashed, .timeout = 30)
+{
+    char *dir = sandbox_dir("audit-giant");
+    static const char *const names[] = {"plan.json", "report.json", "report.md"};
+    char manifest[1024] = "", *p;
+    for (int i = 0; i < 3; i++) {
+        size_t at = strlen(manifest);
+        snprintf(manifest + at, sizeof manifest - at, "%064d  %s\n", 0, names[i]);
+        write_text(dir, names[i], "{}\n");
+    }
+    write_text(dir, "MANIFEST.sha256", manifest);
+    write_text(dir, "HOST.sha256", "");
+    p = in(dir, "plan.json");
+    cr_assert_eq(truncate(p, (off_t)40 << 30), 0);
+    td_status s;
+    char *text = audit_text(dir, 1, NULL, &s);
+    cr_expect(strstr(text, "more than the") != NULL, "%s", text);
+    free(text);
+    free(p);
+    free(dir);
+}
