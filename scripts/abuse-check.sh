@@ -217,7 +217,7 @@ expect() {
   local want=$1 pattern=$2
   shift 2
   hostile_n=$((hostile_n + 1))
-  timeout 60 "$@" >out.txt 2>&1 < /dev/null
+  timeout "${limit:-60}" "$@" >out.txt 2>&1 < /dev/null
   local rc=$?
   if [ $rc = "$want" ] && grep -qE "$pattern" out.txt && ! grep -qi 'sanitizer\|runtime error\|hunter' out.txt; then
     hostile_ok=$((hostile_ok + 1))
@@ -280,14 +280,17 @@ for _ in $(seq 100); do [ -f busy/.tsedarts-lock ] && break; sleep 0.1; done
 expect 1 'is being written by process' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --out busy
 kill -9 $busy 2>/dev/null
 wait $busy 2>/dev/null
-# the dead holder's lock is taken over by the same command
-expect 0 'genotype' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --out busy
+# the dead holder's lock is taken over by the same command (a whole smoke
+# search: more time than a refusal needs)
+limit=600 expect 0 'genotype' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --out busy
 fresh t2
 "$bin" protocol report darts_space --out t2 >/dev/null 2>&1 &
 report=$!
 for _ in $(seq 50); do [ -f t2/.tsedarts-lock ] && break; sleep 0.05; done
 if [ -f t2/.tsedarts-lock ]; then
-  expect 1 'is being written by process' "$bin" protocol run darts_space --budget tiny --methods darts1 --out t2 --quiet
+  # (protocol run would leave this finished tree alone without writing, so
+  # the second writer is a second report)
+  expect 1 'is being written by process' "$bin" protocol report darts_space --out t2
 fi
 wait $report 2>/dev/null
 # a finished tree run again is left alone, figures and all
@@ -300,6 +303,6 @@ expect 0 'left as it is' env TSEDARTS_PYTHON=/nonexistent "$bin" protocol run da
 expect 1 'holds no Slurm submissions' "$bin" protocol cancel darts_space --out tree
 # a start that never recorded anything does not block its directory
 "$bin" search --algo darts1 --dataset synthetic --channels 2048 --layers 60 --epochs 1 --quiet --out never >/dev/null 2>&1
-expect 0 'genotype' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --out never
+limit=600 expect 0 'genotype' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --out never
 echo "hostile inputs handled: $hostile_ok/$hostile_n (FIFOs, devices, sparse giants, links out of the tree, two writers, a full disk, an edited page, a finished tree run again)"
 exit $unhandled
