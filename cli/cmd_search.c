@@ -11,6 +11,7 @@
 #include "run_config.h"
 #include "tsedarts/darts.h"
 #include "tsedarts/data.h"
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/figures.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/search.h"
@@ -87,6 +88,40 @@ static int print_config(search_config *cfg)
     return 0;
 }
 
+/* Runs the search in opt->out_dir (locked) and prints what it found. */
+static int run_and_report(const search_config *c, const search_options *o)
+{
+    search_config cfg = *c;
+    search_options opt = *o;
+    td_status s;
+    search_result res;
+    s = search_run(&cfg, &opt, &res);
+    if (s == TD_ERR_INTERRUPTED) {
+        fprintf(stderr, "tsedarts: %s\ntsedarts: continue with: tsedarts search --resume %s\n", td_error_message(),
+                opt.out_dir);
+        return stop_exit_status();
+    }
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    if (res.space == SPACE_NB201) {
+        printf("architecture (NAS-Bench-201): %s\n", res.arch);
+    } else {
+        char py[2048];
+        genotype_format_python(&res.geno, py, sizeof py);
+        printf("genotype: %s\n%s\n", res.arch, py);
+        printf("normal cell: depth %d, %d skip connections; reduce cell: depth %d, %d skip connections\n",
+               genotype_depth(&res.geno.normal), genotype_skip_count(&res.geno.normal), genotype_depth(&res.geno.reduce),
+               genotype_skip_count(&res.geno.reduce));
+    }
+    fflush(stdout);
+    if (figures_for_run(opt.out_dir, res.space == SPACE_NB201 ? NULL : &res.geno, stderr))
+        printf("figures in %s: curves.svg%s (and .png)\n", opt.out_dir, res.space == SPACE_NB201 ? "" : ", genotype.svg");
+    printf("results in %s (%.1f s, %.3f s per step)\n", opt.out_dir, res.seconds, res.seconds_per_step);
+    return 0;
+}
+
 static int search_with(const opt_table *t, int argc, char **argv)
 {
     args a;
@@ -129,32 +164,17 @@ static int search_with(const opt_table *t, int argc, char **argv)
         return 2;
     }
     stop_install_handlers();
-    search_result res;
-    s = search_run(&cfg, &opt, &res);
-    if (s == TD_ERR_INTERRUPTED) {
-        fprintf(stderr, "tsedarts: %s\ntsedarts: continue with: tsedarts search --resume %s\n", td_error_message(),
-                opt.out_dir);
-        return stop_exit_status();
-    }
+    /* one writer per run directory: a second search or train on it is
+     * refused, naming the first */
+    dir_lock lock;
+    s = dir_lock_take(opt.out_dir, resume ? "tsedarts search --resume" : "tsedarts search", &lock);
     if (s != TD_OK) {
         td_error_print(s);
         return 1;
     }
-    if (res.space == SPACE_NB201) {
-        printf("architecture (NAS-Bench-201): %s\n", res.arch);
-    } else {
-        char py[2048];
-        genotype_format_python(&res.geno, py, sizeof py);
-        printf("genotype: %s\n%s\n", res.arch, py);
-        printf("normal cell: depth %d, %d skip connections; reduce cell: depth %d, %d skip connections\n",
-               genotype_depth(&res.geno.normal), genotype_skip_count(&res.geno.normal), genotype_depth(&res.geno.reduce),
-               genotype_skip_count(&res.geno.reduce));
-    }
-    fflush(stdout);
-    if (figures_for_run(opt.out_dir, res.space == SPACE_NB201 ? NULL : &res.geno, stderr))
-        printf("figures in %s: curves.svg%s (and .png)\n", opt.out_dir, res.space == SPACE_NB201 ? "" : ", genotype.svg");
-    printf("results in %s (%.1f s, %.3f s per step)\n", opt.out_dir, res.seconds, res.seconds_per_step);
-    return 0;
+    rc = run_and_report(&cfg, &opt);
+    dir_lock_release(&lock);
+    return rc;
 }
 
 int cmd_search(int argc, char **argv)

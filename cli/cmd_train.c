@@ -8,6 +8,7 @@
 #include "device_arg.h"
 #include "run_config.h"
 #include "tsedarts/data.h"
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/figures.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/train.h"
@@ -70,6 +71,31 @@ static int print_config(train_config *cfg)
     return 0;
 }
 
+/* Runs the retraining in opt->out_dir (locked) and prints its results. */
+static int run_and_report(const train_config *c, const train_options *o)
+{
+    train_config cfg = *c;
+    train_options opt = *o;
+    td_status s;
+    train_result res;
+    s = train_run(&cfg, &opt, &res);
+    if (s == TD_ERR_INTERRUPTED) {
+        fprintf(stderr, "tsedarts: %s\ntsedarts: continue with: tsedarts train --resume %s\n", td_error_message(), opt.out_dir);
+        return stop_exit_status();
+    }
+    if (s != TD_OK) {
+        td_error_print(s);
+        return 1;
+    }
+    printf("test error %.4f (%.2f%%) on %d images, test loss %.4f\n", res.test_error, 100 * res.test_error,
+           res.test_count, res.test_loss);
+    if (res.valid_error >= 0) printf("held-out validation error %.4f\n", res.valid_error);
+    fflush(stdout);
+    if (figures_for_run(opt.out_dir, NULL, stderr)) printf("curves in %s/curves.svg and .png\n", opt.out_dir);
+    printf("results in %s (%.1f s per epoch)\n", opt.out_dir, res.seconds_per_epoch);
+    return 0;
+}
+
 static int train_with(const opt_table *t, int argc, char **argv)
 {
     args a;
@@ -108,23 +134,17 @@ static int train_with(const opt_table *t, int argc, char **argv)
         return 2;
     }
     stop_install_handlers();
-    train_result res;
-    s = train_run(&cfg, &opt, &res);
-    if (s == TD_ERR_INTERRUPTED) {
-        fprintf(stderr, "tsedarts: %s\ntsedarts: continue with: tsedarts train --resume %s\n", td_error_message(), opt.out_dir);
-        return stop_exit_status();
-    }
+    /* one writer per run directory: a second train or search on it is
+     * refused, naming the first */
+    dir_lock lock;
+    s = dir_lock_take(opt.out_dir, resume ? "tsedarts train --resume" : "tsedarts train", &lock);
     if (s != TD_OK) {
         td_error_print(s);
         return 1;
     }
-    printf("test error %.4f (%.2f%%) on %d images, test loss %.4f\n", res.test_error, 100 * res.test_error,
-           res.test_count, res.test_loss);
-    if (res.valid_error >= 0) printf("held-out validation error %.4f\n", res.valid_error);
-    fflush(stdout);
-    if (figures_for_run(opt.out_dir, NULL, stderr)) printf("curves in %s/curves.svg and .png\n", opt.out_dir);
-    printf("results in %s (%.1f s per epoch)\n", opt.out_dir, res.seconds_per_epoch);
-    return 0;
+    rc = run_and_report(&cfg, &opt);
+    dir_lock_release(&lock);
+    return rc;
 }
 
 int cmd_train(int argc, char **argv)

@@ -122,6 +122,13 @@ int cmd_verify(int argc, char **argv)
         return reexecuted(verify_replay_epochs(args_str(&a, "replay", ""), args_str(&a, "device", NULL), epochs, stdout),
                           "replay");
     }
+    const char *root_hash = args_str(&a, "root-hash", NULL);
+    if (root_hash && (strlen(root_hash) != 64 || strspn(root_hash, "0123456789abcdefABCDEF") != 64)) {
+        /* a typo is no verdict on the tree: never reported as another hash */
+        fprintf(stderr, "tsedarts: error: verify: --root-hash '%s' is not a SHA-256 (64 hexadecimal digits)\n",
+                root_hash);
+        return 2;
+    }
     verify_summary sum;
     static const char *const tree_marks[] = {"plan.json", "MANIFEST.sha256"};
     char path[4400];
@@ -141,7 +148,7 @@ int cmd_verify(int argc, char **argv)
         }
         s = verify_run(a.pos[0], stdout, &sum);
     } else {
-        s = verify_tree(a.pos[0], args_str(&a, "root-hash", NULL), stdout, &sum);
+        s = verify_tree(a.pos[0], root_hash, stdout, &sum);
     }
     return s == TD_OK ? 0 : 1;
 }

@@ -1,4 +1,5 @@
 /* tsedarts: entry point and command dispatch. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,17 @@ static const command commands[] = {
     {"selftest", cmd_selftest, "check every primitive: gradients and f32/f64 (or GPU/CPU) parity"},
 };
 
+/* What a command printed is its answer (verify's verdict, a genotype, a
+ * root hash): a write that failed (a full disk, a closed pipe) is an
+ * error, never a silent success. */
+static int output_written(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    fprintf(stderr, "tsedarts: error: cannot write the output: %s\n", errno ? strerror(errno) : "write error");
+    return rc ? rc : 1;
+}
+
 static void usage(void)
 {
     printf("usage: tsedarts COMMAND [options]   (tsedarts COMMAND --help for its options)\n\ncommands:\n");
@@ -35,7 +47,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 2, argv + 2);
+        if (strcmp(argv[1], commands[i].name) == 0) return output_written(commands[i].run(argc - 2, argv + 2));
     fprintf(stderr, "tsedarts: error: unknown command '%s'\n", argv[1]);
     usage();
     return 2;

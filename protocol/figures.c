@@ -1,5 +1,6 @@
 /* What is drawn where: a run's curves and cells into its directory, a
  * genotype through dot, and a protocol's figures/ for its report. */
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,15 +171,60 @@ static void add_missing(char *missing, size_t len, const char *what)
     snprintf(missing + at, len - at, "%s%s: %s", at ? "; " : "", what, td_error_message());
 }
 
+static td_status draw_into(const char *dir, const char *out_dir, const char *plan_json, const method_result *res,
+                           int n, char *missing, size_t missing_len);
+
+/* Moves into fresh/ each file of old/ that a tool which failed this time
+ * drew earlier (cells: dot's, the rest: the script's); returns how many. */
+static int keep_earlier(const char *old, const char *fresh, int keep_script, int keep_cells)
+{
+    DIR *d = opendir(old);
+    int kept = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        int cell = !strncmp(e->d_name, "cell-", 5);
+        if (!(cell ? keep_cells : keep_script)) continue;
+        char *from = path_join(old, e->d_name), *to = path_join(fresh, e->d_name);
+        if (from && to && !file_exists(to) && rename(from, to) == 0) kept++;
+        free(from);
+        free(to);
+    }
+    if (d) closedir(d);
+    return kept;
+}
+
+/* Drawn afresh into figures.new/, which then replaces figures/: a figure
+ * from an earlier report must not outlive its data, but a plotting tool
+ * that is missing (or fails) never deletes what it drew before: those
+ * figures are kept, and the note in `missing` says so. */
 td_status figures_draw_protocol(const char *out_dir, const char *plan_json, const method_result *res, int n,
                                 char *missing, size_t missing_len)
 {
-    char dir[4400];
+    char fresh[4400], final[4400];
+    TD_CHECK(path_format(final, sizeof final, "%s/figures", out_dir));
+    TD_CHECK(path_format(fresh, sizeof fresh, "%s/figures.new", out_dir));
+    TD_CHECK(dir_remove_tree(fresh)); /* left by a report that was killed */
+    TD_CHECK(dir_create(fresh));
+    TD_CHECK(draw_into(fresh, out_dir, plan_json, res, n, missing, missing_len));
+    int script_failed = strstr(missing, "search and retraining figures") != NULL;
+    int cells_failed = strstr(missing, "cell drawings") != NULL;
+    int kept = file_exists(final) ? keep_earlier(final, fresh, script_failed, cells_failed) : 0;
+    if (kept) {
+        size_t at = strlen(missing);
+        snprintf(missing + at, missing_len - at, " (the %d figure files drawn earlier are kept)", kept);
+    }
+    TD_CHECK(dir_remove_tree(final));
+    if (rename(fresh, final) != 0) return TD_FAIL(TD_ERR_IO, "%s: cannot rename into place", final);
+    rmdir(final); /* only when nothing was drawn into it */
+    return TD_OK;
+}
+
+/* Draws the protocol's figures and cells into dir. */
+static td_status draw_into(const char *dir, const char *out_dir, const char *plan_json, const method_result *res,
+                           int n, char *missing, size_t missing_len)
+{
     missing[0] = '\0';
-    TD_CHECK(path_format(dir, sizeof dir, "%s/figures", out_dir));
-    /* drawn afresh: a figure from an earlier report must not outlive its data */
-    if (file_exists(dir)) TD_CHECK(dir_remove_tree(dir));
-    TD_CHECK(dir_create(dir));
     char *spec = NULL;
     td_status s = protocol_spec(out_dir, plan_json, &spec);
     if (s == TD_OK) s = python_figures("protocol", dir, spec);
@@ -207,6 +253,5 @@ td_status figures_draw_protocol(const char *out_dir, const char *plan_json, cons
         }
     }
     if (plan) json_decref(plan);
-    rmdir(dir); /* only when nothing was drawn into it */
     return TD_OK;
 }

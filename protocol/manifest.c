@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
@@ -169,6 +170,9 @@ td_status manifest_check(const char *dir)
 static int root_list_of(const char *rel)
 {
     if (!strcmp(rel, "MANIFEST.sha256") || !strcmp(rel, "HOST.sha256") || !strncmp(rel, "slurm/", 6)) return -1;
+    /* the writer's lock, there while the manifests are written (it goes
+     * when the writer lets go) */
+    if (!strcmp(rel, DIR_LOCK_NAME)) return -1;
     if (!strncmp(rel, "runs/", 5)) {
         const char *slash = strchr(rel + 5, '/');
         if (!slash) return 0; /* a stray file beside the runs: listed, so verify sees it */
@@ -180,6 +184,43 @@ static int root_list_of(const char *rel)
      * versions change their bytes, and the page states the root hash */
     if (!strcmp(rel, "report.html") || !strncmp(rel, "figures/", 8)) return 1;
     return manifest_host_file(rel);
+}
+
+/* The tree's files in the order of the root lists: MANIFEST's (*nc of
+ * them) then HOST's; *names is what to free (dir_list_free(*names, *n)). */
+static td_status root_lists(const char *out_dir, char ***names, int *n, char ***sorted, int *k, int *nc)
+{
+    TD_CHECK(dir_list_files(out_dir, names, n));
+    *sorted = malloc((size_t)(*n ? *n : 1) * sizeof **sorted);
+    if (!*sorted) {
+        dir_list_free(*names, *n);
+        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    }
+    *k = *nc = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < *n; i++)
+            if (root_list_of((*names)[i]) == pass) {
+                (*sorted)[(*k)++] = (*names)[i];
+                if (!pass) (*nc)++;
+            }
+    return TD_OK;
+}
+
+td_status manifest_check_root(const char *out_dir, char root_hash[SHA256_HEX_LEN])
+{
+    char **names, **sorted, *computed = NULL, *host = NULL;
+    int n, k = 0, nc = 0;
+    TD_CHECK(root_lists(out_dir, &names, &n, &sorted, &k, &nc));
+    td_status s = manifest_text(out_dir, sorted, nc, &computed);
+    if (s == TD_OK) s = manifest_text(out_dir, sorted + nc, k - nc, &host);
+    if (s == TD_OK) s = compare_manifest(out_dir, "MANIFEST.sha256", computed);
+    if (s == TD_OK) s = compare_manifest(out_dir, "HOST.sha256", host);
+    if (s == TD_OK) sha256_buffer(computed, strlen(computed), root_hash);
+    free(computed);
+    free(host);
+    free(sorted);
+    dir_list_free(names, n);
+    return s;
 }
 
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN])

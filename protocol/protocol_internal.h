@@ -82,6 +82,12 @@ void protocol_format_stats(char *buf, size_t len, const double *err, int n);
  * rest of that attempt) into the run's attempts/<n>/, so the run is tried
  * again from the start (retry.c). */
 td_status protocol_retry_failures(const char *out_dir, int quiet);
+/* *finished: out_dir holds req's plan, finished, exactly as its last
+ * report left it (finished.c); root_hash is then its root hash. */
+td_status protocol_tree_finished(const protocol_request *req, const char *out_dir, char root_hash[SHA256_HEX_LEN],
+                                 int *finished);
+/* protocol_report for a caller that holds the tree's lock. */
+td_status protocol_report_locked(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
 
 td_status protocol_prepare_tree(const protocol_request *req, const char *out_dir);
 

@@ -9,6 +9,7 @@
 #include "figures_internal.h"
 #include "protocol_internal.h"
 #include "tsedarts/budget.h"
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
@@ -297,6 +298,15 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
 }
 
 td_status protocol_report(const char *out_dir, char root_hash[SHA256_HEX_LEN])
+{
+    dir_lock lock;
+    TD_CHECK(dir_lock_take(out_dir, "tsedarts protocol report", &lock));
+    td_status s = protocol_report_locked(out_dir, root_hash);
+    dir_lock_release(&lock);
+    return s;
+}
+
+td_status protocol_report_locked(const char *out_dir, char root_hash[SHA256_HEX_LEN])
 {
     char path[4400], *plan;
     TD_CHECK(path_format(path, sizeof path, "%s/plan.json", out_dir));

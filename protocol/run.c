@@ -16,6 +16,7 @@
 #include "protocol_internal.h"
 #include "slurm_records.h"
 #include "tsedarts/device.h"
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
@@ -562,14 +563,27 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
      * anything; workers of --jobs open their own, after fork */
     const backend *be = NULL;
     if (s == TD_OK) s = req->jobs > 1 ? device_check_name(o->device) : device_open(o->device, &be);
+    /* a finished tree is left as it is: `protocol report` rewrites it */
+    int finished = 0;
+    if (s == TD_OK) s = protocol_tree_finished(req, o->out_dir, root_hash, &finished);
+    if (s == TD_OK && finished) {
+        if (!o->quiet)
+            printf("%s: finished earlier; left as it is (tsedarts protocol report writes its report again)\n",
+                   o->out_dir);
+        return TD_OK;
+    }
+    /* one writer per tree: a second protocol run is refused, naming this */
+    dir_lock lock = {.fd = -1};
+    if (s == TD_OK) s = dir_lock_take(o->out_dir, "tsedarts protocol run", &lock);
     if (s == TD_OK) s = open_plan(&ps, req, o->out_dir, 1);
     if (s == TD_OK) s = dir_create(runs_dir);
     if (s == TD_OK) s = protocol_retry_failures(o->out_dir, o->quiet);
     if (s == TD_OK) s = build_runs(&ps);
     if (s == TD_OK) s = preload_sets(&ps);
     if (s == TD_OK) s = schedule(&ps);
-    if (s == TD_OK) s = protocol_report(o->out_dir, root_hash);
+    if (s == TD_OK) s = protocol_report_locked(o->out_dir, root_hash);
     if (s == TD_OK) s = unfinished_runs(&ps);
+    dir_lock_release(&lock);
     if (ps.plan) json_decref(ps.plan);
     free(ps.runs);
     free_sets(&ps);

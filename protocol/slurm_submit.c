@@ -339,6 +339,16 @@ td_status slurm_submit(const protocol_request *r, const protocol_options *o, con
 
 td_status slurm_cancel(const char *out_dir)
 {
+    /* a tree that ran here has no jobs to cancel: asking Slurm would only
+     * print its errors about a controller this tree never used */
+    char records[4400];
+    TD_CHECK(path_format(records, sizeof records, "%s/slurm/submissions.jsonl", out_dir));
+    if (!file_exists(records))
+        return TD_FAIL(TD_ERR_STATE,
+                       "%s holds no Slurm submissions (slurm/submissions.jsonl): its runs were not submitted with "
+                       "--executor slurm, so there is no job to cancel; a `protocol run` executing here stops on "
+                       "Ctrl-C or SIGTERM, at its next checkpoint",
+                       out_dir);
     char tag[32];
     TD_CHECK(slurm_tag(out_dir, tag));
     slurm_job *q;

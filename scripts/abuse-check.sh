@@ -9,10 +9,15 @@
 #   tampers:    one byte flipped in one file of a tiny protocol tree: plain
 #               verify fails; the same edit with every manifest rebuilt as a
 #               forger would (sha256sum): verify --root-hash fails
+#   hostile:    inputs that stall or flood a reader, links out of a tree,
+#               two writers on one directory, a verdict to a full disk, an
+#               edited number on report.html, a finished tree run again:
+#               each ends within 60 s with the exit status and message it
+#               should (a hang is exit 124, an OOM kill 137: unhandled)
 # Usage: scripts/abuse-check.sh [BINARY] [KILLS] [SEED]
 # (defaults build/cpu/tsedarts, 10 per kind of run, 1); ABUSE_PARTS names
-# the parts to run (default "bad kill tamper"). Exit status 0 when every
-# attempt was handled.
+# the parts to run (default "bad kill tamper hostile"). Exit status 0 when
+# every attempt was handled.
 set -uo pipefail
 bin=$(realpath "${1:-build/cpu/tsedarts}")
 kills=${2:-10}
@@ -21,7 +26,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/tsedarts-abuse-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 unhandled=0
-parts=${ABUSE_PARTS:-bad kill tamper}
+parts=${ABUSE_PARTS:-bad kill tamper hostile}
 part() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ------------------------------------------------------------ bad input
@@ -156,9 +161,15 @@ done
 part kill && echo "kills survived: $survived/$total (each run killed 3 times at random moments, then resumed)"
 
 # -------------------------------------------------------------- tampers
-part tamper || exit $unhandled
-"$bin" protocol run darts_space --budget tiny --methods darts1 --out tree --quiet >/dev/null 2>&1 ||
-  { echo "  the tiny protocol did not finish"; exit 1; }
+tree_made=0
+make_tree() {
+  [ $tree_made = 1 ] && return 0
+  "$bin" protocol run darts_space --budget tiny --methods darts1 --out tree --quiet >/dev/null 2>&1 ||
+    { echo "  the tiny protocol did not finish"; exit 1; }
+  tree_made=1
+}
+if part tamper; then
+make_tree
 root=$(sha256sum tree/MANIFEST.sha256 | cut -c1-64)
 caught=0
 forged_caught=0
@@ -191,4 +202,107 @@ while IFS= read -r f; do
 done < <(cd tree && find . -type f ! -name checkpoint.bin -printf '%P\n' | sort)
 echo "tampers caught by plain verify: $caught/$n (one byte flipped in each file but checkpoints)"
 echo "forged tampers caught by verify --root-hash: $forged_caught/$forged_n (the same edits with every manifest rebuilt; files outside the root hash and the manifests themselves left out)"
+fi
+
+# -------------------------------------------------------------- hostile
+part hostile || exit $unhandled
+make_tree
+root=$(sha256sum tree/MANIFEST.sha256 | cut -c1-64)
+hostile_ok=0
+hostile_n=0
+# expect RC PATTERN CMD...: within 60 s, exit RC and output matching PATTERN
+# (grep -E), without a sanitizer report and without "hunter" (the secret
+# that links below point at, which no reader may print)
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  hostile_n=$((hostile_n + 1))
+  timeout "${limit:-60}" "$@" >out.txt 2>&1 < /dev/null
+  local rc=$?
+  if [ $rc = "$want" ] && grep -qE "$pattern" out.txt && ! grep -qi 'sanitizer\|runtime error\|hunter' out.txt; then
+    hostile_ok=$((hostile_ok + 1))
+  else
+    unhandled=1
+    echo "  hostile case not handled (exit $rc, wanted $want and /$pattern/): ${*/#$bin/tsedarts}"
+    head -3 out.txt | sed 's/^/    /'
+  fi
+}
+fresh() { rm -rf "$1" && cp -a tree "$1"; }
+printf 'hunter2\n' > secret.txt
+secret=$(realpath secret.txt)
+# a stopped search to resume
+"$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --stop-after 2 --out stopped >/dev/null 2>&1
+mkfifo fifo.genotype
+expect 1 'a FIFO, not a regular file' "$bin" genotype show fifo.genotype
+expect 1 'a character device' "$bin" genotype show /dev/zero
+expect 2 'a character device' "$bin" train --genotype /dev/zero --out t-zero
+for f in checkpoint.bin config.json metrics.jsonl; do
+  rm -rf s && cp -a stopped s && rm -f s/$f && mkfifo s/$f
+  expect 1 'a FIFO, not a regular file' "$bin" search --resume s --quiet
+done
+rm -rf s && cp -a stopped s && truncate -s +64G s/checkpoint.bin
+expect 1 'sections do not fill the file' "$bin" search --resume s --quiet
+rm -rf s && cp -a stopped s && rm s/checkpoint.bin && truncate -s 64G s/checkpoint.bin
+expect 1 'not a tsedarts checkpoint' "$bin" search --resume s --quiet
+# verify with a FIFO, a device-sized giant or a link out in place of tree files
+for f in plan.json MANIFEST.sha256 report.json report.md report.html; do
+  fresh t && rm t/$f && mkfifo t/$f
+  expect 1 'a FIFO, not a regular file' "$bin" verify t
+  fresh t && rm t/$f && truncate -s 40G t/$f
+  expect 1 'more than the' "$bin" verify t
+  fresh t && ln -sf "$secret" t/$f
+  expect 1 'symbolic link' "$bin" verify t
+done
+run=$(ls tree/runs | head -1)
+for f in config.json metrics.jsonl result.json; do
+  fresh t && ln -sf "$secret" t/runs/$run/$f
+  expect 1 'symbolic link' "$bin" verify t
+done
+fresh t && mv t/runs t/runs-elsewhere && ln -s "$(realpath t/runs-elsewhere)" t/runs
+expect 1 'symbolic link' "$bin" verify t
+# the root hash in capitals is the same hash; a typo is a usage error
+expect 0 '0 failed' "$bin" verify tree --root-hash "$(echo "$root" | tr a-f A-F)"
+expect 2 'not a SHA-256' "$bin" verify tree --root-hash "${root:0:60}"
+# a verdict that cannot be written
+expect 1 'cannot write the output' sh -c '"$1" verify tree > /dev/full' sh "$bin"
+# an edited number on the page, HOST.sha256 rebuilt as a forger would
+fresh t
+num=$(grep -o '<td class="num">[0-9.]* ([0-9.]*), n=[0-9]*</td>' t/report.html | head -1)
+if [ -n "$num" ]; then
+  sed -i "s|$num|<td class=\"num\">0.01 (0.00), n=3</td>|" t/report.html
+  ( cd t && awk '{print $2}' HOST.sha256 | xargs -r sha256sum > HOST.new && mv HOST.new HOST.sha256 )
+  expect 1 'FAIL  report.html' "$bin" verify t --root-hash "$root"
+fi
+# two writers on one directory
+"$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 1 --out busy >/dev/null 2>&1 &
+busy=$!
+for _ in $(seq 100); do [ -f busy/.tsedarts-lock ] && break; sleep 0.1; done
+expect 1 'is being written by process' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --out busy
+kill -9 $busy 2>/dev/null
+wait $busy 2>/dev/null
+# the dead holder's lock is taken over by the same command (a whole smoke
+# search: more time than a refusal needs)
+limit=600 expect 0 'genotype' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --out busy
+fresh t2
+"$bin" protocol report darts_space --out t2 >/dev/null 2>&1 &
+report=$!
+for _ in $(seq 50); do [ -f t2/.tsedarts-lock ] && break; sleep 0.05; done
+if [ -f t2/.tsedarts-lock ]; then
+  # (protocol run would leave this finished tree alone without writing, so
+  # the second writer is a second report)
+  expect 1 'is being written by process' "$bin" protocol report darts_space --out t2
+fi
+wait $report 2>/dev/null
+# a finished tree run again is left alone, figures and all
+fresh t
+before=$(find t -type f | sort | xargs sha256sum | sha256sum)
+expect 0 'left as it is' env TSEDARTS_PYTHON=/nonexistent "$bin" protocol run darts_space --budget tiny --methods darts1 --out t
+[ "$(find t -type f | sort | xargs sha256sum | sha256sum)" = "$before" ] ||
+  { unhandled=1; echo "  protocol run changed a finished tree"; }
+# cancel on a tree that ran here
+expect 1 'holds no Slurm submissions' "$bin" protocol cancel darts_space --out tree
+# a start that never recorded anything does not block its directory
+"$bin" search --algo darts1 --dataset synthetic --channels 2048 --layers 60 --epochs 1 --quiet --out never >/dev/null 2>&1
+limit=600 expect 0 'genotype' "$bin" search --algo darts1 --budget smoke --dataset synthetic --quiet --threads 2 --out never
+echo "hostile inputs handled: $hostile_ok/$hostile_n (FIFOs, devices, sparse giants, links out of the tree, two writers, a full disk, an edited page, a finished tree run again)"
 exit $unhandled

@@ -28,6 +28,7 @@
 #include "tsedarts/path.h"
 #include "tsedarts/philox.h"
 #include "tsedarts/protocol.h"
+#include "tsedarts/protocol_slurm.h"
 #include "tsedarts/verify.h"
 #include "tsedarts/backend_cpu.h"
 
@@ -1036,5 +1037,112 @@ Test(protocol, verify_selects_on_its_own_which_genotype_earns_the_seeds, .timeou
     char *dir = sandbox_dir("protocol-hand"), root[SHA256_HEX_LEN];
     hand_tree(dir, 3, root);
     expect_plan_not_followed(dir, root, "the selected genotype (search 2) lacks its final_deep seed 1 run");
+    free(dir);
+}
+
+/* A finished tree is left as it is by `protocol run`: its report, page
+ * and figures untouched (nothing is redrawn, so a missing plotting tool
+ * cannot delete a figure), the same root hash returned. */
+Test(protocol, a_finished_tree_is_left_alone_by_protocol_run, .timeout = 120)
+{
+    char *dir = sandbox_dir("protocol-finished"), root[SHA256_HEX_LEN], again[SHA256_HEX_LEN], path[600];
+    hand_tree(dir, 1, root);
+    /* a figure as an earlier report drew it, under HOST.sha256 */
+    path_in(path, sizeof path, dir, "figures");
+    cr_assert_eq(dir_create(path), TD_OK);
+    path_in(path, sizeof path, dir, "figures/search_skips.svg");
+    cr_assert_eq(file_write_text_atomic(path, "<svg/>"), TD_OK);
+    cr_assert_eq(manifest_write_root(dir, root), TD_OK);
+    struct stat before, after;
+    char page[600];
+    path_in(page, sizeof page, dir, "report.md");
+    cr_assert_eq(stat(page, &before), 0);
+    setenv("TSEDARTS_PYTHON", "/nonexistent/python3", 1);
+    protocol_request r;
+    protocol_request_defaults(&r);
+    snprintf(r.budget, sizeof r.budget, "tiny");
+    snprintf(r.dataset, sizeof r.dataset, "synthetic");
+    cr_assert_eq(protocol_parse_methods(&r, "darts1"), TD_OK);
+    protocol_options o;
+    memset(&o, 0, sizeof o);
+    o.out_dir = dir;
+    o.quiet = 1;
+    o.device = "cpu";
+    cr_expect_eq(protocol_run(&r, &o, again), TD_OK, "%s", td_error_message());
+    cr_expect_str_eq(again, root);
+    cr_expect(file_exists(path), "protocol run deleted a figure of a finished tree");
+    cr_assert_eq(stat(page, &after), 0);
+    cr_expect(before.st_ino == after.st_ino && before.st_mtime == after.st_mtime, "report.md was written again");
+    free(dir);
+}
+
+/* `protocol report` without the plotting tools keeps what they drew. */
+Test(protocol, a_missing_plotting_tool_never_deletes_a_figure, .timeout = 120)
+{
+    char *dir = sandbox_dir("protocol-keep"), root[SHA256_HEX_LEN], path[600], cell[600];
+    hand_tree(dir, 1, root);
+    path_in(path, sizeof path, dir, "figures");
+    cr_assert_eq(dir_create(path), TD_OK);
+    path_in(path, sizeof path, dir, "figures/search_skips.svg");
+    cr_assert_eq(file_write_text_atomic(path, "<svg/>"), TD_OK);
+    path_in(cell, sizeof cell, dir, "figures/cell-darts1-1.svg");
+    cr_assert_eq(file_write_text_atomic(cell, "<svg/>"), TD_OK);
+    setenv("TSEDARTS_PYTHON", "/nonexistent/python3", 1);
+    setenv("TSEDARTS_DOT", "/nonexistent/dot", 1);
+    cr_assert_eq(protocol_report(dir, root), TD_OK, "%s", td_error_message());
+    cr_expect(file_exists(path) && file_exists(cell), "a figure was deleted because its tool is missing");
+    char *html = read_text(dir, "report.html");
+    cr_expect(strstr(html, "drawn earlier are kept") != NULL, "the page does not say the figures are kept");
+    free(html);
+    int failed;
+    char *out = verify_output(dir, root, &failed);
+    cr_expect_eq(failed, 0, "%s", out);
+    free(out);
+    free(dir);
+}
+
+/* report.html is hashed outside the root hash (HOST.sha256), so a forger
+ * can write HOST.sha256 again over an edited page: each figure the page
+ * states is checked against the runs instead, as report.md's are. */
+Test(protocol, an_edited_number_on_the_report_page_fails_plain_verify, .timeout = 120)
+{
+    char *scratch = sandbox_dir("protocol-page-edit"), dir[600], work[600], root[SHA256_HEX_LEN];
+    path_in(dir, sizeof dir, scratch, "tree");
+    path_in(work, sizeof work, scratch, "work");
+    hand_tree(dir, 1, root);
+    static const char *const edits[][2] = {
+        {"", ""}, /* the control: HOST.sha256 written again over the same page */
+        {"<td class=\"num\">3.12 (1.56), n=3</td>", "<td class=\"num\">2.12 (1.56), n=3</td>"},
+        {"<td class=\"num\">4.87 (0.18)</td>", "<td class=\"num\">5.87 (0.18)</td>"},
+        {"<td class=\"num\">0.3750</td>", "<td class=\"num\">0.2750</td>"},
+        {"6.25% test error", "9.25% test error"},
+        {"below it: 6 of 10", "below it: 10 of 10"},
+        {"<tr><td>2 <span class=\"tag\">selected</span></td>", "<tr><td>2</td>"},
+    };
+    for (size_t k = 0; k < sizeof edits / sizeof edits[0]; k++) {
+        copy_afresh(dir, work);
+        if (edits[k][0][0]) replace_in(work, "report.html", edits[k][0], edits[k][1]);
+        char again[SHA256_HEX_LEN];
+        cr_assert_eq(manifest_write_root(work, again), TD_OK);
+        cr_assert_str_eq(again, root, "the page is outside the root hash");
+        int failed;
+        char *out = verify_output(work, root, &failed);
+        if (!k)
+            cr_expect_eq(failed, 0, "the control failed:\n%s", out);
+        else
+            cr_expect(failed == 1 && strstr(out, "FAIL  report.html states this tree's root hash"),
+                      "the page edited ('%s' -> '%s') passed:\n%s", edits[k][0], edits[k][1], out);
+        free(out);
+    }
+    free(scratch);
+}
+
+/* protocol cancel on a tree that ran here: a clear answer, no squeue. */
+Test(protocol, cancel_on_a_tree_that_ran_locally_says_so, .timeout = 120)
+{
+    char *dir = sandbox_dir("protocol-cancel"), root[SHA256_HEX_LEN];
+    hand_tree(dir, 1, root);
+    cr_expect_eq(slurm_cancel(dir), TD_ERR_STATE);
+    cr_expect(strstr(td_error_message(), "holds no Slurm submissions") != NULL, "%s", td_error_message());
     free(dir);
 }

@@ -5,15 +5,25 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tsedarts/dir_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "verify_internal.h"
+
+/* A name and its line (from 0), for looking names up by bisection. */
+typedef struct listed_name {
+    const char *name;
+    int line;
+} listed_name;
 
 /* A manifest, parsed: "<64 lowercase hex digits>  <name>\n" per line. */
 typedef struct listing {
     int n, cap;
     char (*hex)[SHA256_HEX_LEN];
     char **name;
+    listed_name *sorted; /* every name, sorted: lookups in log n, so a
+                            manifest of a million lines is checked in
+                            seconds, not hours */
 } listing;
 
 static void listing_free(listing *l)
@@ -21,14 +31,34 @@ static void listing_free(listing *l)
     for (int i = 0; i < l->n; i++) free(l->name[i]);
     free(l->name);
     free(l->hex);
+    free(l->sorted);
     memset(l, 0, sizeof *l);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const listed_name *)a)->name, ((const listed_name *)b)->name);
 }
 
 static int listing_find(const listing *l, const char *name)
 {
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->name[i], name)) return i;
-    return -1;
+    listed_name key = {name, 0}, *at = l->n ? bsearch(&key, l->sorted, (size_t)l->n, sizeof key, by_name) : NULL;
+    return at ? at->line : -1;
+}
+
+/* Sorts the names for listing_find; a name listed twice is an error. */
+static td_status listing_index(listing *l, const char *path)
+{
+    l->sorted = malloc((size_t)(l->n ? l->n : 1) * sizeof *l->sorted);
+    if (!l->sorted) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    for (int i = 0; i < l->n; i++) l->sorted[i] = (listed_name){l->name[i], i};
+    qsort(l->sorted, (size_t)l->n, sizeof *l->sorted, by_name);
+    for (int i = 1; i < l->n; i++)
+        if (!strcmp(l->sorted[i - 1].name, l->sorted[i].name)) {
+            int a = l->sorted[i - 1].line, b = l->sorted[i].line;
+            return TD_FAIL(TD_ERR_CHECK, "%s line %d: %s is listed twice", path, (a > b ? a : b) + 1, l->sorted[i].name);
+        }
+    return TD_OK;
 }
 
 /* A name that stays inside the directory it is relative to. */
@@ -49,7 +79,6 @@ static td_status listing_add(listing *l, const char *line, const char *path, int
     const char *name = line + 66;
     if (!name_is_inside(name))
         return TD_FAIL(TD_ERR_CHECK, "%s line %d: '%s' points outside the tree", path, lineno, name);
-    if (listing_find(l, name) >= 0) return TD_FAIL(TD_ERR_CHECK, "%s line %d: %s is listed twice", path, lineno, name);
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 16;
         l->hex = realloc(l->hex, (size_t)l->cap * sizeof *l->hex);
@@ -78,16 +107,30 @@ static td_status listing_read(const char *path, listing *l, char *sha)
         char *nl = strchr(p, '\n');
         lineno++;
         if (!nl) {
-            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not terminated (cut short?)", path, lineno);
+            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not terminated (cut short, or edited)", path, lineno);
             break;
         }
         *nl = '\0';
         s = listing_add(l, p, path, lineno);
         p = nl + 1;
     }
+    if (s == TD_OK) s = listing_index(l, path);
     free(text);
     if (s != TD_OK) listing_free(l);
     return s;
+}
+
+/* Whether a name is of a text format this program writes (JSON, logs,
+ * reports, manifests, genotypes), all under FILE_TEXT_MAX. */
+static int text_format(const char *name)
+{
+    static const char *const ends[] = {".json", ".jsonl", ".md", ".html", ".sha256", ".txt", ".svg"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t e = strlen(ends[i]);
+        if (n >= e && !strcmp(name + n - e, ends[i])) return 1;
+    }
+    return 0;
 }
 
 /* Every listed file is a regular file (not a link) under dir with the
@@ -101,6 +144,11 @@ static td_status listing_match(const listing *l, const char *dir, const char *ma
         if (lstat(path, &st) != 0) return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but missing", path, manifest);
         if (!S_ISREG(st.st_mode))
             return TD_FAIL(TD_ERR_CHECK, "%s: listed in %s but not a regular file", path, manifest);
+        /* a text file far past what its format holds is refused unhashed:
+         * hashing a 40 GB stand-in would take minutes to say no */
+        if (text_format(l->name[i]) && (size_t)st.st_size > FILE_TEXT_MAX)
+            return TD_FAIL(TD_ERR_CHECK, "%s: %lld bytes, more than the %zu a file of its kind may hold", path,
+                           (long long)st.st_size, FILE_TEXT_MAX);
         TD_CHECK(sha256_file(path, hex));
         if (strcmp(hex, l->hex[i])) return TD_FAIL(TD_ERR_CHECK, "%s: hash differs from %s", path, manifest);
     }
@@ -141,7 +189,12 @@ static td_status audit_pair(const char *dir, const char *names[2], int (*which)(
     for (int i = 0; s == TD_OK && i < n; i++) {
         int k = which(found[i]);
         if (k >= 0 && listing_find(&l[k], found[i]) < 0)
-            s = TD_FAIL(TD_ERR_CHECK, "%s/%s: not in %s (extra file)", dir, found[i], names[k]);
+            s = !strcmp(found[i], DIR_LOCK_NAME)
+                    ? TD_FAIL(TD_ERR_CHECK,
+                              "%s/%s: a writer's lock: the directory is being written, or its writer died before it "
+                              "finished (run the same command again to finish it, then verify)",
+                              dir, found[i])
+                    : TD_FAIL(TD_ERR_CHECK, "%s/%s: not in %s (extra file)", dir, found[i], names[k]);
     }
     if (found) dir_list_free(found, n);
     listing_free(&l[0]);
@@ -201,7 +254,7 @@ td_status audit_root_manifest(const char *dir, char root_hash[SHA256_HEX_LEN])
     DIR *d = NULL;
     struct dirent *e;
     if (s == TD_OK) s = path_format(path, sizeof path, "%s/runs", dir);
-    if (s == TD_OK) d = opendir(path);
+    if (s == TD_OK) d = dir_open(path);
     if (s == TD_OK && !d) s = TD_FAIL(TD_ERR_CHECK, "%s: no runs directory", path);
     while (s == TD_OK && (e = readdir(d))) {
         if (is_dot(e->d_name)) continue;
@@ -233,7 +286,7 @@ td_status audit_executor_records(const char *dir)
     if (s == TD_OK) s = listing_match(&l, sdir, path);
     /* job output and locks change while jobs run, so they are not hashed;
      * they may only be directories of those names */
-    DIR *d = s == TD_OK ? opendir(sdir) : NULL;
+    DIR *d = s == TD_OK ? dir_open(sdir) : NULL;
     struct dirent *e;
     while (s == TD_OK && d && (e = readdir(d))) {
         const char *n = e->d_name;
@@ -267,7 +320,7 @@ td_status audit_chain(const char *path)
         const char *nl = memchr(text + start, '\n', len - start);
         line++;
         if (!nl) {
-            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: not terminated (cut short?)", path, line);
+            s = TD_FAIL(TD_ERR_CHECK, "%s line %d: the last line has no newline (cut short, or edited)", path, line);
             break;
         }
         size_t n = (size_t)(nl - (text + start));

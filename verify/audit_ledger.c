@@ -39,7 +39,7 @@ static td_status runs_list(const char *root, run_dirs *r)
     r->root = root;
     char path[4400];
     TD_CHECK(path_format(path, sizeof path, "%s/runs", root));
-    DIR *d = opendir(path);
+    DIR *d = dir_open(path);
     if (!d) return TD_FAIL(TD_ERR_CHECK, "%s: no runs directory", path);
     td_status s = TD_OK;
     struct dirent *e;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/checkpoint.h"
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
@@ -156,5 +157,65 @@ td_status audit_run_final_files(const char *run_dir)
     if (s == TD_OK) s = tie(run_dir, rec, "weights_sha256", "weights.safetensors");
     if (s == TD_OK && search) s = tie(run_dir, rec, "alphas_sha256", "alphas.safetensors");
     if (rec) json_decref(rec);
+    return s;
+}
+
+/* What checkpoint.bin says of the log it was saved beside, against the
+ * log: a prefix of metrics_bytes bytes, ending at a record's end, holding
+ * metrics_records records, the last of which hashes to metrics_head. */
+static td_status checkpoint_matches_log(const char *run_dir, json_t *meta)
+{
+    json_t *jb = json_object_get(meta, "metrics_bytes"), *jr = json_object_get(meta, "metrics_records"),
+           *jh = json_object_get(meta, "metrics_head");
+    if (!json_is_integer(jb) || json_integer_value(jb) < 0)
+        return TD_FAIL(TD_ERR_CHECK, "%s/checkpoint.bin does not record the size of its log", run_dir);
+    size_t bytes = (size_t)json_integer_value(jb), len = 0;
+    char path[4400], *text = NULL;
+    TD_CHECK(path_format(path, sizeof path, "%s/metrics.jsonl", run_dir));
+    if (bytes) TD_CHECK(file_read_all(path, &text, &len));
+    td_status s = TD_OK;
+    if (bytes > len || (bytes && text[bytes - 1] != '\n'))
+        s = TD_FAIL(TD_ERR_CHECK,
+                    "%s/checkpoint.bin was saved when metrics.jsonl held %zu bytes of records; this log holds no "
+                    "record ending there (a checkpoint of another run?)",
+                    run_dir, bytes);
+    long records = 0;
+    size_t last = 0;
+    for (size_t i = 0; s == TD_OK && i < bytes; i++)
+        if (text[i] == '\n') {
+            records++;
+            if (i + 1 < bytes) last = i + 1;
+        }
+    char head[SHA256_HEX_LEN] = "0000000000000000000000000000000000000000000000000000000000000000";
+    if (s == TD_OK && records) sha256_buffer(text + last, bytes - 1 - last, head);
+    free(text);
+    if (s == TD_OK && jr && json_integer_value(jr) != records)
+        s = TD_FAIL(TD_ERR_CHECK, "%s/checkpoint.bin was saved after %lld records; its log has %ld in that place "
+                    "(a checkpoint of another run?)", run_dir, (long long)json_integer_value(jr), records);
+    if (s == TD_OK && jh && (!json_is_string(jh) || strcmp(json_string_value(jh), head)))
+        s = TD_FAIL(TD_ERR_CHECK, "%s/checkpoint.bin was saved after another record than its log's record %ld "
+                    "(a checkpoint of another run?)", run_dir, records);
+    return s;
+}
+
+td_status audit_run_checkpoint(const char *run_dir)
+{
+    char path[4400];
+    TD_CHECK(path_format(path, sizeof path, "%s/checkpoint.bin", run_dir));
+    if (!file_exists(path)) return TD_OK;
+    ckpt_file f;
+    TD_CHECK(checkpoint_read(path, &f));
+    json_t *meta = json_loads(f.meta_json, 0, NULL);
+    checkpoint_free(&f);
+    char *cfg = NULL, hex[SHA256_HEX_LEN] = "";
+    td_status s = audit_read_config(run_dir, &cfg);
+    if (s == TD_OK) sha256_buffer(cfg, strlen(cfg), hex);
+    free(cfg);
+    const char *h = json_string_value(json_object_get(meta, "config_hash"));
+    if (s == TD_OK && (!h || strcmp(h, hex)))
+        s = TD_FAIL(TD_ERR_CHECK, "%s: saved by a run of config %.12s..., not of this run's config.json (%.12s...)",
+                    path, h ? h : "(none)", hex);
+    if (s == TD_OK) s = checkpoint_matches_log(run_dir, meta);
+    if (meta) json_decref(meta);
     return s;
 }

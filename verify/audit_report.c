@@ -205,10 +205,6 @@ static td_status check_json(const json_t *rep, const audit_ledger *l)
 
 /* -------------------------------------------------------- report.md */
 
-typedef struct md_doc {
-    int n;
-    char **line;
-} md_doc;
 
 /* Splits "| a | b | c |" into trimmed cells, in place; returns how many. */
 static int md_cells(char *line, char **cell, int max)
@@ -229,7 +225,7 @@ static int md_cells(char *line, char **cell, int max)
 
 /* The cells of the table row whose first cell is `first` and that has
  * ncells cells, searched in lines [from, to); 0 when there is none. */
-static int md_row(const md_doc *d, int from, int to, const char *first, int ncells, char *buf, size_t len, char **cell)
+static int md_row(const report_doc *d, int from, int to, const char *first, int ncells, char *buf, size_t len, char **cell)
 {
     for (int i = from; i < to; i++) {
         if ((size_t)snprintf(buf, len, "%s", d->line[i]) >= len) continue;
@@ -247,7 +243,7 @@ static int md_shows(const char *cell, double value, int decimals)
 }
 
 /* A Table 2 cell: "pending", or "MEAN (STD), n=N" to two places. */
-static td_status md_stats(const char *cell, const audit_method *m, int depth, const char *column)
+static td_status md_stats(const char *file, const char *cell, const audit_method *m, int depth, const char *column)
 {
     double pct[AUDIT_SEEDS], mean, std;
     int n = final_percent(m, depth, pct);
@@ -258,47 +254,57 @@ static td_status md_stats(const char *cell, const audit_method *m, int depth, co
                      fabs(pm - mean) <= 0.005 + AUDIT_TOL && fabs(ps - std) <= 0.005 + AUDIT_TOL
                : !strcmp(cell, "pending");
     if (!ok)
-        return TD_FAIL(TD_ERR_CHECK, "report.md: %s, %s: '%s'; recomputed from the runs: %.2f (%.2f), n=%d", m->label,
+        return TD_FAIL(TD_ERR_CHECK, "%s: %s, %s: '%s'; recomputed from the runs: %.2f (%.2f), n=%d", file, m->label,
                        column, cell, mean, std, n);
     return TD_OK;
 }
 
-static td_status md_table2(const md_doc *d, const audit_ledger *l)
+static td_status md_table2(const report_doc *d, const audit_ledger *l)
 {
     char buf[2048], *c[16];
     for (int i = 0; i < l->n; i++) {
         const audit_method *m = &l->m[i];
         if (!md_row(d, 0, d->n, m->label, 5, buf, sizeof buf, c))
-            return TD_FAIL(TD_ERR_CHECK, "report.md: Table 2 has no row for %s", m->label);
-        TD_CHECK(md_stats(c[2], m, AUDIT_SHALLOW, "8-layer eval"));
-        TD_CHECK(md_stats(c[4], m, AUDIT_DEEP, "20-layer eval"));
+            return TD_FAIL(TD_ERR_CHECK, "%s: Table 2 has no row for %s", d->file, m->label);
+        TD_CHECK(md_stats(d->file, c[2], m, AUDIT_SHALLOW, "8-layer eval"));
+        TD_CHECK(md_stats(d->file, c[4], m, AUDIT_DEEP, "20-layer eval"));
     }
     const json_t *not_run = json_object_get(l->plan, "not_run");
     for (size_t i = 0; i < json_array_size(not_run); i++) {
         const char *label = json_string_value(json_array_get(not_run, i));
         if (!label || !md_row(d, 0, d->n, label, 5, buf, sizeof buf, c) || strcmp(c[2], "not run") ||
             strcmp(c[4], "not run"))
-            return TD_FAIL(TD_ERR_CHECK, "report.md: Table 2 does not show %s as not run", label ? label : "?");
+            return TD_FAIL(TD_ERR_CHECK, "%s: Table 2 does not show %s as not run", d->file, label ? label : "?");
     }
     return TD_OK;
 }
 
-static int md_find(const md_doc *d, int from, int to, const char *text)
+static int md_find(const report_doc *d, int from, int to, const char *text)
 {
     for (int i = from; i < to; i++)
         if (strstr(d->line[i], text)) return i;
     return -1;
 }
 
-/* A method's section: the search table, the selected mark, the failures. */
-static td_status md_section(const md_doc *d, const audit_method *m)
+/* The line that is text exactly, or -1. */
+static int md_find_line(const report_doc *d, int from, int to, const char *text)
+{
+    for (int i = from; i < to; i++)
+        if (!strcmp(d->line[i], text)) return i;
+    return -1;
+}
+
+/* A method's section: the search table, the selected mark (report.md:
+ * the selected genotype's heading; the page: each search's caption with
+ * its genotype), the failures. */
+static td_status md_section(const report_doc *d, const audit_method *m)
 {
     char head[300];
     snprintf(head, sizeof head, "## %s", m->label);
     int from = -1, to = d->n;
     for (int i = 0; i < d->n && from < 0; i++)
         if (!strcmp(d->line[i], head)) from = i + 1;
-    if (from < 0) return TD_FAIL(TD_ERR_CHECK, "report.md: no section for %s", m->label);
+    if (from < 0) return TD_FAIL(TD_ERR_CHECK, "%s: no section for %s", d->file, m->label);
     for (int i = from; i < d->n; i++)
         if (!strncmp(d->line[i], "## ", 3)) {
             to = i;
@@ -308,7 +314,7 @@ static td_status md_section(const md_doc *d, const audit_method *m)
         char first[32], buf[2048], *c[16];
         snprintf(first, sizeof first, "%d%s", k + 1, k == m->selected ? " (selected)" : "");
         if (!md_row(d, from, to, first, 8, buf, sizeof buf, c))
-            return TD_FAIL(TD_ERR_CHECK, "report.md: %s: no row '%s' (verify selects search %d)", m->label, first,
+            return TD_FAIL(TD_ERR_CHECK, "%s: %s: no row '%s' (verify selects search %d)", d->file, m->label, first,
                            m->selected + 1);
         int ok = atoi(c[1]) == m->search_seed[k];
         const audit_run *x = &m->search[k], *sel = &m->select[k];
@@ -323,28 +329,40 @@ static td_status md_section(const md_doc *d, const audit_method *m)
         if (!ok)
             return TD_FAIL(
                 TD_ERR_CHECK,
-                "report.md: %s: search %d's row differs from its runs (seed, depth, skips or selection errors)",
-                m->label, k + 1);
+                "%s: %s: search %d's row differs from its runs (seed, depth, skips or selection errors)",
+                d->file, m->label, k + 1);
     }
-    char sel_line[64];
-    snprintf(sel_line, sizeof sel_line, "Selected genotype (search %d):", m->selected + 1);
-    if (md_find(d, from, to, sel_line) < 0)
-        return TD_FAIL(TD_ERR_CHECK, "report.md: %s: does not say '%s'", m->label, sel_line);
+    if (d->page) {
+        for (int k = 0; k < AUDIT_SEARCHES; k++) {
+            if (!m->search[k].ok) continue;
+            char caption[1200];
+            snprintf(caption, sizeof caption, "search %d%s: %s", k + 1, k == m->selected ? " (selected)" : "",
+                     m->search[k].genotype);
+            if (md_find_line(d, from, to, caption) < 0)
+                return TD_FAIL(TD_ERR_CHECK, "%s: %s: no caption says '%.80s...' (the search's genotype, as verify "
+                               "selects)", d->file, m->label, caption);
+        }
+    } else {
+        char sel_line[64];
+        snprintf(sel_line, sizeof sel_line, "Selected genotype (search %d):", m->selected + 1);
+        if (md_find(d, from, to, sel_line) < 0)
+            return TD_FAIL(TD_ERR_CHECK, "%s: %s: does not say '%s'", d->file, m->label, sel_line);
+    }
     char fail_line[64];
-    snprintf(fail_line, sizeof fail_line, "**%d run(s) failed**", m->failures);
+    snprintf(fail_line, sizeof fail_line, d->page ? "%d run(s) failed;" : "**%d run(s) failed**", m->failures);
     if ((md_find(d, from, to, "run(s) failed") >= 0) != (m->failures > 0) ||
         (m->failures && md_find(d, from, to, fail_line) < 0))
-        return TD_FAIL(TD_ERR_CHECK, "report.md: %s: the failed-run count is not %d", m->label, m->failures);
+        return TD_FAIL(TD_ERR_CHECK, "%s: %s: the failed-run count is not %d", d->file, m->label, m->failures);
     return TD_OK;
 }
 
-static td_status check_md(const md_doc *d, const audit_ledger *l)
+td_status audit_report_doc(const report_doc *d, const audit_ledger *l)
 {
     int comparable = json_is_true(json_object_get(l->plan, "comparable_to_paper"));
     if ((md_find(d, 0, d->n, "not comparable to the paper") >= 0) == comparable)
-        return TD_FAIL(TD_ERR_CHECK, "report.md: the banner on comparability with the paper does not match the budget");
-    if ((md_find(d, 0, d->n, "**Test-set selection:**") >= 0) != l->select_by_test)
-        return TD_FAIL(TD_ERR_CHECK, "report.md: the test-set selection banner does not match the plan's rule");
+        return TD_FAIL(TD_ERR_CHECK, "%s: the banner on comparability with the paper does not match the budget", d->file);
+    if ((md_find(d, 0, d->n, d->page ? "Test-set selection:" : "**Test-set selection:**") >= 0) != l->select_by_test)
+        return TD_FAIL(TD_ERR_CHECK, "%s: the test-set selection banner does not match the plan's rule", d->file);
     TD_CHECK(md_table2(d, l));
     for (int i = 0; i < l->n; i++) TD_CHECK(md_section(d, &l->m[i]));
     if (l->has_baseline && l->baseline.ok) {
@@ -354,7 +372,7 @@ static td_status check_md(const md_doc *d, const audit_ledger *l)
         snprintf(line, sizeof line, ": %.2f%% test error. Retrained networks below it: %d of %d",
                  100.0 * l->baseline.test_error, below, retrained);
         if (md_find(d, 0, d->n, line) < 0)
-            return TD_FAIL(TD_ERR_CHECK, "report.md: no line says of the baseline \"%s\"", line + 2);
+            return TD_FAIL(TD_ERR_CHECK, "%s: no line says of the baseline \"%s\"", d->file, line + 2);
     }
     return TD_OK;
 }
@@ -370,7 +388,7 @@ td_status audit_report(const char *dir, const audit_ledger *l)
     TD_CHECK(s);
     TD_CHECK(path_format(path, sizeof path, "%s/report.md", dir));
     TD_CHECK(file_read_all(path, &md, NULL));
-    md_doc d = {0, NULL};
+    report_doc d = {"report.md", 0, 0, NULL};
     for (char *p = md; *p;) { /* lines, in place */
         char *nl = strchr(p, '\n');
         char **grown = realloc(d.line, (size_t)(d.n + 1) * sizeof *grown);
@@ -384,7 +402,7 @@ td_status audit_report(const char *dir, const audit_ledger *l)
         *nl = '\0';
         p = nl + 1;
     }
-    if (s == TD_OK) s = check_md(&d, l);
+    if (s == TD_OK) s = audit_report_doc(&d, l);
     free(d.line);
     free(md);
     return s;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/train.h"
 #include "tsedarts/verify.h"
@@ -49,7 +50,7 @@ static td_status compare(const char *run_dir, const train_result *res, FILE *out
     return s;
 }
 
-td_status verify_reevaluate(const char *run_dir, const char *device, FILE *out)
+static td_status reevaluate(const char *run_dir, const char *device, FILE *out)
 {
     char *cfg;
     TD_CHECK(audit_read_config(run_dir, &cfg));
@@ -74,4 +75,12 @@ td_status verify_reevaluate(const char *run_dir, const char *device, FILE *out)
     train_result res;
     TD_CHECK(train_reevaluate(&c, be, path, &res));
     return compare(run_dir, &res, out);
+}
+
+td_status verify_reevaluate(const char *run_dir, const char *device, FILE *out)
+{
+    file_confine_reads(run_dir); /* the run's files only, never through a link */
+    td_status s = reevaluate(run_dir, device, out);
+    file_confine_reads(NULL);
+    return s;
 }

@@ -39,8 +39,12 @@ td_status audit_chain(const char *path);
  * matches, it holds nothing else but logs/ and locks/, and
  * submissions.jsonl's hash chain holds. */
 td_status audit_executor_records(const char *dir);
-/* report.html (optional) states root_hash (audit_page.c). */
-td_status audit_report_page(const char *dir, const char *root_hash);
+/* report.html (optional) states root_hash, and, where l is not NULL (the
+ * runs follow the plan), every figure it states is the runs' as
+ * audit_report_doc recomputes them, and its paper columns report.json's
+ * (audit_page.c). */
+struct audit_ledger;
+td_status audit_report_page(const char *dir, const char *root_hash, const struct audit_ledger *l);
 
 /* ------------------------------------------------- runs (audit_run.c) */
 
@@ -60,6 +64,11 @@ td_status audit_run_record_count(const char *run_dir);
 /* A finished run's weights.safetensors (and a search's alphas.safetensors)
  * hash to the weights_sha256 (alphas_sha256) of its last epoch record. */
 td_status audit_run_final_files(const char *run_dir);
+
+/* A run's checkpoint.bin (where there is one) was saved by this run: its
+ * config hash is this config.json's, and the log it was saved beside is a
+ * prefix of metrics.jsonl, record for record. */
+td_status audit_run_checkpoint(const char *run_dir);
 
 /* ------------------------------- re-execution (platform.c, replay.c) */
 
@@ -120,5 +129,18 @@ void audit_ledger_free(audit_ledger *l);
  * selection runs' errors, each test error and its mean and sample
  * standard deviation, as recomputed by verify_select / verify_mean_std. */
 td_status audit_report(const char *dir, const audit_ledger *l);
+
+/* A report as lines of text, its tables as "| a | b |" rows and its
+ * method sections under "## <label>": report.md as it is, report.html
+ * as audit_page.c renders it (page: 1). */
+typedef struct report_doc {
+    const char *file;
+    int page;
+    int n;
+    char **line;
+} report_doc;
+/* The figures a report states against the ledger: banners, Table 2, each
+ * method's search table, selected mark and failures, the baseline. */
+td_status audit_report_doc(const report_doc *d, const audit_ledger *l);
 
 #endif

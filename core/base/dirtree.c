@@ -81,7 +81,7 @@ static td_status walk(const char *root, const char *rel, name_list *l)
 {
     char *dir = *rel ? path_join(root, rel) : strdup(root);
     if (!dir) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
-    DIR *d = opendir(dir);
+    DIR *d = dir_open(dir);
     td_status s = d ? TD_OK : TD_FAIL(TD_ERR_IO, "%s: cannot list: %s", dir, strerror(errno));
     struct dirent *e;
     while (s == TD_OK && (e = readdir(d))) {

@@ -72,35 +72,6 @@ td_status file_write_text_atomic(const char *path, const char *text)
     return file_write_atomic(path, 1, d, l);
 }
 
-td_status file_read_all(const char *path, char **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return TD_FAIL(TD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            cap *= 2;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) free(buf);
-            buf = nb;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf) return TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", path);
-    if (err) {
-        free(buf);
-        return TD_FAIL(TD_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    if (len) *len = n;
-    return TD_OK;
-}
-
 td_status dir_create(const char *path)
 {
     char *copy = strdup(path);

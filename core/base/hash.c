@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "tsedarts/fileio.h"
 
 struct sha256_ctx {
     EVP_MD_CTX *md;
@@ -43,15 +46,15 @@ void sha256_buffer(const void *data, size_t len, char hex[SHA256_HEX_LEN])
 
 td_status sha256_file(const char *path, char hex[SHA256_HEX_LEN])
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return TD_FAIL(TD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* streamed: constant memory at any size; never a FIFO or a device */
+    int fd;
+    TD_CHECK(file_open_regular(path, &fd, NULL));
     sha256_ctx *c = sha256_begin();
     unsigned char buf[1 << 16];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(c, buf, n);
-    int err = ferror(f);
-    fclose(f);
+    td_status s;
+    while ((s = file_read_fd(fd, path, buf, sizeof buf, &n)) == TD_OK && n > 0) sha256_update(c, buf, n);
+    close(fd);
     sha256_end(c, hex);
-    if (err) return TD_FAIL(TD_ERR_IO, "%s: read error", path);
-    return TD_OK;
+    return s;
 }

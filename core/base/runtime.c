@@ -234,6 +234,7 @@ td_status chain_log_verify_prefix(const char *path, size_t bytes, int *lines, ch
         free(text);
         return TD_FAIL(TD_ERR_CHECK, "%s: holds %zu bytes, fewer than the %zu expected", path, len, bytes);
     }
+    size_t whole = len;
     if (bytes < len) len = bytes;
     char prev[SHA256_HEX_LEN];
     memcpy(prev, ZERO_HASH, SHA256_HEX_LEN);
@@ -244,7 +245,15 @@ td_status chain_log_verify_prefix(const char *path, size_t bytes, int *lines, ch
         size_t end = start;
         while (end < len && text[end] != '\n') end++;
         if (end == len) {
-            s = TD_FAIL(TD_ERR_CHECK, "%s: line %d is not terminated (truncated write?)", path, n + 1);
+            /* the part checked ends inside a line: within the file, the
+             * records before that point no longer have the lengths they
+             * had; at the file's end, the last write was cut short */
+            s = len < whole ? TD_FAIL(TD_ERR_CHECK,
+                                      "%s: line %d runs past byte %zu, where the records checked should end: a "
+                                      "record up to there was edited, or the log replaced",
+                                      path, n + 1, len)
+                            : TD_FAIL(TD_ERR_CHECK, "%s: line %d is not terminated (a write cut short, or an edit)",
+                                      path, n + 1);
             break;
         }
         n++;

@@ -69,6 +69,7 @@ static td_status read_cifar_file(const char *path, dataset *d, int first)
 {
     struct stat st;
     if (stat(path, &st) != 0) return TD_FAIL(TD_ERR_IO, "%s: missing (%s)", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return TD_FAIL(TD_ERR_FORMAT, "%s: not a regular file; refused", path);
     if (st.st_size != (off_t)CIFAR_RECORD * CIFAR_PER_FILE)
         return TD_FAIL(TD_ERR_FORMAT, "%s: %s: %lld bytes, expected %d (10000 records of 3073 bytes)", path,
                        st.st_size < (off_t)CIFAR_RECORD * CIFAR_PER_FILE ? "truncated" : "too long",
@@ -147,6 +148,8 @@ static td_status idx_open(const char *path, uint32_t magic, int ndims, const uin
     if (stat(path, &st) != 0)
         return TD_FAIL(TD_ERR_IO, "%s: missing (%s); install Debian's dataset-fashion-mnist or pass --data-dir",
                        path, strerror(errno));
+    /* a FIFO would block gzopen; a device would never end */
+    if (!S_ISREG(st.st_mode)) return TD_FAIL(TD_ERR_FORMAT, "%s: not a regular file; refused", path);
     gzFile f = gzopen(path, "rb");
     if (!f) return TD_FAIL(TD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char hdr[4 + 4 * 3];

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tsedarts/fileio.h"
@@ -13,12 +14,9 @@
 
 size_t file_size_of(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fclose(f);
-    return n < 0 ? 0 : (size_t)n;
+    /* stat, not open: a FIFO in the run directory must not block here */
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
 }
 
 td_status rundir_recorded_device(const char *dir, char **name)
@@ -56,6 +54,30 @@ static td_status config_matches(const char *path, const char *config_json, int *
     size_t n = strlen(config_json);
     *same = strncmp(old, config_json, n) == 0 && (old[n] == '\n' || old[n] == '\0');
     free(old);
+    return TD_OK;
+}
+
+/* Whether a directory's run wrote nothing but its start files: no
+ * record, no result, no weights. */
+static int never_recorded(const char *dir)
+{
+    static const char *const made[] = {"result.json", "weights.safetensors", "failure.json"};
+    char path[4400];
+    for (int i = 0; i < 3; i++)
+        if (path_format(path, sizeof path, "%s/%s", dir, made[i]) != TD_OK || file_exists(path)) return 0;
+    return path_format(path, sizeof path, "%s/metrics.jsonl", dir) == TD_OK && file_size_of(path) == 0;
+}
+
+/* Removes the start files of a run that never recorded anything. */
+static td_status forget_start(const char *dir)
+{
+    static const char *const start[] = {"config.json", "env.json", "metrics.jsonl"};
+    char path[4400];
+    for (int i = 0; i < 3; i++) {
+        TD_CHECK(path_format(path, sizeof path, "%s/%s", dir, start[i]));
+        if (unlink(path) != 0 && errno != ENOENT)
+            return TD_FAIL(TD_ERR_IO, "%s: cannot remove the start of a run that never ran: %s", path, strerror(errno));
+    }
     return TD_OK;
 }
 
@@ -103,8 +125,16 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
         TD_CHECK(config_matches(cfg, config_json, &same));
         if (!same && resume)
             return TD_FAIL(TD_ERR_STATE, "%s: the run there has a different configuration; not resuming", cfg);
-        if (!same)
-            return TD_FAIL(TD_ERR_STATE, "%s already holds a run of another configuration; choose another --out", dir);
+        if (!same && !have_checkpoint && never_recorded(dir))
+            /* a start that failed before its first record (sizes that
+             * could not be allocated, say) left a config and nothing
+             * computed: not a run; this one takes the directory */
+            TD_CHECK(forget_start(dir));
+        else if (!same)
+            return TD_FAIL(TD_ERR_STATE,
+                           "%s already holds a run of another configuration (it has records); choose another --out, "
+                           "or remove the directory if that run is not wanted",
+                           dir);
     } else if (resume) {
         return TD_FAIL(TD_ERR_STATE, "%s: no config.json, so no run to resume; start it afresh without --resume", dir);
     } else if (file_exists(metrics)) {

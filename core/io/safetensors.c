@@ -1,8 +1,11 @@
 #include "tsedarts/safetensors.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "tsedarts/fileio.h"
 #include "tsedarts/hash.h"
@@ -108,32 +111,74 @@ td_status safetensors_sha256(const st_tensor *t, int n, const char *metadata_jso
     return s;
 }
 
+/* The JSON header of a file this program reads lists a few hundred
+ * tensors: kilobytes. (The format allows 100 MB; nothing here writes
+ * near that.) */
+#define HEADER_MAX ((uint64_t)16 << 20)
+
+/* The byte after the last tensor's data, by the header; 0 for none. */
+static size_t data_extent(json_t *header)
+{
+    size_t end = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(header, key, v)
+    {
+        json_t *offs = json_object_get(v, "data_offsets");
+        json_int_t hi = json_integer_value(json_array_get(offs, 1));
+        if (strcmp(key, "__metadata__") && hi > 0 && (size_t)hi > end) end = (size_t)hi;
+    }
+    return end;
+}
+
+/* The header is read and checked against the file's size first: a file
+ * longer or shorter than its tensors is refused before anything else is
+ * touched. The data is then mapped, not read: a tensor comes from the
+ * page cache when it is used, so the memory holds no more than the
+ * tensors the caller reads. */
 td_status safetensors_open(const char *path, st_file *f)
 {
     memset(f, 0, sizeof *f);
     TD_CHECK(path_format(f->path, sizeof f->path, "%s", path));
-    TD_CHECK(file_read_all(path, &f->buf, &f->len));
+    int fd;
+    size_t len, got = 0;
+    TD_CHECK(file_open_regular(path, &fd, &len));
+    unsigned char head[8];
+    td_status s = file_read_fd(fd, path, head, 8, &got);
     uint64_t hl = 0;
-    if (f->len >= 8)
-        for (int i = 0; i < 8; i++) hl |= (uint64_t)(unsigned char)f->buf[i] << (8 * i);
-    if (f->len < 8 || hl > f->len - 8) {
-        safetensors_close(f);
-        return TD_FAIL(TD_ERR_FORMAT, "%s: not a safetensors file (bad header length)", path);
-    }
+    for (size_t i = 0; s == TD_OK && i < got; i++) hl |= (uint64_t)head[i] << (8 * i);
+    if (s == TD_OK && (got < 8 || hl > len - 8 || hl > HEADER_MAX))
+        s = TD_FAIL(TD_ERR_FORMAT, "%s: not a safetensors file (bad header length)", path);
+    char *text = s == TD_OK ? malloc(hl + 1) : NULL;
+    if (s == TD_OK && !text) s = TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    if (s == TD_OK) s = file_read_fd(fd, path, text, hl, &got);
     json_error_t err;
-    f->header = json_loadb(f->buf + 8, hl, 0, &err);
-    if (!f->header || !json_is_object((json_t *)f->header)) {
-        safetensors_close(f);
-        return TD_FAIL(TD_ERR_FORMAT, "%s: bad safetensors header: %s", path, err.text);
+    if (s == TD_OK) {
+        f->header = json_loadb(text, hl, 0, &err);
+        if (!f->header || !json_is_object((json_t *)f->header))
+            s = TD_FAIL(TD_ERR_FORMAT, "%s: bad safetensors header: %s", path, err.text);
     }
+    free(text);
     f->data_start = 8 + hl;
-    return TD_OK;
+    if (s == TD_OK && len - f->data_start != data_extent(f->header))
+        s = TD_FAIL(TD_ERR_FORMAT, "%s: %zu bytes, but its header describes %zu; not read", path, len,
+                    f->data_start + data_extent(f->header));
+    if (s == TD_OK && len) {
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) s = TD_FAIL(TD_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+        else f->buf = map, f->len = len;
+    }
+    close(fd);
+    if (s != TD_OK) safetensors_close(f);
+    return s;
 }
 
 td_status safetensors_get(const st_file *f, const char *name, st_tensor *out)
 {
     json_t *e = json_object_get(f->header, name);
-    if (!e) return TD_FAIL(TD_ERR_ARG, "%s: no tensor named %s", f->path, name);
+    /* a file that lacks what its reader needs is a fault of the file, not
+     * of how the program was called */
+    if (!e) return TD_FAIL(TD_ERR_FORMAT, "%s: no tensor named %s", f->path, name);
     const char *dt = json_string_value(json_object_get(e, "dtype"));
     json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
     if (!dt || !json_is_array(shape) || json_array_size(shape) > 4 || !json_is_array(offs) || json_array_size(offs) != 2)
@@ -148,7 +193,7 @@ td_status safetensors_get(const st_file *f, const char *name, st_tensor *out)
         count *= (size_t)out->dims[d];
     }
     size_t lo = (size_t)json_integer_value(json_array_get(offs, 0)), hi = (size_t)json_integer_value(json_array_get(offs, 1));
-    if (hi < lo || f->data_start + hi > f->len || hi - lo != count * dtype_bytes(dt) || !dtype_bytes(dt))
+    if (hi < lo || hi > f->len - f->data_start || hi - lo != count * dtype_bytes(dt) || !dtype_bytes(dt))
         return TD_FAIL(TD_ERR_FORMAT, "%s: tensor %s: data offsets do not match its shape and dtype %s", f->path,
                        name, dt);
     out->data = f->buf + f->data_start + lo;
@@ -178,6 +223,6 @@ const char *safetensors_name(const st_file *f, int i)
 void safetensors_close(st_file *f)
 {
     if (f->header) json_decref(f->header);
-    free(f->buf);
+    if (f->buf) munmap(f->buf, f->len);
     memset(f, 0, sizeof *f);
 }

@@ -3,6 +3,7 @@
 #ifndef TSEDARTS_FILEIO_H
 #define TSEDARTS_FILEIO_H
 
+#include <dirent.h>
 #include <stddef.h>
 
 #include "tsedarts/status.h"
@@ -12,8 +13,35 @@
 td_status file_write_atomic(const char *path, int n, const void *const *data, const size_t *len);
 td_status file_write_text_atomic(const char *path, const char *text);
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated). */
+/* Reading (file_read.c). Every reader opens through file_open_regular:
+ * without blocking (a FIFO is refused, not waited on), and only a regular
+ * file; a device, directory or socket is refused with a message naming
+ * its kind. */
+td_status file_open_regular(const char *path, int *fd, size_t *size);
+/* Reads up to len bytes from fd (fewer only at the end of the file). */
+td_status file_read_fd(int fd, const char *path, void *buf, size_t len, size_t *got);
+
+/* The bound of a whole-file read of text: configs, plans, logs, manifests,
+ * reports (a results tree's largest, report.html with its figures, holds a
+ * few MB). Formats with a smaller natural bound ask for theirs. */
+#define FILE_TEXT_MAX ((size_t)256 << 20)
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated); a file
+ * over max bytes is refused before any of it is read. */
+td_status file_read_limited(const char *path, size_t max, char **data, size_t *len);
+/* file_read_limited with FILE_TEXT_MAX. */
 td_status file_read_all(const char *path, char **data, size_t *len);
+
+/* While an audit reads a tree: every read (file_open_regular, dir_open)
+ * of a path under root walks it one component at a time and refuses a
+ * symbolic link at any depth below root, or a '..', before opening
+ * anything through it. NULL ends the confinement. Paths outside root
+ * (the data sets, the genotype directory) are read as usual. */
+void file_confine_reads(const char *root);
+/* opendir, confined as above. */
+DIR *dir_open(const char *path);
+/* "a FIFO", "a character device", ... for an st_mode. */
+const char *file_kind_name(unsigned mode);
 
 /* mkdir -p. */
 td_status dir_create(const char *path);

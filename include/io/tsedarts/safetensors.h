@@ -25,7 +25,7 @@ td_status safetensors_write(const char *path, const st_tensor *t, int n, const c
 td_status safetensors_sha256(const st_tensor *t, int n, const char *metadata_json, char hex[SHA256_HEX_LEN]);
 
 typedef struct st_file {
-    char *buf;
+    char *buf;   /* the file, mapped read-only (len bytes) */
     size_t len;
     void *header; /* json_t * */
     size_t data_start;
@@ -33,7 +33,7 @@ typedef struct st_file {
 } st_file;
 
 td_status safetensors_open(const char *path, st_file *f);
-/* Finds a tensor; returns TD_ERR_ARG (with a message) when absent. */
+/* Finds a tensor; returns TD_ERR_FORMAT naming it when absent. */
 td_status safetensors_get(const st_file *f, const char *name, st_tensor *out);
 int safetensors_count(const st_file *f);
 /* Name of the i-th tensor (header order, metadata excluded). */

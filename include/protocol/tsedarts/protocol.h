@@ -132,6 +132,11 @@ td_status manifest_write_listed(const char *dir, char **names, int n);
  * is the same for the same work on another machine. */
 td_status manifest_write_root(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
 
+/* Checks the tree against MANIFEST.sha256 and HOST.sha256 as
+ * manifest_write_root would write them (every run's manifest.sha256
+ * included, not what it lists); *root_hash: the root hash. */
+td_status manifest_check_root(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
+
 /* Checks a run directory against both its manifests: every listed file
  * present with its hash, no file unlisted. The message names the first
  * fault. */
