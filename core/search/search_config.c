@@ -77,7 +77,7 @@ const field_desc search_config_fields[] = {
     {.key = "pdarts_add_layers", AT(FIELD_INT, pdarts_add_layers), .def = 6, .optional = 1, .min = 0, .max = 100,
      .help = "pdarts: cells added per stage (stages of layers, +N, +2N cells)"},
     {.key = "skip_dropout1", AT(FIELD_REAL, skip_dropout[0]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
-     .help = "pdarts: skip-connect dropout p0 of stage 1 (pdarts default 0.1, tse-pdarts 0)"},
+     .help = "pdarts: skip-connect dropout p0 of stage 1 (pdarts default 0 as published; 0.1 is the reference README's)"},
     {.key = "skip_dropout2", AT(FIELD_REAL, skip_dropout[1]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
      .help = "pdarts: ... of stage 2 (pdarts default 0.4, tse-pdarts 0)"},
     {.key = "skip_dropout3", AT(FIELD_REAL, skip_dropout[2]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
@@ -171,8 +171,11 @@ void search_config_algo_defaults(search_config *c)
         c->arch_lr = 6e-4;
         c->warmup_epochs = 10;
         c->arch_grad_clip = 5;
-        /* the README's command; the code's own default is 0, 0, 0 */
-        c->skip_dropout[0] = 0.1;
+        /* the PDARTS paper's 0.0 / 0.4 / 0.7, which its author confirms
+         * (chenxin061/pdarts issue 29); the reference README's command has
+         * 0.1 for stage 1 (--skip-dropout1 0.1), the code's own default is
+         * 0, 0, 0 */
+        c->skip_dropout[0] = 0;
         c->skip_dropout[1] = 0.4;
         c->skip_dropout[2] = 0.7;
     } else {

@@ -11,8 +11,9 @@
  * momentum (tse_restore_momentum gives the fully restored form) and with
  * batch 64, arch lr 3e-4, no warm-up, no clipping, no skip dropout, where
  * the paper says PDARTS' settings were reused: --batch 96 --arch-lr 6e-4
- * --warmup-epochs 10 --skip-dropout1..3 give that intended form (with no
- * clipping, as the fork's TSE loop has none). */
+ * --warmup-epochs 10 --skip-dropout2 0.4 --skip-dropout3 0.7 give that
+ * intended form (stage 1 at PDARTS' published 0; no clipping, as the
+ * fork's TSE loop has none). */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
