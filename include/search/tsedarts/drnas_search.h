@@ -74,5 +74,9 @@ extern const struct search_stage_hooks drnas_stage_hooks;
 /* This pass's Dirichlet draws (and prune mask) into the graph's inputs. */
 struct net_exec;
 td_status drnas_before_run(struct search_state *st, struct net_exec *ne);
+/* DrNAS's architecture batch of step t of the epoch into st->images and
+ * st->labels, drawn anew for the step (with replacement across steps), its
+ * augmentation keyed by (step, slot); returns its size. */
+int drnas_arch_batch(struct search_state *st, int t);
 
 #endif
