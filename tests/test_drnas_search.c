@@ -577,7 +577,8 @@ Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages, .init = loa
 
 /* SIGKILL once the first checkpoint exists (written after the stage
  * transition) plus a little more work, then --resume: same final files.
- * 6 steps per epoch, so the kill lands inside stage 2. */
+ * 6 steps per epoch, so the kill lands inside stage 2, where the run is
+ * held until it comes. */
 Test(drnas_search, sigkill_in_stage_two_then_resume_is_bit_identical, .timeout = 300)
 {
     const char *bin = getenv("TSEDARTS_BIN");
@@ -592,20 +593,20 @@ Test(drnas_search, sigkill_in_stage_two_then_resume_is_bit_identical, .timeout =
                           "--quiet",    "--out",  a,                NULL};
     cr_assert_eq(sandbox_run(args, NULL), 0);
     args[sizeof args / sizeof args[0] - 2] = b;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    char ck[300];
+    /* held after stage 1 (6 steps) and 2 steps of stage 2 */
+    char hold[300], ck[300], res[300];
+    char *holds = sandbox_dir("hold");
+    cr_assert_eq(path_format(hold, sizeof hold, "%s/hold", holds), TD_OK);
+    free(holds);
     cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", b), TD_OK);
-    for (int i = 0; i < 12000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
-    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    cr_assert_eq(path_format(res, sizeof res, "%s/result.json", b), TD_OK);
+    pid_t pid = sandbox_start_held(args, 8, hold);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run was not killed");
     cr_assert(file_exists(ck), "no checkpoint was written before the kill");
-    cr_assert(WIFSIGNALED(status), "the run ended before the kill: nothing was resumed");
+    cr_assert(!file_exists(res), "the run finished before the kill");
     const char *resume[] = {bin, "search", "--resume", b, "--quiet", NULL};
     cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
     expect_same(a, b);

@@ -351,7 +351,8 @@ Test(search, darts2_equals_its_formula)
     close_state(st);
 }
 
-/* SIGKILL at an arbitrary moment, then --resume: same final files. */
+/* SIGKILL mid-epoch with a checkpoint to go back to, then --resume: same
+ * final files. */
 Test(search, sigkill_then_resume_is_bit_identical, .timeout = 300)
 {
     const char *bin = getenv("TSEDARTS_BIN");
@@ -365,22 +366,23 @@ Test(search, sigkill_then_resume_is_bit_identical, .timeout = 300)
                           "--subset", "36",    "--eval-images", "16",     "--tse-steps", "3",       "--quiet",
                           "--out",  a,         NULL};
     cr_assert_eq(sandbox_run(args, NULL), 0);
-    /* The child is killed once the first epoch checkpoint exists plus a
-     * little more work: mid-epoch, with a checkpoint to go back to. */
+    /* The child holds after the first epoch (10 units: 5 steps, each a
+     * rollout and a retraining unit) and 2 units of the second: mid-epoch,
+     * its first checkpoint written, and it cannot finish before the kill. */
     args[sizeof args / sizeof args[0] - 2] = b;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    char ck[300];
+    char hold[300], ck[300], res[300];
+    char *holds = sandbox_dir("hold");
+    cr_assert_eq(path_format(hold, sizeof hold, "%s/hold", holds), TD_OK);
+    free(holds);
     cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", b), TD_OK);
-    for (int i = 0; i < 6000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
-    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    cr_assert_eq(path_format(res, sizeof res, "%s/result.json", b), TD_OK);
+    pid_t pid = sandbox_start_held(args, 12, hold);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run was not killed");
     cr_assert(file_exists(ck), "no checkpoint was written before the kill");
+    cr_assert(!file_exists(res), "the run finished before the kill");
     const char *resume[] = {bin, "search", "--resume", b, "--quiet", NULL};
     cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
     expect_same_files(a, b);

@@ -590,6 +590,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
             st->orders_ready = 1;
         }
         while (s == TD_OK && st->unit < U) {
+            test_hold_point(units_run, opt->out_dir);
             if (stop_requested() || (opt->stop_after_units > 0 && units_run >= opt->stop_after_units) ||
                 (opt->stop_after_epochs > 0 && st->epoch >= opt->stop_after_epochs)) {
                 s = save_checkpoint(st);
