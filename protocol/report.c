@@ -174,7 +174,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
            bud->scope);
     else if (!comparable)
         MD("> **Budget `%s`: scaled-down settings. These numbers are not comparable to the paper's;** they show that "
-           "the protocol runs end to end. Use `--budget paper` (SPEC.md settings) for a reproduction.\n\n",
+           "the protocol runs end to end. Use `--budget paper` (the paper's settings) for a reproduction.\n\n",
            budget);
     if (!strcmp(selection, "test"))
         MD("> **Test-set selection:** the best of the four searches was chosen by its *test* error, which biases the "

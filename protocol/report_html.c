@@ -266,7 +266,7 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
         put(p, "<p class=\"banner\"><b>Budget <code>");
         put_escaped(p, budget);
         put(p, "</code>: scaled-down settings. These numbers are not comparable to the paper's;</b> they show that "
-               "the protocol runs end to end. Use <code>--budget paper</code> (SPEC.md settings) for a "
+               "the protocol runs end to end. Use <code>--budget paper</code> (the paper's settings) for a "
                "reproduction.</p>\n");
     }
     if (selection && !strcmp(selection, "test"))

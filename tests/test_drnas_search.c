@@ -39,7 +39,7 @@ Test(drnas_rules, prune_keeps_the_top_alphas_first_index_on_ties)
 
 /* --- learning rate ------------------------------------------------------- */
 
-/* SPEC-drnas-pdarts s.1.3's figures, given to 3 significant digits. */
+/* docs/numerics.md s.6.3's figures, given to 3 significant digits. */
 Test(drnas_rules, learning_rate_as_run_and_intended)
 {
     search_config c;

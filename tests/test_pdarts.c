@@ -38,7 +38,7 @@ static size_t count_of(const supernet_stage *s, value_role role, int train, net_
     return n;
 }
 
-/* SPEC-drnas-pdarts.md s.2.1: C=16, 5 cells, 8 ops, CIFAR-10 */
+/* docs/numerics.md s.7.1: C=16, 5 cells, 8 ops, CIFAR-10 */
 Test(pdarts, stage1_supernet_weight_count)
 {
     supernet_stage c = stage_net(16, 5, 32);
@@ -164,7 +164,7 @@ Test(pdarts, skip_dropout_schedule)
     cr_expect_float_eq(pdarts_skip_dropout_p(0.1, 9, 25, 10), 0.060, 1e-16);
     cr_expect_float_eq(pdarts_skip_dropout_p(0.4, 10, 25, 10), 0.4, 1e-16);
     cr_expect_float_eq(pdarts_skip_dropout_p(0.7, 24, 25, 10), 0.7 * exp(-2.8), 1e-16);
-    cr_expect_float_eq(pdarts_skip_dropout_p(0.7, 24, 25, 10), 0.0426, 1e-4); /* 0.061 p0 (s.2.1) */
+    cr_expect_float_eq(pdarts_skip_dropout_p(0.7, 24, 25, 10), 0.0426, 1e-4); /* 0.061 p0 (s.7.1) */
     cr_expect_eq(pdarts_skip_dropout_p(0.0, 3, 25, 10), 0.0);
 }
 
@@ -487,7 +487,7 @@ Test(pdarts, skip_dropout_changes_the_search)
 
 /* ------------------------------------------------------------ configs */
 
-/* SPEC-drnas-pdarts.md s.2.5 and s.3.2 at the paper budget; the smoke
+/* docs/numerics.md s.7.5 and s.8.2 at the paper budget; the smoke
  * budget keeps an architecture epoch in every stage. */
 Test(pdarts, algorithm_defaults_and_budgets)
 {

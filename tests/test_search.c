@@ -261,7 +261,7 @@ Test(search, tse_sums_direct_gradients_and_restores_exactly)
         cr_assert_eq(net_exec_run(m, ne, st->images, st->labels, NULL), TD_OK);
         const double *ga = m->role[ROLE_GRAD_ALPHA], *gw = m->role[ROLE_GRAD_WEIGHT];
         for (size_t i = 0; i < na; i++) acc[i] += ga[i];
-        for (size_t i = 0; i < nw; i++) { /* PyTorch SGD, as SPEC.md states it */
+        for (size_t i = 0; i < nw; i++) { /* PyTorch SGD, docs/numerics.md s.2.1 */
             double d = gw[i] + st->cfg.weight_decay * w[i];
             buf[i] = st->cfg.momentum * buf[i] + d;
             w[i] -= lr * buf[i];
@@ -315,7 +315,7 @@ Test(search, darts2_equals_its_formula)
     double *dalpha = malloc(na * 8), *gp = malloc(na * 8), *gm = malloc(na * 8), *want = malloc(na * 8);
     memcpy(w, m->role[ROLE_WEIGHT], nw * 8);
     memcpy(buf, st->momentum, nw * 8);
-    /* SPEC.md: w' = w - xi (mom buf + dL_train(w) + wd w) */
+    /* docs/numerics.md s.2.4: w' = w - xi (mom buf + dL_train(w) + wd w) */
     grads_at(st, w, 0, 1, K_W_NOUPD, g, NULL);
     for (size_t i = 0; i < nw; i++) wp[i] = w[i] - xi * (mom * buf[i] + g[i] + wd * w[i]);
     grads_at(st, wp, 1, 1, K_WA_NOUPD, v, dalpha);

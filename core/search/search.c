@@ -400,7 +400,7 @@ static td_status evaluate(search_state *st, double *loss, double *acc, int *coun
 }
 
 /* Largest eigenvalue of the architecture Hessian (+ 1e-3 I) of the loss on
- * the epoch's first validation batch, BN in train mode (SPEC.md s.2). */
+ * the epoch's first validation batch, BN in train mode (docs/numerics.md s.2.7). */
 static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
 {
     double t0 = now_seconds();

@@ -1,4 +1,4 @@
-/* DrNAS (SPEC-drnas-pdarts s.1.3) and TSE-DrNAS (s.3.1) steps. Both run
+/* DrNAS (docs/numerics.md s.6.3) and TSE-DrNAS (s.8.1) steps. Both run
  * on the DrNAS network in two stages (drnas_stages.c); every forward pass
  * draws its own Dirichlet sample, keyed by a pass counter that the
  * checkpoint holds, so a resumed run draws what the uninterrupted one did.

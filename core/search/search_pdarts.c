@@ -1,4 +1,4 @@
-/* PDARTS and TSE-PDARTS (SPEC-drnas-pdarts.md s.2, s.3.2): three stages,
+/* PDARTS and TSE-PDARTS (docs/numerics.md s.7, s.8.2): three stages,
  * each a freshly built supernet with fresh weights, alphas and optimisers;
  * ops dropped between stages by pdarts_rules.c. Within a stage:
  *   pdarts: one unit is one step, an architecture step (after the warm-up,
@@ -109,7 +109,7 @@ static td_status log_stage_end(search_state *st, const supernet_stage *next)
 
 td_status search_next_stage(search_state *st)
 {
-    /* 8 -> 5 -> 3 ops per edge (s.2.3: drop 3, then 2) */
+    /* 8 -> 5 -> 3 ops per edge (s.7.3: drop 3, then 2) */
     static const int n_drop[PDARTS_STAGES - 1] = {3, 2};
     if (st->stage >= PDARTS_STAGES - 1) return TD_FAIL(TD_ERR_STATE, "pdarts: no stage after stage %d", st->stage + 1);
     size_t na = st->m.n[ROLE_ALPHA];

@@ -1,5 +1,5 @@
 /* Datasets in memory (uint8 pixels), their loaders, seeded orders and
- * splits, and batch assembly with augmentation (SPEC.md s.3). */
+ * splits, and batch assembly with augmentation (docs/numerics.md s.3). */
 #ifndef TSEDARTS_DATA_H
 #define TSEDARTS_DATA_H
 

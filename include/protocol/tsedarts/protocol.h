@@ -1,4 +1,4 @@
-/* The paper's protocol on the DARTS space (SPEC.md s.5), reproducing
+/* The paper's protocol on the DARTS space (docs/numerics.md s.5), reproducing
  * Table 2, with an audit trail: a plan declared before anything runs, one
  * directory per run named by the SHA-256 of its config, hash-chained logs,
  * sha256sum manifests and one root hash. */
