@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch peer of the DrNAS search network, written from SPEC-drnas-pdarts
-s.1.1-1.2 on the modules of peer_pytorch.py.
+"""PyTorch peer of the DrNAS search network, written from docs/numerics.md
+s.6.1-6.2 on the modules of peer_pytorch.py.
 
   oracle   python3 bench/peer_drnas.py --oracle DIR
            loads tsedarts' export of a DrNAS supernet, one batch and the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of tsedarts, written from SPEC.md (not from the DARTS code).
+"""PyTorch peer of tsedarts, written from docs/numerics.md (not from the DARTS code).
 
 Four uses:
   timing   python3 bench/peer_pytorch.py --algo darts1 --batch 64 --layers 8 --channels 16 --threads 2

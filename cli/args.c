@@ -107,7 +107,8 @@ static void usage(const char *command, const char *synopsis, const opt_spec *spe
         if (!fields || !fields[i]) usage_line(&specs[i], NULL);
     for (int i = 0, heading = 0; fields && i < n_specs; i++) {
         if (!fields[i]) continue;
-        if (!heading++) printf("\nconfiguration (written to config.json; the defaults are SPEC.md's):\n");
+        if (!heading++)
+            printf("\nconfiguration (written to config.json; the defaults are the paper's, docs/budgets.md):\n");
         usage_line(&specs[i], fields[i]);
     }
 }

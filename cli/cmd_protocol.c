@@ -150,7 +150,7 @@ int cmd_protocol(int argc, char **argv)
         sha256_buffer(plan, strlen(plan), hash);
         printf("%s\n", plan);
         fprintf(stderr, "plan sha256 %s (budget %s%s)\n", hash, req.budget,
-                b->spec ? ": SPEC.md settings" : ": scaled down, not comparable to the paper");
+                b->spec ? ": the paper's settings (docs/budgets.md)" : ": scaled down, not comparable to the paper");
         free(plan);
         return 0;
     }

@@ -70,6 +70,9 @@ void protocol_depths_text(const void *plan_json, char *buf, size_t len);
  * markdown ("**TSE-DrNAS** and **TSE-PDARTS** not run: ..."); "" when
  * none. plan_methods: the plan's "methods" array (a json_t). */
 void protocol_not_run_text(const char *budget, const void *plan_methods, char *buf, size_t len);
+/* What the report says beside the rows a plan runs (method_def.note), in
+ * markdown ("**DrNAS**: searched over ..."); "" when no such row runs. */
+void protocol_notes_text(const void *plan_methods, char *buf, size_t len);
 /* A published figure: "mean (std)", or the mean alone where no std was
  * published (std < 0). */
 void protocol_format_paper(char *buf, size_t len, double mean, double std);

@@ -113,6 +113,21 @@ void protocol_not_run_text(const char *budget_name, const void *plan_methods, ch
 #undef PUT
 }
 
+void protocol_notes_text(const void *plan_methods, char *buf, size_t len)
+{
+    const json_t *methods = plan_methods;
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < protocol_n_methods; i++) {
+        const method_def *d = &protocol_methods[i];
+        int ran = 0;
+        for (size_t m = 0; m < json_array_size(methods); m++)
+            ran |= !strcmp(json_string_value(json_object_get(json_array_get(methods, m), "id")), d->id);
+        if (ran && d->note && at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s**%s**: %s.", at ? " " : "", d->label, d->note);
+    }
+}
+
 /* A published figure: mean (std), or the mean alone where no std was
  * published (std < 0). */
 void protocol_format_paper(char *buf, size_t len, double mean, double std)
@@ -160,7 +175,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
            bud->scope);
     else if (!comparable)
         MD("> **Budget `%s`: scaled-down settings. These numbers are not comparable to the paper's;** they show that "
-           "the protocol runs end to end. Use `--budget paper` (SPEC.md settings) for a reproduction.\n\n",
+           "the protocol runs end to end. Use `--budget paper` (the paper's settings) for a reproduction.\n\n",
            budget);
     if (!strcmp(selection, "test"))
         MD("> **Test-set selection:** the best of the four searches was chosen by its *test* error, which biases the "
@@ -185,6 +200,7 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         if (d->extra && slot < 0) continue; /* a comparison row nobody asked for */
         json_t *row = json_object();
         json_object_set_new(row, "label", json_string(d->label));
+        if (d->note && slot >= 0) json_object_set_new(row, "note", json_string(d->note));
         json_t *paper = json_object(), *p8 = json_array(), *p20 = json_array();
         json_array_append_new(p8, json_real(d->paper8));
         json_array_append_new(p8, d->paper8_std < 0 ? json_null() : json_real(d->paper8_std));
@@ -232,6 +248,9 @@ td_status protocol_write_report(const char *out_dir, const char *plan_json, cons
         protocol_format_paper(p20s, sizeof p20s, d->paper20, d->paper20_std);
         MD("| %s | %s | %s | %s | %s |\n", d->label, p8s, c8, p20s, c20);
     }
+    char notes[2048];
+    protocol_notes_text(methods, notes, sizeof notes);
+    if (notes[0]) MD("\n%s\n", notes);
     if (n_skipped) {
         char not_run[2048];
         protocol_not_run_text(budget, methods, not_run, sizeof not_run);

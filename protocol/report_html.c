@@ -266,7 +266,7 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
         put(p, "<p class=\"banner\"><b>Budget <code>");
         put_escaped(p, budget);
         put(p, "</code>: scaled-down settings. These numbers are not comparable to the paper's;</b> they show that "
-               "the protocol runs end to end. Use <code>--budget paper</code> (SPEC.md settings) for a "
+               "the protocol runs end to end. Use <code>--budget paper</code> (the paper's settings) for a "
                "reproduction.</p>\n");
     }
     if (selection && !strcmp(selection, "test"))
@@ -289,6 +289,13 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
         depths);
     put(p, "<h2 id=\"table2\">Table 2</h2>\n");
     put_table2(p, res, n, methods);
+    char notes[2048];
+    protocol_notes_text(methods, notes, sizeof notes);
+    if (notes[0]) {
+        put(p, "<p>");
+        put_md_text(p, notes);
+        put(p, "</p>\n");
+    }
     char not_run[2048];
     protocol_not_run_text(budget, methods, not_run, sizeof not_run);
     if (not_run[0]) {

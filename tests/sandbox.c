@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tsedarts/figures.h"
@@ -118,6 +119,35 @@ int sandbox_run(const char *const *argv, const char *out_path)
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+pid_t sandbox_start_held(const char *const *argv, long after, const char *hold_file)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%ld", after);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd < 0) _exit(126);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+        setenv("TSEDARTS_TEST_HOLD_FILE", hold_file, 1);
+        setenv("TSEDARTS_TEST_HOLD_AFTER", n, 1);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    /* no deadline of its own: the test's timeout bounds the wait */
+    while (!file_exists(hold_file)) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            cr_assert_fail("%s ended (status %d) before it reached the hold point after %ld units", argv[0], status,
+                           after);
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    return pid;
 }
 
 const char *sandbox_python_with_torch(void)

@@ -4,6 +4,8 @@
 #ifndef TSEDARTS_TEST_SANDBOX_H
 #define TSEDARTS_TEST_SANDBOX_H
 
+#include <sys/types.h>
+
 #include "tsedarts/status.h"
 
 /* A new directory "$TMPDIR/tsedarts-<tag>-XXXXXX" (malloc'd, never NULL:
@@ -23,6 +25,14 @@ int sandbox_entries(const char *dir);
  * stderr sent to out_path (NULL: discarded). Returns its exit status, or
  * -1 when it could not start or did not exit normally. */
 int sandbox_run(const char *const *argv, const char *out_path);
+
+/* Starts argv (stdout and stderr discarded) with the hold hook armed
+ * (runtime.h, test_hold_point): TSEDARTS_TEST_HOLD_FILE=hold_file,
+ * TSEDARTS_TEST_HOLD_AFTER=after. Returns its pid once it holds: it has
+ * run `after` units (steps) and waits there, so a signal sent now finds
+ * it mid-run, however busy the machine. Fails the test if the program
+ * ends first. hold_file must not exist. */
+pid_t sandbox_start_held(const char *const *argv, long after, const char *hold_file);
 
 /* A Python that imports torch (Debian's python3-torch), or NULL. */
 const char *sandbox_python_with_torch(void);

@@ -438,21 +438,17 @@ Test(audit, sigterm_ends_a_replay_with_143_and_removes_its_scratch, .timeout = 3
     cr_assert_eq(quiet_train(backend_cpu(), &c, run, 0, 0), TD_OK, "%s", td_error_message());
     path_in(tmp, sizeof tmp, base, "tmp");
     cr_assert_eq(dir_create(tmp), TD_OK);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("TMPDIR", tmp, 1);
-        if (!freopen("/dev/null", "w", stdout)) _exit(126);
-        const char *args[] = {bin, "verify", "--replay", run, "--epochs", "all", NULL};
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    /* once the replay's first record is written, it is mid-run */
-    for (int i = 0; i < 12000 && !file_exists(log); i++) {
-        if (!scratch[0]) scratch_of(tmp, scratch, sizeof scratch);
-        if (scratch[0]) path_in(log, sizeof log, scratch, "metrics.jsonl");
-        nanosleep(&(struct timespec){0, 5000000}, NULL);
-    }
-    cr_assert(file_exists(log), "the replay wrote no record");
+    /* the replay held in its second epoch, its first record written */
+    const char *args[] = {bin, "verify", "--replay", run, "--epochs", "all", NULL};
+    char hold[700];
+    path_in(hold, sizeof hold, base, "hold");
+    setenv("TMPDIR", tmp, 1);
+    pid_t pid = sandbox_start_held(args, 3, hold);
+    unsetenv("TMPDIR");
+    scratch_of(tmp, scratch, sizeof scratch);
+    cr_assert(scratch[0], "the replay made no scratch directory in %s", tmp);
+    path_in(log, sizeof log, scratch, "metrics.jsonl");
+    cr_assert(file_exists(log), "the replay wrote no record before the hold");
     kill(pid, SIGTERM);
     int status;
     waitpid(pid, &status, 0);

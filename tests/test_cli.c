@@ -98,18 +98,18 @@ Test(cli, sigterm_exits_143_with_a_checkpoint_to_resume, .timeout = 300)
     const char *args[] = {bin,        "search",   "--dataset", "synthetic", "--channels", "4",    "--layers",
                           "3",        "--batch",  "8",         "--epochs",  "20",         "--subset", "32",
                           "--eval-images", "8",   "--quiet",   "--out",     out,          NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    for (int i = 0; i < 12000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
-    cr_assert(file_exists(ck), "no checkpoint appeared");
+    /* held in the second epoch (4 steps each), after its first checkpoint */
+    char hold[4300], res[4300];
+    cr_assert_eq(path_format(hold, sizeof hold, "%s/hold", dir), TD_OK);
+    cr_assert_eq(path_format(res, sizeof res, "%s/result.json", out), TD_OK);
+    pid_t pid = sandbox_start_held(args, 5, hold);
+    cr_assert(file_exists(ck), "no checkpoint before the hold");
     kill(pid, SIGTERM);
     int status;
     waitpid(pid, &status, 0);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status %d (exited %d, code %d)", status,
               WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    cr_expect(file_exists(ck) && !file_exists(res), "the run did not stop at a checkpoint");
     free(dir);
 }
 

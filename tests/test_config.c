@@ -545,7 +545,7 @@ Test(config, search_train_and_protocol_agree_for_every_budget, .timeout = 300)
     }
 }
 
-/* The paper row is SPEC.md's: the configs' defaults. */
+/* The paper row is the configs' defaults (docs/budgets.md). */
 Test(config, paper_budget_is_the_defaults)
 {
     const budget *p;
@@ -563,4 +563,124 @@ Test(config, paper_budget_is_the_defaults)
     cr_expect(!memcmp(&td, &tt, sizeof td), "train --budget paper differs from the defaults");
     cr_expect_eq(budget_find("huge", &p), TD_ERR_ARG);
     cr_expect(strstr(td_error_message(), "huge") && strstr(td_error_message(), "smoke"), "%s", td_error_message());
+}
+
+/* docs/budgets.md's table states every size of every budget; it must say
+ * what core/base/budget.c holds, field for field. */
+typedef struct budget_field {
+    const char *name;
+    double (*get)(const budget *b);
+} budget_field;
+
+#define BUDGET_FIELD(path) {#path, budget_get_##path}
+#define BUDGET_GETTER(path, expr) \
+    static double budget_get_##path(const budget *b) { return (double)(expr); }
+BUDGET_GETTER(search_channels, b->search.channels)
+BUDGET_GETTER(search_layers, b->search.layers)
+BUDGET_GETTER(search_deep_layers, b->search.deep_layers)
+BUDGET_GETTER(search_batch, b->search.batch)
+BUDGET_GETTER(search_epochs, b->search.epochs)
+BUDGET_GETTER(search_subset, b->search.subset)
+BUDGET_GETTER(search_eval_images, b->search.eval_images)
+BUDGET_GETTER(search_tse_steps, b->search.tse_steps)
+BUDGET_GETTER(pdarts_layers, b->pdarts.layers)
+BUDGET_GETTER(pdarts_add_layers, b->pdarts.add_layers)
+BUDGET_GETTER(pdarts_epochs, b->pdarts.epochs)
+BUDGET_GETTER(pdarts_warmup, b->pdarts.warmup)
+BUDGET_GETTER(pdarts_batch, b->pdarts.batch)
+BUDGET_GETTER(train_channels, b->train.channels)
+BUDGET_GETTER(train_layers, b->train.layers)
+BUDGET_GETTER(train_shallow_layers, b->train.shallow_layers)
+BUDGET_GETTER(train_batch, b->train.batch)
+BUDGET_GETTER(train_epochs, b->train.epochs)
+BUDGET_GETTER(train_subset, b->train.subset)
+BUDGET_GETTER(train_test_images, b->train.test_images)
+BUDGET_GETTER(train_plain, b->train.plain)
+BUDGET_GETTER(baseline_epochs, b->baseline.epochs)
+BUDGET_GETTER(baseline_lr, b->baseline.lr)
+BUDGET_GETTER(select_valid_images, b->select_valid_images)
+
+static const budget_field budget_fields[] = {
+    BUDGET_FIELD(search_channels),   BUDGET_FIELD(search_layers),      BUDGET_FIELD(search_deep_layers),
+    BUDGET_FIELD(search_batch),      BUDGET_FIELD(search_epochs),      BUDGET_FIELD(search_subset),
+    BUDGET_FIELD(search_eval_images), BUDGET_FIELD(search_tse_steps),  BUDGET_FIELD(pdarts_layers),
+    BUDGET_FIELD(pdarts_add_layers), BUDGET_FIELD(pdarts_epochs),      BUDGET_FIELD(pdarts_warmup),
+    BUDGET_FIELD(pdarts_batch),      BUDGET_FIELD(train_channels),     BUDGET_FIELD(train_layers),
+    BUDGET_FIELD(train_shallow_layers), BUDGET_FIELD(train_batch),     BUDGET_FIELD(train_epochs),
+    BUDGET_FIELD(train_subset),      BUDGET_FIELD(train_test_images),  BUDGET_FIELD(train_plain),
+    BUDGET_FIELD(baseline_epochs),   BUDGET_FIELD(baseline_lr),        BUDGET_FIELD(select_valid_images),
+};
+#define N_BUDGET_FIELDS ((int)(sizeof budget_fields / sizeof budget_fields[0]))
+
+/* "search.channels" -> "search_channels", the getter's name. */
+static int budget_field_index(const char *doc_name)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s", doc_name);
+    for (char *c = name; *c; c++)
+        if (*c == '.') *c = '_';
+    for (int i = 0; i < N_BUDGET_FIELDS; i++)
+        if (!strcmp(budget_fields[i].name, name)) return i;
+    return -1;
+}
+
+/* The cells of a markdown table row, trimmed, into cell[] (at most max). */
+static int table_cells(char *line, char **cell, int max)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *c = strtok_r(line, "|", &save); c && n < max; c = strtok_r(NULL, "|", &save)) {
+        while (*c == ' ') c++;
+        char *end = c + strlen(c);
+        while (end > c && end[-1] == ' ') *--end = '\0';
+        cell[n++] = c;
+    }
+    return n;
+}
+
+Test(config, docs_budgets_table_is_budget_c)
+{
+    const char *src = getenv("TSEDARTS_SOURCE_DIR");
+    cr_assert_not_null(src, "TSEDARTS_SOURCE_DIR is not set (ctest sets it)");
+    char path[1024], *text;
+    snprintf(path, sizeof path, "%s/docs/budgets.md", src);
+    cr_assert_eq(file_read_all(path, &text, NULL), TD_OK, "%s", td_error_message());
+    int column[8], n_columns = 0, seen[N_BUDGET_FIELDS] = {0}, rows = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *cell[16];
+        if (strncmp(line, "| ", 2)) continue;
+        int n = table_cells(line, cell, 16);
+        if (n >= 3 && !strcmp(cell[0], "field") && !strcmp(cell[1], "meaning")) {
+            /* the header names the budgets of the columns */
+            n_columns = n - 2;
+            for (int k = 0; k < n_columns; k++) {
+                column[k] = -1;
+                for (int b = 0; b < budget_count; b++)
+                    if (!strcmp(budgets[b].name, cell[k + 2])) column[k] = b;
+                cr_expect_geq(column[k], 0, "docs/budgets.md names a budget '%s' that does not exist", cell[k + 2]);
+            }
+            cr_expect_eq(n_columns, budget_count, "docs/budgets.md has %d budget columns, budget.c %d budgets",
+                         n_columns, budget_count);
+            continue;
+        }
+        if (!n_columns || n < 2 || cell[0][0] != '`') continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(cell[0] + 1, "`"), cell[0] + 1);
+        int f = budget_field_index(name);
+        cr_expect_geq(f, 0, "docs/budgets.md lists a field %s that budget.c does not have", name);
+        cr_expect_eq(n, n_columns + 2, "docs/budgets.md, %s: %d cells", name, n);
+        if (f < 0 || n != n_columns + 2) continue;
+        seen[f]++;
+        rows++;
+        for (int k = 0; k < n_columns; k++) {
+            if (column[k] < 0) continue;
+            double doc = strtod(cell[k + 2], NULL), code = budget_fields[f].get(&budgets[column[k]]);
+            cr_expect_eq(doc, code, "docs/budgets.md says %s = %s at %s; budget.c has %g", name, cell[k + 2],
+                         budgets[column[k]].name, code);
+        }
+    }
+    for (int f = 0; f < N_BUDGET_FIELDS; f++)
+        cr_expect_eq(seen[f], 1, "docs/budgets.md lists %s %d times", budget_fields[f].name, seen[f]);
+    cr_expect_eq(rows, N_BUDGET_FIELDS);
+    free(text);
 }

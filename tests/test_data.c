@@ -11,6 +11,7 @@
 #include "tsedarts/data.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
+#include "tsedarts/philox.h"
 #include "sandbox.h"
 
 static char *dir;
@@ -153,5 +154,34 @@ Test(data, orders_and_augmentation_are_keyed)
     cr_expect_eq(l1[0], l2[1]);
     data_make_batch(&d, ids, 2, &aug, 9, 3, DT_F32, x2, l2);
     cr_expect(memcmp(x1, x2, sizeof x1) != 0, "another epoch must draw other augmentations");
+    dataset_free(&d);
+}
+
+/* Draws with replacement (DrNAS's architecture batches): an image that
+ * comes back, in the same batch or a later one of the same epoch, gets a
+ * crop and flip of its own, keyed by (draw, slot); the same draw and slot
+ * give the same image again (resume). */
+Test(data, repeated_draws_of_an_image_are_augmented_anew)
+{
+    dataset d;
+    cr_assert_eq(dataset_synthetic(16, 3, 8, 4, 1, 0, &d), TD_OK);
+    augment aug = {4, 1, 0};
+    enum { N = 8, IMG = 3 * 64 };
+    int ids[N];
+    for (int i = 0; i < N; i++) ids[i] = 5;
+    float x[N * IMG], y[N * IMG], z[N * IMG];
+    int32_t l[N];
+    data_make_draws(&d, ids, N, &aug, 9, PURPOSE_DRNAS_ARCH_AUGMENT, 40, DT_F32, x, l);
+    int distinct = 0;
+    for (int i = 1; i < N; i++) distinct += memcmp(x, x + i * IMG, IMG * sizeof(float)) != 0;
+    cr_expect_geq(distinct, N - 2, "the repeats of one image in a batch look alike (%d of %d differ)", distinct, N - 1);
+    for (int i = 0; i < N; i++) cr_expect_eq(l[i], d.labels[5]);
+    data_make_draws(&d, ids, N, &aug, 9, PURPOSE_DRNAS_ARCH_AUGMENT, 41, DT_F32, y, l);
+    cr_expect(memcmp(x, y, sizeof x) != 0, "the next draw of the same images repeats their augmentation");
+    data_make_draws(&d, ids, N, &aug, 9, PURPOSE_DRNAS_ARCH_AUGMENT, 40, DT_F32, z, l);
+    cr_expect(memcmp(x, z, sizeof x) == 0, "the same draw must give the same batch");
+    /* keyed by image, as the per-epoch batches are, the repeats are one image */
+    data_make_batch(&d, ids, N, &aug, 9, 0, DT_F32, y, l);
+    for (int i = 1; i < N; i++) cr_expect(memcmp(y, y + i * IMG, IMG * sizeof(float)) == 0);
     dataset_free(&d);
 }

@@ -1,6 +1,6 @@
 /* The DrNAS search network: reference parameter counts of both stages,
  * and the partial-channel mixed op against a direct computation written
- * here from SPEC-drnas-pdarts s.1.1. */
+ * here from docs/numerics.md s.6.1. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static size_t count_of(int C, int layers, int k, int with_none, int masked, valu
     return n;
 }
 
-/* SPEC-drnas-pdarts s.1.1: C=36, 20 cells, CIFAR-10. */
+/* docs/numerics.md s.6.1: C=36, 20 cells, CIFAR-10. */
 Test(drnas_net, reference_parameter_counts)
 {
     cr_expect_eq(count_of(36, 20, 6, 0, 0, ROLE_WEIGHT), 2221750);

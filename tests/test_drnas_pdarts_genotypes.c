@@ -1,5 +1,5 @@
 /* The DrNAS and PDARTS genotypes (published and found by TSE): their
- * evaluation networks against SPEC-drnas-pdarts s.5's analytic counts. */
+ * evaluation networks against docs/numerics.md s.10's analytic counts. */
 #include <criterion/criterion.h>
 #include <string.h>
 

@@ -39,7 +39,7 @@ Test(drnas_rules, prune_keeps_the_top_alphas_first_index_on_ties)
 
 /* --- learning rate ------------------------------------------------------- */
 
-/* SPEC-drnas-pdarts s.1.3's figures, given to 3 significant digits. */
+/* docs/numerics.md s.6.3's figures, given to 3 significant digits. */
 Test(drnas_rules, learning_rate_as_run_and_intended)
 {
     search_config c;
@@ -382,6 +382,127 @@ Test(drnas_search, tse_drnas_intended_end_to_end, .init = load_small_set, .fini 
     cr_expect_eq(steps[1], 2);
 }
 
+/* --- steps by hand --------------------------------------------------------- */
+
+/* A DrNAS search state in f64 on a set of 64 images (32 per half, 4 steps
+ * of 8 per epoch), stage 1 of 4 epochs, ready to run units by hand. */
+static dataset hand_set;
+static void load_hand_set(void) { cr_assert_eq(dataset_synthetic(64, 3, 8, 10, 7, 0, &hand_set), TD_OK); }
+static void free_hand_set(void) { dataset_free(&hand_set); }
+
+static search_state *open_hand_state(search_algo algo, int T)
+{
+    search_state *st = calloc(1, sizeof *st);
+    small_config(&st->cfg, algo);
+    st->cfg.dt = DT_F64;
+    st->cfg.subset = 32;
+    st->cfg.epochs = 4;
+    st->cfg.tse_steps = T;
+    st->opt.be = backend_cpu();
+    st->opt.quiet = 1;
+    st->opt.train_set = &hand_set;
+    cr_assert_eq(search_load_data(st), TD_OK, "%s", td_error_message());
+    cr_assert_eq(drnas_stage_hooks.create_model(st, 0), TD_OK, "%s", td_error_message());
+    cr_assert_eq(search_alloc_buffers(st), TD_OK, "%s", td_error_message());
+    cr_assert_eq(model_init_params(&st->m, st->cfg.seed), TD_OK, "%s", td_error_message());
+    search_epoch_orders(st, 0);
+    cr_assert_eq(search_steps_per_epoch(st), 4);
+    return st;
+}
+
+static void close_hand_state(search_state *st)
+{
+    search_free_state(st);
+    free(st);
+}
+
+/* One Adam step as PyTorch states it (weight decay added to the gradient,
+ * bias corrections on the step size and on sqrt(v)), written here apart
+ * from the backend's. */
+static void adam_by_hand(const search_config *c, long step, const double *g, double *p, double *m, double *v, size_t n)
+{
+    double bc1 = 1.0 - pow(c->arch_beta1, (double)step), bc2 = 1.0 - pow(c->arch_beta2, (double)step);
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i] + c->arch_weight_decay * p[i];
+        m[i] = c->arch_beta1 * m[i] + (1 - c->arch_beta1) * gi;
+        v[i] = c->arch_beta2 * v[i] + (1 - c->arch_beta2) * gi * gi;
+        p[i] -= c->arch_lr / bc1 * (m[i] / (sqrt(v[i]) / sqrt(bc2) + c->arch_eps));
+    }
+}
+
+/* As-run TSE-DrNAS, T = 2, over 6 steps (chunks {0,1} {2,3} of epoch 0,
+ * then {0,1} of epoch 1): no step before any sum exists, none inside a
+ * chunk, and at each later chunk start exactly one Adam step on the sum
+ * of the architecture gradients of the previous chunk's two training
+ * steps, value for value, the chunk across the epoch boundary included. */
+Test(drnas_search, tse_drnas_as_run_step_is_adam_on_the_previous_chunk_sum, .init = load_hand_set,
+     .fini = free_hand_set)
+{
+    search_state *st = open_hand_state(ALGO_TSE_DRNAS, 2);
+    model *m = &st->m;
+    size_t na = m->n[ROLE_ALPHA];
+    double *g[6], *p = malloc(na * 8), *mm = calloc(na, 8), *vv = calloc(na, 8), *sum = malloc(na * 8);
+    memcpy(p, m->role[ROLE_ALPHA], na * 8);
+    long adam_steps = 0;
+    for (int k = 0; k < 6; k++) {
+        int epoch = k / 4, t = k % 4;
+        if (t == 0 && epoch != st->epoch) {
+            st->epoch = epoch;
+            search_epoch_orders(st, epoch);
+        }
+        if (t % 2 == 0 && k > 0) {
+            /* the chunk that just ended: gradients k-2 and k-1, summed from 0 */
+            for (size_t i = 0; i < na; i++) sum[i] = 0.0 + g[k - 2][i] + g[k - 1][i];
+            adam_by_hand(&st->cfg, ++adam_steps, sum, p, mm, vv, na);
+        }
+        cr_assert_eq(search_tse_drnas.run_unit(st, t, 0.05), TD_OK, "%s", td_error_message());
+        g[k] = malloc(na * 8);
+        memcpy(g[k], m->role[ROLE_GRAD_ALPHA], na * 8);
+        cr_expect_eq(st->arch_steps, adam_steps, "step %d: %ld architecture steps, want %ld", k, st->arch_steps,
+                     adam_steps);
+        size_t differ = 0;
+        for (size_t i = 0; i < na; i++) differ += memcmp(&p[i], &((double *)m->role[ROLE_ALPHA])[i], 8) != 0;
+        cr_expect_eq(differ, 0, "step %d: %zu of %zu alphas are not one Adam step on the previous chunk's sum", k,
+                     differ, na);
+        cr_expect(memcmp(mm, st->adam_m, na * 8) == 0 && memcmp(vv, st->adam_v, na * 8) == 0,
+                  "step %d: Adam's moments differ", k);
+    }
+    cr_expect_eq(adam_steps, 2, "steps at the starts of chunk 2 and of epoch 1's first chunk");
+    for (int k = 0; k < 6; k++) free(g[k]);
+    free(p), free(mm), free(vv), free(sum);
+    close_hand_state(st);
+}
+
+/* DrNAS's architecture batches are drawn with replacement: an image drawn
+ * in two steps of one epoch is cropped and flipped anew each time (keyed
+ * by the draw, not by (epoch, image) as the per-epoch batches are). */
+Test(drnas_search, an_image_drawn_twice_for_the_alphas_is_augmented_anew, .init = load_hand_set,
+     .fini = free_hand_set)
+{
+    search_state *st = open_hand_state(ALGO_DRNAS, 1);
+    int B = st->cfg.batch, found = 0, differ = 0;
+    size_t img = (size_t)st->train.c * st->train.h * st->train.w;
+    int *first = malloc((size_t)B * sizeof *first);
+    double *x0 = malloc((size_t)B * img * 8);
+    cr_assert_eq(drnas_arch_batch(st, 0), B);
+    memcpy(first, st->batch_ids, (size_t)B * sizeof *first);
+    memcpy(x0, st->images, (size_t)B * img * 8);
+    for (int t = 1; t < 4; t++) {
+        cr_assert_eq(drnas_arch_batch(st, t), B);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < B; j++)
+                if (st->batch_ids[i] == first[j]) {
+                    found++;
+                    differ += memcmp((double *)st->images + (size_t)i * img, x0 + (size_t)j * img, img * 8) != 0;
+                }
+    }
+    cr_assert_gt(found, 0, "no image came back in 4 draws of 8 from 32");
+    cr_expect_geq(differ, found - 1, "%d of %d repeated images kept their first crop and flip", found - differ, found);
+    free(first);
+    free(x0);
+    close_hand_state(st);
+}
+
 /* Warm-up in each stage: 4 epochs, 2 per stage, the first of each stage
  * without architecture steps. DrNAS steps the alphas every step; as-run
  * TSE-DrNAS (T = 1) at every chunk start of an architecture epoch, the
@@ -456,7 +577,8 @@ Test(drnas_search, tse_drnas_resume_bit_identical_across_the_stages, .init = loa
 
 /* SIGKILL once the first checkpoint exists (written after the stage
  * transition) plus a little more work, then --resume: same final files.
- * 6 steps per epoch, so the kill lands inside stage 2. */
+ * 6 steps per epoch, so the kill lands inside stage 2, where the run is
+ * held until it comes. */
 Test(drnas_search, sigkill_in_stage_two_then_resume_is_bit_identical, .timeout = 300)
 {
     const char *bin = getenv("TSEDARTS_BIN");
@@ -471,20 +593,20 @@ Test(drnas_search, sigkill_in_stage_two_then_resume_is_bit_identical, .timeout =
                           "--quiet",    "--out",  a,                NULL};
     cr_assert_eq(sandbox_run(args, NULL), 0);
     args[sizeof args / sizeof args[0] - 2] = b;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    char ck[300];
+    /* held after stage 1 (6 steps) and 2 steps of stage 2 */
+    char hold[300], ck[300], res[300];
+    char *holds = sandbox_dir("hold");
+    cr_assert_eq(path_format(hold, sizeof hold, "%s/hold", holds), TD_OK);
+    free(holds);
     cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", b), TD_OK);
-    for (int i = 0; i < 12000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
-    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    cr_assert_eq(path_format(res, sizeof res, "%s/result.json", b), TD_OK);
+    pid_t pid = sandbox_start_held(args, 8, hold);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run was not killed");
     cr_assert(file_exists(ck), "no checkpoint was written before the kill");
-    cr_assert(WIFSIGNALED(status), "the run ended before the kill: nothing was resumed");
+    cr_assert(!file_exists(res), "the run finished before the kill");
     const char *resume[] = {bin, "search", "--resume", b, "--quiet", NULL};
     cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
     expect_same(a, b);

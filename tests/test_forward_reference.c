@@ -1,6 +1,6 @@
 /* Forward kernels against naive formulas written independently here (the
  * finite-difference tests only show that rules and kernels agree with each
- * other; these show the kernels compute what SPEC.md says). f64, so any
+ * other; these show the kernels compute what docs/numerics.md says). f64, so any
  * disagreement beyond 1e-12 is a bug, not rounding. */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Genotype derivation (SPEC.md s.1: ties, none excluded), the canonical
+/* Genotype derivation (docs/numerics.md s.1.5: ties, none excluded), the canonical
  * format, parsing errors, depth and skip count, the known genotypes. */
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -295,20 +295,19 @@ Test(gpu_steps, sigkill_then_resume_gives_the_same_bits, .timeout = 600)
     cr_assert_eq(path_format(ob, sizeof ob, "%s/run", b), TD_OK);
     const char *whole[] = {bin, SEARCH_ARGS("tse"), oa, NULL}, *killed[] = {bin, SEARCH_ARGS("tse"), ob, NULL};
     cr_assert_eq(sandbox_run(whole, NULL), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)killed);
-        _exit(127);
-    }
-    /* killed once the first checkpoint exists, plus a little: mid-epoch */
-    char ck[4300];
+    /* killed while held after the first epoch (6 steps, 12 units) and 2
+     * units of the second: mid-epoch, a checkpoint to go back to */
+    char hold[4300], ck[4300], res[4300];
+    cr_assert_eq(path_format(hold, sizeof hold, "%s/hold", b), TD_OK);
     cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", ob), TD_OK);
-    for (int i = 0; i < 12000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
-    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    cr_assert_eq(path_format(res, sizeof res, "%s/result.json", ob), TD_OK);
+    pid_t pid = sandbox_start_held(killed, 14, hold);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run was not killed");
     cr_assert(file_exists(ck), "no checkpoint was written before the kill");
+    cr_assert(!file_exists(res), "the run finished before the kill");
     const char *resume[] = {bin, "search", "--resume", ob, "--quiet", NULL};
     cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
     expect_same_bytes(oa, ob);

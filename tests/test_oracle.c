@@ -1,5 +1,5 @@
 /* The PyTorch peer (bench/peer_pytorch.py, an independent implementation
- * of SPEC.md) as an oracle: it loads this project's export of a supernet
+ * of docs/numerics.md) as an oracle: it loads this project's export of a supernet
  * and one batch, recomputes loss and gradients in f64, and compares them
  * with ours (f32): loss within 1e-5, gradients within 1e-4 (relative).
  * The DARTS supernet, and PDARTS stage networks with skip dropout (the

@@ -1,5 +1,5 @@
 /* The DrNAS network against a PyTorch peer (bench/peer_drnas.py, written
- * from SPEC-drnas-pdarts on peer_pytorch.py's modules): the same weights,
+ * from docs/numerics.md s.6 on peer_pytorch.py's modules): the same weights,
  * alphas, batch and gamma draws, so the same Dirichlet sample; the peer
  * recomputes loss and gradients in f64 with PyTorch's own Dirichlet
  * gradient and compares them with ours (f32): loss within 1e-5, weight and

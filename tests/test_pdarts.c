@@ -38,7 +38,7 @@ static size_t count_of(const supernet_stage *s, value_role role, int train, net_
     return n;
 }
 
-/* SPEC-drnas-pdarts.md s.2.1: C=16, 5 cells, 8 ops, CIFAR-10 */
+/* docs/numerics.md s.7.1: C=16, 5 cells, 8 ops, CIFAR-10 */
 Test(pdarts, stage1_supernet_weight_count)
 {
     supernet_stage c = stage_net(16, 5, 32);
@@ -164,7 +164,7 @@ Test(pdarts, skip_dropout_schedule)
     cr_expect_float_eq(pdarts_skip_dropout_p(0.1, 9, 25, 10), 0.060, 1e-16);
     cr_expect_float_eq(pdarts_skip_dropout_p(0.4, 10, 25, 10), 0.4, 1e-16);
     cr_expect_float_eq(pdarts_skip_dropout_p(0.7, 24, 25, 10), 0.7 * exp(-2.8), 1e-16);
-    cr_expect_float_eq(pdarts_skip_dropout_p(0.7, 24, 25, 10), 0.0426, 1e-4); /* 0.061 p0 (s.2.1) */
+    cr_expect_float_eq(pdarts_skip_dropout_p(0.7, 24, 25, 10), 0.0426, 1e-4); /* 0.061 p0 (s.7.1) */
     cr_expect_eq(pdarts_skip_dropout_p(0.0, 3, 25, 10), 0.0);
 }
 
@@ -487,7 +487,7 @@ Test(pdarts, skip_dropout_changes_the_search)
 
 /* ------------------------------------------------------------ configs */
 
-/* SPEC-drnas-pdarts.md s.2.5 and s.3.2 at the paper budget; the smoke
+/* docs/numerics.md s.7.5 and s.8.2 at the paper budget; the smoke
  * budget keeps an architecture epoch in every stage. */
 Test(pdarts, algorithm_defaults_and_budgets)
 {
@@ -506,7 +506,8 @@ Test(pdarts, algorithm_defaults_and_budgets)
     cr_expect_eq(c.arch_lr, 6e-4);
     cr_expect_eq(c.arch_grad_clip, 5.0);
     cr_expect_eq(c.lr_min, 0.0);
-    cr_expect(c.skip_dropout[0] == 0.1 && c.skip_dropout[1] == 0.4 && c.skip_dropout[2] == 0.7);
+    /* the published 0.0 / 0.4 / 0.7, not the reference README's 0.1 for stage 1 */
+    cr_expect(c.skip_dropout[0] == 0 && c.skip_dropout[1] == 0.4 && c.skip_dropout[2] == 0.7);
     cr_expect_eq(c.max_skip, 2);
     search_config_defaults(&c);
     c.algo = ALGO_TSE_PDARTS;
@@ -555,4 +556,29 @@ Test(pdarts, kill_during_stage_transition_resumes_bit_identical)
     free(log);
     run(&c, d, 1, 0, 0, &r);
     expect_same_files(a, d);
+}
+
+/* From the command line: PDARTS' skip dropout is the published 0.0 / 0.4 /
+ * 0.7 (stage 1 at 0 leaves the optional key out of config.json), and the
+ * reference README's 0.1 for stage 1 is one flag away. */
+Test(pdarts, command_line_skip_dropout_default_and_flag)
+{
+    const char *bin = getenv("TSEDARTS_BIN");
+    if (!bin || !file_exists(bin)) cr_skip_test("TSEDARTS_BIN not set");
+    char *dir = sandbox_dir("pdarts-cli"), out[600];
+    cr_assert_eq(path_format(out, sizeof out, "%s/config.txt", dir), TD_OK);
+    const char *plain[] = {bin, "search", "--algo", "pdarts", "--print-config", NULL};
+    cr_assert_eq(sandbox_run(plain, out), 0);
+    char *text = NULL;
+    cr_assert_eq(file_read_all(out, &text, NULL), TD_OK);
+    cr_expect(strstr(text, "\"skip_dropout1\"") == NULL, "stage 1 has skip dropout by default: %s", text);
+    cr_expect(strstr(text, "\"skip_dropout2\":0.4") != NULL, "%s", text);
+    cr_expect(strstr(text, "\"skip_dropout3\":0.69999") != NULL, "%s", text);
+    free(text);
+    const char *readme[] = {bin, "search", "--algo", "pdarts", "--skip-dropout1", "0.1", "--print-config", NULL};
+    cr_assert_eq(sandbox_run(readme, out), 0);
+    cr_assert_eq(file_read_all(out, &text, NULL), TD_OK);
+    cr_expect(strstr(text, "\"skip_dropout1\":0.1") != NULL, "--skip-dropout1 0.1 not applied: %s", text);
+    free(text);
+    free(dir);
 }

@@ -461,6 +461,44 @@ Test(protocol, selection_and_aggregation_rules)
     cr_expect_eq(std, 0.0);
 }
 
+/* The DrNAS row searches TSE-DrNAS's space, `none` included, although
+ * `search --algo drnas` keeps the original's 7 ops; the report says so
+ * beside the row, and only where it runs. */
+Test(protocol, drnas_row_searches_the_space_of_tse_drnas)
+{
+    protocol_request r;
+    protocol_request_defaults(&r);
+    snprintf(r.budget, sizeof r.budget, "tiny");
+    snprintf(r.dataset, sizeof r.dataset, "synthetic");
+    cr_assert_eq(protocol_parse_methods(&r, "tse-drnas,drnas"), TD_OK, "%s", td_error_message());
+    char *text = NULL;
+    cr_assert_eq(protocol_plan_json(&r, &text), TD_OK, "%s", td_error_message());
+    json_t *plan = json_loads(text, 0, NULL);
+    cr_assert_not_null(plan);
+    json_t *methods = json_object_get(plan, "methods");
+    cr_assert_eq(json_array_size(methods), 2);
+    for (size_t m = 0; m < 2; m++) {
+        json_t *mo = json_array_get(methods, m);
+        json_t *cfg = json_object_get(json_array_get(json_object_get(mo, "searches"), 0), "config");
+        cr_expect(json_is_true(json_object_get(cfg, "drnas_with_none")) ||
+                      json_integer_value(json_object_get(cfg, "drnas_with_none")) == 1,
+                  "%s searches without none", json_string_value(json_object_get(mo, "id")));
+    }
+    char notes[2048];
+    protocol_notes_text(methods, notes, sizeof notes);
+    cr_expect(strstr(notes, "**DrNAS**: searched over the 8 ops of TSE-DrNAS, `none` included") != NULL, "%s", notes);
+    cr_expect(strstr(notes, "TSE-DrNAS**:") == NULL, "a note on a row that has none: %s", notes);
+    json_decref(plan);
+    free(text);
+    cr_assert_eq(protocol_parse_methods(&r, "tse-drnas"), TD_OK);
+    cr_assert_eq(protocol_plan_json(&r, &text), TD_OK);
+    plan = json_loads(text, 0, NULL);
+    protocol_notes_text(json_object_get(plan, "methods"), notes, sizeof notes);
+    cr_expect_str_eq(notes, "", "a note for a row that did not run");
+    json_decref(plan);
+    free(text);
+}
+
 /* The same hand cases, held to the runner's arithmetic and to verify's own
  * (written separately in verify/), with the expected values worked out
  * here rather than computed. */

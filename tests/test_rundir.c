@@ -145,8 +145,9 @@ Test(rundir, training_killed_before_its_first_checkpoint_starts_again)
     free(resumed);
 }
 
-/* A real SIGKILL as soon as config.json exists: --resume continues to the
- * bits of an uninterrupted run. */
+/* A real SIGKILL after config.json exists and before the first unit (the
+ * run held there until it comes): --resume continues to the bits of an
+ * uninterrupted run. */
 Test(rundir, sigkill_before_the_first_checkpoint_then_resume, .timeout = 300)
 {
     const char *bin = getenv("TSEDARTS_BIN");
@@ -159,15 +160,12 @@ Test(rundir, sigkill_before_the_first_checkpoint_then_resume, .timeout = 300)
     cr_assert_eq(sandbox_run(args, NULL), 0);
     args[sizeof args / sizeof args[0] - 2] = killed;
     char *cfg = in(killed, "config.json"), *ck = in(killed, "checkpoint.bin");
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    for (int i = 0; i < 60000 && !file_exists(cfg); i++) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    char *holds = sandbox_dir("hold"), *hold = in(holds, "hold");
+    pid_t pid = sandbox_start_held(args, 0, hold);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run was not killed");
     cr_assert(file_exists(cfg), "config.json never appeared");
     cr_assert(!file_exists(ck), "the kill came after the first checkpoint; this test needs it before");
     const char *resume[] = {bin, "search", "--resume", killed, "--quiet", NULL};
@@ -175,6 +173,8 @@ Test(rundir, sigkill_before_the_first_checkpoint_then_resume, .timeout = 300)
     expect_same(ref, killed, search_files);
     free(cfg);
     free(ck);
+    free(hold);
+    free(holds);
     free(ref);
     free(killed);
 }

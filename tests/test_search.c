@@ -261,7 +261,7 @@ Test(search, tse_sums_direct_gradients_and_restores_exactly)
         cr_assert_eq(net_exec_run(m, ne, st->images, st->labels, NULL), TD_OK);
         const double *ga = m->role[ROLE_GRAD_ALPHA], *gw = m->role[ROLE_GRAD_WEIGHT];
         for (size_t i = 0; i < na; i++) acc[i] += ga[i];
-        for (size_t i = 0; i < nw; i++) { /* PyTorch SGD, as SPEC.md states it */
+        for (size_t i = 0; i < nw; i++) { /* PyTorch SGD, docs/numerics.md s.2.1 */
             double d = gw[i] + st->cfg.weight_decay * w[i];
             buf[i] = st->cfg.momentum * buf[i] + d;
             w[i] -= lr * buf[i];
@@ -315,7 +315,7 @@ Test(search, darts2_equals_its_formula)
     double *dalpha = malloc(na * 8), *gp = malloc(na * 8), *gm = malloc(na * 8), *want = malloc(na * 8);
     memcpy(w, m->role[ROLE_WEIGHT], nw * 8);
     memcpy(buf, st->momentum, nw * 8);
-    /* SPEC.md: w' = w - xi (mom buf + dL_train(w) + wd w) */
+    /* docs/numerics.md s.2.4: w' = w - xi (mom buf + dL_train(w) + wd w) */
     grads_at(st, w, 0, 1, K_W_NOUPD, g, NULL);
     for (size_t i = 0; i < nw; i++) wp[i] = w[i] - xi * (mom * buf[i] + g[i] + wd * w[i]);
     grads_at(st, wp, 1, 1, K_WA_NOUPD, v, dalpha);
@@ -351,7 +351,8 @@ Test(search, darts2_equals_its_formula)
     close_state(st);
 }
 
-/* SIGKILL at an arbitrary moment, then --resume: same final files. */
+/* SIGKILL mid-epoch with a checkpoint to go back to, then --resume: same
+ * final files. */
 Test(search, sigkill_then_resume_is_bit_identical, .timeout = 300)
 {
     const char *bin = getenv("TSEDARTS_BIN");
@@ -365,22 +366,23 @@ Test(search, sigkill_then_resume_is_bit_identical, .timeout = 300)
                           "--subset", "36",    "--eval-images", "16",     "--tse-steps", "3",       "--quiet",
                           "--out",  a,         NULL};
     cr_assert_eq(sandbox_run(args, NULL), 0);
-    /* The child is killed once the first epoch checkpoint exists plus a
-     * little more work: mid-epoch, with a checkpoint to go back to. */
+    /* The child holds after the first epoch (10 units: 5 steps, each a
+     * rollout and a retraining unit) and 2 units of the second: mid-epoch,
+     * its first checkpoint written, and it cannot finish before the kill. */
     args[sizeof args / sizeof args[0] - 2] = b;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(bin, (char *const *)args);
-        _exit(127);
-    }
-    char ck[300];
+    char hold[300], ck[300], res[300];
+    char *holds = sandbox_dir("hold");
+    cr_assert_eq(path_format(hold, sizeof hold, "%s/hold", holds), TD_OK);
+    free(holds);
     cr_assert_eq(path_format(ck, sizeof ck, "%s/checkpoint.bin", b), TD_OK);
-    for (int i = 0; i < 6000 && !file_exists(ck); i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
-    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    cr_assert_eq(path_format(res, sizeof res, "%s/result.json", b), TD_OK);
+    pid_t pid = sandbox_start_held(args, 12, hold);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the run was not killed");
     cr_assert(file_exists(ck), "no checkpoint was written before the kill");
+    cr_assert(!file_exists(res), "the run finished before the kill");
     const char *resume[] = {bin, "search", "--resume", b, "--quiet", NULL};
     cr_assert_eq(sandbox_run(resume, NULL), 0, "resume failed");
     expect_same_files(a, b);

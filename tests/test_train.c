@@ -43,7 +43,7 @@ static size_t weights(const char *geno, int layers, int C, int aux)
     return n;
 }
 
-/* DARTS_V2 at C=36, 20 layers: the reference counts (SPEC.md). DARTS_V1
+/* DARTS_V2 at C=36, 20 layers: the reference counts (docs/numerics.md s.4). DARTS_V1
  * and the 8-layer network: the counts of the PyTorch reference model
  * (bench/peer_pytorch.py --count-eval reproduces them). */
 Test(train, parameter_counts)

@@ -1,10 +1,10 @@
-/* The exact TSE hypergradient (SPEC.md s.2 "TSE exact") on a tiny supernet
+/* The exact TSE hypergradient (docs/numerics.md s.2.6) on a tiny supernet
  * in f64: bit-identical to first order for T = 1, equal to central
  * differences of the unrolled TSE(alpha) for T = 2 and 5 with momentum and
  * weight decay, and apart from first order by O(lr). Exactness is checked
  * on the smooth stand-in (softplus for ReLU, average for max pooling): with
  * the real ops TSE(alpha) is only piecewise smooth and central differences
- * drift with the step (SPEC.md). */
+ * drift with the step (docs/numerics.md s.2.6). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>

@@ -85,7 +85,7 @@ static td_status pdarts_rederive(const char *run_dir, const char *alphas_path, j
     return pdarts_derive(&edges, flat, c.max_skip, "searched", out, &removed);
 }
 
-/* DrNAS (SPEC-drnas-pdarts s.1.5): the softmax over the kept columns that
+/* DrNAS (docs/numerics.md s.6.5): the softmax over the kept columns that
  * result.json lists (after the pruning), with or without `none`. */
 static td_status drnas_rederive(const char *alphas_path, json_t *result, genotype *out)
 {

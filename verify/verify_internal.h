@@ -1,6 +1,6 @@
 /* Shared by verify's files; not a public interface. verify uses no code
  * of the protocol runner: it reads the tree's files itself and states the
- * protocol's rules (SPEC.md s.5) again here, so that a fault in the
+ * protocol's rules (docs/numerics.md s.5) again here, so that a fault in the
  * runner's aggregation cannot hide behind the same fault in its audit. */
 #ifndef TSEDARTS_VERIFY_INTERNAL_H
 #define TSEDARTS_VERIFY_INTERNAL_H
@@ -10,7 +10,7 @@
 #include "tsedarts/hash.h"
 #include "tsedarts/verify.h"
 
-/* The protocol's shape, from SPEC.md s.5: 4 searches per method; the best
+/* The protocol's shape, from docs/numerics.md s.5: 4 searches per method; the best
  * one's genotype retrained with 3 more seeds at each of two depths. */
 #define AUDIT_SEARCHES 4
 #define AUDIT_SEEDS 3

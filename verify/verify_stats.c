@@ -1,4 +1,4 @@
-/* Selection and summary statistics, SPEC.md s.5, for the audit. */
+/* Selection and summary statistics, docs/numerics.md s.5, for the audit. */
 #include <math.h>
 
 #include "tsedarts/verify.h"

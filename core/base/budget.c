@@ -19,12 +19,13 @@
  *   16 epochs on 1024 (2000 test images from here on): 16.0-18.4%, linear
  *   20.0%, the networks fitting their images almost perfectly;
  *   10 epochs on 2048: 15.5-16.3%, linear 17.8%: the choice.
- * SPEC's rate of 0.025 for batch 32 (on 1024 images, 0.05 gave 16.7% and
+ * the paper's rate of 0.025 for batch 32 (on 1024 images, 0.05 gave 16.7% and
  * 18.8% on two seeds where 0.025 gave 16.4% and 16.0%); no regularisers
  * (crops and flips at 0.05: 18.6% and 19.9%, against 16.7% and 18.8%);
  * 5 and 4 cells learn as well as 6. Three rows by default: the deep
  * searches and the staged algorithms cost several DARTS searches each.
- * paper: SPEC.md, the config defaults.
+ * paper: the paper's settings, the config defaults.
+ * docs/budgets.md shows this table with these reasons.
  * pdarts rows: three stages of the first's cells plus 0, N, 2N; the
  * warm-up is the reference's 10 of 25 epochs scaled down, leaving every
  * stage at least one epoch with architecture steps.
@@ -77,11 +78,11 @@ const budget budgets[] = {
     },
     {
         .name = "paper",
-        .about = "SPEC.md's settings, comparable with the paper",
+        .about = "the paper's settings (docs/budgets.md), comparable with it",
         .spec = 1,
         .search = {.channels = 16, .layers = 8, .deep_layers = 20, .batch = 64, .epochs = 50, .subset = 0,
                    .eval_images = -1, .tse_steps = 100},
-        /* SPEC-drnas-pdarts.md s.2.5: 5/11/17 cells, 25 epochs, 10 warm-up */
+        /* docs/numerics.md s.7.5: 5/11/17 cells, 25 epochs, 10 warm-up */
         .pdarts = {.layers = 5, .add_layers = 6, .epochs = 25, .warmup = 10, .batch = 0},
         .train = {.channels = 36, .layers = 20, .shallow_layers = 8, .batch = 96, .epochs = 600, .subset = 0,
                   .test_images = -1},

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <omp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +44,40 @@ void stop_install_handlers(void)
 int stop_requested(void) { return stop_flag != 0; }
 void stop_request(void) { stop_flag = SIGINT; }
 int stop_exit_status(void) { return 128 + (stop_flag ? (int)stop_flag : SIGINT); }
+
+/* 0: not read yet; 1: armed; 2: off (no variable, claimed, or passed) */
+static int hold_state;
+static long hold_after;
+
+/* Claims path for this process: the record is written to a file of its
+ * own, then linked to path, which fails if another process has it. */
+static int hold_claim(const char *path, const char *run_dir)
+{
+    char tmp[4200], line[4400];
+    if (snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof tmp) return 0;
+    int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), run_dir ? run_dir : "");
+    if (n < 0 || n >= (int)sizeof line) return 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 0;
+    int written = write(fd, line, (size_t)n) == n;
+    close(fd);
+    int claimed = written && link(tmp, path) == 0;
+    unlink(tmp);
+    return claimed;
+}
+
+void test_hold_point(long units_done, const char *run_dir)
+{
+    if (hold_state == 0) {
+        const char *after = getenv("TSEDARTS_TEST_HOLD_AFTER");
+        hold_after = after ? strtol(after, NULL, 10) : 0;
+        hold_state = getenv("TSEDARTS_TEST_HOLD_FILE") ? 1 : 2;
+    }
+    if (hold_state != 1 || units_done < hold_after) return;
+    hold_state = 2;
+    if (!hold_claim(getenv("TSEDARTS_TEST_HOLD_FILE"), run_dir)) return;
+    while (!stop_requested()) nanosleep(&(struct timespec){0, 10000000}, NULL);
+}
 
 double now_seconds(void)
 {

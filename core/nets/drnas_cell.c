@@ -1,6 +1,6 @@
 /* The DrNAS search network: DARTS cells whose mixed ops see 1/k of the
  * channels, mixed by one Dirichlet sample per row per pass
- * (SPEC-drnas-pdarts s.1.1-1.2). Parameter names are the reference's
+ * (docs/numerics.md s.6.1-6.2). Parameter names are the reference's
  * (cells.i._ops.e._ops.j...), as in the DARTS supernet. */
 #include "tsedarts/drnas_net.h"
 

@@ -1,6 +1,6 @@
 /* The Dirichlet family (DrNAS): a sample per row of (rows, ops, 1, 1)
  * from gamma draws, and the pathwise gradient that carries the
- * concentrations' effect on it (SPEC-drnas-pdarts s.4.2).
+ * concentrations' effect on it (docs/numerics.md s.9.2).
  *
  * The sample is x = G / sum G with G ~ Gamma(beta, 1) drawn on the host
  * (gamma_draws.h) and passed in. Its forward kernel sees only G, so its

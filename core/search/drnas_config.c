@@ -5,7 +5,7 @@
 #include "tsedarts/drnas_search.h"
 #include "tsedarts/space.h"
 
-/* SPEC-drnas-pdarts s.1.4 (DrNAS) and s.3.1 (TSE-DrNAS: the same, plus
+/* docs/numerics.md s.6.4 (DrNAS) and s.8.1 (TSE-DrNAS: the same, plus
  * `none` in the space). */
 void drnas_config_defaults(search_config *c)
 {
@@ -31,10 +31,10 @@ void drnas_config_defaults(search_config *c)
 
 void drnas_config_budget(search_config *c, const budget *b)
 {
-    /* DrNAS searches at the evaluation depth (s.1.1: no depth gap) */
+    /* DrNAS searches at the evaluation depth (s.6.1: no depth gap) */
     c->net.layers = b->search.deep_layers;
     if (b->spec) {
-        c->net.C = 36; /* SPEC-drnas-pdarts s.1.1: the evaluation width */
+        c->net.C = 36; /* docs/numerics.md s.6.1: the evaluation width */
     } else {
         int C = c->net.C < 12 ? 12 : c->net.C;
         c->net.C = (C + 11) / 12 * 12;

@@ -1,4 +1,4 @@
-/* DrNAS's optional regulariser (SPEC-drnas-pdarts s.1.2, s.4.3): the sum
+/* DrNAS's optional regulariser (docs/numerics.md s.6.2, s.9.3): the sum
  * over rows of KL(Dir(beta) || Dir(1, ..., 1)), beta = ELU(alpha) + 1,
  * added to the architecture loss only. It depends on the alphas alone, so
  * its value and gradient are formed here on the host and the gradient is

@@ -1,8 +1,8 @@
-/* The two DrNAS stages (SPEC-drnas-pdarts s.1.3): which stage an epoch is
+/* The two DrNAS stages (docs/numerics.md s.6.3): which stage an epoch is
  * in, its learning rate, and the transition after the last stage-1 epoch:
  * prune each row to its top alphas, rebuild the network with k2, widen the
  * op modules' weights, BN statistics and SGD momentum; alphas and Adam
- * state carry over unchanged. Also the genotype rule (s.1.5) and what the
+ * state carry over unchanged. Also the genotype rule (s.6.5) and what the
  * checkpoint must hold to rebuild the stage on resume. */
 #include <float.h>
 #include <jansson.h>
@@ -59,7 +59,7 @@ void drnas_derive(const double *alphas, int with_none, int masked, const unsigne
     /* In DARTS columns, with -inf (softmax weight 0) for pruned ops and for
      * `none` when the space lacks it: the DARTS rule then ranks edges by
      * the strongest op other than none and picks it, over the kept ops'
-     * softmax, which is s.1.5's rule. */
+     * softmax, which is s.6.5's rule. */
     int n_ops = drnas_ops(with_none);
     double full[2][DARTS_EDGES * DOP_COUNT];
     for (int r = 0; r < DRNAS_ROWS; r++) {

@@ -1,5 +1,5 @@
-/* Widening the mixed ops between the DrNAS stages (SPEC-drnas-pdarts
- * s.1.3 (b), the reference's net2wider): every op module grows from C/k1
+/* Widening the mixed ops between the DrNAS stages (docs/numerics.md
+ * s.6.3, the reference's net2wider): every op module grows from C/k1
  * to C/k2 channels by appending copies of existing channels, chosen at
  * random per layer, with no rescaling (the function changes). The copies
  * of one layer's outputs are the copies of the next layer's inputs:

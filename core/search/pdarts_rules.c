@@ -1,6 +1,6 @@
 /* PDARTS schedules, op dropping and final derivation, in the order and
- * with the tie rules of the reference train_search.py (SPEC-drnas-pdarts.md
- * s.2.1-2.4). Probabilities are the row softmax of the alphas, in double. */
+ * with the tie rules of the reference train_search.py (docs/numerics.md
+ * s.7.1-7.4). Probabilities are the row softmax of the alphas, in double. */
 #include "tsedarts/pdarts.h"
 
 #include <jansson.h>

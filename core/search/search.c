@@ -400,7 +400,7 @@ static td_status evaluate(search_state *st, double *loss, double *acc, int *coun
 }
 
 /* Largest eigenvalue of the architecture Hessian (+ 1e-3 I) of the loss on
- * the epoch's first validation batch, BN in train mode (SPEC.md s.2). */
+ * the epoch's first validation batch, BN in train mode (docs/numerics.md s.2.7). */
 static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
 {
     double t0 = now_seconds();
@@ -590,6 +590,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
             st->orders_ready = 1;
         }
         while (s == TD_OK && st->unit < U) {
+            test_hold_point(units_run, opt->out_dir);
             if (stop_requested() || (opt->stop_after_units > 0 && units_run >= opt->stop_after_units) ||
                 (opt->stop_after_epochs > 0 && st->epoch >= opt->stop_after_epochs)) {
                 s = save_checkpoint(st);

@@ -1,4 +1,4 @@
-/* Search configuration: its fields (SPEC.md defaults), budgets, canonical
+/* Search configuration: its fields (the paper's defaults, docs/numerics.md), budgets, canonical
  * JSON. */
 #include <math.h>
 #include <stddef.h>
@@ -72,12 +72,12 @@ const field_desc search_config_fields[] = {
      .help = "log the largest eigenvalue of the architecture Hessian every K epochs (0: never)"},
     {.key = "hessian_lanczos", AT(FIELD_INT, hessian_lanczos), .def = 0, .optional = 1, .min = 0, .max = 100000,
      .help = "estimate it with K Lanczos steps instead of the full Hessian of 224 HVPs (0: full)"},
-    /* PDARTS (SPEC-drnas-pdarts.md s.2); --algo pdarts sets its own
+    /* PDARTS (docs/numerics.md s.7); --algo pdarts sets its own
      * defaults (search_config_algo_defaults) */
     {.key = "pdarts_add_layers", AT(FIELD_INT, pdarts_add_layers), .def = 6, .optional = 1, .min = 0, .max = 100,
      .help = "pdarts: cells added per stage (stages of layers, +N, +2N cells)"},
     {.key = "skip_dropout1", AT(FIELD_REAL, skip_dropout[0]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
-     .help = "pdarts: skip-connect dropout p0 of stage 1 (pdarts default 0.1, tse-pdarts 0)"},
+     .help = "pdarts: skip-connect dropout p0 of stage 1 (pdarts default 0 as published; 0.1 is the reference README's)"},
     {.key = "skip_dropout2", AT(FIELD_REAL, skip_dropout[1]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
      .help = "pdarts: ... of stage 2 (pdarts default 0.4, tse-pdarts 0)"},
     {.key = "skip_dropout3", AT(FIELD_REAL, skip_dropout[2]), .def = 0, .optional = 1, .min = 0, .max = 0.99,
@@ -91,7 +91,7 @@ const field_desc search_config_fields[] = {
      .help = "pdarts: per-stage cosine as PyTorch >= 1.1 runs it (last epoch at lr_min) or as 0.4 did"},
     {.key = "max_skip", AT(FIELD_INT, max_skip), .def = 2, .optional = 1, .min = 0, .max = 8,
      .help = "pdarts: skip_connects kept in the final normal cell"},
-    /* DrNAS and TSE-DrNAS (SPEC-drnas-pdarts s.1.4, s.3.1); optional, so
+    /* DrNAS and TSE-DrNAS (docs/numerics.md s.6.4, s.8.1); optional, so
      * the other algorithms' configs keep their hashes */
     {.key = "drnas_k1", AT(FIELD_INT, drnas_k1), .def = 6, .optional = 1, .min = 1, .max = 64,
      .help = "DrNAS: stage 1 sends 1/K of the channels through the mixed ops"},
@@ -114,7 +114,7 @@ const field_desc search_config_fields[] = {
      .help = "TSE-DrNAS: as-run (alphas from the previous chunk's training gradients) or intended (Algorithm 1 "
              "with a restored rollout)"},
     {.key = "dtype", AT(FIELD_ENUM, dt), .def = DT_F32, .choices = dtype_float_names, .help = "element type"},
-    /* the optimisers (SPEC.md s.2) */
+    /* the optimisers (docs/numerics.md s.2.1) */
     {.key = "train_portion", AT(FIELD_REAL, train_portion), .def = 0.5, .min = 0.01, .max = 0.99,
      .help = "weights: fraction of the training set they train on (the rest trains the alphas)"},
     {.key = "lr_max", AT(FIELD_REAL, lr_max), .def = 0.025, .min = 0, .max = 10,
@@ -161,7 +161,7 @@ void search_config_algo_defaults(search_config *c)
         return;
     }
     if (!search_algo_staged(c->algo)) return;
-    /* both: 5 + 0/6/12 cells, 25 epochs a stage, cosine to 0 (s.2.5) */
+    /* both: 5 + 0/6/12 cells, 25 epochs a stage, cosine to 0 (s.7.5) */
     c->net.layers = 5;
     c->pdarts_add_layers = 6;
     c->epochs = 25;
@@ -171,12 +171,15 @@ void search_config_algo_defaults(search_config *c)
         c->arch_lr = 6e-4;
         c->warmup_epochs = 10;
         c->arch_grad_clip = 5;
-        /* the README's command; the code's own default is 0, 0, 0 */
-        c->skip_dropout[0] = 0.1;
+        /* the PDARTS paper's 0.0 / 0.4 / 0.7, which its author confirms
+         * (chenxin061/pdarts issue 29); the reference README's command has
+         * 0.1 for stage 1 (--skip-dropout1 0.1), the code's own default is
+         * 0, 0, 0 */
+        c->skip_dropout[0] = 0;
         c->skip_dropout[1] = 0.4;
         c->skip_dropout[2] = 0.7;
     } else {
-        /* as the TSE authors' fork runs (s.3.2): batch 64, arch lr 3e-4 (the
+        /* as the TSE authors' fork runs (s.8.2): batch 64, arch lr 3e-4 (the
          * field defaults), no skip dropout, no warm-up, no clipping */
         c->batch = 64;
         c->arch_lr = 3e-4;

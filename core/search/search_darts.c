@@ -1,4 +1,4 @@
-/* DARTS first and second order (SPEC.md s.2): one unit is one step, an
+/* DARTS first and second order (docs/numerics.md s.2.3-2.4): one unit is one step, an
  * architecture step on a validation batch, then a weight step on a train
  * batch with gradient clipping. */
 #include <math.h>

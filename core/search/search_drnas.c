@@ -1,4 +1,4 @@
-/* DrNAS (SPEC-drnas-pdarts s.1.3) and TSE-DrNAS (s.3.1) steps. Both run
+/* DrNAS (docs/numerics.md s.6.3) and TSE-DrNAS (s.8.1) steps. Both run
  * on the DrNAS network in two stages (drnas_stages.c); every forward pass
  * draws its own Dirichlet sample, keyed by a pass counter that the
  * checkpoint holds, so a resumed run draws what the uninterrupted one did.
@@ -69,8 +69,11 @@ td_status drnas_before_run(search_state *st, net_exec *ne)
 /* ------------------------------------------------------------ batches */
 
 /* The architecture batch of step t: the first images of a permutation of
- * the architecture half drawn for this step alone. */
-static int arch_batch(search_state *st, int t)
+ * the architecture half drawn for this step alone. About a third of the
+ * draws of an epoch repeat an image drawn earlier in it; each gets its own
+ * crop and flip, keyed by (step, slot), as the reference's fresh loader
+ * transforms it anew. */
+int drnas_arch_batch(search_state *st, int t)
 {
     int n = st->n_a, B = st->cfg.batch < st->n_a ? st->cfg.batch : st->n_a;
     uint64_t step = (uint64_t)st->epoch * (uint64_t)search_steps_per_epoch(st) + (uint64_t)t;
@@ -78,8 +81,8 @@ static int arch_batch(search_state *st, int t)
     st->orders_ready = 0; /* order_a no longer holds the epoch's order */
     for (int i = 0; i < B; i++) st->batch_ids[i] = st->ids_a[st->order_a[i]];
     augment aug = {4, 1, 0};
-    data_make_batch(&st->train, st->batch_ids, B, &aug, st->cfg.seed, (uint32_t)st->epoch, st->cfg.dt, st->images,
-                    st->labels);
+    data_make_draws(&st->train, st->batch_ids, B, &aug, st->cfg.seed, PURPOSE_DRNAS_ARCH_AUGMENT, step, st->cfg.dt,
+                    st->images, st->labels);
     return B;
 }
 
@@ -120,7 +123,7 @@ static td_status kl_arch_step(search_state *st)
 static td_status drnas_unit(search_state *st, int t, double lr)
 {
     if (arch_epoch(st)) {
-        int b = arch_batch(st, t);
+        int b = drnas_arch_batch(st, t);
         TD_CHECK(search_run_batch(st, K_A, b, 0, NULL));
         if (st->cfg.drnas_reg == DRNAS_REG_KL)
             TD_CHECK(kl_arch_step(st));

@@ -1,4 +1,4 @@
-/* PDARTS and TSE-PDARTS (SPEC-drnas-pdarts.md s.2, s.3.2): three stages,
+/* PDARTS and TSE-PDARTS (docs/numerics.md s.7, s.8.2): three stages,
  * each a freshly built supernet with fresh weights, alphas and optimisers;
  * ops dropped between stages by pdarts_rules.c. Within a stage:
  *   pdarts: one unit is one step, an architecture step (after the warm-up,
@@ -11,8 +11,9 @@
  * momentum (tse_restore_momentum gives the fully restored form) and with
  * batch 64, arch lr 3e-4, no warm-up, no clipping, no skip dropout, where
  * the paper says PDARTS' settings were reused: --batch 96 --arch-lr 6e-4
- * --warmup-epochs 10 --skip-dropout1..3 give that intended form (with no
- * clipping, as the fork's TSE loop has none). */
+ * --warmup-epochs 10 --skip-dropout2 0.4 --skip-dropout3 0.7 give that
+ * intended form (stage 1 at PDARTS' published 0; no clipping, as the
+ * fork's TSE loop has none). */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ static td_status log_stage_end(search_state *st, const supernet_stage *next)
 
 td_status search_next_stage(search_state *st)
 {
-    /* 8 -> 5 -> 3 ops per edge (s.2.3: drop 3, then 2) */
+    /* 8 -> 5 -> 3 ops per edge (s.7.3: drop 3, then 2) */
     static const int n_drop[PDARTS_STAGES - 1] = {3, 2};
     if (st->stage >= PDARTS_STAGES - 1) return TD_FAIL(TD_ERR_STATE, "pdarts: no stage after stage %d", st->stage + 1);
     size_t na = st->m.n[ROLE_ALPHA];

@@ -1,5 +1,5 @@
 /* TSE-DARTS (the paper's Algorithm 1 as the authors' DARTS-space code runs
- * it, SPEC.md s.2). Steps come in groups of T; a group is 2 len units:
+ * it, docs/numerics.md s.2.5). Steps come in groups of T; a group is 2 len units:
  * rollout steps (weights trained, alpha gradients summed), one Adam step on
  * the alphas, a restore of weights and BN statistics, then the same batches
  * again to train the weights with the new alphas. No clipping.

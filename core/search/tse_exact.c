@@ -1,5 +1,5 @@
 /* Exact TSE hypergradient by reverse mode over the SGD trajectory
- * (SPEC.md s.2). With g_t = grad_w L_t(w_t) + wd w_t,
+ * (docs/numerics.md s.2.6). With g_t = grad_w L_t(w_t) + wd w_t,
  * v_{t+1} = mu v_t + g_t and w_{t+1} = w_t - eta_t v_{t+1}, the adjoints
  * (A_w, A_v) of (w_{t+1}, v_{t+1}) start at zero after the last step and
  * go back one step at a time:

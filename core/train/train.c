@@ -359,6 +359,7 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
     while (s == TD_OK && st->epoch < st->cfg.epochs) {
         double lr = lr_at(&st->cfg, st->epoch);
         while (s == TD_OK && st->step < S) {
+            test_hold_point(run_steps, opt->out_dir);
             if (stop_requested() || (opt->stop_after_steps > 0 && run_steps >= opt->stop_after_steps) ||
                 (opt->stop_after_epochs > 0 && st->epoch >= opt->stop_after_epochs)) {
                 s = save_checkpoint(st);

@@ -1,4 +1,4 @@
-/* Retraining configuration: its fields (SPEC.md defaults), budgets,
+/* Retraining configuration: its fields (the paper's defaults, docs/numerics.md s.4), budgets,
  * canonical JSON. */
 #include <stddef.h>
 #include <stdlib.h>
@@ -74,7 +74,7 @@ const field_desc train_config_fields[] = {
     {.key = "augment", AT(FIELD_BOOL, augment), .def = 1, .flag = "no-augment",
      .help = "no random crop or flip (cutout is set separately)"},
     {.key = "dtype", AT(FIELD_ENUM, dt), .def = DT_F32, .choices = dtype_float_names, .help = "element type"},
-    /* the optimiser and drop path (SPEC.md s.4) */
+    /* the optimiser and drop path (docs/numerics.md s.4) */
     {.key = "lr", AT(FIELD_REAL, lr), .def = 0.025, .min = 0, .max = 10,
      .help = "SGD learning rate at the start of the cosine schedule"},
     {.key = "lr_min", AT(FIELD_REAL, lr_min), .def = 0.0, .min = 0, .max = 10, .help = "SGD learning rate at its end"},

@@ -13,7 +13,10 @@ methods=${TSEDARTS_SLURM_METHODS:-darts1,tse}
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tsedarts-slurm-XXXXXX")
+hold="$scratch/hold"
 cleanup() {
+  # a run still held (a failure before its job was cancelled) is ours to end
+  [ -s "$hold" ] && [ ! -e "$hold.ended" ] && kill -TERM "$(cut -d' ' -f1 "$hold")" 2>/dev/null || true
   "$here/cluster.sh" stop "$scratch/cluster" || true
   [ -n "${TSEDARTS_KEEP_SCRATCH:-}" ] || rm -rf "$scratch"
 }
@@ -44,79 +47,64 @@ out="$scratch/slurm"
 tag_jobs() { squeue --noheader --format='%i %j %T %r' | grep " tsedarts-" || true; }
 submissions() { grep -c '"event":"submitted"' "$out/slurm/submissions.jsonl"; }
 
+# The first submission's jobs carry the hold hook (core/base/runtime.c,
+# test_hold_point): the first run to finish one unit of work claims $hold,
+# writes its pid and directory there and waits until it is signalled, so
+# the kill below always finds a run under way, however busy the machine.
 t0=$(date +%s.%N)
-"$bin" protocol run "${args[@]}" --out "$out" --executor slurm
+TSEDARTS_TEST_HOLD_FILE=$hold TSEDARTS_TEST_HOLD_AFTER=1 \
+  "$bin" protocol run "${args[@]}" --out "$out" --executor slurm
 first=$(submissions)
 
 # the same plan again while it runs: the queue already holds every run
 "$bin" protocol run "${args[@]}" --out "$out" --executor slurm
 [ "$(submissions)" = "$first" ] || fail "a second submission of the same plan submitted jobs again"
-# and while another submission holds the lock: refused
-flock "$out/slurm/locks/submit.lock" sleep 3 &
-sleep 0.5
+# and while another submission holds the lock: refused. The holder keeps
+# it until told to let go, so the attempt cannot come before it has it.
+flock "$out/slurm/locks/submit.lock" bash -c 'touch "$1"; until [ -e "$2" ]; do sleep 0.1; done' _ \
+  "$scratch/locked" "$scratch/unlock" &
+holder=$!
+for _ in $(seq 1200); do [ -e "$scratch/locked" ] && break; sleep 0.1; done
+[ -e "$scratch/locked" ] || fail "the lock holder never took the lock"
 if "$bin" protocol run "${args[@]}" --out "$out" --executor slurm 2> "$scratch/locked.err"; then
   fail "a submission went ahead while another held the lock"
 fi
 grep -q "held by another process" "$scratch/locked.err" || fail "no lock message: $(cat "$scratch/locked.err")"
-wait
+touch "$scratch/unlock"
+wait "$holder"
 
-# kill a job mid-run: freeze the running tasks while a run has started
-# and has no result, then cancel them; Slurm's SIGTERM makes the run save a
-# checkpoint and stop. A run whose last step was already under way may
-# finish instead: then resubmit and try again.
+# kill a job mid-run: the held run's job is cancelled; Slurm's SIGTERM
+# makes the run save a checkpoint and stop.
 ours() { squeue --noheader --states="$1" --format='%i %j' | awk '$2 ~ /^tsedarts-/ {print $1}'; }
-started() {
-  for c in "$out"/runs/*/config.json; do
-    d=$(dirname "$c")
-    [ -e "$c" ] && [ ! -e "$d/result.json" ] && [ ! -e "$d/failure.json" ] && { echo "$d"; return; }
-  done
-  true
-}
 # nothing runs, some job can never start, the rest wait on dependencies
 stalled() {
   [ -z "$(ours RUNNING)" ] &&
     [ -z "$(squeue --noheader --states=PENDING --format='%j %r' | awk '$1 ~ /^tsedarts-/ && $2 !~ /^Dependency/')" ] &&
     squeue --noheader --states=PENDING --format='%j %r' | grep -q '^tsedarts-.* DependencyNeverSatisfied'
 }
-victim=""
-for attempt in 1 2 3 4 5 6; do
-  caught=""
-  for _ in $(seq 3000); do
-    running=$(ours RUNNING)
-    if [ -n "$running" ] && [ -n "$(started)" ]; then
-      scancel --signal=STOP $running || true
-      caught=$(started)
-      [ -n "$caught" ] && break
-      scancel --signal=CONT $running || true
-    fi
-    [ -z "$(tag_jobs)" ] && break
-    sleep 0.05
-  done
-  [ -n "$caught" ] || fail "no run was ever caught under way"
-  echo "killing $running (run $(basename "$caught") under way)"
-  scancel $running || true
-  # until the cancelled tasks have left the queue
-  for _ in $(seq 120); do
-    left=$(squeue --noheader --format=%i | grep -Fx -f <(printf '%s\n' $running) || true)
-    [ -z "$left" ] && break
-    sleep 0.5
-  done
-  if [ -e "$caught/checkpoint.bin" ] && [ ! -e "$caught/result.json" ]; then
-    victim=$caught
-    for _ in $(seq 300); do stalled && sleep 3 && stalled && break; sleep 1; done
-    break
-  fi
-  echo "attempt $attempt: it finished before the signal; resubmitting and trying again"
-  # the scheduler marks what waited on the cancelled job as never to start
-  sleep 6
-  "$bin" protocol run "${args[@]}" --quiet --out "$out" --executor slurm
+for _ in $(seq 2400); do [ -s "$hold" ] && break; sleep 0.5; done
+[ -s "$hold" ] || fail "no run reached the hold point in 20 minutes"
+read -r held_pid victim < "$hold"
+job=$(tr '\0' '\n' < "/proc/$held_pid/environ" | sed -n 's/^SLURM_JOB_ID=//p')
+[ -n "$job" ] || fail "the held run (pid $held_pid) is not in a Slurm job"
+echo "killing job $job (run $(basename "$victim") held mid-run)"
+scancel "$job"
+# until the cancelled task has left the queue and its process has ended
+for _ in $(seq 600); do
+  if ! squeue --noheader --format=%A | grep -qx "$job" && ! kill -0 "$held_pid" 2>/dev/null; then break; fi
+  sleep 0.5
 done
-[ -n "$victim" ] || fail "no job was killed mid-run in 6 attempts"
+kill -0 "$held_pid" 2>/dev/null && fail "the held run outlived its cancelled job"
+# its pid is no longer ours to signal; $hold stays, so no later run holds
+touch "$hold.ended"
+[ -e "$victim/checkpoint.bin" ] || fail "the killed run left no checkpoint"
+[ ! -e "$victim/result.json" ] || fail "the killed run finished"
+for _ in $(seq 300); do stalled && sleep 3 && stalled && break; sleep 1; done
 echo "--- protocol status after the kill"
 "$bin" protocol status darts_space --out "$out" | tee "$scratch/status.txt"
 grep -q "failed (job" "$scratch/status.txt" || fail "status does not show the killed job as failed"
 "$bin" protocol cancel darts_space --out "$out"
-sleep 2
+for _ in $(seq 240); do [ -z "$(tag_jobs)" ] && break; sleep 0.5; done
 [ -z "$(tag_jobs)" ] || fail "jobs left after protocol cancel: $(tag_jobs)"
 ls "$out"/slurm/logs/*.log > /dev/null || fail "no job logs kept"
 

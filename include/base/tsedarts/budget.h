@@ -15,7 +15,7 @@ typedef struct budget {
      * show (NULL: that it runs end to end, and that the paper's budget is
      * the one comparable with it) */
     const char *scope;
-    int spec;          /* SPEC.md's settings: results comparable with the paper */
+    int spec;          /* the paper's settings: results comparable with it */
     struct {
         int channels, layers, batch, epochs;
         int deep_layers; /* methods marked deep (the paper's 20-cell searches) */

@@ -1,5 +1,5 @@
 /* The Dirichlet pathwise gradient as PyTorch's Dirichlet.rsample defines
- * it (SPEC-drnas-pdarts s.4.2), for the CPU and the CUDA kernels alike:
+ * it (docs/numerics.md s.9.2), for the CPU and the CUDA kernels alike:
  * header-only, every function callable on the host and on the device.
  *
  * For a sample x of Dirichlet(beta) with S = sum(beta), component j is

@@ -29,7 +29,8 @@ typedef enum philox_purpose {
     PURPOSE_SKIPDROP = 10,  /* PDARTS skip dropout; index = pass, cell, edge */
     /* DrNAS (11-15 free) */
     PURPOSE_DRNAS_ARCH_BATCH = 16, /* architecture batches drawn anew each step; index = step */
-    PURPOSE_DRNAS_WIDEN = 17       /* copied channels; index = cell, edge, op, slot */
+    PURPOSE_DRNAS_WIDEN = 17,      /* copied channels; index = cell, edge, op, slot */
+    PURPOSE_DRNAS_ARCH_AUGMENT = 18 /* crop/flip of those batches; index = step, slot */
 } philox_purpose;
 
 /* A sequential reader of one stream: four 32-bit words per block. */

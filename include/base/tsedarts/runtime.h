@@ -21,6 +21,18 @@ int stop_exit_status(void);
 
 double now_seconds(void); /* monotonic */
 
+/* A test hook that makes the tests which stop or kill a run deterministic
+ * (a run that might finish before the signal lands makes them depend on
+ * the machine's load). With TSEDARTS_TEST_HOLD_FILE set, the first
+ * process whose run reaches a hold point having done
+ * TSEDARTS_TEST_HOLD_AFTER units of work (steps; default 0, before the
+ * first) claims that file, writes "<pid> <run_dir>\n" into it (the file
+ * appears whole, by a link) and waits there until it is asked to stop
+ * (SIGINT, SIGTERM) or killed. Any other process, or the same one later,
+ * passes. Without the variable it does nothing. Search and training
+ * loops call it at every unit boundary, before the stop check. */
+void test_hold_point(long units_done, const char *run_dir);
+
 typedef struct progress {
     int tty;
     double start, last_print;

@@ -1,5 +1,5 @@
 /* Datasets in memory (uint8 pixels), their loaders, seeded orders and
- * splits, and batch assembly with augmentation (SPEC.md s.3). */
+ * splits, and batch assembly with augmentation (docs/numerics.md s.3). */
 #ifndef TSEDARTS_DATA_H
 #define TSEDARTS_DATA_H
 
@@ -51,5 +51,12 @@ typedef struct augment {
  * a sample looks the same whenever (epoch, id) repeats (TSE replay, resume). */
 void data_make_batch(const dataset *d, const int *ids, int b, const augment *aug, uint64_t seed, uint32_t epoch,
                      dtype dt, void *images, int32_t *labels);
+/* The same for a batch of draws with replacement, where an image may come
+ * back within an epoch and must then look new, as a data loader's fresh
+ * transform makes it: sample i's augmentation comes from (seed, purpose,
+ * draw << 32 | i), keyed by the draw (a batch number the caller never
+ * repeats) and the slot, not by the image. */
+void data_make_draws(const dataset *d, const int *ids, int b, const augment *aug, uint64_t seed, uint32_t purpose,
+                     uint64_t draw, dtype dt, void *images, int32_t *labels);
 
 #endif

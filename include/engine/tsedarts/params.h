@@ -7,7 +7,7 @@
 #include "tsedarts/graph.h"
 
 /* Fills the weight, alpha and BN-stat buffers (host memory, element type
- * dt) as SPEC.md prescribes; parameter p draws from the Philox stream
+ * dt) as docs/numerics.md s.1.4 prescribes; parameter p draws from the Philox stream
  * (seed, init purpose, p), so the values do not depend on the backend. */
 void params_init(const graph *g, uint64_t seed, dtype dt, void *weights, void *alphas, void *bnstats);
 

@@ -1,4 +1,4 @@
-/* The DARTS search space: its operations and cell modules (SPEC.md s.1). */
+/* The DARTS search space: its operations and cell modules (docs/numerics.md s.1). */
 #ifndef TSEDARTS_DARTS_H
 #define TSEDARTS_DARTS_H
 

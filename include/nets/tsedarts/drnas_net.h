@@ -1,4 +1,4 @@
-/* The DrNAS search network (SPEC-drnas-pdarts s.1.1, s.1.2): the DARTS
+/* The DrNAS search network (docs/numerics.md s.6.1, s.6.2): the DARTS
  * supernet with partial-channel mixed ops (1/k of the channels go through
  * the ops, the rest bypass them, then a channel shuffle), mixing weights
  * sampled per pass from Dirichlet(ELU(alpha) + 1), and in the second stage

@@ -1,4 +1,4 @@
-/* The evaluation network of a genotype (SPEC.md s.4; DARTS'
+/* The evaluation network of a genotype (docs/numerics.md s.4; DARTS'
  * NetworkCIFAR): fixed cells, all BN affine, drop path, an auxiliary head
  * after cell 2 layers / 3. */
 #ifndef TSEDARTS_EVALNET_H

@@ -1,4 +1,4 @@
-/* Genotypes of the DARTS space: derivation from alphas (SPEC.md s.1),
+/* Genotypes of the DARTS space: derivation from alphas (docs/numerics.md s.1.5),
  * the canonical text form, DARTS' Python syntax, Graphviz DOT, cell depth
  * and skip count. */
 #ifndef TSEDARTS_GENOTYPE_H

@@ -1,4 +1,4 @@
-/* Search spaces (SPEC.md s.1 and the paper's diagnostics): the DARTS space,
+/* Search spaces (docs/numerics.md s.1 and the paper's diagnostics): the DARTS space,
  * RobustDARTS' S2 (skip_connect and sep_conv_3x3 only, no none) on the
  * same supernet, and the NAS-Bench-201 cell space on its own skeleton. */
 #ifndef TSEDARTS_SPACE_H

@@ -1,4 +1,4 @@
-/* The DARTS search network (SPEC.md s.1, "Search network"). */
+/* The DARTS search network (docs/numerics.md s.1.3). */
 #ifndef TSEDARTS_SUPERNET_H
 #define TSEDARTS_SUPERNET_H
 

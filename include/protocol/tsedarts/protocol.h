@@ -1,4 +1,4 @@
-/* The paper's protocol on the DARTS space (SPEC.md s.5), reproducing
+/* The paper's protocol on the DARTS space (docs/numerics.md s.5), reproducing
  * Table 2, with an audit trail: a plan declared before anything runs, one
  * directory per run named by the SHA-256 of its config, hash-chained logs,
  * sha256sum manifests and one root hash. */
@@ -22,6 +22,11 @@ typedef struct method_def {
     search_algo algo;
     int deep;          /* searched with the budget's deep_layers (20 cells instead of 8) */
     double paper8, paper8_std, paper20, paper20_std; /* test error %, (std) */
+    /* DrNAS rows: `none` among the ops whatever the algorithm's default,
+     * so that a row compares like for like with TSE-DrNAS */
+    int drnas_none;
+    /* said beside the row in the report when it runs (NULL: nothing) */
+    const char *note;
 } method_def;
 
 extern const method_def protocol_methods[];

@@ -1,4 +1,4 @@
-/* The architecture Hessian (RobustDARTS diagnostic, SPEC.md s.2): the full
+/* The architecture Hessian (RobustDARTS diagnostic, docs/numerics.md s.2.7): the full
  * exact Hessian of a loss w.r.t. all alphas (normal then reduce), built
  * column by column from exact Hessian-vector products, its eigenvalues
  * from LAPACK, and a Lanczos estimate of the largest one for spaces where
@@ -34,7 +34,7 @@ typedef struct alpha_hvp_ctx {
 } alpha_hvp_ctx;
 td_status alpha_hvp(void *ctx, const double *v, double *hv);
 
-/* The shift SPEC.md adds before taking eigenvalues. */
+/* The shift added before taking eigenvalues (docs/numerics.md s.2.7). */
 #define ARCH_HESSIAN_SHIFT 1e-3
 
 #endif

@@ -1,6 +1,6 @@
 /* Architecture search on the supernet: DARTS first and second order and
- * TSE-DARTS (SPEC.md s.2), DrNAS and TSE-DrNAS on their own network
- * (SPEC-drnas-pdarts s.1, s.3.1), with checkpoints at every epoch and on
+ * TSE-DARTS (docs/numerics.md s.2), DrNAS and TSE-DrNAS on their own network
+ * (docs/numerics.md s.6, s.8.1), with checkpoints at every epoch and on
  * request, and resume that ends bit-identical to an uninterrupted run. */
 #ifndef TSEDARTS_SEARCH_H
 #define TSEDARTS_SEARCH_H
@@ -18,10 +18,10 @@ typedef enum search_algo {
     ALGO_DARTS2,
     ALGO_TSE,
     ALGO_TSE_EXACT,
-    ALGO_PDARTS,     /* progressive DARTS: three stages (SPEC-drnas-pdarts.md s.2) */
-    ALGO_TSE_PDARTS, /* its TSE form (s.3.2) */
-    ALGO_DRNAS,      /* DrNAS (SPEC-drnas-pdarts s.1) */
-    ALGO_TSE_DRNAS,  /* TSE-DrNAS (s.3.1) */
+    ALGO_PDARTS,     /* progressive DARTS: three stages (docs/numerics.md s.7) */
+    ALGO_TSE_PDARTS, /* its TSE form (s.8.2) */
+    ALGO_DRNAS,      /* DrNAS (docs/numerics.md s.6) */
+    ALGO_TSE_DRNAS,  /* TSE-DrNAS (s.8.1) */
     ALGO_COUNT
 } search_algo;
 
@@ -68,7 +68,7 @@ typedef struct search_config {
     double arch_grad_clip;    /* largest norm of the alpha gradient (0: none) */
     int pdarts_lr_form;       /* enum pdarts_lr_form (pdarts.h) */
     int max_skip;             /* skip_connects kept in the final normal cell */
-    /* DrNAS and TSE-DrNAS (SPEC-drnas-pdarts s.1, s.3.1): two stages of
+    /* DrNAS and TSE-DrNAS (docs/numerics.md s.6, s.8.1): two stages of
      * epochs - epochs/2 and epochs/2 epochs */
     int drnas_k1, drnas_k2;   /* partial-channel divisor of stage 1 and 2 */
     int drnas_keep;           /* ops kept per edge by the pruning between the stages */
@@ -84,12 +84,12 @@ typedef struct search_config {
 extern const field_desc search_config_fields[];
 extern const int search_config_n_fields;
 
-/* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
+/* The paper's defaults (the paper budget) on Fashion-MNIST. */
 void search_config_defaults(search_config *c);
 /* The defaults that differ by algorithm (c->algo set), before the budget
  * and the flags: PDARTS' batch, learning rates, clipping, warm-up, skip
- * dropout (SPEC-drnas-pdarts.md s.2.5, s.3.2); DrNAS's network, schedule
- * and optimisers (s.1.4); nothing for the DARTS algorithms. */
+ * dropout (docs/numerics.md s.7.5, s.8.2); DrNAS's network, schedule
+ * and optimisers (s.6.4); nothing for the DARTS algorithms. */
 void search_config_algo_defaults(search_config *c);
 /* Whether the algorithm searches in PDARTS stages, and the number of epochs
  * a whole search runs (stages x epochs). */
@@ -137,7 +137,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
  * tse_analysis, one per group of tse_steps steps. */
 td_status search_expected_records(const search_config *c, int train_images, long *records);
 
-/* Cosine learning rate of SPEC.md for epoch e of E. */
+/* Cosine learning rate for epoch e of E (docs/numerics.md s.2.1). */
 double cosine_lr(double lr_max, double lr_min, int e, int E);
 
 

@@ -160,7 +160,7 @@ typedef struct search_arch {
     int nb201_ops[NB201_EDGES];   /* nb201 */
     char text[1024];              /* canonical text of either */
     int skips_removed;            /* PDARTS' final rule: skips its limit removed; -1: other rules */
-    /* DrNAS' rule (s.1.5): the softmax over the kept ops, so the audit
+    /* DrNAS' rule (s.6.5): the softmax over the kept ops, so the audit
      * needs what was kept (drnas_derive) */
     int drnas_rule, drnas_with_none, drnas_masked;
     unsigned char drnas_keep[2 * DARTS_EDGES][DOP_COUNT];

@@ -1,4 +1,4 @@
-/* The exact TSE hypergradient (paper Eq. 13, SPEC.md s.2 "TSE exact"):
+/* The exact TSE hypergradient (paper Eq. 13, docs/numerics.md s.2.6):
  * the gradient of TSE(alpha) = sum_{t<T} L_t(w_t(alpha), alpha) through T
  * steps of SGD with momentum and weight decay, by reverse mode over the
  * trajectory. The rollout stores the T weight snapshots (T |w| elements);

@@ -1,4 +1,4 @@
-/* Retraining a genotype from scratch (SPEC.md s.4): SGD with cosine decay
+/* Retraining a genotype from scratch (docs/numerics.md s.4): SGD with cosine decay
  * to zero, clipping, cutout, drop path and the auxiliary loss; optional
  * held-out validation split of the training set; final test error. */
 #ifndef TSEDARTS_TRAIN_H
@@ -31,7 +31,7 @@ typedef struct train_config {
 extern const field_desc train_config_fields[];
 extern const int train_config_n_fields;
 
-/* SPEC.md defaults (the paper budget) on Fashion-MNIST. */
+/* The paper's defaults (the paper budget) on Fashion-MNIST. */
 void train_config_defaults(train_config *c);
 /* The sizes of a budget (budget.h); shallow: the shallow evaluation's
  * cells instead of the 20-layer one's. */
