@@ -10,6 +10,7 @@
 #include "tsedarts/backend.h"
 #include "tsedarts/fields.h"
 #include "tsedarts/genotype.h"
+#include "tsedarts/runtime.h"
 #include "tsedarts/supernet.h"
 
 typedef enum search_algo {
@@ -117,6 +118,8 @@ typedef struct search_options {
     int quiet;
     const struct dataset *train_set; /* preloaded training set matching cfg (NULL: load) */
     int keep_activations; /* do not recompute in the backward pass (more memory, less time) */
+    run_tick_fn tick;     /* told of every unit, evaluation and epoch end (NULL: nobody) */
+    void *tick_ctx;
 } search_options;
 
 typedef struct search_result {
@@ -135,6 +138,11 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
  * training set of train_images images: one per epoch, plus, with
  * tse_analysis, one per group of tse_steps steps. */
 td_status search_expected_records(const search_config *c, int train_images, long *records);
+
+/* The sizes a search of config c runs on a training set of train_images
+ * images: training steps (batches) per epoch, and validation images scored
+ * at the end of each epoch. */
+td_status search_epoch_sizes(const search_config *c, int train_images, int *steps, int *eval_images);
 
 /* Cosine learning rate of SPEC.md for epoch e of E. */
 double cosine_lr(double lr_max, double lr_min, int e, int E);
