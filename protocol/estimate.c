@@ -167,8 +167,9 @@ void protocol_estimate_print_start(const protocol_estimate *e, const protocol_re
     thousands(steps, st, sizeof st);
     protocol_format_span(e->device_seconds, dev, sizeof dev);
     protocol_format_span(e->wall_seconds, w, sizeof w);
-    fprintf(f, "estimate: %d runs, %s steps, %.1f device-hours (%s on one device); %s on %d device%s (%s), %d run%s at a time\n",
-            e->n_runs, st, e->device_seconds / 3600, dev, w, e->devices, e->devices == 1 ? "" : "s", e->device, e->slots,
+    fprintf(f, "estimate: %d runs, %s steps, %s on one device (%.1f device-hours); %s on %d device%s (%s), %d run%s at a "
+               "time\n",
+            e->n_runs, st, dev, e->device_seconds / 3600, w, e->devices, e->devices == 1 ? "" : "s", e->device, e->slots,
             e->slots == 1 ? "" : "s");
     fprintf(f, "          ");
     print_where(e, f);

@@ -234,6 +234,7 @@ static td_status launch(sched *s, int i, int d)
     if (ps->opt->fail_run && ++ps->started == ps->opt->fail_run) x.fail_disk = 1;
     if (++s->started_on[d] == 1 && ps->opt->fail_device == d + 1)
         x.device_fail_units = ps->opt->fail_device_units > 0 ? ps->opt->fail_device_units : 1;
+    if (ps->opt->started) ps->opt->started(ps->opt->started_ctx, i, d);
     s->since[i] = now_seconds();
     s->dev_of[i] = d;
     s->busy[d]++;

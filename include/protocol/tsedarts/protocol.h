@@ -73,6 +73,10 @@ typedef struct protocol_options {
     int n_pool;
     int fail_device;
     long fail_device_units;
+    /* test hook: told of every run the scheduler starts (its index in the
+     * executor's order) and on which pool device (0-based) */
+    void (*started)(void *ctx, int run, int device);
+    void *started_ctx;
     /* what each run is expected to cost, for the time left on the progress
      * line (NULL: from the runs that finish) */
     const struct protocol_estimate *estimate;
