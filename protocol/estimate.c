@@ -154,6 +154,10 @@ void protocol_estimate_print(const protocol_estimate *e, const protocol_request 
         protocol_format_span(e->critical_seconds, c, sizeof c);
         fprintf(f, "(with a device for every run: %s, the longest chain of runs that wait on each other)\n", c);
     }
+    fprintf(f, "A step (its batch through every pass), and once per run (start, graphs, outputs):\n");
+    for (int i = 0; i < e->n_kinds; i++)
+        fprintf(f, "  %-58s %9.4f s a step, %6.1f s once\n", e->kinds[i].what, e->kinds[i].step_seconds,
+                e->kinds[i].fixed_seconds);
     fprintf(f,
             "The retrainings are timed on DARTS_V2's cells (the searched ones are not known yet); a stage's warm-up "
             "epochs are timed as the others.\n");

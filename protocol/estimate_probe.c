@@ -236,7 +236,16 @@ static td_status probe_for(probe_ctx *c, const char *config, probe_result *out)
             c->e->probes_measured++;
         }
     }
-    if (s == TD_OK && !have) json_object_set_new(c->seen, key, probe_result_json(out));
+    if (s == TD_OK && !have) {
+        json_object_set_new(c->seen, key, probe_result_json(out));
+        protocol_estimate *e = c->e;
+        if (e->n_kinds < (int)(sizeof e->kinds / sizeof e->kinds[0])) {
+            describe_run(config, e->kinds[e->n_kinds].what, sizeof e->kinds[0].what);
+            e->kinds[e->n_kinds].step_seconds = out->unit_s[0] * out->units_per_step[0];
+            e->kinds[e->n_kinds].fixed_seconds = out->fixed_s;
+            e->n_kinds++;
+        }
+    }
     free(probe_json);
     return s;
 }

@@ -332,12 +332,13 @@ static td_status loop(sched *s)
                 r->done = r->failed = 1;
                 continue;
             }
-            int d = free_device(s);
-            if (d < 0) continue;
+            /* finished in an earlier invocation: counted done at once */
             TD_CHECK(run_resolve_config(ps, r));
             int fin;
             TD_CHECK(run_check_finished(ps, r, &fin));
             if (fin) continue;
+            int d = free_device(s);
+            if (d < 0) continue;
             if (stop_requested() || (ps->opt->stop_after_runs && ps->completed >= ps->opt->stop_after_runs))
                 return TD_FAIL(TD_ERR_INTERRUPTED, "protocol stopped; run it again to continue");
             TD_CHECK(launch(s, i, d));

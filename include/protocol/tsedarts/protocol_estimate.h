@@ -32,6 +32,13 @@ typedef struct protocol_estimate {
     long run_steps[PROTOCOL_MAX_RUNS];
     int n_rows, n_baseline; /* the baseline's row, when the plan has one, comes first */
     protocol_estimate_row rows[PROTOCOL_MAX_METHODS + 1];
+    /* each kind of run timed: what, its step (all of a step's passes, the
+     * first stage's for a staged search), and what a run of it costs once */
+    int n_kinds;
+    struct {
+        char what[96];
+        double step_seconds, fixed_seconds;
+    } kinds[2 * PROTOCOL_MAX_METHODS + 8];
     double device_seconds;   /* all runs, one after another */
     double wall_seconds;     /* on `slots` at once, each run after those it needs */
     double critical_seconds; /* with every run started as soon as it can: the longest chain */
