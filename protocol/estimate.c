@@ -160,7 +160,8 @@ void protocol_estimate_print(const protocol_estimate *e, const protocol_request 
                 e->kinds[i].fixed_seconds);
     fprintf(f,
             "The retrainings are timed on DARTS_V2's cells (the searched ones are not known yet); a stage's warm-up "
-            "epochs are timed as the others.\n");
+            "epochs are timed as the others; loading the data and drawing the report's figures (seconds, on the "
+            "CPU) are not counted.\n");
 }
 
 void protocol_estimate_print_start(const protocol_estimate *e, const protocol_request *r, const char *out_dir, FILE *f)

@@ -17,7 +17,7 @@
 #include "protocol_internal.h"
 
 #define ESTIMATE_MAX_STAGES 3
-#define PROBE_STEPS 3 /* training steps per epoch of a probe */
+#define PROBE_STEPS 4 /* training steps per epoch of a probe */
 
 /* What a probe measured (seconds). */
 typedef struct probe_result {
@@ -59,8 +59,9 @@ typedef struct probe_tick {
     double t;
 } probe_tick;
 /* The figures of a probe from its ticks, between start and end, given the
- * probe's own shape: every unit after the first of an epoch times a unit
- * of its stage (the first pays for building graphs), each evaluation its
+ * probe's own shape: the median of the units after the first of each
+ * epoch times a unit of its stage (the first pays for building graphs),
+ * each evaluation its
  * images, and what the shape does not account for is fixed. */
 td_status probe_result_from_ticks(const run_shape *probe_shape, const probe_tick *ticks, int n, double start, double end,
                                   probe_result *out);

@@ -115,50 +115,74 @@ long run_shape_steps(const run_shape *r)
     return e * r->steps_per_epoch;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 td_status probe_result_from_ticks(const run_shape *shape, const probe_tick *ticks, int n, double start, double end,
                                   probe_result *out)
 {
     memset(out, 0, sizeof *out);
     out->stages = shape->stages;
-    double unit_sum[ESTIMATE_MAX_STAGES] = {0}, first_sum[ESTIMATE_MAX_STAGES] = {0};
-    long unit_n[ESTIMATE_MAX_STAGES] = {0}, all_n[ESTIMATE_MAX_STAGES] = {0};
-    double eval_t = 0, epoch_t = 0, prev = start;
-    int epoch = 0, in_epoch = 0, epochs_done = 0;
-    for (int i = 0; i < n; i++) {
-        /* the stage of this epoch: epochs[0] epochs of the first, ... */
-        int stage = 0, e = epoch;
-        while (stage < shape->stages - 1 && e >= shape->epochs[stage]) e -= shape->epochs[stage++];
-        double dt = ticks[i].t - prev;
-        prev = ticks[i].t;
-        if (ticks[i].what == RUN_TICK_UNIT) {
-            /* the first unit of an epoch also built its stage's graphs */
-            if (in_epoch++) {
-                unit_sum[stage] += dt;
-                unit_n[stage]++;
+    /* each stage's units after the first of an epoch, in tick order */
+    double *units = malloc(((size_t)n + 1) * sizeof *units);
+    if (!units) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    int unit_at[ESTIMATE_MAX_STAGES + 1] = {0};
+    double first_sum[ESTIMATE_MAX_STAGES] = {0};
+    long all_n[ESTIMATE_MAX_STAGES] = {0};
+    double eval_t = 0, epoch_t = 0;
+    int epochs_done = 0;
+    for (int pass = 0; pass < shape->stages; pass++) {
+        /* one pass per stage keeps each stage's units together */
+        double prev = start;
+        int epoch = 0, in_epoch = 0;
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            int stage = 0, e = epoch;
+            while (stage < shape->stages - 1 && e >= shape->epochs[stage]) e -= shape->epochs[stage++];
+            double dt = ticks[i].t - prev;
+            prev = ticks[i].t;
+            if (ticks[i].what == RUN_TICK_UNIT) {
+                /* the first unit of an epoch also built its stage's graphs */
+                if (stage == pass) {
+                    if (in_epoch) units[unit_at[pass] + count++] = dt;
+                    else first_sum[stage] += dt;
+                    all_n[stage]++;
+                }
+                in_epoch++;
+            } else if (ticks[i].what == RUN_TICK_EVAL) {
+                if (!pass) eval_t += dt;
             } else {
-                first_sum[stage] += dt;
+                if (!pass) {
+                    epoch_t += dt;
+                    epochs_done++;
+                }
+                epoch++;
+                in_epoch = 0;
             }
-            all_n[stage]++;
-        } else if (ticks[i].what == RUN_TICK_EVAL) {
-            eval_t += dt;
-        } else {
-            epoch_t += dt;
-            epochs_done++;
-            epoch++;
-            in_epoch = 0;
         }
+        unit_at[pass + 1] = unit_at[pass] + count;
     }
     int expect = 0;
     for (int s = 0; s < shape->stages; s++) expect += shape->epochs[s];
-    if (epochs_done != expect || shape->steps_per_epoch < 1)
+    if (epochs_done != expect || shape->steps_per_epoch < 1) {
+        free(units);
         return TD_FAIL(TD_ERR_STATE, "probe: %d epochs ended, %d expected", epochs_done, expect);
+    }
     double accounted = eval_t + epoch_t;
     for (int s = 0; s < shape->stages; s++) {
-        /* an epoch of one unit has only its first: that one stands in */
-        out->unit_s[s] = unit_n[s] ? unit_sum[s] / unit_n[s] : all_n[s] ? first_sum[s] / all_n[s] : 0;
+        /* the median: a burst of other work on a shared machine moves one
+         * unit, not the figure; an epoch of one unit has only its first */
+        int k = unit_at[s + 1] - unit_at[s];
+        double *u = units + unit_at[s];
+        qsort(u, (size_t)k, sizeof *u, cmp_double);
+        out->unit_s[s] = k ? (k % 2 ? u[k / 2] : 0.5 * (u[k / 2 - 1] + u[k / 2])) : all_n[s] ? first_sum[s] / all_n[s] : 0;
         out->units_per_step[s] = (double)all_n[s] / ((double)shape->epochs[s] * shape->steps_per_epoch);
         accounted += all_n[s] * out->unit_s[s];
     }
+    free(units);
     long images = (long)expect * shape->eval_images_per_epoch + shape->final_eval_images;
     out->eval_s_per_image = images ? eval_t / images : 0;
     out->epoch_s = epochs_done ? epoch_t / epochs_done : 0;

@@ -79,6 +79,8 @@ static void describe_run(const char *config_json, char *buf, size_t len)
                  sc.batch);
     else if (train_config_parse(config_json, &tc) == TD_OK && tc.net.linear)
         snprintf(buf, len, "the linear baseline (batch %d)", tc.batch);
+    else if (train_config_parse(config_json, &tc) == TD_OK && tc.valid_images > 0)
+        snprintf(buf, len, "a selection retraining (%d cells, C=%d, batch %d)", tc.net.layers, tc.net.C, tc.batch);
     else if (train_config_parse(config_json, &tc) == TD_OK)
         snprintf(buf, len, "a retraining (%d cells, C=%d, batch %d)", tc.net.layers, tc.net.C, tc.batch);
     else

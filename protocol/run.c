@@ -207,34 +207,18 @@ td_status run_record_failure(protocol_state *ps, run_entry *r, td_status st, con
     return TD_OK;
 }
 
-/* timing.json: the wall time of this attempt, where it ran, and every
- * device error the run met on its way (kept from an earlier timing.json:
- * a run interrupted after a device failure still shows it). Outside the
- * root hash, like env.json: which GPU ran a run changes none of its bits. */
+/* timing.json: the wall time of this attempt, the device it ended on, and
+ * the device errors it met on others before (schedule.c). Outside the root
+ * hash, like env.json: which GPU ran a run changes none of its bits. */
 static void write_timing(const char *dir, double seconds, int resumed, const run_exec *x)
 {
     char path[4600];
     if (path_format(path, sizeof path, "%s/timing.json", dir) != TD_OK) return;
-    json_t *failures = json_array();
-    char *old = NULL;
-    if (file_exists(path) && file_read_all(path, &old, NULL) == TD_OK) {
-        json_t *o = json_loads(old, 0, NULL);
-        json_array_extend(failures, json_object_get(o, "device_failures"));
-        if (o) json_decref(o);
-    }
-    free(old);
-    for (size_t i = 0; x->device_failures && i < json_array_size(x->device_failures); i++) {
-        json_t *f = json_array_get(x->device_failures, i);
-        int seen = 0;
-        for (size_t k = 0; k < json_array_size(failures); k++) seen |= json_equal(json_array_get(failures, k), f);
-        if (!seen) json_array_append(failures, f);
-    }
     json_t *t = json_object();
     json_object_set_new(t, "wall_seconds", json_real(seconds));
     json_object_set_new(t, "resumed", json_boolean(resumed));
     json_object_set_new(t, "device", json_string(x->device));
-    if (json_array_size(failures)) json_object_set(t, "device_failures", failures);
-    json_decref(failures);
+    if (json_array_size(x->device_failures)) json_object_set(t, "device_failures", x->device_failures);
     char *tt = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(t);
     if (tt) file_write_text_atomic(path, tt);

@@ -246,6 +246,12 @@ Test(estimate, a_probes_ticks_give_its_own_time_back_and_scale_to_a_long_run)
     double fixed = 3.0 - (4 * 0.1 + 4 * 0.2 + 0.2 + 0.1);
     cr_expect_float_eq(estimate_run_seconds(&p, &longer), fixed + 25 * (200 * 0.1 + 0.1) + 25 * (200 * 0.2 + 0.1) + 10,
                        1e-9);
+    /* a burst of other work during one unit moves the figure not at all */
+    run_shape four = {.stages = 1, .epochs = {1}, .steps_per_epoch = 4};
+    probe_tick t4[] = {{RUN_TICK_UNIT, 2.0}, {RUN_TICK_UNIT, 2.5}, {RUN_TICK_UNIT, 12.5}, {RUN_TICK_UNIT, 13.0},
+                       {RUN_TICK_EPOCH, 13.1}};
+    cr_assert_eq(probe_result_from_ticks(&four, t4, 5, 0, 13.5, &p), TD_OK, "%s", td_error_message());
+    cr_expect_float_eq(p.unit_s[0], 0.5, 1e-12);
     /* a probe that did not end its epochs is refused */
     cr_expect_eq(probe_result_from_ticks(&two, t2, 4, 0, 3.0, &p), TD_ERR_STATE);
 }
