@@ -31,6 +31,7 @@ static const opt_spec specs[] = {
     {"quiet", 0, "no progress output (and no estimate before the start)"},
     {"no-estimate", 0, "run: start without timing the runs first (the time left comes from the runs that finish)"},
     {"json", 0, "plan: print the plan itself (JSON) instead of its cost"},
+    {"remeasure", 0, "plan, run: time every kind of run afresh, replacing the timings kept for this device model"},
     {"executor", 1, "local (default: runs here) | slurm (submits job arrays; see README)"},
     {"slurm-config", 1, "FILE of key = value lines: partition, account, extra, binary, [search.|select.|final.|report.]cpus|mem|time|gpus"},
     {"partition", 1, "slurm partition (overrides the config file)"},
@@ -151,7 +152,7 @@ int cmd_protocol(int argc, char **argv)
         /* the cost before the start: every kind of run timed on the device */
         if (o.threads > 0) omp_set_num_threads(o.threads);
         protocol_estimate *e = malloc(sizeof *e);
-        s = e ? protocol_estimate_make(&req, &o, e) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        s = e ? protocol_estimate_make(&req, &o, args_has(&a, "remeasure"), e) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
         if (s == TD_OK) protocol_estimate_print(e, &req, slurm, stdout);
         free(e);
         return finish(s);
@@ -201,7 +202,8 @@ int cmd_protocol(int argc, char **argv)
         protocol_estimate *e = NULL;
         if (!o.quiet && !args_has(&a, "no-estimate")) {
             e = malloc(sizeof *e);
-            s = e ? protocol_estimate_make(&req, &o, e) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+            s = e ? protocol_estimate_make(&req, &o, args_has(&a, "remeasure"), e)
+                  : TD_FAIL(TD_ERR_MEMORY, "out of memory");
             if (s == TD_OK) {
                 protocol_estimate_print_start(e, &req, o.out_dir, stderr);
                 o.estimate = e;

@@ -46,7 +46,7 @@ static td_status read_all(int fd, char *buf, size_t cap, size_t *got)
     }
 }
 
-td_status protocol_estimate_make(const protocol_request *r, const protocol_options *o, protocol_estimate *e)
+td_status protocol_estimate_make(const protocol_request *r, const protocol_options *o, int remeasure, protocol_estimate *e)
 {
     int fd[2];
     if (pipe(fd) != 0) return TD_FAIL(TD_ERR_IO, "estimate: pipe: %s", strerror(errno));
@@ -61,7 +61,7 @@ td_status protocol_estimate_make(const protocol_request *r, const protocol_optio
         close(fd[0]);
         /* the answer: 'K' and the estimate, or 'E' and the error */
         protocol_estimate *mine = malloc(sizeof *mine);
-        td_status s = mine ? estimate_compute(r, o, mine) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        td_status s = mine ? estimate_compute(r, o, remeasure, mine) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
         const char *tag = s == TD_OK ? "K" : "E";
         const char *body = s == TD_OK ? (const char *)mine : td_error_message();
         size_t len = s == TD_OK ? sizeof *mine : strlen(body);

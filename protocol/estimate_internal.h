@@ -91,7 +91,8 @@ double sim_makespan(const sim_run *runs, int n, int slots);
  * opens the first device and runs the probes the cache lacks
  * (estimate_probe.c; protocol_estimate_make calls it in a child). */
 struct protocol_estimate;
-td_status estimate_compute(const protocol_request *r, const protocol_options *o, struct protocol_estimate *e);
+td_status estimate_compute(const protocol_request *r, const protocol_options *o, int remeasure,
+                           struct protocol_estimate *e);
 
 /* The probe cache (estimate_cache.c): probe results per device model and
  * build, under $XDG_CACHE_HOME/tsedarts/estimates (~/.cache when unset).

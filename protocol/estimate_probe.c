@@ -203,7 +203,7 @@ static td_status plan_configs(json_t *plan, char ***configs, int *n, int *n_base
 
 typedef struct probe_ctx {
     const backend *be;
-    int threads, quiet;
+    int threads, quiet, remeasure;
     const char *device;
     sets ss;
     probe_cache cache;
@@ -224,7 +224,7 @@ static td_status probe_for(probe_ctx *c, const char *config, probe_result *out)
     json_t *have = json_object_get(c->seen, key);
     if (have) {
         s = probe_result_parse(have, out);
-    } else if (probe_cache_get(&c->cache, key, out)) {
+    } else if (!c->remeasure && probe_cache_get(&c->cache, key, out)) {
         c->e->probes_cached++;
     } else {
         char what[160];
@@ -304,7 +304,7 @@ static td_status estimate_runs(probe_ctx *c, json_t *plan)
     return s;
 }
 
-td_status estimate_compute(const protocol_request *r, const protocol_options *o, protocol_estimate *e)
+td_status estimate_compute(const protocol_request *r, const protocol_options *o, int remeasure, protocol_estimate *e)
 {
     memset(e, 0, sizeof *e);
     device_list list;
@@ -316,6 +316,7 @@ td_status estimate_compute(const protocol_request *r, const protocol_options *o,
     probe_ctx c;
     memset(&c, 0, sizeof c);
     c.threads = e->threads;
+    c.remeasure = remeasure;
     c.quiet = o->quiet;
     c.device = list.names[0];
     c.e = e;

@@ -47,9 +47,11 @@ typedef struct protocol_estimate {
 /* Estimates what request r costs with options o (their devices, --jobs in
  * r, threads): times every kind of run the plan holds on the first device
  * of the list, in a child process (a parent that opens CUDA cannot fork
- * workers), taking what the cache holds. Prints what it times on stderr
- * unless o->quiet. */
-td_status protocol_estimate_make(const protocol_request *r, const protocol_options *o, protocol_estimate *e);
+ * workers), taking what the cache holds unless remeasure (then what it
+ * times replaces it: a probe timed while other work shared the device is
+ * kept until then). Prints what it times on stderr unless o->quiet. */
+td_status protocol_estimate_make(const protocol_request *r, const protocol_options *o, int remeasure,
+                                 protocol_estimate *e);
 
 /* The table `protocol plan` prints; with slurm, the jobs a submission makes
  * instead of the local wall time. */
