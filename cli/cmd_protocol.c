@@ -10,6 +10,7 @@
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
+#include "tsedarts/protocol_estimate.h"
 #include "tsedarts/protocol_slurm.h"
 #include "tsedarts/runtime.h"
 #include "tsedarts/device.h"
@@ -22,12 +23,15 @@ static const opt_spec specs[] = {
      "comma list of darts1,darts2,tse,tse-drnas,tse-pdarts,tse20,darts1-20 (default: these seven, Table 2's rows) "
      "and the extra rows drnas,pdarts"},
     {"selection", 1, "valid (default: held-out split of the training set) | test (flagged)"},
-    {"jobs", 1, "runs at once, each in its own process (default 1)"},
-    {"device", 1, DEVICE_HELP},
+    {"jobs", 1, "runs at once, each in its own process (default: one per device)"},
+    {"device", 1, DEVICE_LIST_HELP},
     {"threads", 1, "OpenMP threads in all (default: all cores)"},
     {"out", 1, "results directory (required)"},
     {"stop-after-runs", 1, "stop after N runs have completed (for testing resume)"},
-    {"quiet", 0, "no progress output"},
+    {"quiet", 0, "no progress output (and no estimate before the start)"},
+    {"no-estimate", 0, "run: start without timing the runs first (the time left comes from the runs that finish)"},
+    {"json", 0, "plan: print the plan itself (JSON) instead of its cost"},
+    {"remeasure", 0, "plan, run: time every kind of run afresh, replacing the timings kept for this device model"},
     {"executor", 1, "local (default: runs here) | slurm (submits job arrays; see README)"},
     {"slurm-config", 1, "FILE of key = value lines: partition, account, extra, binary, [search.|select.|final.|report.]cpus|mem|time|gpus"},
     {"partition", 1, "slurm partition (overrides the config file)"},
@@ -134,10 +138,24 @@ int cmd_protocol(int argc, char **argv)
     o.stop_after_runs = args_int(&a, "stop-after-runs", 0, 0, 1000000);
     o.quiet = args_has(&a, "quiet");
     o.device = args_str(&a, "device", "cpu");
-    if (a.error == TD_OK) a.error = device_check_name(o.device);
+    device_list devices;
+    /* the device matters to what runs; cuda:all is counted where it is used */
+    if (a.error == TD_OK && (verb == 0 || verb == 1 || verb == 4) && strcmp(o.device, "cuda:all"))
+        a.error = device_list_parse(o.device, &devices);
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;
+    }
+    static const char *const executors[] = {"local", "slurm", NULL};
+    int slurm = args_choice(&a, "executor", "local", executors) == 1;
+    if (verb == 0 && !args_has(&a, "json")) {
+        /* the cost before the start: every kind of run timed on the device */
+        if (o.threads > 0) omp_set_num_threads(o.threads);
+        protocol_estimate *e = malloc(sizeof *e);
+        s = e ? protocol_estimate_make(&req, &o, args_has(&a, "remeasure"), e) : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+        if (s == TD_OK) protocol_estimate_print(e, &req, slurm, stdout);
+        free(e);
+        return finish(s);
     }
     if (verb == 0) {
         char *plan;
@@ -159,8 +177,6 @@ int cmd_protocol(int argc, char **argv)
         return 2;
     }
     char root[SHA256_HEX_LEN], slurm_dir[4400];
-    static const char *const executors[] = {"local", "slurm", NULL};
-    int slurm = args_choice(&a, "executor", "local", executors) == 1;
     if (a.error != TD_OK) {
         td_error_print(a.error);
         return 2;
@@ -181,8 +197,27 @@ int cmd_protocol(int argc, char **argv)
     } else {
         stop_install_handlers();
         if (o.threads > 0) omp_set_num_threads(o.threads);
+        /* what it will cost, said before it starts, and the time left on
+         * the progress line */
+        protocol_estimate *e = NULL;
+        if (!o.quiet && !args_has(&a, "no-estimate")) {
+            e = malloc(sizeof *e);
+            s = e ? protocol_estimate_make(&req, &o, args_has(&a, "remeasure"), e)
+                  : TD_FAIL(TD_ERR_MEMORY, "out of memory");
+            if (s == TD_OK) {
+                protocol_estimate_print_start(e, &req, o.out_dir, stderr);
+                o.estimate = e;
+            } else if (s == TD_ERR_INTERRUPTED || stop_requested()) {
+                free(e);
+                fprintf(stderr, "tsedarts: stopped before the protocol started\n");
+                return stop_exit_status();
+            } else {
+                fprintf(stderr, "tsedarts: no estimate (%s); starting without one\n", td_error_message());
+            }
+        }
         double t0 = now_seconds();
         s = protocol_run(&req, &o, root);
+        free(e);
         if (s == TD_ERR_INTERRUPTED) {
             fprintf(stderr, "tsedarts: %s\ntsedarts: continue with the same command\n", td_error_message());
             return stop_exit_status();

@@ -324,6 +324,19 @@ static td_status cuda_open(int idx)
     return TD_OK;
 }
 
+extern "C" int backend_cuda_count(const char **why)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        snprintf(open_error, sizeof open_error, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
+        if (why) *why = open_error;
+        return 0;
+    }
+    if (!count && why) *why = "the CUDA driver sees no device";
+    return count;
+}
+
 extern "C" const backend *backend_cuda(int idx, const char **why)
 {
     if (opened >= 0) {

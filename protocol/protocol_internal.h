@@ -2,6 +2,8 @@
 #ifndef TSEDARTS_PROTOCOL_INTERNAL_H
 #define TSEDARTS_PROTOCOL_INTERNAL_H
 
+#include <stdio.h>
+
 #include "tsedarts/data.h"
 #include "tsedarts/protocol.h"
 
@@ -93,5 +95,14 @@ td_status protocol_tree_finished(const protocol_request *req, const char *out_di
 td_status protocol_report_locked(const char *out_dir, char root_hash[SHA256_HEX_LEN]);
 
 td_status protocol_prepare_tree(const protocol_request *req, const char *out_dir);
+
+/* The progress line of a tree, as `protocol run` draws it (status_line.c):
+ * running[i] says which of protocol_tree_runs' runs are under way (Slurm's
+ * queue); NULL: those whose lock a process holds. */
+td_status protocol_status_line(const char *out_dir, const int *running, FILE *f);
+
+/* The device errors the tree's runs met and where each run went on, as a
+ * sentence for the report page ("" when none; device_failures.c). */
+void protocol_device_failures_text(const char *out_dir, char *buf, size_t len);
 
 #endif

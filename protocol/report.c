@@ -376,5 +376,9 @@ td_status protocol_status(const char *out_dir)
     }
     if (p) json_decref(p);
     free(plan);
+    /* a Slurm tree's line comes after its queue (slurm_status.c) */
+    char slurm_dir[4400];
+    if (s == TD_OK && path_format(slurm_dir, sizeof slurm_dir, "%s/slurm", out_dir) == TD_OK && !file_exists(slurm_dir))
+        s = protocol_status_line(out_dir, NULL, stdout);
     return s;
 }

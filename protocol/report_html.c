@@ -328,6 +328,13 @@ td_status protocol_write_report_html(const char *out_dir, const char *plan_json,
             put(p, "<p class=\"missing\">%d run(s) failed; see failure.json in their run directories.</p>\n",
                 res[m].failures);
     }
+    char lost[8192];
+    protocol_device_failures_text(out_dir, lost, sizeof lost);
+    if (lost[0]) {
+        put(p, "<h2 id=\"devices\">Devices that failed</h2>\n<p class=\"missing\">");
+        put_escaped(p, lost);
+        put(p, "</p>\n");
+    }
     put(p, "<h2 id=\"audit\">Checking these numbers</h2>\n<p>Root hash (SHA-256 of <code>MANIFEST.sha256</code>, "
            "which covers the plan, report.md, report.json and every run's manifest, so every result):</p>\n"
            "<pre>%s</pre>\n<p>In the results directory, run</p>\n<pre>tsedarts verify . --root-hash %s</pre>\n"

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "protocol_internal.h"
+#include "run_internal.h"
 #include "slurm_records.h"
 #include "tsedarts/device.h"
 #include "tsedarts/dir_lock.h"
@@ -21,29 +21,6 @@
 #include "tsedarts/genotype.h"
 #include "tsedarts/path.h"
 #include "tsedarts/runtime.h"
-
-typedef struct run_entry {
-    run_kind kind;
-    int method, index, seed; /* method slot in the plan (-1: the baseline), search index, seed */
-    char config[8192];       /* canonical config JSON ("" until known) */
-    char hash[SHA256_HEX_LEN];
-    int done, failed;
-} run_entry;
-
-typedef struct protocol_state {
-    const protocol_request *req; /* NULL when the plan is read from the tree (run-one, status) */
-    selection_rule selection;
-    const protocol_options *opt;
-    json_t *plan;
-    run_entry *runs;
-    int n_runs;
-    int n_baseline; /* 1 when the plan declares a baseline: runs[0] */
-    dataset train[2], test[2]; /* the sets both runs of a kind borrow, by pad32 */
-    int have_sets[2];
-    int completed; /* runs finished in this invocation */
-    int started;   /* runs started in this invocation (fail_run hook) */
-    int look_only; /* status: jobs may be writing; touch nothing */
-} protocol_state;
 
 td_status protocol_train_config(const char *template_json, const char *genotype_line, int seed, train_config *out)
 {
@@ -86,7 +63,7 @@ td_status protocol_read_result(const char *run_dir, char *genotype, size_t glen,
     return TD_OK;
 }
 
-static td_status run_dir(const protocol_state *ps, const run_entry *r, char *buf, size_t len)
+td_status run_dir_of(const protocol_state *ps, const run_entry *r, char *buf, size_t len)
 {
     return path_format(buf, len, "%s/runs/%s", ps->opt->out_dir, r->hash);
 }
@@ -96,8 +73,7 @@ static json_t *plan_method(const protocol_state *ps, int m)
     return json_array_get(json_object_get(ps->plan, "methods"), (size_t)m);
 }
 
-/* The method id a run belongs to: "baseline" for the linear baseline. */
-static const char *run_method_id(const protocol_state *ps, const run_entry *r)
+const char *run_method_id(const protocol_state *ps, const run_entry *r)
 {
     if (r->kind == RUN_BASELINE) return "baseline";
     return json_string_value(json_object_get(plan_method(ps, r->method), "id"));
@@ -111,13 +87,12 @@ static td_status searched_genotype(const protocol_state *ps, int m, int k, char 
         if (ps->runs[i].kind == RUN_SEARCH && ps->runs[i].method == m && ps->runs[i].index == k) s = &ps->runs[i];
     if (!s || !s->done || s->failed) return TD_FAIL(TD_ERR_STATE, "search not finished");
     char dir[4400], found[1024] = "";
-    TD_CHECK(run_dir(ps, s, dir, sizeof dir));
+    TD_CHECK(run_dir_of(ps, s, dir, sizeof dir));
     TD_CHECK(protocol_read_result(dir, found, sizeof found, NULL, NULL, NULL, NULL));
     return protocol_rename_genotype(json_string_value(json_object_get(plan_method(ps, m), "id")), k, found, line, len);
 }
 
-/* Fills the config of a retraining run once its genotype is known. */
-static td_status resolve_config(protocol_state *ps, run_entry *r)
+td_status run_resolve_config(protocol_state *ps, run_entry *r)
 {
     if (r->kind == RUN_SEARCH || r->config[0]) return TD_OK;
     int k = r->index;
@@ -129,7 +104,7 @@ static td_status resolve_config(protocol_state *ps, run_entry *r)
             run_entry *sel = &ps->runs[j];
             if (sel->kind != RUN_SELECT || sel->method != r->method || !sel->done || sel->failed) continue;
             char dir[4400];
-            TD_CHECK(run_dir(ps, sel, dir, sizeof dir));
+            TD_CHECK(run_dir_of(ps, sel, dir, sizeof dir));
             TD_CHECK(protocol_read_result(dir, NULL, 0, &mr.select_valid[sel->index], &mr.select_test[sel->index], NULL,
                                           NULL));
             mr.select_done[sel->index] = 1;
@@ -143,7 +118,7 @@ static td_status resolve_config(protocol_state *ps, run_entry *r)
     return protocol_retrain_run(plan_method(ps, r->method), section, line, r->seed, r->config, sizeof r->config, r->hash);
 }
 
-static int deps_done(const protocol_state *ps, const run_entry *r)
+int run_deps_done(const protocol_state *ps, const run_entry *r)
 {
     for (int i = 0; i < ps->n_runs; i++) {
         const run_entry *d = &ps->runs[i];
@@ -158,7 +133,7 @@ static int deps_done(const protocol_state *ps, const run_entry *r)
  * retrainings need all four selections: chosen among fewer, they could
  * retrain a genotype that a retried search later beats, and the tree
  * would hold finals the plan does not call for. */
-static int deps_failed(const protocol_state *ps, const run_entry *r)
+int run_deps_failed(const protocol_state *ps, const run_entry *r)
 {
     for (int i = 0; i < ps->n_runs; i++) {
         const run_entry *d = &ps->runs[i];
@@ -214,11 +189,57 @@ static td_status preload_sets(protocol_state *ps)
     return TD_OK;
 }
 
-/* Runs one entry in dir (fresh or resumed); records failures. */
-static td_status execute(protocol_state *ps, run_entry *r, int threads)
+td_status run_record_failure(protocol_state *ps, run_entry *r, td_status st, const char *message)
 {
     char dir[4400], path[4600];
-    TD_CHECK(run_dir(ps, r, dir, sizeof dir));
+    TD_CHECK(run_dir_of(ps, r, dir, sizeof dir));
+    /* recorded, not hidden: the report lists it */
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(message));
+    json_object_set_new(o, "status", json_string(td_status_name(st)));
+    char *txt = json_dumps(o, JSON_INDENT(2));
+    json_decref(o);
+    TD_CHECK(dir_create(dir));
+    td_status w = path_format(path, sizeof path, "%s/failure.json", dir);
+    if (w == TD_OK) w = file_write_text_atomic(path, txt);
+    free(txt);
+    TD_CHECK(w);
+    r->failed = 1;
+    return TD_OK;
+}
+
+/* timing.json: the wall time of this attempt, the device it ended on, and
+ * the device errors it met on others before (schedule.c). Outside the root
+ * hash, like env.json: which GPU ran a run changes none of its bits. */
+static void write_timing(const char *dir, double seconds, int resumed, const run_exec *x)
+{
+    char path[4600];
+    if (path_format(path, sizeof path, "%s/timing.json", dir) != TD_OK) return;
+    json_t *t = json_object();
+    json_object_set_new(t, "wall_seconds", json_real(seconds));
+    json_object_set_new(t, "resumed", json_boolean(resumed));
+    json_object_set_new(t, "device", json_string(x->device));
+    if (json_array_size(x->device_failures)) json_object_set(t, "device_failures", x->device_failures);
+    char *tt = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(t);
+    if (tt) file_write_text_atomic(path, tt);
+    free(tt);
+}
+
+td_status run_finish_failed(protocol_state *ps, run_entry *r, const run_exec *x, td_status st, const char *message)
+{
+    char dir[4400];
+    TD_CHECK(run_dir_of(ps, r, dir, sizeof dir));
+    TD_CHECK(run_record_failure(ps, r, st, message));
+    write_timing(dir, 0, 0, x);
+    r->done = 1;
+    return manifest_write(dir);
+}
+
+td_status run_execute(protocol_state *ps, run_entry *r, const run_exec *x)
+{
+    char dir[4400], path[4600];
+    TD_CHECK(run_dir_of(ps, r, dir, sizeof dir));
     dir_remove_stale_temps(dir);
     int resume = 0;
     TD_CHECK(path_format(path, sizeof path, "%s/checkpoint.bin", dir));
@@ -234,73 +255,80 @@ static td_status execute(protocol_state *ps, run_entry *r, int threads)
     }
     double t0 = now_seconds();
     /* opened here, in the process that runs it: a CUDA context does not
-     * survive fork */
+     * survive fork. A device that cannot be opened is a device error. */
     const backend *be;
-    TD_CHECK(device_open(ps->opt->device, &be));
-    td_status s;
-    if (ps->opt->fail_run && ++ps->started == ps->opt->fail_run) {
-        TD_CHECK(dir_create(dir));
+    td_status s = device_open(x->device, &be);
+    if (s != TD_OK && x->pool) return TD_FAIL(TD_ERR_BACKEND, "%s", td_error_message());
+    TD_CHECK(s);
+    /* protocol status tells a run under way by this lock */
+    int lock = -1;
+    TD_CHECK(dir_create(dir));
+    TD_CHECK(run_lock_take(dir, &lock));
+    if (x->fail_disk) {
         s = TD_FAIL(TD_ERR_IO, "%s: No space left on device (injected by the fail_run test hook)", dir);
     } else if (r->kind == RUN_SEARCH) {
         search_config sc;
-        TD_CHECK(search_config_parse(r->config, &sc));
+        s = search_config_parse(r->config, &sc);
         search_options so;
         memset(&so, 0, sizeof so);
         so.out_dir = dir;
         so.resume = resume;
-        so.threads = threads;
+        so.threads = x->threads;
         so.be = be;
         so.quiet = 1;
+        so.stop_after_units = x->device_fail_units;
+        so.tick = x->tick;
+        so.tick_ctx = x->tick_ctx;
         so.train_set = ps->have_sets[sc.pad32 != 0] ? &ps->train[sc.pad32 != 0] : NULL;
         search_result res;
-        s = search_run(&sc, &so, &res);
+        if (s == TD_OK) s = search_run(&sc, &so, &res);
     } else {
         train_config tc;
-        TD_CHECK(train_config_parse(r->config, &tc));
+        s = train_config_parse(r->config, &tc);
         train_options to;
         memset(&to, 0, sizeof to);
         to.out_dir = dir;
         to.resume = resume;
-        to.threads = threads;
+        to.threads = x->threads;
         to.be = be;
         to.quiet = 1;
+        to.stop_after_steps = x->device_fail_units;
+        to.tick = x->tick;
+        to.tick_ctx = x->tick_ctx;
         int p = tc.pad32 != 0;
         to.train_set = ps->have_sets[p] ? &ps->train[p] : NULL;
         to.test_set = ps->have_sets[p] ? &ps->test[p] : NULL;
         train_result res;
-        s = train_run(&tc, &to, &res);
+        if (s == TD_OK) s = train_run(&tc, &to, &res);
     }
-    if (s == TD_ERR_INTERRUPTED) return s;
+    /* the fail_device hook: the run stopped at its checkpoint, as a GPU that
+     * fails leaves it at its last one */
+    if (x->device_fail_units && s == TD_ERR_INTERRUPTED && !stop_requested())
+        s = TD_FAIL(TD_ERR_BACKEND, "%s: device lost (injected by the fail_device test hook)", x->device);
+    if (s == TD_ERR_INTERRUPTED || (s == TD_ERR_BACKEND && x->pool)) {
+        run_lock_release(lock);
+        return s;
+    }
     if (s != TD_OK) {
-        /* recorded, not hidden: the report lists it */
-        json_t *o = json_object();
-        json_object_set_new(o, "error", json_string(td_error_message()));
-        json_object_set_new(o, "status", json_string(td_status_name(s)));
-        char *txt = json_dumps(o, JSON_INDENT(2));
-        json_decref(o);
-        TD_CHECK(dir_create(dir));
-        td_status w = path_format(path, sizeof path, "%s/failure.json", dir);
-        if (w == TD_OK) w = file_write_text_atomic(path, txt);
-        free(txt);
-        TD_CHECK(w);
-        r->failed = 1;
+        char why[1024]; /* the message buffer is rewritten by what follows */
+        snprintf(why, sizeof why, "%s", td_error_message());
+        td_status w = run_record_failure(ps, r, s, why);
+        if (w != TD_OK) {
+            run_lock_release(lock);
+            return w;
+        }
     }
-    json_t *t = json_object();
-    json_object_set_new(t, "wall_seconds", json_real(now_seconds() - t0));
-    json_object_set_new(t, "resumed", json_boolean(resume));
-    char *tt = json_dumps(t, JSON_INDENT(2));
-    json_decref(t);
-    if (path_format(path, sizeof path, "%s/timing.json", dir) == TD_OK) file_write_text_atomic(path, tt);
-    free(tt);
+    write_timing(dir, now_seconds() - t0, resume, x);
     r->done = 1;
-    return manifest_write(dir);
+    s = manifest_write(dir);
+    run_lock_release(lock);
+    return s;
 }
 
-/* A run that finished earlier: its manifest must still match. */
-static td_status check_finished(protocol_state *ps, run_entry *r, int *finished)
+td_status run_check_finished(protocol_state *ps, run_entry *r, int *finished)
 {
     char dir[4400], path[4600];
-    TD_CHECK(run_dir(ps, r, dir, sizeof dir));
+    TD_CHECK(run_dir_of(ps, r, dir, sizeof dir));
     TD_CHECK(path_format(path, sizeof path, "%s/manifest.sha256", dir));
     char rpath[4600], fpath[4600];
     TD_CHECK(path_format(rpath, sizeof rpath, "%s/result.json", dir));
@@ -391,108 +419,11 @@ static td_status build_runs(protocol_state *ps)
     return TD_OK;
 }
 
-static const char *kind_name(run_kind k)
+const char *run_kind_name(run_kind k)
 {
     static const char *const n[] = {"search", "selection retraining", "deep retraining", "shallow retraining",
                                     "linear baseline"};
     return n[k];
-}
-
-/* Runs ready entries, up to `jobs` at once in child processes (or in
- * this process for one job), until all are done. */
-static td_status schedule(protocol_state *ps)
-{
-    int jobs = ps->req && ps->req->jobs > 0 ? ps->req->jobs : 1;
-    int threads = ps->opt->threads > 0 ? ps->opt->threads : omp_get_max_threads();
-    int per_job = threads / jobs > 0 ? threads / jobs : 1;
-    pid_t pids[64] = {0};
-    int slot_run[64];
-    int active = 0;
-    progress prog;
-    progress_init(&prog, ps->n_runs, 0);
-    for (;;) {
-        int remaining = 0, launched = 0;
-        for (int i = 0; i < ps->n_runs; i++) {
-            run_entry *r = &ps->runs[i];
-            if (r->done) continue;
-            remaining++;
-            int running = 0;
-            for (int j = 0; j < 64; j++) running |= pids[j] && slot_run[j] == i;
-            if (running || !deps_done(ps, r) || active >= jobs) continue;
-            if (deps_failed(ps, r)) {
-                r->done = r->failed = 1;
-                continue;
-            }
-            TD_CHECK(resolve_config(ps, r));
-            int finished;
-            TD_CHECK(check_finished(ps, r, &finished));
-            if (finished) continue;
-            if (stop_requested() || (ps->opt->stop_after_runs && ps->completed >= ps->opt->stop_after_runs))
-                return TD_FAIL(TD_ERR_INTERRUPTED, "protocol stopped; run it again to continue");
-            if (!ps->opt->quiet)
-                progress_line(&prog, "[%s] %s %d: run %.12s", run_method_id(ps, r), kind_name(r->kind), r->index + 1,
-                              r->hash);
-            if (jobs == 1) {
-                td_status s = execute(ps, r, per_job);
-                if (s != TD_OK) return s;
-                ps->completed++;
-                launched++;
-                continue;
-            }
-            int slot = 0;
-            while (pids[slot]) slot++;
-            fflush(NULL);
-            pid_t parent = getpid();
-            pid_t pid = fork();
-            if (pid < 0) return TD_FAIL(TD_ERR_STATE, "fork failed: %s", strerror(errno));
-            if (pid == 0) {
-                /* a worker lives no longer than the protocol process: when
-                 * it dies (even by SIGKILL) the worker is asked to stop at
-                 * its next checkpoint, so a re-run never finds a run still
-                 * being written by an orphan */
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                if (getppid() != parent) _exit(3); /* it died before prctl */
-                td_status s = execute(ps, r, per_job);
-                if (s != TD_OK && s != TD_ERR_INTERRUPTED) td_error_print(s);
-                _exit(s == TD_OK ? 0 : s == TD_ERR_INTERRUPTED ? 3 : 1);
-            }
-            pids[slot] = pid;
-            slot_run[slot] = i;
-            active++;
-            launched++;
-        }
-        if (!remaining) return TD_OK;
-        if (active == 0 && !launched) {
-            /* nothing running: finished if this pass found the rest done
-             * (kept from an earlier invocation), else it cannot go on */
-            int left = 0, ready = 0;
-            for (int i = 0; i < ps->n_runs; i++)
-                if (!ps->runs[i].done) {
-                    left++;
-                    ready |= deps_done(ps, &ps->runs[i]);
-                }
-            if (!left) return TD_OK;
-            if (!ready) return TD_FAIL(TD_ERR_STATE, "protocol cannot progress: %d runs wait on failed ones", left);
-            continue;
-        }
-        if (active > 0) {
-            int status;
-            pid_t pid = wait(&status);
-            for (int j = 0; j < 64; j++)
-                if (pids[j] == pid) {
-                    run_entry *r = &ps->runs[slot_run[j]];
-                    pids[j] = 0;
-                    active--;
-                    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-                    if (code == 3) return TD_FAIL(TD_ERR_INTERRUPTED, "protocol stopped; run it again to continue");
-                    if (code != 0) return TD_FAIL(TD_ERR_STATE, "worker for run %s failed", r->hash);
-                    int finished;
-                    TD_CHECK(check_finished(ps, r, &finished));
-                    if (!finished) return TD_FAIL(TD_ERR_STATE, "worker for run %s left no result", r->hash);
-                    ps->completed++;
-                }
-        }
-    }
 }
 
 /* The report is written either way; the exit status says whether the
@@ -560,9 +491,9 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     char runs_dir[4400];
     td_status s = path_format(runs_dir, sizeof runs_dir, "%s/runs", o->out_dir);
     /* a device that cannot be used stops the protocol before it writes
-     * anything; workers of --jobs open their own, after fork */
-    const backend *be = NULL;
-    if (s == TD_OK) s = req->jobs > 1 ? device_check_name(o->device) : device_open(o->device, &be);
+     * anything; workers open their own, after fork */
+    if (s == TD_OK) s = pool_devices(o, &ps.devices);
+    if (s == TD_OK) s = pool_check(&ps.devices, pool_in_process(&ps));
     /* a finished tree is left as it is: `protocol report` rewrites it */
     int finished = 0;
     if (s == TD_OK) s = protocol_tree_finished(req, o->out_dir, root_hash, &finished);
@@ -580,7 +511,7 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     if (s == TD_OK) s = protocol_retry_failures(o->out_dir, o->quiet);
     if (s == TD_OK) s = build_runs(&ps);
     if (s == TD_OK) s = preload_sets(&ps);
-    if (s == TD_OK) s = schedule(&ps);
+    if (s == TD_OK) s = protocol_schedule(&ps, -1);
     if (s == TD_OK) s = protocol_report_locked(o->out_dir, root_hash);
     if (s == TD_OK) s = unfinished_runs(&ps);
     dir_lock_release(&lock);
@@ -620,14 +551,14 @@ static td_status scan_tree(protocol_state *ps)
 {
     for (int i = 0; i < ps->n_runs; i++) {
         run_entry *r = &ps->runs[i];
-        if (!deps_done(ps, r)) continue;
-        if (deps_failed(ps, r)) {
+        if (!run_deps_done(ps, r)) continue;
+        if (run_deps_failed(ps, r)) {
             r->done = r->failed = 1;
             continue;
         }
-        TD_CHECK(resolve_config(ps, r));
+        TD_CHECK(run_resolve_config(ps, r));
         int finished;
-        TD_CHECK(check_finished(ps, r, &finished));
+        TD_CHECK(run_check_finished(ps, r, &finished));
     }
     return TD_OK;
 }
@@ -705,7 +636,7 @@ td_status protocol_run_one(const protocol_options *o, const char *method_id, pro
     if (s == TD_OK && m < -1) s = TD_FAIL(TD_ERR_ARG, "%s/plan.json has no method %s", o->out_dir, method_id);
     if (s == TD_OK) s = scan_tree(&ps);
     run_entry *r = s == TD_OK ? &ps.runs[run_index(&ps, m, st, task)] : NULL;
-    if (s == TD_OK && !r->done && !deps_done(&ps, r))
+    if (s == TD_OK && !r->done && !run_deps_done(&ps, r))
         s = TD_FAIL(TD_ERR_STATE, "%s %s %d: the runs it needs have not finished", method_id, stage_names[st], task);
     if (s == TD_OK && r->done) {
         /* finished earlier, or its inputs failed: nothing to do, and the
@@ -721,7 +652,18 @@ td_status protocol_run_one(const protocol_options *o, const char *method_id, pro
         if (s == TD_OK) s = slurm_lock(o->out_dir, r->hash, &lock);
         if (s == TD_OK && !o->quiet) printf("%s %s %d: run %s\n", method_id, stage_names[st], task, r->hash);
         fflush(NULL);
-        if (s == TD_OK) s = execute(&ps, r, o->threads > 0 ? o->threads : omp_get_max_threads());
+        /* one device: the run executes here; several (a node's GPUs): on
+         * the first, moving on to the next if one fails */
+        if (s == TD_OK) s = pool_devices(o, &ps.devices);
+        if (s == TD_OK && ps.devices.n == 1) {
+            run_exec x;
+            memset(&x, 0, sizeof x);
+            x.device = ps.devices.names[0];
+            x.threads = o->threads > 0 ? o->threads : omp_get_max_threads();
+            s = run_execute(&ps, r, &x);
+        } else if (s == TD_OK) {
+            s = protocol_schedule(&ps, run_index(&ps, m, st, task));
+        }
         slurm_unlock(lock);
     }
     close_tree(&ps);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol_internal.h"
 #include "slurm_internal.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
@@ -84,6 +85,15 @@ td_status slurm_status(const char *out_dir)
         printf("  %-10s %-6s %d  %-12.12s %s\n", r->method, protocol_stage_name(r->stage), r->task,
                r->hash[0] ? r->hash : "-", state);
     }
+    /* the progress line, with the queue's word on what runs */
+    int *running = s == TD_OK ? calloc((size_t)n + 1, sizeof *running) : NULL;
+    for (int i = 0; running && i < n; i++)
+        for (int k = 0; k < nq; k++)
+            if (q[k].kind == (int)runs[i].stage && !strcmp(q[k].method, runs[i].method) &&
+                (q[k].running & (1u << runs[i].task)) && !runs[i].done && !runs[i].failed)
+                running[i] = 1;
+    if (running) s = protocol_status_line(out_dir, running, stdout);
+    free(running);
     json_decref(records);
     free(q);
     free(runs);

@@ -295,7 +295,11 @@ td_status slurm_submit(const protocol_request *r, const protocol_options *o, con
                        char root_hash[SHA256_HEX_LEN])
 {
     root_hash[0] = '\0';
-    TD_CHECK(device_check_name(o->device ? o->device : "cpu"));
+    /* each task opens the devices itself: cuda:all there means the GPUs
+     * its job was given, which this node need not have */
+    const char *dev = o->device ? o->device : "cpu";
+    device_list devices;
+    if (strcmp(dev, "cuda:all")) TD_CHECK(device_list_parse(dev, &devices));
     if (strchr(c->binary, '\'') || !c->binary[0])
         return TD_FAIL(TD_ERR_ARG, "slurm: the tsedarts binary path '%s' is empty or holds a quote", c->binary);
     TD_CHECK(protocol_prepare_tree(r, o->out_dir));

@@ -8,7 +8,9 @@
 # and 20 cells) and the retraining step, ours on both convolution paths
 # and batched (TSEDARTS_BATCH=1), against the PyTorch peer in its fastest and its deterministic mode on the
 # same GPU, then batch 256, the per-op GPU-time profile, DrNAS and PDARTS
-# smoke searches, and the tiny protocol with verify and a replay. One
+# smoke searches, the tiny protocol with verify and a replay, and the tiny
+# protocol again over every GPU (--device cuda:all) with its root hash
+# compared with the one on cuda:0, and its estimate (protocol plan). One
 # summary goes to $OUT/gpu-summary.txt, everything printed to
 # $OUT/gpu-details.log. GPU_CHECK_QUICK=1 leaves out the darts2/tse/20-cell
 # timings.
@@ -117,6 +119,9 @@ for conv in own cudnn; do
   grep -E 'rows passed|not run|^f32 bits|^ops whose|^ops with' "$details" | tail -4 | sed 's/^/    /' | tee -a "$summary"
 done
 if [ $gpu = 0 ]; then
+  # the device list without a GPU: cuda:all counts none and says so
+  step "cuda:all without a GPU" 60 "$bin" protocol plan darts_space --budget tiny --dataset synthetic --device cuda:all
+  grep -E 'cuda:all' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
   say "dry run complete: built with the CUDA backend; no GPU, so nothing ran on one ($(($(date +%s) - t_start)) s)"
   exit 0
 fi
@@ -202,8 +207,27 @@ done
 rm -rf /tmp/gpu-tiny
 step "tiny protocol" 180 "$bin" protocol run darts_space --budget tiny --dataset synthetic --device cuda \
   --out /tmp/gpu-tiny --jobs 4
+root_one=$(sed -n 's/^root hash //p' "$details" | tail -1)
 step "verify tiny" 60 "$bin" verify /tmp/gpu-tiny
 grep -E 'checks, .* failed' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
 run=$(ls -d /tmp/gpu-tiny/runs/*/ 2>/dev/null | head -1)
 [ -n "$run" ] && step "replay one run" 120 "$bin" verify --replay "$run" --epochs all
+
+# --- every GPU of this machine: the tiny protocol over --device cuda:all,
+# one run per GPU at a time (with one GPU, cuda:all is cuda:0), must give
+# the root hash of the run on cuda:0 above; then its estimate on them
+say "gpus: $(nvidia-smi -L | wc -l), the tiny protocol over cuda:all"
+rm -rf /tmp/gpu-tiny-all
+from=$(wc -l <"$details")
+step "tiny protocol, cuda:all" 180 "$bin" protocol run darts_space --budget tiny --dataset synthetic \
+  --device cuda:all --out /tmp/gpu-tiny-all
+root_all=$(tail -n +$((from + 1)) "$details" | sed -n 's/^root hash //p' | tail -1)
+grep -E '^estimate: ' "$details" | tail -1 | sed 's/^/    /' | tee -a "$summary"
+if [ -n "$root_one" ] && [ "$root_all" = "$root_one" ]; then
+  say "    root hash of cuda:all = that of cuda:0: yes ($root_all)"
+else
+  say "    root hash of cuda:all = that of cuda:0: NO (cuda:0 ${root_one:-none}, cuda:all ${root_all:-none})"
+fi
+step "plan, tiny, cuda:all" 120 "$bin" protocol plan darts_space --budget tiny --dataset synthetic --device cuda:all
+grep -E '^  total|^wall time' "$details" | tail -2 | sed 's/^/    /' | tee -a "$summary"
 say "done in $(($(date +%s) - t_start)) s"

@@ -7,3 +7,9 @@ const backend *backend_cuda(int device, const char **why)
     if (why) *why = "this build has no CUDA backend (configure with the CUDA toolkit, cuDNN and cuBLAS)";
     return NULL;
 }
+
+int backend_cuda_count(const char **why)
+{
+    if (why) *why = "this build has no CUDA backend (configure with the CUDA toolkit, cuDNN and cuBLAS)";
+    return 0;
+}

@@ -46,6 +46,35 @@ td_status rundir_recorded_device(const char *dir, char **name)
     return *name ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "out of memory");
 }
 
+/* Whether the device env.json in dir records differs from be only in its
+ * number ("cuda:1" against "cuda:0") and thread count: every other field
+ * of its description (model, SMs, memory, driver, libraries, pinned
+ * algorithms) equal. */
+static int same_description(const char *dir, const backend *be)
+{
+    char path[4400], *text = NULL, *mine = be->describe ? be->describe() : NULL;
+    json_t *env = NULL, *here = mine ? json_loads(mine, 0, NULL) : NULL;
+    free(mine);
+    if (path_format(path, sizeof path, "%s/env.json", dir) == TD_OK && file_read_all(path, &text, NULL) == TD_OK)
+        env = json_loads(text, 0, NULL);
+    free(text);
+    json_t *rec = json_object_get(env, "device");
+    const char *a = json_string_value(json_object_get(rec, "name")), *b = be->name;
+    size_t ka = a ? strcspn(a, ":") : 0;
+    int same = json_is_object(rec) && json_is_object(here) && a && ka == strcspn(b, ":") && !strncmp(a, b, ka) &&
+               json_object_size(rec) == json_object_size(here);
+    const char *key;
+    json_t *v;
+    if (same) json_object_foreach(here, key, v)
+        {
+            if (!strcmp(key, "name") || !strcmp(key, "threads")) continue;
+            if (!json_equal(json_object_get(rec, key), v)) same = 0;
+        }
+    if (env) json_decref(env);
+    if (here) json_decref(here);
+    return same;
+}
+
 /* config.json holds config_json plus a newline. */
 static td_status config_matches(const char *path, const char *config_json, int *same)
 {
@@ -145,12 +174,15 @@ td_status rundir_prepare(const char *dir, const char *config_json, int resume, i
                        dir);
     }
     if (have_checkpoint) {
-        /* a run continued on another device would mix two devices' bits */
+        /* a run continued on another kind or model of device would mix two
+         * devices' bits; another GPU of the same description gives the
+         * same ones (the protocol moves a run off a GPU that failed) */
         char *recorded;
         TD_CHECK(rundir_recorded_device(dir, &recorded));
         td_status s = TD_OK;
-        if (strcmp(recorded, be->name) != 0)
-            s = TD_FAIL(TD_ERR_STATE, "%s: the run was started on device %s; resume it there (--device %s), not on %s",
+        if (strcmp(recorded, be->name) != 0 && !same_description(dir, be))
+            s = TD_FAIL(TD_ERR_STATE, "%s: the run was started on device %s; resume it there (--device %s) or on another of the same "
+                          "description, not on %s",
                         dir, recorded, recorded, be->name);
         free(recorded);
         if (s == TD_OK) *from_checkpoint = 1;

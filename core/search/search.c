@@ -439,11 +439,19 @@ static td_status record_state_hashes(search_state *st, json_t *o)
     return TD_OK;
 }
 
+static void tick(search_state *st, run_tick what)
+{
+    if (st->opt.tick) st->opt.tick(st->opt.tick_ctx, what);
+}
+
 static td_status end_epoch(search_state *st, double lr)
 {
     double vl = 0, va = 0, h_max = 0, h_secs = 0;
     int vn = 0;
-    if (st->cfg.eval_images != 0) TD_CHECK(evaluate(st, &vl, &va, &vn));
+    if (st->cfg.eval_images != 0) {
+        TD_CHECK(evaluate(st, &vl, &va, &vn));
+        tick(st, RUN_TICK_EVAL);
+    }
     int hessian_due = st->cfg.hessian_every > 0 && (st->epoch + 1) % st->cfg.hessian_every == 0;
     if (hessian_due) TD_CHECK(arch_hessian_max(st, &h_max, &h_secs));
     search_arch arch;
@@ -602,6 +610,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
             if (s != TD_OK) break;
             st->unit++;
             units_run++;
+            tick(st, RUN_TICK_UNIT);
             if (!opt->quiet)
                 progress_update(&st->prog, (double)st->epoch * U + st->unit, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
                                 st->epoch + 1, epochs, alg->step_of_unit(st, st->unit), S,
@@ -621,6 +630,7 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
          * run starts the next epoch from the new stage's state */
         if (s == TD_OK && hooks && hooks->after_epoch) s = hooks->after_epoch(st);
         if (s == TD_OK) s = save_checkpoint(st);
+        if (s == TD_OK) tick(st, RUN_TICK_EPOCH);
     }
     double secs = now_seconds() - t0;
     search_arch arch;

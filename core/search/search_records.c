@@ -19,3 +19,14 @@ td_status search_expected_records(const search_config *c, int train_images, long
     if (search_algo_staged(c->algo)) *records = (long)search_total_epochs(c) + PDARTS_STAGES - 1;
     return TD_OK;
 }
+
+td_status search_epoch_sizes(const search_config *c, int train_images, int *steps, int *eval_images)
+{
+    int split, n_w, n_a;
+    TD_CHECK(search_half_sizes(c, train_images, &split, &n_w, &n_a));
+    if (c->batch < 1) return TD_FAIL(TD_ERR_ARG, "search config: batch %d", c->batch);
+    *steps = (n_w + c->batch - 1) / c->batch;
+    /* evaluate() scores the first eval_images of the validation half */
+    *eval_images = c->eval_images < 0 || c->eval_images > n_a ? n_a : c->eval_images;
+    return TD_OK;
+}

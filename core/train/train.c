@@ -243,11 +243,19 @@ static td_status load_checkpoint(train_state *st)
     return chain_log_open(&st->metrics, st->metrics.path);
 }
 
+static void tick(train_state *st, run_tick what)
+{
+    if (st->opt.tick) st->opt.tick(st->opt.tick_ctx, what);
+}
+
 static td_status end_epoch(train_state *st, double lr)
 {
     const train_config *c = &st->cfg;
     double ve = -1, vl = 0;
-    if (st->n_v) TD_CHECK(evaluate(st, &st->train, st->ids_v, st->n_v, &ve, &vl));
+    if (st->n_v) {
+        TD_CHECK(evaluate(st, &st->train, st->ids_v, st->n_v, &ve, &vl));
+        tick(st, RUN_TICK_EVAL);
+    }
     json_t *o = json_object();
     json_object_set_new(o, "epoch", json_integer(st->epoch));
     json_object_set_new(o, "lr", json_real(lr));
@@ -372,6 +380,7 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
             if (s != TD_OK) break;
             st->step++;
             run_steps++;
+            tick(st, RUN_TICK_UNIT);
             if (!opt->quiet)
                 progress_update(&st->prog, (double)st->epoch * S + st->step, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
                                 st->epoch + 1, st->cfg.epochs, st->step, S, st->count ? st->loss_sum / st->count : 0,
@@ -385,9 +394,11 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
         st->loss_sum = 0;
         st->correct = st->count = 0;
         s = save_checkpoint(st);
+        if (s == TD_OK) tick(st, RUN_TICK_EPOCH);
     }
     double secs = now_seconds() - t0;
     if (s == TD_OK) s = final_evaluation(st, res);
+    if (s == TD_OK) tick(st, RUN_TICK_EVAL);
     char path[4400];
     if (s == TD_OK) {
         s = path_format(path, sizeof path, "%s/weights.safetensors", opt->out_dir);

@@ -46,6 +46,14 @@ void progress_update(progress *p, double done_units, const char *fmt, ...) __att
 void progress_line(progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void format_duration(double seconds, char *buf, int len);
 
+/* What a long run tells an observer as it goes (search and train options
+ * `tick`): a unit of training done, an evaluation done (an epoch's, or the
+ * final one), an epoch ended (its record and checkpoint written). The
+ * protocol times a few of them to estimate what a whole run costs, and
+ * redraws its progress line on them. */
+typedef enum run_tick { RUN_TICK_UNIT = 0, RUN_TICK_EVAL, RUN_TICK_EPOCH } run_tick;
+typedef void (*run_tick_fn)(void *ctx, run_tick what);
+
 /* Whether environment variable name asks for something: set, and neither
  * empty nor "0". */
 int env_flag(const char *name);

@@ -12,7 +12,10 @@
 /* Creates dir and decides where the run starts. A fresh run refuses a
  * directory holding a checkpoint, another configuration's config.json, or
  * a metrics.jsonl with no config.json beside it; a resumed run refuses a
- * missing or different config, or another device than the checkpoint's.
+ * missing or different config, or another device than the checkpoint's
+ * unless it is one of the same kind whose description differs only in its
+ * number and threads ("cuda:1" for "cuda:0", the same model, driver and
+ * libraries: the same bits, as verify --replay also accepts).
  * With no checkpoint yet (a first start, or one killed before its first
  * checkpoint) either way starts from the beginning: the unfinished start's
  * log is removed and config.json (config_json plus newline) and env.json

@@ -56,14 +56,35 @@ td_status protocol_parse_methods(protocol_request *r, const char *list);
  * JSON text (canonical, so equal requests give equal plans). */
 td_status protocol_plan_json(const protocol_request *r, char **json);
 
+struct protocol_estimate;
+
 typedef struct protocol_options {
     const char *out_dir;
     int threads;
-    const char *device; /* device name (device.h); NULL: cpu. Each run process opens it. */
+    /* a device or a list of them (device_list_parse: "cpu", "cuda:1",
+     * "cuda:0,1,2,3", "cuda:all"); NULL: cpu. Runs are spread over the
+     * list, each opened by the process that runs it. */
+    const char *device;
     int quiet;
     long stop_after_runs; /* test hook: stop after this many runs completed (0: never) */
     int fail_run;         /* test hook: the n-th run this invocation starts (1-based) fails
                              as a full disk would, with a recorded failure (0: none) */
+    /* test hooks of the device pool: the devices themselves, in place of
+     * `device` when n_pool > 0 (several "cpu": the scheduler's assignment
+     * and retry without a GPU); and a device error at the first run started
+     * on pool device fail_device (1-based), after fail_device_units units
+     * of training, its checkpoint kept, as a GPU that fails mid-run */
+    const char *const *pool;
+    int n_pool;
+    int fail_device;
+    long fail_device_units;
+    /* test hook: told of every run the scheduler starts (its index in the
+     * executor's order) and on which pool device (0-based) */
+    void (*started)(void *ctx, int run, int device);
+    void *started_ctx;
+    /* what each run is expected to cost, for the time left on the progress
+     * line (NULL: from the runs that finish) */
+    const struct protocol_estimate *estimate;
 } protocol_options;
 
 /* Runs (or continues) the whole protocol in out_dir, then writes the

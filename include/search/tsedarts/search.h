@@ -11,6 +11,7 @@
 #include "tsedarts/fields.h"
 #include "tsedarts/genotype.h"
 #include "tsedarts/model.h"
+#include "tsedarts/runtime.h"
 #include "tsedarts/supernet.h"
 
 typedef enum search_algo {
@@ -118,6 +119,8 @@ typedef struct search_options {
     int quiet;
     const struct dataset *train_set; /* preloaded training set matching cfg (NULL: load) */
     activation_policy activations; /* keep or recompute in the backward pass (the same bits; model.h) */
+    run_tick_fn tick;              /* told of every unit, evaluation and epoch end (NULL: nobody) */
+    void *tick_ctx;
 } search_options;
 
 typedef struct search_result {
@@ -136,6 +139,11 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
  * training set of train_images images: one per epoch, plus, with
  * tse_analysis, one per group of tse_steps steps. */
 td_status search_expected_records(const search_config *c, int train_images, long *records);
+
+/* The sizes a search of config c runs on a training set of train_images
+ * images: training steps (batches) per epoch, and validation images scored
+ * at the end of each epoch. */
+td_status search_epoch_sizes(const search_config *c, int train_images, int *steps, int *eval_images);
 
 /* Cosine learning rate for epoch e of E (docs/numerics.md s.2.1). */
 double cosine_lr(double lr_max, double lr_min, int e, int E);

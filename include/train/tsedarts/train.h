@@ -9,6 +9,7 @@
 #include "tsedarts/backend.h"
 #include "tsedarts/evalnet.h"
 #include "tsedarts/fields.h"
+#include "tsedarts/runtime.h"
 
 typedef struct train_config {
     evalnet_config net; /* genotype, C, layers; in_ch/hw/classes from the data */
@@ -55,6 +56,8 @@ typedef struct train_options {
     int stop_after_epochs; /* stop (as if signalled) once this many epochs are done */
     int quiet;
     const struct dataset *train_set, *test_set; /* preloaded sets matching cfg (NULL: load) */
+    run_tick_fn tick; /* told of every step, evaluation and epoch end (NULL: nobody) */
+    void *tick_ctx;
 } train_options;
 
 typedef struct train_result {
