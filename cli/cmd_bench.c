@@ -74,18 +74,20 @@ static void print_profile(int steps)
            steps > 1 ? "step" : "run",
            p->device_clock ? "device clock: events on the stream around each node, read once after each run"
                            : "host clock, with a synchronisation after each node");
+    printf("    (GB/s: each node's inputs and output counted once, as if it ran alone; a fused or cached read "
+           "can beat the machine's stream bandwidth)\n");
     if (launches)
-        printf("    %-20s %8s %7s %10s %9s %10s\n", "op", "s", "share", "calls", "GFLOP/s", "launches");
+        printf("    %-20s %8s %7s %10s %9s %8s %10s\n", "op", "s", "share", "calls", "GFLOP/s", "GB/s", "launches");
     else
-        printf("    %-20s %8s %7s %10s %9s\n", "op", "s", "share", "calls", "GFLOP/s");
+        printf("    %-20s %8s %7s %10s %9s %8s\n", "op", "s", "share", "calls", "GFLOP/s", "GB/s");
     for (int shown = 0; shown < 24; shown++) {
         int best = -1;
         for (int i = 0; i < OP_COUNT; i++)
             if (p->seconds[i] > 0 && (best < 0 || p->seconds[i] > p->seconds[best])) best = i;
         if (best < 0) break;
-        printf("    %-20s %8.4f %6.1f%% %10ld %9.2f", op_name((op_kind)best), p->seconds[best] / steps,
+        printf("    %-20s %8.4f %6.1f%% %10ld %9.2f %8.2f", op_name((op_kind)best), p->seconds[best] / steps,
                100 * p->seconds[best] / total, p->calls[best] / steps,
-               p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0);
+               p->gflop[best] > 0 ? p->gflop[best] / p->seconds[best] : 0.0, p->gbytes[best] / p->seconds[best]);
         if (launches) printf(" %10ld", p->launches_by_op[best] / steps);
         printf("\n");
         ((exec_profile *)p)->seconds[best] = -1;
@@ -95,8 +97,9 @@ static void print_profile(int steps)
         for (int c = 0; c < CONV_CLASS_COUNT; c++) {
             double s = p->conv_seconds[op][c];
             if (s <= 0) continue;
-            printf("    %-20s %-13s %8.4f %6.1f%% %9.2f GFLOP/s\n", op_name((op_kind)(OP_CONV2D + op)),
-                   conv_class_name((conv_class)c), s / steps, 100 * s / total, p->conv_gflop[op][c] / s);
+            printf("    %-20s %-13s %8.4f %6.1f%% %9.2f GFLOP/s %8.2f GB/s\n", op_name((op_kind)(OP_CONV2D + op)),
+                   conv_class_name((conv_class)c), s / steps, 100 * s / total, p->conv_gflop[op][c] / s,
+                   p->conv_gbytes[op][c] / s);
         }
 }
 

@@ -356,6 +356,18 @@ double exec_node_gflop(const graph *g, const node *nd)
     }
 }
 
+double exec_node_gbytes(const graph *g, const node *nd, size_t float_bytes)
+{
+    const int *in = graph_node_inputs(g, nd);
+    double bytes = 0;
+    for (int k = 0; k <= nd->nin; k++) {
+        int v = k < nd->nin ? in[k] : nd->out;
+        if (v < 0) continue;
+        bytes += (double)shape_numel(g->values[v].shape) * (g->values[v].is_int ? 4 : (double)float_bytes);
+    }
+    return 1e-9 * bytes;
+}
+
 const char *conv_class_name(conv_class c)
 {
     static const char *names[CONV_CLASS_COUNT] = {"pointwise", "pointwise s2", "depthwise", "depthwise s2", "dense"};
@@ -376,15 +388,17 @@ static void profile_add(const exec_ctx *ctx, int i, double dt, long launches)
 {
     const node *nd = &ctx->g->nodes[i];
     op_kind op = nd->op;
-    double gf = exec_node_gflop(ctx->g, nd);
+    double gf = exec_node_gflop(ctx->g, nd), gb = exec_node_gbytes(ctx->g, nd, dtype_size(ctx->dt));
     profile.seconds[op] += dt;
     profile.gflop[op] += gf;
+    profile.gbytes[op] += gb;
     profile.calls[op]++;
     profile.launches_by_op[op] += launches;
     if (op == OP_CONV2D || op == OP_CONV2D_BWD_DATA || op == OP_CONV2D_BWD_FILTER) {
         conv_class c = exec_conv_class(ctx->g, nd);
         profile.conv_seconds[op - OP_CONV2D][c] += dt;
         profile.conv_gflop[op - OP_CONV2D][c] += gf;
+        profile.conv_gbytes[op - OP_CONV2D][c] += gb;
     }
 }
 

@@ -116,10 +116,17 @@ conv_class exec_conv_class(const graph *g, const node *nd);
 typedef struct exec_profile {
     double seconds[OP_COUNT];
     double gflop[OP_COUNT];
+    /* Bytes each node reads and writes when it runs alone (its inputs and
+     * its output once each), in GB: a lower bound on the traffic of a
+     * kernel that streams its tensors, so GB over seconds says how near a
+     * memory-bound op is to the machine's bandwidth. A fused group's
+     * members are counted as if each ran alone. */
+    double gbytes[OP_COUNT];
     long calls[OP_COUNT];
     long launches_by_op[OP_COUNT];
     double conv_seconds[3][CONV_CLASS_COUNT];
     double conv_gflop[3][CONV_CLASS_COUNT];
+    double conv_gbytes[3][CONV_CLASS_COUNT];
     int device_clock; /* some run was timed on the device's clock */
     /* Counted on every run, profiled or not. A replayed run counts the
      * dispatches and launches of its recording. */
@@ -136,6 +143,8 @@ const exec_profile *exec_profile_get(void);
 void exec_profile_reset(void);
 /* Multiply-adds x 2 of a node (convolutions and matmuls; 0 otherwise). */
 double exec_node_gflop(const graph *g, const node *nd);
+/* GB a node reads and writes run alone: its inputs and output once each. */
+double exec_node_gbytes(const graph *g, const node *nd, size_t float_bytes);
 
 /* Whether TSEDARTS_SYNC_EACH_NODE asks for a synchronisation after every
  * node, so that a kernel that faults is named (node index and op) instead
