@@ -14,15 +14,18 @@
  * share of the time. A backward pass for the alphas alone keeps
  * about 0.4 times as much per cell (no convolution inputs for
  * weight gradients, no ReLU outputs, batch norms keep their outputs
- * only), so it keeps all but the first fifth of the cells in about
- * the memory of the weight pass. (Batch 64, C=16, 8 cells: weight
- * pass arena 1472 MiB with cells 4-7 kept, alpha pass 1642 MiB with
- * cells 1-7; 6.5% less convolution work per DARTS step than with
- * cells 4-7 in both. 20 cells: weight pass 3636 MiB; alpha pass
- * 4630 MiB with cells 2-19, 3766 MiB with cells 4-19.) */
+ * only), so it keeps all but the first quarter of the cells in no
+ * more than the memory of the weight pass. A fifth was enough until
+ * max pooling kept its window indices (one int32 per pooled value,
+ * 14 edges a cell): then the alpha pass outgrew the weight pass.
+ * (Batch 64, C=16, 8 cells: the shared arena 1839 MiB with cells 1-7
+ * kept in the alpha pass, 1562 MiB with cells 2-7, the step's time
+ * within the machine's noise. 20 cells: weight pass 3636 MiB; alpha
+ * pass 4630 MiB with cells 2-19, 3766 MiB with cells 4-19, before
+ * the indices.) */
 int supernet_cell_keeps_activations(const layer_builder *b, int layers, int i)
 {
-    return i >= (b->grads_alpha_only ? layers / 5 : layers / 2);
+    return i >= (b->grads_alpha_only ? layers / 4 : layers / 2);
 }
 
 int darts_is_reduction(int layers, int i)
