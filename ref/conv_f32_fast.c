@@ -717,75 +717,41 @@ static td_status dw_backward_data_s1(const kernel_args *a)
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
 }
 
-/* Stride 2, one half row of the padded dx: padded row r, columns 2 j + q
- * for j in [0, Wh). Tap (kh, kw) sends dy[oh][ow] to padded (2 oh + kh d,
- * 2 ow + kw d), so the row gathers, in tap order, the taps with r - kh d
- * even and inside dy and kw d of parity q, each reading dy's row
- * (r - kh d) / 2 shifted by kw d / 2. Each value is its fma chain over
- * those taps from +0, in tap order: the bits of scattering tap after tap
- * into a zeroed plane, with one store per value instead of one per tap. */
-static void dw_bwd_s2_half_row(const float *yp, int Ho, int Wo, const float *wp, int K, int d, int r, int q, float *dst,
-                               int Wh)
-{
-    const float *row[MAX_TAPS];
-    float wt[MAX_TAPS];
-    int shift[MAX_TAPS], n = 0, jlo = 0, jhi = Wh;
-    for (int kh = 0; kh < K; kh++) {
-        int rr = r - kh * d;
-        if (rr < 0 || (rr & 1) || rr / 2 >= Ho) continue;
-        for (int kw = 0; kw < K; kw++) {
-            if (((kw * d) & 1) != q) continue;
-            row[n] = yp + (size_t)(rr / 2) * Wo;
-            wt[n] = wp[kh * K + kw];
-            shift[n] = kw * d / 2;
-            if (shift[n] > jlo) jlo = shift[n];
-            if (Wo + shift[n] < jhi) jhi = Wo + shift[n];
-            n++;
-        }
-    }
-    int j = 0;
-    while (j < Wh) {
-        if (j >= jlo && j + 8 <= jhi) { /* every tap's read lies inside dy */
-            vf8 acc = vf8_zero();
-            for (int i = 0; i < n; i++) acc = vf8_fma(vf8_set1(wt[i]), vf8_load(row[i] + j - shift[i]), acc);
-            vf8_store(dst + j, acc);
-            j += 8;
-            continue;
-        }
-        float acc = 0.0f;
-        for (int i = 0; i < n; i++) {
-            int ow = j - shift[i];
-            if (ow >= 0 && ow < Wo) acc = fmaf(wt[i], row[i][ow], acc);
-        }
-        dst[j++] = acc;
-    }
-}
-
 /* Stride 2: dx_padded[2 oh + kh d][2 ow + kw d] += w dy[oh][ow], taps in
- * order, gathered per value (above) into the even and odd column halves of
- * each padded row, then interleaved. */
+ * order, accumulated in the even/odd column halves, then interleaved. */
 static td_status dw_backward_data_s2(const kernel_args *a)
 {
     const float *dy = IN(0), *w = IN(1);
     float *dx = OUT;
     shape4 ys = a->in_shape[0], ws = a->in_shape[1], xs = a->out_shape;
     int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = ws.h, p = P->pad, d = P->dil;
-    int Wp = W + 2 * p, Wh = (Wp + 1) / 2, failed = 0;
+    int Wp = W + 2 * p, Hp = H + 2 * p, Wh = (Wp + 1) / 2, failed = 0;
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
-        float *ev = malloc((size_t)Wh * sizeof *ev), *od = malloc((size_t)Wh * sizeof *od);
+        float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
         if (!ev || !od) failed = 1;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < xs.n; n++)
             for (int c = 0; c < C; c++) {
                 if (!ev || !od) continue;
                 const float *yp = dy + ((size_t)n * C + c) * Ho * Wo, *wp = w + (size_t)c * K * K;
+                memset(ev, 0, (size_t)Hp * Wh * sizeof *ev);
+                memset(od, 0, (size_t)Hp * Wh * sizeof *od);
+                for (int kh = 0; kh < K; kh++)
+                    for (int kw = 0; kw < K; kw++) {
+                        vf8 wv = vf8_set1(wp[kh * K + kw]);
+                        for (int oh = 0; oh < Ho; oh++) {
+                            float *dst = (float *)half_at(ev, od, Wh, 2 * oh + kh * d, kw * d);
+                            const float *yr = yp + (size_t)oh * Wo;
+                            int ow = 0;
+                            for (; ow + 8 <= Wo; ow += 8) vf8_store(dst + ow, vf8_fma(wv, vf8_load(yr + ow), vf8_load(dst + ow)));
+                            for (; ow < Wo; ow++) dst[ow] = fmaf(wp[kh * K + kw], yr[ow], dst[ow]);
+                        }
+                    }
                 float *dxp = dx + ((size_t)n * C + c) * H * W;
                 for (int h = 0; h < H; h++) {
-                    dw_bwd_s2_half_row(yp, Ho, Wo, wp, K, d, h + p, 0, ev, Wh);
-                    dw_bwd_s2_half_row(yp, Ho, Wo, wp, K, d, h + p, 1, od, Wh);
                     float *E, *O;
-                    half_slots(ev, od, p, &E, &O);
+                    half_slots(ev + (size_t)(h + p) * Wh, od + (size_t)(h + p) * Wh, p, &E, &O);
                     zip_row(E, O, W, dxp + (size_t)h * W);
                 }
             }
