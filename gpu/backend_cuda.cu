@@ -141,7 +141,9 @@ static size_t cuda_memory_free(void)
 
 static td_status cuda_upload(void *dst, const void *src, size_t bytes)
 {
-    /* from pageable memory the copy has left src when this returns */
+    /* from pageable memory the copy has left src when this returns; from
+     * pinned memory (host_alloc) it may not have, so whoever uploads from
+     * there changes src only after a fence or a download has passed */
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, gpu.stream));
     return TD_OK;
 }
@@ -270,6 +272,7 @@ static void cuda_close(void)
 {
     gpu_profile_release();
     gpu_conv_release();
+    gpu_fences_release();
     if (gpu.scratch) cudaFree(gpu.scratch);
     for (int i = 0; i < n_retired; i++) cudaFree(retired[i]);
     n_retired = 0;
@@ -389,6 +392,22 @@ extern "C" const backend *backend_cuda(int idx, const char **why)
     cuda_backend.capture_abort = cuda_capture_abort;
     cuda_backend.replay = cuda_replay;
     cuda_backend.replay_free = cuda_replay_free;
+    /* the step scalars on the device and the pinned, double-buffered
+     * uploads are written but have not yet run on a GPU: they are offered
+     * where TSEDARTS_DEVICE_STEP=1 asks, so one check can time and compare
+     * both; every other run reads the step's scalars back as before */
+    const char *device_step = getenv("TSEDARTS_DEVICE_STEP");
+    if (device_step && !strcmp(device_step, "1")) {
+        cuda_backend.flat_clip = gpu_flat_clip;
+        cuda_backend.flat_inverse_norm = gpu_flat_inverse_norm;
+        cuda_backend.flat_axpy_dev = gpu_flat_axpy_dev;
+        cuda_backend.tally_pass = gpu_tally_pass;
+        cuda_backend.host_alloc = gpu_host_alloc;
+        cuda_backend.host_release = gpu_host_release;
+        cuda_backend.upload_async = gpu_upload_async;
+        cuda_backend.fence_record = gpu_fence_record;
+        cuda_backend.fence_wait = gpu_fence_wait;
+    }
     gpu_profile_register(&cuda_backend);
     atexit(cuda_close);
     return &cuda_backend;

@@ -67,7 +67,7 @@ static __global__ void __launch_bounds__(SQ_THREADS) sum_squares_chunk_kernel(co
     if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
-template <typename T> static td_status flat_sum_squares(const void *x, size_t n, double *out)
+template <typename T> static td_status sum_squares_to(const void *x, size_t n, double *dev_out)
 {
     size_t nb = (n + BACKEND_REDUCE_CHUNK - 1) / BACKEND_REDUCE_CHUNK;
     if (nb > 0x7fffffffu) return TD_FAIL(TD_ERR_UNSUPPORTED, "cuda flat_sum_squares: %zu values are too many", n);
@@ -79,19 +79,32 @@ template <typename T> static td_status flat_sum_squares(const void *x, size_t n,
         sum_squares_chunk_kernel<T><<<(unsigned)nb, SQ_THREADS, 0, gpu.stream>>>((const T *)x, n, partial);
         LAUNCH_CHECK("flat_sum_squares chunks");
     }
-    gpu_total_kernel<double><<<1, GPU_THREADS, 0, gpu.stream>>>(partial, nb, partial + nb);
+    gpu_total_kernel<double><<<1, GPU_THREADS, 0, gpu.stream>>>(partial, nb, dev_out);
     LAUNCH_CHECK("flat_sum_squares total");
-    /* never part of a captured run, so it may wait for its result */
-    CUDA_CHECK(cudaMemcpyAsync(out, partial + nb, sizeof *out, cudaMemcpyDeviceToHost, gpu.stream));
-    CUDA_CHECK(cudaStreamSynchronize(gpu.stream));
     return TD_OK;
+}
+
+td_status gpu_sum_squares_to(const void *x, size_t n, dtype dt, double *dev_out)
+{
+    if (dt == DT_F64) return sum_squares_to<double>(x, n, dev_out);
+    if (dt == DT_F32) return sum_squares_to<float>(x, n, dev_out);
+    return flat_bad_type("flat_sum_squares", dt);
 }
 
 td_status gpu_flat_sum_squares(const void *x, size_t n, dtype dt, double *out)
 {
-    if (dt == DT_F64) return flat_sum_squares<double>(x, n, out);
-    if (dt == DT_F32) return flat_sum_squares<float>(x, n, out);
-    return flat_bad_type("flat_sum_squares", dt);
+    /* the total goes to the scratch behind the chunks' sums, then to the
+     * host: never part of a captured run, so it may wait for its result */
+    size_t nb = (n + BACKEND_REDUCE_CHUNK - 1) / BACKEND_REDUCE_CHUNK;
+    void *scratch;
+    td_status st = gpu_scratch((nb + 1) * sizeof(double), &scratch);
+    if (st != TD_OK) return st;
+    double *total = (double *)scratch + nb;
+    st = gpu_sum_squares_to(x, n, dt, total);
+    if (st != TD_OK) return st;
+    CUDA_CHECK(cudaMemcpyAsync(out, total, sizeof *out, cudaMemcpyDeviceToHost, gpu.stream));
+    CUDA_CHECK(cudaStreamSynchronize(gpu.stream));
+    return TD_OK;
 }
 
 /* --- SGD ----------------------------------------------------------------- */

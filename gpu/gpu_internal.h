@@ -137,10 +137,26 @@ td_status gpu_maxpool_argmax_gather(const kernel_args *argmax, const kernel_args
 td_status gpu_flat_axpy(void *y, const void *x, size_t n, dtype dt, double a);
 td_status gpu_flat_scale(void *x, size_t n, dtype dt, double s);
 td_status gpu_flat_sum_squares(const void *x, size_t n, dtype dt, double *out);
+/* The same sum left in device memory (*dev_out), for the step scalars. */
+td_status gpu_sum_squares_to(const void *x, size_t n, dtype dt, double *dev_out);
 td_status gpu_sgd_step(void *w, const void *g, void *buf, size_t n, dtype dt, double lr, double momentum, double wd,
                        int nesterov);
 td_status gpu_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
                         double beta2, double eps, double wd, long step);
+
+/* step_scalars.cu: the device-resident step scalars (backend.h flat_clip,
+ * ...); host_staging.cu: pinned host memory, asynchronous uploads and
+ * their fences. backend_cuda.cu offers them where TSEDARTS_DEVICE_STEP=1. */
+td_status gpu_flat_clip(void *x, size_t n, dtype dt, double max_norm, double *dev);
+td_status gpu_flat_inverse_norm(const void *x, size_t n, dtype dt, double num, double *dev);
+td_status gpu_flat_axpy_dev(void *y, const void *x, size_t n, dtype dt, const double *dev, double num, double den);
+td_status gpu_tally_pass(backend_tally *dev, const tally_pass_args *a);
+void *gpu_host_alloc(size_t bytes);
+void gpu_host_release(void *p);
+td_status gpu_upload_async(void *dst, const void *src, size_t bytes);
+td_status gpu_fence_record(int k);
+td_status gpu_fence_wait(int k);
+void gpu_fences_release(void);
 
 /* profile.cu: the device clock, the launch count and NVTX ranges
  * (backend.h timer_mark, launches, range_push), and their release. */

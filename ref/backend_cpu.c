@@ -152,6 +152,14 @@ static const backend cpu_backend = {
     .flat_sum_squares = ref_flat_sum_squares,
     .sgd_step = ref_sgd_step,
     .adam_step = ref_adam_step,
+    .flat_clip = ref_flat_clip,
+    .flat_inverse_norm = ref_flat_inverse_norm,
+    .flat_axpy_dev = ref_flat_axpy_dev,
+    .tally_pass = ref_tally_pass,
+    /* host memory is what the kernels read, and an upload is a copy done
+     * on return: no pinning and no fences */
+    .host_alloc = cpu_alloc,
+    .host_release = cpu_release,
 };
 
 const backend *backend_cpu(void) { return &cpu_backend; }

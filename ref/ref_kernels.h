@@ -33,6 +33,11 @@ td_status ref_sgd_step(void *w, const void *g, void *buf, size_t n, dtype dt, do
                        int nesterov);
 td_status ref_adam_step(void *p, const void *g, void *m, void *v, size_t n, dtype dt, double lr, double beta1,
                         double beta2, double eps, double wd, long step);
+/* step_scalars.c: the device-resident step scalars (backend.h) */
+td_status ref_flat_clip(void *x, size_t n, dtype dt, double max_norm, double *dev);
+td_status ref_flat_inverse_norm(const void *x, size_t n, dtype dt, double num, double *dev);
+td_status ref_flat_axpy_dev(void *y, const void *x, size_t n, dtype dt, const double *dev, double num, double den);
+td_status ref_tally_pass(backend_tally *t, const tally_pass_args *a);
 
 /* Fixed-size chunks for full reductions: partial sums per chunk, then the
  * chunks in order (backend.h). The chunking never depends on the thread count. */

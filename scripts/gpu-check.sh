@@ -7,7 +7,8 @@
 # files, times the search step (darts1 at 8 cells first, then darts2, tse
 # and 20 cells) and the retraining step, ours on both convolution paths
 # and batched (TSEDARTS_BATCH=1), against the PyTorch peer in its fastest and its deterministic mode on the
-# same GPU, then batch 256, the per-op GPU-time profile, DrNAS and PDARTS
+# same GPU, the darts1 step with its scalars read back by the host and kept on the device
+# (TSEDARTS_DEVICE_STEP=0 and 1) one after the other, then batch 256, the per-op GPU-time profile, DrNAS and PDARTS
 # smoke searches, the tiny protocol with verify and a replay, and the tiny
 # protocol again over every GPU (--device cuda:all) with its root hash
 # compared with the one on cuda:0, and its estimate (protocol plan). One
@@ -175,6 +176,15 @@ $(ratio "$fast" "$batched") (fastest), $(ratio "$det" "$batched") (deterministic
 say "bench: f32; ours deterministic (pinned algorithms, CUDA graphs); search steps batch 64, C=16"
 compare "darts1 L=8" bench step --device cuda --algo darts1 --batch 64 --channels 16 --layers 8 --steps 5 -- \
   --device cuda --algo darts1 --batch 64 --channels 16 --layers 8 --steps 5 --warmup 2
+# --- the step's scalars read back by the host after each pass (=0) and kept
+# on the device with pinned, double-buffered uploads (=1), same run
+step_args=(bench step --device cuda --algo darts1 --batch 64 --channels 16 --layers 8 --steps 5)
+timed "ours darts1 L=8 (scalars read back)" env TSEDARTS_DEVICE_STEP=0 "$bin" "${step_args[@]}"
+read_back=$t
+timed "ours darts1 L=8 (device step)" env TSEDARTS_DEVICE_STEP=1 "$bin" "${step_args[@]}"
+on_device=$t
+say "    darts1 L=8: TSEDARTS_DEVICE_STEP=0 ${read_back:-?} s/step, =1 ${on_device:-?} s/step: \
+$(ratio "$read_back" "$on_device") faster on the device"
 say "retraining step: DARTS_V2, C=36, 20 cells, batch 96, auxiliary head, drop path"
 compare "train" bench train --device cuda --steps 5 -- --train-step --device cuda --steps 5 --warmup 2
 

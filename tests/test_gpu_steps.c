@@ -7,7 +7,11 @@
  * - The exact TSE gradient (Eq. 13) agrees with the CPU's.
  * - The same search twice on the GPU writes the same bytes; so does one
  *   killed with SIGKILL and resumed, and one run kernel by kernel instead
- *   of as recorded CUDA graphs. */
+ *   of as recorded CUDA graphs.
+ * - The step's scalars on the device (TSEDARTS_DEVICE_STEP=1: clipping,
+ *   darts2's coefficients, the epoch's tally) give the bits of the GPU's
+ *   host composition; darts1, darts2 and tse searches with them write the
+ *   bytes of the searches without them, and agree with the CPU's. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <signal.h>
@@ -25,6 +29,7 @@
 #include "tsedarts/backend_cpu.h"
 #include "tsedarts/compare.h"
 #include "tsedarts/device.h"
+#include "tsedarts/device_step.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/layers.h"
 #include "tsedarts/params.h"
@@ -314,3 +319,197 @@ Test(gpu_steps, sigkill_then_resume_gives_the_same_bits, .timeout = 600)
     free(a);
     free(b);
 }
+
+/* ------------------------------------------------------------ step scalars */
+
+/* The GPU with its step scalars offered (read when the backend opens;
+ * Criterion runs each test in a process of its own). */
+static const backend *gpu_device_step(void)
+{
+    setenv("TSEDARTS_DEVICE_STEP", "1", 1);
+    const backend *be = gpu();
+    cr_assert(be->flat_clip && be->flat_inverse_norm && be->flat_axpy_dev && be->tally_pass && be->host_alloc &&
+                  be->upload_async && be->fence_record && be->fence_wait,
+              "TSEDARTS_DEVICE_STEP=1 did not offer the step scalars");
+    return be;
+}
+
+#define STEP_N 10000 /* three reduction chunks, the last one short */
+
+/* n values of dt on the device, uniform in [-scale, scale). */
+static void *device_values(const backend *be, dtype dt, size_t n, double scale, uint64_t key)
+{
+    philox_stream s;
+    philox_stream_init(&s, 11, PURPOSE_TEST, key);
+    size_t es = dtype_size(dt);
+    char *host = malloc(n * es);
+    for (size_t i = 0; i < n; i++) {
+        double v = scale * (2 * philox_next_uniform_f64(&s) - 1);
+        if (dt == DT_F64) ((double *)host)[i] = v;
+        else ((float *)host)[i] = (float)v;
+    }
+    void *d = be->alloc(n * es);
+    cr_assert(d);
+    cr_assert_eq(be->upload(d, host, n * es), TD_OK);
+    free(host);
+    return d;
+}
+
+static void expect_device_same(const backend *be, const void *a, const void *b, size_t bytes, const char *what)
+{
+    char *ha = malloc(bytes), *hb = malloc(bytes);
+    cr_assert_eq(be->download(ha, a, bytes), TD_OK, "%s", td_error_message());
+    cr_assert_eq(be->download(hb, b, bytes), TD_OK, "%s", td_error_message());
+    cr_expect(!memcmp(ha, hb, bytes), "%s: the device's bits differ from the host composition's", what);
+    free(ha);
+    free(hb);
+}
+
+static void gpu_step_scalars(dtype dt)
+{
+    const backend *be = gpu_device_step();
+    size_t es = dtype_size(dt), bytes = STEP_N * es;
+    double *scalars = be->alloc(2 * sizeof(double));
+    /* clipping that scales (1) and that does not (100): ||x|| is about 5.8 */
+    const double norms[] = {1.0, 100.0};
+    for (int k = 0; k < 2; k++) {
+        void *host = device_values(be, dt, STEP_N, 0.1, 1), *dev = device_values(be, dt, STEP_N, 0.1, 1);
+        double sq, got[2];
+        cr_assert_eq(be->flat_sum_squares(host, STEP_N, dt, &sq), TD_OK, "%s", td_error_message());
+        double coef = norms[k] / (sqrt(sq) + 1e-6);
+        if (coef < 1) cr_assert_eq(be->flat_scale(host, STEP_N, dt, coef), TD_OK);
+        cr_assert_eq(be->flat_clip(dev, STEP_N, dt, norms[k], scalars), TD_OK, "%s", td_error_message());
+        cr_assert_eq(be->download(got, scalars, sizeof got), TD_OK);
+        cr_expect(!memcmp(&got[0], &sq, sizeof sq) && !memcmp(&got[1], &coef, sizeof coef),
+                  "clip to %g: sum %.17g coefficient %.17g on the device, %.17g %.17g on the host", norms[k], got[0],
+                  got[1], sq, coef);
+        expect_device_same(be, host, dev, bytes, coef < 1 ? "clipped gradient" : "unclipped gradient");
+        be->release(host);
+        be->release(dev);
+    }
+    /* darts2: R = 0.01 / ||v||, then R, -R, -xi / (2 R), xi / (2 R) */
+    void *v = device_values(be, dt, STEP_N, 0.3, 2), *x = device_values(be, dt, STEP_N, 1.0, 3);
+    void *y_host = device_values(be, dt, STEP_N, 1.0, 4), *y_dev = device_values(be, dt, STEP_N, 1.0, 4);
+    double xi = 0.025, sq, R_dev;
+    cr_assert_eq(be->flat_sum_squares(v, STEP_N, dt, &sq), TD_OK);
+    double R = 0.01 / sqrt(sq);
+    cr_assert_eq(be->flat_inverse_norm(v, STEP_N, dt, 0.01, scalars), TD_OK, "%s", td_error_message());
+    cr_assert_eq(be->download(&R_dev, scalars, sizeof R_dev), TD_OK);
+    cr_expect(!memcmp(&R, &R_dev, sizeof R), "R: %.17g on the device, %.17g on the host", R_dev, R);
+    const double host_a[] = {R, -R, -xi / (2 * R), xi / (2 * R)}, num[] = {1, -1, -xi, xi}, den[] = {0, 0, 2, 2};
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(be->flat_axpy(y_host, x, STEP_N, dt, host_a[k]), TD_OK);
+        cr_assert_eq(be->flat_axpy_dev(y_dev, x, STEP_N, dt, scalars, num[k], den[k]), TD_OK, "%s", td_error_message());
+    }
+    expect_device_same(be, y_host, y_dev, bytes, "darts2's axpys");
+    /* the tally: 12 rows of 10 classes per pass, row 0 tied with its
+     * label's class, a non-finite loss in pass 4, a short last pass */
+    enum { ROWS = 12, CLASSES = 10, PASSES = 7 };
+    backend_tally host_t = {0}, *dev_t = be->alloc(sizeof *dev_t), got_t;
+    cr_assert_eq(be->zero(dev_t, sizeof *dev_t), TD_OK);
+    int32_t *labels_d = be->alloc(ROWS * sizeof(int32_t));
+    for (int p = 0; p < PASSES; p++) {
+        void *out = device_values(be, dt, 1 + ROWS * CLASSES, 3.0, 100 + p);
+        char *h = malloc((1 + ROWS * CLASSES) * es);
+        cr_assert_eq(be->download(h, out, (1 + ROWS * CLASSES) * es), TD_OK);
+        int32_t labels[ROWS];
+        for (int n = 0; n < ROWS; n++) labels[n] = (n * 7 + p) % CLASSES;
+        memcpy(h + (1 + (size_t)labels[0]) * es, h + es, es);
+        if (p == 4) {
+            if (dt == DT_F64) ((double *)h)[0] = NAN;
+            else ((float *)h)[0] = INFINITY;
+        }
+        cr_assert_eq(be->upload(out, h, (1 + ROWS * CLASSES) * es), TD_OK);
+        cr_assert_eq(be->upload(labels_d, labels, sizeof labels), TD_OK);
+        int rows = p == PASSES - 1 ? 5 : ROWS;
+        unsigned what = p % 3 == 0 ? TALLY_PLAIN : p % 3 == 1 ? TALLY_TRAIN : TALLY_TRAIN | TALLY_PLAIN;
+        tally_pass_args a = {out, (char *)out + es, labels_d, rows, CLASSES, dt, what};
+        cr_assert_eq(be->tally_pass(dev_t, &a), TD_OK, "%s", td_error_message());
+        /* the host's figures, as search.c computed them from a download */
+        tally_pass_args ha = {h, h + es, labels, rows, CLASSES, dt, what};
+        cr_assert_eq(backend_cpu()->tally_pass(&host_t, &ha), TD_OK);
+        be->release(out);
+        free(h);
+    }
+    cr_assert_eq(be->download(&got_t, dev_t, sizeof got_t), TD_OK);
+    cr_expect_eq(got_t.correct, host_t.correct);
+    cr_expect_eq(got_t.nonfinite, 1);
+    cr_expect(!memcmp(&got_t.loss_sum, &host_t.loss_sum, sizeof(double)) &&
+                  !memcmp(&got_t.loss_plain, &host_t.loss_plain, sizeof(double)) &&
+                  !memcmp(&got_t.first_nonfinite, &host_t.first_nonfinite, sizeof(double)),
+              "tally: the device's sums differ from the host's");
+    be->release(labels_d);
+    be->release(dev_t);
+    be->release(v);
+    be->release(x);
+    be->release(y_host);
+    be->release(y_dev);
+    be->release(scalars);
+}
+
+Test(gpu_steps, step_scalars_give_the_host_compositions_bits_f32) { gpu_step_scalars(DT_F32); }
+Test(gpu_steps, step_scalars_give_the_host_compositions_bits_f64) { gpu_step_scalars(DT_F64); }
+
+/* Pinned batches uploaded without waiting, a fence per buffer: what
+ * arrives is what was written, with the host refilling the other buffer
+ * meanwhile. */
+Test(gpu_steps, pinned_uploads_arrive_whole)
+{
+    const backend *be = gpu_device_step();
+    enum { BYTES = 1 << 20, ROUNDS = 8 };
+    unsigned char *host[2] = {be->host_alloc(BYTES), be->host_alloc(BYTES)}, *back = malloc(BYTES);
+    unsigned char *dev[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        int k = r % 2;
+        cr_assert_eq(be->fence_wait(k), TD_OK, "%s", td_error_message());
+        memset(host[k], 1 + r, BYTES);
+        dev[r] = be->alloc(BYTES);
+        cr_assert_eq(be->upload_async(dev[r], host[k], BYTES), TD_OK, "%s", td_error_message());
+        cr_assert_eq(be->fence_record(k), TD_OK, "%s", td_error_message());
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        cr_assert_eq(be->download(back, dev[r], BYTES), TD_OK);
+        int whole = 1;
+        for (int i = 0; i < BYTES; i++) whole &= back[i] == 1 + r;
+        cr_expect(whole, "upload %d did not arrive as written", r);
+        be->release(dev[r]);
+    }
+    be->host_release(host[0]);
+    be->host_release(host[1]);
+    free(back);
+}
+
+/* In-process, f64: a search with the scalars on the device agrees with the
+ * CPU's as closely as one without them does (search_against_cpu). */
+static void device_step_against_cpu(search_algo algo, const char *tag)
+{
+    gpu_device_step();
+    search_against_cpu(algo, tag);
+}
+
+Test(gpu_steps, darts1_device_step_matches_the_cpu) { device_step_against_cpu(ALGO_DARTS1, "darts1-step"); }
+Test(gpu_steps, darts2_device_step_matches_the_cpu) { device_step_against_cpu(ALGO_DARTS2, "darts2-step"); }
+Test(gpu_steps, tse_device_step_matches_the_cpu) { device_step_against_cpu(ALGO_TSE, "tse-step"); }
+
+/* Through the program, f32: the same search with the step's scalars on the
+ * device and read back by the host writes the same bytes. */
+static void device_step_and_not(const char *algo)
+{
+    const char *bin = program();
+    char *a = sandbox_dir("gpu-step-device"), *b = sandbox_dir("gpu-step-host"), oa[4200], ob[4200];
+    cr_assert_eq(path_format(oa, sizeof oa, "%s/run", a), TD_OK);
+    cr_assert_eq(path_format(ob, sizeof ob, "%s/run", b), TD_OK);
+    const char *on[] = {bin, SEARCH_ARGS(algo), oa, NULL}, *off[] = {bin, SEARCH_ARGS(algo), ob, NULL};
+    setenv("TSEDARTS_DEVICE_STEP", "1", 1);
+    cr_assert_eq(sandbox_run(on, NULL), 0, "%s with TSEDARTS_DEVICE_STEP=1 failed", algo);
+    setenv("TSEDARTS_DEVICE_STEP", "0", 1);
+    cr_assert_eq(sandbox_run(off, NULL), 0, "%s with TSEDARTS_DEVICE_STEP=0 failed", algo);
+    unsetenv("TSEDARTS_DEVICE_STEP");
+    expect_same_bytes(oa, ob);
+    free(a);
+    free(b);
+}
+
+Test(gpu_steps, darts1_device_step_and_not_give_the_same_bits, .timeout = 600) { device_step_and_not("darts1"); }
+Test(gpu_steps, darts2_device_step_and_not_give_the_same_bits, .timeout = 600) { device_step_and_not("darts2"); }
+Test(gpu_steps, tse_device_step_and_not_give_the_same_bits, .timeout = 600) { device_step_and_not("tse"); }

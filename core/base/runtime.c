@@ -128,6 +128,8 @@ void progress_update(progress *p, double done, const char *fmt, ...)
     fflush(stderr);
 }
 
+int progress_due(const progress *p) { return p->tty && now_seconds() - p->last_print >= 0.25; }
+
 void progress_line(progress *p, const char *fmt, ...)
 {
     if (p->tty) fprintf(stderr, "\r\033[K");
@@ -166,7 +168,8 @@ int env_flag(const char *name)
 }
 
 /* The executor's switches (exec.h): a synchronisation after every node,
- * runs never recorded, NVTX ranges, batching and its window. Each leaves
+ * runs never recorded, NVTX ranges, batching and its window; and the
+ * step's scalars kept on the device. Each leaves
  * the bits as they are and only changes a run's speed (and memory), which
  * is why env.json says which were on. */
 static json_t *switches_json(void)
@@ -181,6 +184,10 @@ static json_t *switches_json(void)
     const char *batch = getenv("TSEDARTS_BATCH"), *window = getenv("TSEDARTS_BATCH_WINDOW");
     json_object_set_new(o, "TSEDARTS_BATCH", batch && *batch ? json_string(batch) : json_null());
     json_object_set_new(o, "TSEDARTS_BATCH_WINDOW", window && *window ? json_string(window) : json_null());
+    /* the step's scalars on the device (nets/device_step.h): as given (the
+     * CPU keeps them there unless "0", a GPU only where "1") */
+    const char *step = getenv("TSEDARTS_DEVICE_STEP");
+    json_object_set_new(o, "TSEDARTS_DEVICE_STEP", step && *step ? json_string(step) : json_null());
     return o;
 }
 

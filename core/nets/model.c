@@ -197,25 +197,53 @@ void net_exec_destroy(net_exec *ne)
     free(ne);
 }
 
-td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t *labels, const void *mask)
+static td_status upload_input(const model *m, int pinned, void *dst, const void *src, size_t bytes)
+{
+    const backend *be = m->be;
+    return pinned && be->upload_async ? be->upload_async(dst, src, bytes) : be->upload(dst, src, bytes);
+}
+
+td_status net_exec_launch(model *m, net_exec *ne, const net_batch *b)
 {
     const graph *g = ne->g;
     size_t es = dtype_size(m->dt);
     const value *img = &g->values[ne->io.images];
-    TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + img->offset * es, images, shape_numel(img->shape) * es));
-    if (mask && ne->io.drop_mask >= 0) {
+    char *inputs = ne->io_buf[ROLE_INPUT];
+    TD_CHECK(upload_input(m, b->pinned, inputs + img->offset * es, b->images, shape_numel(img->shape) * es));
+    if (b->mask && ne->io.drop_mask >= 0) {
         /* the masks are consecutive inputs: one upload */
         const value *mv = &g->values[ne->io.drop_mask];
-        TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + mv->offset * es, mask,
-                               (size_t)ne->io.n_masks * ne->batch * es));
-    } else if (mask && ne->io.skip_mask >= 0) {
+        TD_CHECK(upload_input(m, b->mask_pinned, inputs + mv->offset * es, b->mask,
+                              (size_t)ne->io.n_masks * ne->batch * es));
+    } else if (b->mask && ne->io.skip_mask >= 0) {
         /* graph_input places inputs one after another: one upload */
         const value *mv = &g->values[ne->io.skip_mask];
-        TD_CHECK(m->be->upload((char *)ne->io_buf[ROLE_INPUT] + mv->offset * es, mask, ne->io.skip_mask_numel * es));
+        TD_CHECK(upload_input(m, b->mask_pinned, inputs + mv->offset * es, b->mask, ne->io.skip_mask_numel * es));
     }
-    TD_CHECK(m->be->upload(ne->io_buf[ROLE_LABEL], labels, (size_t)ne->batch * sizeof(int32_t)));
-    TD_CHECK(exec_run(ne->ctx));
-    return m->be->download(ne->host_out, ne->io_buf[ROLE_OUTPUT], g->role_size[ROLE_OUTPUT] * es);
+    TD_CHECK(upload_input(m, b->pinned, ne->io_buf[ROLE_LABEL], b->labels, (size_t)ne->batch * sizeof(int32_t)));
+    return exec_run(ne->ctx);
+}
+
+td_status net_exec_fetch(model *m, net_exec *ne)
+{
+    return m->be->download(ne->host_out, ne->io_buf[ROLE_OUTPUT], ne->g->role_size[ROLE_OUTPUT] * dtype_size(m->dt));
+}
+
+td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t *labels, const void *mask)
+{
+    net_batch b = {images, labels, mask, 0, 0};
+    TD_CHECK(net_exec_launch(m, ne, &b));
+    return net_exec_fetch(m, ne);
+}
+
+td_status net_exec_tally(model *m, net_exec *ne, backend_tally *t, unsigned what)
+{
+    if (!m->be->tally_pass) return TD_FAIL(TD_ERR_UNSUPPORTED, "backend %s keeps no tally", m->be->name);
+    size_t es = dtype_size(m->dt);
+    const char *out = ne->io_buf[ROLE_OUTPUT];
+    tally_pass_args a = {out + (size_t)ne->loss_at * es, out + (size_t)ne->logits_at * es, ne->io_buf[ROLE_LABEL],
+                         ne->batch, ne->g->values[ne->io.logits].shape.c, m->dt, what};
+    return m->be->tally_pass(t, &a);
 }
 
 static double out_at(const net_exec *ne, dtype dt, size_t i)

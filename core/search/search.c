@@ -123,14 +123,23 @@ td_status search_load_data(search_state *st)
     st->cfg.net.classes = st->train.classes;
     st->net.cfg = st->cfg.net; /* a staged search replaces it with its stage's */
     size_t img = (size_t)c->batch * st->train.c * st->train.h * st->train.w;
-    st->images = malloc(img * dtype_size(c->dt));
-    st->labels = malloc((size_t)c->batch * sizeof *st->labels);
+    TD_CHECK(device_step_open(&st->dstep, st->opt.be));
+    TD_CHECK(batch_buffers_create(&st->batches, st->opt.be, img * dtype_size(c->dt), c->batch, 0));
+    st->images = st->batches.images[st->batches.cur];
+    st->labels = st->batches.labels[st->batches.cur];
     st->order_w = malloc((size_t)n_w * sizeof *st->order_w);
     st->order_a = malloc((size_t)n_a * sizeof *st->order_a);
     st->batch_ids = malloc((size_t)c->batch * sizeof *st->batch_ids);
-    if (!st->images || !st->labels || !st->order_w || !st->order_a || !st->batch_ids)
-        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    if (!st->order_w || !st->order_a || !st->batch_ids) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     return TD_OK;
+}
+
+void search_next_buffers(search_state *st)
+{
+    td_status s = batch_buffers_next(&st->batches);
+    if (s != TD_OK && st->batch_status == TD_OK) st->batch_status = s;
+    st->images = st->batches.images[st->batches.cur];
+    st->labels = st->batches.labels[st->batches.cur];
 }
 
 /* Per-epoch orders of both halves from (seed, shuffle, 2 epoch + half). */
@@ -152,6 +161,7 @@ int search_make_batch(search_state *st, int half, int step, int epoch)
     int start = (int)(((long)step * B) % n), b = n - start < B ? n - start : B;
     for (int i = 0; i < b; i++) st->batch_ids[i] = ids[order[start + i]];
     augment aug = {4, 1, 0};
+    search_next_buffers(st);
     data_make_batch(&st->train, st->batch_ids, b, &aug, st->cfg.seed, (uint32_t)epoch, st->cfg.dt, st->images,
                     st->labels);
     return b;
@@ -164,12 +174,7 @@ td_status search_weight_step(search_state *st, double lr, int clip)
     model *m = &st->m;
     const backend *be = m->be;
     size_t n = m->n[ROLE_WEIGHT];
-    if (clip) {
-        double sq;
-        TD_CHECK(be->flat_sum_squares(m->role[ROLE_GRAD_WEIGHT], n, m->dt, &sq));
-        double coef = st->cfg.grad_clip / (sqrt(sq) + 1e-6);
-        if (coef < 1) TD_CHECK(be->flat_scale(m->role[ROLE_GRAD_WEIGHT], n, m->dt, coef));
-    }
+    if (clip) TD_CHECK(device_step_clip(&st->dstep, m->role[ROLE_GRAD_WEIGHT], n, m->dt, st->cfg.grad_clip));
     st->weight_steps++;
     return be->sgd_step(m->role[ROLE_WEIGHT], m->role[ROLE_GRAD_WEIGHT], st->momentum, n, m->dt, lr, st->cfg.momentum,
                         st->cfg.weight_decay, st->cfg.nesterov);
@@ -184,26 +189,72 @@ td_status search_arch_step(search_state *st, const void *grad)
                             st->cfg.arch_weight_decay, st->arch_steps);
 }
 
-/* Runs a graph on the current batch and adds its loss/accuracy to the
- * epoch's training statistics when `count` is set. */
-td_status search_run_batch(search_state *st, int kind, int b, int count, double *loss)
+/* The pass's figures where the host reads them: each loss downloaded,
+ * checked and added at once. */
+static td_status figures_on_host(search_state *st, net_exec *ne, int b, unsigned what, double *loss)
 {
+    double l = net_exec_loss(ne, st->cfg.dt);
+    if (!isfinite(l))
+        return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged); lower the learning rate", st->epoch, l);
+    if (what & RUN_COUNT) {
+        st->acc.loss_sum += l * b;
+        st->acc.correct += net_exec_correct(ne, st->cfg.dt, st->labels);
+        st->acc.count += b;
+    }
+    if (what & RUN_TSE_SUM) st->acc.tse_sum += l;
+    if (loss) *loss = l;
+    return TD_OK;
+}
+
+/* Runs a graph on the current batch and adds its loss/accuracy to the
+ * epoch's training statistics (RUN_COUNT) and its loss to the TSE group
+ * sum (RUN_TSE_SUM). Where the step keeps its scalars on the backend,
+ * nothing is read back unless the caller asks for the loss. */
+td_status search_run_batch(search_state *st, int kind, int b, unsigned what, double *loss)
+{
+    TD_CHECK(st->batch_status);
     net_exec *ne = NULL;
     const void *mask = NULL;
     TD_CHECK(search_exec(st, kind, b, &ne));
     TD_CHECK(search_skip_masks(st, ne, &mask));
     TD_CHECK(before_run(st, ne));
-    TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, mask));
-    double l = net_exec_loss(ne, st->cfg.dt);
-    if (!isfinite(l))
-        return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged); lower the learning rate", st->epoch, l);
-    if (count) {
-        st->acc.loss_sum += l * b;
-        st->acc.correct += net_exec_correct(ne, st->cfg.dt, st->labels);
-        st->acc.count += b;
+    if (!st->dstep.on) {
+        TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, mask));
+        return figures_on_host(st, ne, b, what, loss);
     }
-    if (loss) *loss = l;
+    TD_CHECK(batch_buffers_launch(&st->batches, &st->m, ne, mask));
+    unsigned tally = ((what & RUN_COUNT) ? TALLY_TRAIN : 0) | ((what & RUN_TSE_SUM) ? TALLY_PLAIN : 0);
+    TD_CHECK(net_exec_tally(&st->m, ne, st->dstep.tally, tally));
+    if (what & RUN_COUNT) st->acc.count += b;
+    if (!loss) return TD_OK;
+    TD_CHECK(net_exec_fetch(&st->m, ne));
+    *loss = net_exec_loss(ne, st->cfg.dt);
     return TD_OK;
+}
+
+td_status search_read_figures(search_state *st)
+{
+    if (!st->dstep.on) return TD_OK;
+    backend_tally t;
+    TD_CHECK(device_step_tally_read(&st->dstep, &t));
+    st->acc.loss_sum = t.loss_sum;
+    st->acc.correct = (long)t.correct;
+    st->acc.tse_sum = t.loss_plain;
+    if (t.nonfinite)
+        return TD_FAIL(TD_ERR_STATE,
+                       "epoch %d: a loss became %g (diverged; found when the epoch's figures were read, %lld "
+                       "passes); lower the learning rate",
+                       st->epoch, t.first_nonfinite, t.nonfinite);
+    return TD_OK;
+}
+
+/* The tally set to st->acc: zero at an epoch's start, a checkpoint's
+ * figures on resume. */
+static td_status write_figures(search_state *st)
+{
+    if (!st->dstep.on) return TD_OK;
+    backend_tally t = {st->acc.loss_sum, st->acc.tse_sum, st->acc.correct, 0, 0};
+    return device_step_tally_write(&st->dstep, &t);
 }
 
 /* ------------------------------------------------------------ state */
@@ -285,8 +336,10 @@ void search_free_state(search_state *st)
     free(st->order_w);
     free(st->order_a);
     free(st->batch_ids);
-    free(st->images);
-    free(st->labels);
+    batch_buffers_free(&st->batches);
+    st->images = NULL;
+    st->labels = NULL;
+    device_step_close(&st->dstep);
 }
 
 /* Sections of a checkpoint: what a unit boundary needs to continue. */
@@ -341,6 +394,7 @@ static char *state_meta(const search_state *st)
 
 static td_status save_checkpoint(search_state *st)
 {
+    TD_CHECK(search_read_figures(st));
     ckpt_section s[CHECKPOINT_MAX_SECTIONS];
     int n = state_sections(st, s);
     char *meta = state_meta(st);
@@ -370,6 +424,7 @@ static td_status load_checkpoint(search_state *st)
     const search_stage_hooks *h = stage_hooks(st);
     td_status r = h && h->load_meta ? h->load_meta(st, o) : TD_OK;
     json_decref(o);
+    if (r == TD_OK) r = write_figures(st);
     if (r != TD_OK) return r;
     return chain_log_open(&st->metrics, st->metrics.path);
 }
@@ -385,6 +440,8 @@ static td_status evaluate(search_state *st, double *loss, double *acc, int *coun
     augment none = {0, 0, 0};
     for (int start = 0; start < n; start += st->cfg.batch) {
         int b = n - start < st->cfg.batch ? n - start : st->cfg.batch;
+        search_next_buffers(st);
+        TD_CHECK(st->batch_status);
         data_make_batch(&st->train, st->ids_a + start, b, &none, st->cfg.seed, 0, st->cfg.dt, st->images, st->labels);
         net_exec *ne = NULL;
         TD_CHECK(search_exec(st, K_EVAL, b, &ne));
@@ -405,6 +462,7 @@ static td_status arch_hessian_max(search_state *st, double *lmax, double *secs)
 {
     double t0 = now_seconds();
     int b = search_make_batch(st, 1, 0, st->epoch);
+    TD_CHECK(st->batch_status);
     net_exec *ne = NULL;
     TD_CHECK(search_exec(st, K_HVP_A, b, &ne));
     const void *mask;
@@ -446,6 +504,7 @@ static void tick(search_state *st, run_tick what)
 
 static td_status end_epoch(search_state *st, double lr)
 {
+    TD_CHECK(search_read_figures(st));
     double vl = 0, va = 0, h_max = 0, h_secs = 0;
     int vn = 0;
     if (st->cfg.eval_images != 0) {
@@ -611,6 +670,9 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
             st->unit++;
             units_run++;
             tick(st, RUN_TICK_UNIT);
+            /* the figures are read back only for a line that is printed */
+            if (!opt->quiet && progress_due(&st->prog)) s = search_read_figures(st);
+            if (s != TD_OK) break;
             if (!opt->quiet)
                 progress_update(&st->prog, (double)st->epoch * U + st->unit, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
                                 st->epoch + 1, epochs, alg->step_of_unit(st, st->unit), S,
@@ -624,6 +686,8 @@ td_status search_run(const search_config *cfg, const search_options *opt, search
         st->epoch++;
         st->unit = 0;
         memset(&st->acc, 0, sizeof st->acc);
+        s = write_figures(st);
+        if (s != TD_OK) break;
         /* the checkpoint after a stage's last epoch holds the next stage */
         if (staged && st->epoch < epochs && st->epoch % st->cfg.epochs == 0) s = search_next_stage(st);
         /* a stage transition happens before the checkpoint, so a resumed

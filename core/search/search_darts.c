@@ -1,8 +1,6 @@
 /* DARTS first and second order (docs/numerics.md s.2.3-2.4): one unit is one step, an
  * architecture step on a validation batch, then a weight step on a train
  * batch with gradient clipping. */
-#include <math.h>
-
 #include "tsedarts/search_internal.h"
 
 static int units_per_epoch(const search_state *st) { return search_steps_per_epoch(st); }
@@ -17,7 +15,7 @@ static int step_of_unit(const search_state *st, int unit)
 static td_status weight_half(search_state *st, int t, double lr)
 {
     int b = search_make_batch(st, 0, t, st->epoch);
-    TD_CHECK(search_run_batch(st, K_W, b, 1, NULL));
+    TD_CHECK(search_run_batch(st, K_W, b, RUN_COUNT, NULL));
     return search_weight_step(st, lr, 1);
 }
 
@@ -51,22 +49,23 @@ static td_status darts2_unit(search_state *st, int t, double lr)
     TD_CHECK(search_run_batch(st, K_WA_NOUPD, bv, 0, NULL));
     TD_CHECK(be->flat_copy(dalpha, ga, na * es));
     TD_CHECK(be->flat_copy(v, gw, nw * es));
-    /* 3. finite-difference Hessian-vector product at w, R = 0.01 / ||v|| */
-    double sq;
-    TD_CHECK(be->flat_sum_squares(v, nw, dt, &sq));
-    double R = 0.01 / sqrt(sq);
+    /* 3. finite-difference Hessian-vector product at w, R = 0.01 / ||v||,
+     * kept where the backend computes (device_step.h): R, -R, -xi / (2 R)
+     * and xi / (2 R) are formed there from it */
+    device_step *ds = &st->dstep;
+    TD_CHECK(device_step_inverse_norm(ds, v, nw, dt, 0.01));
     bt = search_make_batch(st, 0, t, st->epoch);
     TD_CHECK(be->flat_copy(w, w_saved, nw * es));
-    TD_CHECK(be->flat_axpy(w, v, nw, dt, R));
+    TD_CHECK(device_step_axpy(ds, w, v, nw, dt, 1, 0));
     TD_CHECK(search_run_batch(st, K_A_NOUPD, bt, 0, NULL));
     TD_CHECK(be->flat_copy(gplus, ga, na * es));
     TD_CHECK(be->flat_copy(w, w_saved, nw * es));
-    TD_CHECK(be->flat_axpy(w, v, nw, dt, -R));
+    TD_CHECK(device_step_axpy(ds, w, v, nw, dt, -1, 0));
     TD_CHECK(search_run_batch(st, K_A_NOUPD, bt, 0, NULL));
     TD_CHECK(be->flat_copy(w, w_saved, nw * es));
     /* 4. dalpha - xi (g+ - g-) / 2R */
-    TD_CHECK(be->flat_axpy(dalpha, gplus, na, dt, -xi / (2 * R)));
-    TD_CHECK(be->flat_axpy(dalpha, ga, na, dt, xi / (2 * R)));
+    TD_CHECK(device_step_axpy(ds, dalpha, gplus, na, dt, -xi, 2));
+    TD_CHECK(device_step_axpy(ds, dalpha, ga, na, dt, xi, 2));
     TD_CHECK(search_arch_step(st, dalpha));
     /* 5. the weight step, as in first order */
     return weight_half(st, t, lr);

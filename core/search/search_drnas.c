@@ -81,6 +81,7 @@ int drnas_arch_batch(search_state *st, int t)
     st->orders_ready = 0; /* order_a no longer holds the epoch's order */
     for (int i = 0; i < B; i++) st->batch_ids[i] = st->ids_a[st->order_a[i]];
     augment aug = {4, 1, 0};
+    search_next_buffers(st);
     data_make_draws(&st->train, st->batch_ids, B, &aug, st->cfg.seed, PURPOSE_DRNAS_ARCH_AUGMENT, step, st->cfg.dt,
                     st->images, st->labels);
     return B;
@@ -131,7 +132,7 @@ static td_status drnas_unit(search_state *st, int t, double lr)
             TD_CHECK(search_arch_step(st, st->m.role[ROLE_GRAD_ALPHA]));
     }
     int b = search_make_batch(st, 0, t, st->epoch);
-    TD_CHECK(search_run_batch(st, K_W, b, 1, NULL));
+    TD_CHECK(search_run_batch(st, K_W, b, RUN_COUNT, NULL));
     return search_weight_step(st, lr, 1);
 }
 
@@ -151,10 +152,8 @@ static td_status tse_as_run_unit(search_state *st, int t, double lr)
         TD_CHECK(be->zero(st->a_acc, na * dtype_size(m->dt)));
     }
     int b = search_make_batch(st, 0, t, st->epoch);
-    double loss;
-    TD_CHECK(search_run_batch(st, K_WA, b, 1, &loss));
+    TD_CHECK(search_run_batch(st, K_WA, b, RUN_COUNT | RUN_TSE_SUM, NULL));
     TD_CHECK(be->flat_axpy(st->a_acc, m->role[ROLE_GRAD_ALPHA], na, m->dt, 1.0));
-    st->acc.tse_sum += loss;
     return search_weight_step(st, lr, 0);
 }
 
@@ -178,7 +177,7 @@ static td_status tse_drnas_unit(search_state *st, int unit, double lr)
      * every epoch has the same units */
     if (unit >= search_steps_per_epoch(st)) return TD_OK;
     int b = search_make_batch(st, 0, unit, st->epoch);
-    TD_CHECK(search_run_batch(st, K_W, b, 1, NULL));
+    TD_CHECK(search_run_batch(st, K_W, b, RUN_COUNT, NULL));
     return search_weight_step(st, lr, 0);
 }
 

@@ -206,12 +206,8 @@ static int step_is_unit(const search_state *st, int unit)
 static td_status clip_alpha_grad(search_state *st)
 {
     model *m = &st->m;
-    size_t n = m->n[ROLE_ALPHA];
-    double sq;
-    TD_CHECK(m->be->flat_sum_squares(m->role[ROLE_GRAD_ALPHA], n, m->dt, &sq));
     /* torch.nn.utils.clip_grad_norm_'s coefficient */
-    double coef = st->cfg.arch_grad_clip / (sqrt(sq) + 1e-6);
-    return coef < 1 ? m->be->flat_scale(m->role[ROLE_GRAD_ALPHA], n, m->dt, coef) : TD_OK;
+    return device_step_clip(&st->dstep, m->role[ROLE_GRAD_ALPHA], m->n[ROLE_ALPHA], m->dt, st->cfg.arch_grad_clip);
 }
 
 static td_status pdarts_unit(search_state *st, int t, double lr)
@@ -223,7 +219,7 @@ static td_status pdarts_unit(search_state *st, int t, double lr)
         TD_CHECK(search_arch_step(st, st->m.role[ROLE_GRAD_ALPHA]));
     }
     int b = search_make_batch(st, 0, t, st->epoch);
-    TD_CHECK(search_run_batch(st, K_W, b, 1, NULL));
+    TD_CHECK(search_run_batch(st, K_W, b, RUN_COUNT, NULL));
     return search_weight_step(st, lr, 1);
 }
 

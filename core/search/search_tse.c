@@ -99,7 +99,7 @@ static td_status tse_unit(search_state *st, int unit, double lr)
     tse_pos p = position(st, unit);
     int b = search_make_batch(st, 0, p.start + p.i, st->epoch);
     if (!p.rollout) {
-        TD_CHECK(search_run_batch(st, K_W, b, 1, NULL));
+        TD_CHECK(search_run_batch(st, K_W, b, RUN_COUNT, NULL));
         return search_weight_step(st, lr, 0);
     }
     if (p.i == 0) {
@@ -109,17 +109,16 @@ static td_status tse_unit(search_state *st, int unit, double lr)
         TD_CHECK(be->zero(st->a_acc, na * es));
     }
     if (sweep) TD_CHECK(be->flat_copy((char *)st->tse_snaps + (size_t)p.i * nw * es, m->role[ROLE_WEIGHT], nw * es));
-    double loss;
+    /* the loss goes to the group's TSE sum where it is computed */
     if (exact) {
         /* the alpha gradients come from the reverse sweep */
-        TD_CHECK(search_run_batch(st, K_W, b, 0, &loss));
+        TD_CHECK(search_run_batch(st, K_W, b, RUN_TSE_SUM, NULL));
     } else {
-        TD_CHECK(search_run_batch(st, K_WA, b, 0, &loss));
+        TD_CHECK(search_run_batch(st, K_WA, b, RUN_TSE_SUM, NULL));
         /* The alpha gradient is summed, not averaged, each term taken at
          * the weights before that step's update. */
         TD_CHECK(be->flat_axpy(st->a_acc, m->role[ROLE_GRAD_ALPHA], na, m->dt, 1.0));
     }
-    st->acc.tse_sum += loss;
     TD_CHECK(search_weight_step(st, lr, 0));
     if (p.i == p.len - 1) {
         st->acc.tse_groups++;

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsedarts/batch_buffers.h"
 #include "tsedarts/data.h"
+#include "tsedarts/device_step.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/model.h"
 #include "tsedarts/path.h"
@@ -33,12 +35,16 @@ typedef struct train_state {
     int n_t, n_v;
     int *order, *batch_ids;
     int order_epoch;
-    void *images, *masks;
+    batch_buffers batches; /* two host batches (images, labels, masks), filled in turn */
+    void *images, *masks;  /* the one being filled */
     int32_t *labels;
     int n_masks;
     void *momentum;
+    device_step dstep; /* the clip's scalars and the epoch's tally */
     int epoch, step;
     long steps_done;
+    /* the epoch's figures; where dstep.on, loss_sum and correct are in the
+     * backend's tally and here only after read_figures */
     double loss_sum;
     long correct, count;
     char ckpt_path[4400];
@@ -60,6 +66,17 @@ static td_status get_exec(train_state *st, int eval, int batch, net_exec **out)
     st->exec_eval[st->n_execs] = eval;
     st->execs[st->n_execs++] = *out;
     return TD_OK;
+}
+
+/* Turns images, labels and masks to the other batch buffer, once the
+ * device has copied what it held. */
+static td_status next_buffers(train_state *st)
+{
+    td_status s = batch_buffers_next(&st->batches);
+    st->images = st->batches.images[st->batches.cur];
+    st->labels = st->batches.labels[st->batches.cur];
+    st->masks = st->batches.masks[st->batches.cur];
+    return s;
 }
 
 static td_status load_data(train_state *st)
@@ -101,14 +118,14 @@ static td_status load_data(train_state *st)
     TD_CHECK(evalnet_check(&c->net));
     st->n_masks = evalnet_mask_count(&c->net);
     size_t es = dtype_size(c->dt);
-    st->images = malloc((size_t)c->batch * st->train.c * st->train.h * st->train.w * es);
-    st->masks = malloc(((size_t)st->n_masks * c->batch + 1) * es);
-    st->labels = malloc((size_t)c->batch * sizeof *st->labels);
+    TD_CHECK(device_step_open(&st->dstep, st->opt.be));
+    TD_CHECK(batch_buffers_create(&st->batches, st->opt.be, (size_t)c->batch * st->train.c * st->train.h * st->train.w * es,
+                                  c->batch, ((size_t)st->n_masks * c->batch + 1) * es));
+    TD_CHECK(next_buffers(st));
     st->order = malloc(((size_t)st->n_t + 1) * sizeof *st->order);
     st->batch_ids = malloc((size_t)c->batch * sizeof *st->batch_ids);
     st->order_epoch = -1;
-    if (!st->images || !st->masks || !st->labels || !st->order || !st->batch_ids || !st->ids_t || !st->ids_v)
-        return TD_FAIL(TD_ERR_MEMORY, "out of memory");
+    if (!st->order || !st->batch_ids || !st->ids_t || !st->ids_v) return TD_FAIL(TD_ERR_MEMORY, "out of memory");
     return TD_OK;
 }
 
@@ -152,22 +169,26 @@ static td_status train_step(train_state *st, double lr)
     int start = st->step * c->batch, b = st->n_t - start < c->batch ? st->n_t - start : c->batch;
     for (int i = 0; i < b; i++) st->batch_ids[i] = st->ids_t[st->order[start + i]];
     augment aug = {c->augment ? 4 : 0, c->augment, c->cutout};
+    TD_CHECK(next_buffers(st));
     data_make_batch(&st->train, st->batch_ids, b, &aug, c->seed, (uint32_t)st->epoch, c->dt, st->images, st->labels);
     make_masks(st, b, st->epoch, st->step);
     net_exec *ne;
     TD_CHECK(get_exec(st, 0, b, &ne));
-    TD_CHECK(net_exec_run(&st->m, ne, st->images, st->labels, st->masks));
-    double l = net_exec_loss(ne, c->dt);
-    if (!isfinite(l)) return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged)", st->epoch + 1, l);
-    st->loss_sum += l * b;
-    st->correct += net_exec_correct(ne, c->dt, st->labels);
-    st->count += b;
     model *m = &st->m;
+    if (st->dstep.on) {
+        /* queued, the figures added where they are computed: nothing read back */
+        TD_CHECK(batch_buffers_launch(&st->batches, m, ne, st->masks));
+        TD_CHECK(net_exec_tally(m, ne, st->dstep.tally, TALLY_TRAIN));
+    } else {
+        TD_CHECK(net_exec_run(m, ne, st->images, st->labels, st->masks));
+        double l = net_exec_loss(ne, c->dt);
+        if (!isfinite(l)) return TD_FAIL(TD_ERR_STATE, "epoch %d: the loss became %g (diverged)", st->epoch + 1, l);
+        st->loss_sum += l * b;
+        st->correct += net_exec_correct(ne, c->dt, st->labels);
+    }
+    st->count += b;
     size_t n = m->n[ROLE_WEIGHT];
-    double sq;
-    TD_CHECK(m->be->flat_sum_squares(m->role[ROLE_GRAD_WEIGHT], n, m->dt, &sq));
-    double coef = c->grad_clip / (sqrt(sq) + 1e-6);
-    if (coef < 1) TD_CHECK(m->be->flat_scale(m->role[ROLE_GRAD_WEIGHT], n, m->dt, coef));
+    TD_CHECK(device_step_clip(&st->dstep, m->role[ROLE_GRAD_WEIGHT], n, m->dt, c->grad_clip));
     st->steps_done++;
     return m->be->sgd_step(m->role[ROLE_WEIGHT], m->role[ROLE_GRAD_WEIGHT], st->momentum, n, m->dt, lr, c->momentum,
                            c->weight_decay, 0);
@@ -184,6 +205,8 @@ static td_status evaluate(train_state *st, const dataset *d, const int *ids, int
     for (int start = 0; s == TD_OK && start < n; start += st->cfg.batch) {
         int b = n - start < st->cfg.batch ? n - start : st->cfg.batch;
         for (int i = 0; i < b; i++) buf[i] = ids ? ids[start + i] : start + i;
+        s = next_buffers(st);
+        if (s != TD_OK) break;
         data_make_batch(d, buf, b, &none, st->cfg.seed, 0, st->cfg.dt, st->images, st->labels);
         net_exec *ne;
         s = get_exec(st, 1, b, &ne);
@@ -209,8 +232,35 @@ static int sections(train_state *st, ckpt_section *s)
     return 3;
 }
 
+/* Where the figures are in the backend's tally: loss_sum and correct read
+ * back, and a loss of the epoch that was not finite reported (the check a
+ * step cannot make without reading its loss). */
+static td_status read_figures(train_state *st)
+{
+    if (!st->dstep.on) return TD_OK;
+    backend_tally t;
+    TD_CHECK(device_step_tally_read(&st->dstep, &t));
+    st->loss_sum = t.loss_sum;
+    st->correct = (long)t.correct;
+    if (t.nonfinite)
+        return TD_FAIL(TD_ERR_STATE,
+                       "epoch %d: the loss became %g (diverged; found when the epoch's figures were read, %lld steps)",
+                       st->epoch + 1, t.first_nonfinite, t.nonfinite);
+    return TD_OK;
+}
+
+/* The tally set to the host's figures: zero at an epoch's start, a
+ * checkpoint's on resume. */
+static td_status write_figures(train_state *st)
+{
+    if (!st->dstep.on) return TD_OK;
+    backend_tally t = {st->loss_sum, 0, st->correct, 0, 0};
+    return device_step_tally_write(&st->dstep, &t);
+}
+
 static td_status save_checkpoint(train_state *st)
 {
+    TD_CHECK(read_figures(st));
     ckpt_section s[3];
     int n = sections(st, s);
     json_t *o = json_object();
@@ -240,6 +290,7 @@ static td_status load_checkpoint(train_state *st)
     st->correct = (long)json_integer_value(json_object_get(o, "correct"));
     st->count = (long)json_integer_value(json_object_get(o, "count"));
     json_decref(o);
+    TD_CHECK(write_figures(st));
     return chain_log_open(&st->metrics, st->metrics.path);
 }
 
@@ -250,6 +301,7 @@ static void tick(train_state *st, run_tick what)
 
 static td_status end_epoch(train_state *st, double lr)
 {
+    TD_CHECK(read_figures(st));
     const train_config *c = &st->cfg;
     double ve = -1, vl = 0;
     if (st->n_v) {
@@ -300,9 +352,8 @@ static void free_state(train_state *st)
     free(st->ids_v);
     free(st->order);
     free(st->batch_ids);
-    free(st->images);
-    free(st->masks);
-    free(st->labels);
+    batch_buffers_free(&st->batches);
+    device_step_close(&st->dstep);
 }
 
 static td_status setup_model(train_state *st)
@@ -381,6 +432,9 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
             st->step++;
             run_steps++;
             tick(st, RUN_TICK_UNIT);
+            /* the figures are read back only for a line that is printed */
+            if (!opt->quiet && progress_due(&st->prog)) s = read_figures(st);
+            if (s != TD_OK) break;
             if (!opt->quiet)
                 progress_update(&st->prog, (double)st->epoch * S + st->step, "epoch %d/%d step %d/%d loss %.4f acc %.3f | %.2f steps/s",
                                 st->epoch + 1, st->cfg.epochs, st->step, S, st->count ? st->loss_sum / st->count : 0,
@@ -393,7 +447,8 @@ td_status train_run(const train_config *cfg, const train_options *opt, train_res
         st->step = 0;
         st->loss_sum = 0;
         st->correct = st->count = 0;
-        s = save_checkpoint(st);
+        s = write_figures(st);
+        if (s == TD_OK) s = save_checkpoint(st);
         if (s == TD_OK) tick(st, RUN_TICK_EPOCH);
     }
     double secs = now_seconds() - t0;

@@ -43,6 +43,9 @@ typedef struct progress {
 void progress_init(progress *p, double total_units, double already_done);
 /* Redraws one status line on a terminal at most 4 times a second. */
 void progress_update(progress *p, double done_units, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Whether progress_update would print now: figures that cost a wait for
+ * the device are read only then. */
+int progress_due(const progress *p);
 void progress_line(progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void format_duration(double seconds, char *buf, int len);
 
@@ -61,9 +64,9 @@ int env_flag(const char *name);
 /* A JSON object (as text) describing build, machine and libraries, and
  * the switches of the environment that change how a run executes but not
  * its bits ("switches": TSEDARTS_SYNC_EACH_NODE, TSEDARTS_NO_GRAPHS and
- * TSEDARTS_NVTX, each true or false; TSEDARTS_BATCH and
- * TSEDARTS_BATCH_WINDOW, each its value or null), since they change its
- * speed. */
+ * TSEDARTS_NVTX, each true or false; TSEDARTS_BATCH,
+ * TSEDARTS_BATCH_WINDOW and TSEDARTS_DEVICE_STEP, each its value or null),
+ * since they change its speed. */
 char *fingerprint_json(int threads, const char *device_json);
 
 /* Hash-chained JSON lines: each record gets "prev" = SHA-256 of the

@@ -15,6 +15,35 @@
  * them. */
 #define BACKEND_REDUCE_CHUNK 4096
 
+/* Figures of a run of training passes, kept where the backend computes
+ * (device memory on a GPU) so that a step never waits to read them; the
+ * host reads them when it reports them (an epoch's record, a progress
+ * line, a checkpoint). Zeroed or set by the caller through upload. */
+typedef struct backend_tally {
+    double loss_sum;        /* TALLY_TRAIN passes: (double)loss x rows, added in pass order */
+    double loss_plain;      /* TALLY_PLAIN passes: (double)loss, added in pass order */
+    long long correct;      /* TALLY_TRAIN passes: rows whose first maximum is their label */
+    long long nonfinite;    /* every pass: those whose loss was not finite */
+    double first_nonfinite; /* the first such loss, for the message that stops the run */
+} backend_tally;
+
+/* What tally_pass adds besides the finiteness check. */
+enum { TALLY_TRAIN = 1, TALLY_PLAIN = 2 };
+
+/* One pass's outputs in backend memory, for tally_pass. */
+typedef struct tally_pass_args {
+    const void *loss;      /* one element of dt */
+    const void *logits;    /* rows x classes of dt */
+    const int32_t *labels; /* rows */
+    int rows, classes;
+    dtype dt;
+    unsigned what; /* TALLY_TRAIN | TALLY_PLAIN */
+} tally_pass_args;
+
+/* Host fences of the optional upload_async: one per host buffer of a pair
+ * filled alternately. */
+#define BACKEND_FENCES 2
+
 typedef struct kernel_args {
     const graph *g;
     const node *nd;
@@ -105,6 +134,44 @@ typedef struct backend {
      * nsys and ncu show). The executor calls them only when asked. */
     void (*range_push)(const char *name);
     void (*range_pop)(void);
+    /* Optional (NULL where absent): the scalars of a search or training
+     * step kept where the backend computes, so that the host never waits
+     * for the device inside a step (docs/design.md, "Device-resident step
+     * scalars"). A device scalar is a double in backend memory. Each entry
+     * gives the bits of the composition the host ran before: the sum of
+     * squares of flat_sum_squares, the scalar expressions in IEEE double
+     * (sqrt and division are correctly rounded on both sides, so the
+     * device gets the host's bits), the coefficient rounded to dt as
+     * flat_axpy and flat_scale round theirs. A GPU offers them where
+     * TSEDARTS_DEVICE_STEP=1 asks until a GPU check has confirmed them; the
+     * CPU always does, so its tests run them.
+     * flat_clip: torch.nn.utils.clip_grad_norm_ over x: coef = max_norm /
+     * (sqrt(sum x^2) + 1e-6), x <- coef x where coef < 1 (a NaN coefficient
+     * scales nothing, as on the host); dev[0] gets the sum of squares,
+     * dev[1] the coefficient. */
+    td_status (*flat_clip)(void *x, size_t n, dtype dt, double max_norm, double *dev);
+    /* *dev = num / sqrt(sum x^2): the second-order DARTS step's
+     * R = 0.01 / ||v||, which the finite differences then use four times. */
+    td_status (*flat_inverse_norm)(const void *x, size_t n, dtype dt, double num, double *dev);
+    /* y <- y + a x with a = num * s (den == 0) or num / (den * s), s = *dev,
+     * a computed in double where s lives */
+    td_status (*flat_axpy_dev)(void *y, const void *x, size_t n, dtype dt, const double *dev, double num, double den);
+    /* Adds one pass's figures to a tally: what net_exec_correct and the
+     * host's sums computed from a downloaded output, without the download. */
+    td_status (*tally_pass)(backend_tally *dev, const tally_pass_args *a);
+    /* Optional: host memory the device copies from without staging it
+     * first (pinned), and its release; NULL: the host's own allocator. */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_release)(void *p);
+    /* Optional: an upload from host_alloc memory that may return before the
+     * copy is done (in stream order with the kernels): src must stay
+     * unchanged until a fence recorded after it has passed. fence_record(k)
+     * records fence k (k < BACKEND_FENCES) behind everything queued so far;
+     * fence_wait(k) returns once the last one recorded has passed (at once
+     * if none was). The CPU needs none: its uploads are done on return. */
+    td_status (*upload_async)(void *dst, const void *src, size_t bytes);
+    td_status (*fence_record)(int k);
+    td_status (*fence_wait)(int k);
 } backend;
 
 #endif

@@ -74,6 +74,25 @@ void net_exec_destroy(net_exec *ne);
  * non-NULL it is uploaded into the drop-path mask inputs of an eval net, or
  * the skip-dropout mask inputs of a search net (io.skip_mask_numel). */
 td_status net_exec_run(model *m, net_exec *ne, const void *images, const int32_t *labels, const void *mask);
+/* A batch for net_exec_launch. pinned: images and labels lie in the
+ * backend's host_alloc memory and stay unchanged until a fence recorded
+ * after the launch has passed, so they are uploaded without waiting
+ * (upload_async); mask_pinned the same for the mask. */
+typedef struct net_batch {
+    const void *images;
+    const int32_t *labels;
+    const void *mask;
+    int pinned, mask_pinned;
+} net_batch;
+/* net_exec_run without the download: the run is queued and nothing is read
+ * back, so the host goes on while a device computes. */
+td_status net_exec_launch(model *m, net_exec *ne, const net_batch *b);
+/* Downloads the outputs of the last launch for net_exec_loss and
+ * net_exec_correct (waits for the device). */
+td_status net_exec_fetch(model *m, net_exec *ne);
+/* Adds the last launch's loss (and, for TALLY_TRAIN, its correct rows) to
+ * a tally in backend memory (backend.h tally_pass), read nothing back. */
+td_status net_exec_tally(model *m, net_exec *ne, backend_tally *t, unsigned what);
 /* Loss and logits of the last run (host copies). */
 double net_exec_loss(const net_exec *ne, dtype dt);
 /* Correct predictions (first maximum) among the batch. */

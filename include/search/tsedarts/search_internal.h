@@ -3,7 +3,9 @@
 #ifndef TSEDARTS_SEARCH_INTERNAL_H
 #define TSEDARTS_SEARCH_INTERNAL_H
 
+#include "tsedarts/batch_buffers.h"
 #include "tsedarts/data.h"
+#include "tsedarts/device_step.h"
 #include "tsedarts/hash.h"
 #include "tsedarts/model.h"
 #include "tsedarts/pdarts.h"
@@ -16,6 +18,14 @@
 /* Graph kinds (see search.c): which gradients, BN statistics updated? */
 enum { K_W, K_WA, K_A, K_W_NOUPD, K_WA_NOUPD, K_A_NOUPD, K_EVAL, K_HVP_W, K_HVP_A, K_COUNT };
 
+/* What search_run_batch adds to the epoch's figures besides checking the
+ * loss: the training figures (loss x batch, correct, count), and the loss
+ * to the TSE group sums. */
+enum { RUN_COUNT = 1, RUN_TSE_SUM = 2 };
+
+/* The epoch's figures. Where the step keeps its scalars on the backend
+ * (dstep.on), loss_sum, correct and tse_sum are in the backend's tally and
+ * these hold them only after search_read_figures; count stays here. */
 typedef struct epoch_stats {
     double loss_sum; /* over samples of the weight-training passes */
     long correct, count;
@@ -40,8 +50,11 @@ typedef struct search_state {
     int *order_w, *order_a; /* this epoch's orders (positions into ids) */
     int orders_epoch, orders_ready;
     int *batch_ids;
-    void *images; /* host batch in dt */
+    batch_buffers batches; /* two host batches, filled in turn */
+    void *images;          /* the one being filled: host batch in dt */
     int32_t *labels;
+    td_status batch_status; /* a failed wait for a batch buffer, reported by the next run */
+    device_step dstep;      /* the step's scalars and the epoch's tally */
     /* optimiser state and scratch (backend memory) */
     void *momentum, *adam_m, *adam_v;
     void *w_snap, *bn_snap, *mom_snap, *a_acc;
@@ -149,7 +162,16 @@ int search_steps_per_epoch(const search_state *st);
 /* Fills st->images/labels with batch `step` of half 0 (weights) or 1
  * (architecture); returns its size. */
 int search_make_batch(search_state *st, int half, int step, int epoch);
-td_status search_run_batch(search_state *st, int kind, int b, int count, double *loss);
+/* Turns st->images and st->labels to the other batch buffer, once the
+ * device has copied what it held (a failure waits in st->batch_status). */
+void search_next_buffers(search_state *st);
+/* Runs a graph on the current batch; what: RUN_COUNT | RUN_TSE_SUM. loss,
+ * when not NULL, gets the pass's loss on the host (a download). */
+td_status search_run_batch(search_state *st, int kind, int b, unsigned what, double *loss);
+/* Where the figures are in the backend's tally: reads loss_sum, correct
+ * and tse_sum into st->acc, and fails if a loss of the epoch was not
+ * finite (the check a step cannot make without reading its loss). */
+td_status search_read_figures(search_state *st);
 td_status search_weight_step(search_state *st, double lr, int clip);
 td_status search_arch_step(search_state *st, const void *grad);
 

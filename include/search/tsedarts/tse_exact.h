@@ -23,7 +23,9 @@ typedef struct tse_problem {
     const double *lr; /* eta_t for t < T */
     double momentum, weight_decay;
     /* Runs the model's graph for `pass` on batch t of the trajectory (the
-     * same batch every time it is asked for) and returns its loss. */
+     * same batch every time it is asked for) and returns its loss, where
+     * loss is not NULL (the sweep asks for none: reading it back would make
+     * the host wait for a device). */
     td_status (*run)(void *ctx, tse_pass pass, int t, double *loss);
     void *ctx;
 } tse_problem;
@@ -33,10 +35,10 @@ size_t tse_snapshot_bytes(const tse_problem *p);
 
 /* Step t of the rollout: stores the weights in snapshot t, runs a TRAIN
  * pass and takes the SGD step (PyTorch semantics, no Nesterov) on the
- * momentum buffer. */
+ * momentum buffer; *loss, where loss is not NULL, gets the pass's loss. */
 td_status tse_rollout_step(const tse_problem *p, int t, void *momentum, void *snapshots, double *loss);
 
-/* All T steps; *tse is the sum of the losses. */
+/* All T steps; *tse, where tse is not NULL, is the sum of the losses. */
 td_status tse_rollout(const tse_problem *p, void *momentum, void *snapshots, double *tse);
 
 /* The reverse sweep after a rollout: grad_exact <- d TSE / d alpha, and,
