@@ -313,8 +313,10 @@ Test(device_step, training_same_bits_both_paths)
     free(dev_stop);
 }
 
-/* A learning rate that blows the weights up: the host's path stops at the
- * step, the device's when it reads the epoch's figures, naming the epoch. */
+/* A learning rate that blows the weights up: both paths stop at the pass
+ * that diverged on the CPU (the new one because its tally is host memory,
+ * device_step_diverged_now), naming the epoch; a GPU's stops when it reads
+ * the figures. */
 Test(device_step, divergence_stops_either_path)
 {
     search_config c;
@@ -322,7 +324,7 @@ Test(device_step, divergence_stops_either_path)
     c.lr_max = c.lr_min = 1e30;
     c.grad_clip = 1e30;
     const char *paths[] = {"0", NULL};
-    const char *says[] = {"the loss became", "found when the epoch's figures were read"};
+    const char *says[] = {"the loss became", "non-finite in 1 of the passes read"};
     for (int k = 0; k < 2; k++) {
         char *dir = sandbox_dir("step-diverge");
         if (paths[k])

@@ -70,6 +70,11 @@ td_status device_step_tally_read(device_step *d, backend_tally *out)
     return d->be->download(out, d->tally, sizeof *out);
 }
 
+int device_step_diverged_now(const device_step *d)
+{
+    return d->on && !d->be->device_memory && d->tally->nonfinite > 0;
+}
+
 td_status device_step_tally_write(device_step *d, const backend_tally *in)
 {
     if (!d->on) return TD_FAIL(TD_ERR_STATE, "the step's figures are on the host, not in a tally");

@@ -225,6 +225,7 @@ td_status search_run_batch(search_state *st, int kind, int b, unsigned what, dou
     TD_CHECK(batch_buffers_launch(&st->batches, &st->m, ne, mask));
     unsigned tally = ((what & RUN_COUNT) ? TALLY_TRAIN : 0) | ((what & RUN_TSE_SUM) ? TALLY_PLAIN : 0);
     TD_CHECK(net_exec_tally(&st->m, ne, st->dstep.tally, tally));
+    if (device_step_diverged_now(&st->dstep)) return search_read_figures(st);
     if (what & RUN_COUNT) st->acc.count += b;
     if (!loss) return TD_OK;
     TD_CHECK(net_exec_fetch(&st->m, ne));
@@ -242,8 +243,8 @@ td_status search_read_figures(search_state *st)
     st->acc.tse_sum = t.loss_plain;
     if (t.nonfinite)
         return TD_FAIL(TD_ERR_STATE,
-                       "epoch %d: a loss became %g (diverged; found when the epoch's figures were read, %lld "
-                       "passes); lower the learning rate",
+                       "epoch %d: a loss became %g (diverged; non-finite in %lld of the passes read); lower the "
+                       "learning rate",
                        st->epoch, t.first_nonfinite, t.nonfinite);
     return TD_OK;
 }

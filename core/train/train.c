@@ -159,6 +159,8 @@ static void make_masks(train_state *st, int b, int epoch, int step)
                     st->masks);
 }
 
+static td_status read_figures(train_state *st);
+
 static td_status train_step(train_state *st, double lr)
 {
     const train_config *c = &st->cfg;
@@ -179,6 +181,7 @@ static td_status train_step(train_state *st, double lr)
         /* queued, the figures added where they are computed: nothing read back */
         TD_CHECK(batch_buffers_launch(&st->batches, m, ne, st->masks));
         TD_CHECK(net_exec_tally(m, ne, st->dstep.tally, TALLY_TRAIN));
+        if (device_step_diverged_now(&st->dstep)) return read_figures(st);
     } else {
         TD_CHECK(net_exec_run(m, ne, st->images, st->labels, st->masks));
         double l = net_exec_loss(ne, c->dt);
@@ -244,7 +247,7 @@ static td_status read_figures(train_state *st)
     st->correct = (long)t.correct;
     if (t.nonfinite)
         return TD_FAIL(TD_ERR_STATE,
-                       "epoch %d: the loss became %g (diverged; found when the epoch's figures were read, %lld steps)",
+                       "epoch %d: the loss became %g (diverged; non-finite in %lld of the steps read)",
                        st->epoch + 1, t.first_nonfinite, t.nonfinite);
     return TD_OK;
 }

@@ -37,6 +37,12 @@ td_status device_step_axpy(device_step *d, void *y, const void *x, size_t n, dty
 /* The tally's figures, read back (waits for the device), and set (zero at
  * an epoch's start, a checkpoint's figures on resume). Only where on. */
 td_status device_step_tally_read(device_step *d, backend_tally *out);
+/* Whether the tally already counts a non-finite loss, where the host can
+ * look without waiting (the CPU: its tally is host memory, complete when
+ * tally_pass returns); 0 on a device. A diverging CPU run then stops at
+ * the pass that diverged, as it did when the host read every loss, rather
+ * than at the end of the epoch. */
+int device_step_diverged_now(const device_step *d);
 td_status device_step_tally_write(device_step *d, const backend_tally *in);
 
 #endif
