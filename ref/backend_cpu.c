@@ -1,13 +1,22 @@
 /* The CPU backend: host memory and the table of reference kernels. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ref_kernels.h"
 #include "tsedarts/backend_cpu.h"
 
 typedef td_status (*ref_kernel)(const kernel_args *a);
+
+/* TSEDARTS_HUGE_PAGES=0 turns the huge-page request below off. */
+static int getenv_is_zero(const char *name)
+{
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
 
 size_t ref_parallel_min = 16384;
 
@@ -19,10 +28,21 @@ static const ref_kernel kernels[OP_COUNT][2] = {
 #undef REF_ENTRY
 };
 
+/* Buffers of 2 MiB and more (activation arenas, weights and their
+ * optimiser state) start on a 2 MiB boundary and ask for transparent huge
+ * pages, where the kernel grants them only on request (the common
+ * "madvise" setting): a step streams its activations through every
+ * kernel, and with 4 KiB pages each tensor of a few MiB misses the TLB
+ * once per page. Only where the memory sits changes, never a value. */
+#define HUGE_PAGE (2u << 20)
 static void *cpu_alloc(size_t bytes)
 {
     void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
+    size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+    if (posix_memalign(&p, align, bytes ? bytes : 64) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= HUGE_PAGE && !getenv_is_zero("TSEDARTS_HUGE_PAGES")) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
     return p;
 }
 

@@ -188,6 +188,10 @@ static json_t *switches_json(void)
      * CPU keeps them there unless "0", a GPU only where "1") */
     const char *step = getenv("TSEDARTS_DEVICE_STEP");
     json_object_set_new(o, "TSEDARTS_DEVICE_STEP", step && *step ? json_string(step) : json_null());
+    /* huge pages for the CPU's large buffers (ref/backend_cpu.c): asked
+     * for unless "0" */
+    const char *huge = getenv("TSEDARTS_HUGE_PAGES");
+    json_object_set_new(o, "TSEDARTS_HUGE_PAGES", huge && *huge ? json_string(huge) : json_null());
     return o;
 }
 
