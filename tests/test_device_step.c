@@ -215,36 +215,6 @@ Test(device_step, tally_matches_the_host_f64) { tally_against_host(DT_F64); }
 
 /* ------------------------------------------------------------ whole runs */
 
-static void expect_same_files(const char *a, const char *b, const char *const *files)
-{
-    for (int i = 0; files[i]; i++) {
-        char pa[4200], pb[4200], *ta, *tb;
-        size_t la, lb;
-        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a, files[i]), TD_OK);
-        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b, files[i]), TD_OK);
-        cr_assert_eq(file_read_all(pa, &ta, &la), TD_OK, "%s", td_error_message());
-        cr_assert_eq(file_read_all(pb, &tb, &lb), TD_OK, "%s", td_error_message());
-        cr_expect(la == lb && !memcmp(ta, tb, la), "%s differs between the host's and the device's step scalars",
-                  files[i]);
-        free(ta);
-        free(tb);
-    }
-}
-
-static void tiny_search(search_config *c, search_algo algo)
-{
-    search_config_defaults(c);
-    c->algo = algo;
-    snprintf(c->dataset, sizeof c->dataset, "synthetic");
-    c->net.C = 4;
-    c->net.layers = 3;
-    c->batch = 8;
-    c->epochs = 2;
-    c->subset = 36; /* 5 steps: the last batch holds 4 images */
-    c->eval_images = 16;
-    c->tse_steps = 3;
-}
-
 /* path: "0" (the host reads every scalar) or NULL (the CPU's default). */
 static char *search_with(const search_config *c, const char *path, long stop_units, const char *tag)
 {
@@ -262,16 +232,16 @@ static char *search_with(const search_config *c, const char *path, long stop_uni
 static void search_both_paths(search_algo algo, long stop_units)
 {
     search_config c;
-    tiny_search(&c, algo);
+    quiet_tiny_search_config(&c, algo);
     char *host = search_with(&c, "0", 0, "step-host"), *dev = search_with(&c, NULL, 0, "step-device");
     const char *files[] = {"metrics.jsonl", "alphas.safetensors", "weights.safetensors", "genotype.txt",
                            "result.json", "checkpoint.bin", NULL};
-    expect_same_files(host, dev, files);
+    expect_same_run_files(host, dev, files, "the host's and the device's step scalars");
     /* mid-epoch: the checkpoint holds the epoch's figures so far */
     char *host_stop = search_with(&c, "0", stop_units, "step-host-stop");
     char *dev_stop = search_with(&c, NULL, stop_units, "step-device-stop");
     const char *ckpt[] = {"checkpoint.bin", NULL};
-    expect_same_files(host_stop, dev_stop, ckpt);
+    expect_same_run_files(host_stop, dev_stop, ckpt, "the host's and the device's step scalars");
     free(host);
     free(dev);
     free(host_stop);
@@ -304,9 +274,9 @@ Test(device_step, training_same_bits_both_paths)
     cr_assert_eq(quiet_train(backend_cpu(), &c, dev, 0, 0), TD_OK, "%s", td_error_message());
     cr_assert_eq(quiet_train(backend_cpu(), &c, dev_stop, 0, 3), TD_ERR_INTERRUPTED, "%s", td_error_message());
     const char *files[] = {"metrics.jsonl", "weights.safetensors", "result.json", "checkpoint.bin", NULL};
-    expect_same_files(host, dev, files);
+    expect_same_run_files(host, dev, files, "the host's and the device's step scalars");
     const char *ckpt[] = {"checkpoint.bin", NULL};
-    expect_same_files(host_stop, dev_stop, ckpt);
+    expect_same_run_files(host_stop, dev_stop, ckpt, "the host's and the device's step scalars");
     free(host);
     free(dev);
     free(host_stop);
@@ -320,7 +290,7 @@ Test(device_step, training_same_bits_both_paths)
 Test(device_step, divergence_stops_either_path)
 {
     search_config c;
-    tiny_search(&c, ALGO_DARTS1);
+    quiet_tiny_search_config(&c, ALGO_DARTS1);
     c.lr_max = c.lr_min = 1e30;
     c.grad_clip = 1e30;
     const char *paths[] = {"0", NULL};

@@ -40,22 +40,6 @@ static char *dir_for(const char *tag, const char *side)
     return sandbox_dir(name);
 }
 
-/* Every file both runs must write, compared byte for byte. */
-static void expect_same_files(const char *a, const char *b, const char *const *names)
-{
-    for (int i = 0; names[i]; i++) {
-        char pa[4200], pb[4200], *ta, *tb;
-        size_t na, nb;
-        cr_assert_eq(path_format(pa, sizeof pa, "%s/%s", a, names[i]), TD_OK);
-        cr_assert_eq(path_format(pb, sizeof pb, "%s/%s", b, names[i]), TD_OK);
-        cr_assert_eq(file_read_all(pa, &ta, &na), TD_OK, "%s", td_error_message());
-        cr_assert_eq(file_read_all(pb, &tb, &nb), TD_OK, "%s", td_error_message());
-        cr_expect(na == nb && !memcmp(ta, tb, na), "%s differs between the CPU and the fenced backend", names[i]);
-        free(ta);
-        free(tb);
-    }
-}
-
 static void search_both(search_algo algo, const char *tag, int hessian)
 {
     search_config c;
@@ -69,7 +53,7 @@ static void search_both(search_algo algo, const char *tag, int hessian)
     cr_assert_eq(quiet_search(backend_fenced(), &c, fenced, 1, 0), TD_OK, "%s", td_error_message());
     const char *files[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt",
                            "result.json", NULL};
-    expect_same_files(cpu, fenced, files);
+    expect_same_run_files(cpu, fenced, files, "the CPU and the fenced backend");
     free(cpu);
     free(fenced);
 }
@@ -97,8 +81,8 @@ static void keep_or_recompute(search_algo algo, const char *tag)
     cr_assert_eq(quiet_search(backend_fenced(), &c, roomy, 0, 0), TD_OK, "%s", td_error_message());
     const char *files[] = {"weights.safetensors", "alphas.safetensors", "metrics.jsonl", "genotype.txt",
                            "result.json", NULL};
-    expect_same_files(cpu, tight, files);
-    expect_same_files(cpu, roomy, files);
+    expect_same_run_files(cpu, tight, files, "the CPU and the fenced backend");
+    expect_same_run_files(cpu, roomy, files, "the CPU and the fenced backend");
     free(cpu);
     free(tight);
     free(roomy);
@@ -130,7 +114,7 @@ Test(fenced, train)
     cr_assert_eq(quiet_train(backend_cpu(), &c, cpu, 0, 0), TD_OK, "%s", td_error_message());
     cr_assert_eq(quiet_train(backend_fenced(), &c, fenced, 0, 0), TD_OK, "%s", td_error_message());
     const char *files[] = {"weights.safetensors", "metrics.jsonl", "result.json", NULL};
-    expect_same_files(cpu, fenced, files);
+    expect_same_run_files(cpu, fenced, files, "the CPU and the fenced backend");
     free(cpu);
     free(fenced);
 }

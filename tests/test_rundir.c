@@ -23,20 +23,6 @@
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
 
-static void small_search(search_config *c, search_algo algo)
-{
-    search_config_defaults(c);
-    c->algo = algo;
-    snprintf(c->dataset, sizeof c->dataset, "synthetic");
-    c->net.C = 4;
-    c->net.layers = 3;
-    c->batch = 8;
-    c->epochs = 2;
-    c->subset = 36; /* 5 steps an epoch: 5 units for darts1 */
-    c->eval_images = 16;
-    c->tse_steps = 3;
-}
-
 static void small_train(train_config *c)
 {
     train_config_defaults(c);
@@ -110,7 +96,7 @@ static void leave_killed_start(const char *finished, const char *dir)
 Test(rundir, search_killed_before_its_first_checkpoint_starts_again)
 {
     search_config c;
-    small_search(&c, ALGO_DARTS1);
+    quiet_tiny_search_config(&c, ALGO_DARTS1);
     char *ref = sandbox_dir("rundir-ref"), *resumed = sandbox_dir("rundir-resumed"),
          *fresh = sandbox_dir("rundir-fresh");
     cr_assert_eq(quiet_search(backend_cpu(), &c, ref, 0, 0), TD_OK, "%s", td_error_message());
@@ -195,7 +181,7 @@ static void edit_last_record(char *log)
 Test(rundir, resume_refuses_a_log_emptied_cut_or_edited_since_the_checkpoint)
 {
     search_config c;
-    small_search(&c, ALGO_DARTS1);
+    quiet_tiny_search_config(&c, ALGO_DARTS1);
     char *dir = sandbox_dir("rundir-log");
     /* stopped in the second epoch: the first epoch's record is in the log */
     cr_assert_eq(quiet_search(backend_cpu(), &c, dir, 0, 7), TD_ERR_INTERRUPTED, "%s", td_error_message());
@@ -225,7 +211,7 @@ Test(rundir, resume_refuses_a_log_emptied_cut_or_edited_since_the_checkpoint)
 Test(rundir, fresh_run_refuses_a_metrics_log_of_unknown_origin)
 {
     search_config c;
-    small_search(&c, ALGO_DARTS1);
+    quiet_tiny_search_config(&c, ALGO_DARTS1);
     char *dir = sandbox_dir("rundir-foreign");
     const char *foreign = "{\"prev\":\"0\",\"epoch\":41}\n";
     write_text(dir, "metrics.jsonl", foreign);
@@ -259,7 +245,7 @@ Test(rundir, finished_logs_hold_the_records_their_config_implies)
 {
     int n = synthetic_train_images();
     search_config c;
-    small_search(&c, ALGO_TSE);
+    quiet_tiny_search_config(&c, ALGO_TSE);
     c.tse_analysis = 1; /* a record per group of 3 steps as well */
     char *dir = sandbox_dir("rundir-records");
     cr_assert_eq(quiet_search(backend_cpu(), &c, dir, 0, 0), TD_OK, "%s", td_error_message());

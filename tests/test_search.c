@@ -11,26 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "quiet_runs.h"
 #include "sandbox.h"
 
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/search_internal.h"
 #include "tsedarts/backend_cpu.h"
-
-static void tiny_config(search_config *c, search_algo algo)
-{
-    search_config_defaults(c);
-    c->algo = algo;
-    snprintf(c->dataset, sizeof c->dataset, "synthetic");
-    c->net.C = 4;
-    c->net.layers = 3;
-    c->batch = 8;
-    c->epochs = 2;
-    c->subset = 36; /* 5 steps: the last batch holds 4 images */
-    c->eval_images = 16;
-    c->tse_steps = 3;
-}
 
 /* A new, empty directory for one run. */
 static void out_dir(char *buf, size_t len, const char *tag)
@@ -92,7 +79,7 @@ static void expect_same_outputs(const char *a, const char *b)
 static void repeat_and_resume(search_algo algo, long stop1, long stop2)
 {
     search_config c;
-    tiny_config(&c, algo);
+    quiet_tiny_search_config(&c, algo);
     char a[256], b[256], d[256];
     out_dir(a, sizeof a, "a");
     out_dir(b, sizeof b, "b");
@@ -119,7 +106,7 @@ Test(search, tse_exact_repeat_threads_resume_bit_identical) { repeat_and_resume(
 Test(search, tse_exact_with_one_step_is_tse)
 {
     search_config c;
-    tiny_config(&c, ALGO_TSE);
+    quiet_tiny_search_config(&c, ALGO_TSE);
     c.tse_steps = 1;
     char a[256], b[256];
     out_dir(a, sizeof a, "t1");
@@ -135,7 +122,7 @@ Test(search, tse_exact_with_one_step_is_tse)
 Test(search, tse_analysis_logs_cosines_without_changing_the_search)
 {
     search_config c;
-    tiny_config(&c, ALGO_TSE);
+    quiet_tiny_search_config(&c, ALGO_TSE);
     char a[256], b[256];
     out_dir(a, sizeof a, "plain");
     out_dir(b, sizeof b, "analysis");
@@ -165,7 +152,7 @@ Test(search, tse_analysis_logs_cosines_without_changing_the_search)
 Test(search, hessian_diagnostic_logged_every_epoch)
 {
     search_config c, back;
-    tiny_config(&c, ALGO_DARTS1);
+    quiet_tiny_search_config(&c, ALGO_DARTS1);
     c.epochs = 1;
     c.hessian_every = 1;
     c.hessian_lanczos = 12;
@@ -191,7 +178,7 @@ Test(search, hessian_diagnostic_logged_every_epoch)
 Test(search, resume_refuses_another_configuration)
 {
     search_config c;
-    tiny_config(&c, ALGO_DARTS1);
+    quiet_tiny_search_config(&c, ALGO_DARTS1);
     char a[256];
     out_dir(a, sizeof a, "cfg");
     run(&c, a, 0, 2, 2);
@@ -215,7 +202,7 @@ Test(search, resume_refuses_another_configuration)
 static search_state *open_state(search_algo algo)
 {
     search_state *st = calloc(1, sizeof *st);
-    tiny_config(&st->cfg, algo);
+    quiet_tiny_search_config(&st->cfg, algo);
     st->cfg.dt = DT_F64;
     st->opt.be = backend_cpu();
     st->opt.quiet = 1;
