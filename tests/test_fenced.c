@@ -21,12 +21,7 @@
 
 static void small_search(search_config *c, search_algo algo)
 {
-    search_config_defaults(c);
-    c->algo = algo;
-    snprintf(c->dataset, sizeof c->dataset, "synthetic");
-    c->net.C = 4;
-    c->net.layers = 3;
-    c->batch = 8;
+    quiet_tiny_search_config(c, algo);
     c->epochs = 1;
     c->subset = 24; /* three steps: stopped after two units, resumed for the rest */
     c->eval_images = 8;

@@ -105,16 +105,10 @@ Test(gpu_steps, supernet_hessian_vector_products_node_by_node)
 
 static void small_search(search_config *c, search_algo algo, dtype dt)
 {
-    search_config_defaults(c);
-    c->algo = algo;
+    quiet_tiny_search_config(c, algo);
     c->dt = dt;
-    snprintf(c->dataset, sizeof c->dataset, "synthetic");
-    c->net.C = 4;
-    c->net.layers = 3;
-    c->batch = 8;
     c->epochs = 1;
     c->subset = 32;
-    c->eval_images = 16;
     c->tse_steps = 2;
 }
 

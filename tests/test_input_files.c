@@ -81,18 +81,7 @@ static void expect_refused(td_status s, const char *what, const char *needle)
     cr_expect(strstr(td_error_message(), needle) != NULL, "%s: wanted '%s' in: %s", what, needle, td_error_message());
 }
 
-static void small_search(search_config *c)
-{
-    search_config_defaults(c);
-    c->algo = ALGO_DARTS1;
-    snprintf(c->dataset, sizeof c->dataset, "synthetic");
-    c->net.C = 4;
-    c->net.layers = 3;
-    c->batch = 8;
-    c->epochs = 2;
-    c->subset = 36;
-    c->eval_images = 16;
-}
+static void small_search(search_config *c) { quiet_tiny_search_config(c, ALGO_DARTS1); }
 
 /* A search stopped after 2 units: config, log, checkpoint. */
 static char *stopped_search(search_config *c)
