@@ -506,6 +506,10 @@ td_status protocol_run(const protocol_request *req, const protocol_options *o, c
     /* one writer per tree: a second protocol run is refused, naming this */
     dir_lock lock = {.fd = -1};
     if (s == TD_OK) s = dir_lock_take(o->out_dir, "tsedarts protocol run", &lock);
+    /* nor while Slurm jobs write it: they share the tree with each other
+     * (a lock per run), not with a local run, which would run their runs
+     * a second time beside them (run-one checks the other way round) */
+    if (s == TD_OK) s = slurm_locks_idle(o->out_dir);
     if (s == TD_OK) s = open_plan(&ps, req, o->out_dir, 1);
     if (s == TD_OK) s = dir_create(runs_dir);
     if (s == TD_OK) s = protocol_retry_failures(o->out_dir, o->quiet);
@@ -648,7 +652,8 @@ td_status protocol_run_one(const protocol_options *o, const char *method_id, pro
         /* two jobs for one run (two submissions that raced, a requeue
          * beside a resubmission) must not write one directory at once */
         int lock = -1;
-        s = slurm_dirs(o->out_dir);
+        s = dir_lock_check_free(o->out_dir, "a Slurm job (tsedarts protocol run-one)");
+        if (s == TD_OK) s = slurm_dirs(o->out_dir);
         if (s == TD_OK) s = slurm_lock(o->out_dir, r->hash, &lock);
         if (s == TD_OK && !o->quiet) printf("%s %s %d: run %s\n", method_id, stage_names[st], task, r->hash);
         fflush(NULL);

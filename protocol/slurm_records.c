@@ -6,6 +6,7 @@
  * and locks/ are not hashed: they change while jobs run. */
 /* flock */
 #define _DEFAULT_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -45,6 +46,32 @@ td_status slurm_lock(const char *out_dir, const char *name, int *fd)
 void slurm_unlock(int fd)
 {
     if (fd >= 0) close(fd); /* closing drops the flock */
+}
+
+td_status slurm_locks_idle(const char *out_dir)
+{
+    char dir[4400], path[4700];
+    TD_CHECK(path_format(dir, sizeof dir, "%s/slurm/locks", out_dir));
+    DIR *d = opendir(dir);
+    if (!d) return TD_OK; /* never run under Slurm */
+    td_status s = TD_OK;
+    struct dirent *e;
+    while (s == TD_OK && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".lock") != 0) continue;
+        if (path_format(path, sizeof path, "%s/%s", dir, e->d_name) != TD_OK) continue;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+            s = TD_FAIL(TD_ERR_STATE,
+                        "%s: a Slurm job or submission is writing this tree (%s is held); a local protocol run does not "
+                        "write it meanwhile: wait for the jobs (tsedarts protocol status) or cancel them (tsedarts "
+                        "protocol cancel)",
+                        out_dir, path);
+        close(fd);
+    }
+    closedir(d);
+    return s;
 }
 
 void slurm_utc_now(char buf[32])

@@ -12,6 +12,10 @@ td_status slurm_dirs(const char *out_dir);
  * at once when another process holds it. */
 td_status slurm_lock(const char *out_dir, const char *name, int *fd);
 void slurm_unlock(int fd);
+/* TD_OK unless a process holds one of <out>/slurm/locks/ (a Slurm job
+ * running a run, or a submission under way): then TD_ERR_STATE naming the
+ * lock, for a local writer that must not share the tree with them. */
+td_status slurm_locks_idle(const char *out_dir);
 void slurm_utc_now(char buf[32]);
 /* Appends rec's fields, after "prev" and "time", to submissions.jsonl and
  * rewrites the directory's manifest. */

@@ -3,6 +3,9 @@
  * first; a lock whose holder died is taken over; a directory whose run
  * never recorded anything is no run, and a new one may take it. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,5 +155,58 @@ Test(writer_lock, a_run_that_never_recorded_anything_does_not_block_its_director
     c.seed = 7;
     cr_expect_eq(quiet_search(backend_cpu(), &c, dir, 0, 0), TD_ERR_STATE);
     free(cfg);
+    free(dir);
+}
+
+/* The entries of dir, other than . and .. */
+static int entries(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    if (d) closedir(d);
+    return n;
+}
+
+/* Slurm jobs share a tree with each other (a lock per run) but not with a
+ * local protocol run: a job is refused while a local run holds the tree,
+ * and a local run while a job or a submission holds one of its locks. */
+Test(writer_lock, slurm_jobs_and_a_local_protocol_run_do_not_share_a_tree, .timeout = 120)
+{
+    char *dir = sandbox_dir("lock-slurm");
+    protocol_request r;
+    protocol_options o;
+    tiny_request(&r, &o, dir);
+    char root[SHA256_HEX_LEN];
+    /* a tree with its plan and one run, as a first local run leaves it
+     * (stopped after one run, as a stopped protocol says) */
+    cr_assert_eq(protocol_run(&r, &o, root), TD_ERR_INTERRUPTED, "%s", td_error_message());
+    char *runs = in(dir, "runs");
+    int before = entries(runs);
+
+    dir_lock held;
+    cr_assert_eq(dir_lock_take(dir, "a local protocol run", &held), TD_OK, "%s", td_error_message());
+    expect_refused_naming(protocol_run_one(&o, "darts1", STAGE_SEARCH, 0), "a local protocol run");
+    cr_expect(strstr(td_error_message(), "a Slurm job"), "the refusal does not say who waits: %s", td_error_message());
+    dir_lock_release(&held);
+
+    /* a job's lock on one run, held as run-one holds it */
+    char *locks = in(dir, "slurm/locks");
+    cr_assert_eq(dir_create(locks), TD_OK);
+    char *job_lock = in(locks, "0123abcd.lock");
+    int fd = open(job_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    td_status s = protocol_run(&r, &o, root);
+    cr_expect_eq(s, TD_ERR_STATE, "a local run went ahead beside a Slurm job: %s", td_error_message());
+    cr_expect(strstr(td_error_message(), "0123abcd.lock") && strstr(td_error_message(), "Slurm"),
+              "the refusal does not name the job's lock: %s", td_error_message());
+    cr_expect_eq(entries(runs), before, "the refused run started a run");
+    close(fd); /* the job ends: the local run may go on (one run, then it stops) */
+    cr_expect_eq(protocol_run(&r, &o, root), TD_ERR_INTERRUPTED, "%s", td_error_message());
+    cr_expect_eq(entries(runs), before + 1, "the local run did not go on after the job ended");
+    free(runs);
+    free(job_lock);
+    free(locks);
     free(dir);
 }

@@ -80,6 +80,24 @@ td_status dir_lock_take(const char *dir, const char *what, dir_lock *l)
     return TD_FAIL(TD_ERR_STATE, "%s: the writer's lock keeps changing hands; try again", l->path);
 }
 
+td_status dir_lock_check_free(const char *dir, const char *what)
+{
+    char path[4400];
+    TD_CHECK(path_format(path, sizeof path, "%s/%s", dir, DIR_LOCK_NAME));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return TD_OK; /* no lock file: nobody holds it */
+    td_status s = TD_OK;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        char holder[512];
+        holder_of(fd, holder, sizeof holder);
+        s = TD_FAIL(TD_ERR_STATE, "%s is being written by %s; %s does not write it meanwhile: wait until it ends, or stop it "
+                    "(its lock: %s)",
+                    dir, holder[0] ? holder : "another process", what, path);
+    }
+    close(fd); /* drops the shared lock, if taken */
+    return s;
+}
+
 void dir_lock_release(dir_lock *l)
 {
     if (l->fd < 0) return;

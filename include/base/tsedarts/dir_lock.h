@@ -21,6 +21,11 @@ typedef struct dir_lock {
  * TD_ERR_STATE, naming the holder, when a live process holds it. Child
  * processes (fork) share the lock until the last of them exits. */
 td_status dir_lock_take(const char *dir, const char *what, dir_lock *l);
+/* TD_OK when no live process holds dir's lock (or dir has none), without
+ * taking it; otherwise TD_ERR_STATE naming the holder and saying that
+ * `what` ("a Slurm job") waits for it. For writers that share a directory
+ * with each other but not with its one-writer holder. */
+td_status dir_lock_check_free(const char *dir, const char *what);
 /* Removes the lock file and lets go; an empty directory that the lock
  * created goes too. Safe on a lock not held. */
 void dir_lock_release(dir_lock *l);
