@@ -482,6 +482,30 @@ static void pad_plane(const float *src, int H, int W, int pad, float *dst, int W
     for (int h = 0; h < H; h++) vf8_copy(dst + (size_t)(h + pad) * Wp + pad, src + (size_t)h * W, W);
 }
 
+/* dst = relu(src), rounded as the relu kernel rounds (x > 0 ? x : 0, so
+ * NaN and -0 give +0): the input of a convolution whose ReLU is not
+ * stored (FUSED_RELU_CONV, FUSED_RELU_FILTER). */
+static void relu_copy(float *dst, const float *src, int n)
+{
+    vf8 z = vf8_zero();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vf8 v = vf8_load(src + i);
+        vf8_store(dst + i, vf8_select(vf8_gt(v, z), v, z));
+    }
+    for (; i < n; i++) dst[i] = src[i] > 0 ? src[i] : 0;
+}
+
+/* pad_plane, of relu(src) when relu is set. */
+static void pad_plane_of(const float *src, int H, int W, int pad, float *dst, int Wp, int relu)
+{
+    if (!relu) {
+        pad_plane(src, H, W, pad, dst, Wp);
+        return;
+    }
+    for (int h = 0; h < H; h++) relu_copy(dst + (size_t)(h + pad) * Wp + pad, src + (size_t)h * W, W);
+}
+
 /* Eight output vectors at once: vector j of tap t reads tap[t] + off[j].
  * One FMA chain per output would wait on the FMA latency at every tap;
  * eight independent chains keep both FMA units busy. Every output still
@@ -601,16 +625,22 @@ static void half_slots(float *ev_row, float *od_row, int pad, float **E, float *
 
 /* The even and odd columns of the plane padded by pad (Hp x Wp, never
  * built), each Hp x Wh with Wh = (Wp + 1) / 2, so that stride-2 taps read
- * contiguously. */
-static void pad_split(const float *src, int H, int W, int pad, float *ev, float *od)
+ * contiguously; of relu(src), through the W floats at relu_row, when that
+ * is not NULL. */
+static void pad_split(const float *src, int H, int W, int pad, float *ev, float *od, float *relu_row)
 {
     int Hp = H + 2 * pad, Wh = (W + 2 * pad + 1) / 2;
     memset(ev, 0, (size_t)Hp * Wh * sizeof *ev);
     memset(od, 0, (size_t)Hp * Wh * sizeof *od);
     for (int h = 0; h < H; h++) {
         float *E, *O;
+        const float *row = src + (size_t)h * W;
         half_slots(ev + (size_t)(h + pad) * Wh, od + (size_t)(h + pad) * Wh, pad, &E, &O);
-        unzip_row(src + (size_t)h * W, W, E, O);
+        if (relu_row) {
+            relu_copy(relu_row, row, W);
+            row = relu_row;
+        }
+        unzip_row(row, W, E, O);
     }
 }
 
@@ -651,9 +681,11 @@ static void dw_plane_strided(const float *xp, int Wp, const float *w, int K, int
         }
 }
 
-static td_status dw_forward(const kernel_args *a)
+/* The forward of x, or of relu(x) when relu is set (x is then the ReLU's
+ * input, not the node's). */
+static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
 {
-    const float *x = IN(0), *w = IN(1);
+    const float *w = IN(1);
     float *y = OUT;
     shape4 xs = a->in_shape[0], ws = a->in_shape[1], ys = a->out_shape;
     int C = xs.c, H = xs.h, W = xs.w, K = ws.h, s = P->stride, p = P->pad, d = P->dil;
@@ -662,30 +694,35 @@ static td_status dw_forward(const kernel_args *a)
     {
         float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
         float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
-        if (!buf || !ev || !od) failed = 1;
+        float *row = relu ? malloc((size_t)W * sizeof *row) : NULL;
+        int ok = buf && ev && od && (row || !relu);
+        if (!ok) failed = 1;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < xs.n; n++)
             for (int c = 0; c < C; c++) {
-                if (!buf || !ev || !od) continue;
+                if (!ok) continue;
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
                 float *yp = y + ((size_t)n * C + c) * ys.h * ys.w;
                 if (s == 2) {
-                    pad_split(xpl, H, W, p, ev, od);
+                    pad_split(xpl, H, W, p, ev, od, row);
                     dw_plane_s2(ev, od, Wh, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
                 } else if (s == 1) {
-                    pad_plane(xpl, H, W, p, buf, Wp);
+                    pad_plane_of(xpl, H, W, p, buf, Wp, relu);
                     dw_plane_s1(buf, Wp, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
                 } else {
-                    pad_plane(xpl, H, W, p, buf, Wp);
+                    pad_plane_of(xpl, H, W, p, buf, Wp, relu);
                     dw_plane_strided(buf, Wp, w + (size_t)c * K * K, K, d, s, yp, ys.h, ys.w);
                 }
             }
         free(buf);
         free(ev);
         free(od);
+        free(row);
     }
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory") : TD_OK;
 }
+
+static td_status dw_forward(const kernel_args *a) { return dw_forward_of(a, IN(0), 0); }
 
 /* Stride 1 keeps the size (pad = d (K - 1) / 2), and the adjoint is the
  * same convolution of dy with the kernel turned by 180 degrees. */
@@ -788,10 +825,11 @@ static void dwf_chunk(const float *const *tap, size_t row_step, const float *dy,
 
 /* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, 8 partial
  * sums per tap (n-major, then rows, then vectors; columns past the last
- * full vector in tail lanes), lanes combined in a fixed order. */
-static td_status dw_backward_filter(const kernel_args *a)
+ * full vector in tail lanes), lanes combined in a fixed order. Of relu(x)
+ * when relu is set, x being the ReLU's input. */
+static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int relu)
 {
-    const float *x = IN(0), *dy = IN(1);
+    const float *dy = IN(1);
     float *dw = OUT;
     shape4 xs = a->in_shape[0], ys = a->in_shape[1];
     int C = xs.c, H = xs.h, W = xs.w, Ho = ys.h, Wo = ys.w, K = a->out_shape.h, s = P->stride, p = P->pad, d = P->dil;
@@ -804,10 +842,12 @@ static td_status dw_backward_filter(const kernel_args *a)
         float acc[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK * 8];
         float tail[MAX_TAPS * 8];
         const float *tap[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK];
-        if (!buf || !ev || !od) failed = 1;
+        float *row = relu ? malloc((size_t)W * sizeof *row) : NULL;
+        int ok = buf && ev && od && (row || !relu);
+        if (!ok) failed = 1;
 #pragma omp for schedule(static)
         for (int c = 0; c < C; c++) {
-            if (!buf || !ev || !od) continue;
+            if (!ok) continue;
             memset(acc, 0, sizeof acc);
             memset(tail, 0, (size_t)KK * 8 * sizeof *tail);
             /* where output (0, 0) reads each tap; padding taps read tap 0 */
@@ -819,8 +859,8 @@ static td_status dw_backward_filter(const kernel_args *a)
             for (int n = 0; n < xs.n; n++) {
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
                 /* the tail lanes read the padded plane */
-                if (s != 2 || full < Wo) pad_plane(xpl, H, W, p, buf, Wp);
-                if (s == 2) pad_split(xpl, H, W, p, ev, od);
+                if (s != 2 || full < Wo) pad_plane_of(xpl, H, W, p, buf, Wp, relu);
+                if (s == 2) pad_split(xpl, H, W, p, ev, od, row);
                 const float *yp = dy + ((size_t)n * C + c) * Ho * Wo;
                 if (full > 0)
                     for (int k = 0; k < chunks; k++)
@@ -843,9 +883,12 @@ static td_status dw_backward_filter(const kernel_args *a)
         free(buf);
         free(ev);
         free(od);
+        free(row);
     }
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory") : TD_OK;
 }
+
+static td_status dw_backward_filter(const kernel_args *a) { return dw_backward_filter_of(a, IN(0), 0); }
 
 /* ----------------------------------------------------------- dispatch */
 
@@ -883,4 +926,14 @@ int conv_f32_fast(const kernel_args *a, td_status *result)
         return 1;
     }
     return 0;
+}
+
+int conv_f32_relu_input(const kernel_args *a, const void *x, td_status *result)
+{
+    op_kind op = a->nd->op;
+    if ((op != OP_CONV2D && op != OP_CONV2D_BWD_FILTER) || a->dt != DT_F32) return 0;
+    shape4 w = op == OP_CONV2D_BWD_FILTER ? a->out_shape : a->in_shape[1];
+    if (!is_depthwise(a->in_shape[0], w, P)) return 0;
+    *result = op == OP_CONV2D ? dw_forward_of(a, x, 1) : dw_backward_filter_of(a, x, 1);
+    return 1;
 }

@@ -1,6 +1,7 @@
 /* The CPU's kernels of the fused groups (fusion.h). Max pooling's argmax
- * and gather are the pooling family's (ref/pool_impl.h); the rest are the
- * batch norms':
+ * and gather are the pooling family's (ref/pool_impl.h); the ReLU before a
+ * depthwise convolution, never stored, is applied by the depthwise kernels
+ * (ref/conv_f32_fast.c, relu_input below); the rest are the batch norms':
  *  - sum_axis(G) then dot_axis(G, Z) (the backward's two statistics): G is
  *    read once for both;
  *  - affine_axis(x) = xc then dot_axis(xc, xc) (the forward's centring and
@@ -24,6 +25,7 @@
 
 #include "ref_kernels.h"
 #include "ref_template.h"
+#include "ref_conv_fast.h"
 #include "channel_sums.h"
 
 #define REAL float
@@ -180,6 +182,39 @@ static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
     return TD_OK;
 }
 
+/* FUSED_RELU_CONV and FUSED_RELU_FILTER: b (a depthwise conv2d or its
+ * filter gradient) reads relu(x), which is not stored. The depthwise
+ * kernels apply the ReLU as they copy each plane; another shape gets
+ * relu(x) in a scratch tensor and the plain kernel, the same bits either
+ * way. */
+static td_status relu_input(const kernel_args *relu, const kernel_args *b)
+{
+    td_status r;
+    if (conv_f32_relu_input(b, relu->in[0], &r)) return r;
+    float *tmp = malloc(shape_numel(relu->out_shape) * sizeof *tmp + 1);
+    if (!tmp) return TD_FAIL(TD_ERR_MEMORY, "relu + %s: out of memory", op_name(b->nd->op));
+    kernel_args ra = *relu, ba = *b;
+    ra.out = tmp;
+    void *in[FUSED_MAX_MEMBER_INPUTS];
+    for (int k = 0; k < b->nin; k++) in[k] = b->in[k];
+    in[0] = tmp;
+    ba.in = in;
+    r = ref_relu_f32(&ra);
+    if (r == TD_OK) r = b->nd->op == OP_CONV2D ? ref_conv2d_f32(&ba) : ref_conv2d_bwd_filter_f32(&ba);
+    free(tmp);
+    return r;
+}
+
+/* FUSED_RELU_MASK: relu_bwd(relu(x), G) as relu_bwd(x, G); the mask
+ * [relu(x) > 0] is [x > 0] for every x, NaN and -0 included. */
+static td_status relu_mask(const kernel_args *relu, const kernel_args *b)
+{
+    void *in[2] = {relu->in[0], b->in[1]};
+    kernel_args ba = *b;
+    ba.in = in;
+    return ref_relu_bwd_f32(&ba);
+}
+
 int ref_fuses(fused_kind kind, dtype dt) { return dt == DT_F32 && kind > FUSED_NONE && kind < FUSED_KIND_END; }
 
 /* The members are as fusion.h declares them; the executor has matched
@@ -218,6 +253,11 @@ td_status ref_run_fused(fused_kind kind, const kernel_args *const *m)
         return scaled_lincomb(a, b);
     case FUSED_ARGMAX_GATHER: /* maxpool_argmax(x) -> idx, gather_at(x, idx) */
         return ref_maxpool_argmax_gather_f32(a, b);
+    case FUSED_RELU_CONV:
+    case FUSED_RELU_FILTER:
+        return relu_input(a, b);
+    case FUSED_RELU_MASK:
+        return relu_mask(a, b);
     default:
         return TD_FAIL(TD_ERR_UNSUPPORTED, "cpu backend: no fused kernel %s", fused_kind_name(kind));
     }

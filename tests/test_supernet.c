@@ -222,11 +222,13 @@ Test(supernet, recompute_gives_identical_bits)
     expect_same_roles(out[0], out[1], bytes, "with recomputation");
 }
 
-/* The batch norms' fused kernels (sum and dot of a cotangent; centring
- * and variance; the output from the uncentred input; the backward's
- * statistics and lincomb from a mixed op's unstored cotangent share) give
- * the bits of their nodes run in turn; the counting backend shows that
- * each kind ran. */
+/* The fused kernels (the batch norms': sum and dot of a cotangent;
+ * centring and variance; the output from the uncentred input; the
+ * backward's statistics and lincomb from a mixed op's unstored cotangent
+ * share; max pooling's argmax and maxima; the unstored ReLU before each
+ * depthwise convolution, its filter gradient and its mask) give the bits
+ * of their nodes run in turn; the counting backend shows that each kind
+ * ran. */
 static int fused_runs[FUSED_KIND_END];
 static td_status counting_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
@@ -252,6 +254,79 @@ Test(supernet, fused_kernels_give_identical_bits)
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++)
         cr_expect_gt(fused_runs[k], 0, "%s never ran", fused_kind_name((fused_kind)k));
     expect_same_roles(out[0], out[1], bytes, "with fused kernels");
+}
+
+/* The unstored ReLU on depthwise shapes the DARTS cells do and do not
+ * have: stride 1 and 2 on odd sizes, dilation, and a channel multiplier,
+ * which has no path that applies the ReLU while copying planes (the
+ * group's kernel then makes relu(x) in a scratch tensor). Read straight
+ * from the input, x holds -0, +0 and NaN, where relu(x) > 0 and x > 0 must
+ * agree: the NaNs stop at the ReLUs, so the loss and every gradient stay
+ * finite. After a 1x1 convolution (pre), x has a gradient, and so the
+ * ReLU's mask runs. Fused against plain, every role bit for bit, and each
+ * relu group ran as often as it should. */
+static void run_relu_depthwise(int pre, int fused, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
+{
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    int x = graph_input(g, shape_make(3, 4, 9, 11), 0), labels = graph_input(g, shape_make(3, 1, 1, 1), 1);
+    if (pre) x = layer_conv(&b, "pre", x, 4, 1, 1, 0, 1, 1);
+    int s1 = layer_conv(&b, "s1", layer_relu(&b, x), 4, 3, 1, 1, 1, 4);
+    int s2 = layer_conv(&b, "s2", layer_relu(&b, x), 4, 5, 2, 4, 2, 4);
+    int m2 = layer_conv(&b, "m2", layer_relu(&b, x), 8, 3, 1, 1, 1, 4);
+    int logits = layer_linear(&b, "fc",
+                              op_concat_c(g, 3, (int[]){op_gap(g, s1), op_gap(g, s2), op_gap(g, m2)}), 5);
+    int loss = layer_cross_entropy(g, logits, labels);
+    graph_bind(g, loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, loss, 1, 0), TD_OK, "%s", td_error_message());
+    role_buffers rbuf;
+    cr_assert_eq(role_buffers_alloc(&rbuf, g, be, DT_F32), TD_OK);
+    params_init(g, 5, DT_F32, rbuf.ptr[ROLE_WEIGHT], rbuf.ptr[ROLE_ALPHA], rbuf.ptr[ROLE_BNSTAT]);
+    philox_stream st;
+    philox_stream_init(&st, 5, PURPOSE_TEST, 2);
+    float *in = rbuf.ptr[ROLE_INPUT];
+    for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i++) in[i] = 2 * philox_next_uniform_f32(&st) - 1;
+    for (size_t i = 0; i < g->role_size[ROLE_INPUT]; i += 7) in[i] = i % 3 == 0 ? -0.0f : i % 3 == 1 || pre ? 0.0f : NAN;
+    for (int i = 0; i < 3; i++) ((int32_t *)rbuf.ptr[ROLE_LABEL])[i] = i;
+    exec_ctx *ctx;
+    cr_assert_eq((fused ? exec_create : exec_create_plain)(g, be, DT_F32, &ctx), TD_OK, "%s", td_error_message());
+    role_buffers_bind(&rbuf, ctx);
+    cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
+    cr_expect(isfinite(((float *)rbuf.ptr[ROLE_OUTPUT])[0]), "the NaNs of the input passed a ReLU");
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
+        out[r] = malloc(bytes[r] + 1);
+        memcpy(out[r], rbuf.ptr[r], bytes[r]);
+    }
+    exec_destroy(ctx);
+    role_buffers_free(&rbuf);
+    layer_free(&b);
+    graph_destroy(g);
+}
+
+Test(supernet, an_unstored_relu_gives_the_bits_of_a_stored_one)
+{
+    backend counting = *backend_cpu();
+    counting.run_fused = counting_run_fused;
+    counting.fused_batches = NULL;
+    counting.run_fused_batched = NULL;
+    void *out[2][ROLE_COUNT];
+    size_t bytes[ROLE_COUNT];
+    for (int pre = 0; pre < 2; pre++) {
+        memset(fused_runs, 0, sizeof fused_runs);
+        run_relu_depthwise(pre, 0, &counting, out[0], bytes);
+        run_relu_depthwise(pre, 1, &counting, out[1], bytes);
+        fprintf(stderr, "relu groups run%s: conv %d, filter %d, mask %d\n", pre ? " after a conv" : "",
+                fused_runs[FUSED_RELU_CONV], fused_runs[FUSED_RELU_FILTER], fused_runs[FUSED_RELU_MASK]);
+        /* one ReLU node (the graph shares relu(x)), read by three
+         * convolutions and their filter gradients, and by one mask where x
+         * has a gradient */
+        cr_expect_eq(fused_runs[FUSED_RELU_CONV], 3);
+        cr_expect_eq(fused_runs[FUSED_RELU_FILTER], 3);
+        cr_expect_eq(fused_runs[FUSED_RELU_MASK], pre);
+        expect_same_roles(out[0], out[1], bytes, pre ? "with the ReLU unstored, after a conv" : "with the ReLU unstored");
+    }
 }
 
 /* The other spaces' networks, on the smooth stand-in (NB201 has no max

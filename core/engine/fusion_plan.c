@@ -7,7 +7,24 @@
 /* Per value: the needed nodes that read it (first, last, how many). */
 typedef struct readers {
     int *first, *last, *count;
+    const unsigned char *needed;
 } readers;
+
+/* Instances of the unstored-head groups of one head, found so far. */
+#define UNSTORED_MAX 32
+typedef struct found_list {
+    const fused_instance *inst;
+    int n;
+} found_list;
+
+/* Whether node i is a member (past the head) of an instance found. */
+static int claimed(const found_list *f, int i)
+{
+    for (int p = 0; f && p < f->n; p++)
+        for (int r = 1; r < f->inst[p].n; r++)
+            if (f->inst[p].member[r] == i) return 1;
+    return 0;
+}
 
 static int input_fits(const graph *g, const node *nd, int k, unsigned char want, int head)
 {
@@ -38,9 +55,26 @@ static int member_fits(const graph *g, const fused_member *m, int i, int head)
     return 1;
 }
 
-/* The group's members with head h, or 0 when it is not there. */
+/* The first needed reader of v, from its first to its last, that fits
+ * member m and is neither one of the q members before it nor claimed by
+ * an instance found before; or -1. */
+static int any_reader(const graph *g, const fused_member *m, int v, int h, const readers *rd,
+                      const unsigned char *role, const fused_instance *so_far, int q, const found_list *found)
+{
+    if (v < 0 || rd->first[v] < 0) return -1;
+    for (int i = rd->first[v]; i <= rd->last[v]; i++) {
+        if (!rd->needed[i] || role[i] || !reads(g, i, v) || !member_fits(g, m, i, h) || claimed(found, i)) continue;
+        int taken = 0;
+        for (int p = 0; p < q; p++) taken |= so_far->member[p] == i;
+        if (!taken) return i;
+    }
+    return -1;
+}
+
+/* The group's members with head h, or 0 when it is not there; found (or
+ * NULL) lists the instances whose nodes an ANY_READER member skips. */
 static int match(const graph *g, const fused_group *grp, int h, const int *next_needed, const readers *rd,
-                 const unsigned char *role, fused_instance *out)
+                 const unsigned char *role, const found_list *found, fused_instance *out)
 {
     const node *hn = &g->nodes[h];
     if (!member_fits(g, &grp->m[0], h, h) || role[h]) return 0;
@@ -54,6 +88,7 @@ static int match(const graph *g, const fused_group *grp, int h, const int *next_
         case FUSED_NEXT: c = next_needed[out->member[q - 1]]; break;
         case FUSED_FIRST_READER: c = v >= 0 ? rd->first[v] : -1; break;
         case FUSED_LAST_READER: c = v >= 0 ? rd->last[v] : -1; break;
+        case FUSED_ANY_READER: c = any_reader(g, &grp->m[q], v, h, rd, role, out, q, found); break;
         default: break;
         }
         if (c < 0 || role[c] || !member_fits(g, &grp->m[q], c, h)) return 0;
@@ -99,31 +134,33 @@ static void assign_roles(const fused_group *grp, const fused_instance *in, int i
 
 /* The unstored-head groups of head h, accepted only together: every reader
  * of its output a member of exactly one of them, every required group of
- * its op found. Returns how many were recorded. */
+ * its op found; a repeated group once for each reader it fits. */
 static td_status try_unstored(const graph *g, int h, const int *next_needed, const readers *rd, const backend *be,
                               dtype dt, fusion_plan *fp, int *cap, unsigned char *unplaced)
 {
     int v = g->nodes[h].out;
     if (v < 0 || g->values[v].role != ROLE_ACT || fp->role[h]) return TD_OK;
-    fused_instance found[FUSED_KIND_END];
-    int n_found = 0, covered = 0;
+    fused_instance found[UNSTORED_MAX];
+    found_list fl = {found, 0};
+    int covered = 0;
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
         const fused_group *grp = fused_group_of((fused_kind)k);
         if (k == FUSED_CHAIN || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
+        int got = 0;
         fused_instance in;
-        int ok = be->fuses((fused_kind)k, dt) && match(g, grp, h, next_needed, rd, fp->role, &in);
-        if (!ok) {
-            if (grp->required) return TD_OK;
-            continue;
+        while (be->fuses((fused_kind)k, dt) && match(g, grp, h, next_needed, rd, fp->role, &fl, &in)) {
+            if (fl.n == UNSTORED_MAX) return TD_OK; /* readers beyond counting: stored */
+            for (int q = 1; q < grp->n; q++) {
+                if (claimed(&fl, in.member[q])) return TD_OK; /* a node claimed twice */
+                covered += reads(g, in.member[q], v);
+            }
+            found[fl.n++] = in;
+            got++;
+            if (!grp->repeats) break;
         }
-        for (int q = 1; q < grp->n; q++) {
-            for (int p = 0; p < n_found; p++)
-                for (int r = 1; r < found[p].n; r++)
-                    if (found[p].member[r] == in.member[q]) return TD_OK; /* a node claimed twice */
-            covered += reads(g, in.member[q], v);
-        }
-        found[n_found++] = in;
+        if (!got && grp->required) return TD_OK;
     }
+    int n_found = fl.n;
     if (!n_found || covered != rd->count[v]) return TD_OK;
     for (int p = 0; p < n_found; p++) {
         TD_CHECK(push(fp, &found[p], cap));
@@ -167,7 +204,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
     fp->runs = malloc(nn1 * sizeof *fp->runs);
     fp->role = calloc(nn1, 1);
     fp->recomputing = calloc(nn1, 1);
-    readers rd = {malloc(nv1 * sizeof(int)), malloc(nv1 * sizeof(int)), calloc(nv1, sizeof(int))};
+    readers rd = {malloc(nv1 * sizeof(int)), malloc(nv1 * sizeof(int)), calloc(nv1, sizeof(int)), needed};
     td_status s = TD_OK;
     if (!fp->runs || !fp->role || !fp->recomputing || !rd.first || !rd.last || !rd.count)
         s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
@@ -195,7 +232,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
                 const fused_group *grp = fused_group_of((fused_kind)k);
                 fused_instance in;
                 if (k == FUSED_CHAIN || !grp->head_stored || !be->fuses((fused_kind)k, dt) ||
-                    !match(g, grp, h, next_needed, &rd, fp->role, &in))
+                    !match(g, grp, h, next_needed, &rd, fp->role, NULL, &in))
                     continue;
                 s = push(fp, &in, &cap);
                 if (s == TD_OK) assign_roles(grp, &in, fp->n_inst - 1, fp);

@@ -61,6 +61,31 @@ static const fused_group groups[FUSED_KIND_END] = {
                              .m = {{OP_MAXPOOL_ARGMAX, FUSED_HEAD, {ANY}}, {OP_GATHER_AT, FUSED_NEXT, {IN0, OUT}}},
                              .head_stored = 1,
                              .runs_at = 0},
+    /* The ReLU before a depthwise convolution (every sep_conv and dil_conv)
+     * is never stored: the convolution and its filter gradient apply it to
+     * x while they copy planes into their padded buffers, and the mask of
+     * its backward is read from x (x > 0 exactly when relu(x) > 0). One
+     * instance per reader: an edge's four convolutions share the ReLU of
+     * its input state. Where x is kept anyway (that state) this saves a
+     * tensor and the ReLU's own pass. */
+    [FUSED_RELU_CONV] = {.kind = FUSED_RELU_CONV,
+                         .n = 2,
+                         .m = {{OP_RELU, FUSED_HEAD, {ANY}}, {OP_CONV2D, FUSED_ANY_READER, {OUT, ANY}}},
+                         .head_stored = 0,
+                         .runs_at = 1,
+                         .repeats = 1},
+    [FUSED_RELU_FILTER] = {.kind = FUSED_RELU_FILTER,
+                           .n = 2,
+                           .m = {{OP_RELU, FUSED_HEAD, {ANY}}, {OP_CONV2D_BWD_FILTER, FUSED_ANY_READER, {OUT, NOT_OUT}}},
+                           .head_stored = 0,
+                           .runs_at = 1,
+                           .repeats = 1},
+    [FUSED_RELU_MASK] = {.kind = FUSED_RELU_MASK,
+                         .n = 2,
+                         .m = {{OP_RELU, FUSED_HEAD, {ANY}}, {OP_RELU_BWD, FUSED_ANY_READER, {OUT, NOT_OUT}}},
+                         .head_stored = 0,
+                         .runs_at = 1,
+                         .repeats = 1},
 };
 
 /* The chain's members are found by fusion_plan.c, not by a pattern: n
@@ -103,7 +128,6 @@ const char *fused_kind_name(fused_kind k)
 
 int fused_member_op_fits(const fused_member *m, const graph *g, const node *nd)
 {
-    (void)g;
     if (nd->op != m->op) return 0;
     switch (nd->op) {
     case OP_SUM_AXIS:
@@ -115,6 +139,12 @@ int fused_member_op_fits(const fused_member *m, const graph *g, const node *nd)
     case OP_WEIGHTED_SUM:
         /* one term with its weight: S = w[idx] G */
         return nd->p.wlen > 0 && nd->p.idx_len == 1 && nd->nin == 2;
+    case OP_CONV2D:
+    case OP_CONV2D_BWD_FILTER: {
+        /* depthwise: one channel per group (both read x first) */
+        int c = g->values[graph_node_inputs(g, nd)[0]].shape.c;
+        return nd->p.groups > 1 && nd->p.groups == c;
+    }
     default:
         return 1;
     }

@@ -12,10 +12,12 @@
 
 /* Columns: enum suffix, name. The patterns are in fused_groups[]
  * (core/graph/fusion.c). The first six are batch norm's, over channels;
- * argmax_gather is max pooling's; the chain is the run of small arithmetic
- * nodes around a batch norm's statistics (the means, variances, their
- * reciprocal roots, the running update, the backward's coefficients), of
- * any length from 2 to FUSED_MAX_MEMBERS. */
+ * argmax_gather is max pooling's; the three relu groups leave the ReLU
+ * before a depthwise convolution unstored, each reader recomputing it from
+ * the ReLU's input; the chain is the run of small arithmetic nodes around a
+ * batch norm's statistics (the means, variances, their reciprocal roots,
+ * the running update, the backward's coefficients), of any length from 2
+ * to FUSED_MAX_MEMBERS. */
 #define TD_FUSED_GROUP_LIST(X)                                                                           \
     X(SUM_DOT, "sum_dot")                   /* sum_axis(G), dot_axis(G, Z): G read once */             \
     X(CENTRED_DOT, "centred_dot")           /* affine_axis(x) -> xc, dot_axis(xc, xc) in one pass */   \
@@ -24,6 +26,9 @@
     X(SCALED_PAIR, "scaled_pair")           /* S = w G never stored: sum_axis(S), dot_axis(S, Z) */     \
     X(SCALED_LINCOMB, "scaled_lincomb")     /* lincomb_axis(S, ...) with that S recomputed from G */     \
     X(ARGMAX_GATHER, "argmax_gather")       /* maxpool_argmax(x) -> idx, gather_at(x, idx): one pass */   \
+    X(RELU_CONV, "relu_conv")               /* depthwise conv2d(relu(x), w), relu(x) never stored */      \
+    X(RELU_FILTER, "relu_filter")           /* its filter gradient, relu(x) recomputed from x */          \
+    X(RELU_MASK, "relu_mask")               /* relu_bwd(relu(x), G) as relu_bwd(x, G): the same mask */   \
     X(CHAIN, "chain")                       /* consecutive per-channel arithmetic: one pass, any length */
 
 typedef enum fused_kind {
@@ -41,7 +46,10 @@ typedef enum fused_place {
     FUSED_HEAD,        /* member 0 */
     FUSED_NEXT,        /* the next needed node after the previous member */
     FUSED_FIRST_READER, /* the first needed node that reads the head's output */
-    FUSED_LAST_READER  /* the last needed node that reads the head's output */
+    FUSED_LAST_READER, /* the last needed node that reads the head's output */
+    FUSED_ANY_READER   /* the first needed node that reads the head's output,
+                        * fits the member, and is neither an earlier member
+                        * nor in an instance found before for this head */
 } fused_place;
 
 /* What a member's input must be. */
@@ -76,6 +84,10 @@ typedef struct fused_group {
     /* An unstored head is accepted only when every required group of its
      * op is found. */
     int required;
+    /* An unstored head's group found once for every reader that fits it
+     * (its reading member ANY_READER-placed): a ReLU shared by the four
+     * convolutions of an edge. */
+    int repeats;
 } fused_group;
 
 const fused_group *fused_group_of(fused_kind k);
