@@ -164,6 +164,22 @@ Test(supernet, export_uses_pytorch_state_dict_names_and_round_trips)
     unlink(path);
 }
 
+/* Copies every role's buffer into out[] (bytes[] long), then frees the
+ * run: its context, buffers, builder and graph. */
+static void copy_roles_and_free(graph *g, exec_ctx *ctx, role_buffers *rbuf, layer_builder *b, void *out[ROLE_COUNT],
+                                size_t bytes[ROLE_COUNT])
+{
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
+        out[r] = malloc(bytes[r] + 1);
+        memcpy(out[r], rbuf->ptr[r], bytes[r]);
+    }
+    exec_destroy(ctx);
+    role_buffers_free(rbuf);
+    layer_free(b);
+    graph_destroy(g);
+}
+
 /* One training step's forward and backward on a small supernet (C=4, 4
  * cells, 16x16, batch 8) with fixed inputs; copies every role's buffer
  * into out[] (bytes[] long). */
@@ -192,15 +208,7 @@ static void run_small_supernet(int recompute, int fused, const backend *be, void
     cr_assert_eq(exec_run(ctx), TD_OK);
     fprintf(stderr, "activation arena: %zu elements (%s)\n", ctx->plan.arena_elems,
             recompute ? "with recomputation" : "keeping everything");
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
-        out[r] = malloc(bytes[r] + 1);
-        memcpy(out[r], rbuf.ptr[r], bytes[r]);
-    }
-    exec_destroy(ctx);
-    role_buffers_free(&rbuf);
-    layer_free(&b);
-    graph_destroy(g);
+    copy_roles_and_free(g, ctx, &rbuf, &b, out, bytes);
 }
 
 static void expect_same_roles(void *a[ROLE_COUNT], void *b[ROLE_COUNT], const size_t bytes[ROLE_COUNT], const char *what)
@@ -294,15 +302,7 @@ static void run_relu_depthwise(int pre, int fused, const backend *be, void *out[
     role_buffers_bind(&rbuf, ctx);
     cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
     cr_expect(isfinite(((float *)rbuf.ptr[ROLE_OUTPUT])[0]), "the NaNs of the input passed a ReLU");
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
-        out[r] = malloc(bytes[r] + 1);
-        memcpy(out[r], rbuf.ptr[r], bytes[r]);
-    }
-    exec_destroy(ctx);
-    role_buffers_free(&rbuf);
-    layer_free(&b);
-    graph_destroy(g);
+    copy_roles_and_free(g, ctx, &rbuf, &b, out, bytes);
 }
 
 Test(supernet, an_unstored_relu_gives_the_bits_of_a_stored_one)
