@@ -101,6 +101,11 @@ static void print_profile(int steps)
                    conv_class_name((conv_class)c), s / steps, 100 * s / total, p->conv_gflop[op][c] / s,
                    p->conv_gbytes[op][c] / s);
         }
+    printf("    fused groups by kind (time and calls of every node each ran, charged to the group):\n");
+    for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++)
+        if (p->fused_calls[k] > 0)
+            printf("    %-20s %8.4f %6.1f%% %10ld\n", fused_kind_name((fused_kind)k), p->fused_seconds[k] / steps,
+                   100 * p->fused_seconds[k] / total, p->fused_calls[k] / steps);
 }
 
 static int bench_tse_gradient(const search_config *cfg, const backend *be, int T, activation_policy keep, int prof)

@@ -124,6 +124,9 @@ static td_status run_members(int n, const kernel_args *const *m, fused_kind kind
     return failed < 0 ? TD_OK : run_member(m, failed, kind, per);
 }
 
+/* Members that split their own work (side_by_side) run alone anyway. */
+static size_t cpu_batch_member_max(void) { return ref_parallel_min; }
+
 static int cpu_batches(op_kind op, dtype dt) { return op >= 0 && op < OP_COUNT && (dt == DT_F32 || dt == DT_F64); }
 static td_status cpu_run_batched(int n, const kernel_args *const *m) { return run_members(n, m, FUSED_NONE, 1); }
 static td_status cpu_run_fused_batched(fused_kind kind, int per, int n, const kernel_args *const *m)
@@ -165,6 +168,7 @@ static const backend cpu_backend = {
     .run_batched = cpu_run_batched,
     .fused_batches = cpu_fuses,
     .run_fused_batched = cpu_run_fused_batched,
+    .batch_member_max = cpu_batch_member_max,
     .sync = cpu_sync,
     .flat_copy = ref_flat_copy,
     .flat_axpy = ref_flat_axpy,

@@ -55,7 +55,97 @@ Test(batching, every_op_case_batched_gives_the_bits_of_its_members_alone)
     every_case(0, DT_F64);
 }
 
-Test(batching, every_wide_case_batched_gives_the_bits_of_its_members_alone) { every_case(1, DT_F32); }
+/* The wide cases' members split their own work, so the CPU leaves them
+ * unbatched in graph order by default (the next test); TSEDARTS_BATCH=all
+ * batches them, as a GPU does. */
+Test(batching, every_wide_case_batched_gives_the_bits_of_its_members_alone)
+{
+    cr_assert_eq(setenv("TSEDARTS_BATCH", "all", 1), 0);
+    every_case(1, DT_F32);
+    unsetenv("TSEDARTS_BATCH");
+}
+
+/* By default the CPU batches only units too small to split their own
+ * work (backend.h batch_member_max): each wide case's copies, larger than
+ * that, run one call each in graph order, so every tensor is read again
+ * while it is still in cache; a small case is scheduled exactly as with
+ * no limit (TSEDARTS_BATCH=all). */
+static exec_schedule schedule_copy(const exec_schedule *sc)
+{
+    exec_schedule c = *sc;
+    c.unit = malloc((size_t)sc->n_units * sizeof *c.unit);
+    c.step_first = malloc((size_t)(sc->n_steps + 1) * sizeof *c.step_first);
+    cr_assert(c.unit && c.step_first);
+    memcpy(c.unit, sc->unit, (size_t)sc->n_units * sizeof *c.unit);
+    memcpy(c.step_first, sc->step_first, (size_t)(sc->n_steps + 1) * sizeof *c.step_first);
+    return c;
+}
+
+static exec_schedule schedule_of(const graph *g, const char *batch)
+{
+    if (batch) cr_assert_eq(setenv("TSEDARTS_BATCH", batch, 1), 0);
+    else cr_assert_eq(unsetenv("TSEDARTS_BATCH"), 0);
+    exec_ctx *ctx;
+    cr_assert_eq(exec_create(g, backend_cpu(), DT_F32, &ctx), TD_OK, "%s", td_error_message());
+    exec_schedule c = schedule_copy(&ctx->sched);
+    exec_destroy(ctx);
+    unsetenv("TSEDARTS_BATCH");
+    return c;
+}
+
+/* Checks case c's schedule: each copy of c is one node, so all its units
+ * are as large as its largest value. Returns 1 when the copies were large
+ * (and ran alone, in graph order), 0 when small (and were scheduled as with
+ * no limit); *batched says whether any two units went as one call. */
+static int check_order(const op_case *c, size_t largest_batched, int *batched)
+{
+    double *host[ROLE_COUNT];
+    graph *g = copies_of(c, host);
+    size_t size = 0;
+    for (int v = 0; v < g->n_values; v++)
+        if (shape_numel(g->values[v].shape) > size) size = shape_numel(g->values[v].shape);
+    exec_schedule dflt = schedule_of(g, NULL), all = schedule_of(g, "all");
+    int large = size > largest_batched;
+    if (large) {
+        cr_expect_eq(dflt.n_steps, dflt.n_units, "%s: a unit too large to batch was batched", c->label);
+        for (int k = 1; k < dflt.n_units; k++)
+            cr_expect_lt(dflt.unit[k - 1], dflt.unit[k], "%s: a unit too large to batch left graph order", c->label);
+    } else {
+        cr_expect(dflt.n_steps == all.n_steps && dflt.n_units == all.n_units &&
+                      !memcmp(dflt.unit, all.unit, (size_t)dflt.n_units * sizeof *dflt.unit) &&
+                      !memcmp(dflt.step_first, all.step_first, (size_t)(dflt.n_steps + 1) * sizeof *dflt.step_first),
+                  "%s: the limit changed a small case's schedule", c->label);
+    }
+    *batched = dflt.n_steps < dflt.n_units;
+    free(dflt.unit);
+    free(dflt.step_first);
+    free(all.unit);
+    free(all.step_first);
+    op_case_host_free(host);
+    graph_destroy(g);
+    return large;
+}
+
+Test(batching, units_too_large_to_batch_keep_graph_order_on_the_cpu)
+{
+    size_t largest = backend_cpu()->batch_member_max();
+    int large = 0, small = 0, small_batched = 0, b;
+    for (int wide = 0; wide < 2; wide++)
+        for (int i = 0; i < (wide ? op_wide_case_count() : op_case_count()); i++) {
+            if (check_order(wide ? op_wide_case_at(i) : op_case_at(i), largest, &b)) {
+                large++;
+            } else {
+                small++;
+                small_batched += b;
+            }
+        }
+    /* both sides of the limit were seen, and small cases do still batch */
+    cr_expect_gt(large, 10, "only %d cases above the limit", large);
+    cr_expect_gt(small_batched, small / 2, "only %d of %d small cases batched", small_batched, small);
+    fprintf(stderr, "graph order: %d cases above %zu elements one call per copy in graph order; %d of %d below it "
+                    "batched as with no limit\n",
+            large, largest, small_batched, small);
+}
 
 /* A small supernet's training graph: batch norms' fused groups and
  * chains, mixed ops, the gradients of weights and alphas, cells recomputed

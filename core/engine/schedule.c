@@ -125,6 +125,26 @@ static int units_match(const graph *g, const fusion_plan *fp, const backend *be,
     return 1;
 }
 
+/* The largest unit batched on be: TSEDARTS_BATCH=all batches units of
+ * any size (a switch for comparing orders; it changes no bits). */
+static size_t member_max(const backend *be)
+{
+    const char *b = getenv("TSEDARTS_BATCH");
+    if ((b && !strcmp(b, "all")) || !be->batch_member_max) return (size_t)-1;
+    return be->batch_member_max();
+}
+
+/* Elements of the largest value unit k reads or writes. */
+static size_t unit_size(const graph *g, const ints *ur, const ints *uroff, const ints *uw, const ints *uwoff, int k)
+{
+    size_t m = 0;
+    for (int j = uroff->v[k]; j < uroff->v[k + 1]; j++)
+        if (shape_numel(g->values[ur->v[j]].shape) > m) m = shape_numel(g->values[ur->v[j]].shape);
+    for (int j = uwoff->v[k]; j < uwoff->v[k + 1]; j++)
+        if (shape_numel(g->values[uw->v[j]].shape) > m) m = shape_numel(g->values[uw->v[j]].shape);
+    return m;
+}
+
 int schedule_default_window(const backend *be)
 {
     if (!(be->batches && be->run_batched) && !(be->fused_batches && be->run_fused_batched)) return 0;
@@ -183,10 +203,18 @@ td_status schedule_build(const graph *g, const unsigned char *needed, const fusi
     if (s == TD_OK && (!ww.level || !ww.order || !ww.step_of || !ww.taken))
         s = TD_FAIL(TD_ERR_MEMORY, "schedule: out of memory");
     for (int v = 0; s == TD_OK && v < nv; v++) stat_window[v] = -1;
-    /* no batching: one unit per window keeps graph order */
+    /* no batching: one unit per window keeps graph order; a unit too
+     * large to batch is a window of its own, in its place */
     int span = window > 0 ? window : 1;
-    for (int w0 = 0; s == TD_OK && w0 < nu; w0 += span) {
-        int w1 = w0 + span < nu ? w0 + span : nu, top = 0;
+    size_t largest = member_max(be);
+    unsigned char *alone = calloc((size_t)(nu ? nu : 1), 1);
+    if (s == TD_OK && !alone) s = TD_FAIL(TD_ERR_MEMORY, "schedule: out of memory");
+    for (int k = 0; s == TD_OK && window > 0 && k < nu; k++) alone[k] = unit_size(g, &ur, &uroff, &uw, &uwoff, k) > largest;
+    for (int w0 = 0, w1; s == TD_OK && w0 < nu; w0 = w1) {
+        int top = 0;
+        w1 = w0 + 1;
+        if (!alone[w0])
+            while (w1 < nu && w1 - w0 < span && !alone[w1]) w1++;
         /* levels, in graph order (a unit's producers come before it); a
          * running statistic is read after the update that writes it and
          * updated after every earlier reader and update of the window */
@@ -253,6 +281,7 @@ td_status schedule_build(const graph *g, const unsigned char *needed, const fusi
     if (s == TD_OK && !(ints_push(&steps, nu) && ints_push(&roff, r.n) && ints_push(&woff, w.n)))
         s = TD_FAIL(TD_ERR_MEMORY, "schedule: out of memory");
     free(unit_of);
+    free(alone);
     free(stat_window);
     free(stat_read);
     free(stat_written);

@@ -127,6 +127,10 @@ typedef struct exec_profile {
     double conv_seconds[3][CONV_CLASS_COUNT];
     double conv_gflop[3][CONV_CLASS_COUNT];
     double conv_gbytes[3][CONV_CLASS_COUNT];
+    /* The same time by what ran it: a fused group's kind (the head op's
+     * row above lumps its kernels), FUSED_NONE for plain nodes. */
+    double fused_seconds[FUSED_KIND_END];
+    long fused_calls[FUSED_KIND_END];
     int device_clock; /* some run was timed on the device's clock */
     /* Counted on every run, profiled or not. A replayed run counts the
      * dispatches and launches of its recording. */

@@ -12,7 +12,9 @@
  * window bounds how far the order moves, and so how much more memory the
  * activations need at once. Every value is still written before it is
  * read, and the results are those of the plain order, bit for bit: each
- * member computes exactly what it computes alone. */
+ * member computes exactly what it computes alone. A unit larger than the
+ * backend's batch_member_max (backend.h) is never batched: it is a window
+ * of its own and keeps its place in graph order. */
 #ifndef TSEDARTS_SCHEDULE_H
 #define TSEDARTS_SCHEDULE_H
 

@@ -86,6 +86,15 @@ typedef struct backend {
     td_status (*run_batched)(int n, const kernel_args *const *members);
     int (*fused_batches)(fused_kind kind, dtype dt);
     td_status (*run_fused_batched)(fused_kind kind, int per, int n, const kernel_args *const *members);
+    /* Optional (NULL: any size): the largest unit worth batching, in
+     * elements of its largest input or output. A backend that runs larger
+     * members one after another anyway (each split over its threads) gains
+     * nothing from batching them, and the reordering costs it the cache:
+     * in graph order a tensor is read again by the next node while it is
+     * still in the last-level cache; batched, the members' tensors of a
+     * whole level are written before any is read. Larger units keep
+     * their place in graph order. */
+    size_t (*batch_member_max)(void);
     td_status (*sync)(void);
     /* Flat-buffer operations on n elements of dt, for optimisers and
      * snapshots. Sums run in a fixed order (reproducible). */
