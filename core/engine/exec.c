@@ -437,13 +437,6 @@ static void profile_step(exec_ctx *ctx, int t, double dt, long launched)
     fused_kind kind = ctx->fusion.role && ctx->fusion.role[head] == FUSED_ROLE_RUNS ? ctx->fusion.inst[ctx->fusion.runs[head]].kind
                                                                                    : FUSED_NONE;
     profile.fused_seconds[kind] += dt;
-    if (getenv("XDBG") && kind == FUSED_NONE && ctx->g->nodes[head].op == OP_SUM_AXIS) {
-        const node *nd = &ctx->g->nodes[head];
-        int src = graph_node_inputs(ctx->g, nd)[0];
-        int prod = ctx->g->values[src].producer;
-        shape4 sh = ctx->g->values[src].shape;
-        fprintf(stderr, "SUM axis %d n %d c %d h %d from %s steps %d dt %.1f\n", nd->p.axis, sh.n, sh.c, sh.h, prod >= 0 ? op_name(ctx->g->nodes[prod].op) : "-", ctx->sched.step_first[t + 1] - ctx->sched.step_first[t], dt*1e6);
-    }
     profile.fused_calls[kind] += ctx->sched.step_first[t + 1] - ctx->sched.step_first[t];
     for (int k = ctx->sched.step_first[t]; k < ctx->sched.step_first[t + 1]; k++) {
         int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(&ctx->fusion, ctx->sched.unit[k], members);
