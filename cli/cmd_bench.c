@@ -11,6 +11,7 @@
 #include "args.h"
 #include "commands.h"
 #include "device_arg.h"
+#include "omp_regions.h"
 #include "tsedarts/exec.h"
 #include "tsedarts/search.h"
 #include "tsedarts/train.h"
@@ -43,9 +44,14 @@ static void print_counts(const backend *be, int steps, double total)
     const exec_profile *p = exec_profile_get();
     double nodes = (double)p->launches / steps, calls = (double)p->dispatches / steps;
     if (!be->launches) {
-        printf("  dispatches per step: %.0f (calls into the backend by graph nodes, a fused group counting one; "
-               "OpenMP parallel regions are not counted)\n",
-               calls);
+        long started, forked;
+        printf("  dispatches per step: %.0f (calls into the backend by graph nodes, a fused group counting one)\n", calls);
+        if (exec_profile_regions(&started, &forked))
+            printf("  OpenMP parallel regions per step: %.0f, %.0f of them on more than one thread (the step's, "
+                   "optimisers and data included)\n",
+                   (double)started / steps, (double)forked / steps);
+        else
+            printf("  OpenMP parallel regions: not counted by this build (GCC's libgomp only)\n");
         return;
     }
     if (total >= 0)
@@ -177,6 +183,7 @@ int cmd_bench(int argc, char **argv)
         td_error_print(s);
         return 2;
     }
+    exec_profile_count_regions(omp_regions_started, omp_regions_forked);
     int tse_grad = a.n_pos == 1 && strcmp(a.pos[0], "tse-gradient") == 0;
     int train = a.n_pos == 1 && strcmp(a.pos[0], "train") == 0;
     if (args_has(&a, "help") || a.n_pos != 1 || (strcmp(a.pos[0], "step") != 0 && !tse_grad && !train)) {

@@ -192,3 +192,39 @@ Test(cli, protocol_workers_end_when_the_protocol_is_killed, .timeout = 300)
     cr_expect_geq(interrupted, 2, "the stopped runs left no checkpoint");
     free(dir);
 }
+
+/* bench step counts the CPU's OpenMP parallel regions (the build wraps
+ * libgomp's entry to them): a step on two threads forks some; on one
+ * thread none, though it starts as many; the counts are the same on
+ * every run. The profile charges time to the fused groups that ran. */
+Test(cli, bench_step_counts_parallel_regions_and_profiles_fused_groups, .timeout = 300)
+{
+    const char *bin = program();
+    double started[2] = {-1, -1}, forked[2] = {-1, -1};
+    int counted = 1;
+    const char *threads[2] = {"2", "1"};
+    for (int t = 0; t < 2; t++) {
+        const char *argv[] = {bin, "bench", "step", "--batch", "16", "--layers", "3", "--channels", "8",
+                              "--steps", "1", "--threads", threads[t], "--profile", NULL};
+        char *text;
+        cr_assert_eq(run_capture(argv, &text), 0, "%s", text);
+        cr_expect(strstr(text, "fused groups by kind") && strstr(text, "centred_scale"), "no fused-group profile: %s",
+                  text);
+        const char *p = strstr(text, "OpenMP parallel regions per step: ");
+        if (p) {
+            started[t] = strtod(p + strlen("OpenMP parallel regions per step: "), NULL);
+            forked[t] = strtod(strchr(p, ',') + 1, NULL); /* "N, M of them ..." */
+        } else {
+            cr_assert(strstr(text, "OpenMP parallel regions: not counted by this build"), "no region line: %s", text);
+            counted = 0;
+        }
+        free(text);
+    }
+    if (!counted) cr_skip_test("this build cannot count OpenMP regions (GCC's libgomp only)");
+    cr_expect_gt(started[0], 0);
+    cr_expect_eq(started[0], started[1], "a region count that depends on threads: %.0f against %.0f", started[0],
+                 started[1]);
+    cr_expect_gt(forked[0], 0, "no region forked on two threads");
+    cr_expect_eq(forked[1], 0, "%.0f regions forked on one thread", forked[1]);
+    fprintf(stderr, "bench step: %.0f regions per step, %.0f forked on two threads\n", started[0], forked[0]);
+}

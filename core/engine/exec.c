@@ -330,7 +330,32 @@ static exec_profile profile;
 
 void exec_profile_enable(int on) { profiling = on; }
 const exec_profile *exec_profile_get(void) { return &profile; }
-void exec_profile_reset(void) { memset(&profile, 0, sizeof profile); }
+static long (*regions_started)(void), (*regions_forked)(void);
+static long started_at_reset, forked_at_reset;
+
+void exec_profile_count_regions(long (*started)(void), long (*forked)(void))
+{
+    regions_started = started;
+    regions_forked = forked;
+    started_at_reset = started ? started() : 0;
+    forked_at_reset = forked ? forked() : 0;
+}
+
+int exec_profile_regions(long *started, long *forked)
+{
+    *started = *forked = -1;
+    if (!regions_started || !regions_forked || regions_started() < 0) return 0;
+    *started = regions_started() - started_at_reset;
+    *forked = regions_forked() - forked_at_reset;
+    return 1;
+}
+
+void exec_profile_reset(void)
+{
+    memset(&profile, 0, sizeof profile);
+    if (regions_started) started_at_reset = regions_started();
+    if (regions_forked) forked_at_reset = regions_forked();
+}
 
 int exec_sync_each_node(void) { return env_flag("TSEDARTS_SYNC_EACH_NODE"); }
 

@@ -145,6 +145,13 @@ typedef struct exec_profile {
 void exec_profile_enable(int on);
 const exec_profile *exec_profile_get(void);
 void exec_profile_reset(void);
+/* A program that can count the CPU's OpenMP parallel regions (bench) hands
+ * its two counters here; each exec_profile_reset notes them, and
+ * exec_profile_regions gives the regions started, and those that ran on
+ * more than one thread, since the last reset (0 where no counter was
+ * given or it cannot count, with -1 in both). */
+void exec_profile_count_regions(long (*started)(void), long (*forked)(void));
+int exec_profile_regions(long *started, long *forked);
 /* Multiply-adds x 2 of a node (convolutions and matmuls; 0 otherwise). */
 double exec_node_gflop(const graph *g, const node *nd);
 /* GB a node reads and writes run alone: its inputs and output once each. */
