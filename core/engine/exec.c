@@ -343,9 +343,10 @@ void exec_profile_count_regions(long (*started)(void), long (*forked)(void))
 
 int exec_profile_regions(long *started, long *forked)
 {
+    long now = regions_started ? regions_started() : -1;
     *started = *forked = -1;
-    if (!regions_started || !regions_forked || regions_started() < 0) return 0;
-    *started = regions_started() - started_at_reset;
+    if (now < 0 || !regions_forked) return 0;
+    *started = now - started_at_reset;
     *forked = regions_forked() - forked_at_reset;
     return 1;
 }

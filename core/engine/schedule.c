@@ -134,14 +134,12 @@ static size_t member_max(const backend *be)
     return be->batch_member_max();
 }
 
-/* Elements of the largest value unit k reads or writes. */
-static size_t unit_size(const graph *g, const ints *ur, const ints *uroff, const ints *uw, const ints *uwoff, int k)
+/* Elements of the largest value in list l from index a to b. */
+static size_t largest_value(const graph *g, const ints *l, int a, int b)
 {
     size_t m = 0;
-    for (int j = uroff->v[k]; j < uroff->v[k + 1]; j++)
-        if (shape_numel(g->values[ur->v[j]].shape) > m) m = shape_numel(g->values[ur->v[j]].shape);
-    for (int j = uwoff->v[k]; j < uwoff->v[k + 1]; j++)
-        if (shape_numel(g->values[uw->v[j]].shape) > m) m = shape_numel(g->values[uw->v[j]].shape);
+    for (int j = a; j < b; j++)
+        if (shape_numel(g->values[l->v[j]].shape) > m) m = shape_numel(g->values[l->v[j]].shape);
     return m;
 }
 
@@ -209,7 +207,11 @@ td_status schedule_build(const graph *g, const unsigned char *needed, const fusi
     size_t largest = member_max(be);
     unsigned char *alone = calloc((size_t)(nu ? nu : 1), 1);
     if (s == TD_OK && !alone) s = TD_FAIL(TD_ERR_MEMORY, "schedule: out of memory");
-    for (int k = 0; s == TD_OK && window > 0 && k < nu; k++) alone[k] = unit_size(g, &ur, &uroff, &uw, &uwoff, k) > largest;
+    for (int k = 0; s == TD_OK && window > 0 && k < nu; k++) {
+        size_t reads = largest_value(g, &ur, uroff.v[k], uroff.v[k + 1]);
+        size_t writes = largest_value(g, &uw, uwoff.v[k], uwoff.v[k + 1]);
+        alone[k] = (reads > writes ? reads : writes) > largest;
+    }
     for (int w0 = 0, w1; s == TD_OK && w0 < nu; w0 = w1) {
         int top = 0;
         w1 = w0 + 1;
