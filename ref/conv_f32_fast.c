@@ -36,6 +36,38 @@ static void gemm(const float *W, int Co, int Ci, const float *X, int ldx, int np
     for (; co + RB <= Co; co += RB) {
         const float *w0 = W + (size_t)co * Ci, *w1 = w0 + Ci, *w2 = w1 + Ci, *w3 = w2 + Ci;
         int p = 0;
+#ifdef SIMD_HAVE_VF16
+        /* the same block 32 columns wide (each output's sum unchanged) */
+        for (; p + 32 <= np; p += 32) {
+            vf16 a00 = vf16_zero(), a01 = vf16_zero(), a10 = vf16_zero(), a11 = vf16_zero();
+            vf16 a20 = vf16_zero(), a21 = vf16_zero(), a30 = vf16_zero(), a31 = vf16_zero();
+            for (int ci = 0; ci < Ci; ci++) {
+                const float *xr = X + (size_t)ci * ldx + p;
+                vf16 x0 = vf16_load(xr), x1 = vf16_load(xr + 16), w;
+                w = vf16_set1(w0[ci]);
+                a00 = vf16_fma(w, x0, a00);
+                a01 = vf16_fma(w, x1, a01);
+                w = vf16_set1(w1[ci]);
+                a10 = vf16_fma(w, x0, a10);
+                a11 = vf16_fma(w, x1, a11);
+                w = vf16_set1(w2[ci]);
+                a20 = vf16_fma(w, x0, a20);
+                a21 = vf16_fma(w, x1, a21);
+                w = vf16_set1(w3[ci]);
+                a30 = vf16_fma(w, x0, a30);
+                a31 = vf16_fma(w, x1, a31);
+            }
+            float *y = Y + (size_t)co * ldy + p;
+            vf16_store(y, a00);
+            vf16_store(y + 16, a01);
+            vf16_store(y + ldy, a10);
+            vf16_store(y + ldy + 16, a11);
+            vf16_store(y + 2 * (size_t)ldy, a20);
+            vf16_store(y + 2 * (size_t)ldy + 16, a21);
+            vf16_store(y + 3 * (size_t)ldy, a30);
+            vf16_store(y + 3 * (size_t)ldy + 16, a31);
+        }
+#endif
         for (; p + 16 <= np; p += 16) {
             vf8 a00 = vf8_zero(), a01 = vf8_zero(), a10 = vf8_zero(), a11 = vf8_zero();
             vf8 a20 = vf8_zero(), a21 = vf8_zero(), a30 = vf8_zero(), a31 = vf8_zero();
@@ -576,12 +608,53 @@ static inline __attribute__((always_inline)) void dw_rows(const float *const *ta
         for (int v = 0; v < V; v++) vf8_store(o + (size_t)r * Wo + 8 * v, acc[r * V + v]);
 }
 
+#ifdef SIMD_HAVE_VF16
+/* dw_rows with 16-wide vectors: R rows of V vectors, R V = 8. */
+static inline __attribute__((always_inline)) void dw_rows16(const float *const *tap, int KK, const float *w,
+                                                            size_t row_step, float *y, int Wo, int oh0, const int R,
+                                                            const int V)
+{
+    vf16 acc[8];
+    for (int j = 0; j < R * V; j++) acc[j] = vf16_zero();
+    size_t in0 = (size_t)oh0 * row_step;
+    for (int t = 0; t < KK; t++) {
+        vf16 wv = vf16_set1(w[t]);
+        const float *b = tap[t] + in0;
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < V; v++)
+                acc[r * V + v] = vf16_fma(wv, vf16_load(b + r * row_step + 16 * v), acc[r * V + v]);
+    }
+    float *o = y + (size_t)oh0 * Wo;
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) vf16_store(o + (size_t)r * Wo + 16 * v, acc[r * V + v]);
+}
+#endif
+
+/* Output rows from 0 that rows of 16-wide vectors computed: widths 16 and
+ * 32 (the DARTS maps at 16x16 and 32x32) in blocks of 8 or 4 rows; the
+ * rest, and every row without AVX-512, is left to the 8-wide code. */
+static int dw_plane_vectors16(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
+{
+    int oh = 0;
+#ifdef SIMD_HAVE_VF16
+    if (Wo == 32)
+        for (; oh + 4 <= Ho; oh += 4) dw_rows16(tap, KK, w, row_step, y, Wo, oh, 4, 2);
+    else if (Wo == 16)
+        for (; oh + 8 <= Ho; oh += 8) dw_rows16(tap, KK, w, row_step, y, Wo, oh, 8, 1);
+#else
+    (void)tap, (void)KK, (void)w, (void)row_step, (void)y, (void)Ho, (void)Wo;
+#endif
+    return oh;
+}
+
 /* The full 8-wide vectors of a plane. Rows of V = 1, 2 or 4 vectors
  * (widths 8-23 and 32-39) go by blocks of 8 / V rows; other widths (24-31
- * among them) and the rows left over take the general path. */
+ * among them) and the rows left over take the general path. Every output
+ * sums its taps in order whichever path computes it, so the paths give
+ * the same bits. */
 static void dw_plane_vectors(const float *const *tap, int KK, const float *w, size_t row_step, float *y, int Ho, int Wo)
 {
-    int V = Wo / 8, R = V == 4 ? 2 : V == 2 ? 4 : V == 1 ? 8 : 0, oh = 0;
+    int V = Wo / 8, R = V == 4 ? 2 : V == 2 ? 4 : V == 1 ? 8 : 0, oh = dw_plane_vectors16(tap, KK, w, row_step, y, Ho, Wo);
     if (R)
         for (; oh + R <= Ho; oh += R) {
             if (V == 4)

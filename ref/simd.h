@@ -166,6 +166,21 @@ static inline void vf8_zip(vf8 even, vf8 odd, vf8 *a, vf8 *b)
 }
 #endif
 
+/* 16-wide f32 vectors, where the compiler targets AVX-512F. Only kernels
+ * whose every output sums its own terms, in an order fixed by the output
+ * alone, use them: the lane width then changes no operation of any output,
+ * so they give the bits of the 8-wide code. Reductions that keep 8 partial
+ * sums per lane (the weight gradients) stay 8 wide. */
+#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#define SIMD_HAVE_VF16 1
+typedef __m512 vf16;
+static inline vf16 vf16_zero(void) { return _mm512_setzero_ps(); }
+static inline vf16 vf16_set1(float x) { return _mm512_set1_ps(x); }
+static inline vf16 vf16_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf16_store(float *p, vf16 v) { _mm512_storeu_ps(p, v); }
+static inline vf16 vf16_fma(vf16 a, vf16 b, vf16 c) { return _mm512_fmadd_ps(a, b, c); }
+#endif
+
 /* Copies a short row (8 to 32 values in the kernels) inline: a library
  * call per row would cost more than the copy. */
 static inline void vf8_copy(float *dst, const float *src, int n)

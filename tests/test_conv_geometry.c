@@ -114,8 +114,8 @@ static void pointwise_case(int N, int Ci, int Co, int H, int s)
 
 Test(conv_geometry, pointwise_sums_are_the_cpus_bits)
 {
-    pointwise_case(3, 16, 16, 32, 1); /* the search cells */
-    pointwise_case(2, 8, 12, 9, 1);   /* 81 pixels: a tail after the CPU's 16-wide blocks */
+    pointwise_case(3, 16, 16, 32, 1); /* the search cells (with AVX-512, 32-column blocks) */
+    pointwise_case(2, 8, 12, 9, 1);   /* 81 pixels: 32-, then 16-column blocks, then a tail */
     pointwise_case(2, 12, 8, 16, 2);  /* factorized reduce: strided */
     pointwise_case(4, 6, 5, 4, 1);    /* 16 pixels: the CPU's small-map path (which adds into zeros) */
     pointwise_case(4, 6, 5, 7, 2);    /* strided small map */
@@ -183,7 +183,8 @@ static void depthwise_case(int N, int C, int H, int K, int s, int d)
 Test(conv_geometry, depthwise_sums_are_the_cpus_bits)
 {
     /* sep_conv and dil_conv 3x3 and 5x5, normal and reduction cells, and
-     * widths with tails after the CPU's 8-wide vectors */
+     * widths with tails after the CPU's 8-wide vectors; widths 32 and 16
+     * take the CPU's 16-wide rows where the build targets AVX-512 */
     int sizes[] = {32, 16, 8, 11};
     for (int i = 0; i < 4; i++)
         for (int K = 3; K <= 5; K += 2)
