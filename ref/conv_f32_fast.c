@@ -630,6 +630,92 @@ static inline __attribute__((always_inline)) void dw_rows16(const float *const *
 }
 #endif
 
+#ifdef SIMD_HAVE_VF16
+/* R output rows of a stride-1 plane V 16-wide vectors wide (R V = 8),
+ * read from the unpadded plane: each input row the block needs is loaded
+ * once, with a zero vector on either side (the padding), its K column
+ * shifts are formed in registers and every output row of the block that
+ * reads that row takes its taps from them. Input rows come in order and
+ * each row's taps in kw order, so every output sums its taps in (kh, kw)
+ * order with one FMA each, padding taps included: the bits of
+ * dw_plane_s1. Of relu(x) when relu is set. K, d, R and V are constants
+ * at every call, and the loops unroll whole: which output row takes which
+ * tap row is then settled by the compiler, not by branches. */
+static inline __attribute__((always_inline)) void dw_block_shifted(const float *x, int H, const float *w, const int K,
+                                                                   const int d, int relu, const vi16 *idx, float *y,
+                                                                   int oh0, const int R, const int V)
+{
+    const int W = 16 * V, p = d * (K - 1) / 2;
+    vf16 acc[8];
+    for (int i = 0; i < R * V; i++) acc[i] = vf16_zero();
+#pragma GCC unroll 16
+    for (int j = 0; j < R + (K - 1) * d; j++) {
+        int r = oh0 - p + j;
+        vf16 row[4];
+        row[0] = row[V + 1] = vf16_zero();
+        for (int v = 0; v < V; v++) {
+            vf16 u = r >= 0 && r < H ? vf16_load(x + (size_t)r * W + 16 * v) : vf16_zero();
+            row[v + 1] = relu ? vf16_relu(u) : u;
+        }
+#pragma GCC unroll 8
+        for (int kw = 0; kw < K; kw++) {
+            vf16 sh[2];
+            for (int v = 0; v < V; v++) sh[v] = vf16_shifted(row[v], row[v + 1], row[v + 2], kw * d - p, idx[kw]);
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++) {
+                int t = j - i; /* output row oh0 + i reads this row as tap row t / d */
+                if (t < 0 || t % d != 0 || t / d >= K) continue;
+                vf16 wv = vf16_set1(w[(t / d) * K + kw]);
+                for (int v = 0; v < V; v++) acc[i * V + v] = vf16_fma(wv, sh[v], acc[i * V + v]);
+            }
+        }
+    }
+    float *o = y + (size_t)oh0 * W;
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < V; v++) vf16_store(o + (size_t)i * W + 16 * v, acc[i * V + v]);
+}
+
+/* A whole plane, block after block. */
+static inline __attribute__((always_inline)) void dw_plane_shifted_kd(const float *x, int H, int W, const float *w,
+                                                                      const int K, const int d, int relu, float *y)
+{
+    vi16 idx[8];
+    for (int kw = 0; kw < K; kw++) idx[kw] = vf16_shift_index(kw * d - d * (K - 1) / 2);
+    if (W == 32)
+        for (int oh = 0; oh < H; oh += 4) dw_block_shifted(x, H, w, K, d, relu, idx, y, oh, 4, 2);
+    else
+        for (int oh = 0; oh < H; oh += 8) dw_block_shifted(x, H, w, K, d, relu, idx, y, oh, 8, 1);
+}
+#endif
+
+/* Whether dw_plane_shifted takes a stride-1 plane: widths 16 and 32 (the
+ * DARTS maps at 16x16 and 32x32) with the size kept, the DARTS kernels
+ * (3x3 and 5x5, dilation 1 or 2), and only where the build has AVX-512. */
+static int dw_shifted_fits(int H, int W, int K, int d, int p)
+{
+#ifdef SIMD_HAVE_VF16
+    int R = W == 32 ? 4 : 8;
+    return (W == 16 || W == 32) && H % R == 0 && (K == 3 || K == 5) && (d == 1 || d == 2) && p == d * (K - 1) / 2;
+#else
+    (void)H, (void)W, (void)K, (void)d, (void)p;
+    return 0;
+#endif
+}
+
+/* The stride-1 forward of one plane (x unpadded, H x W, dw_shifted_fits),
+ * of relu(x) when relu is set. */
+static void dw_plane_shifted(const float *x, int H, int W, const float *w, int K, int d, int relu, float *y)
+{
+#ifdef SIMD_HAVE_VF16
+    if (K == 3 && d == 1) dw_plane_shifted_kd(x, H, W, w, 3, 1, relu, y);
+    if (K == 5 && d == 1) dw_plane_shifted_kd(x, H, W, w, 5, 1, relu, y);
+    if (K == 3 && d == 2) dw_plane_shifted_kd(x, H, W, w, 3, 2, relu, y);
+    if (K == 5 && d == 2) dw_plane_shifted_kd(x, H, W, w, 5, 2, relu, y);
+#else
+    (void)x, (void)H, (void)W, (void)w, (void)K, (void)d, (void)relu, (void)y;
+#endif
+}
+
 /* Output rows from 0 that rows of 16-wide vectors computed: widths 16 and
  * 32 (the DARTS maps at 16x16 and 32x32) in blocks of 8 or 4 rows; the
  * rest, and every row without AVX-512, is left to the 8-wide code. */
@@ -779,6 +865,8 @@ static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
                 if (s == 2) {
                     pad_split(xpl, H, W, p, ev, od, row);
                     dw_plane_s2(ev, od, Wh, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
+                } else if (s == 1 && dw_shifted_fits(H, W, K, d, p)) {
+                    dw_plane_shifted(xpl, H, W, w + (size_t)c * K * K, K, d, relu, yp);
                 } else if (s == 1) {
                     pad_plane_of(xpl, H, W, p, buf, Wp, relu);
                     dw_plane_s1(buf, Wp, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
@@ -818,8 +906,14 @@ static td_status dw_backward_data_s1(const kernel_args *a)
         for (int n = 0; n < xs.n; n++)
             for (int c = 0; c < C; c++) {
                 if (!buf) continue;
-                pad_plane(dy + ((size_t)n * C + c) * ys.h * ys.w, ys.h, ys.w, p, buf, Wp);
-                dw_plane_s1(buf, Wp, wf + (size_t)c * K * K, K, d, dx + ((size_t)n * C + c) * xs.h * xs.w, xs.h, xs.w);
+                const float *dyp = dy + ((size_t)n * C + c) * ys.h * ys.w;
+                float *dxp = dx + ((size_t)n * C + c) * xs.h * xs.w;
+                if (dw_shifted_fits(ys.h, ys.w, K, d, p)) {
+                    dw_plane_shifted(dyp, ys.h, ys.w, wf + (size_t)c * K * K, K, d, 0, dxp);
+                    continue;
+                }
+                pad_plane(dyp, ys.h, ys.w, p, buf, Wp);
+                dw_plane_s1(buf, Wp, wf + (size_t)c * K * K, K, d, dxp, xs.h, xs.w);
             }
         free(buf);
     }

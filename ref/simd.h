@@ -179,6 +179,22 @@ static inline vf16 vf16_set1(float x) { return _mm512_set1_ps(x); }
 static inline vf16 vf16_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf16_store(float *p, vf16 v) { _mm512_storeu_ps(p, v); }
 static inline vf16 vf16_fma(vf16 a, vf16 b, vf16 c) { return _mm512_fmadd_ps(a, b, c); }
+/* x > 0 ? x : 0 per lane (NaN and -0 give +0), as relu rounds */
+static inline vf16 vf16_relu(vf16 v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
+/* Sixteen consecutive values starting o places into mid (-16 < o < 16),
+ * from the 48 of lo, mid, hi laid end to end: moves only. idx is
+ * vf16_shift_index(o). */
+typedef __m512i vi16;
+static inline vi16 vf16_shift_index(int o)
+{
+    return _mm512_add_epi32(_mm512_set1_epi32(o < 0 ? 16 + o : o),
+                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+static inline vf16 vf16_shifted(vf16 lo, vf16 mid, vf16 hi, int o, vi16 idx)
+{
+    if (o == 0) return mid;
+    return o > 0 ? _mm512_permutex2var_ps(mid, idx, hi) : _mm512_permutex2var_ps(lo, idx, mid);
+}
 #endif
 
 /* Copies a short row (8 to 32 values in the kernels) inline: a library
