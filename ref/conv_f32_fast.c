@@ -364,9 +364,16 @@ static td_status pw_backward_data(const kernel_args *a)
 
 /* Register block of the weight gradient: FR output by FC input channels
  * (8 accumulators, 4 dY rows held, X streamed: no spills with 16 vector
- * registers). */
+ * registers; with AVX-512's 32, 16 accumulators, and each vector loaded
+ * serves four FMAs instead of two). The block changes which sums share a
+ * pass, never any sum's order. */
+#ifdef SIMD_HAVE_VF16
+#define FR 4
+#define FC 4
+#else
 #define FR 4
 #define FC 2
+#endif
 #define BLOCK_FLOATS (2 * FR * FC * 8) /* lanes, then tail lanes */
 
 /* One image's contribution to one block: acc holds the block's FR x FC
