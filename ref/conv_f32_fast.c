@@ -792,12 +792,12 @@ static void half_slots(float *ev_row, float *od_row, int pad, float **E, float *
 /* The even and odd columns of the plane padded by pad (Hp x Wp, never
  * built), each Hp x Wh with Wh = (Wp + 1) / 2, so that stride-2 taps read
  * contiguously; of relu(src), through the W floats at relu_row, when that
- * is not NULL. */
+ * is not NULL. Only the interior is written, the same cells for every
+ * plane of one shape: the border is zeroed once, when the halves are
+ * allocated (calloc), as for pad_plane. */
 static void pad_split(const float *src, int H, int W, int pad, float *ev, float *od, float *relu_row)
 {
-    int Hp = H + 2 * pad, Wh = (W + 2 * pad + 1) / 2;
-    memset(ev, 0, (size_t)Hp * Wh * sizeof *ev);
-    memset(od, 0, (size_t)Hp * Wh * sizeof *od);
+    int Wh = (W + 2 * pad + 1) / 2;
     for (int h = 0; h < H; h++) {
         float *E, *O;
         const float *row = src + (size_t)h * W;
@@ -859,7 +859,7 @@ static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
-        float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
+        float *ev = calloc((size_t)Hp * Wh, sizeof *ev), *od = calloc((size_t)Hp * Wh, sizeof *od); /* see pad_split */
         float *row = relu ? malloc((size_t)W * sizeof *row) : NULL;
         int ok = buf && ev && od && (row || !relu);
         if (!ok) failed = 1;
@@ -1012,7 +1012,7 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
 #pragma omp parallel if (ref_work(a) >= REF_PARALLEL_MIN)
     {
         float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
-        float *ev = malloc((size_t)Hp * Wh * sizeof *ev), *od = malloc((size_t)Hp * Wh * sizeof *od);
+        float *ev = calloc((size_t)Hp * Wh, sizeof *ev), *od = calloc((size_t)Hp * Wh, sizeof *od); /* see pad_split */
         float acc[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK * 8];
         float tail[MAX_TAPS * 8];
         const float *tap[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK];
