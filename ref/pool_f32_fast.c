@@ -149,9 +149,31 @@ static void argmax_plane(const float *xp, const geom *g, int32_t *idx, float *ym
     int Wh = (g->Wp + 1) / 2;
     vi8 tap[9]; /* lane j's offset of tap t from output ow's corner: ow + j is j (stride 1) or 2 j (stride 2) apart */
     for (int t = 0; t < 9; t++) tap[t] = g->s == 1 ? vi8_ramp((t / 3) * g->W + t % 3) : vi8_ramp2((t / 3) * g->W + t % 3);
+#ifdef SIMD_HAVE_VF16
+    vi16 tap16[9]; /* the same, sixteen lanes */
+    for (int t = 0; t < 9; t++) tap16[t] = vi16_ramp_step((t / 3) * g->W + t % 3, g->s);
+#endif
     if (g->s == 2 && g->Wo >= 8) split_plane(xp, g, ev, od);
     for (int oh = 0; oh < g->Ho; oh++) {
         int ow = 0;
+#ifdef SIMD_HAVE_VF16
+        /* sixteen outputs at once: each lane compares and selects as a lane
+         * of the 8-wide code does */
+        for (; ow + 16 <= g->Wo; ow += 16) {
+            const float *corner = g->s == 2 ? NULL : xp + (size_t)oh * g->Wp + ow;
+            vf16 bv = vf16_load(g->s == 2 ? half_tap(ev, od, Wh, 2 * oh, 0) + ow : corner);
+            vi16 bi = tap16[0];
+            for (int t = 1; t < 9; t++) {
+                vf16 v = vf16_load(g->s == 2 ? half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow
+                                             : corner + (size_t)(t / 3) * g->Wp + t % 3);
+                vm16 gt = vf16_gt(v, bv);
+                bv = vf16_select(gt, v, bv);
+                bi = vi16_select(gt, tap16[t], bi);
+            }
+            vi16_store(idx + oh * g->Wo + ow, vi16_add(bi, (g->s * oh - 1) * g->W + g->s * ow - 1));
+            if (ymax) vf16_store(ymax + oh * g->Wo + ow, bv);
+        }
+#endif
         if (g->s == 2 && g->Wo >= 8) {
             for (; ow + 8 <= g->Wo; ow += 8) {
                 vf8 bv = vf8_load(half_tap(ev, od, Wh, 2 * oh, 0) + ow);

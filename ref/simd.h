@@ -195,6 +195,20 @@ static inline vf16 vf16_shifted(vf16 lo, vf16 mid, vf16 hi, int o, vi16 idx)
     if (o == 0) return mid;
     return o > 0 ? _mm512_permutex2var_ps(mid, idx, hi) : _mm512_permutex2var_ps(lo, idx, mid);
 }
+/* For argmax: lanes where a > b (ordered: NaN never wins), a mask-driven
+ * select, and int lanes start, start + step, ... */
+typedef __mmask16 vm16;
+static inline vm16 vf16_gt(vf16 a, vf16 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+static inline vf16 vf16_select(vm16 m, vf16 a, vf16 b) { return _mm512_mask_mov_ps(b, m, a); }
+static inline vi16 vi16_select(vm16 m, vi16 a, vi16 b) { return _mm512_mask_mov_epi32(b, m, a); }
+static inline vi16 vi16_ramp_step(int start, int step)
+{
+    return _mm512_add_epi32(_mm512_set1_epi32(start),
+                            _mm512_mullo_epi32(_mm512_set1_epi32(step),
+                                               _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+}
+static inline vi16 vi16_add(vi16 a, int k) { return _mm512_add_epi32(a, _mm512_set1_epi32(k)); }
+static inline void vi16_store(int *p, vi16 v) { _mm512_storeu_si512((void *)p, v); }
 #endif
 
 /* Copies a short row (8 to 32 values in the kernels) inline: a library

@@ -185,6 +185,10 @@ Test(forward, max_pooling_takes_each_windows_first_maximum)
             check_window_indices((dtype)dt, fused, 7, 19, 3, 1, 1); /* vectors of 8 and a scalar tail */
             check_window_indices((dtype)dt, fused, 9, 21, 3, 2, 1); /* stride-2 vectors */
             check_window_indices((dtype)dt, fused, 5, 6, 3, 2, 1);
+            /* with AVX-512, vectors of 16 first: 16 + 8 + 3 wide, and at
+             * stride 2 (Wo 26) 16 + 8 + 2 */
+            check_window_indices((dtype)dt, fused, 6, 27, 3, 1, 1);
+            check_window_indices((dtype)dt, fused, 7, 51, 3, 2, 1);
             check_window_indices((dtype)dt, fused, 7, 9, 2, 2, 0); /* DrNAS's reduction */
         }
 }
