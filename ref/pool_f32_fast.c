@@ -92,6 +92,16 @@ static void window_mean(const float *xp, const geom *g, const float *cnt, float 
         const float *r0 = xp + (size_t)(oh * g->s) * g->Wp;
         float *yr = y + (size_t)oh * g->Wo;
         int ow = 0;
+#ifdef SIMD_HAVE_VF16
+        /* sixteen windows at once, each summed in the same tap order */
+        for (; ow + 16 <= g->Wo; ow += 16) {
+            vf16 acc = vf16_zero();
+            for (int t = 0; t < 9; t++)
+                acc = vf16_add(acc, vf16_load(g->s == 2 ? half_tap(ev, od, Wh, 2 * oh + t / 3, t % 3) + ow
+                                                        : r0 + (size_t)(t / 3) * g->Wp + ow + t % 3));
+            vf16_store(yr + ow, acc);
+        }
+#endif
         if (g->s == 2 && g->Wo >= 8) {
             for (; ow + 8 <= g->Wo; ow += 8) {
                 vf8 acc = vf8_zero();
@@ -232,6 +242,17 @@ static void scatter_as_gather(const int32_t *idxp, const float *grp, const geom 
     for (int ih = 0; ih < g->H; ih++) {
         float *xr = dx + (size_t)ih * g->W;
         int iw = 0;
+#ifdef SIMD_HAVE_VF16
+        for (; iw + 16 <= g->W; iw += 16) {
+            vi16 here = vi16_ramp_step(ih * g->W + iw, 1);
+            vf16 acc = vf16_zero();
+            for (int t = 0; t < 9; t++) {
+                size_t o = (size_t)(ih + t / 3) * Wq + iw + t % 3;
+                acc = vf16_add(acc, vf16_where_eq(vi16_load(idxp + o), here, vf16_load(grp + o)));
+            }
+            vf16_store(xr + iw, acc);
+        }
+#endif
         for (; iw + 8 <= g->W; iw += 8) {
             vi8 here = vi8_ramp(ih * g->W + iw);
             vf8 acc = vf8_zero();
@@ -316,6 +337,14 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
                     for (int ih = 0; ih < g->H; ih++) {
                         float *xr = dx + (size_t)ih * g->W;
                         int iw = 0;
+#ifdef SIMD_HAVE_VF16
+                        for (; iw + 16 <= g->W; iw += 16) {
+                            vf16 acc = vf16_zero();
+                            for (int t = 0; t < 9; t++)
+                                acc = vf16_add(acc, vf16_load(buf + (size_t)(ih + t / 3) * g->Wp + iw + t % 3));
+                            vf16_store(xr + iw, acc);
+                        }
+#endif
                         for (; iw + 8 <= g->W; iw += 8) {
                             vf8 acc = vf8_zero();
                             for (int t = 0; t < 9; t++)

@@ -179,6 +179,7 @@ static inline vf16 vf16_set1(float x) { return _mm512_set1_ps(x); }
 static inline vf16 vf16_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf16_store(float *p, vf16 v) { _mm512_storeu_ps(p, v); }
 static inline vf16 vf16_fma(vf16 a, vf16 b, vf16 c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf16 vf16_add(vf16 a, vf16 b) { return _mm512_add_ps(a, b); }
 /* x > 0 ? x : 0 per lane (NaN and -0 give +0), as relu rounds */
 static inline vf16 vf16_relu(vf16 v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
 /* Sixteen consecutive values starting o places into mid (-16 < o < 16),
@@ -209,6 +210,9 @@ static inline vi16 vi16_ramp_step(int start, int step)
 }
 static inline vi16 vi16_add(vi16 a, int k) { return _mm512_add_epi32(a, _mm512_set1_epi32(k)); }
 static inline void vi16_store(int *p, vi16 v) { _mm512_storeu_si512((void *)p, v); }
+static inline vi16 vi16_load(const int *p) { return _mm512_loadu_si512((const void *)p); }
+/* a where the int lanes of i and j are equal, +0 elsewhere */
+static inline vf16 vf16_where_eq(vi16 i, vi16 j, vf16 a) { return _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(i, j), a); }
 #endif
 
 /* Copies a short row (8 to 32 values in the kernels) inline: a library

@@ -372,3 +372,78 @@ Test(forward, matmul_matches_the_definition)
     host_run_free(&r);
     graph_destroy(g);
 }
+
+/* One f32 pooling node through the CPU backend, as the executor calls it. */
+static void cpu_pool(op_kind op, int s, const float *in, shape4 is, float *out, shape4 os)
+{
+    node nd;
+    memset(&nd, 0, sizeof nd);
+    nd.op = op;
+    nd.nin = 1;
+    nd.p.k = 3;
+    nd.p.stride = s;
+    nd.p.pad = 1;
+    void *const ins[1] = {(void *)in};
+    kernel_args a = {NULL, &nd, 1, ins, &is, out, os, DT_F32};
+    cr_assert_eq(backend_cpu()->run_node(&a), TD_OK, "%s", td_error_message());
+}
+
+/* f32 average pooling (padding not counted) and its gradient, bit for
+ * bit: a mean sums its window's nine taps in row-major order (a padding
+ * tap adds +0) and divides by the in-image count; a gradient element sums
+ * g / count of the windows that hold it, in the windows' row-major order.
+ * Widths give rows of 16-wide (AVX-512), 8-wide and scalar windows. */
+static void check_average_pool_bits(int H, int W, int s)
+{
+    int Ho = (H - 1) / s + 1, Wo = (W - 1) / s + 1, N = 2 * 3;
+    shape4 xs = shape_make(2, 3, H, W), ys = shape_make(2, 3, Ho, Wo);
+    float *x = malloc(shape_numel(xs) * sizeof *x), *y = malloc(shape_numel(ys) * sizeof *y);
+    float *g = malloc(shape_numel(ys) * sizeof *g), *dx = malloc(shape_numel(xs) * sizeof *dx);
+    uint32_t seed = 99u + (uint32_t)(W * 10 + s);
+    for (size_t i = 0; i < shape_numel(xs); i++) x[i] = (float)tricky_value(&seed) * 0.37f + (i % 5 ? 0.1f : 0.0f);
+    for (size_t i = 0; i < shape_numel(xs); i++) x[i] = isfinite(x[i]) ? x[i] : -0.0f;
+    for (size_t i = 0; i < shape_numel(ys); i++) g[i] = (float)(i % 13) * 0.173f - 1.0f;
+    cpu_pool(OP_AVGPOOL, s, x, xs, y, ys);
+    int wrong = 0;
+    for (int pl = 0; pl < N; pl++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                float acc = 0.0f;
+                int cnt = 0;
+                for (int t = 0; t < 9; t++) {
+                    int ih = oh * s - 1 + t / 3, iw = ow * s - 1 + t % 3, in = ih >= 0 && ih < H && iw >= 0 && iw < W;
+                    acc += in ? x[((size_t)pl * H + ih) * W + iw] : 0.0f;
+                    cnt += in;
+                }
+                float want = acc / (float)cnt, got = y[((size_t)pl * Ho + oh) * Wo + ow];
+                wrong += memcmp(&want, &got, sizeof want) != 0;
+            }
+    cr_expect_eq(wrong, 0, "average pool %dx%d stride %d: %d means differ", H, W, s, wrong);
+    cpu_pool(OP_AVGPOOL_BWD, s, g, ys, dx, xs);
+    wrong = 0;
+    for (int pl = 0; pl < N; pl++)
+        for (int ih = 0; ih < H; ih++)
+            for (int iw = 0; iw < W; iw++) {
+                float acc = 0.0f;
+                for (int oh = 0; oh < Ho; oh++)
+                    for (int ow = 0; ow < Wo; ow++) {
+                        int h0 = oh * s - 1, w0 = ow * s - 1;
+                        if (ih < h0 || ih > h0 + 2 || iw < w0 || iw > w0 + 2) continue;
+                        int hs = h0 < 0 ? 0 : h0, he = h0 + 3 > H ? H : h0 + 3, ws = w0 < 0 ? 0 : w0, we = w0 + 3 > W ? W : w0 + 3;
+                        acc += g[((size_t)pl * Ho + oh) * Wo + ow] / (float)((he - hs) * (we - ws));
+                    }
+                float got = dx[((size_t)pl * H + ih) * W + iw];
+                wrong += memcmp(&acc, &got, sizeof acc) != 0;
+            }
+    cr_expect_eq(wrong, 0, "average pool gradient %dx%d stride %d: %d elements differ", H, W, s, wrong);
+    free(x), free(y), free(g), free(dx);
+}
+
+Test(forward, average_pooling_f32_sums_in_window_order)
+{
+    check_average_pool_bits(5, 35, 1); /* 16 + 16 + 3 */
+    check_average_pool_bits(6, 27, 1); /* 16 + 8 + 3 */
+    check_average_pool_bits(32, 32, 1);
+    check_average_pool_bits(7, 51, 2); /* 26 outputs: 16 + 8 + 2 */
+    check_average_pool_bits(32, 32, 2);
+}
