@@ -997,6 +997,96 @@ static void dwf_chunk(const float *const *tap, size_t row_step, const float *dy,
     for (int j = 0; j < DWF_CHUNK; j++) vf8_store(acc + 8 * j, a[j]);
 }
 
+#ifdef SIMD_HAVE_VF16
+/* One image's share of the weight gradient for the KR tap rows from kh0
+ * (stride 1, W = Wo = 8 V, x unpadded): acc + 8 t holds tap t's 8 lanes.
+ * Input rows are visited in order, padding rows as zeros; each row's K
+ * column shifts are formed in registers once per vector and serve every
+ * tap row that reads it. Tap (kh, kw) thus takes its terms in (oh, ow)
+ * order, one FMA each, padding included: the lanes of dwf_chunk, without
+ * a padded copy or an unaligned load per tap. Of relu(x) when relu is set. */
+static inline __attribute__((always_inline)) void dwf_rows_shifted(const float *x, const float *dy, int H, const int V,
+                                                                   const int K, const int d, int relu, const int kh0,
+                                                                   const int KR, const __m256i *idx, float *acc)
+{
+    const int W = 8 * V, p = d * (K - 1) / 2;
+    vf8 a[10];
+    for (int j = 0; j < KR * K; j++) a[j] = vf8_load(acc + 8 * ((kh0 + j / K) * K + j % K));
+    vf8 z = vf8_zero();
+    for (int r = -p; r < H + p; r++) {
+        int any = 0;
+        for (int k = 0; k < KR; k++) any |= (unsigned)(r + p - (kh0 + k) * d) < (unsigned)H;
+        if (!any) continue;
+        const float *xr = x + (size_t)r * W;
+        int inside = r >= 0 && r < H;
+        vf8 mid = inside ? vf8_load(xr) : z, lo = z;
+        if (relu) mid = vf8_select(vf8_gt(mid, z), mid, z);
+        for (int v = 0; v < V; v++) {
+            vf8 hi = inside && v + 1 < V ? vf8_load(xr + 8 * (v + 1)) : z;
+            if (relu) hi = vf8_select(vf8_gt(hi, z), hi, z);
+            vf8 sh[5];
+            for (int kw = 0; kw < K; kw++) sh[kw] = vf8_shifted(lo, mid, hi, kw * d - p, idx[kw]);
+            for (int k = 0; k < KR; k++) {
+                int oh = r + p - (kh0 + k) * d;
+                if ((unsigned)oh >= (unsigned)H) continue;
+                vf8 g = vf8_load(dy + (size_t)oh * W + 8 * v);
+                for (int kw = 0; kw < K; kw++) a[k * K + kw] = vf8_fma(g, sh[kw], a[k * K + kw]);
+            }
+            lo = mid;
+            mid = hi;
+        }
+    }
+    for (int j = 0; j < KR * K; j++) vf8_store(acc + 8 * ((kh0 + j / K) * K + j % K), a[j]);
+}
+
+/* All K tap rows for one image, in as many passes as the registers allow
+ * (3x3: one; 5x5: rows 0-1, 2-3, 4). */
+static inline __attribute__((always_inline)) void dwf_image_shifted(const float *x, const float *dy, int H, const int V,
+                                                                    const int K, const int d, int relu,
+                                                                    const __m256i *idx, float *acc)
+{
+    if (K == 3) {
+        dwf_rows_shifted(x, dy, H, V, 3, d, relu, 0, 3, idx, acc);
+        return;
+    }
+    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 0, 2, idx, acc);
+    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 2, 2, idx, acc);
+    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 4, 1, idx, acc);
+}
+#endif
+
+/* Whether dwf_plane_shifted takes a stride-1 weight gradient: the shapes
+ * of dw_shifted_fits with the output as large as the input. */
+static int dwf_shifted_fits(int H, int W, int Ho, int Wo, int K, int d, int p)
+{
+    return Ho == H && Wo == W && dw_shifted_fits(H, W, K, d, p);
+}
+
+/* One image's terms of one channel's weight gradient, taps' lanes at acc. */
+static void dwf_plane_shifted(const float *x, const float *dy, int H, int W, int K, int d, int relu, float *acc)
+{
+#ifdef SIMD_HAVE_VF16
+    __m256i idx[5];
+    for (int kw = 0; kw < K; kw++) idx[kw] = vf8_shift_index(kw * d - d * (K - 1) / 2);
+#define DWF_SHIFTED_CASE(VC, KC, DC)                                                                                   \
+    if (W == 8 * VC && K == KC && d == DC) {                                                                           \
+        dwf_image_shifted(x, dy, H, VC, KC, DC, relu, idx, acc);                                                       \
+        return;                                                                                                        \
+    }
+    DWF_SHIFTED_CASE(4, 3, 1)
+    DWF_SHIFTED_CASE(4, 5, 1)
+    DWF_SHIFTED_CASE(4, 3, 2)
+    DWF_SHIFTED_CASE(4, 5, 2)
+    DWF_SHIFTED_CASE(2, 3, 1)
+    DWF_SHIFTED_CASE(2, 5, 1)
+    DWF_SHIFTED_CASE(2, 3, 2)
+    DWF_SHIFTED_CASE(2, 5, 2)
+#undef DWF_SHIFTED_CASE
+#else
+    (void)x, (void)dy, (void)H, (void)W, (void)K, (void)d, (void)relu, (void)acc;
+#endif
+}
+
 /* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, 8 partial
  * sums per tap (n-major, then rows, then vectors; columns past the last
  * full vector in tail lanes), lanes combined in a fixed order. Of relu(x)
@@ -1014,7 +1104,9 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
         float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
         float *ev = calloc((size_t)Hp * Wh, sizeof *ev), *od = calloc((size_t)Hp * Wh, sizeof *od); /* see pad_split */
         float acc[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK * 8];
+        float tap_acc[MAX_TAPS * 8]; /* dwf_plane_shifted's lanes, tap after tap */
         float tail[MAX_TAPS * 8];
+        int shifted = s == 1 && dwf_shifted_fits(H, W, Ho, Wo, K, d, p);
         const float *tap[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK];
         float *row = relu ? malloc((size_t)W * sizeof *row) : NULL;
         int ok = buf && ev && od && (row || !relu);
@@ -1024,13 +1116,20 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
             if (!ok) continue;
             memset(acc, 0, sizeof acc);
             memset(tail, 0, (size_t)KK * 8 * sizeof *tail);
+            if (shifted) {
+                memset(tap_acc, 0, sizeof tap_acc);
+                for (int n = 0; n < xs.n; n++)
+                    dwf_plane_shifted(x + ((size_t)n * C + c) * H * W, dy + ((size_t)n * C + c) * Ho * Wo, H, W, K, d,
+                                      relu, tap_acc);
+                for (int t = 0; t < KK; t++) memcpy(&acc[t / DWF_CHUNK][(t % DWF_CHUNK) * 8], tap_acc + 8 * t, 8 * sizeof *tap_acc);
+            }
             /* where output (0, 0) reads each tap; padding taps read tap 0 */
             for (int t = 0; t < chunks * DWF_CHUNK; t++) {
                 int u = t < KK ? t : 0, kh = u / K, kw = u % K;
                 tap[t / DWF_CHUNK][t % DWF_CHUNK] =
                     s == 2 ? half_at(ev, od, Wh, kh * d, kw * d) : buf + (size_t)kh * d * Wp + kw * d;
             }
-            for (int n = 0; n < xs.n; n++) {
+            for (int n = 0; n < xs.n && !shifted; n++) {
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
                 /* the tail lanes read the padded plane */
                 if (s != 2 || full < Wo) pad_plane_of(xpl, H, W, p, buf, Wp, relu);

@@ -171,7 +171,7 @@ static inline void vf8_zip(vf8 even, vf8 odd, vf8 *a, vf8 *b)
  * alone, use them: the lane width then changes no operation of any output,
  * so they give the bits of the 8-wide code. Reductions that keep 8 partial
  * sums per lane (the weight gradients) stay 8 wide. */
-#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX2__) && defined(__FMA__)
 #define SIMD_HAVE_VF16 1
 typedef __m512 vf16;
 static inline vf16 vf16_zero(void) { return _mm512_setzero_ps(); }
@@ -195,6 +195,17 @@ static inline vf16 vf16_shifted(vf16 lo, vf16 mid, vf16 hi, int o, vi16 idx)
 {
     if (o == 0) return mid;
     return o > 0 ? _mm512_permutex2var_ps(mid, idx, hi) : _mm512_permutex2var_ps(lo, idx, mid);
+}
+/* The same shift on 8-wide vectors (-8 < o < 8), for kernels that must
+ * keep 8 lanes; idx is vf8_shift_index(o). */
+static inline __m256i vf8_shift_index(int o)
+{
+    return _mm256_add_epi32(_mm256_set1_epi32(o < 0 ? 8 + o : o), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline vf8 vf8_shifted(vf8 lo, vf8 mid, vf8 hi, int o, __m256i idx)
+{
+    if (o == 0) return mid;
+    return o > 0 ? _mm256_permutex2var_ps(mid, idx, hi) : _mm256_permutex2var_ps(lo, idx, mid);
 }
 /* For argmax: lanes where a > b (ordered: NaN never wins), a mask-driven
  * select, and int lanes start, start + step, ... */

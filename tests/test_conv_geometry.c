@@ -194,6 +194,60 @@ Test(conv_geometry, depthwise_sums_are_the_cpus_bits)
     depthwise_case(1, 2, 12, 3, 3, 1); /* stride 3: the CPU's scalar strided path */
 }
 
+/* The CPU's depthwise weight gradient, term by term: tap t of channel c
+ * keeps 8 lanes, position ow of a full 8-vector going to lane ow mod 8,
+ * positions past the last full vector to tail lanes, each lane one FMA
+ * per term in (n, oh, ow) order, padding terms included; then the lanes
+ * pairwise in vf8_sum's order, plus the tail lanes summed in turn. */
+static float dw_filter_in_lane_order(const float *x, const float *dy, const conv_geom *g, int c, int t)
+{
+    int kh = t / g->K, kw = t % g->K, full = g->Wo / 8 * 8;
+    float lane[8] = {0}, tail[8] = {0};
+    for (int n = 0; n < g->N; n++)
+        for (int oh = 0; oh < g->Ho; oh++)
+            for (int ow = 0; ow < g->Wo; ow++) {
+                int ih = oh * g->s - g->p + kh * g->d, iw = ow * g->s - g->p + kw * g->d;
+                float xv = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W
+                               ? x[(((size_t)n * g->C + c) * g->H + ih) * g->W + iw]
+                               : 0.0f;
+                float gv = dy[(((size_t)n * g->Co + c) * g->Ho + oh) * g->Wo + ow];
+                float *l = ow < full ? &lane[ow % 8] : &tail[(ow - full) % 8];
+                *l = fmaf(gv, xv, *l);
+            }
+    float r = 0;
+    for (int j = 0; j < 8; j++) r += tail[j];
+    return (((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) + r;
+}
+
+static void depthwise_filter_case(int N, int C, int H, int K, int s, int d)
+{
+    int p = d * (K - 1) / 2, Ho = out_size(H, K, s, p, d);
+    conv_geom g = {N, C, H, H, C, Ho, Ho, K, s, p, d};
+    shape4 xs = shape_make(N, C, H, H), ws = shape_make(C, 1, K, K), ys = shape_make(N, C, Ho, Ho);
+    float *x = random_floats(shape_numel(xs), 21), *dy = random_floats(shape_numel(ys), 22);
+    for (int i = 0; i < H * H; i++) x[i] = -0.0f; /* signed zeros through the padding terms */
+    float *dw = malloc(shape_numel(ws) * sizeof *dw), *want = malloc(shape_numel(ws) * sizeof *want);
+    node_params prm = conv_params(s, p, d, C);
+    cpu_conv(OP_CONV2D_BWD_FILTER, &prm, x, xs, dy, ys, dw, ws);
+    for (int c = 0; c < C; c++)
+        for (int t = 0; t < K * K; t++) want[c * K * K + t] = dw_filter_in_lane_order(x, dy, &g, c, t);
+    char what[96];
+    snprintf(what, sizeof what, "depthwise weight gradient %dx%d K%d stride %d dil %d", H, H, K, s, d);
+    expect_same_bits(want, dw, shape_numel(ws), what);
+    free(x), free(dy), free(dw), free(want);
+}
+
+Test(conv_geometry, depthwise_filter_gradients_keep_their_lane_order)
+{
+    /* 32 and 16 wide: the CPU's register-shift path with AVX-512; 11 and
+     * 8: the padded planes, with and without tail lanes */
+    int sizes[] = {32, 16, 11, 8};
+    for (int i = 0; i < 4; i++)
+        for (int K = 3; K <= 5; K += 2)
+            for (int d = 1; d <= 2; d++)
+                for (int s = 1; s <= 2; s++) depthwise_filter_case(3, 2, sizes[i], K, s, d);
+}
+
 /* -------------------------------------------------------- partitions */
 
 static void covers_once(conv_slices sl, long long total, int align, const char *what)
