@@ -695,6 +695,94 @@ static inline __attribute__((always_inline)) void dw_plane_shifted_kd(const floa
 }
 #endif
 
+#ifdef SIMD_HAVE_VF16
+/* Stride 2, R output rows of one vector each (Wo = 16 from W = 32, or 8
+ * from 16), from the unpadded plane: each input row the block reads is
+ * loaded once and split into its even and odd columns in registers; tap
+ * column offset o = kw d - p reads the even half (o even) or the odd half
+ * shifted by o / 2 (rounded down), zeros coming in from the sides as the
+ * padding. Rows in order, each row's taps in kw order: every output sums
+ * its taps in (kh, kw) order with one FMA each, padding included, as
+ * dw_plane_s2 does. Of relu(x) when relu is set. */
+#define DW_BLOCK_S2(NAME, VEC, LANES, ZERO, LOAD, STORE, SET1, FMA, RELU, PARITY, SHIFTED, SHIFT_INDEX, INDEX_T)       \
+    static inline __attribute__((always_inline)) void NAME(const float *x, int H, const float *w, const int K,         \
+                                                           const int d, int relu, float *y, int oh0, const int R)       \
+    {                                                                                                                  \
+        const int W = 2 * LANES, p = d * (K - 1) / 2;                                                                  \
+        INDEX_T idx[5];                                                                                                \
+        for (int kw = 0; kw < K; kw++) {                                                                               \
+            int o = kw * d - p;                                                                                        \
+            idx[kw] = SHIFT_INDEX(o >= 0 ? o / 2 : -((1 - o) / 2));                                                    \
+        }                                                                                                              \
+        VEC acc[8];                                                                                                    \
+        for (int i = 0; i < R; i++) acc[i] = ZERO();                                                                   \
+        _Pragma("GCC unroll 32") for (int j = 0; j < 2 * (R - 1) + (K - 1) * d + 1; j++)                               \
+        {                                                                                                              \
+            int r = 2 * oh0 - p + j;                                                                                   \
+            VEC a = ZERO(), b = ZERO();                                                                                \
+            if (r >= 0 && r < H) {                                                                                     \
+                a = LOAD(x + (size_t)r * W);                                                                           \
+                b = LOAD(x + (size_t)r * W + LANES);                                                                   \
+                if (relu) a = RELU(a), b = RELU(b);                                                                    \
+            }                                                                                                          \
+            VEC half[2] = {PARITY(a, b, 0), PARITY(a, b, 1)};                                                          \
+            _Pragma("GCC unroll 8") for (int kw = 0; kw < K; kw++)                                                     \
+            {                                                                                                          \
+                int o = kw * d - p, odd = o & 1, sh = o >= 0 ? o / 2 : -((1 - o) / 2);                                 \
+                VEC v = SHIFTED(ZERO(), half[odd], ZERO(), sh, idx[kw]);                                               \
+                _Pragma("GCC unroll 8") for (int i = 0; i < R; i++)                                                    \
+                {                                                                                                      \
+                    int t = j - 2 * i; /* output row oh0 + i reads this row as tap row t / d */                        \
+                    if (t < 0 || t % d != 0 || t / d >= K) continue;                                                   \
+                    acc[i] = FMA(SET1(w[(t / d) * K + kw]), v, acc[i]);                                                \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int i = 0; i < R; i++) STORE(y + (size_t)(oh0 + i) * LANES, acc[i]);                                      \
+    }
+
+static inline vf8 vf8_relu(vf8 v) { return vf8_select(vf8_gt(v, vf8_zero()), v, vf8_zero()); }
+DW_BLOCK_S2(dw_block_s2_16, vf16, 16, vf16_zero, vf16_load, vf16_store, vf16_set1, vf16_fma, vf16_relu, vf16_take_parity,
+            vf16_shifted, vf16_shift_index, vi16)
+DW_BLOCK_S2(dw_block_s2_8, vf8, 8, vf8_zero, vf8_load, vf8_store, vf8_set1, vf8_fma, vf8_relu, vf8_take_parity,
+            vf8_shifted, vf8_shift_index, __m256i)
+#undef DW_BLOCK_S2
+
+static inline __attribute__((always_inline)) void dw_plane_s2_kd(const float *x, int H, int W, const float *w,
+                                                                 const int K, const int d, int relu, float *y)
+{
+    if (W == 32)
+        for (int oh = 0; oh < H / 2; oh += 8) dw_block_s2_16(x, H, w, K, d, relu, y, oh, 8);
+    else
+        for (int oh = 0; oh < H / 2; oh += 8) dw_block_s2_8(x, H, w, K, d, relu, y, oh, 8);
+}
+#endif
+
+/* Whether dw_plane_s2_shifted takes a stride-2 plane: 32 or 16 wide and
+ * square (16 or 8 outputs a row, 16 or 8 rows), the DARTS kernels, and
+ * only where the build has AVX-512. */
+static int dw_s2_shifted_fits(int H, int W, int K, int d, int p)
+{
+#ifdef SIMD_HAVE_VF16
+    return (W == 16 || W == 32) && H == W && (K == 3 || K == 5) && (d == 1 || d == 2) && p == d * (K - 1) / 2;
+#else
+    (void)H, (void)W, (void)K, (void)d, (void)p;
+    return 0;
+#endif
+}
+
+static void dw_plane_s2_shifted(const float *x, int H, int W, const float *w, int K, int d, int relu, float *y)
+{
+#ifdef SIMD_HAVE_VF16
+    if (K == 3 && d == 1) dw_plane_s2_kd(x, H, W, w, 3, 1, relu, y);
+    if (K == 5 && d == 1) dw_plane_s2_kd(x, H, W, w, 5, 1, relu, y);
+    if (K == 3 && d == 2) dw_plane_s2_kd(x, H, W, w, 3, 2, relu, y);
+    if (K == 5 && d == 2) dw_plane_s2_kd(x, H, W, w, 5, 2, relu, y);
+#else
+    (void)x, (void)H, (void)W, (void)w, (void)K, (void)d, (void)relu, (void)y;
+#endif
+}
+
 /* Whether dw_plane_shifted takes a stride-1 plane: widths 16 and 32 (the
  * DARTS maps at 16x16 and 32x32) with the size kept, the DARTS kernels
  * (3x3 and 5x5, dilation 1 or 2), and only where the build has AVX-512. */
@@ -869,7 +957,9 @@ static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
                 if (!ok) continue;
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
                 float *yp = y + ((size_t)n * C + c) * ys.h * ys.w;
-                if (s == 2) {
+                if (s == 2 && dw_s2_shifted_fits(H, W, K, d, p)) {
+                    dw_plane_s2_shifted(xpl, H, W, w + (size_t)c * K * K, K, d, relu, yp);
+                } else if (s == 2) {
                     pad_split(xpl, H, W, p, ev, od, row);
                     dw_plane_s2(ev, od, Wh, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
                 } else if (s == 1 && dw_shifted_fits(H, W, K, d, p)) {

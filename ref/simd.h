@@ -207,6 +207,18 @@ static inline vf8 vf8_shifted(vf8 lo, vf8 mid, vf8 hi, int o, __m256i idx)
     if (o == 0) return mid;
     return o > 0 ? _mm256_permutex2var_ps(mid, idx, hi) : _mm256_permutex2var_ps(lo, idx, mid);
 }
+/* The even (odd = 0) or odd (odd = 1) positions of a then b. */
+static inline vf16 vf16_take_parity(vf16 a, vf16 b, int odd)
+{
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(odd),
+                                   _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+    return _mm512_permutex2var_ps(a, idx, b);
+}
+static inline vf8 vf8_take_parity(vf8 a, vf8 b, int odd)
+{
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(odd), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+    return _mm256_permutex2var_ps(a, idx, b);
+}
 /* For argmax: lanes where a > b (ordered: NaN never wins), a mask-driven
  * select, and int lanes start, start + step, ... */
 typedef __mmask16 vm16;
