@@ -1018,6 +1018,70 @@ static td_status dw_backward_data_s1(const kernel_args *a)
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_data: out of memory") : TD_OK;
 }
 
+#ifdef SIMD_HAVE_VF16
+/* The stride-2 data gradient of one plane as a gather, for dy rows of one
+ * vector (LANES = 16 or 8; dx rows twice as wide): dx row ih keeps its
+ * even and odd columns in two accumulators. Tap (kh, kw) reaches the row
+ * when ih + p - kh d is even, from dy row oh = (ih + p - kh d) / 2, and
+ * reaches the columns of one parity, from dy shifted by a whole number of
+ * places; lanes with no dy value there are masked off, not added a zero.
+ * Taps in (kh, kw) order, one FMA each: for every element the sums of the
+ * scatter in dw_backward_data_s2 (memset zero, then each tap in turn). */
+#define DW_GATHER_S2(NAME, VEC, LANES, MASK_T, ZERO, LOAD, STORE, SET1, FMA_WHERE, SHIFTED, SHIFT_INDEX, INTERLEAVE) \
+    static inline __attribute__((always_inline)) void NAME(const float *dy, const float *w, const int K, const int d,  \
+                                                           float *dx)                                                 \
+    {                                                                                                                 \
+        const int Ho = LANES, H = 2 * LANES, p = d * (K - 1) / 2, all = (1 << LANES) - 1;                             \
+        for (int ih = 0; ih < H; ih++) {                                                                              \
+            VEC half[2] = {ZERO(), ZERO()}; /* even, odd columns of dx row ih */                                      \
+            _Pragma("GCC unroll 8") for (int kh = 0; kh < K; kh++)                                                    \
+            {                                                                                                         \
+                int q = ih + p - kh * d, oh = q >> 1;                                                                 \
+                if ((q & 1) || oh < 0 || oh >= Ho) continue;                                                          \
+                VEC row = LOAD(dy + (size_t)oh * LANES);                                                              \
+                _Pragma("GCC unroll 8") for (int kw = 0; kw < K; kw++)                                                \
+                {                                                                                                     \
+                    /* column iw = 2 j + par reads dy column j + sh */                                                \
+                    int par = (p - kw * d) & 1, sh = (par + p - kw * d) / 2;                                          \
+                    MASK_T valid = (MASK_T)(sh >= 0 ? all >> sh : (all << -sh) & all);                                \
+                    VEC v = SHIFTED(ZERO(), row, ZERO(), sh, SHIFT_INDEX(sh));                                        \
+                    half[par] = FMA_WHERE(SET1(w[kh * K + kw]), v, half[par], valid);                                 \
+                }                                                                                                     \
+            }                                                                                                         \
+            STORE(dx + (size_t)ih * H, INTERLEAVE(half[0], half[1], 0));                                              \
+            STORE(dx + (size_t)ih * H + LANES, INTERLEAVE(half[0], half[1], 1));                                      \
+        }                                                                                                             \
+    }
+DW_GATHER_S2(dw_gather_s2_16, vf16, 16, __mmask16, vf16_zero, vf16_load, vf16_store, vf16_set1, vf16_fma_where,
+             vf16_shifted, vf16_shift_index, vf16_interleave)
+DW_GATHER_S2(dw_gather_s2_8, vf8, 8, __mmask8, vf8_zero, vf8_load, vf8_store, vf8_set1, vf8_fma_where, vf8_shifted,
+             vf8_shift_index, vf8_interleave)
+#undef DW_GATHER_S2
+#endif
+
+/* One plane's stride-2 data gradient by dw_gather_s2_* (dx W x W with W
+ * 32 or 16, dw_s2_shifted_fits). */
+static void dw_plane_s2_gather(const float *dy, int W, const float *w, int K, int d, float *dx)
+{
+#ifdef SIMD_HAVE_VF16
+#define DW_GATHER_CASE(KC, DC)                                                                                         \
+    if (K == KC && d == DC) {                                                                                          \
+        if (W == 32)                                                                                                   \
+            dw_gather_s2_16(dy, w, KC, DC, dx);                                                                        \
+        else                                                                                                           \
+            dw_gather_s2_8(dy, w, KC, DC, dx);                                                                         \
+        return;                                                                                                        \
+    }
+    DW_GATHER_CASE(3, 1)
+    DW_GATHER_CASE(5, 1)
+    DW_GATHER_CASE(3, 2)
+    DW_GATHER_CASE(5, 2)
+#undef DW_GATHER_CASE
+#else
+    (void)dy, (void)W, (void)w, (void)K, (void)d, (void)dx;
+#endif
+}
+
 /* Stride 2: dx_padded[2 oh + kh d][2 ow + kw d] += w dy[oh][ow], taps in
  * order, accumulated in the even/odd column halves, then interleaved. */
 static td_status dw_backward_data_s2(const kernel_args *a)
@@ -1036,6 +1100,10 @@ static td_status dw_backward_data_s2(const kernel_args *a)
             for (int c = 0; c < C; c++) {
                 if (!ev || !od) continue;
                 const float *yp = dy + ((size_t)n * C + c) * Ho * Wo, *wp = w + (size_t)c * K * K;
+                if (dw_s2_shifted_fits(H, W, K, d, p)) {
+                    dw_plane_s2_gather(yp, W, wp, K, d, dx + ((size_t)n * C + c) * H * W);
+                    continue;
+                }
                 memset(ev, 0, (size_t)Hp * Wh * sizeof *ev);
                 memset(od, 0, (size_t)Hp * Wh * sizeof *od);
                 for (int kh = 0; kh < K; kh++)

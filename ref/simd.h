@@ -219,6 +219,22 @@ static inline vf8 vf8_take_parity(vf8 a, vf8 b, int odd)
     __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(odd), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
     return _mm256_permutex2var_ps(a, idx, b);
 }
+/* Masked FMA: lanes outside k keep c. */
+static inline vf16 vf16_fma_where(vf16 a, vf16 b, vf16 c, __mmask16 k) { return _mm512_mask3_fmadd_ps(a, b, c, k); }
+static inline vf8 vf8_fma_where(vf8 a, vf8 b, vf8 c, __mmask8 k) { return _mm256_mask3_fmadd_ps(a, b, c, k); }
+/* e0 o0 e1 o1 ...: the first (high = 0) or second half of e and o
+ * interleaved */
+static inline vf16 vf16_interleave(vf16 e, vf16 o, int high)
+{
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(high ? 8 : 0),
+                                   _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+    return _mm512_permutex2var_ps(e, idx, o);
+}
+static inline vf8 vf8_interleave(vf8 e, vf8 o, int high)
+{
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(high ? 4 : 0), _mm256_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11));
+    return _mm256_permutex2var_ps(e, idx, o);
+}
 /* For argmax: lanes where a > b (ordered: NaN never wins), a mask-driven
  * select, and int lanes start, start + step, ... */
 typedef __mmask16 vm16;
