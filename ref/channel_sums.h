@@ -45,6 +45,94 @@ static inline void plane_add(channel_sums *cs, const float *xp, const float *zp,
     for (size_t i = full; i < hw; i++) cs->tail[i - full] = zp ? fmaf(xp[i], zp[i], cs->tail[i - full]) : cs->tail[i - full] + xp[i];
 }
 
+/* What a fused pass sums (plane_add_fused). */
+typedef enum plane_pass {
+    PASS_SUM_DOT,        /* a += x, b += x z */
+    PASS_SCALED_SUM_DOT, /* v = w x (rounded): a += v, b += v z */
+    PASS_AFFINE_SQUARE   /* v = x w + o, or x w without o (each step rounded), stored to out when out is set: b += v v */
+} plane_pass;
+
+/* Term j of a fused pass (the value v of plane_pass). */
+static inline vf8 pass_value8(plane_pass pass, vf8 x, vf8 w, vf8 o, int has_o)
+{
+    if (pass == PASS_SCALED_SUM_DOT) return vf8_mul(w, x);
+    if (pass == PASS_AFFINE_SQUARE) return has_o ? vf8_add(vf8_mul(x, w), o) : vf8_mul(x, w);
+    return x;
+}
+
+static inline float pass_value1(plane_pass pass, float x, float w, float o, int has_o)
+{
+    if (pass == PASS_SCALED_SUM_DOT) return w * x;
+    if (pass == PASS_AFFINE_SQUARE) return has_o ? x * w + o : x * w;
+    return x;
+}
+
+/* One pass over a plane for both sums of a batch norm's statistics: every
+ * lane of a and b takes the same terms in the same order, with the same
+ * roundings, as plane_add called for a and then for b on a stored v, so
+ * the bits are those; the two chains of dependent adds run side by side,
+ * and v never leaves registers unless out asks for it. */
+static inline __attribute__((always_inline)) void plane_add_fused(plane_pass pass, channel_sums *a, channel_sums *b,
+                                                                  const float *xp, const float *zp, float w,
+                                                                  const float *o, float *out, size_t hw)
+{
+    size_t full = hw / 8 * 8, quad = hw / 32 * 32;
+    int has_o = o != NULL, sums_a = pass != PASS_AFFINE_SQUARE;
+    vf8 vw = vf8_set1(w), vo = vf8_set1(has_o ? *o : 0.0f);
+    vf8 a0 = a->acc[0], a1 = a->acc[1], a2 = a->acc[2], a3 = a->acc[3];
+    vf8 b0 = b->acc[0], b1 = b->acc[1], b2 = b->acc[2], b3 = b->acc[3];
+    for (size_t i = 0; i < quad; i += 32) {
+        vf8 v0 = pass_value8(pass, vf8_load(xp + i), vw, vo, has_o);
+        vf8 v1 = pass_value8(pass, vf8_load(xp + i + 8), vw, vo, has_o);
+        vf8 v2 = pass_value8(pass, vf8_load(xp + i + 16), vw, vo, has_o);
+        vf8 v3 = pass_value8(pass, vf8_load(xp + i + 24), vw, vo, has_o);
+        if (out) {
+            vf8_store(out + i, v0);
+            vf8_store(out + i + 8, v1);
+            vf8_store(out + i + 16, v2);
+            vf8_store(out + i + 24, v3);
+        }
+        if (sums_a) {
+            a0 = vf8_add(a0, v0);
+            a1 = vf8_add(a1, v1);
+            a2 = vf8_add(a2, v2);
+            a3 = vf8_add(a3, v3);
+            b0 = vf8_fma(v0, vf8_load(zp + i), b0);
+            b1 = vf8_fma(v1, vf8_load(zp + i + 8), b1);
+            b2 = vf8_fma(v2, vf8_load(zp + i + 16), b2);
+            b3 = vf8_fma(v3, vf8_load(zp + i + 24), b3);
+        } else {
+            b0 = vf8_fma(v0, v0, b0);
+            b1 = vf8_fma(v1, v1, b1);
+            b2 = vf8_fma(v2, v2, b2);
+            b3 = vf8_fma(v3, v3, b3);
+        }
+    }
+    a->acc[0] = a0, a->acc[1] = a1, a->acc[2] = a2, a->acc[3] = a3;
+    b->acc[0] = b0, b->acc[1] = b1, b->acc[2] = b2, b->acc[3] = b3;
+    for (size_t i = quad; i < full; i += 8) {
+        size_t k = (i - quad) / 8;
+        vf8 v = pass_value8(pass, vf8_load(xp + i), vw, vo, has_o);
+        if (out) vf8_store(out + i, v);
+        if (sums_a) {
+            a->acc[k] = vf8_add(a->acc[k], v);
+            b->acc[k] = vf8_fma(v, vf8_load(zp + i), b->acc[k]);
+        } else {
+            b->acc[k] = vf8_fma(v, v, b->acc[k]);
+        }
+    }
+    for (size_t i = full; i < hw; i++) {
+        float v = pass_value1(pass, xp[i], w, has_o ? *o : 0.0f, has_o);
+        if (out) out[i] = v;
+        if (sums_a) {
+            a->tail[i - full] = a->tail[i - full] + v;
+            b->tail[i - full] = fmaf(v, zp[i], b->tail[i - full]);
+        } else {
+            b->tail[i - full] = fmaf(v, v, b->tail[i - full]);
+        }
+    }
+}
+
 static inline float sums_total(const channel_sums *cs)
 {
     const float *t = cs->tail;

@@ -3,11 +3,10 @@
  * depthwise convolution, never stored, is applied by the depthwise kernels
  * (ref/conv_f32_fast.c, relu_input below); the rest are the batch norms':
  *  - sum_axis(G) then dot_axis(G, Z) (the backward's two statistics): G is
- *    read once for both;
+ *    read once for both, both sums in one pass;
  *  - affine_axis(x) = xc then dot_axis(xc, xc) (the forward's centring and
- *    variance): xc is summed while it is in cache, and when the executor
- *    does not store xc (FUSED_CENTRED_VARIANCE) it lives in a plane-sized
- *    scratch only;
+ *    variance): xc is summed as it is made, and when the executor does not
+ *    store xc (FUSED_CENTRED_VARIANCE) it never leaves registers;
  *  - scale_axis(xc, r) with xc recomputed from x (FUSED_CENTRED_SCALE);
  *  - a mixed op's share of its node's cotangent, S = w G, never stored:
  *    the backward's statistics and its lincomb_axis recompute it
@@ -39,30 +38,10 @@ typedef struct pair_job {
     float *first, *second; /* per-channel results (C each; first unused for affine) */
 } pair_job;
 
-/* y = x f + o, or x f without a bias: the rounding of affine_axis. */
-static void affine_plane(const float *x, float f, const float *o, float *y, size_t hw)
-{
-    vf8 vf = vf8_set1(f), vo = vf8_set1(o ? *o : 0.0f);
-    size_t i = 0;
-    for (; i + 8 <= hw; i += 8) {
-        vf8 v = vf8_mul(vf8_load(x + i), vf);
-        vf8_store(y + i, o ? vf8_add(v, vo) : v);
-    }
-    for (; i < hw; i++) y[i] = o ? x[i] * f + *o : x[i] * f;
-}
-
-/* y = w g: the one-term weighted_sum's product. */
-static void scale_plane(const float *g, float w, float *y, size_t hw)
-{
-    vf8 vw = vf8_set1(w);
-    size_t i = 0;
-    for (; i + 8 <= hw; i += 8) vf8_store(y + i, vf8_mul(vw, vf8_load(g + i)));
-    for (; i < hw; i++) y[i] = w * g[i];
-}
-
-/* Channels [c0, c1), images in order as in reduce_channels; scratch holds
- * one plane when xc or w g is not stored. */
-static void pair_channels(const pair_job *j, int c0, int c1, float *scratch)
+/* Channels [c0, c1), images in order as in reduce_channels, each plane
+ * in one pass (plane_add_fused): w g and an unstored xc never leave
+ * registers. */
+static void pair_channels(const pair_job *j, int c0, int c1)
 {
     shape4 s = j->s;
     size_t hw = (size_t)s.h * s.w;
@@ -74,19 +53,15 @@ static void pair_channels(const pair_job *j, int c0, int c1, float *scratch)
         for (int n = 0; n < s.n; n++)
             for (int c = g0; c < g1; c++) {
                 size_t base = ((size_t)n * s.c + c) * hw;
-                if (j->g) {
-                    const float *gp = j->g + base;
-                    if (j->scaled) {
-                        scale_plane(gp, j->w, scratch, hw);
-                        gp = scratch;
-                    }
-                    plane_add(&a[c - g0], gp, NULL, hw);
-                    plane_add(&b[c - g0], gp, j->z + base, hw);
-                } else {
-                    float *xc = j->xc ? j->xc + base : scratch;
-                    affine_plane(j->x + base, j->sc[c], j->bias ? j->bias + c : NULL, xc, hw);
-                    plane_add(&b[c - g0], xc, xc, hw);
-                }
+                if (j->g && j->scaled)
+                    plane_add_fused(PASS_SCALED_SUM_DOT, &a[c - g0], &b[c - g0], j->g + base, j->z + base, j->w,
+                                    NULL, NULL, hw);
+                else if (j->g)
+                    plane_add_fused(PASS_SUM_DOT, &a[c - g0], &b[c - g0], j->g + base, j->z + base, 0.0f, NULL,
+                                    NULL, hw);
+                else
+                    plane_add_fused(PASS_AFFINE_SQUARE, &a[c - g0], &b[c - g0], j->x + base, NULL, j->sc[c],
+                                    j->bias ? j->bias + c : NULL, j->xc ? j->xc + base : NULL, hw);
             }
         for (int c = g0; c < g1; c++) {
             if (j->g) j->first[c] = sums_total(&a[c - g0]);
@@ -97,8 +72,7 @@ static void pair_channels(const pair_job *j, int c0, int c1, float *scratch)
 
 static td_status run_pair_job(pair_job *j, const kernel_args *a, const kernel_args *b)
 {
-    int C = j->s.c, failed = 0;
-    size_t hw = (size_t)j->s.h * j->s.w;
+    int C = j->s.c;
     float *res = malloc(2 * (size_t)C * sizeof *res);
     if (!res) return TD_FAIL(TD_ERR_MEMORY, "%s + %s: out of memory", op_name(a->nd->op), op_name(b->nd->op));
     j->first = res;
@@ -109,22 +83,11 @@ static td_status run_pair_job(pair_job *j, const kernel_args *a, const kernel_ar
     int blocks = par ? omp_get_max_threads() : 1;
     if (blocks > C) blocks = C;
 #pragma omp parallel for schedule(static) if (par)
-    for (int k = 0; k < blocks; k++) {
-        int need = j->g ? j->scaled : !j->xc;
-        float *scratch = need ? malloc(hw * sizeof *scratch) : NULL;
-        if (need && !scratch) {
-            failed = 1;
-            continue;
-        }
-        pair_channels(j, (int)((long)C * k / blocks), (int)((long)C * (k + 1) / blocks), scratch);
-        free(scratch);
-    }
-    if (!failed) {
-        if (j->g) memcpy(a->out, j->first, (size_t)C * sizeof *res);
-        memcpy(b->out, j->second, (size_t)C * sizeof *res);
-    }
+    for (int k = 0; k < blocks; k++) pair_channels(j, (int)((long)C * k / blocks), (int)((long)C * (k + 1) / blocks));
+    if (j->g) memcpy(a->out, j->first, (size_t)C * sizeof *res);
+    memcpy(b->out, j->second, (size_t)C * sizeof *res);
     free(res);
-    return failed ? TD_FAIL(TD_ERR_MEMORY, "%s + %s: out of memory", op_name(a->nd->op), op_name(b->nd->op)) : TD_OK;
+    return TD_OK;
 }
 
 /* y = (x sc + bias) r per channel: affine_axis then scale_axis, rounded
