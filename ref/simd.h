@@ -180,6 +180,7 @@ static inline vf16 vf16_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf16_store(float *p, vf16 v) { _mm512_storeu_ps(p, v); }
 static inline vf16 vf16_fma(vf16 a, vf16 b, vf16 c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf16 vf16_add(vf16 a, vf16 b) { return _mm512_add_ps(a, b); }
+static inline vf16 vf16_mul(vf16 a, vf16 b) { return _mm512_mul_ps(a, b); }
 /* x > 0 ? x : 0 per lane (NaN and -0 give +0), as relu rounds */
 static inline vf16 vf16_relu(vf16 v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
 /* Sixteen consecutive values starting o places into mid (-16 < o < 16),

@@ -1,5 +1,39 @@
 /* Weighted sums (mixed ops), their weight gradients (dots), full sums. */
 
+#if REAL_IS_F32
+/* Terms a weighted sum may have to take the vector path (a mixed op has
+ * one per candidate; a cotangent one per reader). */
+#define WEIGHTED_SUM_VECTOR_TERMS 64
+
+/* Elements [lo, hi) of an f32 weighted sum with the k terms at x (weights
+ * f, or none): each vector of outputs is built in registers, term after
+ * term, y = f0 x0, then y + f_j x_j, with the roundings of the loop below,
+ * and stored once, instead of being read and written back for every term. */
+static size_t weighted_sum_vectors_f32(const float *const *x, const float *f, int k, size_t lo, size_t hi, float *y)
+{
+    size_t i = lo;
+#ifdef SIMD_HAVE_VF16
+    for (; i + 16 <= hi; i += 16) {
+        vf16 acc = f ? vf16_mul(vf16_set1(f[0]), vf16_load(x[0] + i)) : vf16_load(x[0] + i);
+        for (int j = 1; j < k; j++) {
+            vf16 t = vf16_load(x[j] + i);
+            acc = vf16_add(acc, f ? vf16_mul(vf16_set1(f[j]), t) : t);
+        }
+        vf16_store(y + i, acc);
+    }
+#endif
+    for (; i + 8 <= hi; i += 8) {
+        vf8 acc = f ? vf8_mul(vf8_set1(f[0]), vf8_load(x[0] + i)) : vf8_load(x[0] + i);
+        for (int j = 1; j < k; j++) {
+            vf8 t = vf8_load(x[j] + i);
+            acc = vf8_add(acc, f ? vf8_mul(vf8_set1(f[j]), t) : t);
+        }
+        vf8_store(y + i, acc);
+    }
+    return i;
+}
+#endif
+
 td_status FN(ref_weighted_sum)(const kernel_args *a)
 {
     int has_w = a->nd->p.wlen > 0, k = a->nd->p.idx_len;
@@ -13,6 +47,17 @@ td_status FN(ref_weighted_sum)(const kernel_args *a)
 #pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
+#if REAL_IS_F32
+        if (k <= WEIGHTED_SUM_VECTOR_TERMS) {
+            const float *xs[WEIGHTED_SUM_VECTOR_TERMS];
+            float fs[WEIGHTED_SUM_VECTOR_TERMS];
+            for (int j = 0; j < k; j++) {
+                xs[j] = IN(has_w + j);
+                fs[j] = has_w ? w[idx[j]] : 1;
+            }
+            lo = weighted_sum_vectors_f32(xs, has_w ? fs : NULL, k, lo, hi, y);
+        }
+#endif
         const REAL *x0 = IN(has_w);
         REAL f0 = has_w ? w[idx[0]] : 1;
         if (has_w)

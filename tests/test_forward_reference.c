@@ -447,3 +447,49 @@ Test(forward, average_pooling_f32_sums_in_window_order)
     check_average_pool_bits(7, 51, 2); /* 26 outputs: 16 + 8 + 2 */
     check_average_pool_bits(32, 32, 2);
 }
+
+/* f32 weighted sums, bit for bit: y = f0 x0, then y + f_j x_j term after
+ * term in list order (each product and sum rounded), or the plain sum
+ * without weights; lengths with 16-, 8-wide and scalar parts, and more
+ * terms than the vector path takes. */
+static void check_weighted_sum_bits(int k, int weighted, size_t n)
+{
+    graph *g = graph_create();
+    int xs[80], idx[80];
+    for (int j = 0; j < k; j++) {
+        xs[j] = graph_input(g, shape_make(1, 1, 1, (int)n), 0);
+        idx[j] = (j * 7) % 5;
+    }
+    int w = weighted ? graph_input(g, shape_make(1, 1, 1, 5), 0) : -1;
+    int y = graph_bind(g, op_weighted_sum(g, w, k, xs, weighted ? idx : NULL), ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_status(g), TD_OK, "%s", g->error);
+    host_run r;
+    cr_assert_eq(host_run_init(&r, g, DT_F32), TD_OK);
+    for (int j = 0; j < k; j++) host_fill_uniform(&r, xs[j], 40 + j, -1.0, 1.0);
+    if (weighted) host_fill_uniform(&r, w, 7, -2.0, 2.0);
+    cr_assert_eq(host_run_exec(&r), TD_OK, "%s", td_error_message());
+    int wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        float acc = 0;
+        for (int j = 0; j < k; j++) {
+            float x = (float)host_get(&r, xs[j], i), t = weighted ? (float)host_get(&r, w, (size_t)idx[j]) * x : x;
+            acc = j ? acc + t : t;
+        }
+        float got = (float)host_get(&r, y, i);
+        wrong += memcmp(&acc, &got, sizeof acc) != 0;
+    }
+    cr_expect_eq(wrong, 0, "weighted sum of %d terms (%s), %zu values: %d differ", k, weighted ? "weighted" : "plain", n,
+                 wrong);
+    host_run_free(&r);
+    graph_destroy(g);
+}
+
+Test(forward, weighted_sums_f32_add_terms_in_list_order)
+{
+    int ks[] = {1, 3, 8, 70};
+    for (int i = 0; i < 4; i++)
+        for (int weighted = 0; weighted < 2; weighted++) {
+            check_weighted_sum_bits(ks[i], weighted, 16 * 5 + 8 + 3);
+            check_weighted_sum_bits(ks[i], weighted, 40000); /* several chunks, on two threads where there are */
+        }
+}
