@@ -29,6 +29,40 @@ static inline int is_depthwise(shape4 x, shape4 w, const node_params *p)
 
 /* ------------------------------------------------------------- GEMM */
 
+/* RB = 4 rows by 2 W columns of Y from column p, in vectors of W (VEC is
+ * vf8 or vf16): each output the sum over ci in order, one FMA per term,
+ * whatever W. */
+#define GEMM_BLOCK(VEC, W)                                                                                             \
+    {                                                                                                                  \
+        VEC a00 = VEC##_zero(), a01 = VEC##_zero(), a10 = VEC##_zero(), a11 = VEC##_zero();                            \
+        VEC a20 = VEC##_zero(), a21 = VEC##_zero(), a30 = VEC##_zero(), a31 = VEC##_zero();                            \
+        for (int ci = 0; ci < Ci; ci++) {                                                                              \
+            const float *xr = X + (size_t)ci * ldx + p;                                                                \
+            VEC x0 = VEC##_load(xr), x1 = VEC##_load(xr + W), w;                                                       \
+            w = VEC##_set1(w0[ci]);                                                                                    \
+            a00 = VEC##_fma(w, x0, a00);                                                                               \
+            a01 = VEC##_fma(w, x1, a01);                                                                               \
+            w = VEC##_set1(w1[ci]);                                                                                    \
+            a10 = VEC##_fma(w, x0, a10);                                                                               \
+            a11 = VEC##_fma(w, x1, a11);                                                                               \
+            w = VEC##_set1(w2[ci]);                                                                                    \
+            a20 = VEC##_fma(w, x0, a20);                                                                               \
+            a21 = VEC##_fma(w, x1, a21);                                                                               \
+            w = VEC##_set1(w3[ci]);                                                                                    \
+            a30 = VEC##_fma(w, x0, a30);                                                                               \
+            a31 = VEC##_fma(w, x1, a31);                                                                               \
+        }                                                                                                              \
+        float *y = Y + (size_t)co * ldy + p;                                                                           \
+        VEC##_store(y, a00);                                                                                           \
+        VEC##_store(y + W, a01);                                                                                       \
+        VEC##_store(y + ldy, a10);                                                                                     \
+        VEC##_store(y + ldy + W, a11);                                                                                 \
+        VEC##_store(y + 2 * (size_t)ldy, a20);                                                                         \
+        VEC##_store(y + 2 * (size_t)ldy + W, a21);                                                                     \
+        VEC##_store(y + 3 * (size_t)ldy, a30);                                                                         \
+        VEC##_store(y + 3 * (size_t)ldy + W, a31);                                                                     \
+    }
+
 /* Y (Co x np) = W (Co x Ci) X (Ci x np); X and Y rows at ldx, ldy. Every
  * output is the sum over ci in order. */
 static void gemm(const float *W, int Co, int Ci, const float *X, int ldx, int np, float *Y, int ldy)
@@ -38,66 +72,9 @@ static void gemm(const float *W, int Co, int Ci, const float *X, int ldx, int np
         const float *w0 = W + (size_t)co * Ci, *w1 = w0 + Ci, *w2 = w1 + Ci, *w3 = w2 + Ci;
         int p = 0;
 #ifdef SIMD_HAVE_VF16
-        /* the same block 32 columns wide (each output's sum unchanged) */
-        for (; p + 32 <= np; p += 32) {
-            vf16 a00 = vf16_zero(), a01 = vf16_zero(), a10 = vf16_zero(), a11 = vf16_zero();
-            vf16 a20 = vf16_zero(), a21 = vf16_zero(), a30 = vf16_zero(), a31 = vf16_zero();
-            for (int ci = 0; ci < Ci; ci++) {
-                const float *xr = X + (size_t)ci * ldx + p;
-                vf16 x0 = vf16_load(xr), x1 = vf16_load(xr + 16), w;
-                w = vf16_set1(w0[ci]);
-                a00 = vf16_fma(w, x0, a00);
-                a01 = vf16_fma(w, x1, a01);
-                w = vf16_set1(w1[ci]);
-                a10 = vf16_fma(w, x0, a10);
-                a11 = vf16_fma(w, x1, a11);
-                w = vf16_set1(w2[ci]);
-                a20 = vf16_fma(w, x0, a20);
-                a21 = vf16_fma(w, x1, a21);
-                w = vf16_set1(w3[ci]);
-                a30 = vf16_fma(w, x0, a30);
-                a31 = vf16_fma(w, x1, a31);
-            }
-            float *y = Y + (size_t)co * ldy + p;
-            vf16_store(y, a00);
-            vf16_store(y + 16, a01);
-            vf16_store(y + ldy, a10);
-            vf16_store(y + ldy + 16, a11);
-            vf16_store(y + 2 * (size_t)ldy, a20);
-            vf16_store(y + 2 * (size_t)ldy + 16, a21);
-            vf16_store(y + 3 * (size_t)ldy, a30);
-            vf16_store(y + 3 * (size_t)ldy + 16, a31);
-        }
+        for (; p + 32 <= np; p += 32) GEMM_BLOCK(vf16, 16) /* the same block 32 columns wide */
 #endif
-        for (; p + 16 <= np; p += 16) {
-            vf8 a00 = vf8_zero(), a01 = vf8_zero(), a10 = vf8_zero(), a11 = vf8_zero();
-            vf8 a20 = vf8_zero(), a21 = vf8_zero(), a30 = vf8_zero(), a31 = vf8_zero();
-            for (int ci = 0; ci < Ci; ci++) {
-                const float *xr = X + (size_t)ci * ldx + p;
-                vf8 x0 = vf8_load(xr), x1 = vf8_load(xr + 8), w;
-                w = vf8_set1(w0[ci]);
-                a00 = vf8_fma(w, x0, a00);
-                a01 = vf8_fma(w, x1, a01);
-                w = vf8_set1(w1[ci]);
-                a10 = vf8_fma(w, x0, a10);
-                a11 = vf8_fma(w, x1, a11);
-                w = vf8_set1(w2[ci]);
-                a20 = vf8_fma(w, x0, a20);
-                a21 = vf8_fma(w, x1, a21);
-                w = vf8_set1(w3[ci]);
-                a30 = vf8_fma(w, x0, a30);
-                a31 = vf8_fma(w, x1, a31);
-            }
-            float *y = Y + (size_t)co * ldy + p;
-            vf8_store(y, a00);
-            vf8_store(y + 8, a01);
-            vf8_store(y + ldy, a10);
-            vf8_store(y + ldy + 8, a11);
-            vf8_store(y + 2 * (size_t)ldy, a20);
-            vf8_store(y + 2 * (size_t)ldy + 8, a21);
-            vf8_store(y + 3 * (size_t)ldy, a30);
-            vf8_store(y + 3 * (size_t)ldy + 8, a31);
-        }
+        for (; p + 16 <= np; p += 16) GEMM_BLOCK(vf8, 8)
         for (; p < np; p++)
             for (int r = 0; r < RB; r++) {
                 float acc = 0;

@@ -11,6 +11,17 @@
 
 #include "simd.h"
 
+/* The depthwise kernels of the DARTS ops, (K, d): sep_conv 3x3 and 5x5,
+ * dil_conv 3x3 and 5x5. Each kernel below is compiled once per pair, K and
+ * d constants, so that its loops unroll whole. */
+#define DARTS_KERNELS(X) X(3, 1) X(5, 1) X(3, 2) X(5, 2)
+
+/* A DARTS kernel with the padding that keeps the size at stride 1. */
+static inline int darts_kernel(int K, int d, int p)
+{
+    return (K == 3 || K == 5) && (d == 1 || d == 2) && p == d * (K - 1) / 2;
+}
+
 #ifdef SIMD_HAVE_VF16
 /* R output rows of a stride-1 plane V 16-wide vectors wide (R V = 8),
  * read from the unpadded plane: each input row the block needs is loaded
@@ -138,7 +149,7 @@ static inline __attribute__((always_inline)) void dw_plane_s2_kd(const float *x,
 int dw_s2_shifted_fits(int H, int W, int K, int d, int p)
 {
 #ifdef SIMD_HAVE_VF16
-    return (W == 16 || W == 32) && H == W && (K == 3 || K == 5) && (d == 1 || d == 2) && p == d * (K - 1) / 2;
+    return (W == 16 || W == 32) && H == W && darts_kernel(K, d, p);
 #else
     (void)H, (void)W, (void)K, (void)d, (void)p;
     return 0;
@@ -148,10 +159,10 @@ int dw_s2_shifted_fits(int H, int W, int K, int d, int p)
 void dw_plane_s2_shifted(const float *x, int H, int W, const float *w, int K, int d, int relu, float *y)
 {
 #ifdef SIMD_HAVE_VF16
-    if (K == 3 && d == 1) dw_plane_s2_kd(x, H, W, w, 3, 1, relu, y);
-    if (K == 5 && d == 1) dw_plane_s2_kd(x, H, W, w, 5, 1, relu, y);
-    if (K == 3 && d == 2) dw_plane_s2_kd(x, H, W, w, 3, 2, relu, y);
-    if (K == 5 && d == 2) dw_plane_s2_kd(x, H, W, w, 5, 2, relu, y);
+#define S2_CASE(KC, DC) \
+    if (K == KC && d == DC) dw_plane_s2_kd(x, H, W, w, KC, DC, relu, y);
+    DARTS_KERNELS(S2_CASE)
+#undef S2_CASE
 #else
     (void)x, (void)H, (void)W, (void)w, (void)K, (void)d, (void)relu, (void)y;
 #endif
@@ -164,7 +175,7 @@ int dw_shifted_fits(int H, int W, int K, int d, int p)
 {
 #ifdef SIMD_HAVE_VF16
     int R = W == 32 ? 4 : 8;
-    return (W == 16 || W == 32) && H % R == 0 && (K == 3 || K == 5) && (d == 1 || d == 2) && p == d * (K - 1) / 2;
+    return (W == 16 || W == 32) && H % R == 0 && darts_kernel(K, d, p);
 #else
     (void)H, (void)W, (void)K, (void)d, (void)p;
     return 0;
@@ -176,10 +187,10 @@ int dw_shifted_fits(int H, int W, int K, int d, int p)
 void dw_plane_shifted(const float *x, int H, int W, const float *w, int K, int d, int relu, float *y)
 {
 #ifdef SIMD_HAVE_VF16
-    if (K == 3 && d == 1) dw_plane_shifted_kd(x, H, W, w, 3, 1, relu, y);
-    if (K == 5 && d == 1) dw_plane_shifted_kd(x, H, W, w, 5, 1, relu, y);
-    if (K == 3 && d == 2) dw_plane_shifted_kd(x, H, W, w, 3, 2, relu, y);
-    if (K == 5 && d == 2) dw_plane_shifted_kd(x, H, W, w, 5, 2, relu, y);
+#define S1_CASE(KC, DC) \
+    if (K == KC && d == DC) dw_plane_shifted_kd(x, H, W, w, KC, DC, relu, y);
+    DARTS_KERNELS(S1_CASE)
+#undef S1_CASE
 #else
     (void)x, (void)H, (void)W, (void)w, (void)K, (void)d, (void)relu, (void)y;
 #endif
@@ -231,19 +242,15 @@ DW_GATHER_S2(dw_gather_s2_8, vf8, 8, __mmask8, vf8_zero, vf8_load, vf8_store, vf
 void dw_plane_s2_gather(const float *dy, int W, const float *w, int K, int d, float *dx)
 {
 #ifdef SIMD_HAVE_VF16
-#define DW_GATHER_CASE(KC, DC)                                                                                         \
+#define GATHER_CASE(KC, DC)                                                                                            \
     if (K == KC && d == DC) {                                                                                          \
         if (W == 32)                                                                                                   \
             dw_gather_s2_16(dy, w, KC, DC, dx);                                                                        \
         else                                                                                                           \
             dw_gather_s2_8(dy, w, KC, DC, dx);                                                                         \
-        return;                                                                                                        \
     }
-    DW_GATHER_CASE(3, 1)
-    DW_GATHER_CASE(5, 1)
-    DW_GATHER_CASE(3, 2)
-    DW_GATHER_CASE(5, 2)
-#undef DW_GATHER_CASE
+    DARTS_KERNELS(GATHER_CASE)
+#undef GATHER_CASE
 #else
     (void)dy, (void)W, (void)w, (void)K, (void)d, (void)dx;
 #endif
@@ -320,20 +327,15 @@ void dwf_plane_shifted(const float *x, const float *dy, int H, int W, int K, int
 #ifdef SIMD_HAVE_VF16
     __m256i idx[5];
     for (int kw = 0; kw < K; kw++) idx[kw] = vf8_shift_index(kw * d - d * (K - 1) / 2);
-#define DWF_SHIFTED_CASE(VC, KC, DC)                                                                                   \
-    if (W == 8 * VC && K == KC && d == DC) {                                                                           \
-        dwf_image_shifted(x, dy, H, VC, KC, DC, relu, idx, acc);                                                       \
-        return;                                                                                                        \
+#define FILTER_CASE(KC, DC)                                                                                            \
+    if (K == KC && d == DC) {                                                                                          \
+        if (W == 32)                                                                                                   \
+            dwf_image_shifted(x, dy, H, 4, KC, DC, relu, idx, acc);                                                    \
+        else                                                                                                           \
+            dwf_image_shifted(x, dy, H, 2, KC, DC, relu, idx, acc);                                                    \
     }
-    DWF_SHIFTED_CASE(4, 3, 1)
-    DWF_SHIFTED_CASE(4, 5, 1)
-    DWF_SHIFTED_CASE(4, 3, 2)
-    DWF_SHIFTED_CASE(4, 5, 2)
-    DWF_SHIFTED_CASE(2, 3, 1)
-    DWF_SHIFTED_CASE(2, 5, 1)
-    DWF_SHIFTED_CASE(2, 3, 2)
-    DWF_SHIFTED_CASE(2, 5, 2)
-#undef DWF_SHIFTED_CASE
+    DARTS_KERNELS(FILTER_CASE)
+#undef FILTER_CASE
 #else
     (void)x, (void)dy, (void)H, (void)W, (void)K, (void)d, (void)relu, (void)acc;
 #endif

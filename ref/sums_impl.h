@@ -12,24 +12,20 @@
 static size_t weighted_sum_vectors_f32(const float *const *x, const float *f, int k, size_t lo, size_t hi, float *y)
 {
     size_t i = lo;
+#define WEIGHTED_SUM_VECTORS(VEC, W)                                                                                   \
+    for (; i + W <= hi; i += W) {                                                                                      \
+        VEC acc = f ? VEC##_mul(VEC##_set1(f[0]), VEC##_load(x[0] + i)) : VEC##_load(x[0] + i);                        \
+        for (int j = 1; j < k; j++) {                                                                                  \
+            VEC t = VEC##_load(x[j] + i);                                                                              \
+            acc = VEC##_add(acc, f ? VEC##_mul(VEC##_set1(f[j]), t) : t);                                              \
+        }                                                                                                              \
+        VEC##_store(y + i, acc);                                                                                       \
+    }
 #ifdef SIMD_HAVE_VF16
-    for (; i + 16 <= hi; i += 16) {
-        vf16 acc = f ? vf16_mul(vf16_set1(f[0]), vf16_load(x[0] + i)) : vf16_load(x[0] + i);
-        for (int j = 1; j < k; j++) {
-            vf16 t = vf16_load(x[j] + i);
-            acc = vf16_add(acc, f ? vf16_mul(vf16_set1(f[j]), t) : t);
-        }
-        vf16_store(y + i, acc);
-    }
+    WEIGHTED_SUM_VECTORS(vf16, 16)
 #endif
-    for (; i + 8 <= hi; i += 8) {
-        vf8 acc = f ? vf8_mul(vf8_set1(f[0]), vf8_load(x[0] + i)) : vf8_load(x[0] + i);
-        for (int j = 1; j < k; j++) {
-            vf8 t = vf8_load(x[j] + i);
-            acc = vf8_add(acc, f ? vf8_mul(vf8_set1(f[j]), t) : t);
-        }
-        vf8_store(y + i, acc);
-    }
+    WEIGHTED_SUM_VECTORS(vf8, 8)
+#undef WEIGHTED_SUM_VECTORS
     return i;
 }
 #endif
