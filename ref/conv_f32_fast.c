@@ -571,49 +571,35 @@ static void dw_plane_vectors_any(const float *const *tap, int KK, const float *w
     }
 }
 
-/* R output rows of V vectors each (R V = 8 accumulators), rows oh0 ..
- * oh0 + R - 1. With R and V constants every load is a base register plus
- * a fixed displacement, so a tap costs eight loads and eight FMAs and no
- * address arithmetic; each output still sums its taps in order. */
-static inline __attribute__((always_inline)) void dw_rows(const float *const *tap, int KK, const float *w,
-                                                          size_t row_step, float *y, int Wo, int oh0, const int R,
-                                                          const int V)
-{
-    vf8 acc[8];
-    for (int j = 0; j < R * V; j++) acc[j] = vf8_zero();
-    size_t in0 = (size_t)oh0 * row_step;
-    for (int t = 0; t < KK; t++) {
-        vf8 wv = vf8_set1(w[t]);
-        const float *b = tap[t] + in0;
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < V; v++) acc[r * V + v] = vf8_fma(wv, vf8_load(b + r * row_step + 8 * v), acc[r * V + v]);
+/* R output rows of V vectors of W floats each (R V = 8 accumulators; VEC
+ * vf8 or vf16), rows oh0 .. oh0 + R - 1. With R and V constants every load
+ * is a base register plus a fixed displacement, so a tap costs eight loads
+ * and eight FMAs and no address arithmetic; each output still sums its
+ * taps in order, whatever W. */
+#define DW_ROWS(NAME, VEC, W)                                                                                          \
+    static inline __attribute__((always_inline)) void NAME(const float *const *tap, int KK, const float *w,            \
+                                                           size_t row_step, float *y, int Wo, int oh0, const int R,    \
+                                                           const int V)                                                \
+    {                                                                                                                  \
+        VEC acc[8];                                                                                                    \
+        for (int j = 0; j < R * V; j++) acc[j] = VEC##_zero();                                                         \
+        size_t in0 = (size_t)oh0 * row_step;                                                                           \
+        for (int t = 0; t < KK; t++) {                                                                                 \
+            VEC wv = VEC##_set1(w[t]);                                                                                 \
+            const float *b = tap[t] + in0;                                                                             \
+            for (int r = 0; r < R; r++)                                                                                \
+                for (int v = 0; v < V; v++)                                                                            \
+                    acc[r * V + v] = VEC##_fma(wv, VEC##_load(b + r * row_step + W * v), acc[r * V + v]);              \
+        }                                                                                                              \
+        float *o = y + (size_t)oh0 * Wo;                                                                               \
+        for (int r = 0; r < R; r++)                                                                                    \
+            for (int v = 0; v < V; v++) VEC##_store(o + (size_t)r * Wo + W * v, acc[r * V + v]);                       \
     }
-    float *o = y + (size_t)oh0 * Wo;
-    for (int r = 0; r < R; r++)
-        for (int v = 0; v < V; v++) vf8_store(o + (size_t)r * Wo + 8 * v, acc[r * V + v]);
-}
-
+DW_ROWS(dw_rows, vf8, 8)
 #ifdef SIMD_HAVE_VF16
-/* dw_rows with 16-wide vectors: R rows of V vectors, R V = 8. */
-static inline __attribute__((always_inline)) void dw_rows16(const float *const *tap, int KK, const float *w,
-                                                            size_t row_step, float *y, int Wo, int oh0, const int R,
-                                                            const int V)
-{
-    vf16 acc[8];
-    for (int j = 0; j < R * V; j++) acc[j] = vf16_zero();
-    size_t in0 = (size_t)oh0 * row_step;
-    for (int t = 0; t < KK; t++) {
-        vf16 wv = vf16_set1(w[t]);
-        const float *b = tap[t] + in0;
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < V; v++)
-                acc[r * V + v] = vf16_fma(wv, vf16_load(b + r * row_step + 16 * v), acc[r * V + v]);
-    }
-    float *o = y + (size_t)oh0 * Wo;
-    for (int r = 0; r < R; r++)
-        for (int v = 0; v < V; v++) vf16_store(o + (size_t)r * Wo + 16 * v, acc[r * V + v]);
-}
+DW_ROWS(dw_rows16, vf16, 16)
 #endif
+#undef DW_ROWS
 
 /* Output rows from 0 that rows of 16-wide vectors computed: widths 16 and
  * 32 (the DARTS maps at 16x16 and 32x32) in blocks of 8 or 4 rows; the

@@ -191,6 +191,10 @@ Test(conv_geometry, depthwise_sums_are_the_cpus_bits)
             for (int d = 1; d <= 2; d++)
                 for (int s = 1; s <= 2; s++) depthwise_case(2, 3, sizes[i], K, s, d);
     depthwise_case(1, 2, 9, 7, 1, 1); /* the largest kernel the own path takes */
+    /* 16- and 32-wide maps with kernels outside the DARTS ops: the padded
+     * planes in 16-wide rows where the build has AVX-512 */
+    depthwise_case(1, 2, 16, 7, 1, 1);
+    depthwise_case(1, 2, 32, 3, 1, 3);
     depthwise_case(1, 2, 12, 3, 3, 1); /* stride 3: the CPU's scalar strided path */
 }
 
