@@ -504,12 +504,8 @@ static void pad_plane(const float *src, int H, int W, int pad, float *dst, int W
  * stored (FUSED_RELU_CONV, FUSED_RELU_FILTER). */
 static void relu_copy(float *dst, const float *src, int n)
 {
-    vf8 z = vf8_zero();
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        vf8 v = vf8_load(src + i);
-        vf8_store(dst + i, vf8_select(vf8_gt(v, z), v, z));
-    }
+    for (; i + 8 <= n; i += 8) vf8_store(dst + i, vf8_relu(vf8_load(src + i)));
     for (; i < n; i++) dst[i] = src[i] > 0 ? src[i] : 0;
 }
 

@@ -126,7 +126,6 @@ static inline __attribute__((always_inline)) void dw_plane_shifted_kd(const floa
         for (int i = 0; i < R; i++) STORE(y + (size_t)(oh0 + i) * LANES, acc[i]);                                      \
     }
 
-static inline vf8 vf8_relu(vf8 v) { return vf8_select(vf8_gt(v, vf8_zero()), v, vf8_zero()); }
 DW_BLOCK_S2(dw_block_s2_16, vf16, 16, vf16_zero, vf16_load, vf16_store, vf16_set1, vf16_fma, vf16_relu, vf16_take_parity,
             vf16_shifted, vf16_shift_index, vi16)
 DW_BLOCK_S2(dw_block_s2_8, vf8, 8, vf8_zero, vf8_load, vf8_store, vf8_set1, vf8_fma, vf8_relu, vf8_take_parity,
@@ -279,10 +278,10 @@ static inline __attribute__((always_inline)) void dwf_rows_shifted(const float *
         const float *xr = x + (size_t)r * W;
         int inside = r >= 0 && r < H;
         vf8 mid = inside ? vf8_load(xr) : z, lo = z;
-        if (relu) mid = vf8_select(vf8_gt(mid, z), mid, z);
+        if (relu) mid = vf8_relu(mid);
         for (int v = 0; v < V; v++) {
             vf8 hi = inside && v + 1 < V ? vf8_load(xr + 8 * (v + 1)) : z;
-            if (relu) hi = vf8_select(vf8_gt(hi, z), hi, z);
+            if (relu) hi = vf8_relu(hi);
             vf8 sh[5];
             for (int kw = 0; kw < K; kw++) sh[kw] = vf8_shifted(lo, mid, hi, kw * d - p, idx[kw]);
             for (int k = 0; k < KR; k++) {

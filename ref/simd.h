@@ -255,6 +255,9 @@ static inline vi16 vi16_load(const int *p) { return _mm512_loadu_si512((const vo
 static inline vf16 vf16_where_eq(vi16 i, vi16 j, vf16 a) { return _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(i, j), a); }
 #endif
 
+/* x > 0 ? x : 0 per lane (NaN and -0 give +0), as relu rounds. */
+static inline vf8 vf8_relu(vf8 v) { return vf8_select(vf8_gt(v, vf8_zero()), v, vf8_zero()); }
+
 /* Copies a short row (8 to 32 values in the kernels) inline: a library
  * call per row would cost more than the copy. */
 static inline void vf8_copy(float *dst, const float *src, int n)
