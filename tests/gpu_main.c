@@ -1,6 +1,7 @@
 /* The entry point of the gpu suites. Where no CUDA device can be used the
  * suite exits 77, which ctest reports as not run (SKIP_RETURN_CODE), with
- * the reason printed; it never passes without running. The probe opens the
+ * the reason printed; it never passes without running, and a build whose
+ * CUDA module cannot be loaded fails instead. The probe opens the
  * device in a child process: CUDA must not be initialised in this process,
  * from which Criterion forks every test (each test opens it itself). */
 #include <criterion/criterion.h>
@@ -9,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tsedarts/backend_cuda.h"
 #include "tsedarts/device.h"
 
-/* Whether cuda:0 opens; why not in why. */
+/* Whether cuda:0 opens (1, else 0); -1 where this build's CUDA backend
+ * cannot be loaded at all. Why not in why. */
 static int cuda_usable(char *why, size_t len)
 {
     int fd[2];
@@ -22,6 +25,12 @@ static int cuda_usable(char *why, size_t len)
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
+        const char *module_why = NULL;
+        if (backend_cuda_built() && !backend_cuda_load(&module_why)) {
+            /* a broken build: its backend cannot even be loaded */
+            if (write(fd[1], module_why, strlen(module_why)) < 0) _exit(2);
+            _exit(3);
+        }
         const backend *be;
         td_status s = device_open("cuda", &be);
         if (s != TD_OK) {
@@ -38,13 +47,19 @@ static int cuda_usable(char *why, size_t len)
     if (pid > 0) waitpid(pid, &status, 0);
     if (!why[0] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
         snprintf(why, len, "the GPU probe did not finish (status %d)", status);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) return -1;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 int main(int argc, char *argv[])
 {
     char why[1024];
-    if (!cuda_usable(why, sizeof why)) {
+    int usable = cuda_usable(why, sizeof why);
+    if (usable < 0) {
+        printf("FAILED: this build's CUDA backend cannot be loaded: %s\n", why);
+        return 1;
+    }
+    if (!usable) {
         printf("not run: no usable CUDA device: %s\n", why);
         return 77;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tsedarts/backend_cuda.h"
 #include "tsedarts/device.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/rundir.h"
@@ -26,6 +27,38 @@ Test(device, names_open_or_are_refused_with_a_reason)
     /* without a GPU (or a CUDA build) a CUDA device is refused, saying why */
     td_status s = device_open("cuda", &be);
     if (s != TD_OK) cr_expect(strstr(td_error_message(), "cuda") != NULL, "%s", td_error_message());
+}
+
+/* Whether this process maps a file whose name contains part. */
+static int maps_mention(const char *part)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert(f != NULL);
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, part) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* The CUDA libraries hold about 150 MiB of resident memory once mapped: a
+ * run on the CPU must not map them, in a CUDA build too, and a CUDA build
+ * must be able to load its backend (on any machine: loading touches no
+ * device). */
+Test(device, cuda_libraries_are_mapped_only_when_a_cuda_device_is_asked_for)
+{
+    const backend *be;
+    cr_assert_eq(device_open("cpu", &be), TD_OK);
+    cr_expect(!maps_mention("libcudart") && !maps_mention("libcublas") && !maps_mention("libcudnn") &&
+              !maps_mention("libtsedarts_cuda"));
+    const char *why = NULL;
+    int loaded = backend_cuda_load(&why);
+    if (backend_cuda_built()) {
+        cr_assert(loaded, "this build's CUDA backend does not load: %s", why ? why : "?");
+        cr_expect(maps_mention("libtsedarts_cuda.so") && maps_mention("libcudart"));
+    } else {
+        cr_expect(!loaded && why && strstr(why, "no CUDA backend"), "%s", why ? why : "(no reason)");
+    }
 }
 
 /* A mistyped GPU switch is an error of the caller's, on any machine:

@@ -13,3 +13,11 @@ int backend_cuda_count(const char **why)
     if (why) *why = "this build has no CUDA backend (configure with the CUDA toolkit, cuDNN and cuBLAS)";
     return 0;
 }
+
+int backend_cuda_built(void) { return 0; }
+
+int backend_cuda_load(const char **why)
+{
+    if (why) *why = "this build has no CUDA backend (configure with the CUDA toolkit, cuDNN and cuBLAS)";
+    return 0;
+}
