@@ -4,19 +4,18 @@
  * it: the same results reached through another executor keep the same
  * root hash; verify checks this directory on its own. logs/ (job output)
  * and locks/ are not hashed: they change while jobs run. */
-/* flock */
-#define _DEFAULT_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "slurm_records.h"
+#include "tsedarts/file_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 
@@ -35,17 +34,20 @@ td_status slurm_lock(const char *out_dir, const char *name, int *fd)
     TD_CHECK(path_format(path, sizeof path, "%s/slurm/locks/%s.lock", out_dir, name));
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (*fd < 0) return TD_FAIL(TD_ERR_IO, "%s: cannot open the lock", path);
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+    file_lock_state got = file_lock_take(*fd);
+    if (got != FILE_LOCK_FREE) {
+        td_status s = got == FILE_LOCK_HELD ? TD_FAIL(TD_ERR_STATE, "%s is held by another process", path)
+                                            : TD_FAIL(TD_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
         close(*fd);
         *fd = -1;
-        return TD_FAIL(TD_ERR_STATE, "%s is held by another process", path);
+        return s;
     }
     return TD_OK;
 }
 
 void slurm_unlock(int fd)
 {
-    if (fd >= 0) close(fd); /* closing drops the flock */
+    if (fd >= 0) close(fd); /* closing drops the lock */
 }
 
 td_status slurm_locks_idle(const char *out_dir)
@@ -62,7 +64,9 @@ td_status slurm_locks_idle(const char *out_dir)
         if (path_format(path, sizeof path, "%s/%s", dir, e->d_name) != TD_OK) continue;
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0) continue;
-        if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+        file_lock_state st = file_lock_test(fd);
+        if (st == FILE_LOCK_ERROR) s = TD_FAIL(TD_ERR_IO, "%s: cannot test the lock: %s", path, strerror(errno));
+        if (st == FILE_LOCK_HELD)
             s = TD_FAIL(TD_ERR_STATE,
                         "%s: a Slurm job or submission is writing this tree (%s is held); a local protocol run does not "
                         "write it meanwhile: wait for the jobs (tsedarts protocol status) or cancel them (tsedarts "

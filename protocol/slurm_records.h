@@ -8,7 +8,7 @@
 
 /* Makes <out>/slurm/logs and <out>/slurm/locks. */
 td_status slurm_dirs(const char *out_dir);
-/* An exclusive flock on <out>/slurm/locks/<name>.lock, or TD_ERR_STATE
+/* An exclusive lock (file_lock.h) on <out>/slurm/locks/<name>.lock, or TD_ERR_STATE
  * at once when another process holds it. */
 td_status slurm_lock(const char *out_dir, const char *name, int *fd);
 void slurm_unlock(int fd);

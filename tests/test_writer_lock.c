@@ -5,7 +5,6 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "sandbox.h"
 #include "tsedarts/backend_cpu.h"
 #include "tsedarts/dir_lock.h"
+#include "tsedarts/file_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 #include "tsedarts/protocol.h"
@@ -196,7 +196,7 @@ Test(writer_lock, slurm_jobs_and_a_local_protocol_run_do_not_share_a_tree, .time
     char *job_lock = in(locks, "0123abcd.lock");
     int fd = open(job_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     cr_assert_geq(fd, 0);
-    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    cr_assert_eq(file_lock_take(fd), FILE_LOCK_FREE);
     td_status s = protocol_run(&r, &o, root);
     cr_expect_eq(s, TD_ERR_STATE, "a local run went ahead beside a Slurm job: %s", td_error_message());
     cr_expect(strstr(td_error_message(), "0123abcd.lock") && strstr(td_error_message(), "Slurm"),
@@ -208,5 +208,57 @@ Test(writer_lock, slurm_jobs_and_a_local_protocol_run_do_not_share_a_tree, .time
     free(runs);
     free(job_lock);
     free(locks);
+    free(dir);
+}
+
+/* A test of a lock takes nothing: one open file holds it and another sees
+ * that, and a writer taking and letting go of the lock over and over is
+ * never refused while another process tests it just as often (a test
+ * that took a shared lock for a moment would refuse it now and then). */
+Test(writer_lock, testing_a_lock_never_refuses_a_writer, .timeout = 120)
+{
+    char *dir = sandbox_dir("lock-test");
+    char *path = in(dir, "probe.lock");
+    int a = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644), b = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(a >= 0 && b >= 0);
+    cr_expect_eq(file_lock_test(b), FILE_LOCK_FREE);
+    cr_assert_eq(file_lock_take(a), FILE_LOCK_FREE);
+    cr_expect_eq(file_lock_test(b), FILE_LOCK_HELD, "another open file does not see the lock");
+    int c = open(path, O_RDWR | O_CLOEXEC);
+    cr_assert(c >= 0);
+    cr_expect_eq(file_lock_take(c), FILE_LOCK_HELD, "a second writer took a held lock");
+    close(c);
+    close(a);
+    cr_expect_eq(file_lock_test(b), FILE_LOCK_FREE, "closing did not let go");
+    close(b);
+
+    int done[2];
+    cr_assert_eq(pipe(done), 0);
+    pid_t tester = fork();
+    cr_assert_geq(tester, 0);
+    if (tester == 0) {
+        close(done[1]);
+        fcntl(done[0], F_SETFL, O_NONBLOCK);
+        char byte;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* until the writer says it has finished (or closes the pipe) */
+        while (fd >= 0 && read(done[0], &byte, 1) < 0) file_lock_test(fd);
+        _exit(fd >= 0 ? 0 : 1);
+    }
+    close(done[0]);
+    int refused = 0;
+    for (int k = 0; k < 20000; k++) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        refused += file_lock_take(fd) != FILE_LOCK_FREE;
+        close(fd);
+    }
+    cr_assert_eq(write(done[1], "x", 1), 1);
+    close(done[1]);
+    int status;
+    cr_assert_eq(waitpid(tester, &status, 0), tester);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_expect_eq(refused, 0, "a writer was refused %d times in 20000 while nobody held the lock", refused);
+    free(path);
     free(dir);
 }

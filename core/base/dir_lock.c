@@ -1,9 +1,8 @@
-/* One writer per directory: an exclusive flock on <dir>/.tsedarts-lock,
- * which also names its holder. The kernel drops the flock when its holder
- * dies, however it dies, so a lock left by a dead process is taken over
+/* One writer per directory: an exclusive lock (file_lock.h) on
+ * <dir>/.tsedarts-lock, which also names its holder. The kernel drops the
+ * lock when its holder dies, however it dies, so a lock left by a dead process is taken over
  * by the next writer; the file is removed (while still locked) when the
  * holder lets go, so a finished directory holds no lock. */
-#define _DEFAULT_SOURCE /* flock */
 #include "tsedarts/dir_lock.h"
 
 #include <errno.h>
@@ -11,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tsedarts/file_lock.h"
 #include "tsedarts/fileio.h"
 #include "tsedarts/path.h"
 
@@ -52,7 +51,13 @@ td_status dir_lock_take(const char *dir, const char *what, dir_lock *l)
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) return TD_FAIL(TD_ERR_IO, "%s: cannot create the writer's lock: %s", l->path, strerror(errno));
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        file_lock_state got = file_lock_take(fd);
+        if (got == FILE_LOCK_ERROR) {
+            td_status s = TD_FAIL(TD_ERR_IO, "%s: cannot lock: %s", l->path, strerror(errno));
+            close(fd);
+            return s;
+        }
+        if (got == FILE_LOCK_HELD) {
             char holder[512];
             holder_of(fd, holder, sizeof holder);
             close(fd);
@@ -87,14 +92,16 @@ td_status dir_lock_check_free(const char *dir, const char *what)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return TD_OK; /* no lock file: nobody holds it */
     td_status s = TD_OK;
-    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    file_lock_state st = file_lock_test(fd);
+    if (st == FILE_LOCK_ERROR) s = TD_FAIL(TD_ERR_IO, "%s: cannot test the lock: %s", path, strerror(errno));
+    if (st == FILE_LOCK_HELD) {
         char holder[512];
         holder_of(fd, holder, sizeof holder);
         s = TD_FAIL(TD_ERR_STATE, "%s is being written by %s; %s does not write it meanwhile: wait until it ends, or stop it "
                     "(its lock: %s)",
                     dir, holder[0] ? holder : "another process", what, path);
     }
-    close(fd); /* drops the shared lock, if taken */
+    close(fd);
     return s;
 }
 

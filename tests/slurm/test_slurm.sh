@@ -14,7 +14,10 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tsedarts-slurm-XXXXXX")
 hold="$scratch/hold"
+holder=
 cleanup() {
+  # a lock holder still waiting (a failure while it held the lock)
+  [ -n "$holder" ] && kill "$holder" 2>/dev/null || true
   # a run still held (a failure before its job was cancelled) is ours to end
   [ -s "$hold" ] && [ ! -e "$hold.ended" ] && kill -TERM "$(cut -d' ' -f1 "$hold")" 2>/dev/null || true
   "$here/cluster.sh" stop "$scratch/cluster" || true
@@ -60,9 +63,17 @@ first=$(submissions)
 "$bin" protocol run "${args[@]}" --out "$out" --executor slurm
 [ "$(submissions)" = "$first" ] || fail "a second submission of the same plan submitted jobs again"
 # and while another submission holds the lock: refused. The holder keeps
-# it until told to let go, so the attempt cannot come before it has it.
-flock "$out/slurm/locks/submit.lock" bash -c 'touch "$1"; until [ -e "$2" ]; do sleep 0.1; done' _ \
-  "$scratch/locked" "$scratch/unlock" &
+# it until told to let go, so the attempt cannot come before it has it. Its
+# lock is an fcntl lock, which the submissions' locks (file_lock.h) meet;
+# a flock(1) they would not see.
+/usr/bin/python3 - "$out/slurm/locks/submit.lock" "$scratch/locked" "$scratch/unlock" <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.1)
+PY
 holder=$!
 for _ in $(seq 1200); do [ -e "$scratch/locked" ] && break; sleep 0.1; done
 [ -e "$scratch/locked" ] || fail "the lock holder never took the lock"
