@@ -342,12 +342,13 @@ static td_status pw_backward_data(const kernel_args *a)
 
 /* Register block of the weight gradient: FR output by FC input channels
  * (8 accumulators, 4 dY rows held, X streamed: no spills with 16 vector
- * registers; with AVX-512's 32, 16 accumulators, and each vector loaded
- * serves four FMAs instead of two). The block changes which sums share a
+ * registers). With AVX-512, 4 by 8: two entries' 8 lanes share each of 16
+ * 16-wide accumulators, so one FMA does the work of two 8-wide ones and
+ * each dY load serves four of them. The block changes which sums share a
  * pass, never any sum's order. */
 #ifdef SIMD_HAVE_VF16
 #define FR 4
-#define FC 4
+#define FC 8
 #else
 #define FR 4
 #define FC 2
@@ -362,6 +363,27 @@ static void filter_block_image(const float *dyn, const float *xn, int nr, int nc
     int full = np / 8 * 8;
     float *tail = acc + FR * FC * 8;
     if (nr == FR && nc == FC) {
+#ifdef SIMD_HAVE_VF16
+        /* input channels in pairs: lanes 0-7 of s[r][k] are entry (r, 2k)'s
+         * 8 lanes, lanes 8-15 entry (r, 2k + 1)'s; each lane takes the terms
+         * of the 8-wide code, in its order */
+        vf16 s[FR][FC / 2];
+        for (int r = 0; r < FR; r++)
+            for (int k = 0; k < FC / 2; k++) s[r][k] = vf16_halves(acc + (r * FC + 2 * k) * 8, acc + (r * FC + 2 * k + 1) * 8);
+        for (int p = 0; p < full; p += 8) {
+            vf16 u[FC / 2];
+            for (int k = 0; k < FC / 2; k++) u[k] = vf16_halves(xn + (size_t)(2 * k) * np + p, xn + (size_t)(2 * k + 1) * np + p);
+            for (int r = 0; r < FR; r++) {
+                vf16 g = vf16_twice(dyn + (size_t)r * np + p);
+                for (int k = 0; k < FC / 2; k++) s[r][k] = vf16_fma(g, u[k], s[r][k]);
+            }
+        }
+        for (int r = 0; r < FR; r++)
+            for (int k = 0; k < FC / 2; k++) {
+                vf8_store(acc + (r * FC + 2 * k) * 8, vf16_low(s[r][k]));
+                vf8_store(acc + (r * FC + 2 * k + 1) * 8, vf16_high(s[r][k]));
+            }
+#else
         /* constant bounds: the compiler keeps all eight in registers */
         vf8 s[FR][FC];
         for (int r = 0; r < FR; r++)
@@ -376,6 +398,7 @@ static void filter_block_image(const float *dyn, const float *xn, int nr, int nc
         }
         for (int r = 0; r < FR; r++)
             for (int c = 0; c < FC; c++) vf8_store(acc + (r * FC + c) * 8, s[r][c]);
+#endif
     } else {
         for (int r = 0; r < nr; r++)
             for (int c = 0; c < nc; c++) {

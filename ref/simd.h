@@ -181,6 +181,18 @@ static inline void vf16_store(float *p, vf16 v) { _mm512_storeu_ps(p, v); }
 static inline vf16 vf16_fma(vf16 a, vf16 b, vf16 c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf16 vf16_add(vf16 a, vf16 b) { return _mm512_add_ps(a, b); }
 static inline vf16 vf16_mul(vf16 a, vf16 b) { return _mm512_mul_ps(a, b); }
+/* Two 8-lane vectors side by side (lo in lanes 0-7, hi in 8-15), and one
+ * 8-lane run in both halves: for reductions that keep 8 partial sums per
+ * output, two outputs' lanes share a 16-wide vector and each half sums
+ * exactly what an 8-wide vector would. */
+static inline vf16 vf16_halves(const float *lo, const float *hi)
+{
+    __m512d v = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(lo)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(v, _mm256_castps_pd(_mm256_loadu_ps(hi)), 1));
+}
+static inline vf16 vf16_twice(const float *p) { return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p)))); }
+static inline vf8 vf16_low(vf16 v) { return _mm512_castps512_ps256(v); }
+static inline vf8 vf16_high(vf16 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 /* x > 0 ? x : 0 per lane (NaN and -0 give +0), as relu rounds */
 static inline vf16 vf16_relu(vf16 v) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v); }
 /* Sixteen consecutive values starting o places into mid (-16 < o < 16),

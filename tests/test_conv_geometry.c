@@ -252,6 +252,56 @@ Test(conv_geometry, depthwise_filter_gradients_keep_their_lane_order)
                 for (int s = 1; s <= 2; s++) depthwise_filter_case(3, 2, sizes[i], K, s, d);
 }
 
+/* The CPU's pointwise weight gradient, term by term: entry (co, ci) keeps
+ * 8 lanes, position p of a full 8-vector going to lane p mod 8, positions
+ * past the last full vector to tail lanes, each lane one FMA per term in
+ * (n, p) order; then the lanes in vf8_sum's order plus the tail lanes
+ * summed in turn. With AVX-512 two entries' lanes share a 16-wide vector;
+ * this says each lane still sums exactly what it summed alone. */
+static float pw_filter_in_lane_order(const float *x, const float *dy, int N, int Ci, int Co, int H, int s, int Ho, int co,
+                                     int ci)
+{
+    int np = Ho * Ho, full = np / 8 * 8;
+    float lane[8] = {0}, tail[8] = {0};
+    for (int n = 0; n < N; n++)
+        for (int q = 0; q < np; q++) {
+            int oh = q / Ho, ow = q % Ho;
+            float xv = x[(((size_t)n * Ci + ci) * H + oh * s) * H + ow * s];
+            float gv = dy[((size_t)n * Co + co) * np + q];
+            float *l = q < full ? &lane[q % 8] : &tail[q - full];
+            *l = fmaf(gv, xv, *l);
+        }
+    float r = 0;
+    for (int j = 0; j < 8; j++) r += tail[j];
+    return (((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) + r;
+}
+
+Test(conv_geometry, pointwise_filter_gradients_keep_their_lane_order)
+{
+    /* channel counts that fill the 4-by-8 and 4-by-2 register blocks and
+     * ones that leave partial blocks; maps of 32x32, 16x16 and 6x6 (tail
+     * lanes), at stride 1 and 2 (the gathered input) */
+    int chans[][2] = {{8, 8}, {16, 16}, {16, 8}, {12, 6}, {5, 3}};
+    int sizes[] = {32, 16, 6, 12};
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 4; k++)
+            for (int s = 1; s <= 2; s++) {
+                int Ci = chans[i][0], Co = chans[i][1], H = sizes[k], Ho = (H - 1) / s + 1, N = 3;
+                if (Ho * Ho < 32) continue; /* small maps: all images as one row (not this order) */
+                shape4 xs = shape_make(N, Ci, H, H), ws = shape_make(Co, Ci, 1, 1), ys = shape_make(N, Co, Ho, Ho);
+                float *x = random_floats(shape_numel(xs), 31), *dy = random_floats(shape_numel(ys), 32);
+                float *dw = malloc(shape_numel(ws) * sizeof *dw), *want = malloc(shape_numel(ws) * sizeof *want);
+                node_params prm = conv_params(s, 0, 1, 1);
+                cpu_conv(OP_CONV2D_BWD_FILTER, &prm, x, xs, dy, ys, dw, ws);
+                for (int co = 0; co < Co; co++)
+                    for (int ci = 0; ci < Ci; ci++) want[co * Ci + ci] = pw_filter_in_lane_order(x, dy, N, Ci, Co, H, s, Ho, co, ci);
+                char what[96];
+                snprintf(what, sizeof what, "pointwise weight gradient %d->%d %dx%d stride %d", Ci, Co, H, H, s);
+                expect_same_bits(want, dw, shape_numel(ws), what);
+                free(x), free(dy), free(dw), free(want);
+            }
+}
+
 /* -------------------------------------------------------- partitions */
 
 static void covers_once(conv_slices sl, long long total, int align, const char *what)
