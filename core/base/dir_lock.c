@@ -1,8 +1,9 @@
 /* One writer per directory: an exclusive lock (file_lock.h) on
  * <dir>/.tsedarts-lock, which also names its holder. The kernel drops the
- * lock when its holder dies, however it dies, so a lock left by a dead process is taken over
- * by the next writer; the file is removed (while still locked) when the
- * holder lets go, so a finished directory holds no lock. */
+ * lock when its holder dies, however it dies, so a lock left by a dead
+ * process is taken over by the next writer; the file is removed (while
+ * still locked) when the holder lets go, so a finished directory holds no
+ * lock. */
 #include "tsedarts/dir_lock.h"
 
 #include <errno.h>
