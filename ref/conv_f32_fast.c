@@ -357,8 +357,14 @@ static td_status pw_backward_data(const kernel_args *a)
 
 /* One image's contribution to one block: acc holds the block's FR x FC
  * vectors of 8 partial sums, then its tail lanes (positions past the last
- * full 8). */
-static void filter_block_image(const float *dyn, const float *xn, int nr, int nc, int np, float *acc)
+ * full 8). dy_next and x_next, when not NULL, are the block's rows in the
+ * next image: a line of each is asked for (into L2) per line of the
+ * current rows read, so that the next image arrives while this one is
+ * summed. Its rows are planes a page or more apart, where the hardware
+ * prefetcher starts cold on every one (0.231 -> 0.199 s per step in this
+ * kernel at batch 64). */
+static void filter_block_image(const float *dyn, const float *xn, int nr, int nc, int np, float *acc,
+                               const float *dy_next, const float *x_next)
 {
     int full = np / 8 * 8;
     float *tail = acc + FR * FC * 8;
@@ -371,6 +377,10 @@ static void filter_block_image(const float *dyn, const float *xn, int nr, int nc
         for (int r = 0; r < FR; r++)
             for (int k = 0; k < FC / 2; k++) s[r][k] = vf16_halves(acc + (r * FC + 2 * k) * 8, acc + (r * FC + 2 * k + 1) * 8);
         for (int p = 0; p < full; p += 8) {
+            if (dy_next && p % 16 == 0) { /* 16 floats: a 64-byte line */
+                for (int r = 0; r < FR; r++) __builtin_prefetch(dy_next + (size_t)r * np + p, 0, 2);
+                for (int c = 0; c < FC; c++) __builtin_prefetch(x_next + (size_t)c * np + p, 0, 2);
+            }
             vf16 u[FC / 2];
             for (int k = 0; k < FC / 2; k++) u[k] = vf16_halves(xn + (size_t)(2 * k) * np + p, xn + (size_t)(2 * k + 1) * np + p);
             for (int r = 0; r < FR; r++) {
@@ -435,8 +445,10 @@ static td_status filter_blocks(const float *dy, const float *xd, int N, int Co, 
         for (int b = 0; b < nb; b++) {
             int co0 = b / cib * FR, ci0 = b % cib * FC;
             int nr = Co - co0 < FR ? Co - co0 : FR, nc = Ci - ci0 < FC ? Ci - ci0 : FC;
+            int more = n + 1 < N;
             filter_block_image(dy + ((size_t)n * Co + co0) * np, xd + ((size_t)n * Ci + ci0) * np, nr, nc, np,
-                               acc + (size_t)b * BLOCK_FLOATS);
+                               acc + (size_t)b * BLOCK_FLOATS, more ? dy + ((size_t)(n + 1) * Co + co0) * np : NULL,
+                               more ? xd + ((size_t)(n + 1) * Ci + ci0) * np : NULL);
         }
     }
     for (int b = 0; b < nb; b++) {
@@ -900,6 +912,17 @@ static void dwf_chunk(const float *const *tap, size_t row_step, const float *dy,
     for (int j = 0; j < DWF_CHUNK; j++) vf8_store(acc + 8 * j, a[j]);
 }
 
+/* Asks for image n's planes of channel c (x and dy) to be brought into L1
+ * while the image before is summed: a thread walks one channel through
+ * the images, one page-sized plane of each tensor per image, a stride the
+ * hardware prefetcher does not follow, so each plane would otherwise start
+ * with misses to memory. An image's two planes are 8 KiB at 32 x 32. */
+static void dwf_prefetch_image(const float *x, const float *dy, int n, int c, int C, int hw, int hwo)
+{
+    prefetch_lines(x + ((size_t)n * C + c) * hw, (size_t)hw * sizeof *x, 3);
+    prefetch_lines(dy + ((size_t)n * C + c) * hwo, (size_t)hwo * sizeof *dy, 3);
+}
+
 /* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, 8 partial
  * sums per tap (n-major, then rows, then vectors; columns past the last
  * full vector in tail lanes), lanes combined in a fixed order. Of relu(x)
@@ -931,9 +954,11 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
             memset(tail, 0, (size_t)KK * 8 * sizeof *tail);
             if (shifted) {
                 memset(tap_acc, 0, sizeof tap_acc);
-                for (int n = 0; n < xs.n; n++)
+                for (int n = 0; n < xs.n; n++) {
+                    if (n + 1 < xs.n) dwf_prefetch_image(x, dy, n + 1, c, C, H * W, Ho * Wo);
                     dwf_plane_shifted(x + ((size_t)n * C + c) * H * W, dy + ((size_t)n * C + c) * Ho * Wo, H, W, K, d,
                                       relu, tap_acc);
+                }
                 for (int t = 0; t < KK; t++) memcpy(&acc[t / DWF_CHUNK][(t % DWF_CHUNK) * 8], tap_acc + 8 * t, 8 * sizeof *tap_acc);
             }
             /* where output (0, 0) reads each tap; padding taps read tap 0 */
@@ -943,6 +968,7 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
                     s == 2 ? half_at(ev, od, Wh, kh * d, kw * d) : buf + (size_t)kh * d * Wp + kw * d;
             }
             for (int n = 0; n < xs.n && !shifted; n++) {
+                if (n + 1 < xs.n) dwf_prefetch_image(x, dy, n + 1, c, C, H * W, Ho * Wo);
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
                 /* the tail lanes read the padded plane */
                 if (s != 2 || full < Wo) pad_plane_of(xpl, H, W, p, buf, Wp, relu);

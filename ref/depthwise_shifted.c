@@ -268,7 +268,7 @@ static inline __attribute__((always_inline)) void dwf_rows_shifted(const float *
                                                                    const int KR, const __m256i *idx, float *acc)
 {
     const int W = 8 * V, p = d * (K - 1) / 2;
-    vf8 a[10];
+    vf8 a[15];
     for (int j = 0; j < KR * K; j++) a[j] = vf8_load(acc + 8 * ((kh0 + j / K) * K + j % K));
     vf8 z = vf8_zero();
     for (int r = -p; r < H + p; r++) {
@@ -298,7 +298,9 @@ static inline __attribute__((always_inline)) void dwf_rows_shifted(const float *
 }
 
 /* All K tap rows for one image, in as many passes as the registers allow
- * (3x3: one; 5x5: rows 0-1, 2-3, 4). */
+ * (3x3: one; 5x5: rows 0-2 with 15 accumulators, then rows 3-4: the 32
+ * vector registers of AVX-512 hold them with the shifts and the index
+ * vectors). */
 static inline __attribute__((always_inline)) void dwf_image_shifted(const float *x, const float *dy, int H, const int V,
                                                                     const int K, const int d, int relu,
                                                                     const __m256i *idx, float *acc)
@@ -307,9 +309,8 @@ static inline __attribute__((always_inline)) void dwf_image_shifted(const float 
         dwf_rows_shifted(x, dy, H, V, 3, d, relu, 0, 3, idx, acc);
         return;
     }
-    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 0, 2, idx, acc);
-    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 2, 2, idx, acc);
-    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 4, 1, idx, acc);
+    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 0, 3, idx, acc);
+    dwf_rows_shifted(x, dy, H, V, 5, d, relu, 3, 2, idx, acc);
 }
 #endif
 
