@@ -22,6 +22,7 @@ td_status FN(ref_slice_channels)(const kernel_args *a)
     shape4 x = a->in_shape[0], o = a->out_shape;
     size_t hw = (size_t)o.h * o.w;
     REAL *y = OUT;
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (int n = 0; n < o.n; n++)
         memcpy(y + (size_t)n * o.c * hw, IN(0) + ((size_t)n * x.c + P->c0) * hw, (size_t)o.c * hw * sizeof *y);
     return TD_OK;
@@ -45,12 +46,22 @@ td_status FN(ref_uncrop)(const kernel_args *a)
     shape4 gs = a->in_shape[0], o = a->out_shape;
     const REAL *src = IN(0);
     REAL *y = OUT;
-    memset(y, 0, shape_numel(o) * sizeof *y);
+    /* each plane written once, in the parallel loop: the zero border
+     * around the copied rows, instead of a memset of the whole output on
+     * one thread before the copy */
+    int top = P->top, left = P->left, right = o.w - left - gs.w;
 #pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
-    for (int pl = 0; pl < o.n * o.c; pl++)
-        for (int h = 0; h < gs.h; h++)
-            memcpy(y + ((size_t)pl * o.h + h + P->top) * o.w + P->left, src + ((size_t)pl * gs.h + h) * gs.w,
-                   (size_t)gs.w * sizeof *y);
+    for (int pl = 0; pl < o.n * o.c; pl++) {
+        REAL *yp = y + (size_t)pl * o.h * o.w;
+        memset(yp, 0, (size_t)top * o.w * sizeof *y);
+        for (int h = 0; h < gs.h; h++) {
+            REAL *row = yp + (size_t)(h + top) * o.w;
+            memset(row, 0, (size_t)left * sizeof *y);
+            memcpy(row + left, src + ((size_t)pl * gs.h + h) * gs.w, (size_t)gs.w * sizeof *y);
+            memset(row + left + gs.w, 0, (size_t)right * sizeof *y);
+        }
+        memset(yp + (size_t)(top + gs.h) * o.w, 0, (size_t)(o.h - top - gs.h) * o.w * sizeof *y);
+    }
     return TD_OK;
 }
 

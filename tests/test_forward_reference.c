@@ -448,6 +448,47 @@ Test(forward, average_pooling_f32_sums_in_window_order)
     check_average_pool_bits(32, 32, 2);
 }
 
+/* uncrop writes every element of its output: the gradient's rows at
+ * (top, left) and +0 everywhere else, whatever the buffer held (NaN here),
+ * with a margin on all four sides and planes enough to split across
+ * threads; crop reads the same window back. */
+Test(forward, uncrop_places_the_window_and_zeroes_the_rest)
+{
+    int top = 1, left = 2, H = 7, W = 9, h = 4, w = 5;
+    shape4 gs = shape_make(64, 9, h, w), xs = shape_make(64, 9, H, W);
+    float *g = malloc(shape_numel(gs) * sizeof *g), *x = malloc(shape_numel(xs) * sizeof *x);
+    float *back = malloc(shape_numel(gs) * sizeof *back);
+    for (size_t i = 0; i < shape_numel(gs); i++) g[i] = (float)(i % 101) - 50.5f;
+    for (size_t i = 0; i < shape_numel(xs); i++) x[i] = NAN;
+    node nd;
+    memset(&nd, 0, sizeof nd);
+    nd.op = OP_UNCROP;
+    nd.nin = 1;
+    nd.p.top = top;
+    nd.p.left = left;
+    nd.p.shape = xs;
+    void *const ins[1] = {g};
+    kernel_args a = {NULL, &nd, 1, ins, &gs, x, xs, DT_F32};
+    cr_assert_eq(backend_cpu()->run_node(&a), TD_OK, "%s", td_error_message());
+    int wrong = 0;
+    const float zero = 0.0f;
+    for (int pl = 0; pl < xs.n * xs.c; pl++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                int inside = i >= top && i < top + h && j >= left && j < left + w;
+                const float *want = inside ? &g[((size_t)pl * h + i - top) * w + j - left] : &zero;
+                wrong += memcmp(want, &x[((size_t)pl * H + i) * W + j], sizeof zero) != 0;
+            }
+    cr_expect_eq(wrong, 0, "uncrop: %d elements differ", wrong);
+    nd.op = OP_CROP;
+    nd.p.shape = gs;
+    void *const crop_in[1] = {x};
+    kernel_args c = {NULL, &nd, 1, crop_in, &xs, back, gs, DT_F32};
+    cr_assert_eq(backend_cpu()->run_node(&c), TD_OK, "%s", td_error_message());
+    cr_expect_eq(memcmp(back, g, shape_numel(gs) * sizeof *g), 0, "crop does not give the window back");
+    free(g), free(x), free(back);
+}
+
 /* f32 weighted sums, bit for bit: y = f0 x0, then y + f_j x_j term after
  * term in list order (each product and sum rounded), or the plain sum
  * without weights; lengths with 16-, 8-wide and scalar parts, and more
