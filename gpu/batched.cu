@@ -50,12 +50,18 @@ static td_status run_held(int n, const kernel_args *const *m, int per, fused_kin
     if (n > GPU_BATCH_MAX) return TD_FAIL(TD_ERR_ARG, "cuda: a batch of %d (at most %d)", n, GPU_BATCH_MAX);
     gpu.batch_n = n;
     gpu.batch_gen++;
+    gpu.batch_pending = 0;
     td_status s = TD_OK;
     for (int k = 0; k < n && s == TD_OK; k++) {
         gpu.batch_k = k;
         s = kind == FUSED_NONE ? gpu_run_node(m[k]) : gpu_run_fused(kind, per, m + (size_t)k * per);
     }
+    long left = gpu.batch_pending;
     gpu.batch_n = gpu.batch_k = 0;
+    gpu.batch_pending = 0;
+    if (s == TD_OK && left)
+        return TD_FAIL(TD_ERR_STATE, "cuda: a batch of %d left %ld held launches unlaunched (a member skipped a "
+                       "launch site the members before it reached)", n, left);
     return s;
 }
 

@@ -13,10 +13,12 @@ conv_geom conv_geom_of(const kernel_args *a)
     return g;
 }
 
-/* The kernels index with int: every tensor they touch below 2^31 elements. */
+/* The kernels index with int: every tensor they touch below 2^31
+ * elements, with room for a block's threads past the last index (the
+ * pointwise product rounds N Q up to whole blocks in int). */
 static int fits_int(const conv_geom &g)
 {
-    const double limit = 2147483647.0;
+    const double limit = 2147483647.0 - 4096.0;
     return (double)g.N * g.C * g.H * g.W < limit && (double)g.N * g.Co * g.Ho * g.Wo < limit;
 }
 

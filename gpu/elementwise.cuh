@@ -100,7 +100,9 @@ template <typename F> static td_status hold(held_site<F> *site, const char *name
                        "launches a site twice cannot be batched)", name, gpu.batch_k, gpu.batch_n, site->count);
     memcpy(site->pack.raw + (size_t)site->count * sizeof(F), (const void *)&f, sizeof(F));
     site->count++;
+    gpu.batch_pending++;
     *fire = site->count == gpu.batch_n;
+    if (*fire) gpu.batch_pending -= site->count;
     return TD_OK;
 }
 

@@ -37,9 +37,12 @@ typedef struct gpu_context {
     int capturing; /* inside stream capture: nothing may be allocated */
     /* A horizontal batch under way (batched.cu): its size (0 outside
      * one), the member whose op is running, and a count of batches, by
-     * which a launch site knows its held launches are this batch's. */
+     * which a launch site knows its held launches are this batch's; and
+     * the closures held and not yet launched, which must be none when the
+     * batch ends (a member that skipped a site the others reached would
+     * leave the others' closures unlaunched). */
     int batch_n, batch_k;
-    long batch_gen;
+    long batch_gen, batch_pending;
     long launches; /* kernels launched and library calls made (profile.cu) */
     cudaDeviceProp prop;
 } gpu_context;

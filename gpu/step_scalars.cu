@@ -21,6 +21,8 @@ static td_status step_bad_type(const char *what, dtype dt)
 template <typename T> static td_status flat_clip(void *xv, size_t n, double max_norm, double *dev)
 {
     T *x = (T *)xv;
+    /* no element to scale: the coefficient is stored all the same */
+    if (n == 0) return gpu_map("flat_clip", 1, [=] __device__(auto) { dev[1] = max_norm / (sqrt(dev[0]) + 1e-6); });
     return gpu_map("flat_clip", n, [=] __device__(auto i) {
         double coef = max_norm / (sqrt(dev[0]) + 1e-6);
         if (i == 0) dev[1] = coef;

@@ -82,6 +82,9 @@ td_status batch_buffers_launch(batch_buffers *bb, model *m, net_exec *ne, const 
 {
     int own_mask = mask && mask == bb->masks[bb->cur];
     net_batch b = {bb->images[bb->cur], bb->labels[bb->cur], mask, bb->async, bb->async && own_mask};
-    TD_CHECK(net_exec_launch(m, ne, &b));
-    return bb->async ? bb->be->fence_record(bb->cur) : TD_OK;
+    td_status s = net_exec_launch(m, ne, &b);
+    /* the fence follows whatever was queued, a failed launch's uploads
+     * too: the buffer is not refilled or freed while they still read it */
+    td_status f = bb->async ? bb->be->fence_record(bb->cur) : TD_OK;
+    return s != TD_OK ? s : f;
 }
