@@ -152,6 +152,9 @@ timed() {
   step "$name" 150 "$@" && t=$(last_step)
   say "    ${t:-?} s/step"
   tail -n +$((from + 1)) "$details" | grep -E 'launches per step' | tail -1 | sed 's/^ */    /' | tee -a "$summary"
+  # the arena: batching reorders a window by level, which can grow it
+  tail -n +$((from + 1)) "$details" | grep -oE 'activation arena [0-9]+ MiB' | tail -1 | sed 's/^/    /' |
+    tee -a "$summary"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else print "?" }'; }
 # compare WHAT OURS_ARGS -- PEER_ARGS: ours on both paths, the peer in both
