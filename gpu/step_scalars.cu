@@ -18,13 +18,15 @@ static td_status step_bad_type(const char *what, dtype dt)
 /* Every thread computes the coefficient from the sum itself (the same
  * double operations, so the same value) rather than waiting for a
  * one-thread launch to store it; index 0 stores it for whoever reads it. */
+static __device__ double clip_coef(double max_norm, const double *dev) { return max_norm / (sqrt(dev[0]) + 1e-6); }
+
 template <typename T> static td_status flat_clip(void *xv, size_t n, double max_norm, double *dev)
 {
     T *x = (T *)xv;
     /* no element to scale: the coefficient is stored all the same */
-    if (n == 0) return gpu_map("flat_clip", 1, [=] __device__(auto) { dev[1] = max_norm / (sqrt(dev[0]) + 1e-6); });
+    if (n == 0) return gpu_map("flat_clip", 1, [=] __device__(auto) { dev[1] = clip_coef(max_norm, dev); });
     return gpu_map("flat_clip", n, [=] __device__(auto i) {
-        double coef = max_norm / (sqrt(dev[0]) + 1e-6);
+        double coef = clip_coef(max_norm, dev);
         if (i == 0) dev[1] = coef;
         if (coef < 1) x[i] = x[i] * (T)coef;
     });

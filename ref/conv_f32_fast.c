@@ -919,8 +919,8 @@ static void dwf_chunk(const float *const *tap, size_t row_step, const float *dy,
  * with misses to memory. An image's two planes are 8 KiB at 32 x 32. */
 static void dwf_prefetch_image(const float *x, const float *dy, int n, int c, int C, int hw, int hwo)
 {
-    prefetch_lines(x + ((size_t)n * C + c) * hw, (size_t)hw * sizeof *x, 3);
-    prefetch_lines(dy + ((size_t)n * C + c) * hwo, (size_t)hwo * sizeof *dy, 3);
+    prefetch_lines(x + ((size_t)n * C + c) * hw, (size_t)hw * sizeof *x);
+    prefetch_lines(dy + ((size_t)n * C + c) * hwo, (size_t)hwo * sizeof *dy);
 }
 
 /* dw[c][tap] = sum_n sum_oh sum_ow dy x_padded: per channel, 8 partial

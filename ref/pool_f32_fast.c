@@ -305,7 +305,7 @@ static td_status run_planes(const kernel_args *a, const geom *g, int nplanes, in
              * and scanned (maximum 0.110 -> 0.104 s, mean 0.072 -> 0.068 s
              * per step at batch 64; the backward gained nothing) */
             if (pl + 1 < nplanes && (kind == OP_AVGPOOL || kind == OP_MAXPOOL_ARGMAX))
-                prefetch_lines(IN(0) + (pl + 1) * in_plane, in_plane * sizeof(float), 3);
+                prefetch_lines(IN(0) + (pl + 1) * in_plane, in_plane * sizeof(float));
             switch (kind) {
             case OP_AVGPOOL:
                 pad_interior(IN(0) + pl * in_plane, g, buf);

@@ -288,17 +288,12 @@ static inline float vf8_sum(vf8 v)
     return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
 }
 
-/* Asks for the 64-byte lines of [p, p + bytes) to be brought into the
- * cache (locality 3: L1, 2: L2); a hint, which changes no result. */
-static inline void prefetch_lines(const void *p, size_t bytes, const int locality)
+/* Asks for the 64-byte lines of [p, p + bytes) to be brought into L1; a
+ * hint, which changes no result. */
+static inline void prefetch_lines(const void *p, size_t bytes)
 {
     const char *c = (const char *)p;
-    for (size_t o = 0; o < bytes; o += 64) {
-        if (locality == 3)
-            __builtin_prefetch(c + o, 0, 3);
-        else
-            __builtin_prefetch(c + o, 0, 2);
-    }
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 3);
 }
 
 #endif
