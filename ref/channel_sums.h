@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "simd.h"
+#include "tsedarts/tensor.h"
 
 /* The running sums of one channel: vector k of a plane (8 values) goes to
  * accumulator k mod 4, so that consecutive adds do not wait on each other;
@@ -133,11 +134,31 @@ static inline __attribute__((always_inline)) void plane_add_fused(plane_pass pas
     }
 }
 
+/* Adds a block's running sums into another's, lane by lane. */
+static inline void sums_merge(channel_sums *into, const channel_sums *from)
+{
+    for (int k = 0; k < 4; k++) into->acc[k] = vf8_add(into->acc[k], from->acc[k]);
+    for (int i = 0; i < 8; i++) into->tail[i] += from->tail[i];
+}
+
 static inline float sums_total(const channel_sums *cs)
 {
     const float *t = cs->tail;
     float tail = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
     return vf8_sum(vf8_add(vf8_add(cs->acc[0], cs->acc[1]), vf8_add(cs->acc[2], cs->acc[3]))) + tail;
 }
+
+/* Adds the planes of image n, channels [c0, c1), to a[c] (and b[c] when a
+ * second sum is kept); a and b are indexed by channel. */
+typedef void (*image_sums_fn)(const void *ctx, int n, int c0, int c1, channel_sums *a, channel_sums *b);
+
+/* Runs add over every image and channel of shape s, in parallel when par
+ * is set, by blocks of images (channel_sums.c): each channel's planes are
+ * summed image after image from zero in each block, the blocks merged
+ * lane by lane in block order, then the lanes added (sums_total). Writes
+ * each channel's totals to first[c] (and second[c] when second is not
+ * NULL) after every plane has been read. Returns 0 only when out of
+ * memory. */
+int channel_sums_run(shape4 s, int par, image_sums_fn add, const void *ctx, float *first, float *second);
 
 #endif

@@ -18,7 +18,6 @@
  * the other, for any thread count. Per-channel results are written after
  * every thread has finished reading: the planner may place them where an
  * input that dies at the first node was. */
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,45 +27,29 @@
 #include "channel_sums.h"
 
 #define REAL float
-#define CHANNELS_AT_ONCE 64
 
 typedef struct pair_job {
     const float *g, *z;                    /* sum and dot */
     float w; int scaled;                   /* ... of w g instead of g */
     const float *x, *sc, *bias; float *xc; /* affine and dot; xc NULL: not stored */
     shape4 s;
-    float *first, *second; /* per-channel results (C each; first unused for affine) */
 } pair_job;
 
-/* Channels [c0, c1), images in order as in reduce_channels, each plane
- * in one pass (plane_add_fused): w g and an unstored xc never leave
- * registers. */
-static void pair_channels(const pair_job *j, int c0, int c1)
+/* Image n, channels [c0, c1), each plane in one pass (plane_add_fused):
+ * w g and an unstored xc never leave registers. */
+static void pair_image(const void *ctx, int n, int c0, int c1, channel_sums *a, channel_sums *b)
 {
-    shape4 s = j->s;
-    size_t hw = (size_t)s.h * s.w;
-    channel_sums a[CHANNELS_AT_ONCE], b[CHANNELS_AT_ONCE];
-    for (int g0 = c0; g0 < c1; g0 += CHANNELS_AT_ONCE) {
-        int g1 = g0 + CHANNELS_AT_ONCE < c1 ? g0 + CHANNELS_AT_ONCE : c1;
-        memset(a, 0, sizeof a);
-        memset(b, 0, sizeof b);
-        for (int n = 0; n < s.n; n++)
-            for (int c = g0; c < g1; c++) {
-                size_t base = ((size_t)n * s.c + c) * hw;
-                if (j->g && j->scaled)
-                    plane_add_fused(PASS_SCALED_SUM_DOT, &a[c - g0], &b[c - g0], j->g + base, j->z + base, j->w,
-                                    NULL, NULL, hw);
-                else if (j->g)
-                    plane_add_fused(PASS_SUM_DOT, &a[c - g0], &b[c - g0], j->g + base, j->z + base, 0.0f, NULL,
-                                    NULL, hw);
-                else
-                    plane_add_fused(PASS_AFFINE_SQUARE, &a[c - g0], &b[c - g0], j->x + base, NULL, j->sc[c],
-                                    j->bias ? j->bias + c : NULL, j->xc ? j->xc + base : NULL, hw);
-            }
-        for (int c = g0; c < g1; c++) {
-            if (j->g) j->first[c] = sums_total(&a[c - g0]);
-            j->second[c] = sums_total(&b[c - g0]);
-        }
+    const pair_job *j = ctx;
+    size_t hw = (size_t)j->s.h * j->s.w;
+    for (int c = c0; c < c1; c++) {
+        size_t base = ((size_t)n * j->s.c + c) * hw;
+        if (j->g && j->scaled)
+            plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, j->w, NULL, NULL, hw);
+        else if (j->g)
+            plane_add_fused(PASS_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, 0.0f, NULL, NULL, hw);
+        else
+            plane_add_fused(PASS_AFFINE_SQUARE, &a[c], &b[c], j->x + base, NULL, j->sc[c], j->bias ? j->bias + c : NULL,
+                            j->xc ? j->xc + base : NULL, hw);
     }
 }
 
@@ -75,19 +58,14 @@ static td_status run_pair_job(pair_job *j, const kernel_args *a, const kernel_ar
     int C = j->s.c;
     float *res = malloc(2 * (size_t)C * sizeof *res);
     if (!res) return TD_FAIL(TD_ERR_MEMORY, "%s + %s: out of memory", op_name(a->nd->op), op_name(b->nd->op));
-    j->first = res;
-    j->second = res + C;
-    /* the split of sum_axis and dot_axis (axis_f32_fast.c): one block of
-     * channels per thread */
-    int par = ref_work(b) >= REF_PARALLEL_MIN;
-    int blocks = par ? omp_get_max_threads() : 1;
-    if (blocks > C) blocks = C;
-#pragma omp parallel for schedule(static) if (par)
-    for (int k = 0; k < blocks; k++) pair_channels(j, (int)((long)C * k / blocks), (int)((long)C * (k + 1) / blocks));
-    if (j->g) memcpy(a->out, j->first, (size_t)C * sizeof *res);
-    memcpy(b->out, j->second, (size_t)C * sizeof *res);
+    /* the blocks of sum_axis and dot_axis (axis_f32_fast.c) */
+    int ok = channel_sums_run(j->s, ref_work(b) >= REF_PARALLEL_MIN, pair_image, j, res, res + C);
+    if (ok) {
+        if (j->g) memcpy(a->out, res, (size_t)C * sizeof *res);
+        memcpy(b->out, res + C, (size_t)C * sizeof *res);
+    }
     free(res);
-    return TD_OK;
+    return ok ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "%s + %s: out of memory", op_name(a->nd->op), op_name(b->nd->op));
 }
 
 /* y = (x sc + bias) r per channel: affine_axis then scale_axis, rounded
