@@ -1,6 +1,9 @@
 /* Results do not depend on the OpenMP thread count: a whole supernet step
- * (forward, backward, BN running statistics) with 1 and with 2 threads
- * gives bit-identical outputs, gradients and statistics. */
+ * (forward, backward, BN running statistics) with 1, 2 and 3 threads
+ * gives bit-identical outputs, gradients and statistics, at a batch of 6
+ * (one block of images in the batch norms' sums, split by channels) and
+ * of 20 (blocks of 8, 8 and 4 images, 3 threads splitting them unevenly;
+ * ref/channel_sums.c). */
 #include <criterion/criterion.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -13,14 +16,14 @@
 #include "tsedarts/supernet.h"
 #include "tsedarts/backend_cpu.h"
 
-static void run_step(dtype dt, int threads, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
+static void run_step(dtype dt, int batch, int threads, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
 {
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, 1, 1);
     supernet_config cfg = {4, 5, 3, 8, 10, 0};
     net_io io;
-    cr_assert_eq(supernet_build(&b, &cfg, 6, &io), TD_OK, "%s", td_error_message());
+    cr_assert_eq(supernet_build(&b, &cfg, batch, &io), TD_OK, "%s", td_error_message());
     graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
     graph_bind(g, io.logits, ROLE_OUTPUT, (size_t)-1);
     cr_assert_eq(graph_param_grads(g, io.loss, 1, 1), TD_OK);
@@ -37,7 +40,7 @@ static void run_step(dtype dt, int threads, void *out[ROLE_COUNT], size_t bytes[
         else
             ((double *)rb.ptr[ROLE_INPUT])[i] = u;
     }
-    for (int i = 0; i < 6; i++) ((int32_t *)rb.ptr[ROLE_LABEL])[i] = i % 10;
+    for (int i = 0; i < batch; i++) ((int32_t *)rb.ptr[ROLE_LABEL])[i] = i % 10;
     exec_ctx *ctx;
     cr_assert_eq(exec_create(g, backend_cpu(), dt, &ctx), TD_OK);
     role_buffers_bind(&rb, ctx);
@@ -55,20 +58,23 @@ static void run_step(dtype dt, int threads, void *out[ROLE_COUNT], size_t bytes[
     graph_destroy(g);
 }
 
-static void check(dtype dt)
+static void check(dtype dt, int batch)
 {
-    void *one[ROLE_COUNT], *two[ROLE_COUNT];
-    size_t b1[ROLE_COUNT], b2[ROLE_COUNT];
-    run_step(dt, 1, one, b1);
-    run_step(dt, 2, two, b2);
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        cr_assert_eq(b1[r], b2[r]);
-        cr_expect(memcmp(one[r], two[r], b1[r]) == 0, "%s: role %s differs between 1 and 2 threads",
-                  dtype_name(dt), role_name((value_role)r));
-        free(one[r]);
-        free(two[r]);
+    void *one[ROLE_COUNT], *more[ROLE_COUNT];
+    size_t b1[ROLE_COUNT], bm[ROLE_COUNT];
+    run_step(dt, batch, 1, one, b1);
+    for (int threads = 2; threads <= 3; threads++) {
+        run_step(dt, batch, threads, more, bm);
+        for (int r = 1; r < ROLE_COUNT; r++) {
+            cr_assert_eq(b1[r], bm[r]);
+            cr_expect(memcmp(one[r], more[r], b1[r]) == 0, "%s, batch %d: role %s differs between 1 and %d threads",
+                      dtype_name(dt), batch, role_name((value_role)r), threads);
+            free(more[r]);
+        }
     }
+    for (int r = 1; r < ROLE_COUNT; r++) free(one[r]);
 }
 
-Test(threads, supernet_step_bit_identical_f32) { check(DT_F32); }
-Test(threads, supernet_step_bit_identical_f64) { check(DT_F64); }
+Test(threads, supernet_step_bit_identical_f32) { check(DT_F32, 6); }
+Test(threads, supernet_step_bit_identical_f64) { check(DT_F64, 6); }
+Test(threads, supernet_step_bit_identical_f32_several_image_blocks) { check(DT_F32, 20); }
