@@ -14,15 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The fewest images per block: fewer, smaller blocks were slower (1: 0.307
- * s per step in sum_axis, 4: 0.258 s, 8: 0.246 s, 16: 0.244 s, at the
- * scale above). */
+/* The fewest images per block. Smaller blocks were slower, each pair
+ * alternated at the scale above (sum_axis, s per step): 1 image 0.302-0.307
+ * against 4 images 0.263; 4 images 0.258-0.259 against 8 images
+ * 0.246-0.251; 16 images as 8. */
 #define IMAGES_PER_BLOCK_MIN 8
 
 /* Images per block where a channel keeps `sums` sums: at least enough
  * that a block's partial sums are no larger than the data it reads, so
- * that merging them never costs more than the pass itself (planes smaller
- * than a channel_sums, as the 1x1 maps of a linear head's input). */
+ * that merging them never costs more than the pass itself (this matters
+ * only for planes of fewer values than a channel_sums holds). */
 static int images_per_block(shape4 s, int sums)
 {
     size_t partial = (size_t)sums * (sizeof(channel_sums) / sizeof(float)), image = (size_t)s.h * s.w;
