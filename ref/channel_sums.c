@@ -6,7 +6,7 @@
  * do the bits. A thread takes whole blocks of images: long stretches of
  * memory, split as the kernels that wrote the tensor split their work.
  * Each thread taking a block of channels through every image instead was
- * slower (batch 64, C=16, 8 cells: 0.300 against 0.246 s per step in
+ * slower (batch 64, C=16, 8 cells: 0.290-0.300 against 0.246-0.251 s in
  * sum_axis, and the passes that follow it faster too; bench/README.md). */
 #include "channel_sums.h"
 
