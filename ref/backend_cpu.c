@@ -74,7 +74,7 @@ static td_status cpu_run_node(const kernel_args *a)
  * kernels. */
 static td_status cpu_run_fused(fused_kind kind, int n, const kernel_args *const *m)
 {
-    if (kind != FUSED_CHAIN) return ref_run_fused(kind, m);
+    if (kind != FUSED_CHAIN) return ref_run_fused(kind, n, m);
     for (int q = 0; q < n; q++) TD_CHECK(cpu_run_node(m[q]));
     return TD_OK;
 }

@@ -59,15 +59,20 @@ static td_status fenced_run_node(const kernel_args *a)
 
 static int fenced_fuses(fused_kind kind, dtype dt) { return backend_cpu()->fuses(kind, dt); }
 
+/* A normed sum has more members than a patterned group: room for any. */
 static td_status fenced_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
-    opened_args o[FUSED_MAX_MEMBERS];
-    const kernel_args *m[FUSED_MAX_MEMBERS];
-    for (int q = 0; q < n; q++) {
-        TD_CHECK(open_args(members[q], &o[q]));
+    opened_args *o = malloc((size_t)(n > 0 ? n : 1) * sizeof *o);
+    const kernel_args **m = malloc((size_t)(n > 0 ? n : 1) * sizeof *m);
+    td_status s = o && m ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "fenced backend: out of memory");
+    for (int q = 0; s == TD_OK && q < n; q++) {
+        s = open_args(members[q], &o[q]);
         m[q] = &o[q].a;
     }
-    return backend_cpu()->run_fused(kind, n, m);
+    if (s == TD_OK) s = backend_cpu()->run_fused(kind, n, m);
+    free(o);
+    free(m);
+    return s;
 }
 
 static td_status fenced_sync(void) { return TD_OK; }

@@ -202,6 +202,54 @@ Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
     graph_destroy(g);
 }
 
+/* The normed sums (fusion.h) on that graph: in each cell recomputed in
+ * the backward pass, each of the four nodes' mixed-op sums reads its
+ * batch-normalised terms unstored (their only reader there), every term
+ * an affine_axis and a scale_axis that run nowhere else; none in f64,
+ * which the CPU does not fuse. The step's bits with them are checked
+ * against the plain executor above. */
+Test(batching, recomputed_cells_sum_their_mixed_ops_from_unstored_batch_norms)
+{
+    graph *g = small_training_graph();
+    layer_builder b = {0};
+    int recomputed = 0;
+    for (int i = 0; i < 5; i++) recomputed += !supernet_cell_keeps_activations(&b, 5, i);
+    dtype types[] = {DT_F32, DT_F64};
+    for (int t = 0; t < 2; t++) {
+        exec_ctx *ctx;
+        cr_assert_eq(exec_create(g, backend_cpu(), types[t], &ctx), TD_OK, "%s", td_error_message());
+        const fusion_plan *fp = &ctx->fusion;
+        int sums = 0, terms = 0;
+        for (int W = 0; W < g->n_nodes; W++) {
+            if (fp->role[W] != FUSED_ROLE_RUNS || fp->inst[fp->runs[W]].kind != FUSED_NORMED_SUM) continue;
+            sums++;
+            int m[FUSED_NORMED_SUM_MAX_MEMBERS], n = fusion_normed_sum_members(fp, g, W, m);
+            cr_expect(n >= 3 && n % 2 == 1, "normed sum at node %d: %d members", W, n);
+            for (int q = 1; q + 1 < n; q += 2) {
+                const node *a = &g->nodes[m[q]], *sc = &g->nodes[m[q + 1]];
+                cr_expect(a->op == OP_AFFINE_AXIS && sc->op == OP_SCALE_AXIS, "node %d: a term of %s and %s", W,
+                          op_name(a->op), op_name(sc->op));
+                cr_expect(fp->role[m[q + 1]] == FUSED_ROLE_SILENT && fp->runs[m[q + 1]] < 0,
+                          "node %d: a term's scale_axis runs on its own", W);
+                for (int i = 0; i < g->n_nodes; i++) {
+                    const int *in = graph_node_inputs(g, &g->nodes[i]);
+                    for (int k = 0; i != W && ctx->needed[i] && k < g->nodes[i].nin; k++)
+                        cr_expect_neq(in[k], sc->out, "node %d reads a term that normed sum %d recomputes", i, W);
+                }
+                terms++;
+            }
+        }
+        if (types[t] == DT_F32) {
+            cr_expect_eq(sums, 4 * recomputed, "%d normed sums in %d recomputed cells", sums, recomputed);
+            fprintf(stderr, "normed sums: %d in %d recomputed cells, %d terms unstored\n", sums, recomputed, terms);
+        } else {
+            cr_expect_eq(sums, 0, "%d normed sums in f64", sums);
+        }
+        exec_destroy(ctx);
+    }
+    graph_destroy(g);
+}
+
 /* The schedule keeps its promises on that graph: each step reads only
  * values made by an earlier step (or given), no step reads what another
  * member of its own batch makes, and the memory plan over the steps has

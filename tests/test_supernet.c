@@ -240,7 +240,8 @@ Test(supernet, recompute_gives_identical_bits)
  * centring and variance; the output from the uncentred input; the
  * backward's statistics and lincomb from a mixed op's unstored cotangent
  * share; max pooling's argmax and maxima; the unstored ReLU before each
- * depthwise convolution, its filter gradient and its mask) give the bits
+ * depthwise convolution, its filter gradient and its mask; a recomputed
+ * cell's mixed-op sums from their unstored batch norms) give the bits
  * of their nodes run in turn; the counting backend shows that each kind
  * ran. */
 static int fused_runs[FUSED_KIND_END];

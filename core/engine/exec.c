@@ -227,11 +227,19 @@ td_status exec_run_node(exec_ctx *ctx, int i)
     return s == TD_OK ? TD_OK : node_failed(ctx, i, s, "");
 }
 
+static td_status gather_args(exec_ctx *ctx, const int *nodes, int n);
+
 /* Runs the fused instance that runs at node i (fusion_plan.h); returns
  * its last node, or -1 on failure (*st). */
 static int run_instance(exec_ctx *ctx, int i, td_status *st)
 {
     const fused_instance *in = &ctx->fusion.inst[ctx->fusion.runs[i]];
+    if (in->kind == FUSED_NORMED_SUM) {
+        int nodes[FUSED_NORMED_SUM_MAX_MEMBERS], n = fusion_normed_sum_members(&ctx->fusion, ctx->g, i, nodes);
+        if ((*st = gather_args(ctx, nodes, n)) == TD_OK) *st = ctx->be->run_fused(in->kind, n, ctx->bmembers);
+        if (*st != TD_OK) *st = node_failed(ctx, i, *st, "");
+        return *st == TD_OK ? in->last : -1;
+    }
     int n = in->n;
     void *ptr[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
     shape4 shape[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];

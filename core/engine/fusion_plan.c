@@ -145,7 +145,7 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     int covered = 0;
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
         const fused_group *grp = fused_group_of((fused_kind)k);
-        if (k == FUSED_CHAIN || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
+        if (!grp->n || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
         int got = 0;
         fused_instance in;
         while (be->fuses((fused_kind)k, dt) && match(g, grp, h, next_needed, rd, fp->role, &fl, &in)) {
@@ -168,6 +168,70 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     }
     unplaced[v] = 1;
     return TD_OK;
+}
+
+/* The centred_scale instance whose scale_axis writes v for W alone (W its
+ * only needed reader), or NULL. */
+static const fused_instance *normed_term(const graph *g, int W, int v, const readers *rd, const fusion_plan *fp)
+{
+    int p = g->values[v].producer;
+    if (p < 0 || g->values[v].role != ROLE_ACT || rd->count[v] != 1 || rd->first[v] != W) return NULL;
+    if (fp->role[p] != FUSED_ROLE_RUNS) return NULL;
+    const fused_instance *in = &fp->inst[fp->runs[p]];
+    return in->kind == FUSED_CENTRED_SCALE && in->member[1] == p ? in : NULL;
+}
+
+/* The normed sums, after the patterned groups: a mixed op's weighted sum
+ * that is the only reader of some of its terms' batch-norm outputs (a
+ * cell recomputed in the backward pass stores them only there) reads
+ * those terms through their normalisation, y = xc r with xc recomputed
+ * from x, and y is never stored: it saves writing and reading back each
+ * such y. Each such term's centred_scale instance then runs nowhere (it
+ * stays in the list); the instance lists only the weighted sum, and
+ * fusion_normed_sum_members finds the rest. */
+static td_status find_normed_sums(const graph *g, const readers *rd, const backend *be, dtype dt, fusion_plan *fp,
+                                  int *cap, unsigned char *unplaced)
+{
+    if (!be->fuses(FUSED_NORMED_SUM, dt)) return TD_OK;
+    for (int W = 0; W < g->n_nodes; W++) {
+        const node *nd = &g->nodes[W];
+        if (!rd->needed[W] || fp->role[W] || nd->op != OP_WEIGHTED_SUM || nd->p.wlen <= 0 ||
+            nd->nin - 1 > FUSED_NORMED_SUM_MAX_TERMS || nd->out < 0)
+            continue;
+        const int *x = graph_node_inputs(g, nd);
+        int terms = 0;
+        for (int k = 1; k < nd->nin; k++) terms += normed_term(g, W, x[k], rd, fp) != NULL;
+        if (!terms) continue;
+        fused_instance in = {.kind = FUSED_NORMED_SUM, .n = 1, .member = {W}, .last = W};
+        TD_CHECK(push(fp, &in, cap));
+        for (int k = 1; k < nd->nin; k++) {
+            const fused_instance *term = normed_term(g, W, x[k], rd, fp);
+            if (!term) continue;
+            int s = term->member[1];
+            fp->role[s] = FUSED_ROLE_SILENT;
+            fp->runs[s] = -1;
+            fp->normed[s] = 1;
+            unplaced[g->nodes[s].out] = 1;
+        }
+        fp->role[W] = FUSED_ROLE_RUNS;
+        fp->runs[W] = fp->n_inst - 1;
+    }
+    return TD_OK;
+}
+
+int fusion_normed_sum_members(const fusion_plan *fp, const graph *g, int W, int *members)
+{
+    const node *nd = &g->nodes[W];
+    const int *x = graph_node_inputs(g, nd);
+    int n = 0;
+    members[n++] = W;
+    for (int k = 1; k < nd->nin && k <= FUSED_NORMED_SUM_MAX_TERMS; k++) {
+        int s = g->values[x[k]].producer;
+        if (s < 0 || !fp->normed || !fp->normed[s]) continue;
+        members[n++] = g->values[graph_node_inputs(g, &g->nodes[s])[0]].producer;
+        members[n++] = s;
+    }
+    return n;
 }
 
 /* The chains, after every patterned group has taken its nodes: each run
@@ -204,9 +268,10 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
     fp->runs = malloc(nn1 * sizeof *fp->runs);
     fp->role = calloc(nn1, 1);
     fp->recomputing = calloc(nn1, 1);
+    fp->normed = calloc(nn1, 1);
     readers rd = {malloc(nv1 * sizeof(int)), malloc(nv1 * sizeof(int)), calloc(nv1, sizeof(int)), needed};
     td_status s = TD_OK;
-    if (!fp->runs || !fp->role || !fp->recomputing || !rd.first || !rd.last || !rd.count)
+    if (!fp->runs || !fp->role || !fp->recomputing || !fp->normed || !rd.first || !rd.last || !rd.count)
         s = TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     if (s == TD_OK) {
         for (int i = 0; i < nn; i++) fp->runs[i] = -1;
@@ -231,7 +296,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
             for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
                 const fused_group *grp = fused_group_of((fused_kind)k);
                 fused_instance in;
-                if (k == FUSED_CHAIN || !grp->head_stored || !be->fuses((fused_kind)k, dt) ||
+                if (!grp->n || !grp->head_stored || !be->fuses((fused_kind)k, dt) ||
                     !match(g, grp, h, next_needed, &rd, fp->role, NULL, &in))
                     continue;
                 s = push(fp, &in, &cap);
@@ -240,6 +305,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
             }
         }
     }
+    if (s == TD_OK && be->run_fused && be->fuses) s = find_normed_sums(g, &rd, be, dt, fp, &cap, unplaced);
     if (s == TD_OK && be->run_fused && be->fuses && be->fuses(FUSED_CHAIN, dt)) s = find_chains(g, needed, next_needed, fp, &cap);
     free(rd.first);
     free(rd.last);
@@ -254,5 +320,6 @@ void fusion_plan_free(fusion_plan *fp)
     free(fp->runs);
     free(fp->role);
     free(fp->recomputing);
+    free(fp->normed);
     memset(fp, 0, sizeof *fp);
 }

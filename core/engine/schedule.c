@@ -48,13 +48,28 @@ int schedule_unit_members(const fusion_plan *fp, int u, int *members)
     return n;
 }
 
-/* The head a unit's kernel recomputes instead of reading (its group's head
- * is not stored), or -1. */
-static int recomputed_head(const fusion_plan *fp, int u)
+/* Whether a unit whose kernel runs instance in reads value v through the
+ * inputs of v's producer, which its kernel recomputes: the unstored head
+ * of its group; for a normed sum, a term's scale_axis and, inside a term
+ * (inside), the affine_axis before it. */
+static int read_through(const graph *g, const fusion_plan *fp, const fused_instance *in, int v, int inside)
 {
-    if (!fp->role || fp->role[u] != FUSED_ROLE_RUNS) return -1;
-    const fused_instance *in = &fp->inst[fp->runs[u]];
-    return fused_group_of(in->kind)->head_stored ? -1 : in->member[0];
+    int p = g->values[v].producer;
+    if (!in || p < 0 || !fp->recomputing[p]) return 0;
+    if (in->kind == FUSED_NORMED_SUM) return fp->normed[p] || (inside && g->nodes[p].op == OP_AFFINE_AXIS);
+    return p == in->member[0] && !fused_group_of(in->kind)->head_stored;
+}
+
+/* Appends v to r (no repeats), or what it is recomputed from. */
+static int push_read(const graph *g, const fusion_plan *fp, const fused_instance *in, int v, int inside, ints *r,
+                     int r0)
+{
+    if (!read_through(g, fp, in, v, inside)) return ints_has(r, r0, v) || ints_push(r, v);
+    const node *h = &g->nodes[g->values[v].producer];
+    const int *hin = graph_node_inputs(g, h);
+    for (int j = 0; j < h->nin; j++)
+        if (!push_read(g, fp, in, hin[j], 1, r, r0)) return 0;
+    return 1;
 }
 
 /* Appends what unit u reads to r and what it writes to w (no repeats).
@@ -63,17 +78,14 @@ static int recomputed_head(const fusion_plan *fp, int u)
 static int unit_access(const graph *g, const fusion_plan *fp, int u, ints *r, ints *w)
 {
     int members[FUSED_MAX_MEMBERS], n = schedule_unit_members(fp, u, members);
-    int head = recomputed_head(fp, u), head_out = head >= 0 ? g->nodes[head].out : -1;
+    const fused_instance *inst = fp->role && fp->role[u] == FUSED_ROLE_RUNS ? &fp->inst[fp->runs[u]] : NULL;
     int r0 = r->n, w0 = w->n;
     for (int q = 0; q < n; q++) {
         const node *nd = &g->nodes[members[q]];
         const int *in = graph_node_inputs(g, nd);
         for (int k = 0; k < nd->nin; k++) {
-            if (in[k] == head_out) {
-                const node *h = &g->nodes[head];
-                const int *hin = graph_node_inputs(g, h);
-                for (int j = 0; j < h->nin; j++)
-                    if (!ints_has(r, r0, hin[j]) && !ints_push(r, hin[j])) return 0;
+            if (read_through(g, fp, inst, in[k], 0)) {
+                if (!push_read(g, fp, inst, in[k], 0, r, r0)) return 0;
                 continue;
             }
             if (!ints_has(r, r0, in[k]) && !ints_push(r, in[k])) return 0;
@@ -117,6 +129,9 @@ static int units_match(const graph *g, const fusion_plan *fp, const backend *be,
     if (fx != fy) return 0;
     if (!fx) return be->batches && be->run_batched && be->batches(g->nodes[x].op, dt) && nodes_match(g, x, y);
     const fused_instance *a = &fp->inst[fp->runs[x]], *b = &fp->inst[fp->runs[y]];
+    /* a normed sum's members are not its instance's list (and differ in
+     * number from one to the next): it runs alone */
+    if (a->kind == FUSED_NORMED_SUM) return 0;
     if (a->kind != b->kind || a->n != b->n || !be->fused_batches || !be->run_fused_batched ||
         !be->fused_batches(a->kind, dt))
         return 0;
