@@ -9,12 +9,9 @@
  * so saying yes for f64 too is safe; it is also what keeps the f64 run's memory plan like the f32 one. */
 int gpu_fuses(fused_kind kind, dtype dt)
 {
-    /* the relu groups and the normed sum save the CPU memory and a pass
-     * in cells it recomputes; a GPU keeps its activations where they fit
-     * (then every batch-norm output has a second reader and no normed sum
-     * is found), so it stores the ReLU and the terms (no kernel here) */
-    if (kind == FUSED_RELU_CONV || kind == FUSED_RELU_FILTER || kind == FUSED_RELU_MASK || kind == FUSED_NORMED_SUM)
-        return 0;
+    /* the relu groups save the CPU memory and a pass; a GPU keeps its
+     * activations where they fit, so it stores the ReLU (no kernel here) */
+    if (kind == FUSED_RELU_CONV || kind == FUSED_RELU_FILTER || kind == FUSED_RELU_MASK) return 0;
     return (dt == DT_F32 || dt == DT_F64) && kind > FUSED_NONE && kind < FUSED_KIND_END;
 }
 

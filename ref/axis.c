@@ -1,5 +1,6 @@
 /* Axis family: sum/dot/bcast/scale/affine along N or C, and the batch-norm
  * running-statistics update. */
+#include "normed.h"
 #include "ref_axis_fast.h"
 #include "ref_template.h"
 

@@ -5,6 +5,8 @@
 #include "ref_axis_fast.h"
 #include <math.h>
 
+#include "normed.h"
+
 #include "ref_template.h"
 #include "simd.h"
 #include "channel_sums.h"
@@ -12,7 +14,8 @@
 #define REAL float
 
 typedef struct reduce_job {
-    const float *x, *z; /* z NULL: the sum of x, else the dot of x and z */
+    const float *x, *z;     /* z NULL: the sum of x, else the dot of x and z */
+    const normed_input *zn; /* or z normed (normed.h) */
     shape4 s;
 } reduce_job;
 
@@ -25,7 +28,9 @@ static void reduce_image(const void *ctx, int n, int c0, int c1, channel_sums *a
     size_t hw = (size_t)j->s.h * j->s.w;
     for (int c = c0; c < c1; c++) {
         size_t base = ((size_t)n * j->s.c + c) * hw;
-        plane_add(&a[c], j->x + base, j->z ? j->z + base : NULL, hw);
+        normed_plane zn;
+        if (j->zn) zn = normed_plane_at(j->zn, j->s, (size_t)n * j->s.c + c);
+        plane_add(&a[c], j->x + base, j->z ? j->z + base : NULL, j->zn ? &zn : NULL, hw);
     }
 }
 
@@ -33,7 +38,8 @@ int axis_f32_fast(const kernel_args *a, td_status *result)
 {
     op_kind op = a->nd->op;
     if ((op != OP_SUM_AXIS && op != OP_DOT_AXIS) || P->axis != AXIS_C) return 0;
-    reduce_job j = {IN(0), op == OP_DOT_AXIS ? IN(1) : NULL, a->in_shape[0]};
+    reduce_job j = {IN(0), op == OP_DOT_AXIS ? IN(1) : NULL, op == OP_DOT_AXIS ? normed_in(a, 1) : NULL,
+                    a->in_shape[0]};
     *result = channel_sums_run(j.s, ref_work(a) >= REF_PARALLEL_MIN, reduce_image, &j, OUT, NULL)
                   ? TD_OK
                   : TD_FAIL(TD_ERR_MEMORY, "%s: out of memory", op_name(op));

@@ -111,6 +111,9 @@ td_status FN(ref_scale_axis)(const kernel_args *a)
 
 td_status FN(ref_lincomb_axis)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    if (a->normed) return ref_lincomb_axis_normed_f32(a);
+#endif
     shape4 s = a->out_shape;
     const REAL *u = IN(0), *v = IN(1), *ca = IN(2), *cb = IN(3), *ce = IN(4);
     REAL *y = OUT;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "normed.h"
 #include "ref_kernels.h"
 #include "tsedarts/backend_cpu.h"
 
@@ -66,6 +67,7 @@ static td_status cpu_run_node(const kernel_args *a)
         return TD_FAIL(TD_ERR_ARG, "cpu backend: unsupported element type %s", dtype_name(a->dt));
     ref_kernel k = kernels[a->nd->op][a->dt == DT_F64];
     if (!k) return TD_FAIL(TD_ERR_UNSUPPORTED, "cpu backend: no kernel for %s", op_name(a->nd->op));
+    TD_CHECK(ref_check_normed(FUSED_NONE, 0, a));
     return k(a);
 }
 
@@ -74,7 +76,10 @@ static td_status cpu_run_node(const kernel_args *a)
  * kernels. */
 static td_status cpu_run_fused(fused_kind kind, int n, const kernel_args *const *m)
 {
-    if (kind != FUSED_CHAIN) return ref_run_fused(kind, n, m);
+    if (kind != FUSED_CHAIN) {
+        for (int q = 0; q < n; q++) TD_CHECK(ref_check_normed(kind, q, m[q]));
+        return ref_run_fused(kind, m);
+    }
     for (int q = 0; q < n; q++) TD_CHECK(cpu_run_node(m[q]));
     return TD_OK;
 }
@@ -163,6 +168,7 @@ static const backend cpu_backend = {
     .zero = cpu_zero,
     .run_node = cpu_run_node,
     .run_fused = cpu_run_fused,
+    .reads_normed = ref_reads_normed,
     .fuses = cpu_fuses,
     .batches = cpu_batches,
     .run_batched = cpu_run_batched,

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "normed_plane.h"
 #include "simd.h"
 #include "tsedarts/tensor.h"
 
@@ -18,17 +19,29 @@ typedef struct channel_sums {
     float tail[8];
 } channel_sums;
 
-/* Adds one plane (hw values of x, or of x z) to a channel's sums. */
-static inline void plane_add(channel_sums *cs, const float *xp, const float *zp, size_t hw)
+/* z at i: stored at zp, or normed (zn) and made in registers. */
+static inline vf8 z_at8(const float *zp, const normed_plane *zn, size_t i)
+{
+    return zn ? normed_vf8(zn, i) : vf8_load(zp + i);
+}
+
+static inline float z_at1(const float *zp, const normed_plane *zn, size_t i)
+{
+    return zn ? normed_value(zn, i) : zp[i];
+}
+
+/* Adds one plane (hw values of x, or of x z; z stored at zp or normed,
+ * zn) to a channel's sums. */
+static inline void plane_add(channel_sums *cs, const float *xp, const float *zp, const normed_plane *zn, size_t hw)
 {
     size_t full = hw / 8 * 8, quad = hw / 32 * 32;
     vf8 a0 = cs->acc[0], a1 = cs->acc[1], a2 = cs->acc[2], a3 = cs->acc[3];
-    if (zp) {
+    if (zp || zn) {
         for (size_t i = 0; i < quad; i += 32) {
-            a0 = vf8_fma(vf8_load(xp + i), vf8_load(zp + i), a0);
-            a1 = vf8_fma(vf8_load(xp + i + 8), vf8_load(zp + i + 8), a1);
-            a2 = vf8_fma(vf8_load(xp + i + 16), vf8_load(zp + i + 16), a2);
-            a3 = vf8_fma(vf8_load(xp + i + 24), vf8_load(zp + i + 24), a3);
+            a0 = vf8_fma(vf8_load(xp + i), z_at8(zp, zn, i), a0);
+            a1 = vf8_fma(vf8_load(xp + i + 8), z_at8(zp, zn, i + 8), a1);
+            a2 = vf8_fma(vf8_load(xp + i + 16), z_at8(zp, zn, i + 16), a2);
+            a3 = vf8_fma(vf8_load(xp + i + 24), z_at8(zp, zn, i + 24), a3);
         }
     } else {
         for (size_t i = 0; i < quad; i += 32) {
@@ -41,9 +54,10 @@ static inline void plane_add(channel_sums *cs, const float *xp, const float *zp,
     cs->acc[0] = a0, cs->acc[1] = a1, cs->acc[2] = a2, cs->acc[3] = a3;
     for (size_t i = quad; i < full; i += 8) {
         vf8 v = vf8_load(xp + i);
-        cs->acc[(i - quad) / 8] = zp ? vf8_fma(v, vf8_load(zp + i), cs->acc[(i - quad) / 8]) : vf8_add(cs->acc[(i - quad) / 8], v);
+        cs->acc[(i - quad) / 8] = zp || zn ? vf8_fma(v, z_at8(zp, zn, i), cs->acc[(i - quad) / 8]) : vf8_add(cs->acc[(i - quad) / 8], v);
     }
-    for (size_t i = full; i < hw; i++) cs->tail[i - full] = zp ? fmaf(xp[i], zp[i], cs->tail[i - full]) : cs->tail[i - full] + xp[i];
+    for (size_t i = full; i < hw; i++)
+        cs->tail[i - full] = zp || zn ? fmaf(xp[i], z_at1(zp, zn, i), cs->tail[i - full]) : cs->tail[i - full] + xp[i];
 }
 
 /* What a fused pass sums (plane_add_fused). */
@@ -74,8 +88,9 @@ static inline float pass_value1(plane_pass pass, float x, float w, float o, int 
  * the bits are those; the two chains of dependent adds run side by side,
  * and v never leaves registers unless out asks for it. */
 static inline __attribute__((always_inline)) void plane_add_fused(plane_pass pass, channel_sums *a, channel_sums *b,
-                                                                  const float *xp, const float *zp, float w,
-                                                                  const float *o, float *out, size_t hw)
+                                                                  const float *xp, const float *zp,
+                                                                  const normed_plane *zn, float w, const float *o,
+                                                                  float *out, size_t hw)
 {
     size_t full = hw / 8 * 8, quad = hw / 32 * 32;
     int has_o = o != NULL, sums_a = pass != PASS_AFFINE_SQUARE;
@@ -98,10 +113,10 @@ static inline __attribute__((always_inline)) void plane_add_fused(plane_pass pas
             a1 = vf8_add(a1, v1);
             a2 = vf8_add(a2, v2);
             a3 = vf8_add(a3, v3);
-            b0 = vf8_fma(v0, vf8_load(zp + i), b0);
-            b1 = vf8_fma(v1, vf8_load(zp + i + 8), b1);
-            b2 = vf8_fma(v2, vf8_load(zp + i + 16), b2);
-            b3 = vf8_fma(v3, vf8_load(zp + i + 24), b3);
+            b0 = vf8_fma(v0, z_at8(zp, zn, i), b0);
+            b1 = vf8_fma(v1, z_at8(zp, zn, i + 8), b1);
+            b2 = vf8_fma(v2, z_at8(zp, zn, i + 16), b2);
+            b3 = vf8_fma(v3, z_at8(zp, zn, i + 24), b3);
         } else {
             b0 = vf8_fma(v0, v0, b0);
             b1 = vf8_fma(v1, v1, b1);
@@ -117,7 +132,7 @@ static inline __attribute__((always_inline)) void plane_add_fused(plane_pass pas
         if (out) vf8_store(out + i, v);
         if (sums_a) {
             a->acc[k] = vf8_add(a->acc[k], v);
-            b->acc[k] = vf8_fma(v, vf8_load(zp + i), b->acc[k]);
+            b->acc[k] = vf8_fma(v, z_at8(zp, zn, i), b->acc[k]);
         } else {
             b->acc[k] = vf8_fma(v, v, b->acc[k]);
         }
@@ -127,7 +142,7 @@ static inline __attribute__((always_inline)) void plane_add_fused(plane_pass pas
         if (out) out[i] = v;
         if (sums_a) {
             a->tail[i - full] = a->tail[i - full] + v;
-            b->tail[i - full] = fmaf(v, zp[i], b->tail[i - full]);
+            b->tail[i - full] = fmaf(v, z_at1(zp, zn, i), b->tail[i - full]);
         } else {
             b->tail[i - full] = fmaf(v, v, b->tail[i - full]);
         }

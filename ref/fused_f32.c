@@ -11,9 +11,9 @@
  *  - a mixed op's share of its node's cotangent, S = w G, never stored:
  *    the backward's statistics and its lincomb_axis recompute it
  *    (FUSED_SCALED_PAIR, FUSED_SCALED_LINCOMB), with the one rounding of
- *    the one-term weighted_sum;
- *  - a mixed op's weighted sum reading its batch-normalised terms from
- *    their inputs, each y = xc r recomputed (FUSED_NORMED_SUM).
+ *    the one-term weighted_sum.
+ * The statistics' z and the lincomb's V may be normed inputs (normed.h),
+ * made in registers where they are read.
  * Each channel's sums see the same planes in the same order as in the
  * separate kernels (channel_sums.h), and xc is computed as x * f + o with
  * two roundings as there, so the bits are those of the nodes run one after
@@ -27,11 +27,13 @@
 #include "ref_template.h"
 #include "ref_conv_fast.h"
 #include "channel_sums.h"
+#include "normed.h"
 
 #define REAL float
 
 typedef struct pair_job {
     const float *g, *z;                    /* sum and dot */
+    const normed_input *zn;                /* z normed instead (normed.h) */
     float w; int scaled;                   /* ... of w g instead of g */
     const float *x, *sc, *bias; float *xc; /* affine and dot; xc NULL: not stored */
     shape4 s;
@@ -45,13 +47,19 @@ static void pair_image(const void *ctx, int n, int c0, int c1, channel_sums *a, 
     size_t hw = (size_t)j->s.h * j->s.w;
     for (int c = c0; c < c1; c++) {
         size_t base = ((size_t)n * j->s.c + c) * hw;
-        if (j->g && j->scaled)
-            plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, j->w, NULL, NULL, hw);
+        normed_plane zn;
+        if (j->zn) zn = normed_plane_at(j->zn, j->s, (size_t)n * j->s.c + c);
+        if (j->g && j->zn && j->scaled)
+            plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, NULL, &zn, j->w, NULL, NULL, hw);
+        else if (j->g && j->zn)
+            plane_add_fused(PASS_SUM_DOT, &a[c], &b[c], j->g + base, NULL, &zn, 0.0f, NULL, NULL, hw);
+        else if (j->g && j->scaled)
+            plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, NULL, j->w, NULL, NULL, hw);
         else if (j->g)
-            plane_add_fused(PASS_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, 0.0f, NULL, NULL, hw);
+            plane_add_fused(PASS_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, NULL, 0.0f, NULL, NULL, hw);
         else
-            plane_add_fused(PASS_AFFINE_SQUARE, &a[c], &b[c], j->x + base, NULL, j->sc[c], j->bias ? j->bias + c : NULL,
-                            j->xc ? j->xc + base : NULL, hw);
+            plane_add_fused(PASS_AFFINE_SQUARE, &a[c], &b[c], j->x + base, NULL, NULL, j->sc[c],
+                            j->bias ? j->bias + c : NULL, j->xc ? j->xc + base : NULL, hw);
     }
 }
 
@@ -105,6 +113,7 @@ static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
     shape4 s = lc->out_shape;
     float w = ((const float *)share->in[0])[graph_node_index(share->g, share->nd)[0]];
     const float *G = share->in[1], *v = lc->in[1], *ca = lc->in[2], *cb = lc->in[3], *ce = lc->in[4];
+    const normed_input *vn = normed_in(lc, 1); /* V normed: made in registers */
     float *y = lc->out;
     size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
 #pragma omp parallel for schedule(static) if (ref_work(lc) >= REF_PARALLEL_MIN)
@@ -112,99 +121,16 @@ static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
         size_t c = pl % (size_t)s.c, i = 0, off = pl * hw;
         float fa = ca[c], fb = cb[c], fe = ce[c];
         vf8 vw = vf8_set1(w), va = vf8_set1(fa), vb = vf8_set1(fb), ve = vf8_set1(fe);
+        normed_plane p;
+        if (vn) p = normed_plane_at(vn, lc->in_shape[1], pl);
         for (; i + 8 <= hw; i += 8) {
             vf8 u = vf8_mul(vw, vf8_load(G + off + i));
-            vf8 t = vf8_add(vf8_mul(va, u), vf8_mul(vb, vf8_load(v + off + i)));
+            vf8 t = vf8_add(vf8_mul(va, u), vf8_mul(vb, vn ? normed_vf8(&p, i) : vf8_load(v + off + i)));
             vf8_store(y + off + i, vf8_add(t, ve));
         }
         for (; i < hw; i++) {
             float u = w * G[off + i];
-            y[off + i] = (fa * u + fb * v[off + i]) + fe;
-        }
-    }
-    return TD_OK;
-}
-
-/* One term of a normed sum in one plane: stored (at t), or recomputed
- * as centred_scale computes it, y = (x f [+ o]) r. */
-typedef struct normed_term {
-    const float *t, *x;
-    float f, o, r;
-    int has_bias;
-} normed_term;
-
-#define NORMED_SUM_TERMS FUSED_NORMED_SUM_MAX_TERMS
-
-/* FUSED_NORMED_SUM: weighted_sum(w, y_0, ...) with some y_j = scale_axis
- * (affine_axis(x_j, sc_j[, bias_j]), r_j) never stored: each such term is
- * recomputed from x_j with the roundings of centred_scale, and the sum is
- * built as weighted_sum builds it, f_0 y_0, then + f_j y_j in term order,
- * so every output element has the bits of the nodes run one by one.
- * Members: the weighted sum, then affine_axis and scale_axis per term. */
-static td_status normed_sum(int n, const kernel_args *const *m)
-{
-    const kernel_args *ws = m[0];
-    const graph *g = ws->g;
-    int k = ws->nd->p.idx_len;
-    const int *idx = graph_node_index(g, ws->nd), *val = graph_node_inputs(g, ws->nd);
-    const float *w = ws->in[0];
-    if (k < 1 || k > NORMED_SUM_TERMS || ws->nin != k + 1)
-        return TD_FAIL(TD_ERR_ARG, "normed_sum: %d terms", k);
-    /* where each term comes from: -1 stored, else the member pair */
-    int pair[NORMED_SUM_TERMS];
-    float f[NORMED_SUM_TERMS];
-    for (int j = 0; j < k; j++) {
-        pair[j] = -1;
-        f[j] = w[idx[j]];
-        for (int q = 1; q + 1 < n; q += 2)
-            if (m[q + 1]->nd->out == val[1 + j]) pair[j] = q;
-    }
-    shape4 s = ws->out_shape;
-    size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
-    float *y = ws->out;
-#pragma omp parallel for schedule(static) if (ref_work(ws) >= REF_PARALLEL_MIN)
-    for (size_t pl = 0; pl < planes; pl++) {
-        size_t c = pl % (size_t)s.c, off = pl * hw, i = 0;
-        normed_term t[NORMED_SUM_TERMS];
-        for (int j = 0; j < k; j++) {
-            memset(&t[j], 0, sizeof t[j]);
-            if (pair[j] < 0) {
-                t[j].t = (const float *)ws->in[1 + j] + off;
-                continue;
-            }
-            const kernel_args *a = m[pair[j]], *b = m[pair[j] + 1];
-            t[j].x = (const float *)a->in[0] + off;
-            t[j].f = ((const float *)a->in[1])[c];
-            t[j].has_bias = a->nin > 2;
-            t[j].o = t[j].has_bias ? ((const float *)a->in[2])[c] : 0.0f;
-            t[j].r = ((const float *)b->in[1])[c];
-        }
-#define NORMED_TERM(VEC, j)                                                                                            \
-    (t[j].t ? VEC##_load(t[j].t + i)                                                                                   \
-            : VEC##_mul(t[j].has_bias ? VEC##_add(VEC##_mul(VEC##_load(t[j].x + i), VEC##_set1(t[j].f)),              \
-                                                  VEC##_set1(t[j].o))                                                  \
-                                      : VEC##_mul(VEC##_load(t[j].x + i), VEC##_set1(t[j].f)),                         \
-                        VEC##_set1(t[j].r)))
-#define NORMED_SUM_VECTORS(VEC, W)                                                                                     \
-    for (; i + W <= hw; i += W) {                                                                                      \
-        VEC acc = VEC##_mul(VEC##_set1(f[0]), NORMED_TERM(VEC, 0));                                                    \
-        for (int j = 1; j < k; j++) acc = VEC##_add(acc, VEC##_mul(VEC##_set1(f[j]), NORMED_TERM(VEC, j)));            \
-        VEC##_store(y + off + i, acc);                                                                                 \
-    }
-#ifdef SIMD_HAVE_VF16
-        NORMED_SUM_VECTORS(vf16, 16)
-#endif
-        NORMED_SUM_VECTORS(vf8, 8)
-#undef NORMED_SUM_VECTORS
-#undef NORMED_TERM
-        for (; i < hw; i++) {
-            float acc = 0.0f;
-            for (int j = 0; j < k; j++) {
-                float v = t[j].t ? t[j].t[i] : (t[j].has_bias ? t[j].x[i] * t[j].f + t[j].o : t[j].x[i] * t[j].f) * t[j].r;
-                float term = f[j] * v;
-                acc = j ? acc + term : term;
-            }
-            y[off + i] = acc;
+            y[off + i] = (fa * u + fb * (vn ? normed_value(&p, i) : v[off + i])) + fe;
         }
     }
     return TD_OK;
@@ -247,7 +173,7 @@ int ref_fuses(fused_kind kind, dtype dt) { return dt == DT_F32 && kind > FUSED_N
 
 /* The members are as fusion.h declares them; the executor has matched
  * them. */
-td_status ref_run_fused(fused_kind kind, int n, const kernel_args *const *m)
+td_status ref_run_fused(fused_kind kind, const kernel_args *const *m)
 {
     const kernel_args *a = m[0], *b = m[1];
     pair_job j;
@@ -257,6 +183,7 @@ td_status ref_run_fused(fused_kind kind, int n, const kernel_args *const *m)
         j.s = b->in_shape[0];
         j.g = a->in[0];
         j.z = b->in[1];
+        j.zn = normed_in(b, 1);
         return run_pair_job(&j, a, b);
     case FUSED_CENTRED_DOT:      /* affine_axis(x, sc[, bias]) -> xc, dot_axis(xc, xc) */
     case FUSED_CENTRED_VARIANCE: /* the same, xc not stored */
@@ -275,6 +202,7 @@ td_status ref_run_fused(fused_kind kind, int n, const kernel_args *const *m)
         j.w = ((const float *)a->in[0])[graph_node_index(a->g, a->nd)[0]];
         j.scaled = 1;
         j.z = c->in[1];
+        j.zn = normed_in(c, 1);
         return run_pair_job(&j, b, c);
     }
     case FUSED_SCALED_LINCOMB:
@@ -286,8 +214,6 @@ td_status ref_run_fused(fused_kind kind, int n, const kernel_args *const *m)
         return relu_input(a, b);
     case FUSED_RELU_MASK:
         return relu_mask(a, b);
-    case FUSED_NORMED_SUM:
-        return normed_sum(n, m);
     default:
         return TD_FAIL(TD_ERR_UNSUPPORTED, "cpu backend: no fused kernel %s", fused_kind_name(kind));
     }

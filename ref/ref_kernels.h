@@ -20,7 +20,7 @@ TD_OP_LIST(REF_DECLARE_OP)
 #undef REF_DECLARE_OP
 
 /* Several nodes as one kernel (backend.h run_fused, fuses). */
-td_status ref_run_fused(fused_kind kind, int n, const kernel_args *const *members);
+td_status ref_run_fused(fused_kind kind, const kernel_args *const *members);
 int ref_fuses(fused_kind kind, dtype dt);
 /* pool.c: maxpool_argmax with the gather_at of its maxima (FUSED_ARGMAX_GATHER). */
 REF_DECLARE_FUSED(ref_maxpool_argmax_gather)

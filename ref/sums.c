@@ -1,6 +1,7 @@
 /* Sum family: weighted_sum, dots, sum_all. */
 #include <stdlib.h>
 
+#include "normed.h"
 #include "ref_template.h"
 #include "simd.h"
 

@@ -32,6 +32,9 @@ static size_t weighted_sum_vectors_f32(const float *const *x, const float *f, in
 
 td_status FN(ref_weighted_sum)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    if (a->normed) return ref_weighted_sum_normed_f32(a);
+#endif
     int has_w = a->nd->p.wlen > 0, k = a->nd->p.idx_len;
     const int *idx = graph_node_index(a->g, a->nd);
     const REAL *w = has_w ? IN(0) : NULL;
@@ -140,7 +143,18 @@ td_status FN(ref_dots)(const kernel_args *a)
 #pragma omp parallel for schedule(static) if (n >= REF_PARALLEL_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * REF_REDUCE_CHUNK, hi = lo + REF_REDUCE_CHUNK < n ? lo + REF_REDUCE_CHUNK : n;
+#if REAL_IS_F32
+        /* a normed term's chunk is made in cache, then summed as a stored
+         * one from the chunk's start (the same lanes) */
+        float chunk[REF_REDUCE_CHUNK];
+        for (int j = 0; j < k; j++) {
+            const normed_input *ni = normed_in(a, 1 + j);
+            if (ni) normed_fill(ni, a->in_shape[1 + j], lo, hi - lo, chunk);
+            partial[(size_t)j * nb + b] = ni ? FN(chunk_dot)(gr + lo, chunk, 0, hi - lo) : FN(chunk_dot)(gr, IN(1 + j), lo, hi);
+        }
+#else
         for (int j = 0; j < k; j++) partial[(size_t)j * nb + b] = FN(chunk_dot)(gr, IN(1 + j), lo, hi);
+#endif
     }
     size_t wl = shape_numel(a->out_shape);
     for (size_t i = 0; i < wl; i++) y[i] = 0;

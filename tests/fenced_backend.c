@@ -34,18 +34,26 @@ static td_status fenced_zero(void *dst, size_t bytes)
     return TD_OK;
 }
 
-/* The arguments with every pointer opened (at most 64 inputs here). */
+/* The arguments with every pointer opened (at most 64 inputs here),
+ * normed inputs' included. */
 typedef struct opened_args {
     kernel_args a;
     void *in[64];
+    normed_input normed[64];
 } opened_args;
 
 static td_status open_args(const kernel_args *a, opened_args *o)
 {
     if (a->nin > 64) return TD_FAIL(TD_ERR_UNSUPPORTED, "fenced backend: %d inputs", a->nin);
     o->a = *a;
-    for (int k = 0; k < a->nin; k++) o->in[k] = open_fence(a->in[k]);
+    for (int k = 0; k < a->nin; k++) {
+        o->in[k] = open_fence(a->in[k]);
+        if (!a->normed) continue;
+        const normed_input *n = &a->normed[k];
+        o->normed[k] = (normed_input){open_fence(n->x), open_fence(n->sc), open_fence(n->bias), open_fence(n->r)};
+    }
     o->a.in = o->in;
+    o->a.normed = a->normed ? o->normed : NULL;
     o->a.out = open_fence(a->out);
     return TD_OK;
 }
@@ -58,21 +66,17 @@ static td_status fenced_run_node(const kernel_args *a)
 }
 
 static int fenced_fuses(fused_kind kind, dtype dt) { return backend_cpu()->fuses(kind, dt); }
+static int fenced_reads_normed(const node *nd, int k, dtype dt) { return backend_cpu()->reads_normed(nd, k, dt); }
 
-/* A normed sum has more members than a patterned group: room for any. */
 static td_status fenced_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
-    opened_args *o = malloc((size_t)(n > 0 ? n : 1) * sizeof *o);
-    const kernel_args **m = malloc((size_t)(n > 0 ? n : 1) * sizeof *m);
-    td_status s = o && m ? TD_OK : TD_FAIL(TD_ERR_MEMORY, "fenced backend: out of memory");
-    for (int q = 0; s == TD_OK && q < n; q++) {
-        s = open_args(members[q], &o[q]);
+    opened_args o[FUSED_MAX_MEMBERS];
+    const kernel_args *m[FUSED_MAX_MEMBERS];
+    for (int q = 0; q < n; q++) {
+        TD_CHECK(open_args(members[q], &o[q]));
         m[q] = &o[q].a;
     }
-    if (s == TD_OK) s = backend_cpu()->run_fused(kind, n, m);
-    free(o);
-    free(m);
-    return s;
+    return backend_cpu()->run_fused(kind, n, m);
 }
 
 static td_status fenced_sync(void) { return TD_OK; }
@@ -131,6 +135,7 @@ const backend *backend_fenced(void)
         b.run_node = fenced_run_node;
         b.fuses = fenced_fuses;
         b.run_fused = fenced_run_fused;
+        b.reads_normed = fenced_reads_normed;
         b.sync = fenced_sync;
         b.flat_copy = fenced_flat_copy;
         b.flat_axpy = fenced_flat_axpy;

@@ -240,34 +240,59 @@ Test(supernet, recompute_gives_identical_bits)
  * centring and variance; the output from the uncentred input; the
  * backward's statistics and lincomb from a mixed op's unstored cotangent
  * share; max pooling's argmax and maxima; the unstored ReLU before each
- * depthwise convolution, its filter gradient and its mask; a recomputed
- * cell's mixed-op sums from their unstored batch norms) give the bits
+ * depthwise convolution, its filter gradient and its mask) give the bits
  * of their nodes run in turn; the counting backend shows that each kind
- * ran. */
+ * ran. So do the kernels that read a batch norm's output unstored
+ * (normed inputs, fusion_plan.h): each of their ops read one. */
 static int fused_runs[FUSED_KIND_END];
+static int normed_reads[OP_COUNT];
+
+static void count_normed(const kernel_args *a)
+{
+    for (int k = 0; a->normed && k < a->nin; k++) normed_reads[a->nd->op] += a->normed[k].x != NULL;
+}
+
+static td_status counting_run_node(const kernel_args *a)
+{
+    count_normed(a);
+    return backend_cpu()->run_node(a);
+}
+
 static td_status counting_run_fused(fused_kind kind, int n, const kernel_args *const *members)
 {
     fused_runs[kind]++;
+    for (int q = 0; q < n; q++) count_normed(members[q]);
     return backend_cpu()->run_fused(kind, n, members);
 }
 
 Test(supernet, fused_kernels_give_identical_bits)
 {
     backend counting = *backend_cpu();
+    counting.run_node = counting_run_node;
     counting.run_fused = counting_run_fused;
-    counting.fused_batches = NULL; /* every group through run_fused, where it is counted */
+    counting.batches = NULL; /* every node through run_node, every group through run_fused, where they are counted */
+    counting.run_batched = NULL;
+    counting.fused_batches = NULL;
     counting.run_fused_batched = NULL;
     void *out[2][ROLE_COUNT];
     size_t bytes[ROLE_COUNT];
     run_small_supernet(1, 0, &counting, out[0], bytes);
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++)
         cr_expect_eq(fused_runs[k], 0, "%s ran in a plain context", fused_kind_name((fused_kind)k));
+    for (int op = 0; op < OP_COUNT; op++)
+        cr_expect_eq(normed_reads[op], 0, "%s read a normed input in a plain context", op_name((op_kind)op));
     run_small_supernet(1, 1, &counting, out[1], bytes);
     fprintf(stderr, "fused kernels run:");
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++)
         fprintf(stderr, " %s %d%s", fused_kind_name((fused_kind)k), fused_runs[k], k + 1 < FUSED_KIND_END ? "," : "\n");
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++)
         cr_expect_gt(fused_runs[k], 0, "%s never ran", fused_kind_name((fused_kind)k));
+    op_kind readers[] = {OP_WEIGHTED_SUM, OP_DOTS, OP_DOT_AXIS, OP_LINCOMB_AXIS};
+    fprintf(stderr, "normed inputs read:");
+    for (int r = 0; r < 4; r++) {
+        fprintf(stderr, " %s %d%s", op_name(readers[r]), normed_reads[readers[r]], r < 3 ? "," : "\n");
+        cr_expect_gt(normed_reads[readers[r]], 0, "%s never read a normed input", op_name(readers[r]));
+    }
     expect_same_roles(out[0], out[1], bytes, "with fused kernels");
     /* 12x12 images: maps of 144, 36 and 9 values, whose batch-norm sums
      * end in whole vectors past the last block of four and in tail lanes */

@@ -132,6 +132,7 @@ void exec_destroy(exec_ctx *ctx)
     fusion_plan_free(&ctx->fusion);
     free(ctx->in_ptr);
     free(ctx->in_shape);
+    free(ctx->in_normed);
     free(ctx->mark_node);
     free(ctx->mark_launches);
     schedule_free(&ctx->sched);
@@ -140,6 +141,7 @@ void exec_destroy(exec_ctx *ctx)
     free(ctx->bmembers);
     free(ctx->bptr);
     free(ctx->bshape);
+    free(ctx->bnormed);
     free(ctx);
 }
 
@@ -165,20 +167,36 @@ void *exec_value_ptr(const exec_ctx *ctx, int v)
     return base ? base + off * es : NULL;
 }
 
-/* A node's kernel arguments, its inputs' pointers and shapes in ptr and
- * shape (room for nd->nin). */
-static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape, kernel_args *a)
+/* A node's kernel arguments, its inputs' pointers, shapes and normed
+ * inputs in ptr, shape and normed (room for nd->nin). A normed value is
+ * passed as where it is computed from (fusion_plan.h), its pointer NULL. */
+static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape, normed_input *normed,
+                           kernel_args *a)
 {
     const graph *g = ctx->g;
     const node *nd = &g->nodes[i];
     const int *in = graph_node_inputs(g, nd);
+    int any_normed = 0;
     for (int k = 0; k < nd->nin; k++) {
-        ptr[k] = exec_value_ptr(ctx, in[k]);
+        int affine, s = fusion_normed_source(&ctx->fusion, g, in[k], &affine);
         shape[k] = g->values[in[k]].shape;
+        normed[k] = (normed_input){0};
+        if (s >= 0) {
+            const int *ain = graph_node_inputs(g, &g->nodes[affine]);
+            normed[k].x = exec_value_ptr(ctx, ain[0]);
+            normed[k].sc = exec_value_ptr(ctx, ain[1]);
+            normed[k].bias = g->nodes[affine].nin > 2 ? exec_value_ptr(ctx, ain[2]) : NULL;
+            normed[k].r = exec_value_ptr(ctx, graph_node_inputs(g, &g->nodes[s])[1]);
+            ptr[k] = NULL;
+            any_normed = 1;
+            continue;
+        }
+        ptr[k] = exec_value_ptr(ctx, in[k]);
         if (!ptr[k])
             return TD_FAIL(TD_ERR_STATE, "exec: node %d (%s): input role %s is not bound", i,
                            op_name(nd->op), role_name(g->values[in[k]].role));
     }
+    a->normed = any_normed ? normed : NULL;
     a->g = g;
     a->nd = nd;
     a->nin = nd->nin;
@@ -219,34 +237,28 @@ td_status exec_run_node(exec_ctx *ctx, int i)
         ctx->in_cap = nd->nin * 2;
         ctx->in_ptr = realloc(ctx->in_ptr, (size_t)ctx->in_cap * sizeof *ctx->in_ptr);
         ctx->in_shape = realloc(ctx->in_shape, (size_t)ctx->in_cap * sizeof *ctx->in_shape);
-        if (!ctx->in_ptr || !ctx->in_shape) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+        ctx->in_normed = realloc(ctx->in_normed, (size_t)ctx->in_cap * sizeof *ctx->in_normed);
+        if (!ctx->in_ptr || !ctx->in_shape || !ctx->in_normed) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
     }
     kernel_args a;
-    TD_CHECK(node_args(ctx, i, ctx->in_ptr, ctx->in_shape, &a));
+    TD_CHECK(node_args(ctx, i, ctx->in_ptr, ctx->in_shape, ctx->in_normed, &a));
     td_status s = ctx->be->run_node(&a);
     return s == TD_OK ? TD_OK : node_failed(ctx, i, s, "");
 }
-
-static td_status gather_args(exec_ctx *ctx, const int *nodes, int n);
 
 /* Runs the fused instance that runs at node i (fusion_plan.h); returns
  * its last node, or -1 on failure (*st). */
 static int run_instance(exec_ctx *ctx, int i, td_status *st)
 {
     const fused_instance *in = &ctx->fusion.inst[ctx->fusion.runs[i]];
-    if (in->kind == FUSED_NORMED_SUM) {
-        int nodes[FUSED_NORMED_SUM_MAX_MEMBERS], n = fusion_normed_sum_members(&ctx->fusion, ctx->g, i, nodes);
-        if ((*st = gather_args(ctx, nodes, n)) == TD_OK) *st = ctx->be->run_fused(in->kind, n, ctx->bmembers);
-        if (*st != TD_OK) *st = node_failed(ctx, i, *st, "");
-        return *st == TD_OK ? in->last : -1;
-    }
     int n = in->n;
     void *ptr[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
     shape4 shape[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
+    normed_input normed[FUSED_MAX_MEMBERS][FUSED_MAX_MEMBER_INPUTS];
     kernel_args args[FUSED_MAX_MEMBERS];
     const kernel_args *members[FUSED_MAX_MEMBERS];
     for (int q = 0; q < n; q++) {
-        if ((*st = node_args(ctx, in->member[q], ptr[q], shape[q], &args[q])) != TD_OK) return -1;
+        if ((*st = node_args(ctx, in->member[q], ptr[q], shape[q], normed[q], &args[q])) != TD_OK) return -1;
         members[q] = &args[q];
     }
     *st = ctx->be->run_fused(in->kind, n, members);
@@ -274,11 +286,13 @@ static td_status gather_args(exec_ctx *ctx, const int *nodes, int n)
         if (p) ctx->bptr = p;
         shape4 *sh = realloc(ctx->bshape, (size_t)cap * sizeof *sh);
         if (sh) ctx->bshape = sh;
-        if (!p || !sh) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
+        normed_input *nm = realloc(ctx->bnormed, (size_t)cap * sizeof *nm);
+        if (nm) ctx->bnormed = nm;
+        if (!p || !sh || !nm) return TD_FAIL(TD_ERR_MEMORY, "exec: out of memory");
         ctx->bptr_cap = cap;
     }
     for (int k = 0, at = 0; k < n; k++) {
-        TD_CHECK(node_args(ctx, nodes[k], ctx->bptr + at, ctx->bshape + at, &ctx->bargs[k]));
+        TD_CHECK(node_args(ctx, nodes[k], ctx->bptr + at, ctx->bshape + at, ctx->bnormed + at, &ctx->bargs[k]));
         ctx->bmembers[k] = &ctx->bargs[k];
         at += ctx->g->nodes[nodes[k]].nin;
     }

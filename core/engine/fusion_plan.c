@@ -145,7 +145,7 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     int covered = 0;
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
         const fused_group *grp = fused_group_of((fused_kind)k);
-        if (!grp->n || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
+        if (k == FUSED_CHAIN || grp->head_stored || !fused_member_op_fits(&grp->m[0], g, &g->nodes[h])) continue;
         int got = 0;
         fused_instance in;
         while (be->fuses((fused_kind)k, dt) && match(g, grp, h, next_needed, rd, fp->role, &fl, &in)) {
@@ -170,68 +170,47 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     return TD_OK;
 }
 
-/* The centred_scale instance whose scale_axis writes v for W alone (W its
- * only needed reader), or NULL. */
-static const fused_instance *normed_term(const graph *g, int W, int v, const readers *rd, const fusion_plan *fp)
+/* Normed values, after the patterned groups: a batch norm's output y,
+ * written by the scale_axis of a centred_scale instance, is not stored
+ * when every needed reader can take it as a normed_input (backend.h
+ * reads_normed): each computes y where it reads it, from the batch norm's
+ * input x and its per-channel scalars, which then live until the last
+ * reader instead of y. The mixed ops' sums, the alphas' gradients and the
+ * batch norm's own backward statistics and input gradient read the final
+ * batch norm of every candidate op so; a ReLU's input stays stored. It
+ * saves writing y and, where x is still in cache, reading it back. The
+ * instance then runs nowhere (it stays in the list). */
+static void find_normed_values(const graph *g, const readers *rd, const backend *be, dtype dt, fusion_plan *fp,
+                               unsigned char *unplaced)
 {
-    int p = g->values[v].producer;
-    if (p < 0 || g->values[v].role != ROLE_ACT || rd->count[v] != 1 || rd->first[v] != W) return NULL;
-    if (fp->role[p] != FUSED_ROLE_RUNS) return NULL;
-    const fused_instance *in = &fp->inst[fp->runs[p]];
-    return in->kind == FUSED_CENTRED_SCALE && in->member[1] == p ? in : NULL;
-}
-
-/* The normed sums, after the patterned groups: a mixed op's weighted sum
- * that is the only reader of some of its terms' batch-norm outputs (a
- * cell recomputed in the backward pass stores them only there) reads
- * those terms through their normalisation, y = xc r with xc recomputed
- * from x, and y is never stored: it saves writing and reading back each
- * such y. Each such term's centred_scale instance then runs nowhere (it
- * stays in the list); the instance lists only the weighted sum, and
- * fusion_normed_sum_members finds the rest. */
-static td_status find_normed_sums(const graph *g, const readers *rd, const backend *be, dtype dt, fusion_plan *fp,
-                                  int *cap, unsigned char *unplaced)
-{
-    if (!be->fuses(FUSED_NORMED_SUM, dt)) return TD_OK;
-    for (int W = 0; W < g->n_nodes; W++) {
-        const node *nd = &g->nodes[W];
-        if (!rd->needed[W] || fp->role[W] || nd->op != OP_WEIGHTED_SUM || nd->p.wlen <= 0 ||
-            nd->nin - 1 > FUSED_NORMED_SUM_MAX_TERMS || nd->out < 0)
+    for (int p = 0; p < g->n_nodes; p++) {
+        if (!rd->needed[p] || fp->role[p] != FUSED_ROLE_RUNS) continue;
+        const fused_instance *in = &fp->inst[fp->runs[p]];
+        int v = g->nodes[p].out;
+        if (in->kind != FUSED_CENTRED_SCALE || in->member[1] != p || v < 0 || g->values[v].role != ROLE_ACT ||
+            rd->first[v] < 0)
             continue;
-        const int *x = graph_node_inputs(g, nd);
-        int terms = 0;
-        for (int k = 1; k < nd->nin; k++) terms += normed_term(g, W, x[k], rd, fp) != NULL;
-        if (!terms) continue;
-        fused_instance in = {.kind = FUSED_NORMED_SUM, .n = 1, .member = {W}, .last = W};
-        TD_CHECK(push(fp, &in, cap));
-        for (int k = 1; k < nd->nin; k++) {
-            const fused_instance *term = normed_term(g, W, x[k], rd, fp);
-            if (!term) continue;
-            int s = term->member[1];
-            fp->role[s] = FUSED_ROLE_SILENT;
-            fp->runs[s] = -1;
-            fp->normed[s] = 1;
-            unplaced[g->nodes[s].out] = 1;
+        int ok = 1;
+        for (int i = rd->first[v]; ok && i <= rd->last[v]; i++) {
+            if (!rd->needed[i]) continue;
+            const int *x = graph_node_inputs(g, &g->nodes[i]);
+            for (int k = 0; ok && k < g->nodes[i].nin; k++)
+                if (x[k] == v) ok = be->reads_normed(&g->nodes[i], k, dt);
         }
-        fp->role[W] = FUSED_ROLE_RUNS;
-        fp->runs[W] = fp->n_inst - 1;
+        if (!ok) continue;
+        fp->normed[p] = 1;
+        fp->role[p] = FUSED_ROLE_SILENT;
+        fp->runs[p] = -1;
+        unplaced[v] = 1;
     }
-    return TD_OK;
 }
 
-int fusion_normed_sum_members(const fusion_plan *fp, const graph *g, int W, int *members)
+int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, int *affine)
 {
-    const node *nd = &g->nodes[W];
-    const int *x = graph_node_inputs(g, nd);
-    int n = 0;
-    members[n++] = W;
-    for (int k = 1; k < nd->nin && k <= FUSED_NORMED_SUM_MAX_TERMS; k++) {
-        int s = g->values[x[k]].producer;
-        if (s < 0 || !fp->normed || !fp->normed[s]) continue;
-        members[n++] = g->values[graph_node_inputs(g, &g->nodes[s])[0]].producer;
-        members[n++] = s;
-    }
-    return n;
+    int s = g->values[v].producer;
+    if (s < 0 || !fp->normed || !fp->normed[s]) return -1;
+    *affine = g->values[graph_node_inputs(g, &g->nodes[s])[0]].producer;
+    return s;
 }
 
 /* The chains, after every patterned group has taken its nodes: each run
@@ -296,7 +275,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
             for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++) {
                 const fused_group *grp = fused_group_of((fused_kind)k);
                 fused_instance in;
-                if (!grp->n || !grp->head_stored || !be->fuses((fused_kind)k, dt) ||
+                if (k == FUSED_CHAIN || !grp->head_stored || !be->fuses((fused_kind)k, dt) ||
                     !match(g, grp, h, next_needed, &rd, fp->role, NULL, &in))
                     continue;
                 s = push(fp, &in, &cap);
@@ -305,7 +284,7 @@ td_status fusion_plan_build(const graph *g, const unsigned char *needed, const i
             }
         }
     }
-    if (s == TD_OK && be->run_fused && be->fuses) s = find_normed_sums(g, &rd, be, dt, fp, &cap, unplaced);
+    if (s == TD_OK && be->run_fused && be->fuses && be->reads_normed) find_normed_values(g, &rd, be, dt, fp, unplaced);
     if (s == TD_OK && be->run_fused && be->fuses && be->fuses(FUSED_CHAIN, dt)) s = find_chains(g, needed, next_needed, fp, &cap);
     free(rd.first);
     free(rd.last);

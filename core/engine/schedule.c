@@ -48,16 +48,16 @@ int schedule_unit_members(const fusion_plan *fp, int u, int *members)
     return n;
 }
 
-/* Whether a unit whose kernel runs instance in reads value v through the
- * inputs of v's producer, which its kernel recomputes: the unstored head
- * of its group; for a normed sum, a term's scale_axis and, inside a term
- * (inside), the affine_axis before it. */
+/* Whether a unit reads value v through the inputs of v's producer, which
+ * its kernel recomputes: the unstored head of the group it runs (in, or
+ * NULL), a normed value's scale_axis (fusion_plan.h), and inside a normed
+ * value (inside) the unstored affine_axis before it. */
 static int read_through(const graph *g, const fusion_plan *fp, const fused_instance *in, int v, int inside)
 {
     int p = g->values[v].producer;
-    if (!in || p < 0 || !fp->recomputing[p]) return 0;
-    if (in->kind == FUSED_NORMED_SUM) return fp->normed[p] || (inside && g->nodes[p].op == OP_AFFINE_AXIS);
-    return p == in->member[0] && !fused_group_of(in->kind)->head_stored;
+    if (p < 0 || !fp->recomputing || !fp->recomputing[p]) return 0;
+    if (fp->normed[p] || (inside && g->nodes[p].op == OP_AFFINE_AXIS)) return 1;
+    return in && p == in->member[0] && !fused_group_of(in->kind)->head_stored;
 }
 
 /* Appends v to r (no repeats), or what it is recomputed from. */
@@ -129,9 +129,6 @@ static int units_match(const graph *g, const fusion_plan *fp, const backend *be,
     if (fx != fy) return 0;
     if (!fx) return be->batches && be->run_batched && be->batches(g->nodes[x].op, dt) && nodes_match(g, x, y);
     const fused_instance *a = &fp->inst[fp->runs[x]], *b = &fp->inst[fp->runs[y]];
-    /* a normed sum's members are not its instance's list (and differ in
-     * number from one to the next): it runs alone */
-    if (a->kind == FUSED_NORMED_SUM) return 0;
     if (a->kind != b->kind || a->n != b->n || !be->fused_batches || !be->run_fused_batched ||
         !be->fused_batches(a->kind, dt))
         return 0;

@@ -88,12 +88,9 @@ static const fused_group groups[FUSED_KIND_END] = {
                          .repeats = 1},
 };
 
-/* The chain's and the normed sum's members are found by fusion_plan.c,
- * not by a pattern: n is 0 here, and each instance says its own. A normed
- * sum runs at its weighted sum (member 0), whose output is stored; the
- * terms it recomputes are its other members. */
+/* The chain's members are found by fusion_plan.c, not by a pattern: n
+ * is 0 here, and each instance says its own. */
 static const fused_group chain_group = {.kind = FUSED_CHAIN, .n = 0, .head_stored = 1, .runs_at = 0};
-static const fused_group normed_sum_group = {.kind = FUSED_NORMED_SUM, .n = 0, .head_stored = 1, .runs_at = 0};
 
 int fused_chain_member_fits(const graph *g, const node *nd, size_t elems)
 {
@@ -115,7 +112,6 @@ int fused_chain_member_fits(const graph *g, const node *nd, size_t elems)
 const fused_group *fused_group_of(fused_kind k)
 {
     if (k == FUSED_CHAIN) return &chain_group;
-    if (k == FUSED_NORMED_SUM) return &normed_sum_group;
     return k > FUSED_NONE && k < FUSED_KIND_END ? &groups[k] : NULL;
 }
 

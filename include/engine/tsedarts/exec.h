@@ -34,6 +34,7 @@ typedef struct exec_ctx {
     /* per-node scratch for argument marshalling */
     void **in_ptr;
     shape4 *in_shape;
+    normed_input *in_normed;
     int in_cap;
     /* Fused groups (fusion.h; the bits are the same without them): none
      * in a plain context. Some intermediates are not stored but
@@ -69,6 +70,7 @@ typedef struct exec_ctx {
     const kernel_args **bmembers;
     void **bptr;
     shape4 *bshape;
+    normed_input *bnormed;
     int bargs_cap, bptr_cap;
 } exec_ctx;
 

@@ -26,16 +26,13 @@ typedef struct fusion_plan {
     int *runs;            /* per node: the instance that runs here, or -1 */
     unsigned char *role;  /* per node: fused_role */
     unsigned char *recomputing; /* per node: belongs to a group whose head is not stored (cannot run alone) */
-    unsigned char *normed;      /* per node: a scale_axis whose output a normed sum recomputes (not stored) */
+    unsigned char *normed;      /* per node: a batch norm's scale_axis whose output is a normed value (not stored) */
 } fusion_plan;
 
-#define FUSED_NORMED_SUM_MAX_MEMBERS (1 + 2 * FUSED_NORMED_SUM_MAX_TERMS)
-
-/* A normed sum's members: its weighted sum W, then for each term it
- * recomputes, in term order, the affine_axis and the scale_axis that make
- * it (a FUSED_NORMED_SUM instance lists only W). Returns how many, at most
- * FUSED_NORMED_SUM_MAX_MEMBERS. */
-int fusion_normed_sum_members(const fusion_plan *fp, const graph *g, int W, int *members);
+/* Where value v is a normed value (fusion_plan.c): the scale_axis that
+ * defines it, with the affine_axis before it in *affine (whose inputs are
+ * x, sc and bias, the scale_axis's second input r); else -1. */
+int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, int *affine);
 
 /* Finds the groups be implements for dt among the needed nodes
  * (next_needed[i]: the next needed node after i, or -1), and sets

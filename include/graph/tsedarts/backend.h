@@ -44,6 +44,14 @@ typedef struct tally_pass_args {
  * filled alternately. */
 #define BACKEND_FENCES 2
 
+/* An input that is not stored: a batch norm's output y, which the kernel
+ * computes where it reads it from the batch norm's input, y = (x sc
+ * [+ bias]) r per channel, each step rounded as the batch norm's own
+ * kernels round it (engine/fusion_plan.c, normed values). */
+typedef struct normed_input {
+    const void *x, *sc, *bias, *r; /* bias NULL: none */
+} normed_input;
+
 typedef struct kernel_args {
     const graph *g;
     const node *nd;
@@ -53,6 +61,9 @@ typedef struct kernel_args {
     void *out;             /* output data (NULL for sinks) */
     shape4 out_shape;
     dtype dt;              /* element type of float tensors */
+    /* NULL when every input is stored; else per input, x NULL where
+     * that input is stored (its in[k] is NULL where it is not) */
+    const normed_input *normed;
 } kernel_args;
 
 typedef struct backend {
@@ -75,6 +86,11 @@ typedef struct backend {
      * of run_node on its members one after the other. */
     int (*fuses)(fused_kind kind, dtype dt);
     td_status (*run_fused)(fused_kind kind, int n, const kernel_args *const *members);
+    /* Optional (NULL where absent): whether input k of node nd can be a
+     * normed_input for an element type, whether nd runs alone or in a
+     * fused group. A batch norm's output whose every reader says yes is
+     * never stored. */
+    int (*reads_normed)(const node *nd, int k, dtype dt);
     /* Optional (NULL where absent): horizontal batches. n nodes of one op
      * with equal shapes and parameters (a weighted sum's index list aside),
      * none reading another's output, run by one call (one launch on a GPU);

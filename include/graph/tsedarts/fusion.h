@@ -14,12 +14,10 @@
  * (core/graph/fusion.c). The first six are batch norm's, over channels;
  * argmax_gather is max pooling's; the three relu groups leave the ReLU
  * before a depthwise convolution unstored, each reader recomputing it from
- * the ReLU's input; the normed sum is a mixed op's weighted sum reading its
- * batch-normalised terms through their normalisation; the chain is the run
- * of small arithmetic nodes around a batch norm's statistics (the means,
- * variances, their reciprocal roots, the running update, the backward's
- * coefficients), of any length from 2 to FUSED_MAX_MEMBERS. The last two
- * are found by engine/fusion_plan.c, not by a pattern. */
+ * the ReLU's input; the chain is the run of small arithmetic nodes around a
+ * batch norm's statistics (the means, variances, their reciprocal roots,
+ * the running update, the backward's coefficients), of any length from 2
+ * to FUSED_MAX_MEMBERS. */
 #define TD_FUSED_GROUP_LIST(X)                                                                           \
     X(SUM_DOT, "sum_dot")                   /* sum_axis(G), dot_axis(G, Z): G read once */             \
     X(CENTRED_DOT, "centred_dot")           /* affine_axis(x) -> xc, dot_axis(xc, xc) in one pass */   \
@@ -31,7 +29,6 @@
     X(RELU_CONV, "relu_conv")               /* depthwise conv2d(relu(x), w), relu(x) never stored */      \
     X(RELU_FILTER, "relu_filter")           /* its filter gradient, relu(x) recomputed from x */          \
     X(RELU_MASK, "relu_mask")               /* relu_bwd(relu(x), G) as relu_bwd(x, G): the same mask */   \
-    X(NORMED_SUM, "normed_sum")             /* weighted_sum(w, ..., scale_axis(xc, r), ...), y unstored */ \
     X(CHAIN, "chain")                       /* consecutive per-channel arithmetic: one pass, any length */
 
 typedef enum fused_kind {
@@ -64,9 +61,6 @@ typedef enum fused_input {
 } fused_input;
 
 #define FUSED_MAX_MEMBERS 8
-/* A normed sum's weighted sum has at most this many terms (a DARTS node's
- * mixed ops have up to 35). */
-#define FUSED_NORMED_SUM_MAX_TERMS 64
 #define FUSED_MAX_MEMBER_INPUTS 5
 
 typedef struct fused_member {
