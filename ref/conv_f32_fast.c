@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "normed.h"
 #include "ref_conv_fast.h"
 #include "ref_depthwise_shifted.h"
 #include "ref_template.h"
@@ -757,8 +758,9 @@ static void dw_plane_strided(const float *xp, int Wp, const float *w, int K, int
 }
 
 /* The forward of x, or of relu(x) when relu is set (x is then the ReLU's
- * input, not the node's). */
-static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
+ * input, not the node's); x normed when xn is set (normed.h), each plane
+ * then made, with its ReLU, in scratch that stays in cache. */
+static td_status dw_forward_of(const kernel_args *a, const float *x, int relu_in, const normed_input *xn)
 {
     const float *w = IN(1);
     float *y = OUT;
@@ -769,8 +771,9 @@ static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
     {
         float *buf = calloc((size_t)Hp * Wp, sizeof *buf); /* zero border: see pad_plane */
         float *ev = calloc((size_t)Hp * Wh, sizeof *ev), *od = calloc((size_t)Hp * Wh, sizeof *od); /* see pad_split */
-        float *row = relu ? malloc((size_t)W * sizeof *row) : NULL;
-        int ok = buf && ev && od && (row || !relu);
+        float *row = relu_in ? malloc((size_t)W * sizeof *row) : NULL;
+        float *made = xn ? malloc((size_t)H * W * sizeof *made) : NULL;
+        int ok = buf && ev && od && (row || !relu_in) && (made || !xn);
         if (!ok) failed = 1;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < xs.n; n++)
@@ -778,10 +781,16 @@ static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
                 if (!ok) continue;
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
                 float *yp = y + ((size_t)n * C + c) * ys.h * ys.w;
+                int relu = relu_in;
+                if (xn) {
+                    normed_relu_plane(xn, xs, (size_t)n * C + c, made);
+                    xpl = made;
+                    relu = 0;
+                }
                 if (s == 2 && dw_s2_shifted_fits(H, W, K, d, p)) {
                     dw_plane_s2_shifted(xpl, H, W, w + (size_t)c * K * K, K, d, relu, yp);
                 } else if (s == 2) {
-                    pad_split(xpl, H, W, p, ev, od, row);
+                    pad_split(xpl, H, W, p, ev, od, relu ? row : NULL);
                     dw_plane_s2(ev, od, Wh, w + (size_t)c * K * K, K, d, yp, ys.h, ys.w);
                 } else if (s == 1 && dw_shifted_fits(H, W, K, d, p)) {
                     dw_plane_shifted(xpl, H, W, w + (size_t)c * K * K, K, d, relu, yp);
@@ -797,11 +806,12 @@ static td_status dw_forward_of(const kernel_args *a, const float *x, int relu)
         free(ev);
         free(od);
         free(row);
+        free(made);
     }
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d: out of memory") : TD_OK;
 }
 
-static td_status dw_forward(const kernel_args *a) { return dw_forward_of(a, IN(0), 0); }
+static td_status dw_forward(const kernel_args *a) { return dw_forward_of(a, IN(0), 0, NULL); }
 
 /* Stride 1 keeps the size (pad = d (K - 1) / 2), and the adjoint is the
  * same convolution of dy with the kernel turned by 180 degrees. */
@@ -927,7 +937,7 @@ static void dwf_prefetch_image(const float *x, const float *dy, int n, int c, in
  * sums per tap (n-major, then rows, then vectors; columns past the last
  * full vector in tail lanes), lanes combined in a fixed order. Of relu(x)
  * when relu is set, x being the ReLU's input. */
-static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int relu)
+static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int relu_in, const normed_input *xn)
 {
     const float *dy = IN(1);
     float *dw = OUT;
@@ -944,8 +954,10 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
         float tail[MAX_TAPS * 8];
         int shifted = s == 1 && dwf_shifted_fits(H, W, Ho, Wo, K, d, p);
         const float *tap[MAX_TAPS / DWF_CHUNK + 1][DWF_CHUNK];
-        float *row = relu ? malloc((size_t)W * sizeof *row) : NULL;
-        int ok = buf && ev && od && (row || !relu);
+        float *row = relu_in ? malloc((size_t)W * sizeof *row) : NULL;
+        float *made = xn ? malloc((size_t)H * W * sizeof *made) : NULL;
+        int ok = buf && ev && od && (row || !relu_in) && (made || !xn);
+        int relu = xn ? 0 : relu_in; /* a normed plane is made with its ReLU */
         if (!ok) failed = 1;
 #pragma omp for schedule(static)
         for (int c = 0; c < C; c++) {
@@ -956,8 +968,9 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
                 memset(tap_acc, 0, sizeof tap_acc);
                 for (int n = 0; n < xs.n; n++) {
                     if (n + 1 < xs.n) dwf_prefetch_image(x, dy, n + 1, c, C, H * W, Ho * Wo);
-                    dwf_plane_shifted(x + ((size_t)n * C + c) * H * W, dy + ((size_t)n * C + c) * Ho * Wo, H, W, K, d,
-                                      relu, tap_acc);
+                    const float *xpl = x + ((size_t)n * C + c) * H * W;
+                    if (xn) normed_relu_plane(xn, xs, (size_t)n * C + c, made);
+                    dwf_plane_shifted(xn ? made : xpl, dy + ((size_t)n * C + c) * Ho * Wo, H, W, K, d, relu, tap_acc);
                 }
                 for (int t = 0; t < KK; t++) memcpy(&acc[t / DWF_CHUNK][(t % DWF_CHUNK) * 8], tap_acc + 8 * t, 8 * sizeof *tap_acc);
             }
@@ -970,9 +983,13 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
             for (int n = 0; n < xs.n && !shifted; n++) {
                 if (n + 1 < xs.n) dwf_prefetch_image(x, dy, n + 1, c, C, H * W, Ho * Wo);
                 const float *xpl = x + ((size_t)n * C + c) * H * W;
+                if (xn) {
+                    normed_relu_plane(xn, xs, (size_t)n * C + c, made);
+                    xpl = made;
+                }
                 /* the tail lanes read the padded plane */
                 if (s != 2 || full < Wo) pad_plane_of(xpl, H, W, p, buf, Wp, relu);
-                if (s == 2) pad_split(xpl, H, W, p, ev, od, row);
+                if (s == 2) pad_split(xpl, H, W, p, ev, od, relu ? row : NULL);
                 const float *yp = dy + ((size_t)n * C + c) * Ho * Wo;
                 if (full > 0)
                     for (int k = 0; k < chunks; k++)
@@ -996,11 +1013,12 @@ static td_status dw_backward_filter_of(const kernel_args *a, const float *x, int
         free(ev);
         free(od);
         free(row);
+        free(made);
     }
     return failed ? TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory") : TD_OK;
 }
 
-static td_status dw_backward_filter(const kernel_args *a) { return dw_backward_filter_of(a, IN(0), 0); }
+static td_status dw_backward_filter(const kernel_args *a) { return dw_backward_filter_of(a, IN(0), 0, NULL); }
 
 /* ----------------------------------------------------------- dispatch */
 
@@ -1040,12 +1058,13 @@ int conv_f32_fast(const kernel_args *a, td_status *result)
     return 0;
 }
 
-int conv_f32_relu_input(const kernel_args *a, const void *x, td_status *result)
+int conv_f32_relu_input(const kernel_args *a, const void *x, const normed_input *xn, td_status *result)
 {
     op_kind op = a->nd->op;
     if ((op != OP_CONV2D && op != OP_CONV2D_BWD_FILTER) || a->dt != DT_F32) return 0;
     shape4 w = op == OP_CONV2D_BWD_FILTER ? a->out_shape : a->in_shape[1];
     if (!is_depthwise(a->in_shape[0], w, P)) return 0;
-    *result = op == OP_CONV2D ? dw_forward_of(a, x, 1) : dw_backward_filter_of(a, x, 1);
+    const float *xs = xn ? xn->x : x; /* a normed x's planes are made from xn->x (prefetched as x) */
+    *result = op == OP_CONV2D ? dw_forward_of(a, xs, 1, xn) : dw_backward_filter_of(a, xs, 1, xn);
     return 1;
 }

@@ -144,7 +144,7 @@ static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
 static td_status relu_input(const kernel_args *relu, const kernel_args *b)
 {
     td_status r;
-    if (conv_f32_relu_input(b, relu->in[0], &r)) return r;
+    if (conv_f32_relu_input(b, relu->in[0], normed_in(relu, 0), &r)) return r;
     float *tmp = malloc(shape_numel(relu->out_shape) * sizeof *tmp + 1);
     if (!tmp) return TD_FAIL(TD_ERR_MEMORY, "relu + %s: out of memory", op_name(b->nd->op));
     kernel_args ra = *relu, ba = *b;
@@ -164,8 +164,10 @@ static td_status relu_input(const kernel_args *relu, const kernel_args *b)
 static td_status relu_mask(const kernel_args *relu, const kernel_args *b)
 {
     void *in[2] = {relu->in[0], b->in[1]};
+    normed_input normed[2] = {relu->normed ? relu->normed[0] : (normed_input){0}, {0}};
     kernel_args ba = *b;
     ba.in = in;
+    ba.normed = relu->normed ? normed : NULL;
     return ref_relu_bwd_f32(&ba);
 }
 

@@ -34,7 +34,9 @@ void normed_fill(const normed_input *ni, shape4 s, size_t lo, size_t n, float *b
  * reads_normed): the terms of a weighted sum (a mixed op's) and of dots
  * (the alphas' gradient), the second input of dot_axis and of
  * lincomb_axis over channels (a batch norm's backward statistic and input
- * gradient, fused or not); f32 only. */
+ * gradient, fused or not), and the input of relu and relu_bwd (alone, or
+ * the unstored ReLU that a depthwise convolution, its filter gradient or
+ * its mask applies); f32 only. */
 int ref_reads_normed(const node *nd, int k, dtype dt);
 
 /* Fails unless every normed input of a (a node run alone, or member q of
@@ -42,8 +44,14 @@ int ref_reads_normed(const node *nd, int k, dtype dt);
  * asked reads_normed never gets here. */
 td_status ref_check_normed(fused_kind kind, int q, const kernel_args *a);
 
+/* dst[0 .. hw) = relu of plane pl of a normed input shaped s, compared as
+ * the relu kernel compares (x > 0 ? x : 0). */
+void normed_relu_plane(const normed_input *ni, shape4 s, size_t pl, float *dst);
+
 /* The f32 kernels with normed inputs (normed_f32.c). */
 td_status ref_weighted_sum_normed_f32(const kernel_args *a);
 td_status ref_lincomb_axis_normed_f32(const kernel_args *a);
+td_status ref_relu_normed_f32(const kernel_args *a);
+td_status ref_relu_bwd_normed_f32(const kernel_args *a);
 
 #endif

@@ -30,6 +30,8 @@ int ref_reads_normed(const node *nd, int k, dtype dt)
     case OP_DOTS: return k >= 1;
     case OP_DOT_AXIS:
     case OP_LINCOMB_AXIS: return k == 1 && nd->p.axis == AXIS_C;
+    case OP_RELU:
+    case OP_RELU_BWD: return k == 0;
     default: return 0;
     }
 }
@@ -38,10 +40,12 @@ td_status ref_check_normed(fused_kind kind, int q, const kernel_args *a)
 {
     if (!a->normed) return TD_OK;
     /* in a group, only the members whose kernels read the input as the
-     * plain kernel does: the statistics' dot_axis and the lincomb */
+     * plain kernel does: the statistics' dot_axis, the lincomb, and the
+     * unstored ReLU whose readers apply it (fused_f32.c relu_input) */
     int member_ok = kind == FUSED_NONE ||
                     ((kind == FUSED_SUM_DOT || kind == FUSED_SCALED_PAIR) && a->nd->op == OP_DOT_AXIS) ||
-                    (kind == FUSED_SCALED_LINCOMB && a->nd->op == OP_LINCOMB_AXIS && q == 1);
+                    (kind == FUSED_SCALED_LINCOMB && a->nd->op == OP_LINCOMB_AXIS && q == 1) ||
+                    ((kind == FUSED_RELU_CONV || kind == FUSED_RELU_FILTER || kind == FUSED_RELU_MASK) && q == 0);
     for (int k = 0; k < a->nin; k++)
         if (normed_in(a, k) && (!member_ok || !ref_reads_normed(a->nd, k, a->dt)))
             return TD_FAIL(TD_ERR_STATE, "cpu backend: %s%s%s reads input %d as a normed input, which its kernel cannot",
@@ -129,6 +133,46 @@ td_status ref_lincomb_axis_normed_f32(const kernel_args *a)
             vf8_store(y + off + i, vf8_add(t, ve));
         }
         for (; i < hw; i++) y[off + i] = (fa * u[off + i] + fb * normed_value(&p, i)) + fe;
+    }
+    return TD_OK;
+}
+
+void normed_relu_plane(const normed_input *ni, shape4 s, size_t pl, float *dst)
+{
+    normed_plane p = normed_plane_at(ni, s, pl);
+    size_t hw = (size_t)s.h * s.w, i = 0;
+    for (; i + 8 <= hw; i += 8) vf8_store(dst + i, vf8_relu(normed_vf8(&p, i)));
+    for (; i < hw; i++) {
+        float v = normed_value(&p, i);
+        dst[i] = v > 0 ? v : 0;
+    }
+}
+
+/* relu and relu_bwd with a normed x: x > 0 ? x : 0, x > 0 ? g : 0 per
+ * element, as the plain kernels compare. */
+td_status ref_relu_normed_f32(const kernel_args *a)
+{
+    shape4 s = a->out_shape;
+    size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (size_t pl = 0; pl < planes; pl++) normed_relu_plane(normed_in(a, 0), a->in_shape[0], pl, OUT + pl * hw);
+    return TD_OK;
+}
+
+td_status ref_relu_bwd_normed_f32(const kernel_args *a)
+{
+    shape4 s = a->out_shape;
+    const float *g = IN(1);
+    const normed_input *xn = normed_in(a, 0);
+    float *y = OUT;
+    size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (size_t pl = 0; pl < planes; pl++) {
+        normed_plane p = normed_plane_at(xn, a->in_shape[0], pl);
+        size_t off = pl * hw, i = 0;
+        for (; i + 8 <= hw; i += 8)
+            vf8_store(y + off + i, vf8_select(vf8_gt(normed_vf8(&p, i), vf8_zero()), vf8_load(g + off + i), vf8_zero()));
+        for (; i < hw; i++) y[off + i] = normed_value(&p, i) > 0 ? g[off + i] : 0;
     }
     return TD_OK;
 }

@@ -2,6 +2,9 @@
 
 td_status FN(ref_relu)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    if (a->normed) return ref_relu_normed_f32(a);
+#endif
     const REAL *x = IN(0);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);
@@ -12,6 +15,9 @@ td_status FN(ref_relu)(const kernel_args *a)
 
 td_status FN(ref_relu_bwd)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    if (a->normed) return ref_relu_bwd_normed_f32(a);
+#endif
     const REAL *x = IN(0), *g = IN(1);
     REAL *y = OUT;
     size_t n = shape_numel(a->out_shape);

@@ -211,7 +211,8 @@ Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
  * bits with them are checked against the plain executor above. */
 static int normed_reader(op_kind op)
 {
-    return op == OP_WEIGHTED_SUM || op == OP_DOTS || op == OP_DOT_AXIS || op == OP_LINCOMB_AXIS;
+    return op == OP_WEIGHTED_SUM || op == OP_DOTS || op == OP_DOT_AXIS || op == OP_LINCOMB_AXIS || op == OP_RELU ||
+           op == OP_RELU_BWD;
 }
 
 /* Whether only such kernels read v (a skip_connect's term is the cell's

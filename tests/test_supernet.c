@@ -287,12 +287,14 @@ Test(supernet, fused_kernels_give_identical_bits)
         fprintf(stderr, " %s %d%s", fused_kind_name((fused_kind)k), fused_runs[k], k + 1 < FUSED_KIND_END ? "," : "\n");
     for (int k = FUSED_NONE + 1; k < FUSED_KIND_END; k++)
         cr_expect_gt(fused_runs[k], 0, "%s never ran", fused_kind_name((fused_kind)k));
-    op_kind readers[] = {OP_WEIGHTED_SUM, OP_DOTS, OP_DOT_AXIS, OP_LINCOMB_AXIS};
+    op_kind readers[] = {OP_WEIGHTED_SUM, OP_DOTS, OP_DOT_AXIS, OP_LINCOMB_AXIS, OP_RELU};
     fprintf(stderr, "normed inputs read:");
-    for (int r = 0; r < 4; r++) {
-        fprintf(stderr, " %s %d%s", op_name(readers[r]), normed_reads[readers[r]], r < 3 ? "," : "\n");
+    for (int r = 0; r < 5; r++) {
+        fprintf(stderr, " %s %d%s", op_name(readers[r]), normed_reads[readers[r]], r < 4 ? "," : "\n");
         cr_expect_gt(normed_reads[readers[r]], 0, "%s never read a normed input", op_name(readers[r]));
     }
+    fprintf(stderr, "relu_bwd read %d (a batch norm's output that a plain ReLU mask reads, where there is one)\n",
+            normed_reads[OP_RELU_BWD]);
     expect_same_roles(out[0], out[1], bytes, "with fused kernels");
     /* 12x12 images: maps of 144, 36 and 9 values, whose batch-norm sums
      * end in whole vectors past the last block of four and in tail lanes */
@@ -318,6 +320,7 @@ static void run_relu_depthwise(int side, int pre, int fused, const backend *be, 
     layer_init(&b, g, 1, 1);
     int x = graph_input(g, side ? shape_make(3, 4, side, side) : shape_make(3, 4, 9, 11), 0), labels = graph_input(g, shape_make(3, 1, 1, 1), 1);
     if (pre) x = layer_conv(&b, "pre", x, 4, 1, 1, 0, 1, 1);
+    if (pre >= 2) x = layer_bn(&b, "bn", x, pre == 2); /* then x is a normed value: read from the conv's output */
     int s1 = layer_conv(&b, "s1", layer_relu(&b, x), 4, 3, 1, 1, 1, 4);
     int s2 = layer_conv(&b, "s2", layer_relu(&b, x), 4, 5, 2, 4, 2, 4);
     int m2 = layer_conv(&b, "m2", layer_relu(&b, x), 8, 3, 1, 1, 1, 4);
@@ -353,22 +356,34 @@ Test(supernet, an_unstored_relu_gives_the_bits_of_a_stored_one)
     size_t bytes[ROLE_COUNT];
     /* 9x11, and 16x16, where AVX-512 builds take the stride-1 planes in
      * registers (the ReLU applied to each row as it is loaded) */
-    for (int c = 0; c < 4; c++) {
-        int pre = c % 2, side = c < 2 ? 0 : 16;
+    /* pre: 0 none, 1 a 1x1 conv, 2 and 3 that conv and a batch norm
+     * (with and without its affine terms); without them, the ReLU, its
+     * mask and the batch norm's backward read its output normed (never
+     * stored) */
+    static const char *const pres[] = {"", ", after a conv", ", after a conv and a batch norm",
+                                       ", after a conv and a batch norm without affine terms"};
+    for (int c = 0; c < 8; c++) {
+        int pre = c % 4, side = c < 4 ? 0 : 16;
         memset(fused_runs, 0, sizeof fused_runs);
+        memset(normed_reads, 0, sizeof normed_reads);
         run_relu_depthwise(side, pre, 0, &counting, out[0], bytes);
+        cr_expect_eq(normed_reads[OP_RELU], 0, "a normed input in a plain context");
         run_relu_depthwise(side, pre, 1, &counting, out[1], bytes);
-        fprintf(stderr, "relu groups run%s%s: conv %d, filter %d, mask %d\n", pre ? " after a conv" : "",
+        fprintf(stderr, "relu groups run%s%s: conv %d, filter %d, mask %d; normed reads by the ReLU %d\n", pres[pre],
                 side ? " at 16x16" : "", fused_runs[FUSED_RELU_CONV], fused_runs[FUSED_RELU_FILTER],
-                fused_runs[FUSED_RELU_MASK]);
+                fused_runs[FUSED_RELU_MASK], normed_reads[OP_RELU]);
         /* one ReLU node (the graph shares relu(x)), read by three
          * convolutions and their filter gradients, and by one mask where x
          * has a gradient */
         cr_expect_eq(fused_runs[FUSED_RELU_CONV], 3);
         cr_expect_eq(fused_runs[FUSED_RELU_FILTER], 3);
-        cr_expect_eq(fused_runs[FUSED_RELU_MASK], pre);
-        char what[80];
-        snprintf(what, sizeof what, "with the ReLU unstored%s%s", pre ? ", after a conv" : "", side ? ", 16x16" : "");
+        cr_expect_eq(fused_runs[FUSED_RELU_MASK], pre > 0);
+        /* after the batch norm without affine terms (a DARTS search's),
+         * every one of those seven reads x normed; with them, its output
+         * is read by the affine terms' own nodes, and stored */
+        cr_expect_eq(normed_reads[OP_RELU], pre == 3 ? 7 : 0);
+        char what[120];
+        snprintf(what, sizeof what, "with the ReLU unstored%s%s", pres[pre], side ? ", 16x16" : "");
         expect_same_roles(out[0], out[1], bytes, what);
     }
 }
