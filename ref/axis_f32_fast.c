@@ -27,10 +27,9 @@ static void reduce_image(const void *ctx, int n, int c0, int c1, channel_sums *a
     const reduce_job *j = ctx;
     size_t hw = (size_t)j->s.h * j->s.w;
     for (int c = c0; c < c1; c++) {
-        size_t base = ((size_t)n * j->s.c + c) * hw;
-        normed_plane zn;
-        if (j->zn) zn = normed_plane_at(j->zn, j->s, (size_t)n * j->s.c + c);
-        plane_add(&a[c], j->x + base, j->z ? j->z + base : NULL, j->zn ? &zn : NULL, hw);
+        size_t pl = (size_t)n * j->s.c + c, base = pl * hw;
+        normed_plane slot;
+        plane_add(&a[c], j->x + base, j->z ? j->z + base : NULL, normed_plane_or_null(j->zn, j->s, pl, &slot), hw);
     }
 }
 

@@ -19,7 +19,7 @@ typedef struct channel_sums {
     float tail[8];
 } channel_sums;
 
-/* z at i: stored at zp, or normed (zn) and made in registers. */
+/* z (a second operand) at i: stored at zp, or normed (zn) and made in registers. */
 static inline vf8 z_at8(const float *zp, const normed_plane *zn, size_t i)
 {
     return zn ? normed_vf8(zn, i) : vf8_load(zp + i);

@@ -46,13 +46,14 @@ static void pair_image(const void *ctx, int n, int c0, int c1, channel_sums *a, 
     const pair_job *j = ctx;
     size_t hw = (size_t)j->s.h * j->s.w;
     for (int c = c0; c < c1; c++) {
-        size_t base = ((size_t)n * j->s.c + c) * hw;
-        normed_plane zn;
-        if (j->zn) zn = normed_plane_at(j->zn, j->s, (size_t)n * j->s.c + c);
-        if (j->g && j->zn && j->scaled)
-            plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, NULL, &zn, j->w, NULL, NULL, hw);
-        else if (j->g && j->zn)
-            plane_add_fused(PASS_SUM_DOT, &a[c], &b[c], j->g + base, NULL, &zn, 0.0f, NULL, NULL, hw);
+        size_t pl = (size_t)n * j->s.c + c, base = pl * hw;
+        normed_plane slot;
+        const normed_plane *zn = normed_plane_or_null(j->zn, j->s, pl, &slot);
+        /* a call per case: each inlined copy of the pass keeps only its own loads */
+        if (j->g && zn && j->scaled)
+            plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, NULL, zn, j->w, NULL, NULL, hw);
+        else if (j->g && zn)
+            plane_add_fused(PASS_SUM_DOT, &a[c], &b[c], j->g + base, NULL, zn, 0.0f, NULL, NULL, hw);
         else if (j->g && j->scaled)
             plane_add_fused(PASS_SCALED_SUM_DOT, &a[c], &b[c], j->g + base, j->z + base, NULL, j->w, NULL, NULL, hw);
         else if (j->g)
@@ -121,16 +122,17 @@ static td_status scaled_lincomb(const kernel_args *share, const kernel_args *lc)
         size_t c = pl % (size_t)s.c, i = 0, off = pl * hw;
         float fa = ca[c], fb = cb[c], fe = ce[c];
         vf8 vw = vf8_set1(w), va = vf8_set1(fa), vb = vf8_set1(fb), ve = vf8_set1(fe);
-        normed_plane p;
-        if (vn) p = normed_plane_at(vn, lc->in_shape[1], pl);
+        normed_plane slot;
+        const normed_plane *p = normed_plane_or_null(vn, lc->in_shape[1], pl, &slot);
+        const float *vp = p ? NULL : v + off; /* V stored, or normed (p) */
         for (; i + 8 <= hw; i += 8) {
             vf8 u = vf8_mul(vw, vf8_load(G + off + i));
-            vf8 t = vf8_add(vf8_mul(va, u), vf8_mul(vb, vn ? normed_vf8(&p, i) : vf8_load(v + off + i)));
+            vf8 t = vf8_add(vf8_mul(va, u), vf8_mul(vb, z_at8(vp, p, i)));
             vf8_store(y + off + i, vf8_add(t, ve));
         }
         for (; i < hw; i++) {
             float u = w * G[off + i];
-            y[off + i] = (fa * u + fb * (vn ? normed_value(&p, i) : v[off + i])) + fe;
+            y[off + i] = (fa * u + fb * z_at1(vp, p, i)) + fe;
         }
     }
     return TD_OK;

@@ -26,6 +26,14 @@ static inline normed_plane normed_plane_at(const normed_input *ni, shape4 s, siz
     return p;
 }
 
+/* Plane pl of ni in *slot, or NULL where the input is stored (ni NULL). */
+static inline const normed_plane *normed_plane_or_null(const normed_input *ni, shape4 s, size_t pl, normed_plane *slot)
+{
+    if (!ni) return NULL;
+    *slot = normed_plane_at(ni, s, pl);
+    return slot;
+}
+
 /* buf[0 .. n) = elements [lo, lo + n) of a normed input shaped s (any
  * span of planes). */
 void normed_fill(const normed_input *ni, shape4 s, size_t lo, size_t n, float *buf);
