@@ -356,120 +356,188 @@ static td_status pw_backward_data(const kernel_args *a)
 #endif
 #define BLOCK_FLOATS (2 * FR * FC * 8) /* lanes, then tail lanes */
 
-/* One image's contribution to one block: acc holds the block's FR x FC
- * vectors of 8 partial sums, then its tail lanes (positions past the last
- * full 8). dy_next and x_next, when not NULL, are the block's rows in the
- * next image: a line of each is asked for (into L2) per line of the
- * current rows read, so that the next image arrives while this one is
- * summed. Its rows are planes a page or more apart, where the hardware
- * prefetcher starts cold on every one (0.231 -> 0.199 s per step in this
- * kernel at batch 64). */
-static void filter_block_image(const float *dyn, const float *xn, int nr, int nc, int np, float *acc,
-                               const float *dy_next, const float *x_next)
+/* Images summed into a block between two visits of its partial sums:
+ * enough for about GROUP_POSITIONS positions (1 image of 32x32, 2 of
+ * 16x16, 8 of 8x8), and no more than fill GROUP_BYTES of a core's L2
+ * with their dY and X rows, which every block of the group reads from
+ * there. A block's sums stay in registers across its group: at 8x8 a
+ * pass over one image is 8 vector steps, and loading and storing 16
+ * accumulators around each cost as much as the steps. */
+#define GROUP_POSITIONS 512
+#define GROUP_BYTES (1 << 20)
+
+/* What every block's pass reads: dY (images of Co rows) and X (images of
+ * Ci rows), np positions a row, and how far ahead the next rows are asked
+ * for: a group, the images the same block takes next. */
+typedef struct {
+    const float *dy, *x;
+    size_t dy_image, x_image; /* floats from an image's rows to the next's */
+    int np, n_images, ahead;
+} filter_pass;
+
+/* One block of the weight gradient: rows co0.. (nr of them) by columns
+ * ci0.. (nc). Block b runs over output channels within input channels
+ * when X is the larger operand, so that each thread of a static split
+ * reads part of X and all of dY rather than all of X (0.255 to 0.20 s
+ * per retraining step for the 144-to-36 convolutions), and the other way
+ * round otherwise. */
+typedef struct {
+    int co0, ci0, nr, nc;
+} filter_block;
+
+static filter_block filter_block_at(int b, int Co, int Ci)
 {
-    int full = np / 8 * 8;
-    float *tail = acc + FR * FC * 8;
-    if (nr == FR && nc == FC) {
+    int cob = (Co + FR - 1) / FR, cib = (Ci + FC - 1) / FC;
+    filter_block k;
+    k.co0 = (Ci > Co ? b % cob : b / cib) * FR;
+    k.ci0 = (Ci > Co ? b / cob : b % cib) * FC;
+    k.nr = Co - k.co0 < FR ? Co - k.co0 : FR;
+    k.nc = Ci - k.ci0 < FC ? Ci - k.ci0 : FC;
+    return k;
+}
+
+/* The full vectors of images [n0, n1) summed into block k, FR rows and 2
+ * kp columns, its sums held in registers across the images; lanes 0-7 of
+ * s[r][j] are entry (r, 2j)'s 8 lanes, lanes 8-15 entry (r, 2j + 1)'s.
+ * Each lane takes the terms of the 8-wide code in its order: image after
+ * image, chunk after chunk. While it sums an image it asks for the same
+ * rows f->ahead images on (into L2), a line of each per line read: an
+ * image's rows are planes a page or more apart, where the hardware
+ * prefetcher starts cold on every one (0.231 -> 0.199 s per search step
+ * at batch 64). */
+static inline __attribute__((always_inline)) void block_run(const filter_pass *f, filter_block k, int n0, int n1, float *acc,
+                                                             const int kp)
+{
+    int np = f->np, full = np / 8 * 8;
+    size_t ahead_dy = (size_t)f->ahead * f->dy_image, ahead_x = (size_t)f->ahead * f->x_image;
 #ifdef SIMD_HAVE_VF16
-        /* input channels in pairs: lanes 0-7 of s[r][k] are entry (r, 2k)'s
-         * 8 lanes, lanes 8-15 entry (r, 2k + 1)'s; each lane takes the terms
-         * of the 8-wide code, in its order */
-        vf16 s[FR][FC / 2];
-        for (int r = 0; r < FR; r++)
-            for (int k = 0; k < FC / 2; k++) s[r][k] = vf16_halves(acc + (r * FC + 2 * k) * 8, acc + (r * FC + 2 * k + 1) * 8);
+    vf16 s[FR][FC / 2];
+    for (int r = 0; r < FR; r++)
+        for (int j = 0; j < kp; j++) s[r][j] = vf16_halves(acc + (r * FC + 2 * j) * 8, acc + (r * FC + 2 * j + 1) * 8);
+#else
+    vf8 s[FR][FC];
+    for (int r = 0; r < FR; r++)
+        for (int c = 0; c < 2 * kp; c++) s[r][c] = vf8_load(acc + (r * FC + c) * 8);
+#endif
+    for (int n = n0; n < n1; n++) {
+        const float *dyn = f->dy + n * f->dy_image + (size_t)k.co0 * np, *xn = f->x + n * f->x_image + (size_t)k.ci0 * np;
+        int more = n + f->ahead < f->n_images;
         for (int p = 0; p < full; p += 8) {
-            if (dy_next && p % 16 == 0) { /* 16 floats: a 64-byte line */
-                for (int r = 0; r < FR; r++) __builtin_prefetch(dy_next + (size_t)r * np + p, 0, 2);
-                for (int c = 0; c < FC; c++) __builtin_prefetch(x_next + (size_t)c * np + p, 0, 2);
+            if (more && p % 16 == 0) { /* 16 floats: a 64-byte line */
+                for (int r = 0; r < FR; r++) __builtin_prefetch(dyn + ahead_dy + (size_t)r * np + p, 0, 2);
+                for (int c = 0; c < 2 * kp; c++) __builtin_prefetch(xn + ahead_x + (size_t)c * np + p, 0, 2);
             }
+#ifdef SIMD_HAVE_VF16
             vf16 u[FC / 2];
-            for (int k = 0; k < FC / 2; k++) u[k] = vf16_halves(xn + (size_t)(2 * k) * np + p, xn + (size_t)(2 * k + 1) * np + p);
+            for (int j = 0; j < kp; j++) u[j] = vf16_halves(xn + (size_t)(2 * j) * np + p, xn + (size_t)(2 * j + 1) * np + p);
             for (int r = 0; r < FR; r++) {
                 vf16 g = vf16_twice(dyn + (size_t)r * np + p);
-                for (int k = 0; k < FC / 2; k++) s[r][k] = vf16_fma(g, u[k], s[r][k]);
-            }
-        }
-        for (int r = 0; r < FR; r++)
-            for (int k = 0; k < FC / 2; k++) {
-                vf8_store(acc + (r * FC + 2 * k) * 8, vf16_low(s[r][k]));
-                vf8_store(acc + (r * FC + 2 * k + 1) * 8, vf16_high(s[r][k]));
+                for (int j = 0; j < kp; j++) s[r][j] = vf16_fma(g, u[j], s[r][j]);
             }
 #else
-        /* constant bounds: the compiler keeps all eight in registers */
-        vf8 s[FR][FC];
-        for (int r = 0; r < FR; r++)
-            for (int c = 0; c < FC; c++) s[r][c] = vf8_load(acc + (r * FC + c) * 8);
-        for (int p = 0; p < full; p += 8) {
             vf8 u[FC];
-            for (int c = 0; c < FC; c++) u[c] = vf8_load(xn + (size_t)c * np + p);
+            for (int c = 0; c < 2 * kp; c++) u[c] = vf8_load(xn + (size_t)c * np + p);
             for (int r = 0; r < FR; r++) {
                 vf8 g = vf8_load(dyn + (size_t)r * np + p);
-                for (int c = 0; c < FC; c++) s[r][c] = vf8_fma(g, u[c], s[r][c]);
+                for (int c = 0; c < 2 * kp; c++) s[r][c] = vf8_fma(g, u[c], s[r][c]);
             }
-        }
-        for (int r = 0; r < FR; r++)
-            for (int c = 0; c < FC; c++) vf8_store(acc + (r * FC + c) * 8, s[r][c]);
 #endif
-    } else {
-        for (int r = 0; r < nr; r++)
-            for (int c = 0; c < nc; c++) {
-                float *l = acc + (r * FC + c) * 8;
-                vf8 s = vf8_load(l);
-                for (int p = 0; p < full; p += 8) s = vf8_fma(vf8_load(dyn + (size_t)r * np + p), vf8_load(xn + (size_t)c * np + p), s);
-                vf8_store(l, s);
-            }
+        }
     }
-    for (int p = full; p < np; p++)
-        for (int r = 0; r < nr; r++)
-            for (int c = 0; c < nc; c++) {
-                float *l = &tail[(r * FC + c) * 8 + p - full];
-                *l = fmaf(dyn[(size_t)r * np + p], xn[(size_t)c * np + p], *l);
-            }
+#ifdef SIMD_HAVE_VF16
+    for (int r = 0; r < FR; r++)
+        for (int j = 0; j < kp; j++) {
+            vf8_store(acc + (r * FC + 2 * j) * 8, vf16_low(s[r][j]));
+            vf8_store(acc + (r * FC + 2 * j + 1) * 8, vf16_high(s[r][j]));
+        }
+#else
+    for (int r = 0; r < FR; r++)
+        for (int c = 0; c < 2 * kp; c++) vf8_store(acc + (r * FC + c) * 8, s[r][c]);
+#endif
+}
+
+/* Images [n0, n1) summed into block k: acc holds its FR x FC vectors of 8
+ * partial sums, then its tail lanes (positions past the last full 8).
+ * Blocks of FR rows and an even number of columns take the register path
+ * (the last block of 36 input channels has 4: 0.60 to 0.49 s per
+ * retraining step in those convolutions); others sum entry by entry. */
+static void filter_block_images(const filter_pass *f, filter_block k, int n0, int n1, float *acc)
+{
+    int np = f->np, full = np / 8 * 8;
+    float *tail = acc + FR * FC * 8;
+    if (k.nr == FR && k.nc == FC)
+        block_run(f, k, n0, n1, acc, FC / 2);
+#ifdef SIMD_HAVE_VF16
+    else if (k.nr == FR && k.nc == 6)
+        block_run(f, k, n0, n1, acc, 3);
+    else if (k.nr == FR && k.nc == 4)
+        block_run(f, k, n0, n1, acc, 2);
+    else if (k.nr == FR && k.nc == 2)
+        block_run(f, k, n0, n1, acc, 1);
+#endif
+    else
+        for (int n = n0; n < n1; n++) {
+            const float *dyn = f->dy + n * f->dy_image + (size_t)k.co0 * np, *xn = f->x + n * f->x_image + (size_t)k.ci0 * np;
+            for (int r = 0; r < k.nr; r++)
+                for (int c = 0; c < k.nc; c++) {
+                    float *l = acc + (r * FC + c) * 8;
+                    vf8 s = vf8_load(l);
+                    for (int p = 0; p < full; p += 8) s = vf8_fma(vf8_load(dyn + (size_t)r * np + p), vf8_load(xn + (size_t)c * np + p), s);
+                    vf8_store(l, s);
+                }
+        }
+    for (int n = n0; n < n1 && full < np; n++) {
+        const float *dyn = f->dy + n * f->dy_image + (size_t)k.co0 * np, *xn = f->x + n * f->x_image + (size_t)k.ci0 * np;
+        for (int p = full; p < np; p++)
+            for (int r = 0; r < k.nr; r++)
+                for (int c = 0; c < k.nc; c++) {
+                    float *l = &tail[(r * FC + c) * 8 + p - full];
+                    *l = fmaf(dyn[(size_t)r * np + p], xn[(size_t)c * np + p], *l);
+                }
+    }
 }
 
 /* dW (Co x Ci) = sum_n dY[n] (Co x np) X[n]^T: each entry a dot product
  * in 8 lanes (n-major, then p in chunks of 8, the rest in tail lanes),
- * lanes combined in a fixed order. Images are the outer loop so that one
- * image's dY and X stay in cache while every block reads them; each
- * block's partial sums wait in memory between images. */
+ * lanes combined in a fixed order. Groups of images are the outer loop so
+ * that one group's dY and X stay in cache while every block reads them;
+ * each block's partial sums wait in memory between groups. */
 static td_status filter_blocks(const float *dy, const float *xd, int N, int Co, int Ci, int np, float *dw, int par)
 {
-    int cob = (Co + FR - 1) / FR, cib = (Ci + FC - 1) / FC, nb = cob * cib;
+    int nb = (Co + FR - 1) / FR * ((Ci + FC - 1) / FC);
     float *acc = calloc((size_t)nb * BLOCK_FLOATS, sizeof *acc);
     if (!acc) return TD_FAIL(TD_ERR_MEMORY, "conv2d_bwd_filter: out of memory");
-    /* No barrier between images: a static schedule over the same nb blocks
-     * hands every block to the same thread for every n (OpenMP guarantees
-     * it), so each block's sums still run image after image on one thread. */
+    size_t image_bytes = (size_t)(Co + Ci) * np * sizeof(float);
+    int group = (GROUP_POSITIONS + np - 1) / np;
+    if ((size_t)group * image_bytes > GROUP_BYTES) group = image_bytes >= GROUP_BYTES ? 1 : (int)(GROUP_BYTES / image_bytes);
+    filter_pass f = {dy, xd, (size_t)Co * np, (size_t)Ci * np, np, N, group};
+    /* No barrier between groups: a static schedule over the same nb blocks
+     * hands every block to the same thread for every group (OpenMP
+     * guarantees it), so each block's sums still run image after image on
+     * one thread. */
 #pragma omp parallel if (par)
-    for (int n = 0; n < N; n++) {
+    for (int n0 = 0; n0 < N; n0 += group) {
+        int n1 = N - n0 > group ? n0 + group : N;
 #pragma omp for schedule(static) nowait
-        for (int b = 0; b < nb; b++) {
-            int co0 = b / cib * FR, ci0 = b % cib * FC;
-            int nr = Co - co0 < FR ? Co - co0 : FR, nc = Ci - ci0 < FC ? Ci - ci0 : FC;
-            int more = n + 1 < N;
-            filter_block_image(dy + ((size_t)n * Co + co0) * np, xd + ((size_t)n * Ci + ci0) * np, nr, nc, np,
-                               acc + (size_t)b * BLOCK_FLOATS, more ? dy + ((size_t)(n + 1) * Co + co0) * np : NULL,
-                               more ? xd + ((size_t)(n + 1) * Ci + ci0) * np : NULL);
-        }
+        for (int b = 0; b < nb; b++) filter_block_images(&f, filter_block_at(b, Co, Ci), n0, n1, acc + (size_t)b * BLOCK_FLOATS);
     }
     for (int b = 0; b < nb; b++) {
-        int co0 = b / cib * FR, ci0 = b % cib * FC;
-        int nr = Co - co0 < FR ? Co - co0 : FR, nc = Ci - ci0 < FC ? Ci - ci0 : FC;
+        filter_block k = filter_block_at(b, Co, Ci);
         const float *blk = acc + (size_t)b * BLOCK_FLOATS, *tail = blk + FR * FC * 8;
-        for (int r = 0; r < nr; r++)
-            for (int c = 0; c < nc; c++) {
+        for (int r = 0; r < k.nr; r++)
+            for (int c = 0; c < k.nc; c++) {
                 const float *t = tail + (r * FC + c) * 8;
                 float ts = 0;
                 for (int j = 0; j < 8; j++) ts += t[j];
-                dw[(size_t)(co0 + r) * Ci + ci0 + c] = vf8_sum(vf8_load(blk + (r * FC + c) * 8)) + ts;
+                dw[(size_t)(k.co0 + r) * Ci + k.ci0 + c] = vf8_sum(vf8_load(blk + (r * FC + c) * 8)) + ts;
             }
     }
     free(acc);
     return TD_OK;
 }
 
-/* dW[co][ci] = sum_n sum_p dY[n][co][p] X[n][ci][p]: 4x4 blocks of dot
- * products, each in 8 lanes (n-major, then p in chunks of 8). */
+/* dW[co][ci] = sum_n sum_p dY[n][co][p] X[n][ci][p]: FR x FC blocks of
+ * dot products, each in 8 lanes (n-major, then p in chunks of 8). */
 static td_status pw_backward_filter(const kernel_args *a)
 {
     const float *x = IN(0), *dy = IN(1);
