@@ -96,6 +96,9 @@ td_status FN(ref_bcast_axis)(const kernel_args *a)
 
 td_status FN(ref_scale_axis)(const kernel_args *a)
 {
+#if REAL_IS_F32
+    if (a->normed) return ref_scale_axis_normed_f32(a);
+#endif
     shape4 s = a->out_shape;
     const REAL *x = IN(0), *v = IN(1);
     REAL *y = OUT;

@@ -21,8 +21,10 @@ static inline const normed_input *normed_in(const kernel_args *a, int k)
 static inline normed_plane normed_plane_at(const normed_input *ni, shape4 s, size_t pl)
 {
     size_t c = pl % (size_t)s.c, hw = (size_t)s.h * s.w;
+    /* no r (an affine batch norm's y = xc a + beta): 1, which changes no bit */
     normed_plane p = {(const float *)ni->x + pl * hw, ((const float *)ni->sc)[c],
-                      ni->bias ? ((const float *)ni->bias)[c] : 0.0f, ((const float *)ni->r)[c], ni->bias != NULL};
+                      ni->bias ? ((const float *)ni->bias)[c] : 0.0f, ni->r ? ((const float *)ni->r)[c] : 1.0f,
+                      ni->bias != NULL};
     return p;
 }
 
@@ -39,12 +41,13 @@ static inline const normed_plane *normed_plane_or_null(const normed_input *ni, s
 void normed_fill(const normed_input *ni, shape4 s, size_t lo, size_t n, float *buf);
 
 /* Which inputs the CPU's kernels read as normed inputs (backend.h
- * reads_normed): the terms of a weighted sum (a mixed op's) and of dots
- * (the alphas' gradient), the second input of dot_axis and of
- * lincomb_axis over channels (a batch norm's backward statistic and input
- * gradient, fused or not), and the input of relu and relu_bwd (alone, or
- * the unstored ReLU that a depthwise convolution, its filter gradient or
- * its mask applies); f32 only. */
+ * reads_normed): the terms of a weighted sum (a mixed op's, or a cell
+ * node's two) and of dots (the alphas' gradient), the second input of
+ * dot_axis and of lincomb_axis over channels (a batch norm's backward
+ * statistic and input gradient, fused or not), the input of relu and
+ * relu_bwd (alone, or the unstored ReLU that a depthwise convolution, its
+ * filter gradient or its mask applies) and the input of scale_axis over
+ * images (a drop path); f32 only. */
 int ref_reads_normed(const node *nd, int k, dtype dt);
 
 /* Fails unless every normed input of a (a node run alone, or member q of
@@ -61,5 +64,6 @@ td_status ref_weighted_sum_normed_f32(const kernel_args *a);
 td_status ref_lincomb_axis_normed_f32(const kernel_args *a);
 td_status ref_relu_normed_f32(const kernel_args *a);
 td_status ref_relu_bwd_normed_f32(const kernel_args *a);
+td_status ref_scale_axis_normed_f32(const kernel_args *a);
 
 #endif

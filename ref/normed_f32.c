@@ -32,6 +32,7 @@ int ref_reads_normed(const node *nd, int k, dtype dt)
     case OP_LINCOMB_AXIS: return k == 1 && nd->p.axis == AXIS_C;
     case OP_RELU:
     case OP_RELU_BWD: return k == 0;
+    case OP_SCALE_AXIS: return k == 0 && nd->p.axis == AXIS_N;
     default: return 0;
     }
 }
@@ -173,6 +174,27 @@ td_status ref_relu_bwd_normed_f32(const kernel_args *a)
         for (; i + 8 <= hw; i += 8)
             vf8_store(y + off + i, vf8_select(vf8_gt(normed_vf8(&p, i), vf8_zero()), vf8_load(g + off + i), vf8_zero()));
         for (; i < hw; i++) y[off + i] = normed_value(&p, i) > 0 ? g[off + i] : 0;
+    }
+    return TD_OK;
+}
+
+/* scale_axis over images with a normed x (a drop path on a batch norm's
+ * output): y = x f with f the image's factor, as the plain kernel rounds
+ * it. */
+td_status ref_scale_axis_normed_f32(const kernel_args *a)
+{
+    shape4 s = a->out_shape;
+    const float *v = IN(1);
+    const normed_input *xn = normed_in(a, 0);
+    float *y = OUT;
+    size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
+#pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
+    for (size_t pl = 0; pl < planes; pl++) {
+        normed_plane p = normed_plane_at(xn, a->in_shape[0], pl);
+        float f = v[pl / (size_t)s.c];
+        size_t off = pl * hw, i = 0;
+        for (; i + 8 <= hw; i += 8) vf8_store(y + off + i, vf8_mul(normed_vf8(&p, i), vf8_set1(f)));
+        for (; i < hw; i++) y[off + i] = normed_value(&p, i) * f;
     }
     return TD_OK;
 }

@@ -1,6 +1,7 @@
 /* A plane of a normed input (backend.h normed_input) as the CPU's f32
  * kernels read it: y = (x f [+ o]) r with its channel's scalars, rounded
- * step by step as the centred_scale kernel rounds it (fused_f32.c). Kept
+ * step by step as the centred_scale kernel rounds it (fused_f32.c), or
+ * as affine_axis rounds x f + o (r = 1 then, which changes no bit). Kept
  * apart from normed.h so that the channel sums (channel_sums.h) can read
  * a normed second operand without the backend interface. */
 #ifndef TSEDARTS_REF_NORMED_PLANE_H

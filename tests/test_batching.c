@@ -212,7 +212,7 @@ Test(batching, a_supernet_step_batched_is_bit_identical_and_takes_fewer_calls)
 static int normed_reader(op_kind op)
 {
     return op == OP_WEIGHTED_SUM || op == OP_DOTS || op == OP_DOT_AXIS || op == OP_LINCOMB_AXIS || op == OP_RELU ||
-           op == OP_RELU_BWD;
+           op == OP_RELU_BWD || op == OP_SCALE_AXIS;
 }
 
 /* Whether only such kernels read v (a skip_connect's term is the cell's
@@ -239,7 +239,14 @@ Test(batching, batch_norms_that_end_candidate_ops_are_never_stored)
         for (int p = 0; p < g->n_nodes; p++) {
             if (!fp->normed[p]) continue;
             normed++;
-            cr_expect_eq(g->nodes[p].op, OP_SCALE_AXIS, "node %d: a normed value made by %s", p, op_name(g->nodes[p].op));
+            /* a batch norm's y: the scale_axis after its centring, or with
+             * affine terms (the stem's) the affine_axis after its stored
+             * centred input */
+            const node *nd = &g->nodes[p];
+            int from = g->values[graph_node_inputs(g, nd)[0]].producer;
+            cr_expect(nd->op == OP_SCALE_AXIS || (nd->op == OP_AFFINE_AXIS && nd->p.axis == AXIS_C && from >= 0 &&
+                                                   !fp->recomputing[from] && !fp->normed[from]),
+                      "node %d: a normed value made by %s", p, op_name(nd->op));
             for (int i = 0; i < g->n_nodes; i++) {
                 const int *in = graph_node_inputs(g, &g->nodes[i]);
                 for (int k = 0; ctx->needed[i] && k < g->nodes[i].nin; k++) {

@@ -137,6 +137,110 @@ Test(train, gradient_with_auxiliary_head_and_drop_path)
     graph_destroy(g);
 }
 
+/* The batch norms of the evaluation network have affine terms; their
+ * outputs y = xc a + beta are read where they are needed (normed values,
+ * engine/fusion_plan.c) by the ReLUs, the cells' sums and the drop path's
+ * scaling, never stored. One f32 training step (auxiliary head, drop
+ * path with some paths dropped) planned plain and planned fused gives the
+ * same bits in every role; a counting backend shows that the readers
+ * took normed inputs. */
+static int train_normed_reads[OP_COUNT];
+
+static td_status counting_node(const kernel_args *a)
+{
+    for (int k = 0; a->normed && k < a->nin; k++) train_normed_reads[a->nd->op] += a->normed[k].x != NULL;
+    return backend_cpu()->run_node(a);
+}
+
+static td_status counting_fused(fused_kind kind, int n, const kernel_args *const *members)
+{
+    for (int q = 0; q < n; q++)
+        for (int k = 0; members[q]->normed && k < members[q]->nin; k++)
+            train_normed_reads[members[q]->nd->op] += members[q]->normed[k].x != NULL;
+    return backend_cpu()->run_fused(kind, n, members);
+}
+
+static void train_step_roles(int fused, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT],
+                             int *normed_affine)
+{
+    evalnet_config c;
+    memset(&c, 0, sizeof c);
+    cr_assert_eq(genotype_load("DARTS_V2", &c.geno), TD_OK);
+    c.C = 4;
+    c.layers = 3;
+    c.in_ch = 3;
+    c.hw = 32;
+    c.classes = 10;
+    c.auxiliary = 1;
+    c.drop_path = 1;
+    graph *g = graph_create();
+    layer_builder b;
+    layer_init(&b, g, 1, 1);
+    net_io io;
+    cr_assert_eq(evalnet_build(&b, &c, 6, &io), TD_OK, "%s", td_error_message());
+    graph_bind(g, io.loss, ROLE_OUTPUT, (size_t)-1);
+    cr_assert_eq(graph_param_grads(g, io.loss, 1, 0), TD_OK);
+    role_buffers rb;
+    cr_assert_eq(role_buffers_alloc(&rb, g, be, DT_F32), TD_OK);
+    params_init(g, 2, DT_F32, rb.ptr[ROLE_WEIGHT], NULL, rb.ptr[ROLE_BNSTAT]);
+    philox_stream s;
+    philox_stream_init(&s, 3, PURPOSE_TEST, 1);
+    float *in = rb.ptr[ROLE_INPUT];
+    size_t img = shape_numel(g->values[io.images].shape);
+    for (size_t i = 0; i < img; i++) in[g->values[io.images].offset + i] = 2 * philox_next_uniform_f32(&s) - 1;
+    drop_path_masks(5, 0.5, 1, 1, 0, io.n_masks, 6, DT_F32, in + g->values[io.drop_mask].offset);
+    for (int i = 0; i < 6; i++) ((int32_t *)rb.ptr[ROLE_LABEL])[i] = (3 * i + 1) % 10;
+    exec_ctx *ctx;
+    cr_assert_eq((fused ? exec_create : exec_create_plain)(g, be, DT_F32, &ctx), TD_OK, "%s", td_error_message());
+    role_buffers_bind(&rb, ctx);
+    cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
+    *normed_affine = 0;
+    for (int p = 0; ctx->fusion.normed && p < g->n_nodes; p++)
+        *normed_affine += ctx->fusion.normed[p] && g->nodes[p].op == OP_AFFINE_AXIS;
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
+        out[r] = malloc(bytes[r] + 1);
+        memcpy(out[r], rb.ptr[r], bytes[r]);
+    }
+    exec_destroy(ctx);
+    role_buffers_free(&rb);
+    layer_free(&b);
+    graph_destroy(g);
+}
+
+Test(train, unstored_batch_norm_outputs_give_identical_bits)
+{
+    backend counting = *backend_cpu();
+    counting.run_node = counting_node;
+    counting.run_fused = counting_fused;
+    counting.batches = NULL;
+    counting.run_batched = NULL;
+    counting.fused_batches = NULL;
+    counting.run_fused_batched = NULL;
+    void *out[2][ROLE_COUNT];
+    size_t bytes[ROLE_COUNT];
+    int normed[2];
+    for (int fused = 0; fused < 2; fused++) {
+        memset(train_normed_reads, 0, sizeof train_normed_reads);
+        train_step_roles(fused, &counting, out[fused], bytes, &normed[fused]);
+    }
+    fprintf(stderr, "evaluation network: %d batch-norm outputs unstored; normed inputs read by relu %d, weighted_sum %d, "
+                    "scale_axis %d, relu_bwd %d\n",
+            normed[1], train_normed_reads[OP_RELU], train_normed_reads[OP_WEIGHTED_SUM], train_normed_reads[OP_SCALE_AXIS],
+            train_normed_reads[OP_RELU_BWD]);
+    cr_expect_eq(normed[0], 0, "normed values in a plain plan");
+    cr_expect_gt(normed[1], 0, "no affine batch norm's output left unstored");
+    cr_expect_gt(train_normed_reads[OP_RELU], 0, "no ReLU read a batch norm's output normed");
+    cr_expect_gt(train_normed_reads[OP_WEIGHTED_SUM], 0, "no cell sum read a batch norm's output normed");
+    cr_expect_gt(train_normed_reads[OP_SCALE_AXIS], 0, "no drop path read a batch norm's output normed");
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        cr_expect(memcmp(out[0][r], out[1][r], bytes[r]) == 0, "role %s differs with unstored batch-norm outputs",
+                  role_name((value_role)r));
+        free(out[0][r]);
+        free(out[1][r]);
+    }
+}
+
 Test(train, drop_path_fraction_and_scaling)
 {
     int n_masks = 50, batch = 200;

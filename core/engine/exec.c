@@ -178,15 +178,15 @@ static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape
     const int *in = graph_node_inputs(g, nd);
     int any_normed = 0;
     for (int k = 0; k < nd->nin; k++) {
-        int affine, s = fusion_normed_source(&ctx->fusion, g, in[k], &affine);
+        normed_source src;
+        int s = fusion_normed_source(&ctx->fusion, g, in[k], &src);
         shape[k] = g->values[in[k]].shape;
         normed[k] = (normed_input){0};
         if (s >= 0) {
-            const int *ain = graph_node_inputs(g, &g->nodes[affine]);
-            normed[k].x = exec_value_ptr(ctx, ain[0]);
-            normed[k].sc = exec_value_ptr(ctx, ain[1]);
-            normed[k].bias = g->nodes[affine].nin > 2 ? exec_value_ptr(ctx, ain[2]) : NULL;
-            normed[k].r = exec_value_ptr(ctx, graph_node_inputs(g, &g->nodes[s])[1]);
+            normed[k].x = exec_value_ptr(ctx, src.x);
+            normed[k].sc = exec_value_ptr(ctx, src.sc);
+            normed[k].bias = src.bias >= 0 ? exec_value_ptr(ctx, src.bias) : NULL;
+            normed[k].r = src.r >= 0 ? exec_value_ptr(ctx, src.r) : NULL;
             ptr[k] = NULL;
             any_normed = 1;
             continue;

@@ -170,46 +170,74 @@ static td_status try_unstored(const graph *g, int h, const int *next_needed, con
     return TD_OK;
 }
 
-/* Normed values, after the patterned groups: a batch norm's output y,
- * written by the scale_axis of a centred_scale instance, is not stored
- * when every needed reader can take it as a normed_input (backend.h
- * reads_normed): each computes y where it reads it, from the batch norm's
- * input x and its per-channel scalars, which then live until the last
- * reader instead of y. The mixed ops' sums, the alphas' gradients and the
- * batch norm's own backward statistics and input gradient read the final
- * batch norm of every candidate op so; a ReLU's input stays stored. It
- * saves writing y and, where x is still in cache, reading it back. The
- * instance then runs nowhere (it stays in the list). */
+/* Whether value v is stored: made by a node that runs (or a parameter or
+ * input), not recomputed by its readers nor itself a normed value. */
+static int stored(const graph *g, const fusion_plan *fp, int v)
+{
+    int p = g->values[v].producer;
+    return p < 0 || (!fp->recomputing[p] && !fp->normed[p]);
+}
+
+/* Whether every needed reader of v reads it as a normed_input. */
+static int read_only_normed(const graph *g, const readers *rd, const backend *be, dtype dt, int v)
+{
+    for (int i = rd->first[v]; i <= rd->last[v]; i++) {
+        if (!rd->needed[i]) continue;
+        const int *x = graph_node_inputs(g, &g->nodes[i]);
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (x[k] == v && !be->reads_normed(&g->nodes[i], k, dt)) return 0;
+    }
+    return 1;
+}
+
+/* Normed values, after the patterned groups: a batch norm's output y is
+ * not stored when every needed reader can take it as a normed_input
+ * (backend.h reads_normed): each computes y where it reads it, from what
+ * y was computed from, which then lives until the last reader instead of
+ * y. Two kinds:
+ * - without affine terms, y = (x 1 - m) r, the scale_axis of a
+ *   centred_scale instance (which then runs nowhere but stays in the
+ *   list), read from x, the centring's scalars and r;
+ * - with them, y = xc a + beta, an affine_axis over channels run alone,
+ *   read from its stored input xc (the centred input, which the batch
+ *   norm's backward keeps anyway) and its scalars, with r = 1.
+ * The mixed ops' sums, the alphas' gradients, the batch norm's own
+ * backward statistics and input gradient, ReLUs and a drop path's scaling
+ * read them so. It saves writing y and, where x is still in cache,
+ * reading it back. */
 static void find_normed_values(const graph *g, const readers *rd, const backend *be, dtype dt, fusion_plan *fp,
                                unsigned char *unplaced)
 {
     for (int p = 0; p < g->n_nodes; p++) {
-        if (!rd->needed[p] || fp->role[p] != FUSED_ROLE_RUNS) continue;
-        const fused_instance *in = &fp->inst[fp->runs[p]];
-        int v = g->nodes[p].out;
-        if (in->kind != FUSED_CENTRED_SCALE || in->member[1] != p || v < 0 || g->values[v].role != ROLE_ACT ||
-            rd->first[v] < 0)
-            continue;
-        int ok = 1;
-        for (int i = rd->first[v]; ok && i <= rd->last[v]; i++) {
-            if (!rd->needed[i]) continue;
-            const int *x = graph_node_inputs(g, &g->nodes[i]);
-            for (int k = 0; ok && k < g->nodes[i].nin; k++)
-                if (x[k] == v) ok = be->reads_normed(&g->nodes[i], k, dt);
-        }
-        if (!ok) continue;
+        const node *nd = &g->nodes[p];
+        int v = nd->out;
+        if (!rd->needed[p] || v < 0 || g->values[v].role != ROLE_ACT || rd->first[v] < 0) continue;
+        int scaled = fp->role[p] == FUSED_ROLE_RUNS && fp->inst[fp->runs[p]].kind == FUSED_CENTRED_SCALE &&
+                     fp->inst[fp->runs[p]].member[1] == p;
+        int affine = fp->role[p] == FUSED_ROLE_NONE && nd->op == OP_AFFINE_AXIS && nd->p.axis == AXIS_C &&
+                     stored(g, fp, graph_node_inputs(g, nd)[0]);
+        if ((!scaled && !affine) || !read_only_normed(g, rd, be, dt, v)) continue;
         fp->normed[p] = 1;
+        fp->recomputing[p] = 1;
         fp->role[p] = FUSED_ROLE_SILENT;
         fp->runs[p] = -1;
         unplaced[v] = 1;
     }
 }
 
-int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, int *affine)
+int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, normed_source *src)
 {
     int s = g->values[v].producer;
     if (s < 0 || !fp->normed || !fp->normed[s]) return -1;
-    *affine = g->values[graph_node_inputs(g, &g->nodes[s])[0]].producer;
+    const node *nd = &g->nodes[s];
+    const int *in = graph_node_inputs(g, nd);
+    /* a scale_axis reads its centring's inputs; an affine_axis its own */
+    const node *a = nd->op == OP_SCALE_AXIS ? &g->nodes[g->values[in[0]].producer] : nd;
+    const int *ain = graph_node_inputs(g, a);
+    src->x = ain[0];
+    src->sc = ain[1];
+    src->bias = a->nin > 2 ? ain[2] : -1;
+    src->r = nd->op == OP_SCALE_AXIS ? in[1] : -1;
     return s;
 }
 

@@ -26,13 +26,19 @@ typedef struct fusion_plan {
     int *runs;            /* per node: the instance that runs here, or -1 */
     unsigned char *role;  /* per node: fused_role */
     unsigned char *recomputing; /* per node: belongs to a group whose head is not stored (cannot run alone) */
-    unsigned char *normed;      /* per node: a batch norm's scale_axis whose output is a normed value (not stored) */
+    unsigned char *normed;      /* per node: a batch norm's scale_axis or affine_axis whose output is a normed value (not stored) */
 } fusion_plan;
 
-/* Where value v is a normed value (fusion_plan.c): the scale_axis that
- * defines it, with the affine_axis before it in *affine (whose inputs are
- * x, sc and bias, the scale_axis's second input r); else -1. */
-int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, int *affine);
+/* The values a normed value y = (x sc [+ bias]) [r] is computed from
+ * (backend.h normed_input); bias and r are -1 where absent (r absent: 1). */
+typedef struct normed_source {
+    int x, sc, bias, r;
+} normed_source;
+
+/* Where value v is a normed value (fusion_plan.c): the node that defines
+ * it (a scale_axis after an unstored centring, or an affine_axis), with
+ * what it is computed from in *src; else -1. */
+int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, normed_source *src);
 
 /* Finds the groups be implements for dt among the needed nodes
  * (next_needed[i]: the next needed node after i, or -1), and sets
