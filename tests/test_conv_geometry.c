@@ -278,16 +278,17 @@ static float pw_filter_in_lane_order(const float *x, const float *dy, int N, int
 
 Test(conv_geometry, pointwise_filter_gradients_keep_their_lane_order)
 {
-    /* channel counts that fill the 4-by-8 and 4-by-2 register blocks and
-     * ones that leave partial blocks (last blocks of 4, 6 and 2 input
-     * channels among them: 36, 22 and 18), more input channels than
-     * output channels and fewer; maps of 32x32, 16x16, 8x8 and 6x6 (tail
-     * lanes), at stride 1 and 2 (the gathered input). N = 11 splits into
-     * groups of images with a shorter last one at every map size below
-     * 32x32 (8 images of 8x8 a group, 2 of 16x16). */
-    int chans[][2] = {{8, 8}, {16, 16}, {16, 8}, {12, 6}, {5, 3}, {36, 36}, {22, 8}, {18, 12}, {8, 20}};
+    /* channel counts that fill the register blocks (6 or 4 output
+     * channels by 8 input channels with AVX-512, 4 by 2 without) and ones
+     * that leave partial blocks (last blocks of 4, 6 and 2 input channels
+     * among them: 36, 22 and 18), more input channels than output
+     * channels and fewer; maps of 32x32, 16x16, 8x8 and 6x6 (tail lanes),
+     * at stride 1 and 2 (the gathered input). N = 11 splits into groups
+     * of images with a shorter last one at every map size below 32x32 (8
+     * images of 8x8 a group, 2 of 16x16). */
+    int chans[][2] = {{8, 8}, {16, 16}, {16, 8}, {12, 6}, {5, 3}, {36, 36}, {22, 8}, {18, 12}, {8, 20}, {22, 12}};
     int sizes[] = {32, 16, 6, 12, 8};
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 10; i++)
         for (int k = 0; k < 5; k++)
             for (int s = 1; s <= 2; s++) {
                 int Ci = chans[i][0], Co = chans[i][1], H = sizes[k], Ho = (H - 1) / s + 1, N = Ho < 32 ? 11 : 3;
