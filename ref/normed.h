@@ -20,11 +20,16 @@ static inline const normed_input *normed_in(const kernel_args *a, int k)
 /* Plane pl (image pl / C, channel pl % C) of a normed input shaped s. */
 static inline normed_plane normed_plane_at(const normed_input *ni, shape4 s, size_t pl)
 {
-    size_t c = pl % (size_t)s.c, hw = (size_t)s.h * s.w;
-    /* no r (an affine batch norm's y = xc a + beta): 1, which changes no bit */
-    normed_plane p = {(const float *)ni->x + pl * hw, ((const float *)ni->sc)[c],
-                      ni->bias ? ((const float *)ni->bias)[c] : 0.0f, ni->r ? ((const float *)ni->r)[c] : 1.0f,
-                      ni->bias != NULL};
+    size_t c = pl % (size_t)s.c, n = pl / (size_t)s.c, hw = (size_t)s.h * s.w;
+    /* no r (an affine batch norm's y = xc a + beta): 1, which changes no
+     * bit */
+    normed_plane p = {(const float *)ni->x + pl * hw,
+                      ((const float *)ni->sc)[c],
+                      ni->bias ? ((const float *)ni->bias)[c] : 0.0f,
+                      ni->r ? ((const float *)ni->r)[c] : 1.0f,
+                      ni->img ? ((const float *)ni->img)[n] : 1.0f,
+                      ni->bias != NULL,
+                      ni->img != NULL};
     return p;
 }
 

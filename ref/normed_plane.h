@@ -11,24 +11,28 @@
 
 #include "simd.h"
 
-/* One plane (one image's channel) of a normed input. */
+/* One plane (one image's channel) of a normed input: y = ((x f [+ o]) r)
+ * [g], g the image's drop-path factor. Without one the product is not
+ * taken at all (a multiply by 1 would change no bit, but it cost the
+ * search step's readers 0.7%). */
 typedef struct normed_plane {
     const float *x;
-    float f, o, r;
-    int has_bias;
+    float f, o, r, g;
+    int has_bias, has_g;
 } normed_plane;
 
 static inline float normed_value(const normed_plane *p, size_t i)
 {
     float v = p->has_bias ? p->x[i] * p->f + p->o : p->x[i] * p->f;
-    return v * p->r;
+    return p->has_g ? v * p->r * p->g : v * p->r;
 }
 
 static inline vf8 normed_vf8(const normed_plane *p, size_t i)
 {
     vf8 v = vf8_mul(vf8_load(p->x + i), vf8_set1(p->f));
     if (p->has_bias) v = vf8_add(v, vf8_set1(p->o));
-    return vf8_mul(v, vf8_set1(p->r));
+    v = vf8_mul(v, vf8_set1(p->r));
+    return p->has_g ? vf8_mul(v, vf8_set1(p->g)) : v;
 }
 
 #ifdef SIMD_HAVE_VF16
@@ -36,7 +40,8 @@ static inline vf16 normed_vf16(const normed_plane *p, size_t i)
 {
     vf16 v = vf16_mul(vf16_load(p->x + i), vf16_set1(p->f));
     if (p->has_bias) v = vf16_add(v, vf16_set1(p->o));
-    return vf16_mul(v, vf16_set1(p->r));
+    v = vf16_mul(v, vf16_set1(p->r));
+    return p->has_g ? vf16_mul(v, vf16_set1(p->g)) : v;
 }
 #endif
 

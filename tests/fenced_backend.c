@@ -50,7 +50,8 @@ static td_status open_args(const kernel_args *a, opened_args *o)
         o->in[k] = open_fence(a->in[k]);
         if (!a->normed) continue;
         const normed_input *n = &a->normed[k];
-        o->normed[k] = (normed_input){open_fence(n->x), open_fence(n->sc), open_fence(n->bias), open_fence(n->r)};
+        o->normed[k] = (normed_input){open_fence(n->x), open_fence(n->sc), open_fence(n->bias), open_fence(n->r),
+                                      open_fence(n->img)};
     }
     o->a.in = o->in;
     o->a.normed = a->normed ? o->normed : NULL;

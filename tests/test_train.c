@@ -140,10 +140,12 @@ Test(train, gradient_with_auxiliary_head_and_drop_path)
 /* The batch norms of the evaluation network have affine terms; their
  * outputs y = xc a + beta are read where they are needed (normed values,
  * engine/fusion_plan.c) by the ReLUs, the cells' sums and the drop path's
- * scaling, never stored. One f32 training step (auxiliary head, drop
- * path with some paths dropped) planned plain and planned fused gives the
- * same bits in every role; a counting backend shows that the readers
- * took normed inputs. */
+ * scaling, never stored; where the cells' sums read them, the drop path's
+ * y m is not stored either. One f32 training step (auxiliary head, drop
+ * path with some paths dropped) planned plain, planned fused, and planned
+ * fused by a CPU whose sums read nothing normed (so that the drop path's
+ * scaling runs, reading y) gives the same bits in every role; a counting
+ * backend shows what was read so. */
 static int train_normed_reads[OP_COUNT];
 
 static td_status counting_node(const kernel_args *a)
@@ -160,8 +162,19 @@ static td_status counting_fused(fused_kind kind, int n, const kernel_args *const
     return backend_cpu()->run_fused(kind, n, members);
 }
 
+static int sums_read_stored(const node *nd, int k, dtype dt)
+{
+    return nd->op != OP_WEIGHTED_SUM && backend_cpu()->reads_normed(nd, k, dt);
+}
+
+/* Normed values of a plan by the op that defines them: affine_axis (an
+ * affine batch norm's y) and scale_axis over images (a drop path's). */
+typedef struct normed_count {
+    int affine, dropped;
+} normed_count;
+
 static void train_step_roles(int fused, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT],
-                             int *normed_affine)
+                             normed_count *nc)
 {
     evalnet_config c;
     memset(&c, 0, sizeof c);
@@ -194,9 +207,12 @@ static void train_step_roles(int fused, const backend *be, void *out[ROLE_COUNT]
     cr_assert_eq((fused ? exec_create : exec_create_plain)(g, be, DT_F32, &ctx), TD_OK, "%s", td_error_message());
     role_buffers_bind(&rb, ctx);
     cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
-    *normed_affine = 0;
-    for (int p = 0; ctx->fusion.normed && p < g->n_nodes; p++)
-        *normed_affine += ctx->fusion.normed[p] && g->nodes[p].op == OP_AFFINE_AXIS;
+    memset(nc, 0, sizeof *nc);
+    for (int p = 0; ctx->fusion.normed && p < g->n_nodes; p++) {
+        if (!ctx->fusion.normed[p]) continue;
+        nc->affine += g->nodes[p].op == OP_AFFINE_AXIS;
+        nc->dropped += g->nodes[p].op == OP_SCALE_AXIS && g->nodes[p].p.axis == AXIS_N;
+    }
     for (int r = 1; r < ROLE_COUNT; r++) {
         bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
         out[r] = malloc(bytes[r] + 1);
@@ -217,28 +233,34 @@ Test(train, unstored_batch_norm_outputs_give_identical_bits)
     counting.run_batched = NULL;
     counting.fused_batches = NULL;
     counting.run_fused_batched = NULL;
-    void *out[2][ROLE_COUNT];
+    backend stored_sums = counting;
+    stored_sums.reads_normed = sums_read_stored;
+    const backend *bes[3] = {&counting, &counting, &stored_sums};
+    static const char *const runs[3] = {"plain", "fused", "fused, the sums reading nothing normed"};
+    void *out[3][ROLE_COUNT];
     size_t bytes[ROLE_COUNT];
-    int normed[2];
-    for (int fused = 0; fused < 2; fused++) {
+    normed_count nc[3];
+    int reads[3][OP_COUNT];
+    for (int k = 0; k < 3; k++) {
         memset(train_normed_reads, 0, sizeof train_normed_reads);
-        train_step_roles(fused, &counting, out[fused], bytes, &normed[fused]);
+        train_step_roles(k > 0, bes[k], out[k], bytes, &nc[k]);
+        memcpy(reads[k], train_normed_reads, sizeof train_normed_reads);
+        fprintf(stderr, "evaluation network, %s: unstored %d batch-norm outputs, %d drop paths; normed inputs read by "
+                        "relu %d, weighted_sum %d, scale_axis %d\n",
+                runs[k], nc[k].affine, nc[k].dropped, reads[k][OP_RELU], reads[k][OP_WEIGHTED_SUM], reads[k][OP_SCALE_AXIS]);
     }
-    fprintf(stderr, "evaluation network: %d batch-norm outputs unstored; normed inputs read by relu %d, weighted_sum %d, "
-                    "scale_axis %d, relu_bwd %d\n",
-            normed[1], train_normed_reads[OP_RELU], train_normed_reads[OP_WEIGHTED_SUM], train_normed_reads[OP_SCALE_AXIS],
-            train_normed_reads[OP_RELU_BWD]);
-    cr_expect_eq(normed[0], 0, "normed values in a plain plan");
-    cr_expect_gt(normed[1], 0, "no affine batch norm's output left unstored");
-    cr_expect_gt(train_normed_reads[OP_RELU], 0, "no ReLU read a batch norm's output normed");
-    cr_expect_gt(train_normed_reads[OP_WEIGHTED_SUM], 0, "no cell sum read a batch norm's output normed");
-    cr_expect_gt(train_normed_reads[OP_SCALE_AXIS], 0, "no drop path read a batch norm's output normed");
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        cr_expect(memcmp(out[0][r], out[1][r], bytes[r]) == 0, "role %s differs with unstored batch-norm outputs",
-                  role_name((value_role)r));
-        free(out[0][r]);
-        free(out[1][r]);
-    }
+    cr_expect_eq(nc[0].affine + nc[0].dropped, 0, "normed values in a plain plan");
+    cr_expect_gt(nc[1].affine, 0, "no affine batch norm's output left unstored");
+    cr_expect_gt(nc[1].dropped, 0, "no drop path's output left unstored");
+    cr_expect_gt(reads[1][OP_RELU], 0, "no ReLU read a batch norm's output normed");
+    cr_expect_gt(reads[1][OP_WEIGHTED_SUM], 0, "no cell sum read a normed input");
+    cr_expect_eq(nc[2].dropped, 0, "drop paths unstored with sums that read nothing normed");
+    cr_expect_gt(reads[2][OP_SCALE_AXIS], 0, "no drop path read a batch norm's output normed");
+    for (int k = 1; k < 3; k++)
+        for (int r = 1; r < ROLE_COUNT; r++)
+            cr_expect(memcmp(out[0][r], out[k][r], bytes[r]) == 0, "role %s differs (%s)", role_name((value_role)r), runs[k]);
+    for (int k = 0; k < 3; k++)
+        for (int r = 1; r < ROLE_COUNT; r++) free(out[k][r]);
 }
 
 Test(train, drop_path_fraction_and_scaling)

@@ -187,6 +187,7 @@ static td_status node_args(const exec_ctx *ctx, int i, void **ptr, shape4 *shape
             normed[k].sc = exec_value_ptr(ctx, src.sc);
             normed[k].bias = src.bias >= 0 ? exec_value_ptr(ctx, src.bias) : NULL;
             normed[k].r = src.r >= 0 ? exec_value_ptr(ctx, src.r) : NULL;
+            normed[k].img = src.img >= 0 ? exec_value_ptr(ctx, src.img) : NULL;
             ptr[k] = NULL;
             any_normed = 1;
             continue;

@@ -200,7 +200,9 @@ static int read_only_normed(const graph *g, const readers *rd, const backend *be
  *   list), read from x, the centring's scalars and r;
  * - with them, y = xc a + beta, an affine_axis over channels run alone,
  *   read from its stored input xc (the centred input, which the batch
- *   norm's backward keeps anyway) and its scalars, with r = 1.
+ *   norm's backward keeps anyway) and its scalars, with r = 1;
+ * - a drop path's y m (a scale_axis over images) of either, read as the
+ *   same with m the image's factor.
  * The mixed ops' sums, the alphas' gradients, the batch norm's own
  * backward statistics and input gradient, ReLUs and a drop path's scaling
  * read them so. It saves writing y and, where x is still in cache,
@@ -216,7 +218,10 @@ static void find_normed_values(const graph *g, const readers *rd, const backend 
                      fp->inst[fp->runs[p]].member[1] == p;
         int affine = fp->role[p] == FUSED_ROLE_NONE && nd->op == OP_AFFINE_AXIS && nd->p.axis == AXIS_C &&
                      stored(g, fp, graph_node_inputs(g, nd)[0]);
-        if ((!scaled && !affine) || !read_only_normed(g, rd, be, dt, v)) continue;
+        normed_source src;
+        int dropped = fp->role[p] == FUSED_ROLE_NONE && nd->op == OP_SCALE_AXIS && nd->p.axis == AXIS_N &&
+                      fusion_normed_source(fp, g, graph_node_inputs(g, nd)[0], &src) >= 0 && src.img < 0;
+        if ((!scaled && !affine && !dropped) || !read_only_normed(g, rd, be, dt, v)) continue;
         fp->normed[p] = 1;
         fp->recomputing[p] = 1;
         fp->role[p] = FUSED_ROLE_SILENT;
@@ -231,13 +236,21 @@ int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, normed_so
     if (s < 0 || !fp->normed || !fp->normed[s]) return -1;
     const node *nd = &g->nodes[s];
     const int *in = graph_node_inputs(g, nd);
-    /* a scale_axis reads its centring's inputs; an affine_axis its own */
+    if (nd->op == OP_SCALE_AXIS && nd->p.axis == AXIS_N) {
+        /* a drop path's: what it scales, times its factor per image */
+        if (fusion_normed_source(fp, g, in[0], src) < 0) return -1;
+        src->img = in[1];
+        return s;
+    }
+    /* a scale_axis over channels reads its centring's inputs; an
+     * affine_axis its own */
     const node *a = nd->op == OP_SCALE_AXIS ? &g->nodes[g->values[in[0]].producer] : nd;
     const int *ain = graph_node_inputs(g, a);
     src->x = ain[0];
     src->sc = ain[1];
     src->bias = a->nin > 2 ? ain[2] : -1;
     src->r = nd->op == OP_SCALE_AXIS ? in[1] : -1;
+    src->img = -1;
     return s;
 }
 

@@ -26,18 +26,20 @@ typedef struct fusion_plan {
     int *runs;            /* per node: the instance that runs here, or -1 */
     unsigned char *role;  /* per node: fused_role */
     unsigned char *recomputing; /* per node: belongs to a group whose head is not stored (cannot run alone) */
-    unsigned char *normed;      /* per node: a batch norm's scale_axis or affine_axis whose output is a normed value (not stored) */
+    unsigned char *normed;      /* per node: a batch norm's scale_axis or affine_axis, or a drop path's scale_axis after one, whose output is a normed value (not stored) */
 } fusion_plan;
 
-/* The values a normed value y = (x sc [+ bias]) [r] is computed from
- * (backend.h normed_input); bias and r are -1 where absent (r absent: 1). */
+/* The values a normed value y = ((x sc [+ bias]) [r]) [img] is computed
+ * from (backend.h normed_input); bias, r and img are -1 where absent (r
+ * and img absent: 1). */
 typedef struct normed_source {
-    int x, sc, bias, r;
+    int x, sc, bias, r, img;
 } normed_source;
 
 /* Where value v is a normed value (fusion_plan.c): the node that defines
- * it (a scale_axis after an unstored centring, or an affine_axis), with
- * what it is computed from in *src; else -1. */
+ * it (a scale_axis over channels after an unstored centring, an
+ * affine_axis, or a scale_axis over images of one of those), with what it
+ * is computed from in *src; else -1. */
 int fusion_normed_source(const fusion_plan *fp, const graph *g, int v, normed_source *src);
 
 /* Finds the groups be implements for dt among the needed nodes

@@ -45,13 +45,14 @@ typedef struct tally_pass_args {
 #define BACKEND_FENCES 2
 
 /* An input that is not stored: a batch norm's output y, which the kernel
- * computes where it reads it, y = (x sc [+ bias]) r per channel, each
- * step rounded as the batch norm's own kernels round it
+ * computes where it reads it, y = ((x sc [+ bias]) r) img per channel and
+ * image, each step rounded as the batch norm's own kernels round it
  * (engine/fusion_plan.c, normed values): from the batch norm's input and
  * its centring's scalars, or with affine terms from its stored centred
- * input, sc and bias being the affine terms and r absent. */
+ * input, sc and bias being the affine terms and r absent; img is a drop
+ * path's factor per image, where y is read through one. */
 typedef struct normed_input {
-    const void *x, *sc, *bias, *r; /* bias NULL: none; r NULL: 1 */
+    const void *x, *sc, *bias, *r, *img; /* bias NULL: none; r, img NULL: 1 */
 } normed_input;
 
 typedef struct kernel_args {
