@@ -465,34 +465,41 @@ static inline __attribute__((always_inline)) void block_run(const filter_pass *f
 #endif
 }
 
+/* Block k's register path, where it has one (6 or 4 rows and an even
+ * number of columns; the last block of 36 input channels has 4: 0.60 to
+ * 0.49 s per retraining step in those convolutions), each shape its own
+ * instance with constant bounds; 0 where it has none. */
+static int block_registers(const filter_pass *f, filter_block k, int n0, int n1, float *acc)
+{
+#ifdef SIMD_HAVE_VF16
+#define BLOCK_RUN_ROWS(R)                                                                                              \
+    switch (k.nc) {                                                                                                    \
+    case 8: block_run(f, k, n0, n1, acc, 4, R); return 1;                                                             \
+    case 6: block_run(f, k, n0, n1, acc, 3, R); return 1;                                                             \
+    case 4: block_run(f, k, n0, n1, acc, 2, R); return 1;                                                             \
+    case 2: block_run(f, k, n0, n1, acc, 1, R); return 1;                                                             \
+    default: return 0;                                                                                                 \
+    }
+    if (k.nr == 6) BLOCK_RUN_ROWS(6)
+    if (k.nr == 4) BLOCK_RUN_ROWS(4)
+#undef BLOCK_RUN_ROWS
+#else
+    if (k.nr == 4 && k.nc == FC) {
+        block_run(f, k, n0, n1, acc, FC / 2, 4);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
 /* Images [n0, n1) summed into block k: acc holds its FR x FC vectors of 8
  * partial sums, then its tail lanes (positions past the last full 8).
- * Blocks of 6 or 4 rows and an even number of columns take the register
- * path (the last block of 36 input channels has 4: 0.60 to 0.49 s per
- * retraining step in those convolutions); others sum entry by entry. */
+ * Blocks without a register path sum entry by entry. */
 static void filter_block_images(const filter_pass *f, filter_block k, int n0, int n1, float *acc)
 {
     int np = f->np, full = np / 8 * 8;
     float *tail = acc + FR * FC * 8;
-    if (k.nr == 4 && k.nc == FC)
-        block_run(f, k, n0, n1, acc, FC / 2, 4);
-#ifdef SIMD_HAVE_VF16
-    else if (k.nr == 6 && k.nc == 8)
-        block_run(f, k, n0, n1, acc, 4, 6);
-    else if (k.nr == 6 && k.nc == 6)
-        block_run(f, k, n0, n1, acc, 3, 6);
-    else if (k.nr == 6 && k.nc == 4)
-        block_run(f, k, n0, n1, acc, 2, 6);
-    else if (k.nr == 6 && k.nc == 2)
-        block_run(f, k, n0, n1, acc, 1, 6);
-    else if (k.nr == 4 && k.nc == 6)
-        block_run(f, k, n0, n1, acc, 3, 4);
-    else if (k.nr == 4 && k.nc == 4)
-        block_run(f, k, n0, n1, acc, 2, 4);
-    else if (k.nr == 4 && k.nc == 2)
-        block_run(f, k, n0, n1, acc, 1, 4);
-#endif
-    else
+    if (!block_registers(f, k, n0, n1, acc))
         for (int n = n0; n < n1; n++) {
             const float *dyn = f->dy + n * f->dy_image + (size_t)k.co0 * np, *xn = f->x + n * f->x_image + (size_t)k.ci0 * np;
             for (int r = 0; r < k.nr; r++)

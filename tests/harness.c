@@ -73,3 +73,12 @@ double rel_error(const double *a, const double *b, size_t n)
     if (den < 1e-300) return sqrt(d);
     return sqrt(d) / den;
 }
+
+void copy_roles(const graph *g, const role_buffers *rb, dtype dt, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT])
+{
+    for (int r = 1; r < ROLE_COUNT; r++) {
+        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, dt);
+        out[r] = malloc(bytes[r] + 1); /* + 1: a role of no bytes still gets a pointer */
+        memcpy(out[r], rb->ptr[r], bytes[r]);
+    }
+}

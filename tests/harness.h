@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "tsedarts/buffers.h"
 #include "tsedarts/exec.h"
 #include "tsedarts/graph.h"
 
@@ -25,6 +26,10 @@ void host_set(host_run *r, int v, size_t i, double x);
 void host_set_label(host_run *r, int v, size_t i, int32_t label);
 /* Fills value v with uniform draws in [lo, hi) from a Philox test stream. */
 void host_fill_uniform(host_run *r, int v, uint64_t seed, double lo, double hi);
+
+/* Copies every role's buffer of rb (g's, element type dt) into out[]
+ * (malloc'd, bytes[] long), for runs compared bit for bit. */
+void copy_roles(const graph *g, const role_buffers *rb, dtype dt, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT]);
 
 /* ||a - b|| / max(||a||, ||b||, tiny) over n pairs. */
 double rel_error(const double *a, const double *b, size_t n);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "sandbox.h"
 
 #include "tsedarts/autodiff.h"
@@ -169,11 +170,7 @@ Test(supernet, export_uses_pytorch_state_dict_names_and_round_trips)
 static void copy_roles_and_free(graph *g, exec_ctx *ctx, role_buffers *rbuf, layer_builder *b, void *out[ROLE_COUNT],
                                 size_t bytes[ROLE_COUNT])
 {
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
-        out[r] = malloc(bytes[r] + 1);
-        memcpy(out[r], rbuf->ptr[r], bytes[r]);
-    }
+    copy_roles(g, rbuf, DT_F32, out, bytes);
     exec_destroy(ctx);
     role_buffers_free(rbuf);
     layer_free(b);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
+
 #include "tsedarts/autodiff.h"
 #include "tsedarts/buffers.h"
 #include "tsedarts/params.h"
@@ -47,11 +49,7 @@ static void run_step(dtype dt, int batch, int threads, void *out[ROLE_COUNT], si
     omp_set_num_threads(threads);
     backend_cpu_set_parallel_min(0); /* every kernel takes its parallel path */
     cr_assert_eq(exec_run(ctx), TD_OK, "%s", td_error_message());
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, dt);
-        out[r] = malloc(bytes[r] + 1);
-        memcpy(out[r], rb.ptr[r], bytes[r]);
-    }
+    copy_roles(g, &rb, dt, out, bytes);
     exec_destroy(ctx);
     role_buffers_free(&rb);
     layer_free(&b);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "sandbox.h"
 
 #include "tsedarts/autodiff.h"
@@ -73,9 +74,9 @@ Test(train, auxiliary_head_refused_where_it_cannot_fit)
     cr_expect_eq(evalnet_check(&c), TD_OK);
 }
 
-/* Directional derivative of the training loss (CE + 0.4 CE_aux, fixed drop
- * masks) in f64 on the smooth stand-in of a tiny evaluation network. */
-Test(train, gradient_with_auxiliary_head_and_drop_path)
+/* A tiny DARTS_V2 evaluation network (C=4, 3 cells, 32x32) with the
+ * auxiliary head and drop path. */
+static evalnet_config tiny_evalnet(void)
 {
     evalnet_config c;
     memset(&c, 0, sizeof c);
@@ -87,6 +88,14 @@ Test(train, gradient_with_auxiliary_head_and_drop_path)
     c.classes = 10;
     c.auxiliary = 1;
     c.drop_path = 1;
+    return c;
+}
+
+/* Directional derivative of the training loss (CE + 0.4 CE_aux, fixed drop
+ * masks) in f64 on the smooth stand-in of a tiny evaluation network. */
+Test(train, gradient_with_auxiliary_head_and_drop_path)
+{
+    evalnet_config c = tiny_evalnet();
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, 1, 0);
@@ -176,16 +185,7 @@ typedef struct normed_count {
 static void train_step_roles(int fused, const backend *be, void *out[ROLE_COUNT], size_t bytes[ROLE_COUNT],
                              normed_count *nc)
 {
-    evalnet_config c;
-    memset(&c, 0, sizeof c);
-    cr_assert_eq(genotype_load("DARTS_V2", &c.geno), TD_OK);
-    c.C = 4;
-    c.layers = 3;
-    c.in_ch = 3;
-    c.hw = 32;
-    c.classes = 10;
-    c.auxiliary = 1;
-    c.drop_path = 1;
+    evalnet_config c = tiny_evalnet();
     graph *g = graph_create();
     layer_builder b;
     layer_init(&b, g, 1, 1);
@@ -213,11 +213,7 @@ static void train_step_roles(int fused, const backend *be, void *out[ROLE_COUNT]
         nc->affine += g->nodes[p].op == OP_AFFINE_AXIS;
         nc->dropped += g->nodes[p].op == OP_SCALE_AXIS && g->nodes[p].p.axis == AXIS_N;
     }
-    for (int r = 1; r < ROLE_COUNT; r++) {
-        bytes[r] = g->role_size[r] * role_elem_size((value_role)r, DT_F32);
-        out[r] = malloc(bytes[r] + 1);
-        memcpy(out[r], rb.ptr[r], bytes[r]);
-    }
+    copy_roles(g, &rb, DT_F32, out, bytes);
     exec_destroy(ctx);
     role_buffers_free(&rb);
     layer_free(&b);
