@@ -178,6 +178,16 @@ static int stored(const graph *g, const fusion_plan *fp, int v)
     return p < 0 || (!fp->recomputing[p] && !fp->normed[p]);
 }
 
+/* Whether every input of node p is stored (a normed reader gets their
+ * pointers). */
+static int inputs_stored(const graph *g, const fusion_plan *fp, int p)
+{
+    const int *in = graph_node_inputs(g, &g->nodes[p]);
+    for (int k = 0; k < g->nodes[p].nin; k++)
+        if (!stored(g, fp, in[k])) return 0;
+    return 1;
+}
+
 /* Whether every needed reader of v reads it as a normed_input. */
 static int read_only_normed(const graph *g, const readers *rd, const backend *be, dtype dt, int v)
 {
@@ -194,7 +204,7 @@ static int read_only_normed(const graph *g, const readers *rd, const backend *be
  * not stored when every needed reader can take it as a normed_input
  * (backend.h reads_normed): each computes y where it reads it, from what
  * y was computed from, which then lives until the last reader instead of
- * y. Two kinds:
+ * y. Three kinds:
  * - without affine terms, y = (x 1 - m) r, the scale_axis of a
  *   centred_scale instance (which then runs nowhere but stays in the
  *   list), read from x, the centring's scalars and r;
@@ -217,10 +227,11 @@ static void find_normed_values(const graph *g, const readers *rd, const backend 
         int scaled = fp->role[p] == FUSED_ROLE_RUNS && fp->inst[fp->runs[p]].kind == FUSED_CENTRED_SCALE &&
                      fp->inst[fp->runs[p]].member[1] == p;
         int affine = fp->role[p] == FUSED_ROLE_NONE && nd->op == OP_AFFINE_AXIS && nd->p.axis == AXIS_C &&
-                     stored(g, fp, graph_node_inputs(g, nd)[0]);
+                     inputs_stored(g, fp, p);
         normed_source src;
         int dropped = fp->role[p] == FUSED_ROLE_NONE && nd->op == OP_SCALE_AXIS && nd->p.axis == AXIS_N &&
-                      fusion_normed_source(fp, g, graph_node_inputs(g, nd)[0], &src) >= 0 && src.img < 0;
+                      fusion_normed_source(fp, g, graph_node_inputs(g, nd)[0], &src) >= 0 && src.img < 0 &&
+                      stored(g, fp, graph_node_inputs(g, nd)[1]);
         if ((!scaled && !affine && !dropped) || !read_only_normed(g, rd, be, dt, v)) continue;
         fp->normed[p] = 1;
         fp->recomputing[p] = 1;
