@@ -346,10 +346,11 @@ static td_status pw_backward_data(const kernel_args *a)
  * vector registers). With AVX-512, 6 (or 4) by 8: two entries' 8 lanes
  * share each of 24 (16) 16-wide accumulators, so one FMA does the work of
  * two 8-wide ones and each dY load serves four of them; blocks of 6 rows
- * load a sixth less per FMA than blocks of 4 (in the retraining's 36-,
- * 72- and 144-channel convolutions 13-16% faster alone). Channel counts
- * that 6 does not divide (a search's 16, 32, 64) keep blocks of 4. The
- * block changes which sums share a pass, never any sum's order. */
+ * take 14 loads for 24 FMAs where blocks of 4 take 12 for 16 (in the
+ * retraining's 36-, 72- and 144-channel convolutions 13-16% faster
+ * alone). Channel counts that 6 does not divide (a search's 16, 32, 64)
+ * keep blocks of 4. The block changes which sums share a pass, never any
+ * sum's order. */
 #ifdef SIMD_HAVE_VF16
 #define FR 6
 #define FC 8

@@ -179,22 +179,19 @@ td_status ref_relu_bwd_normed_f32(const kernel_args *a)
 }
 
 /* scale_axis over images with a normed x (a drop path on a batch norm's
- * output): y = x f with f the image's factor, as the plain kernel rounds
- * it. */
+ * output): each plane of x written out, then times the image's factor in
+ * place while still in L1, the plain kernel's x f. */
 td_status ref_scale_axis_normed_f32(const kernel_args *a)
 {
     shape4 s = a->out_shape;
     const float *v = IN(1);
-    const normed_input *xn = normed_in(a, 0);
     float *y = OUT;
     size_t hw = (size_t)s.h * s.w, planes = (size_t)s.n * s.c;
 #pragma omp parallel for schedule(static) if (ref_work(a) >= REF_PARALLEL_MIN)
     for (size_t pl = 0; pl < planes; pl++) {
-        normed_plane p = normed_plane_at(xn, a->in_shape[0], pl);
-        float f = v[pl / (size_t)s.c];
-        size_t off = pl * hw, i = 0;
-        for (; i + 8 <= hw; i += 8) vf8_store(y + off + i, vf8_mul(normed_vf8(&p, i), vf8_set1(f)));
-        for (; i < hw; i++) y[off + i] = normed_value(&p, i) * f;
+        float *yp = y + pl * hw, f = v[pl / (size_t)s.c];
+        normed_fill(normed_in(a, 0), a->in_shape[0], pl * hw, hw, yp);
+        for (size_t i = 0; i < hw; i++) yp[i] *= f;
     }
     return TD_OK;
 }
